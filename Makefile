@@ -1,0 +1,142 @@
+# libbyol — plain Makefile.  make | make check | make demo | make bench |
+# make install PREFIX=... DESTDIR=... | make docs | make abi-check
+# BLAS=openblas (default) | blis | netlib | <pkg-config name> selects the CBLAS provider.
+
+VERSION_H := include/byol/byol_version.h
+MAJOR := $(shell sed -n 's/^\#define BYOL_VERSION_MAJOR \([0-9]*\)/\1/p' $(VERSION_H))
+MINOR := $(shell sed -n 's/^\#define BYOL_VERSION_MINOR \([0-9]*\)/\1/p' $(VERSION_H))
+PATCH := $(shell sed -n 's/^\#define BYOL_VERSION_PATCH \([0-9]*\)/\1/p' $(VERSION_H))
+VERSION := $(MAJOR).$(MINOR).$(PATCH)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR ?=
+
+CC ?= cc
+BLAS ?= openblas
+ifeq ($(BLAS),openblas)
+  BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+  BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null)
+  BLAS_PC := openblas
+else ifeq ($(BLAS),blis)
+  BLAS_CFLAGS :=
+  BLAS_LIBS := -lblis
+  BLAS_PC :=
+else ifeq ($(BLAS),netlib)
+  NETLIB_DIR := /usr/lib/$(shell $(CC) -print-multiarch)/blas
+  BLAS_CFLAGS :=
+  BLAS_LIBS := -L$(NETLIB_DIR) -Wl,-rpath,$(NETLIB_DIR) -lblas
+  BLAS_PC :=
+else
+  BLAS_CFLAGS := $(shell pkg-config --cflags $(BLAS))
+  BLAS_LIBS := $(shell pkg-config --libs $(BLAS))
+  BLAS_PC := $(BLAS)
+endif
+
+SAN ?=
+ifeq ($(SAN),1)
+  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  BUILD := build/san
+else
+  OPT := -O3 -g
+  BUILD := build/$(BLAS)
+endif
+
+WARN := -std=c11 -Wall -Wextra -Werror
+CFLAGS_LIB := $(WARN) $(OPT) -fPIC -fvisibility=hidden -fopenmp -D_POSIX_C_SOURCE=200809L \
+              -DBYOL_BUILDING_LIBRARY -Iinclude -Isrc $(BLAS_CFLAGS) $(CFLAGS)
+LIBS := $(BLAS_LIBS) -lz -lm -ldl -lpthread -fopenmp
+
+SRCS := $(sort $(wildcard src/*/*.c))
+OBJS := $(SRCS:%.c=$(BUILD)/%.o)
+MAP := lib/libbyol.map
+
+ifeq ($(SAN),1)
+LIB_A := $(BUILD)/libbyol.a
+LIB_SO := $(BUILD)/libbyol.so.$(VERSION)
+else
+LIB_A := lib/libbyol.a
+LIB_SO := lib/libbyol.so.$(VERSION)
+endif
+
+.PHONY: all check test demo bench install uninstall docs abi-check abi-baseline clean \
+        deps check-symbols check-headers
+
+all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc
+
+$(BUILD)/%.o: %.c $(wildcard include/byol/*.h) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_LIB) -c $< -o $@
+
+$(LIB_A): $(OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+# The newest node of the symbol map must name this MAJOR.MINOR (libbpf's rule).
+$(LIB_SO): $(OBJS) $(MAP)
+	@grep -q "LIBBYOL_$(MAJOR).$(MINOR) " $(MAP) || \
+	  { echo "$(MAP) has no node LIBBYOL_$(MAJOR).$(MINOR)"; exit 1; }
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC $(OPT) -Wl,-soname,libbyol.so.$(MAJOR) -Wl,--version-script=$(MAP) \
+	  -Wl,-z,noexecstack -Wl,--no-undefined -o $@ $(OBJS) $(LIBS)
+	ln -sf libbyol.so.$(VERSION) $(dir $@)libbyol.so.$(MAJOR)
+	ln -sf libbyol.so.$(MAJOR) $(dir $@)libbyol.so
+
+pkgconfig/libbyol.pc: pkgconfig/libbyol.pc.in $(VERSION_H) Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@REQUIRES_PRIVATE@|$(BLAS_PC)|g' -e 's|@BLAS_LIBS@|$(if $(BLAS_PC),,$(BLAS_LIBS))|g' $< > $@
+
+# ---- tests -----------------------------------------------------------------
+TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_CFLAGS := $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -fopenmp -Iinclude -Isrc -Itests $(CFLAGS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/test_util.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $< -o $@ $(LIB_A) -lcmocka $(LIBS)
+
+deps:
+	@bash scripts/install-deps.sh
+
+# Runs every unit test; each prints cmocka's summary. Fails if any fails.
+test: all $(TEST_BINS)
+	@fail=0; for t in $(TEST_BINS); do echo "== $$t"; \
+	  BYOL_FIXTURES=tests/fixtures $$t || fail=1; done; \
+	  if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi
+
+check: deps
+	@$(MAKE) --no-print-directory test
+
+# ---- ABI, symbols, headers ---------------------------------------------------
+check-symbols: $(LIB_SO)
+	@bash scripts/check-symbols.sh $(LIB_SO) $(MAP)
+
+check-headers:
+	@bash scripts/check-headers.sh
+
+abi-baseline: $(LIB_SO)
+	abidw --headers-dir include/byol --out-file abi/libbyol-$(MAJOR).$(MINOR).abi $(LIB_SO)
+
+abi-check: $(LIB_SO)
+	abidiff --headers-dir2 include/byol --suppressions abi/suppressions.abignore \
+	  abi/libbyol-$(MAJOR).$(MINOR).abi $(LIB_SO)
+
+# ---- install -----------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(INCLUDEDIR)/byol $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 include/byol/*.h $(DESTDIR)$(INCLUDEDIR)/byol/
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libbyol.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbyol.so.$(MAJOR)
+	ln -sf libbyol.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libbyol.so
+	install -m 644 pkgconfig/libbyol.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+uninstall:
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/byol
+	rm -f $(DESTDIR)$(LIBDIR)/libbyol.* $(DESTDIR)$(LIBDIR)/pkgconfig/libbyol.pc
+
+clean:
+	rm -rf build lib/libbyol.a lib/libbyol.so* pkgconfig/libbyol.pc

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs the Debian packages libbyol needs, and only those missing.
+#   bash scripts/install-deps.sh        what `make check` needs (build + unit tests)
+#   bash scripts/install-deps.sh --ci   also what only CI runs: second BLAS
+#                                       providers, ABI and C++ header checks, docs, demo data
+# Idempotent: when all is there it touches nothing and needs no root.
+set -euo pipefail
+
+# Build and unit tests. build-essential is satisfied by gcc+make+libc6-dev too
+# (checked below), so minimal images with a toolchain but no meta package pass.
+base=(build-essential pkg-config libopenblas-dev libstb-dev libcmocka-dev zlib1g-dev)
+# libblas-dev: reference CBLAS (BLAS=netlib); libblis-dev: BLAS=blis;
+# abigail-tools: abidw/abidiff; g++: C++ header check; gfortran: openblas.pc's
+# static libs name -lgfortran (tests/install links with pkg-config --static).
+ci=(libblas-dev libblis-dev abigail-tools g++ gfortran doxygen dataset-fashion-mnist)
+
+want=("${base[@]}")
+case "${1:-}" in
+  --ci) want+=("${ci[@]}") ;;
+  "") ;;
+  *) echo "usage: $0 [--ci]" >&2; exit 2 ;;
+esac
+
+installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+}
+
+missing=()
+for p in "${want[@]}"; do
+  installed "$p" && continue
+  if [ "$p" = build-essential ] && installed gcc && installed make && installed libc6-dev; then
+    continue
+  fi
+  missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#want[@]} packages present"
+  exit 0
+fi
+
+cmd=(apt-get install -y -qq --no-install-recommends "${missing[@]}")
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing ${missing[*]}; as root run:" >&2
+  echo "  apt-get update && ${cmd[*]}" >&2
+  exit 1
+fi
+
+# apt is chatty; keep its log and show it only when something fails.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+if ! { apt-get update -qq && "${cmd[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "install-deps: FAILED to install ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-deps: installed ${missing[*]}"

@@ -1,0 +1,38 @@
+/* Internal view of byol_config: the key table and typed readers that other
+ * modules use with key names fixed at compile time. */
+#ifndef BYOL_CORE_CONFIG_H
+#define BYOL_CORE_CONFIG_H
+
+#include "byol/byol_config.h"
+
+typedef struct byol__key {
+    const char *name;
+    int32_t type;
+    const char *def;       /* default as text */
+    const char *choices;   /* "a|b|c" or NULL */
+    double min, max;
+    const char *help;
+} byol__key;
+
+extern const byol__key byol__keys[];
+extern const int32_t byol__nkeys;
+
+typedef struct byol__preset {
+    const char *name;
+    const char *settings;  /* byol_config_parse syntax */
+} byol__preset;
+extern const byol__preset byol__presets[];
+
+/* Readers for keys that exist by construction; a NULL config reads the
+ * defaults. An unknown name is a programming error and reads 0 / "". */
+int64_t byol__cfg_int(const byol_config *cfg, const char *key);
+double byol__cfg_float(const byol_config *cfg, const char *key);
+const char *byol__cfg_str(const byol_config *cfg, const char *key);
+
+/* Exchanges the values of two configs (used to apply a parse atomically). */
+void byol__config_swap(byol_config *a, byol_config *b);
+
+/* Sets a key from its text form (as byol_config_parse does for one setting). */
+int byol__config_set_text(byol_config *cfg, const char *key, const char *text);
+
+#endif

@@ -1,0 +1,56 @@
+/* Internal helpers shared by every module: errors, memory, threads, RNG.
+ * Nothing here is exported; all names carry the byol__ prefix. */
+#ifndef BYOL_INTERNAL_H
+#define BYOL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "byol/byol_common.h"
+
+#if defined(__GNUC__)
+#define BYOL__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define BYOL__PRINTF(a, b)
+#endif
+
+/* Records a formatted message as this thread's last error and returns code,
+ * so a failure site reads: return byol__err(BYOL_E_SHAPE, "...", ...); */
+int byol__err(int code, const char *fmt, ...) BYOL__PRINTF(2, 3);
+/* Clears the thread's last error (called at the start of public entry points
+ * that succeed, so a stale message never lingers after BYOL_OK). */
+void byol__clear_error(void);
+
+/* Memory through the allocator hook. Every block is 64-byte aligned and
+ * remembers which allocator made it, so byol__free/byol_free are always
+ * right even if the hook was changed in between. Returns NULL on failure
+ * and sets no error: the caller names what it was allocating. */
+void *byol__malloc(size_t size);
+void *byol__calloc(size_t count, size_t size);
+void byol__free(void *ptr);
+char *byol__strdup(const char *s);
+/* size = a * b with overflow check; returns 0 and sets *out on success. */
+int byol__mul_size(size_t a, size_t b, size_t *out);
+
+/* Log through the user's callback (silent by default). */
+void byol__log(int level, const char *fmt, ...) BYOL__PRINTF(2, 3);
+
+/* Threads for our own loops (OpenMP) and for the BLAS provider. The count is
+ * set per call site by the handle that runs (byol__set_threads) and read by
+ * kernels in their num_threads clauses. */
+void byol__set_threads(int n);
+int byol__num_threads(void);
+
+/* Counter-based RNG (Philox-4x32-10): the stream for (seed, a, b, c) is a
+ * pure function of those values, so draws never depend on thread order. */
+typedef struct byol__rng {
+    uint32_t key[2];
+    uint32_t ctr[4];
+    uint32_t buf[4];
+    int pos;
+} byol__rng;
+void byol__rng_init(byol__rng *r, uint64_t seed, uint32_t a, uint32_t b, uint32_t c);
+uint32_t byol__rng_u32(byol__rng *r);
+double byol__rng_uniform(byol__rng *r);      /* [0, 1) with 53 bits */
+double byol__rng_normal(byol__rng *r);       /* standard normal */
+
+#endif

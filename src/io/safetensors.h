@@ -1,0 +1,66 @@
+/* safetensors reading and writing (https://huggingface.co/docs/safetensors):
+ * an 8-byte little-endian header length, a JSON header mapping each tensor
+ * name to {dtype, shape, data_offsets}, an optional "__metadata__" object of
+ * string values, then the raw little-endian data.
+ *
+ * The reader never trusts the file: header length within the file, valid
+ * UTF-8/JSON, known dtype, shape product times dtype size equal to the
+ * offset extent, offsets inside the data section, no overlaps, no duplicate
+ * names. Every error names the file (its label) and the tensor or key.
+ * The writer is atomic: it writes a temporary file in the same folder,
+ * fsyncs it, renames it over the target and fsyncs the folder, so a failed
+ * save leaves any previous file intact. */
+#ifndef BYOL_IO_SAFETENSORS_H
+#define BYOL_IO_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    BYOL__ST_F32 = 1,
+    BYOL__ST_F64 = 2,
+    BYOL__ST_I64 = 3,
+    BYOL__ST_I32 = 4,
+    BYOL__ST_U8 = 5
+};
+#define BYOL__ST_MAX_DIMS 8
+
+typedef struct byol__st_tensor {
+    const char *name;
+    int32_t dtype;                       /* BYOL__ST_* */
+    int32_t ndim;
+    int64_t shape[BYOL__ST_MAX_DIMS];
+    const void *data;                    /* may be unaligned: read with memcpy */
+    size_t nbytes;
+} byol__st_tensor;
+
+typedef struct byol__st_file byol__st_file;
+
+/* Reads and validates a whole file. Errors: BYOL_E_IO (cannot open/read),
+ * BYOL_E_FORMAT (anything malformed), BYOL_E_NOMEM. */
+int byol__st_open(const char *path, byol__st_file **out);
+/* Same from memory (the bytes are copied); label names it in errors. */
+int byol__st_open_buffer(const void *buf, size_t len, const char *label,
+                         byol__st_file **out);
+void byol__st_close(byol__st_file *f);
+const char *byol__st_label(const byol__st_file *f);
+size_t byol__st_count(const byol__st_file *f);
+const byol__st_tensor *byol__st_get(const byol__st_file *f, size_t i);
+const byol__st_tensor *byol__st_find(const byol__st_file *f, const char *name);
+/* __metadata__ value for key, or NULL. */
+const char *byol__st_meta(const byol__st_file *f, const char *key);
+/* Number of __metadata__ entries, and entry i (in strcmp order of keys):
+ * BYOL_OK, or BYOL_E_INVALID_ARG if i is out of range. */
+size_t byol__st_meta_count(const byol__st_file *f);
+int byol__st_meta_at(const byol__st_file *f, size_t i, const char **key,
+                     const char **value);
+
+/* Writes n tensors (data is read through the pointers) and metadata given as
+ * key/value string pairs (meta has 2*n_meta entries, may be NULL). Tensors
+ * are written in the given order, data aligned to 8 bytes. Atomic. */
+int byol__st_write(const char *path, const byol__st_tensor *tensors, size_t n,
+                   const char *const *meta, size_t n_meta);
+/* Element size of a dtype, 0 if unknown. */
+size_t byol__st_dtype_size(int32_t dtype);
+
+#endif

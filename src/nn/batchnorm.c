@@ -1,0 +1,288 @@
+/* BatchNorm over the columns of an [m, c] matrix (NHWC activations, or 2-D
+ * [N, C] ones), following PyTorch's CPU kernels:
+ * - forward y = x * alpha + shift with alpha = rstd * gamma and
+ *   shift = beta - mean * alpha (the channels-last kernel's form);
+ * - backward dx = (dy - dsum/N - (x - mean) * k) * rstd * gamma with
+ *   k = dot(dy, x - mean) * rstd^2 / N.
+ * Sums are taken in double over tiles fixed by (m, c) alone
+ * (byol__reduce_tiles), so results do not depend on the thread count.
+ * gamma/beta may be NULL (affine = False): gamma = 1, beta = 0. */
+#include <math.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "nn/kernels.h"
+
+#define PAR_MIN 32768
+/* Widest column block byol__reduce_tiles hands out. */
+#define BLOCK_MAX 256
+
+typedef struct tiling {
+    int64_t m, c, groups, rows, width, blocks;
+} tiling;
+
+typedef struct tile {
+    int64_t g, r0, r1, c0, w;
+} tile;
+
+static tiling tiling_make(int64_t m, int64_t c)
+{
+    tiling tg = { m, c, 0, 0, 0, 0 };
+    byol__reduce_tiles(m, c, &tg.groups, &tg.rows, &tg.width);
+    tg.blocks = (c + tg.width - 1) / tg.width;
+    return tg;
+}
+
+static tile tile_at(const tiling *tg, int64_t t)
+{
+    tile tl;
+    tl.g = t / tg->blocks;
+    tl.c0 = (t % tg->blocks) * tg->width;
+    tl.w = tg->c - tl.c0 < tg->width ? tg->c - tl.c0 : tg->width;
+    tl.r0 = tl.g * tg->rows;
+    tl.r1 = tl.r0 + tg->rows < tg->m ? tl.r0 + tg->rows : tg->m;
+    return tl;
+}
+
+/* A tile's column sums go straight to out when there is one row group, and
+ * to the group's slot of part otherwise. */
+static void store_tile(const tiling *tg, const tile *tl, const double *acc,
+                       double *out, double *part)
+{
+    double *dst = tg->groups == 1 ? out : part + tl->g * tg->c;
+    memcpy(dst + tl->c0, acc, (size_t)tl->w * sizeof(double));
+}
+
+/* out[j] = sum of the groups' partials, in group order. */
+static void combine(const tiling *tg, const double *part, double *out)
+{
+    if (tg->groups == 1)
+        return;
+    for (int64_t j = 0; j < tg->c; j++) {
+        double s = 0.0;
+        for (int64_t g = 0; g < tg->groups; g++)
+            s += part[g * tg->c + j];
+        out[j] = s;
+    }
+}
+
+static void sums_tile(const tile *tl, int64_t c, const float *x, double *s,
+                      double *q)
+{
+    for (int64_t j = 0; j < tl->w; j++)
+        s[j] = q[j] = 0.0;
+    for (int64_t r = tl->r0; r < tl->r1; r++) {
+        const float *xr = x + r * c + tl->c0;
+        for (int64_t j = 0; j < tl->w; j++) {
+            double v = xr[j];
+            s[j] += v;
+            q[j] += v * v;
+        }
+    }
+}
+
+void byol__bn_sums(int64_t m, int64_t c, const float *x, double *sum,
+                   double *sumsq)
+{
+    /* x [m, c] -> sum [c], sumsq [c] (double; x^2 is exact in double) */
+    tiling tg = tiling_make(m, c);
+    double ps[BYOL__REDUCE_PARTIALS], pq[BYOL__REDUCE_PARTIALS];
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (m * c >= PAR_MIN)
+    for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
+        tile tl = tile_at(&tg, t);
+        double s[BLOCK_MAX], q[BLOCK_MAX];
+        sums_tile(&tl, c, x, s, q);
+        store_tile(&tg, &tl, s, sum, ps);
+        store_tile(&tg, &tl, q, sumsq, pq);
+    }
+    combine(&tg, ps, sum);
+    combine(&tg, pq, sumsq);
+}
+
+void byol__bn_stats(int64_t count, int64_t c, const double *sum,
+                    const double *sumsq, float eps, float momentum,
+                    int unbiased, float *mean, float *rstd, float *run_mean,
+                    float *run_var)
+{
+    /* sum, sumsq [c] over count rows -> mean, rstd [c]; run_mean, run_var
+     * [c] updated in place (either may be NULL: no running statistics).
+     * One row has no unbiased variance (PyTorch refuses to train on it);
+     * its biased variance, 0, is used instead of dividing by zero. */
+    const double n = (double)count, mom = momentum;
+    const double corr = unbiased && count > 1 ? n / (n - 1.0) : 1.0;
+    for (int64_t j = 0; j < c; j++) {
+        double mu = sum[j] / n;
+        double var = sumsq[j] / n - mu * mu;
+        if (var < 0.0)
+            var = 0.0;   /* cancellation when var << mean^2 */
+        mean[j] = (float)mu;
+        rstd[j] = (float)(1.0 / sqrt(var + (double)eps));
+        if (run_mean)
+            run_mean[j] = (float)(mom * mu + (1.0 - mom) * run_mean[j]);
+        if (run_var)
+            run_var[j] = (float)(mom * var * corr + (1.0 - mom) * run_var[j]);
+    }
+}
+
+/* y = x * alpha + shift over one tile, with alpha and shift from the mean
+ * and either rstd or (eval mode) the running variance. */
+typedef struct affine {
+    const float *mean, *rstd, *var, *gamma, *beta;
+    float eps;
+} affine;
+
+static void affine_tile(const tile *tl, int64_t c, const affine *p,
+                        const float *x, float *y)
+{
+    float alpha[BLOCK_MAX], shift[BLOCK_MAX];
+    for (int64_t j = 0; j < tl->w; j++) {
+        int64_t k = tl->c0 + j;
+        float inv = p->rstd ? p->rstd[k] : 1.0f / sqrtf(p->var[k] + p->eps);
+        alpha[j] = inv * (p->gamma ? p->gamma[k] : 1.0f);
+        shift[j] = (p->beta ? p->beta[k] : 0.0f) - p->mean[k] * alpha[j];
+    }
+    for (int64_t r = tl->r0; r < tl->r1; r++) {
+        const float *xr = x + r * c + tl->c0;
+        float *yr = y + r * c + tl->c0;
+        for (int64_t j = 0; j < tl->w; j++)
+            yr[j] = xr[j] * alpha[j] + shift[j];
+    }
+}
+
+static void affine_apply(int64_t m, int64_t c, const affine *p,
+                         const float *x, float *y)
+{
+    tiling tg = tiling_make(m, c);
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (m * c >= PAR_MIN)
+    for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
+        tile tl = tile_at(&tg, t);
+        affine_tile(&tl, c, p, x, y);
+    }
+}
+
+void byol__bn_apply(int64_t m, int64_t c, const float *x, const float *mean,
+                    const float *rstd, const float *gamma, const float *beta,
+                    float *y)
+{
+    /* x [m, c] -> y [m, c] (may alias x); mean, rstd, gamma, beta [c] */
+    affine p = { mean, rstd, NULL, gamma, beta, 0.0f };
+    affine_apply(m, c, &p, x, y);
+}
+
+void byol__bn_forward_eval(int64_t m, int64_t c, const float *x,
+                           const float *run_mean, const float *run_var,
+                           float eps, const float *gamma, const float *beta,
+                           float *y)
+{
+    /* x [m, c] -> y [m, c]; rstd = 1 / sqrt(run_var + eps) in float, as
+     * PyTorch's eval path computes it. */
+    affine p = { run_mean, NULL, run_var, gamma, beta, eps };
+    affine_apply(m, c, &p, x, y);
+}
+
+static void bwd_sums_tile(const tile *tl, int64_t c, const float *x,
+                          const float *dy, const float *mean, double *ds,
+                          double *dd)
+{
+    double mu[BLOCK_MAX];
+    for (int64_t j = 0; j < tl->w; j++) {
+        ds[j] = dd[j] = 0.0;
+        mu[j] = mean[tl->c0 + j];
+    }
+    for (int64_t r = tl->r0; r < tl->r1; r++) {
+        const float *xr = x + r * c + tl->c0;
+        const float *gr = dy + r * c + tl->c0;
+        for (int64_t j = 0; j < tl->w; j++) {
+            double g = gr[j];
+            ds[j] += g;
+            dd[j] += g * ((double)xr[j] - mu[j]);
+        }
+    }
+}
+
+void byol__bn_backward_sums(int64_t m, int64_t c, const float *x,
+                            const float *dy, const float *mean,
+                            const float *rstd, double *dsum, double *dxhat)
+{
+    /* x, dy [m, c] -> dsum [c] = sum dy, dxhat [c] = sum dy * xhat. The
+     * rstd factor is applied once to the finished dot(dy, x - mean). */
+    tiling tg = tiling_make(m, c);
+    double ps[BYOL__REDUCE_PARTIALS], pd[BYOL__REDUCE_PARTIALS];
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (m * c >= PAR_MIN)
+    for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
+        tile tl = tile_at(&tg, t);
+        double s[BLOCK_MAX], d[BLOCK_MAX];
+        bwd_sums_tile(&tl, c, x, dy, mean, s, d);
+        store_tile(&tg, &tl, s, dsum, ps);
+        store_tile(&tg, &tl, d, dxhat, pd);
+    }
+    combine(&tg, ps, dsum);
+    combine(&tg, pd, dxhat);
+    for (int64_t j = 0; j < c; j++)
+        dxhat[j] *= rstd[j];
+}
+
+/* Per-channel constants of dx = (dy - gmean - (x - mean) * k) * scale. */
+typedef struct bwd_consts {
+    int64_t count;
+    const float *mean, *rstd, *gamma;
+    const double *dsum, *dxhat;
+} bwd_consts;
+
+static void bwd_apply_tile(const tile *tl, int64_t c, const bwd_consts *p,
+                           const float *x, const float *dy, float *dx,
+                           int accum)
+{
+    float mu[BLOCK_MAX], gmean[BLOCK_MAX], k[BLOCK_MAX], scale[BLOCK_MAX];
+    const double n = (double)p->count;
+    for (int64_t j = 0; j < tl->w; j++) {
+        int64_t q = tl->c0 + j;
+        mu[j] = p->mean[q];
+        gmean[j] = (float)(p->dsum[q] / n);
+        k[j] = (float)(p->dxhat[q] * p->rstd[q] / n);
+        scale[j] = p->rstd[q] * (p->gamma ? p->gamma[q] : 1.0f);
+    }
+    for (int64_t r = tl->r0; r < tl->r1; r++) {
+        const float *xr = x + r * c + tl->c0;
+        const float *gr = dy + r * c + tl->c0;
+        float *d = dx + r * c + tl->c0;
+        if (accum) {
+            for (int64_t j = 0; j < tl->w; j++)
+                d[j] += (gr[j] - gmean[j] - (xr[j] - mu[j]) * k[j]) * scale[j];
+        } else {
+            for (int64_t j = 0; j < tl->w; j++)
+                d[j] = (gr[j] - gmean[j] - (xr[j] - mu[j]) * k[j]) * scale[j];
+        }
+    }
+}
+
+void byol__bn_backward_apply(int64_t m, int64_t c, int64_t count,
+                             const float *x, const float *dy,
+                             const float *mean, const float *rstd,
+                             const float *gamma, const double *dsum,
+                             const double *dxhat, float *dx, int accum,
+                             float *dgamma, float *dbeta)
+{
+    /* x, dy [m, c] -> dx [m, c] (+)= (dx may alias dy when !accum);
+     * dgamma, dbeta [c] += (skipped when NULL). count is the (possibly
+     * global) number of rows the statistics were taken over. */
+    bwd_consts p = { count, mean, rstd, gamma, dsum, dxhat };
+    tiling tg = tiling_make(m, c);
+    if (dx) {
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (m * c >= PAR_MIN)
+        for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
+            tile tl = tile_at(&tg, t);
+            bwd_apply_tile(&tl, c, &p, x, dy, dx, accum);
+        }
+    }
+    for (int64_t j = 0; j < c; j++) {
+        if (dgamma)
+            dgamma[j] += (float)dxhat[j];
+        if (dbeta)
+            dbeta[j] += (float)dsum[j];
+    }
+}

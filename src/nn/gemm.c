@@ -1,0 +1,122 @@
+/* The single funnel from our int64 shapes to cblas_sgemm's int arguments.
+ *
+ * CBLAS takes int sizes and leading dimensions; a product larger than that
+ * is cut into pieces that each fit, so callers never have to think about it.
+ * A leading dimension too large for int matters only when the matrix it
+ * strides has more than one stored row, so such a matrix is cut down to
+ * single stored rows, whose leading dimension can then be the row length. */
+#include <limits.h>
+
+#include <cblas.h>
+
+#include "nn/kernels.h"
+
+typedef struct gemm_args {
+    int trans_a, trans_b;
+    float alpha;
+    const float *a;
+    int64_t lda;
+    const float *b;
+    int64_t ldb;
+    float *c;
+    int64_t ldc;
+} gemm_args;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Leading dimension to hand CBLAS for a stored matrix of `rows` rows of
+ * `cols` floats: with one row the stride is never used, so the smallest
+ * legal value stands in for one that may not fit an int. */
+static int cblas_ld(int64_t rows, int64_t cols, int64_t ld)
+{
+    if (rows <= 1)
+        return (int)(cols > 1 ? cols : 1);
+    return (int)ld;
+}
+
+/* C[m,n] scaled by beta without touching A and B (used when k == 0, where
+ * the product is empty). beta == 0 overwrites so NaNs in C do not survive,
+ * as in BLAS. */
+static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+}
+
+static void gemm_call(const gemm_args *g, int64_t m, int64_t n, int64_t k,
+                      float beta)
+{
+    /* Stored shapes: A is [m,k] or [k,m], B is [k,n] or [n,k], C is [m,n]. */
+    int lda = g->trans_a ? cblas_ld(k, m, g->lda) : cblas_ld(m, k, g->lda);
+    int ldb = g->trans_b ? cblas_ld(n, k, g->ldb) : cblas_ld(k, n, g->ldb);
+    int ldc = cblas_ld(m, n, g->ldc);
+    cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
+                g->trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+                g->alpha, g->a, lda, g->b, ldb, beta, g->c, ldc);
+}
+
+/* Row and column counts at which the stored matrices need cutting: a
+ * dimension is limited to `limit`, and to 1 where it counts the stored rows
+ * of a matrix whose leading dimension exceeds `limit`. */
+static int64_t max_m(const gemm_args *g, int64_t limit)
+{
+    int big = g->ldc > limit || (!g->trans_a && g->lda > limit);
+    return big ? 1 : limit;
+}
+
+static int64_t max_n(const gemm_args *g, int64_t limit)
+{
+    return g->trans_b && g->ldb > limit ? 1 : limit;
+}
+
+static int64_t max_k(const gemm_args *g, int64_t limit)
+{
+    int big = (g->trans_a && g->lda > limit) || (!g->trans_b && g->ldb > limit);
+    return big ? 1 : limit;
+}
+
+/* Element (i, j) of the stored matrix op(X) = X or X^T with leading ld. */
+static const float *at(const float *x, int trans, int64_t ld, int64_t i,
+                       int64_t j)
+{
+    return trans ? x + j * ld + i : x + i * ld + j;
+}
+
+void byol__gemm_limited(int64_t limit, int trans_a, int trans_b, int64_t m,
+                        int64_t n, int64_t k, float alpha, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, float beta,
+                        float *c, int64_t ldc)
+{
+    /* C[m,n] = alpha * op(A)[m,k] op(B)[k,n] + beta * C, in pieces of at
+     * most limit (<= INT_MAX) per dimension. Pieces along k after the
+     * first accumulate with beta = 1, so the sum is still one GEMM's. */
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {
+        scale_c(m, n, beta, c, ldc);
+        return;
+    }
+    gemm_args g = { trans_a, trans_b, alpha, a, lda, b, ldb, c, ldc };
+    int64_t bm = max_m(&g, limit), bn = max_n(&g, limit), bk = max_k(&g, limit);
+    for (int64_t i = 0; i < m; i += bm) {
+        for (int64_t j = 0; j < n; j += bn) {
+            for (int64_t p = 0; p < k; p += bk) {
+                gemm_args piece = g;
+                piece.a = at(a, trans_a, lda, i, p);
+                piece.b = at(b, trans_b, ldb, p, j);
+                piece.c = c + i * ldc + j;
+                gemm_call(&piece, min64(bm, m - i), min64(bn, n - j),
+                          min64(bk, k - p), p == 0 ? beta : 1.0f);
+            }
+        }
+    }
+}
+
+void byol__gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                float alpha, const float *a, int64_t lda, const float *b,
+                int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    byol__gemm_limited(INT_MAX, trans_a, trans_b, m, n, k, alpha, a, lda, b,
+                       ldb, beta, c, ldc);
+}

@@ -1,0 +1,110 @@
+/* Internal structure of byol_net and byol_builder: a topologically ordered
+ * list of nodes (node 0 is the input), flat parameter / gradient / state
+ * buffers, and an activation arena planned per batch size. */
+#ifndef BYOL_NN_GRAPH_H
+#define BYOL_NN_GRAPH_H
+
+#include "byol/byol_net.h"
+#include "nn/kernels.h"
+
+typedef enum byol__op {
+    BYOL__OP_INPUT,
+    BYOL__OP_CONV,
+    BYOL__OP_BN,
+    BYOL__OP_RELU,
+    BYOL__OP_MAXPOOL,
+    BYOL__OP_AVGPOOL,
+    BYOL__OP_LINEAR,
+    BYOL__OP_ADD,
+    BYOL__OP_FLATTEN
+} byol__op;
+
+typedef struct byol__node {
+    byol__op op;
+    int32_t src[2];
+    int32_t rank;            /* 4: a map (h, w, c) per sample; 2: a vector (c) */
+    int64_t c, h, w;         /* per-sample output shape */
+    int32_t k, stride, pad;  /* conv / pool geometry */
+    int32_t has_bias;
+    char *name;              /* parameter prefix, NULL for ops without parameters */
+    int64_t w_off, b_off;    /* params: weight & bias (BN: gamma & beta); -1 if none */
+    int64_t mean_off, var_off; /* state: BN running mean & variance; -1 if none */
+    int64_t batches_tracked; /* BN num_batches_tracked */
+    int32_t consumers;
+    /* set by plan */
+    float *out, *grad;       /* activation and its gradient, [batch, per-sample] */
+    float *wp;               /* packed conv weights */
+    float *mean, *rstd;      /* BN batch statistics saved for backward */
+    int32_t *argmax;         /* max-pool winners */
+} byol__node;
+
+/* One named tensor of the state_dict. */
+typedef struct byol__tensor {
+    char *name;
+    int32_t buffer;          /* BYOL_BUFFER_PARAMS or BYOL_BUFFER_STATE */
+    int32_t ndim;
+    uint32_t flags;
+    int64_t shape[4];
+    int64_t offset, numel;
+    int32_t node;
+} byol__tensor;
+
+/* Settings a net keeps from its config. */
+typedef struct byol__net_opts {
+    uint64_t seed;
+    int32_t threads;
+    int32_t haiku_init;
+    int32_t bn_unbiased;
+    float bn_eps, bn_momentum;
+} byol__net_opts;
+
+struct byol_builder {
+    byol__net_opts opts;
+    int32_t nnodes, cap;
+    byol__node *nodes;
+};
+
+struct byol_net {
+    byol__net_opts opts;
+    int32_t nnodes, output;
+    byol__node *nodes;
+    int64_t ntensors;
+    byol__tensor *tensors;
+    float *params, *grads, *state;
+    int64_t nparams, nstate;
+    int32_t training;
+    /* arena */
+    int64_t max_batch;
+    void *arena;
+    float *scratch;
+    double *bn_sums;         /* 2 * max BN channels */
+    uint8_t *touched;        /* per node: gradient written in this backward */
+    int64_t fwd_batch;       /* batch of the last training forward, 0 if none */
+    byol_cancel_fn cancel;
+    void *cancel_user;
+};
+
+/* Options a net keeps, read from a config (NULL = defaults). */
+void byol__net_opts_from(byol__net_opts *o, const byol_config *cfg);
+
+/* Builder internals shared with the presets. */
+#define BYOL__MAX_ZERO_GAMMA 64
+int byol__builder_init(byol_builder *b, const byol_config *cfg, int64_t c, int64_t h,
+                       int64_t w);
+void byol__builder_free(byol_builder *b);
+/* Finishes b into a net; the BN nodes listed in zero_gamma start with
+ * gamma = 0 (zero-initialised residual branches). */
+int byol__builder_finish(byol_builder *b, int32_t output, const int32_t *zero_gamma,
+                         int32_t n_zero_gamma, byol_net **out);
+/* Builds the preset named by cfg's net.arch into a fresh builder b and
+ * returns its output node and the BN nodes that zero_init_residual names. */
+int byol__preset_build(const byol_config *cfg, byol_builder *b, int32_t *output,
+                       int32_t zero_gamma[BYOL__MAX_ZERO_GAMMA], int32_t *n_zero_gamma);
+
+/* May ReLU node i overwrite its input (nothing else reads it)? */
+int byol__relu_in_place(const byol_net *net, int32_t i);
+
+/* Does the net have a state_dict entry of this name? */
+int byol__net_has_entry(const byol_net *net, const char *name);
+
+#endif

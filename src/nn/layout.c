@@ -1,0 +1,72 @@
+/* Layout changes: NCHW <-> NHWC at the ABI boundary and the flatten that
+ * hands a Linear layer PyTorch's (c, h, w) feature order.
+ *
+ * All of them are per-image transposes of a [rows, cols] matrix, done in
+ * square tiles so both the reads and the writes stay within a few cache
+ * lines per tile row. */
+#include "core/internal.h"
+#include "nn/kernels.h"
+
+#define TILE 32
+#define PAR_MIN 32768
+
+/* dst[cols, rows] (+)= src[rows, cols]^T for the tile at (r0, c0). */
+static void transpose_tile(int64_t rows, int64_t cols, int64_t r0, int64_t c0,
+                           const float *src, float *dst, int accum)
+{
+    int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
+    int64_t c1 = c0 + TILE < cols ? c0 + TILE : cols;
+    for (int64_t j = c0; j < c1; j++) {
+        float *d = dst + j * rows;
+        if (accum) {
+            for (int64_t i = r0; i < r1; i++)
+                d[i] += src[i * cols + j];
+        } else {
+            for (int64_t i = r0; i < r1; i++)
+                d[i] = src[i * cols + j];
+        }
+    }
+}
+
+/* For each of n images: dst[n][cols, rows] (+)= src[n][rows, cols]^T. */
+static void batched_transpose(int64_t n, int64_t rows, int64_t cols,
+                              const float *src, float *dst, int accum)
+{
+    int64_t tr = (rows + TILE - 1) / TILE, tc = (cols + TILE - 1) / TILE;
+    int64_t per_image = tr * tc, plane = rows * cols;
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (n * plane >= PAR_MIN)
+    for (int64_t t = 0; t < n * per_image; t++) {
+        int64_t img = t / per_image, rest = t % per_image;
+        transpose_tile(rows, cols, (rest / tc) * TILE, (rest % tc) * TILE,
+                       src + img * plane, dst + img * plane, accum);
+    }
+}
+
+void byol__nchw_to_nhwc(int64_t n, int64_t c, int64_t h, int64_t w,
+                        const float *x, float *y)
+{
+    /* x [n, c, h, w] -> y [n, h, w, c] */
+    batched_transpose(n, c, h * w, x, y, 0);
+}
+
+void byol__nhwc_to_nchw(int64_t n, int64_t c, int64_t h, int64_t w,
+                        const float *x, float *y)
+{
+    /* x [n, h, w, c] -> y [n, c, h, w] */
+    batched_transpose(n, h * w, c, x, y, 0);
+}
+
+void byol__flatten_forward(int64_t n, int64_t h, int64_t w, int64_t c,
+                           const float *x, float *y)
+{
+    /* x [n, h, w, c] -> y [n, c*h*w] in (c, h, w) order: an NCHW image. */
+    batched_transpose(n, h * w, c, x, y, 0);
+}
+
+void byol__flatten_backward(int64_t n, int64_t h, int64_t w, int64_t c,
+                            const float *dy, float *dx, int accum)
+{
+    /* dy [n, c*h*w] in (c, h, w) order -> dx [n, h, w, c] (+)= */
+    batched_transpose(n, c, h * w, dy, dx, accum);
+}

@@ -1,0 +1,334 @@
+/* Forward, backward and embed over the planned arena. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "nn/graph.h"
+
+
+static int64_t per_sample(const byol__node *n) { return n->c * n->h * n->w; }
+
+static int cancelled(const byol_net *net)
+{
+    return net->cancel && net->cancel(net->cancel_user);
+}
+
+static byol__conv_geom conv_geom(const byol_net *net, const byol__node *n, int64_t batch)
+{
+    const byol__node *s = &net->nodes[n->src[0]];
+    byol__conv_geom g = { .n = batch, .h = s->h, .w = s->w, .cin = s->c, .cout = n->c,
+                          .kh = n->k, .kw = n->k, .stride = n->stride, .pad = n->pad };
+    byol__conv_geom_init(&g);
+    return g;
+}
+
+static byol__pool_geom pool_geom(const byol_net *net, const byol__node *n, int64_t batch)
+{
+    const byol__node *s = &net->nodes[n->src[0]];
+    byol__pool_geom g = { .n = batch, .h = s->h, .w = s->w, .c = s->c, .k = n->k,
+                          .stride = n->stride, .pad = n->pad };
+    byol__pool_geom_init(&g);
+    return g;
+}
+
+/* ---- shape checks ---------------------------------------------------------- */
+
+static void shape_text(const byol_tensor *t, char *buf, size_t len)
+{
+    int k = snprintf(buf, len, "[");
+    for (int32_t d = 0; d < t->ndim && d < 4 && k > 0 && (size_t)k < len; d++)
+        k += snprintf(buf + k, len - (size_t)k, d ? ",%lld" : "%lld", (long long)t->shape[d]);
+    if (k > 0 && (size_t)k < len)
+        snprintf(buf + k, len - (size_t)k, "]");
+}
+
+/* Checks t is [batch, ...dims of node n] (batch taken from t if *batch is 0). */
+static int check_tensor(const byol_tensor *t, const byol__node *n, int64_t *batch,
+                        const char *fn, const char *what)
+{
+    if (!t || !t->data)
+        return byol__err(BYOL_E_INVALID_ARG, "%s: %s tensor or its data is NULL", fn, what);
+    if (t->struct_size < sizeof *t)
+        return byol__err(BYOL_E_ABI, "%s: %s struct_size %u < %zu", fn, what,
+                         (unsigned)t->struct_size, sizeof *t);
+    int32_t ndim = n->rank == 4 ? 4 : 2;
+    int64_t want[4] = { *batch ? *batch : t->shape[0], n->c, n->h, n->w };
+    int ok = t->ndim == ndim && want[0] >= 1;
+    for (int32_t d = 0; ok && d < ndim; d++)
+        ok = t->shape[d] == want[d];
+    if (!ok) {
+        char got[96];
+        shape_text(t, got, sizeof got);
+        if (ndim == 4)
+            return byol__err(BYOL_E_SHAPE, "%s: %s has shape %s, expected [N,%lld,%lld,%lld]%s",
+                             fn, what, got, (long long)n->c, (long long)n->h, (long long)n->w,
+                             *batch ? " with the same N" : "");
+        return byol__err(BYOL_E_SHAPE, "%s: %s has shape %s, expected [N,%lld]%s", fn, what,
+                         got, (long long)n->c, *batch ? " with the same N" : "");
+    }
+    *batch = t->shape[0];
+    return BYOL_OK;
+}
+
+static int check_finite(const float *x, int64_t n, const char *fn)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return byol__err(BYOL_E_NONFINITE, "%s: input element %lld is %s", fn,
+                             (long long)i, isnan(x[i]) ? "NaN" : "infinite");
+    return BYOL_OK;
+}
+
+/* ---- forward ---------------------------------------------------------------- */
+
+static void bn_forward(byol_net *net, byol__node *n, int64_t batch, const float *x)
+{
+    int64_t m = batch * n->h * n->w;
+    float *gamma = net->params + n->w_off, *beta = net->params + n->b_off;
+    float *rm = net->state + n->mean_off, *rv = net->state + n->var_off;
+    if (!net->training) {
+        byol__bn_forward_eval(m, n->c, x, rm, rv, net->opts.bn_eps, gamma, beta, n->out);
+        return;
+    }
+    double *sum = net->bn_sums, *sumsq = sum + n->c;
+    byol__bn_sums(m, n->c, x, sum, sumsq);
+    /* Reduction point: a communicator would all-reduce sum/sumsq and m here. */
+    byol__bn_stats(m, n->c, sum, sumsq, net->opts.bn_eps, net->opts.bn_momentum,
+                   net->opts.bn_unbiased, n->mean, n->rstd, rm, rv);
+    byol__bn_apply(m, n->c, x, n->mean, n->rstd, gamma, beta, n->out);
+    n->batches_tracked++;
+}
+
+static void forward_node(byol_net *net, byol__node *n, int64_t batch)
+{
+    const byol__node *s = &net->nodes[n->src[0]];
+    const float *x = s->out;
+    switch (n->op) {
+    case BYOL__OP_CONV: {
+        byol__conv_geom g = conv_geom(net, n, batch);
+        byol__conv2d_pack(&g, net->params + n->w_off, n->wp);
+        byol__conv2d_forward(&g, x, n->wp, n->has_bias ? net->params + n->b_off : NULL, n->out,
+                             net->scratch);
+        break;
+    }
+    case BYOL__OP_BN: bn_forward(net, n, batch, x); break;
+    case BYOL__OP_RELU: byol__relu_forward(batch * per_sample(n), x, n->out); break;
+    case BYOL__OP_MAXPOOL: {
+        byol__pool_geom g = pool_geom(net, n, batch);
+        byol__maxpool_forward(&g, x, n->out, n->argmax);
+        break;
+    }
+    case BYOL__OP_AVGPOOL: byol__avgpool_forward(batch, s->h * s->w, s->c, x, n->out); break;
+    case BYOL__OP_LINEAR:
+        byol__linear_forward(batch, s->c, n->c, x, net->params + n->w_off,
+                             n->has_bias ? net->params + n->b_off : NULL, n->out);
+        break;
+    case BYOL__OP_ADD:
+        byol__add_forward(batch * per_sample(n), x, net->nodes[n->src[1]].out, n->out);
+        break;
+    case BYOL__OP_FLATTEN: byol__flatten_forward(batch, s->h, s->w, s->c, x, n->out); break;
+    case BYOL__OP_INPUT: break;
+    }
+}
+
+/* Copies a caller tensor (NCHW) into node 0's buffer (NHWC) and runs all layers. */
+static int run_forward(byol_net *net, const float *x, int64_t batch)
+{
+    byol__node *in = &net->nodes[0];
+    if (in->rank == 4)
+        byol__nchw_to_nhwc(batch, in->c, in->h, in->w, x, in->out);
+    else
+        memcpy(in->out, x, (size_t)(batch * in->c) * sizeof(float));
+    for (int32_t i = 1; i < net->nnodes; i++) {
+        if (cancelled(net))
+            return byol__err(BYOL_E_CANCELLED, "forward cancelled before layer %d", (int)i);
+        forward_node(net, &net->nodes[i], batch);
+    }
+    return BYOL_OK;
+}
+
+static void copy_output(const byol_net *net, int64_t batch, float *y)
+{
+    const byol__node *o = &net->nodes[net->output];
+    if (o->rank == 4)
+        byol__nhwc_to_nchw(batch, o->c, o->h, o->w, o->out, y);
+    else
+        memcpy(y, o->out, (size_t)(batch * o->c) * sizeof(float));
+}
+
+static int check_planned(const byol_net *net, int64_t batch, const char *fn)
+{
+    if (net->max_batch == 0)
+        return byol__err(BYOL_E_BAD_STATE, "%s: no arena planned; call byol_net_plan first", fn);
+    if (batch > net->max_batch)
+        return byol__err(BYOL_E_SHAPE, "%s: batch %lld exceeds the planned %lld (byol_net_plan)",
+                         fn, (long long)batch, (long long)net->max_batch);
+    return BYOL_OK;
+}
+
+int byol_net_forward(byol_net *net, const byol_tensor *x, byol_tensor *y)
+{
+    static const char fn[] = "byol_net_forward";
+    if (!net)
+        return byol__err(BYOL_E_INVALID_ARG, "%s: net is NULL", fn);
+    int64_t batch = 0;
+    int rc = check_tensor(x, &net->nodes[0], &batch, fn, "input");
+    if (rc == BYOL_OK)
+        rc = check_tensor(y, &net->nodes[net->output], &batch, fn, "output");
+    if (rc == BYOL_OK)
+        rc = check_planned(net, batch, fn);
+    if (rc == BYOL_OK)
+        rc = check_finite(x->data, batch * per_sample(&net->nodes[0]), fn);
+    if (rc != BYOL_OK)
+        return rc;
+    byol__set_threads(net->opts.threads);
+    net->fwd_batch = 0;
+    rc = run_forward(net, x->data, batch);
+    if (rc != BYOL_OK)
+        return rc;
+    copy_output(net, batch, y->data);
+    net->fwd_batch = net->training ? batch : 0;
+    return BYOL_OK;
+}
+
+/* ---- backward --------------------------------------------------------------- */
+
+/* Where node n's backward writes the gradient of source s: NULL when s is
+ * the input and the caller wants no dx (only conv/linear accept that). */
+static float *grad_target(const byol_net *net, const byol__node *n, int32_t s, int want_dx)
+{
+    int skippable = n->op == BYOL__OP_CONV || n->op == BYOL__OP_LINEAR;
+    return (s == 0 && !want_dx && skippable) ? NULL : net->nodes[s].grad;
+}
+
+static void bn_backward(byol_net *net, byol__node *n, int64_t batch, float *dx, int accum)
+{
+    const byol__node *s = &net->nodes[n->src[0]];
+    int64_t m = batch * n->h * n->w;
+    double *dsum = net->bn_sums + 2 * n->c, *dxhat = dsum + n->c;
+    byol__bn_backward_sums(m, n->c, s->out, n->grad, n->mean, n->rstd, dsum, dxhat);
+    /* Reduction point, as in the forward pass. */
+    byol__bn_backward_apply(m, n->c, m, s->out, n->grad, n->mean, n->rstd,
+                            net->params + n->w_off, dsum, dxhat, dx, accum,
+                            net->grads + n->w_off, net->grads + n->b_off);
+}
+
+static void backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
+{
+    byol__node *n = &net->nodes[i];
+    int32_t si = n->src[0];
+    const byol__node *s = &net->nodes[si];
+    float *dx = grad_target(net, n, si, want_dx);
+    int accum = net->touched[si];
+    switch (n->op) {
+    case BYOL__OP_CONV: {
+        byol__conv_geom g = conv_geom(net, n, batch);
+        byol__conv2d_backward(&g, s->out, n->wp, n->grad, dx, accum, net->grads + n->w_off,
+                              n->has_bias ? net->grads + n->b_off : NULL, net->scratch);
+        break;
+    }
+    case BYOL__OP_BN: bn_backward(net, n, batch, dx, accum); break;
+    case BYOL__OP_RELU: byol__relu_backward(batch * per_sample(n), n->out, n->grad, dx, accum); break;
+    case BYOL__OP_MAXPOOL: {
+        byol__pool_geom g = pool_geom(net, n, batch);
+        byol__maxpool_backward(&g, n->argmax, n->grad, dx, accum);
+        break;
+    }
+    case BYOL__OP_AVGPOOL: byol__avgpool_backward(batch, s->h * s->w, s->c, n->grad, dx, accum); break;
+    case BYOL__OP_LINEAR:
+        byol__linear_backward(batch, s->c, n->c, s->out, net->params + n->w_off, n->grad, dx,
+                              accum, net->grads + n->w_off,
+                              n->has_bias ? net->grads + n->b_off : NULL);
+        break;
+    case BYOL__OP_ADD:
+        byol__copy_grad(batch * per_sample(n), n->grad, dx, accum);
+        net->touched[si] = 1;
+        byol__copy_grad(batch * per_sample(n), n->grad, net->nodes[n->src[1]].grad,
+                        net->touched[n->src[1]]);
+        net->touched[n->src[1]] = 1;
+        break;
+    case BYOL__OP_FLATTEN: byol__flatten_backward(batch, s->h, s->w, s->c, n->grad, dx, accum); break;
+    case BYOL__OP_INPUT: break;
+    }
+    if (dx)
+        net->touched[si] = 1;
+}
+
+int byol_net_backward(byol_net *net, const byol_tensor *dy, byol_tensor *dx)
+{
+    static const char fn[] = "byol_net_backward";
+    if (!net)
+        return byol__err(BYOL_E_INVALID_ARG, "%s: net is NULL", fn);
+    if (net->fwd_batch == 0)
+        return byol__err(BYOL_E_BAD_STATE, "%s: needs a training-mode byol_net_forward first "
+                         "(none since the last plan, mode change, embed or load)", fn);
+    int64_t batch = net->fwd_batch;
+    int rc = check_tensor(dy, &net->nodes[net->output], &batch, fn, "dy");
+    if (rc == BYOL_OK && dx)
+        rc = check_tensor(dx, &net->nodes[0], &batch, fn, "dx");
+    if (rc != BYOL_OK)
+        return rc;
+    byol__set_threads(net->opts.threads);
+    byol__node *o = &net->nodes[net->output];
+    memset(net->touched, 0, (size_t)net->nnodes);
+    if (o->rank == 4)
+        byol__nchw_to_nhwc(batch, o->c, o->h, o->w, dy->data, o->grad);
+    else
+        memcpy(o->grad, dy->data, (size_t)(batch * o->c) * sizeof(float));
+    net->touched[net->output] = 1;
+    for (int32_t i = net->nnodes - 1; i >= 1; i--) {
+        if (cancelled(net))
+            return byol__err(BYOL_E_CANCELLED, "backward cancelled at layer %d; gradients are "
+                             "partial", (int)i);
+        if (net->touched[i])
+            backward_node(net, i, batch, dx != NULL);
+    }
+    if (dx) {
+        const byol__node *in = &net->nodes[0];
+        if (!net->touched[0])
+            memset(dx->data, 0, (size_t)(batch * per_sample(in)) * sizeof(float));
+        else if (in->rank == 4)
+            byol__nhwc_to_nchw(batch, in->c, in->h, in->w, in->grad, dx->data);
+        else
+            memcpy(dx->data, in->grad, (size_t)(batch * in->c) * sizeof(float));
+    }
+    return BYOL_OK;
+}
+
+/* ---- embed -------------------------------------------------------------------- */
+
+int byol_net_embed(byol_net *net, const byol_tensor *x, byol_tensor *y)
+{
+    static const char fn[] = "byol_net_embed";
+    if (!net)
+        return byol__err(BYOL_E_INVALID_ARG, "%s: net is NULL", fn);
+    int64_t batch = 0;
+    const byol__node *o = &net->nodes[net->output];
+    int64_t d = per_sample(o);
+    int rc = check_tensor(x, &net->nodes[0], &batch, fn, "input");
+    if (rc != BYOL_OK)
+        return rc;
+    if (!y || !y->data || y->struct_size < sizeof *y || y->ndim != 2 || y->shape[0] != batch ||
+        y->shape[1] != d)
+        return byol__err(BYOL_E_SHAPE, "%s: output must be [%lld,%lld]", fn, (long long)batch,
+                         (long long)d);
+    if (net->max_batch == 0)
+        return check_planned(net, 1, fn);
+    int64_t in_size = per_sample(&net->nodes[0]);
+    rc = check_finite(x->data, batch * in_size, fn);
+    if (rc != BYOL_OK)
+        return rc;
+    byol__set_threads(net->opts.threads);
+    int32_t was_training = net->training;
+    net->training = 0;
+    net->fwd_batch = 0;
+    for (int64_t at = 0; rc == BYOL_OK && at < batch; at += net->max_batch) {
+        int64_t nb = batch - at < net->max_batch ? batch - at : net->max_batch;
+        rc = run_forward(net, x->data + at * in_size, nb);
+        if (rc == BYOL_OK)
+            copy_output(net, nb, y->data + at * d);
+    }
+    net->training = was_training;
+    return rc;
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Install test: what `make install` ships must be enough for a consumer that
+# has never seen the source tree.
+#   1. make install PREFIX=<tmp>: hello.c, built outside the tree with only
+#      pkg-config's flags, runs against the installed libbyol.so;
+#   2. the same linked against libbyol.a with `pkg-config --static`, so the
+#      .pc file's private libs must cover everything the archive needs;
+#   3. make install DESTDIR=<tmp2> PREFIX=/usr stages under <tmp2>/usr and the
+#      staged .pc names /usr, not the staging dir; make uninstall removes it all.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix stage=$tmp/stage work=$tmp/consumer
+mkdir -p "$work"
+cp "$root/tests/install/hello.c" "$work/"
+
+ver() { sed -n "s/^#define BYOL_VERSION_$1 \([0-9]*\).*/\1/p" "$root/include/byol/byol_version.h"; }
+major=$(ver MAJOR) version=$(ver MAJOR).$(ver MINOR).$(ver PATCH)
+
+fail() { echo "install-test: FAIL: $*" >&2; exit 1; }
+# make's output only matters when it fails.
+mk() { make -C "$root" --no-print-directory -j"$(nproc)" "$@" > "$tmp/make.log" 2>&1 ||
+       { cat "$tmp/make.log" >&2; fail "make $*"; }; }
+
+# ---- 1. PREFIX install, shared consumer -------------------------------------
+mk install PREFIX="$prefix" DESTDIR=
+pc() { PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config "$@" libbyol; }
+[ "$(pc --modversion)" = "$version" ] || fail "pkg-config --modversion says '$(pc --modversion)', want $version"
+[ "$(pc --variable=prefix)" = "$prefix" ] ||
+  fail "installed libbyol.pc has prefix=$(pc --variable=prefix), want $prefix (stale pkgconfig/libbyol.pc?)"
+
+cd "$work"   # outside the tree: nothing but the prefix can be found
+CONSUMER_CFLAGS=(-std=c99 -Wall -Wextra -pedantic -Werror)
+# shellcheck disable=SC2046  # pkg-config output is meant to be word-split
+cc "${CONSUMER_CFLAGS[@]}" hello.c -o hello $(pc --cflags --libs) || fail "building hello.c (shared)"
+LD_LIBRARY_PATH=$prefix/lib ./hello || fail "hello (shared) exited $?"
+loaded=$(LD_LIBRARY_PATH=$prefix/lib ldd ./hello | awk '/libbyol/ {print $3}')
+[ "$loaded" = "$prefix/lib/libbyol.so.$major" ] || fail "hello loaded '$loaded', not the installed library"
+
+# ---- 2. static libbyol ---------------------------------------------------------
+# --whole-archive pulls in every object of libbyol.a, so every symbol the
+# archive needs must come from the .pc's private libs, not just hello's few.
+static_libs=$(pc --static --libs | sed 's/\(^\| \)-lbyol\( \|$\)/ -Wl,-Bstatic,--whole-archive -lbyol -Wl,--no-whole-archive,-Bdynamic /')
+# shellcheck disable=SC2046,SC2086
+cc "${CONSUMER_CFLAGS[@]}" hello.c -o hello-static $(pc --cflags) $static_libs ||
+  fail "linking hello.c with pkg-config --static --libs: $static_libs"
+needed=$(readelf -d hello-static)   # not piped into grep -q: pipefail + SIGPIPE
+! grep -q 'libbyol\.so' <<<"$needed" || fail "hello-static still needs libbyol.so"
+./hello-static > /dev/null || fail "hello (static) exited $?"
+
+# ---- 3. DESTDIR staging --------------------------------------------------------
+cd "$root"
+mk install DESTDIR="$stage" PREFIX=/usr
+for f in include/byol/byol.h lib/libbyol.a "lib/libbyol.so.$version" \
+         "lib/libbyol.so.$major" lib/libbyol.so lib/pkgconfig/libbyol.pc; do
+  [ -e "$stage/usr/$f" ] || fail "DESTDIR install lacks /usr/$f"
+done
+for h in include/byol/*.h; do
+  cmp -s "$h" "$stage/usr/$h" || fail "DESTDIR install lacks or differs in /usr/$h"
+done
+# Symlinks must be relative so they survive being moved out of the stage.
+[ "$(readlink "$stage/usr/lib/libbyol.so")" = "libbyol.so.$major" ] || fail "libbyol.so link is $(readlink "$stage/usr/lib/libbyol.so")"
+outside=$(cd "$stage" && find . -mindepth 1 -maxdepth 1 ! -name usr)
+[ -z "$outside" ] || fail "DESTDIR install wrote outside /usr: $outside"
+grep -qx 'prefix=/usr' "$stage/usr/lib/pkgconfig/libbyol.pc" || fail "staged libbyol.pc lacks prefix=/usr"
+! grep -qF "$stage" "$stage/usr/lib/pkgconfig/libbyol.pc" || fail "staged libbyol.pc mentions the staging dir"
+mk uninstall DESTDIR="$stage" PREFIX=/usr
+left=$(find "$stage" ! -type d)
+[ -z "$left" ] || fail "make uninstall left: $left"
+
+echo "install-test: OK: PREFIX install (shared + static consumer), DESTDIR staging, uninstall"

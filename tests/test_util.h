@@ -1,0 +1,76 @@
+/* Shared helpers for the cmocka unit tests. */
+#ifndef BYOL_TEST_UTIL_H
+#define BYOL_TEST_UTIL_H
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "byol/byol.h"
+
+/* Fails the test with the library's message when rc is not BYOL_OK. */
+#define assert_byol_ok(rc)                                                    \
+    do {                                                                      \
+        int rc_ = (rc);                                                       \
+        if (rc_ != BYOL_OK)                                                   \
+            fail_msg("%s returned %d (%s): %s", #rc, rc_,                     \
+                     byol_strerror(rc_), byol_last_error());                  \
+    } while (0)
+
+/* Deterministic pseudo-random fill in [-scale, scale). */
+static inline void tu_fill(float *x, size_t n, uint32_t seed, float scale)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+        x[i] = scale * (float)((double)(s >> 11) / 4503599627370496.0 - 1.0);
+    }
+}
+
+/* Relative error as the issues define it: max |a-b| / max |ref|; a tensor
+ * whose reference is all zero is compared with an absolute tolerance. */
+static inline double tu_rel_err(const float *got, const float *ref, size_t n,
+                                double *max_abs_ref)
+{
+    double md = 0, mr = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)ref[i]);
+        if (d > md || isnan(d)) md = isnan(d) ? INFINITY : d;
+        if (fabs(ref[i]) > mr) mr = fabs(ref[i]);
+    }
+    if (max_abs_ref) *max_abs_ref = mr;
+    return mr > 0 ? md / mr : md;
+}
+
+static inline void tu_assert_close(const char *what, const float *got,
+                                   const float *ref, size_t n, double rtol,
+                                   double atol_if_zero)
+{
+    double mr;
+    double e = tu_rel_err(got, ref, n, &mr);
+    double tol = mr > 0 ? rtol : atol_if_zero;
+    if (!(e <= tol))
+        fail_msg("%s: error %.3g exceeds %.3g (max |ref| %.3g, n=%zu)", what,
+                 e, tol, mr, n);
+}
+
+/* Folder of the shared real data (../shared/data by default). */
+static inline const char *tu_data_dir(void)
+{
+    const char *d = getenv("BYOL_DATA_DIR");
+    return d && *d ? d : "../shared/data";
+}
+
+static inline const char *tu_fixtures_dir(void)
+{
+    const char *d = getenv("BYOL_FIXTURES");
+    return d && *d ? d : "tests/fixtures";
+}
+
+#endif
