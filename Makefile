@@ -52,15 +52,21 @@ SRCS := $(sort $(wildcard src/*/*.c))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)
 MAP := lib/libbyol.map
 
+# lib/ holds the default build (OpenBLAS, no sanitizer) only. Other builds
+# keep their library in $(BUILD): else a BLAS=blis build would replace
+# lib/'s library, and a later plain `make` would keep it (its objects are
+# up to date), silently linked to the wrong provider.
 ifeq ($(SAN),1)
-LIB_A := $(BUILD)/libbyol.a
-LIB_SO := $(BUILD)/libbyol.so.$(VERSION)
+LIB_DIR := $(BUILD)
+else ifneq ($(BLAS),openblas)
+LIB_DIR := $(BUILD)
 else
-LIB_A := lib/libbyol.a
-LIB_SO := lib/libbyol.so.$(VERSION)
+LIB_DIR := lib
 endif
+LIB_A := $(LIB_DIR)/libbyol.a
+LIB_SO := $(LIB_DIR)/libbyol.so.$(VERSION)
 
-.PHONY: all check test demo bench install uninstall docs abi-check abi-baseline clean \
+.PHONY: FORCE all check test demo bench install uninstall docs abi-check abi-baseline clean \
         deps check-symbols check-headers
 
 all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc
@@ -84,10 +90,15 @@ $(LIB_SO): $(OBJS) $(MAP)
 	ln -sf libbyol.so.$(VERSION) $(dir $@)libbyol.so.$(MAJOR)
 	ln -sf libbyol.so.$(MAJOR) $(dir $@)libbyol.so
 
-pkgconfig/libbyol.pc: pkgconfig/libbyol.pc.in $(VERSION_H) Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+# Remade on every run (FORCE): it depends on PREFIX, LIBDIR, INCLUDEDIR and
+# BLAS, which a file date cannot see; replaced only when its text changes.
+pkgconfig/libbyol.pc: pkgconfig/libbyol.pc.in FORCE
+	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e 's|@REQUIRES_PRIVATE@|$(BLAS_PC)|g' -e 's|@BLAS_LIBS@|$(if $(BLAS_PC),,$(BLAS_LIBS))|g' $< > $@
+	    -e 's|@REQUIRES_PRIVATE@|$(BLAS_PC)|g' -e 's|@BLAS_LIBS@|$(if $(BLAS_PC),,$(BLAS_LIBS))|g' $< > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; echo "wrote $@"; fi
+
+FORCE:
 
 # ---- tests -----------------------------------------------------------------
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -97,6 +108,18 @@ TEST_CFLAGS := $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -fopenmp -Iinclude -Isrc
 $(BUILD)/tests/%: tests/unit/%.c tests/test_util.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $< -o $@ $(LIB_A) -lcmocka $(LIBS)
+
+$(BUILD)/tests/net_tool: tests/ref/net_tool.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $< -o $@ $(LIB_A) $(LIBS)
+
+$(BUILD)/bench/bench_net: bench/bench_net.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O2 -Iinclude $< -o $@ $(LIB_A) $(LIBS)
+
+# Throughput against the PyTorch peer (when torch is installed), 2 threads.
+bench: $(BUILD)/bench/bench_net
+	@python3 bench/compare.py --bench-net $(BUILD)/bench/bench_net --threads 2
 
 deps:
 	@bash scripts/install-deps.sh

@@ -52,7 +52,8 @@ twice=$(printf '#include <byol/byol.h>\n#include <byol/byol.h>\n')
 compile "byol.h included twice fails as C99" gcc "${CFLAGS[@]}" <<<"$twice"
 compile "byol.h included twice fails as C++11" g++ "${CXXFLAGS[@]}" <<<"$twice"
 
-# gcc -M lists every header the umbrella pulls in.
+# gcc -M lists every header the umbrella pulls in (space/backslash separated).
+# shellcheck disable=SC1003
 reached=$(echo '#include <byol/byol.h>' | gcc -I"$inc" -M -x c - | tr -s ' \\' '\n')
 for h in "$inc"/byol/*.h; do
   grep -qxF "$h" <<<"$reached" || bad "byol.h does not include ${h##*/}"

@@ -86,4 +86,4 @@ elif [[ $stack == *E* ]]; then bad "GNU_STACK is $stack: executable stack"; fi
 
 [ $fail -eq 0 ] || exit 1
 echo "check-symbols: OK: $(wc -l < "$tmp/exp_f") functions, $(wc -l < "$tmp/exp_v") variables" \
-     "exported = declared BYOL_API; versions $(echo $nodes | tr ' ' ,); SONAME $soname; stack $stack"
+     "exported = declared BYOL_API; versions ${nodes//$'\n'/,}; SONAME $soname; stack $stack"

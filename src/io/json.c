@@ -322,6 +322,8 @@ static int parse_container(parser *p, int depth, int is_object)
     } else {
         for (;;) {
             if (is_object) {
+                if (depth == 1)
+                    p->key_len = 0;  /* a bad key must not blame the previous one */
                 skip_ws(p);
                 if (p->pos >= p->len || p->s[p->pos] != '"')
                     return fail(p, "expected a string key");

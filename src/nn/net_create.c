@@ -166,6 +166,7 @@ static int copy_nodes(byol_net *net, const byol_builder *b, int32_t output,
     net->nodes = byol__calloc((size_t)n, sizeof *net->nodes);
     if (!net->nodes)
         return byol__err(BYOL_E_NOMEM, "net: out of memory");
+    net->nnodes = n; /* before copying names, so a failure frees those copied */
     for (int32_t i = 0; i < b->nnodes; i++) {
         if (!keep[i])
             continue;
@@ -177,7 +178,6 @@ static int copy_nodes(byol_net *net, const byol_builder *b, int32_t output,
         if (b->nodes[i].name && !(d->name = byol__strdup(b->nodes[i].name)))
             return byol__err(BYOL_E_NOMEM, "net: out of memory");
     }
-    net->nnodes = n;
     net->output = remap[output];
     for (int32_t i = 1; i < n; i++)
         for (int j = 0; j < 2; j++)

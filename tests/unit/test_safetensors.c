@@ -20,7 +20,7 @@ static char tmp_dir[64];
 
 static const char *tmp_path(const char *name)
 {
-    static char buf[4][256];
+    static char buf[4][sizeof tmp_dir + 256 + 2];
     static int k;
     k = (k + 1) % 4;
     snprintf(buf[k], sizeof buf[k], "%s/%s", tmp_dir, name);
@@ -182,8 +182,8 @@ static void test_json_escapes(void **state)
 {
     (void)state;
     static const char text[] =
-        "\"a\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\\u00e9\\u20ac\\ud83d\\ude00\\u0000z\"";
-    static const char want[] = "a\"\\/\b\f\n\r\tA\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\0z";
+        "\"a\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\\u00e9\\u00C9\\u20aC\\uD83D\\ude00\\u0000z\"";
+    static const char want[] = "a\"\\/\b\f\n\r\tA\xc3\xa9\xc3\x89\xe2\x82\xac\xf0\x9f\x98\x80\0z";
     byol__json_doc doc;
     byol__json_error err;
     assert_int_equal(json_parse_exact(text, strlen(text), 4, &doc, &err), BYOL_OK);
@@ -261,7 +261,7 @@ static void test_json_rejects(void **state)
         "", "  ", "01", "-", "-a", "1.0", "1e5", "2E1", "[1,]", "[1 2]", "{\"a\":1,}",
         "{\"a\" 1}", "{1:2}", "{\"a\":}", "[", "{", "\"abc", "\"\\x\"", "\"\\u12\"",
         "\"\\u12g4\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\ud800x\"",
-        "\"\x01\"", "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xff\"",
+        "\"\x01\"", "\"\xc0\x80\"", "\"\xe0\x80\x80\"", "\"\xf0\x80\x80\x80\"", "\"\x80\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xff\"",
         "\"\xe2\x82\"", "tru", "nul", "falsey", "[1] x", "18446744073709551616",
         "-9223372036854775809", "99999999999999999999999", "'a'", "[\"a\"\"b\"]",
     };
@@ -327,9 +327,9 @@ static void test_json_writer_round_trip(void **state)
     size_t k = 0;
     for (int c = 1; c < 32; c++)
         s[k++] = (char)c;
-    memcpy(s + k, "\"\\/\x7f\xc3\xa9\xf0\x9f\x98\x80", 11);
-    k += 11;
-    s[k] = '\0';
+    static const char tail[] = "\"\\/\x7f\xc3\xa9\xf0\x9f\x98\x80";
+    memcpy(s + k, tail, sizeof tail);  /* with its NUL */
+    k += sizeof tail - 1;
     size_t size = byol__json_string_size(s);
     char *end = byol__json_put_string(out, s);
     assert_int_equal((size_t)(end - out), size);
