@@ -66,7 +66,7 @@ endif
 LIB_A := $(LIB_DIR)/libbyol.a
 LIB_SO := $(LIB_DIR)/libbyol.so.$(VERSION)
 
-.PHONY: FORCE all check test demo bench install uninstall docs abi-check abi-baseline clean \
+.PHONY: FORCE fuzz all check test demo bench install uninstall docs abi-check abi-baseline clean \
         deps check-symbols check-headers
 
 all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc
@@ -117,17 +117,56 @@ $(BUILD)/bench/bench_net: bench/bench_net.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O2 -Iinclude $< -o $@ $(LIB_A) $(LIBS)
 
+$(BUILD)/examples/net_tour: examples/net_tour.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O2 -Iinclude $< -o $@ $(LIB_A) $(LIBS)
+
+# The main job. Until the BYOL trainer lands it tours the network API:
+# timed passes, a weight file, and a reload that must give the same bits.
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/examples/net_tour
+	$(BUILD)/examples/net_tour out/demo resnet18-cifar
+
 # Throughput against the PyTorch peer (when torch is installed), 2 threads.
 bench: $(BUILD)/bench/bench_net
 	@python3 bench/compare.py --bench-net $(BUILD)/bench/bench_net --threads 2
+
+# ---- fuzz targets ------------------------------------------------------------
+# Each tests/fuzz/fuzz_<name>.c is linked with tests/fuzz/replay.c into a plain
+# program that `make test` runs over tests/fuzz/corpus/<name>/ (no libFuzzer
+# needed; with SAN=1 it runs under ASan/UBSan). `make fuzz` builds the real
+# libFuzzer binaries with clang and fuzzes each for FUZZ_TIME seconds.
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 60
+FUZZ_LIB_SRCS := src/core/alloc.c src/core/error.c src/core/log.c src/io/json.c \
+                 src/io/safetensors.c
+
+$(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) tests/fuzz/fuzz_$*.c tests/fuzz/replay.c -o $@ $(LIB_A) $(LIBS)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) $(wildcard include/byol/*.h) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $< $(FUZZ_LIB_SRCS) -o $@ -ldl
+
+fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+	@for n in $(FUZZ_NAMES); do mkdir -p build/fuzz/corpus_$$n build/fuzz/artifacts; \
+	  build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_TIME) -artifact_prefix=build/fuzz/artifacts/ \
+	    build/fuzz/corpus_$$n tests/fuzz/corpus/$$n || exit 1; done
 
 deps:
 	@bash scripts/install-deps.sh
 
 # Runs every unit test; each prints cmocka's summary. Fails if any fails.
-test: all $(TEST_BINS)
+test: all $(TEST_BINS) $(FUZZ_REPLAYS)
 	@fail=0; for t in $(TEST_BINS); do echo "== $$t"; \
 	  BYOL_FIXTURES=tests/fixtures $$t || fail=1; done; \
+	  for n in $(FUZZ_NAMES); do echo "== replay tests/fuzz/corpus/$$n"; \
+	  $(BUILD)/tests/replay_$$n tests/fuzz/corpus/$$n || fail=1; done; \
 	  if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi
 
 check: deps

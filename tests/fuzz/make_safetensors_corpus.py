@@ -84,6 +84,10 @@ def seeds():
     yield "bad_shape_overflow", frame('{"big":' + tensor_json("F32", [4294967296, 4294967296],
                                                               0, 0) + "}")
     yield "bad_deep_nesting", frame('{"bomb":' + "[" * 40 + "]" * 40 + "}")
+    yield "bad_nul_name", frame('{"a\\u0000b":' + tensor_json("U8", [1], 0, 1) + "}", b"a")
+    yield "bad_too_many_dims", frame('{"d":' + tensor_json("U8", [1] * 9, 0, 1) + "}", b"a")
+    yield "bad_int_range", frame('{"n":' + tensor_json("U8", [-9223372036854775809], 0, 0)
+                                 + "}")
     yield "bad_gap", frame('{"a":' + tensor_json("U8", [1], 0, 1) + ',"b":'
                            + tensor_json("U8", [1], 2, 3) + "}", b"abc")
 
