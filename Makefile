@@ -66,7 +66,7 @@ endif
 LIB_A := $(LIB_DIR)/libbyol.a
 LIB_SO := $(LIB_DIR)/libbyol.so.$(VERSION)
 
-.PHONY: FORCE fuzz all check test demo bench install uninstall docs abi-check abi-baseline clean \
+.PHONY: FORCE fuzz all check test demo bench install uninstall abi-check abi-baseline clean \
         deps check-symbols check-headers
 
 all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc

@@ -14,16 +14,35 @@
  * im2col runs over fixed chunks of rows so scratch stays a few MiB whatever
  * the batch size. Chunk boundaries depend on the geometry alone, never on
  * the thread count, so the order in which GEMM pieces accumulate (into dW)
- * and col2im adds up contributions (into dx) is always the same. */
+ * and col2im adds up contributions (into dx) is always the same.
+ *
+ * Threads: each chunk is one OpenMP region whose loops run over blocks
+ * fixed by the geometry (row blocks of the chunk, column blocks of dW,
+ * input pixels for col2im); GEMMs inside run single-threaded per block
+ * (byol__gemm_serial / byol__gemm_block), so the bits never depend on the
+ * thread count, and im2col rows are turned into GEMM input by the same
+ * thread while they are still in its cache. */
 #include <string.h>
 
 #include "core/internal.h"
 #include "nn/kernels.h"
 
 /* Floats in one im2col chunk (4 MiB): a chunk is written by im2col and
- * read back by the GEMM while still in L2/L3. Tuned on ResNet-18 shapes. */
+ * read back by the GEMM while still in L2/L3. But never fewer rows than
+ * CHUNK_MIN_ROWS: with a large K (512 channels, 3x3: K = 4608) short
+ * chunks make every block GEMM repack the whole weight for a few rows.
+ * Tuned on ResNet-18 shapes (4 MiB / 512 rows beat 1, 2 and 16 MiB and
+ * 1024 / 2048 rows by 3-15%). */
 #ifndef BYOL_CONV_CHUNK_FLOATS
 #define BYOL_CONV_CHUNK_FLOATS (1 << 20)
+#endif
+#ifndef BYOL_CONV_CHUNK_MIN_ROWS
+#define BYOL_CONV_CHUNK_MIN_ROWS 512
+#endif
+/* Largest dW (cout * K floats) that gets one accumulator per row block
+ * rather than a split by columns (see dw_slots). */
+#ifndef BYOL_CONV_SPLIT_DEPTH_MAX
+#define BYOL_CONV_SPLIT_DEPTH_MAX 16384
 #endif
 #define PAR_MIN 32768
 
@@ -60,8 +79,8 @@ static int64_t chunk_rows(const byol__conv_geom *g)
 {
     int64_t rows = BYOL_CONV_CHUNK_FLOATS / conv_k(g);
     int64_t m = conv_m(g);
-    if (rows < 1)
-        rows = 1;
+    if (rows < BYOL_CONV_CHUNK_MIN_ROWS)
+        rows = BYOL_CONV_CHUNK_MIN_ROWS;
     return rows < m ? rows : m;
 }
 
@@ -73,12 +92,31 @@ static size_t col_floats(const byol__conv_geom *g)
     return (n + 15) & ~(size_t)15;
 }
 
+/* Rows per parallel block of a chunk: fixed by the geometry. */
+static int64_t row_block(const byol__conv_geom *g)
+{
+    return byol__par_block(chunk_rows(g), 16,
+                           2.0 * (double)conv_k(g) * (double)g->cout);
+}
+
+/* dW accumulators in scratch. A small dW (a first layer: K = 27) is too
+ * narrow to split between threads by columns, so each row block of a chunk
+ * gets its own [cout, K] accumulator (a depth split, summed in block order
+ * at the end); a large one is split by columns into one accumulator. */
+static int64_t dw_slots(const byol__conv_geom *g)
+{
+    if (g->cout * conv_k(g) > BYOL_CONV_SPLIT_DEPTH_MAX)
+        return 1;
+    int64_t blk = row_block(g);
+    return (chunk_rows(g) + blk - 1) / blk;
+}
+
 size_t byol__conv2d_scratch(const byol__conv_geom *g)
 {
     /* forward: one im2col chunk; backward: that plus dW in packed layout. */
     if (is_direct(g))
         return 0;
-    return col_floats(g) + (size_t)(g->cout * conv_k(g));
+    return col_floats(g) + (size_t)(dw_slots(g) * g->cout * conv_k(g));
 }
 
 size_t byol__conv2d_packed_size(const byol__conv_geom *g)
@@ -110,6 +148,37 @@ static void unpack_add(const byol__conv_geom *g, const float *dwp, float *dw)
                 dw[(o * cin + ci) * taps + t] += dwp[o * k + t * cin + ci];
 }
 
+/* Copies and zero fills of runs that are often short (kw*cin = 9 floats
+ * for an RGB input). Constant-size pieces compile to plain moves; a loop
+ * for the tail would be turned back into a libc call, which costs more
+ * than such a run. */
+static void copy_run(float *d, const float *s, int64_t n)
+{
+    int64_t t = 0;
+    for (; t + 4 <= n; t += 4)
+        memcpy(d + t, s + t, 4 * sizeof(float));
+    if (n - t >= 1)
+        d[t] = s[t];
+    if (n - t >= 2)
+        d[t + 1] = s[t + 1];
+    if (n - t >= 3)
+        d[t + 2] = s[t + 2];
+}
+
+static void zero_run(float *d, int64_t n)
+{
+    static const float zeros[4];
+    int64_t t = 0;
+    for (; t + 4 <= n; t += 4)
+        memcpy(d + t, zeros, 4 * sizeof(float));
+    if (n - t >= 1)
+        d[t] = 0.0f;
+    if (n - t >= 2)
+        d[t + 1] = 0.0f;
+    if (n - t >= 3)
+        d[t + 2] = 0.0f;
+}
+
 /* One im2col row: output pixel (n, oh, ow) -> dst [kh, kw, cin]. Per kernel
  * row, the taps inside the image are one contiguous run of the input; the
  * taps in the padding are zeros. */
@@ -125,27 +194,33 @@ static void im2col_row(const byol__conv_geom *g, const float *x, int64_t n,
     for (int64_t i = 0; i < g->kh; i++, dst += run) {
         int64_t ih = ih0 + i;
         if (ih < 0 || ih >= g->h || j1 == j0) {
-            memset(dst, 0, (size_t)run * sizeof(float));
+            zero_run(dst, run);
             continue;
         }
         const float *src = x + ((n * g->h + ih) * g->w + iw0 + j0) * cin;
-        memset(dst, 0, (size_t)(j0 * cin) * sizeof(float));
-        memcpy(dst + j0 * cin, src, (size_t)((j1 - j0) * cin) * sizeof(float));
-        memset(dst + j1 * cin, 0, (size_t)((g->kw - j1) * cin) * sizeof(float));
+        zero_run(dst, j0 * cin);
+        copy_run(dst + j0 * cin, src, (j1 - j0) * cin);
+        zero_run(dst + j1 * cin, (g->kw - j1) * cin);
     }
 }
 
-/* col [rows, K] = im2col rows m0 .. m0+rows of x. */
+/* col [rows, K] = im2col rows m0 .. m0+rows of x (one thread). The output
+ * pixel is stepped rather than divided out of m for every row. */
 static void im2col(const byol__conv_geom *g, const float *x, int64_t m0,
                    int64_t rows, float *col)
 {
     const int64_t k = conv_k(g);
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (rows * k >= PAR_MIN)
+    int64_t ow = m0 % g->ow, t = m0 / g->ow;
+    int64_t oh = t % g->oh, n = t / g->oh;
     for (int64_t r = 0; r < rows; r++) {
-        int64_t m = m0 + r;
-        int64_t ow = m % g->ow, t = m / g->ow;
-        im2col_row(g, x, t / g->oh, t % g->oh, ow, col + r * k);
+        im2col_row(g, x, n, oh, ow, col + r * k);
+        if (++ow == g->ow) {
+            ow = 0;
+            if (++oh == g->oh) {
+                oh = 0;
+                n++;
+            }
+        }
     }
 }
 
@@ -179,14 +254,12 @@ static void col2im_pixel(const byol__conv_geom *g, const float *dcol,
     }
 }
 
-/* dx += col2im(dcol [rows, K]) for im2col rows m0 .. m0+rows. Gathered per
- * input pixel rather than scattered per output pixel, so each thread owns
- * the pixels it writes: no races, and the same sum order for any thread
- * count. Only the input pixels the chunk's windows can touch are visited. */
-static void col2im_add(const byol__conv_geom *g, const float *dcol, int64_t m0,
-                       int64_t rows, float *dx)
+/* Input pixels [*p0, *p1) (flat n*h*w indices) that the windows of im2col
+ * rows [m0, m1) can touch. */
+static void touched_pixels(const byol__conv_geom *g, int64_t m0, int64_t m1,
+                           int64_t *p0, int64_t *p1)
 {
-    const int64_t m1 = m0 + rows, ohw = g->oh * g->ow;
+    const int64_t ohw = g->oh * g->ow;
     const int64_t n0 = m0 / ohw, oh0 = (m0 % ohw) / g->ow;
     const int64_t n1 = (m1 - 1) / ohw, oh1 = ((m1 - 1) % ohw) / g->ow;
     int64_t ih_lo = oh0 * g->stride - g->pad;
@@ -194,15 +267,8 @@ static void col2im_add(const byol__conv_geom *g, const float *dcol, int64_t m0,
     /* Clamped to the image: windows may lie wholly in the padding. */
     ih_lo = ih_lo < 0 ? 0 : ih_lo > g->h ? g->h : ih_lo;
     ih_hi = ih_hi < 0 ? 0 : ih_hi > g->h ? g->h : ih_hi;
-    const int64_t p0 = (n0 * g->h + ih_lo) * g->w;
-    const int64_t p1 = (n1 * g->h + ih_hi) * g->w;
-    const int64_t hw = g->h * g->w;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if ((p1 - p0) * g->cin >= PAR_MIN)
-    for (int64_t p = p0; p < p1; p++) {
-        int64_t n = p / hw, q = p % hw;
-        col2im_pixel(g, dcol, m0, m1, n, q / g->w, q % g->w, dx + p * g->cin);
-    }
+    *p0 = (n0 * g->h + ih_lo) * g->w;
+    *p1 = (n1 * g->h + ih_hi) * g->w;
 }
 
 /* y[r, :] = bias for rows r of y [rows, cout]. */
@@ -222,30 +288,48 @@ static void zero(int64_t len, float *x)
         x[i] = 0.0f;
 }
 
+/* y rows [m0, m0+rows) = im2col(x) wp^T (+ bias), one block per thread
+ * iteration: im2col of the block, then its GEMM while the block is hot. */
+static void forward_chunk(const byol__conv_geom *g, const float *x,
+                          const float *wp, const float *bias, float *y,
+                          int64_t m0, int64_t rows, float *col)
+{
+    const int64_t k = conv_k(g), cout = g->cout, blk = row_block(g);
+    const int64_t nb = (rows + blk - 1) / blk;
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (nb > 1)
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t r0 = b * blk, r = rows - r0 < blk ? rows - r0 : blk;
+        float *yb = y + (m0 + r0) * cout, *cb = col + r0 * k;
+        im2col(g, x, m0 + r0, r, cb);
+        if (bias)
+            for (int64_t i = 0; i < r; i++)
+                memcpy(yb + i * cout, bias, (size_t)cout * sizeof(float));
+        byol__gemm_serial(0, 1, r, cout, k, 1.0f, cb, k, wp, k,
+                          bias ? 1.0f : 0.0f, yb, cout);
+    }
+}
+
 void byol__conv2d_forward(const byol__conv_geom *g, const float *x,
                           const float *wp, const float *bias, float *y,
                           float *scratch)
 {
     /* x [n, h, w, cin], wp [cout, K], bias [cout] -> y [n, oh, ow, cout].
-     * The bias is written first and the GEMM adds onto it (beta = 1). */
+     * The bias is written first and the GEMM adds onto it (beta = 1), as
+     * PyTorch's addmm does. */
     const int64_t m = conv_m(g), k = conv_k(g), cout = g->cout;
-    const float beta = bias ? 1.0f : 0.0f;
     if (is_direct(g)) {
         if (bias)
             fill_rows(m, cout, bias, y);
-        byol__gemm(0, 1, m, cout, k, 1.0f, x, k, wp, k, beta, y, cout);
+        byol__gemm(0, 1, m, cout, k, 1.0f, x, k, wp, k, bias ? 1.0f : 0.0f,
+                   y, cout);
         return;
     }
+    byol__gemm_prepare();
     const int64_t step = chunk_rows(g);
-    for (int64_t m0 = 0; m0 < m; m0 += step) {
-        int64_t rows = m - m0 < step ? m - m0 : step;
-        float *yc = y + m0 * cout;
-        im2col(g, x, m0, rows, scratch);
-        if (bias)
-            fill_rows(rows, cout, bias, yc);
-        byol__gemm(0, 1, rows, cout, k, 1.0f, scratch, k, wp, k, beta, yc,
-                   cout);
-    }
+    for (int64_t m0 = 0; m0 < m; m0 += step)
+        forward_chunk(g, x, wp, bias, y, m0, m - m0 < step ? m - m0 : step,
+                      scratch);
 }
 
 /* 1x1 stride-1 backward: x and dx are [M, cin] matrices and dw [cout, cin]
@@ -261,37 +345,105 @@ static void backward_direct(const byol__conv_geom *g, const float *x,
                    accum ? 1.0f : 0.0f, dx, cin);
 }
 
+/* dW of one chunk, split between threads by columns of dwp [cout, K]
+ * (after a separate im2col loop) or, with several dW slots, by row blocks:
+ * block b's im2col and its dy_b^T col_b into slot b, while col_b is hot. */
+static void dw_chunk(const byol__conv_geom *g, const float *x,
+                     const float *dyc, int64_t m0, int64_t rows, float *col,
+                     float *dwp)
+{
+    const int64_t k = conv_k(g), cout = g->cout, blk = row_block(g);
+    const int64_t nb = (rows + blk - 1) / blk, slot = cout * k;
+    const float beta = m0 == 0 ? 0.0f : 1.0f;
+    if (dw_slots(g) > 1) {
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t r0 = b * blk, r = rows - r0 < blk ? rows - r0 : blk;
+            im2col(g, x, m0 + r0, r, col + r0 * k);
+            byol__gemm_serial(1, 0, cout, k, r, 1.0f, dyc + r0 * cout, cout,
+                              col + r0 * k, k, beta, dwp + b * slot, k);
+        }
+        return;
+    }
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t r0 = b * blk, r = rows - r0 < blk ? rows - r0 : blk;
+        im2col(g, x, m0 + r0, r, col + r0 * k);
+    }
+    int64_t wblk;
+    const int64_t nwb = byol__gemm_blocks(cout, k, rows, &wblk);
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < nwb; b++)
+        byol__gemm_block(b, wblk, 1, 0, cout, k, rows, 1.0f, dyc, cout, col,
+                         k, beta, dwp, k);
+}
+
+/* dx += col2im(dy wp) for one chunk: dcol overwrites col by row blocks,
+ * then each input pixel gathers its taps. */
+static void dx_chunk(const byol__conv_geom *g, const float *wp,
+                     const float *dyc, int64_t m0, int64_t rows, float *col,
+                     float *dx)
+{
+    const int64_t k = conv_k(g), cout = g->cout, blk = row_block(g);
+    const int64_t nb = (rows + blk - 1) / blk, hw = g->h * g->w;
+    int64_t p0, p1;
+    touched_pixels(g, m0, m0 + rows, &p0, &p1);
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t r0 = b * blk, r = rows - r0 < blk ? rows - r0 : blk;
+        byol__gemm_serial(0, 0, r, k, cout, 1.0f, dyc + r0 * cout, cout, wp,
+                          k, 0.0f, col + r0 * k, k);
+    }
+#pragma omp for schedule(static)
+    for (int64_t p = p0; p < p1; p++) {
+        int64_t n = p / hw, q = p % hw;
+        col2im_pixel(g, col, m0, m0 + rows, n, q / g->w, q % g->w,
+                     dx + p * g->cin);
+    }
+}
+
+/* dwp[0] += dwp[1] + ... in slot order, then dw += unpacked dwp[0]. */
+static void finish_dw(const byol__conv_geom *g, float *dwp, float *dw)
+{
+    const int64_t slots = dw_slots(g), len = g->cout * conv_k(g);
+    const int64_t used = (conv_m(g) < chunk_rows(g) ? conv_m(g) : chunk_rows(g));
+    const int64_t blk = row_block(g), filled = (used + blk - 1) / blk;
+    for (int64_t s = 1; s < slots && s < filled; s++)
+        for (int64_t i = 0; i < len; i++)
+            dwp[i] += dwp[s * len + i];
+    unpack_add(g, dwp, dw);
+}
 void byol__conv2d_backward(const byol__conv_geom *g, const float *x,
                            const float *wp, const float *dy, float *dx,
                            int accum, float *dw, float *db, float *scratch)
 {
     /* x [n, h, w, cin], wp [cout, K], dy [n, oh, ow, cout] ->
      * dw [cout, cin, kh, kw] +=, db [cout] +=, dx [n, h, w, cin] (+)=.
-     * Per chunk the im2col buffer first feeds dW, then is overwritten by
-     * dcol for col2im. dW collects in scratch ([cout, K], beta = 0 on the
-     * first chunk) and is added into dw once at the end. */
-    const int64_t m = conv_m(g), k = conv_k(g), cout = g->cout;
+     * Per chunk, one parallel region: im2col feeds dW, then the same buffer
+     * takes dcol for col2im (the loops' barriers order the reuse). dW
+     * collects in scratch (beta = 0 on the first chunk) and is added into
+     * dw once at the end. */
+    const int64_t m = conv_m(g), cout = g->cout;
     if (db)
         byol__colsum_add(m, cout, dy, db);
     if (is_direct(g)) {
         backward_direct(g, x, wp, dy, dx, accum, dw);
         return;
     }
+    byol__gemm_prepare();
     float *col = scratch, *dwp = scratch + col_floats(g);
     if (dx && !accum)
         zero(g->n * g->h * g->w * g->cin, dx);
     const int64_t step = chunk_rows(g);
     for (int64_t m0 = 0; m0 < m; m0 += step) {
-        int64_t rows = m - m0 < step ? m - m0 : step;
+        const int64_t rows = m - m0 < step ? m - m0 : step;
         const float *dyc = dy + m0 * cout;
-        im2col(g, x, m0, rows, col);
-        byol__gemm(1, 0, cout, k, rows, 1.0f, dyc, cout, col, k,
-                   m0 == 0 ? 0.0f : 1.0f, dwp, k);
-        if (dx) {
-            byol__gemm(0, 0, rows, k, cout, 1.0f, dyc, cout, wp, k, 0.0f, col,
-                       k);
-            col2im_add(g, col, m0, rows, dx);
+#pragma omp parallel num_threads(byol__num_threads())
+        {
+            dw_chunk(g, x, dyc, m0, rows, col, dwp);
+            if (dx)
+                dx_chunk(g, wp, dyc, m0, rows, col, dx);
         }
     }
-    unpack_add(g, dwp, dw);
+    finish_dw(g, dwp, dw);
 }

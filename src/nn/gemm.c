@@ -1,15 +1,36 @@
-/* The single funnel from our int64 shapes to cblas_sgemm's int arguments.
+/* The single funnel from our int64 shapes to cblas_sgemm's int arguments,
+ * and the one place that decides how a GEMM uses the threads.
  *
- * CBLAS takes int sizes and leading dimensions; a product larger than that
- * is cut into pieces that each fit, so callers never have to think about it.
- * A leading dimension too large for int matters only when the matrix it
- * strides has more than one stored row, so such a matrix is cut down to
- * single stored rows, whose leading dimension can then be the row length. */
+ * Threads. A provider's own threading is not deterministic across thread
+ * counts: OpenBLAS 0.3.21 splits C between its threads and the bits of C
+ * change with the split (1 vs 2 threads differ in about half the entries
+ * of a 1820x48x576 product). So the provider is kept single-threaded and
+ * byol__gemm cuts C into blocks fixed by the shape alone, run by our OpenMP
+ * threads; each entry of C is then computed by the same single-threaded
+ * call whatever the thread count. Kernels that run several GEMMs between
+ * other loops call byol__gemm_serial from their own parallel regions.
+ *
+ * Sizes. CBLAS takes int sizes and leading dimensions; a product larger
+ * than that is cut into pieces that each fit. A leading dimension too large
+ * for int matters only when the matrix it strides has more than one stored
+ * row, so such a matrix is cut down to single stored rows, whose leading
+ * dimension can then be the row length. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
 #include <limits.h>
 
 #include <cblas.h>
 
+#include "core/internal.h"
 #include "nn/kernels.h"
+
+/* byol__gemm's blocks: at most this many (a power of two, so 1, 2 and 4
+ * threads share them evenly), each at least BLOCK_MIN rows or columns
+ * (a multiple of the kernels' 16-wide unroll) and BLOCK_FLOPS of work. */
+#define MAX_BLOCKS 4
+#define BLOCK_MIN 32
+#define BLOCK_FLOPS (4.0 * 1024 * 1024)
 
 typedef struct gemm_args {
     int trans_a, trans_b;
@@ -113,10 +134,106 @@ void byol__gemm_limited(int64_t limit, int trans_a, int trans_b, int64_t m,
     }
 }
 
+/* ---- provider threads ------------------------------------------------------ */
+
+typedef int (*get_fn)(void);
+typedef void (*set_fn)(int);
+static get_fn blas_get;
+static set_fn blas_set;
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+static void find_setter(void)
+{
+    static const char *const names[][2] = {
+        { "openblas_get_num_threads", "openblas_set_num_threads" },
+        { "bli_thread_get_num_threads", "bli_thread_set_num_threads" },
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        void *g = dlsym(RTLD_DEFAULT, names[i][0]);
+        void *s = dlsym(RTLD_DEFAULT, names[i][1]);
+        if (g && s) {
+            *(void **)&blas_get = g;
+            *(void **)&blas_set = s;
+            return;
+        }
+    }
+}
+
+void byol__gemm_prepare(void)
+{
+    /* Cheap when already single-threaded: one call to the getter. A
+     * provider without a setter (reference BLAS) has no threads anyway. */
+    pthread_once(&blas_once, find_setter);
+    if (blas_get && blas_get() != 1)
+        blas_set(1);
+}
+
+/* ---- blocked, threaded GEMM -------------------------------------------------- */
+
+void byol__gemm_serial(int trans_a, int trans_b, int64_t m, int64_t n,
+                       int64_t k, float alpha, const float *a, int64_t lda,
+                       const float *b, int64_t ldb, float beta, float *c,
+                       int64_t ldc)
+{
+    byol__gemm_limited(INT_MAX, trans_a, trans_b, m, n, k, alpha, a, lda, b,
+                       ldb, beta, c, ldc);
+}
+
+int64_t byol__par_block(int64_t len, int64_t min_len, double work_per_unit)
+{
+    /* len units of work_per_unit each -> block length, from the shape only */
+    int64_t nb = MAX_BLOCKS;
+    while (nb > 1 && (len < nb * min_len ||
+                      (double)len * work_per_unit < nb * BLOCK_FLOPS))
+        nb /= 2;
+    int64_t blk = (len + nb - 1) / nb;
+    blk = (blk + 15) / 16 * 16;   /* whole register tiles */
+    return blk < len ? blk : len;
+}
+
+int64_t byol__gemm_blocks(int64_t m, int64_t n, int64_t k, int64_t *blk)
+{
+    /* C[m,n] is cut along its longer side, so each block packs only its own
+     * slice of the operand that side indexes. */
+    if (m <= 0 || n <= 0) {
+        *blk = 1;
+        return 0;
+    }
+    const int64_t len = m >= n ? m : n, other = m >= n ? n : m;
+    *blk = byol__par_block(len, BLOCK_MIN, 2.0 * (double)k * (double)other);
+    return (len + *blk - 1) / *blk;
+}
+
+void byol__gemm_block(int64_t i, int64_t blk, int trans_a, int trans_b,
+                      int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *b, int64_t ldb,
+                      float beta, float *c, int64_t ldc)
+{
+    /* block i of byol__gemm_blocks' cut of C[m,n]: rows or columns
+     * [i*blk, i*blk + blk) */
+    if (m >= n) {
+        int64_t o = i * blk, w = min64(blk, m - o);
+        byol__gemm_serial(trans_a, trans_b, w, n, k, alpha,
+                          at(a, trans_a, lda, o, 0), lda, b, ldb, beta,
+                          c + o * ldc, ldc);
+    } else {
+        int64_t o = i * blk, w = min64(blk, n - o);
+        byol__gemm_serial(trans_a, trans_b, m, w, k, alpha, a, lda,
+                          at(b, trans_b, ldb, 0, o), ldb, beta, c + o, ldc);
+    }
+}
+
 void byol__gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                 float alpha, const float *a, int64_t lda, const float *b,
                 int64_t ldb, float beta, float *c, int64_t ldc)
 {
-    byol__gemm_limited(INT_MAX, trans_a, trans_b, m, n, k, alpha, a, lda, b,
-                       ldb, beta, c, ldc);
+    /* C[m,n] = alpha op(A) op(B) + beta C over the fixed blocks */
+    int64_t blk;
+    const int64_t nb = byol__gemm_blocks(m, n, k, &blk);
+    byol__gemm_prepare();
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (nb > 1)
+    for (int64_t i = 0; i < nb; i++)
+        byol__gemm_block(i, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b,
+                         ldb, beta, c, ldc);
 }

@@ -146,6 +146,28 @@ void byol__flatten_backward(int64_t n, int64_t h, int64_t w, int64_t c,
                             const float *dy, float *dx, int accum);
 
 /* ---- Helpers shared by the kernels (and exercised by the unit tests) ---- */
+/* byol__gemm keeps the BLAS provider single-threaded (its own threading is
+ * not deterministic across thread counts) and runs fixed blocks of C on our
+ * OpenMP threads. A kernel with its own parallel region calls
+ * byol__gemm_prepare() once outside it, then byol__gemm_serial (one
+ * single-threaded BLAS call, any sizes) inside it. */
+void byol__gemm_prepare(void);
+void byol__gemm_serial(int trans_a, int trans_b, int64_t m, int64_t n,
+                       int64_t k, float alpha, const float *a, int64_t lda,
+                       const float *b, int64_t ldb, float beta, float *c,
+                       int64_t ldc);
+/* Block length for splitting len units of work_per_unit flops over threads:
+ * up to 4 blocks, at least min_len units and a few MFLOP each, rounded to a
+ * multiple of 16; a function of its arguments only. */
+int64_t byol__par_block(int64_t len, int64_t min_len, double work_per_unit);
+/* byol__gemm's cut of C[m,n] into blocks (returns the count, sets *blk) and
+ * one block of it, single-threaded: a kernel runs `omp for` over the blocks
+ * to get byol__gemm's exact bits inside its own parallel region. */
+int64_t byol__gemm_blocks(int64_t m, int64_t n, int64_t k, int64_t *blk);
+void byol__gemm_block(int64_t i, int64_t blk, int trans_a, int trans_b,
+                      int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *b, int64_t ldb,
+                      float beta, float *c, int64_t ldc);
 /* byol__gemm with every CBLAS int argument limited to `limit` (INT_MAX in
  * byol__gemm): larger products are cut into pieces. */
 void byol__gemm_limited(int64_t limit, int trans_a, int trans_b, int64_t m,

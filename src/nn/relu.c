@@ -21,12 +21,16 @@ void byol__relu_backward(int64_t len, const float *y, const float *dy,
     if (accum) {
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
     if (len >= PAR_MIN)
-        for (int64_t i = 0; i < len; i++)
-            dx[i] += y[i] <= 0.0f ? 0.0f : dy[i];
+        for (int64_t i = 0; i < len; i++) {
+            float g = dy[i];   /* loaded unconditionally so gcc vectorises */
+            dx[i] += y[i] <= 0.0f ? 0.0f : g;
+        }
     } else {
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
     if (len >= PAR_MIN)
-        for (int64_t i = 0; i < len; i++)
-            dx[i] = y[i] <= 0.0f ? 0.0f : dy[i];
+        for (int64_t i = 0; i < len; i++) {
+            float g = dy[i];
+            dx[i] = y[i] <= 0.0f ? 0.0f : g;
+        }
     }
 }
