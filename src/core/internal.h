@@ -34,7 +34,7 @@ int byol__mul_size(size_t a, size_t b, size_t *out);
 /* Log through the user's callback (silent by default). */
 void byol__log(int level, const char *fmt, ...) BYOL__PRINTF(2, 3);
 
-/* Threads for our own loops (OpenMP) and for the BLAS provider. The count is
+/* Threads for our own loops (OpenMP), which also run the BLAS in blocks. The count is
  * set per call site by the handle that runs (byol__set_threads) and read by
  * kernels in their num_threads clauses. */
 void byol__set_threads(int n);

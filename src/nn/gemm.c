@@ -15,9 +15,6 @@
  * for int matters only when the matrix it strides has more than one stored
  * row, so such a matrix is cut down to single stored rows, whose leading
  * dimension can then be the row length. */
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <pthread.h>
 #include <limits.h>
 
 #include <cblas.h>
@@ -132,40 +129,6 @@ void byol__gemm_limited(int64_t limit, int trans_a, int trans_b, int64_t m,
             }
         }
     }
-}
-
-/* ---- provider threads ------------------------------------------------------ */
-
-typedef int (*get_fn)(void);
-typedef void (*set_fn)(int);
-static get_fn blas_get;
-static set_fn blas_set;
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-
-static void find_setter(void)
-{
-    static const char *const names[][2] = {
-        { "openblas_get_num_threads", "openblas_set_num_threads" },
-        { "bli_thread_get_num_threads", "bli_thread_set_num_threads" },
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        void *g = dlsym(RTLD_DEFAULT, names[i][0]);
-        void *s = dlsym(RTLD_DEFAULT, names[i][1]);
-        if (g && s) {
-            *(void **)&blas_get = g;
-            *(void **)&blas_set = s;
-            return;
-        }
-    }
-}
-
-void byol__gemm_prepare(void)
-{
-    /* Cheap when already single-threaded: one call to the getter. A
-     * provider without a setter (reference BLAS) has no threads anyway. */
-    pthread_once(&blas_once, find_setter);
-    if (blas_get && blas_get() != 1)
-        blas_set(1);
 }
 
 /* ---- blocked, threaded GEMM -------------------------------------------------- */

@@ -20,7 +20,7 @@ PyTorch is only needed to run this script, never to build or test libbyol.
 
 Usage (from the repository root, after building net_tool):
     /usr/bin/python3 tests/ref/roundtrip_torchvision.py
-        [--tool build/openblas/tests/net_tool] [--workdir DIR] [--rtol 1e-4]
+        [--tool build/blis/tests/net_tool] [--workdir DIR] [--rtol 1e-4]
 Prints one line per check and a PASS/FAIL summary; exit status 0 on PASS,
 1 on a failed check, 2 if net_tool is missing or fails to run.
 """
@@ -150,7 +150,7 @@ def roundtrip(tool, work, rtol, seed):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tool", default=os.path.join(REPO, "build", "openblas", "tests", "net_tool"))
+    ap.add_argument("--tool", default=os.path.join(REPO, "build", "blis", "tests", "net_tool"))
     ap.add_argument("--workdir", help="keep the files here (default: a temporary folder)")
     ap.add_argument("--rtol", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=1234)

@@ -528,6 +528,10 @@ static void test_conv_chunked(void **state)
     conv_check_ref("chunked", &c);
     conv_check_fd("chunked", &c);
     conv_free(&c);
+    /* A dW too large for per-block accumulators: split by columns. */
+    conv_setup(&c, geom(4, 24, 24, 64, 128, 3, 1, 1), 0, 41);
+    conv_check_ref("chunked, wide dW", &c);
+    conv_free(&c);
 }
 
 static void test_conv_accum(void **state)
