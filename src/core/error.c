@@ -42,8 +42,6 @@ int byol__err(int code, const char *fmt, ...)
     return code;
 }
 
-void byol__clear_error(void) { last_msg[0] = '\0'; }
-
 const char *byol_last_error(void) { return last_msg; }
 
 size_t byol_last_error_copy(char *buf, size_t len)

@@ -16,9 +16,6 @@
 /* Records a formatted message as this thread's last error and returns code,
  * so a failure site reads: return byol__err(BYOL_E_SHAPE, "...", ...); */
 int byol__err(int code, const char *fmt, ...) BYOL__PRINTF(2, 3);
-/* Clears the thread's last error (called at the start of public entry points
- * that succeed, so a stale message never lingers after BYOL_OK). */
-void byol__clear_error(void);
 
 /* Memory through the allocator hook. Every block is 64-byte aligned and
  * remembers which allocator made it, so byol__free/byol_free are always

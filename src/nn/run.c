@@ -80,6 +80,25 @@ static int check_finite(const float *x, int64_t n, const char *fn)
     return BYOL_OK;
 }
 
+/* ---- caller layout (NCHW) <-> internal layout (NHWC) ------------------------ */
+
+/* A caller tensor of node n's shape into an internal buffer. */
+static void from_caller(const byol__node *n, int64_t batch, const float *src, float *dst)
+{
+    if (n->rank == 4)
+        byol__nchw_to_nhwc(batch, n->c, n->h, n->w, src, dst);
+    else
+        memcpy(dst, src, (size_t)(batch * n->c) * sizeof(float));
+}
+
+static void to_caller(const byol__node *n, int64_t batch, const float *src, float *dst)
+{
+    if (n->rank == 4)
+        byol__nhwc_to_nchw(batch, n->c, n->h, n->w, src, dst);
+    else
+        memcpy(dst, src, (size_t)(batch * n->c) * sizeof(float));
+}
+
 /* ---- forward ---------------------------------------------------------------- */
 
 static void bn_forward(byol_net *net, byol__node *n, int64_t batch, const float *x)
@@ -135,11 +154,7 @@ static void forward_node(byol_net *net, byol__node *n, int64_t batch)
 /* Copies a caller tensor (NCHW) into node 0's buffer (NHWC) and runs all layers. */
 static int run_forward(byol_net *net, const float *x, int64_t batch)
 {
-    byol__node *in = &net->nodes[0];
-    if (in->rank == 4)
-        byol__nchw_to_nhwc(batch, in->c, in->h, in->w, x, in->out);
-    else
-        memcpy(in->out, x, (size_t)(batch * in->c) * sizeof(float));
+    from_caller(&net->nodes[0], batch, x, net->nodes[0].out);
     for (int32_t i = 1; i < net->nnodes; i++) {
         if (cancelled(net))
             return byol__err(BYOL_E_CANCELLED, "forward cancelled before layer %d", (int)i);
@@ -151,10 +166,7 @@ static int run_forward(byol_net *net, const float *x, int64_t batch)
 static void copy_output(const byol_net *net, int64_t batch, float *y)
 {
     const byol__node *o = &net->nodes[net->output];
-    if (o->rank == 4)
-        byol__nhwc_to_nchw(batch, o->c, o->h, o->w, o->out, y);
-    else
-        memcpy(y, o->out, (size_t)(batch * o->c) * sizeof(float));
+    to_caller(o, batch, o->out, y);
 }
 
 static int check_planned(const byol_net *net, int64_t batch, const char *fn)
@@ -272,10 +284,7 @@ int byol_net_backward(byol_net *net, const byol_tensor *dy, byol_tensor *dx)
     byol__set_threads(net->opts.threads);
     byol__node *o = &net->nodes[net->output];
     memset(net->touched, 0, (size_t)net->nnodes);
-    if (o->rank == 4)
-        byol__nchw_to_nhwc(batch, o->c, o->h, o->w, dy->data, o->grad);
-    else
-        memcpy(o->grad, dy->data, (size_t)(batch * o->c) * sizeof(float));
+    from_caller(o, batch, dy->data, o->grad);
     net->touched[net->output] = 1;
     for (int32_t i = net->nnodes - 1; i >= 1; i--) {
         if (cancelled(net))
@@ -288,10 +297,8 @@ int byol_net_backward(byol_net *net, const byol_tensor *dy, byol_tensor *dx)
         const byol__node *in = &net->nodes[0];
         if (!net->touched[0])
             memset(dx->data, 0, (size_t)(batch * per_sample(in)) * sizeof(float));
-        else if (in->rank == 4)
-            byol__nhwc_to_nchw(batch, in->c, in->h, in->w, in->grad, dx->data);
         else
-            memcpy(dx->data, in->grad, (size_t)(batch * in->c) * sizeof(float));
+            to_caller(in, batch, in->grad, dx->data);
     }
     return BYOL_OK;
 }
