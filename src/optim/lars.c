@@ -1,0 +1,214 @@
+/* LARS as DeepMind's BYOL runs it (byol/utils/optimizers.py), plus the block
+ * runner every optimizer kernel uses.
+ *
+ * The trust ratio needs two norms over a whole tensor. They are summed in
+ * double over fixed blocks (bounds from the tensor length only) and the block
+ * partials are added in block order, so the ratio, and with it every updated
+ * bit, is the same for any thread count. Element arithmetic is done in double
+ * and rounded to float once per stored value. */
+#include <math.h>
+
+#include "core/internal.h"
+#include "optim/optim.h"
+
+struct byol__lars {
+    byol__lars_opts o;
+    int64_t count;   /* floats in the params buffer and in mu */
+    int64_t steps;
+    float *mu;       /* momentum, same layout as the params */
+};
+
+void byol__optim_for_blocks(int64_t n, byol__optim_block_fn fn, void *ctx)
+{
+    int64_t len = byol__optim_block_len(n);
+    int64_t nb = (n + len - 1) / len;
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (n >= BYOL__OPTIM_PAR_MIN)
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i0 = b * len;
+        fn(ctx, b, i0, i0 + len < n ? i0 + len : n);
+    }
+}
+
+byol__lars_opts byol__lars_defaults(void)
+{
+    byol__lars_opts o = { 1e-3, 0.9, 1.5e-6, 0 };
+    return o;
+}
+
+static int check_opts(const byol__lars_opts *o)
+{
+    /* Written so that NaN fails every test. */
+    if (!(o->eta >= 0 && isfinite(o->eta)))
+        return byol__err(BYOL_E_RANGE, "lars: eta %g must be finite and >= 0", o->eta);
+    if (!(o->momentum >= 0 && o->momentum <= 1))
+        return byol__err(BYOL_E_RANGE, "lars: momentum %g must be in [0, 1]", o->momentum);
+    if (!(o->weight_decay >= 0 && isfinite(o->weight_decay)))
+        return byol__err(BYOL_E_RANGE, "lars: weight_decay %g must be finite and >= 0",
+                         o->weight_decay);
+    if (o->clip_lr != 0 && o->clip_lr != 1)
+        return byol__err(BYOL_E_RANGE, "lars: clip_lr %d must be 0 or 1", o->clip_lr);
+    return BYOL_OK;
+}
+
+int byol__lars_create(const byol__lars_opts *opts, int64_t count, byol__lars **out)
+{
+    if (!out)
+        return byol__err(BYOL_E_INVALID_ARG, "lars: out must not be NULL");
+    *out = NULL;
+    byol__lars_opts o = opts ? *opts : byol__lars_defaults();
+    int rc = check_opts(&o);
+    if (rc != BYOL_OK)
+        return rc;
+    if (count < 0)
+        return byol__err(BYOL_E_INVALID_ARG, "lars: negative buffer length %lld",
+                         (long long)count);
+    byol__lars *s = byol__calloc(1, sizeof *s);
+    float *mu = byol__optim_zeros(count);
+    if (!s || !mu) {
+        byol__free(s);
+        byol__free(mu);
+        return byol__err(BYOL_E_NOMEM, "lars: out of memory for %lld momentum floats",
+                         (long long)count);
+    }
+    s->o = o;
+    s->count = count;
+    s->mu = mu;
+    *out = s;
+    return BYOL_OK;
+}
+
+void byol__lars_destroy(byol__lars *s)
+{
+    if (!s)
+        return;
+    byol__free(s->mu);
+    byol__free(s);
+}
+
+void byol__lars_state(byol__lars *s, byol__optim_state *out)
+{
+    out->nbuf = 1;
+    out->count = s->count;
+    out->buf[0] = s->mu;
+    out->buf[1] = NULL;
+    out->name[0] = "momentum";
+    out->name[1] = NULL;
+    out->steps = &s->steps;
+}
+
+/* ---- norms ------------------------------------------------------------- */
+
+typedef struct norms_ctx {
+    const float *p, *g;
+    double wd;
+    double (*part)[2];   /* [block] -> { sum p^2, sum u^2 } */
+} norms_ctx;
+
+/* p, g [i0, i1) -> part[b] = { sum p^2, sum (g + wd*p)^2 }. Four interleaved
+ * accumulators hide the add latency; their order is fixed, so the sum is
+ * still a function of the data alone. */
+static void norms_block(void *vc, int64_t b, int64_t i0, int64_t i1)
+{
+    const norms_ctx *c = vc;
+    double sp[4] = { 0, 0, 0, 0 }, su[4] = { 0, 0, 0, 0 };
+    int64_t i = i0;
+    for (; i + 4 <= i1; i += 4) {
+        for (int j = 0; j < 4; j++) {
+            double p = c->p[i + j], u = (double)c->g[i + j] + c->wd * p;
+            sp[j] += p * p;
+            su[j] += u * u;
+        }
+    }
+    for (; i < i1; i++) {
+        double p = c->p[i], u = (double)c->g[i] + c->wd * p;
+        sp[0] += p * p;
+        su[0] += u * u;
+    }
+    c->part[b][0] = (sp[0] + sp[1]) + (sp[2] + sp[3]);
+    c->part[b][1] = (su[0] + su[1]) + (su[2] + su[3]);
+}
+
+void byol__lars_norms(int64_t n, const float *p, const float *g, double wd,
+                      double *pp, double *uu)
+{
+    double part[BYOL__OPTIM_MAX_BLOCKS][2];
+    norms_ctx c = { p, g, wd, part };
+    byol__optim_for_blocks(n, norms_block, &c);
+    int64_t len = byol__optim_block_len(n), nb = (n + len - 1) / len;
+    double a = 0, b = 0;
+    for (int64_t k = 0; k < nb; k++) {   /* block order, whatever ran them */
+        a += part[k][0];
+        b += part[k][1];
+    }
+    *pp = a;
+    *uu = b;
+}
+
+/* DM's ratio eta*|p|/|g + wd*p| with the zero-norm guard (r = 1), then the
+ * optional solo-learn clip min(r/lr, 1) (r < lr is the same test without a
+ * division by lr = 0). */
+static double trust_ratio(const byol__lars_opts *o, int64_t n, const float *p,
+                          const float *g, double lr)
+{
+    double pp, uu;
+    byol__lars_norms(n, p, g, o->weight_decay, &pp, &uu);
+    if (!(pp > 0) || !(uu > 0))
+        return 1.0;
+    double r = o->eta * sqrt(pp) / sqrt(uu);
+    if (o->clip_lr)
+        r = lr > 0 && r < lr ? r / lr : 1.0;
+    return r;
+}
+
+/* ---- update ------------------------------------------------------------ */
+
+typedef struct update_ctx {
+    float *p, *mu;
+    const float *g;
+    double wd, r, m, lr;
+} update_ctx;
+
+/* p, g, mu [i0, i1): u = r*(g + wd*p); mu = m*mu + u; p -= lr*mu, with the
+ * stored (rounded) mu, so the params follow exactly the saved state. */
+static void update_block(void *vc, int64_t b, int64_t i0, int64_t i1)
+{
+    const update_ctx *c = vc;
+    (void)b;
+    for (int64_t i = i0; i < i1; i++) {
+        double u = c->r * ((double)c->g[i] + c->wd * (double)c->p[i]);
+        float mu = (float)(c->m * (double)c->mu[i] + u);
+        c->mu[i] = mu;
+        c->p[i] = (float)((double)c->p[i] - c->lr * (double)mu);
+    }
+}
+
+/* One tensor. Excluded tensors (bias, norm) take wd = 0 and r = 1, which is
+ * plain momentum SGD on the raw gradient. */
+static void lars_tensor(byol__lars *s, const byol__param_span *sp, float *params,
+                        const float *grads, double lr)
+{
+    int64_t n = sp->numel;
+    if (n == 0)
+        return;
+    float *p = params + sp->offset;
+    const float *g = grads + sp->offset;
+    int ex = byol__span_excluded(sp);
+    update_ctx c = { p, s->mu + sp->offset, g, ex ? 0.0 : s->o.weight_decay,
+                     ex ? 1.0 : trust_ratio(&s->o, n, p, g, lr), s->o.momentum, lr };
+    byol__optim_for_blocks(n, update_block, &c);
+}
+
+int byol__lars_step(byol__lars *s, const byol__param_span *spans, int64_t nspans,
+                    float *params, const float *grads, double lr)
+{
+    if (!s)
+        return byol__err(BYOL_E_INVALID_ARG, "lars: NULL optimizer");
+    int rc = byol__optim_check_step("lars", s->count, spans, nspans, params, grads, lr);
+    if (rc != BYOL_OK)
+        return rc;
+    for (int64_t i = 0; i < nspans; i++)
+        lars_tensor(s, &spans[i], params, grads, lr);
+    s->steps++;
+    return BYOL_OK;
+}

@@ -1,0 +1,242 @@
+/* Optimizers (LARS, SGD, AdamW) and the BYOL schedules (learning rate, EMA tau).
+ *
+ * Layout: a network keeps every trainable parameter in ONE flat float buffer and
+ * its gradients in another of the same layout. An optimizer state covers one such
+ * buffer of `count` floats (one state per buffer: e.g. one per byol_net) and keeps
+ * its moment buffers in the same layout, so moment[i] belongs to params[i].
+ * A step is told which tensors to update by a table of spans, one per parameter
+ * tensor, built by the caller from the net's tensor table (BYOL_BUFFER_PARAMS
+ * entries only). Elements not covered by a span are neither read nor written.
+ *
+ * Determinism: every reduction (the LARS norms) is split into blocks whose bounds
+ * depend only on the tensor's length, and the block partials are added in block
+ * order, so the result is bitwise the same for any thread count. Element-wise
+ * updates are split the same way.
+ *
+ * Failure: a step validates everything first and cannot fail afterwards, so a
+ * failing step changes nothing (neither parameters, moments nor the step count).
+ * Steps do not check gradients for NaN/Inf; the caller checks the loss or the
+ * gradients before stepping.
+ */
+#ifndef BYOL_OPTIM_H
+#define BYOL_OPTIM_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "byol/byol_net.h"
+#include "core/internal.h"
+
+/* ---- parameter spans --------------------------------------------------- */
+
+/* One parameter tensor inside the flat buffer: elements [offset, offset+numel).
+ * flags are BYOL_TENSOR_* from byol_tensor_info. Spans passed to a step must lie
+ * inside the buffer, in ascending order and without overlap (the order of the
+ * net's tensor table already is); empty spans are allowed and skipped. */
+typedef struct byol__param_span {
+    int64_t offset;
+    int64_t numel;
+    uint32_t flags;
+} byol__param_span;
+
+/* DM's exclude_bias_and_norm: biases and BatchNorm gamma/beta get neither weight
+ * decay nor (LARS) trust-ratio scaling. */
+static inline int byol__span_excluded(const byol__param_span *s)
+{
+    return (s->flags & (BYOL_TENSOR_BIAS | BYOL_TENSOR_NORM)) != 0;
+}
+
+/* ---- blocking shared by the kernels ----------------------------------- */
+
+/* Elements per work block: a multiple of BLOCK chosen from the tensor length
+ * alone (never from the thread count), with at most MAX_BLOCKS blocks so the
+ * LARS norm partials fit on the stack. */
+#define BYOL__OPTIM_BLOCK 4096
+#define BYOL__OPTIM_MAX_BLOCKS 256
+/* Below this many elements a tensor is updated by one thread: a parallel
+ * region costs more than it saves (BatchNorm vectors, biases). */
+#define BYOL__OPTIM_PAR_MIN 32768
+
+static inline int64_t byol__optim_block_len(int64_t n)
+{
+    int64_t units = (n + BYOL__OPTIM_BLOCK - 1) / BYOL__OPTIM_BLOCK;
+    int64_t per = (units + BYOL__OPTIM_MAX_BLOCKS - 1) / BYOL__OPTIM_MAX_BLOCKS;
+    return (per > 0 ? per : 1) * BYOL__OPTIM_BLOCK;
+}
+
+/* Runs fn(ctx, b, i0, i1) over the blocks b = 0, 1, ... of [0, n), n >= 1,
+ * in parallel (byol__num_threads()) when n >= PAR_MIN. Blocks come from
+ * byol__optim_block_len(n), so which elements share a block, and the block
+ * index b, never depend on the thread count. Defined in lars.c. */
+typedef void (*byol__optim_block_fn)(void *ctx, int64_t b, int64_t i0, int64_t i1);
+void byol__optim_for_blocks(int64_t n, byol__optim_block_fn fn, void *ctx);
+
+/* Validation shared by every step (who names the optimizer in the message):
+ * non-NULL buffers, a finite lr >= 0, spans inside [0, count), ascending and
+ * disjoint (overlapping spans would update an element twice and make the
+ * parallel loops race). */
+static inline int byol__optim_check_step(const char *who, int64_t count,
+                                         const byol__param_span *spans,
+                                         int64_t nspans, const float *params,
+                                         const float *grads, double lr)
+{
+    if (!params || !grads)
+        return byol__err(BYOL_E_INVALID_ARG, "%s: params and grads must not be NULL", who);
+    if (nspans < 0 || (nspans > 0 && !spans))
+        return byol__err(BYOL_E_INVALID_ARG, "%s: bad span table (%lld spans, %p)", who,
+                         (long long)nspans, (const void *)spans);
+    if (!isfinite(lr))
+        return byol__err(BYOL_E_NONFINITE, "%s: learning rate is %g", who, lr);
+    if (lr < 0)
+        return byol__err(BYOL_E_RANGE, "%s: learning rate %g is negative", who, lr);
+    int64_t end = 0;
+    for (int64_t i = 0; i < nspans; i++) {
+        const byol__param_span *s = &spans[i];
+        if (s->offset < end || s->numel < 0 || s->numel > count - s->offset)
+            return byol__err(BYOL_E_INVALID_ARG,
+                             "%s: span %lld (offset %lld, %lld elements) is outside the "
+                             "%lld-float buffer or overlaps the span before it",
+                             who, (long long)i, (long long)s->offset, (long long)s->numel,
+                             (long long)count);
+        end = s->offset + s->numel;
+    }
+    return BYOL_OK;
+}
+
+/* A zeroed moment buffer of count >= 0 floats (never NULL on success, even for
+ * count 0), or NULL when out of memory or too large for size_t. */
+static inline float *byol__optim_zeros(int64_t count)
+{
+    if ((uint64_t)count > SIZE_MAX / sizeof(float))
+        return NULL;
+    return byol__calloc(count > 0 ? (size_t)count : 1, sizeof(float));
+}
+
+/* ---- state exposure for checkpoints ----------------------------------- */
+
+/* Borrowed view of an optimizer's mutable state. A checkpoint saves, and on
+ * load overwrites, buf[0..nbuf) (count floats each, same layout as the params)
+ * and *steps. name[i] is a stable key for buf[i]. Valid until destroy. */
+typedef struct byol__optim_state {
+    int32_t nbuf;
+    int64_t count;
+    float *buf[2];
+    const char *name[2];
+    int64_t *steps;   /* steps taken so far */
+} byol__optim_state;
+
+/* ---- LARS (DeepMind BYOL) ---------------------------------------------- */
+
+/* Per tensor p with gradient g (DM optimizers.py: add_weight_decay ->
+ * scale_by_lars -> scale(-lr)):
+ *   u = g + wd*p                  (not excluded; coupled L2)
+ *   r = eta*|p|/|u| if |p| > 0 and |u| > 0 else 1; u = r*u   (not excluded)
+ *   mu = momentum*mu + u          (mu starts at 0)
+ *   p -= lr*mu
+ * Excluded tensors (bias, norm) take u = g and r = 1: plain momentum SGD.
+ * clip_lr (solo-learn, off in DM): a computed r becomes min(r/lr, 1), i.e. the
+ * per-tensor step is min(r, lr)*u; lr = 0 gives 1; the zero-norm guard's r = 1
+ * is left alone (solo-learn does not scale such tensors either). */
+typedef struct byol__lars_opts {
+    double eta;            /* trust coefficient, >= 0 */
+    double momentum;       /* [0, 1] */
+    double weight_decay;   /* >= 0 */
+    int clip_lr;           /* 0 (DM) or 1 (solo-learn) */
+} byol__lars_opts;
+
+typedef struct byol__lars byol__lars;
+
+/* DM's headline setting: eta 1e-3, momentum 0.9, wd 1.5e-6 (1000 epochs; DM
+ * uses 1e-6 for 40/100/300 epochs), clip_lr 0. */
+byol__lars_opts byol__lars_defaults(void);
+/* opts NULL = defaults. count = floats in the params buffer (>= 0). Returns
+ * BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_RANGE (an option) or BYOL_E_NOMEM;
+ * *out is NULL on failure. */
+int byol__lars_create(const byol__lars_opts *opts, int64_t count, byol__lars **out);
+void byol__lars_destroy(byol__lars *s);
+int byol__lars_step(byol__lars *s, const byol__param_span *spans, int64_t nspans,
+                    float *params, const float *grads, double lr);
+/* nbuf 1: "momentum". */
+void byol__lars_state(byol__lars *s, byol__optim_state *out);
+/* The LARS norms of one tensor p, g [n], n >= 1: *pp = sum p^2 and
+ * *uu = sum (g + wd*p)^2, in double, blocked by length only (exposed so the
+ * tests can check the bits across thread counts). */
+void byol__lars_norms(int64_t n, const float *p, const float *g, double wd,
+                      double *pp, double *uu);
+
+/* ---- SGD (torch.optim.SGD) --------------------------------------------- */
+
+/* Per tensor, PyTorch's rule:
+ *   d = g + wd*p                  (wd = 0 for excluded tensors if exclude_bias_norm)
+ *   momentum > 0: buf = d on the FIRST step (no dampening), afterwards
+ *                 buf = momentum*buf + (1 - dampening)*d;
+ *                 d = nesterov ? d + momentum*buf : buf
+ *   p -= lr*d
+ * With dampening 0 the first-step rule equals starting from buf = 0. "First
+ * step" is steps == 0 of this state (all tensors step together). */
+typedef struct byol__sgd_opts {
+    double momentum;        /* [0, 1]; 0 = no buffer */
+    double dampening;       /* [0, 1] */
+    double weight_decay;    /* >= 0 */
+    int nesterov;           /* needs momentum > 0 and dampening 0 (as PyTorch) */
+    int exclude_bias_norm;  /* 1: no decay for bias / norm tensors; 0: decay all */
+} byol__sgd_opts;
+
+typedef struct byol__sgd byol__sgd;
+
+/* lightly's CIFAR-10 benchmark: momentum 0.9, dampening 0, wd 5e-4 on all
+ * parameters, no Nesterov. */
+byol__sgd_opts byol__sgd_defaults(void);
+int byol__sgd_create(const byol__sgd_opts *opts, int64_t count, byol__sgd **out);
+void byol__sgd_destroy(byol__sgd *s);
+int byol__sgd_step(byol__sgd *s, const byol__param_span *spans, int64_t nspans,
+                   float *params, const float *grads, double lr);
+/* nbuf 1: "momentum_buffer", or 0 when momentum is 0. */
+void byol__sgd_state(byol__sgd *s, byol__optim_state *out);
+
+/* ---- AdamW (torch.optim.AdamW, amsgrad off) ---------------------------- */
+
+/* Per tensor, with t = steps + 1 (the step being taken):
+ *   p *= 1 - lr*wd                (decoupled; wd = 0 for excluded tensors if
+ *                                  exclude_bias_norm)
+ *   m = beta1*m + (1 - beta1)*g;  v = beta2*v + (1 - beta2)*g^2
+ *   p -= (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ */
+typedef struct byol__adamw_opts {
+    double beta1, beta2;    /* [0, 1) */
+    double eps;             /* > 0 (0 would give 0/0 for a zero gradient) */
+    double weight_decay;    /* >= 0 */
+    int exclude_bias_norm;  /* 1: no decay for bias / norm tensors; 0: decay all */
+} byol__adamw_opts;
+
+typedef struct byol__adamw byol__adamw;
+
+/* PyTorch's defaults: betas (0.9, 0.999), eps 1e-8, wd 1e-2 on all parameters. */
+byol__adamw_opts byol__adamw_defaults(void);
+int byol__adamw_create(const byol__adamw_opts *opts, int64_t count, byol__adamw **out);
+void byol__adamw_destroy(byol__adamw *s);
+int byol__adamw_step(byol__adamw *s, const byol__param_span *spans, int64_t nspans,
+                     float *params, const float *grads, double lr);
+/* nbuf 2: "exp_avg", "exp_avg_sq". */
+void byol__adamw_state(byol__adamw *s, byol__optim_state *out);
+
+/* ---- schedules (DM schedules.py), pure functions ----------------------- */
+
+/* Learning rate of step k (0-based, the step about to be taken) of K total
+ * with W warmup steps: peak*k/W for k < W, then
+ * peak*0.5*(1 + cos(pi*min(k-W, K-W)/(K-W))): lr(0) = 0 when W > 0, lr(W) = peak,
+ * lr(k >= K) = 0 exactly. W = 0: no warmup. K <= W: warmup, then 0.
+ * k < 0 counts as 0. */
+double byol__lr_at(int64_t k, int64_t total, int64_t warmup, double peak_lr);
+/* EMA decay of step k: 1 - (1 - tau_base)*(cos(pi*min(k,K)/K) + 1)/2;
+ * tau(0) = tau_base, tau(k >= K) = 1. K <= 0: 1 (nothing to schedule). */
+double byol__tau_at(int64_t k, int64_t total, double tau_base);
+/* DM's linear scaling: base_lr * batch / 256. */
+double byol__scaled_lr(double base_lr, int64_t batch);
+/* Optimizer steps in `epochs` epochs of n examples at batch size `batch`:
+ * floor(epochs*n / batch) (DM: max_steps and warmup_steps alike). With
+ * gradient accumulation, batch is the effective batch per optimizer step.
+ * Returns BYOL_OK, or BYOL_E_RANGE (negative epochs/n, batch < 1, overflow). */
+int byol__steps_for_epochs(int64_t epochs, int64_t n, int64_t batch, int64_t *out);
+
+#endif

@@ -1,0 +1,824 @@
+/* Unit tests of the optimizers and schedules (src/optim/optim.h).
+ *
+ * Expected values come from outside the code under test:
+ * - schedules: the closed forms of the reference (section 4.2 and 3) with
+ *   cos() values written as decimal constants, and DM's published step counts
+ *   (312,784 steps and 3,127 warmup steps for 1000 epochs at B = 4096);
+ * - LARS, SGD and AdamW: small examples worked by hand; every expected value is
+ *   written out below as the double arithmetic that produced it. Inputs were
+ *   chosen so the norms come out round (|p| = 1, |u| = 0.5, ...). The inputs are
+ *   stored as float, so results agree to float rounding: a 1e-6 absolute
+ *   tolerance on O(1) values, far below any formula error (the smallest one
+ *   these examples can detect moves a value by more than 1e-3);
+ * - determinism: 1, 2 and 3 threads must give identical bits, and the blocked
+ *   LARS norms must match a plain double sum to 1e-12;
+ * - allocation: every allocation of create failing in turn gives BYOL_E_NOMEM
+ *   with nothing left allocated. */
+#include "test_util.h"
+
+#include "core/internal.h"
+#include "optim/optim.h"
+
+#define TOL 1e-6
+
+static void assert_near(const char *what, size_t i, double got, double want, double tol)
+{
+    if (!(fabs(got - want) <= tol))
+        fail_msg("%s[%zu] = %.9g, want %.9g (tol %.1g)", what, i, got, want, tol);
+}
+
+static void assert_all_near(const char *what, const float *got, const double *want,
+                            size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_near(what, i, got[i], want[i], TOL);
+}
+
+static void set_f(float *dst, const double *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (float)src[i];
+}
+
+/* ---- schedules ----------------------------------------------------------- */
+
+static void test_lr_schedule(void **state)
+{
+    (void)state;
+    const int64_t K = 1000, W = 100;
+    const double peak = 3.2;
+    /* warmup: peak*k/W, lr(0) = 0 exactly */
+    assert_true(byol__lr_at(0, K, W, peak) == 0.0);
+    assert_near("lr", 50, byol__lr_at(50, K, W, peak), 1.6, 1e-15);
+    assert_near("lr", 99, byol__lr_at(99, K, W, peak), 3.2 * 0.99, 1e-15);
+    /* warmup ends exactly at W: cosine at 0 gives peak */
+    assert_near("lr", 100, byol__lr_at(W, K, W, peak), 3.2, 1e-15);
+    /* K/2 = 500: 0.5*(1 + cos(pi*400/900)), cos(80 deg) = 0.17364817766693035 */
+    assert_near("lr", 500, byol__lr_at(500, K, W, peak),
+                3.2 * 0.5 * (1 + 0.17364817766693035), 1e-14);
+    /* the middle of the decay, k = W + (K-W)/2 = 550: cos(pi/2) = 0 -> peak/2 */
+    assert_near("lr", 550, byol__lr_at(550, K, W, peak), 1.6, 1e-14);
+    /* k = K - 1: 0.5*(1 + cos(pi*899/900)) = 0.5*(1 - cos(pi/900)),
+     * cos(0.2 deg) = 0.99999390765779038 */
+    assert_near("lr", 999, byol__lr_at(999, K, W, peak),
+                3.2 * 0.5 * (1 - 0.99999390765779038), 1e-14);
+    /* exactly 0 at K and beyond */
+    assert_true(byol__lr_at(K, K, W, peak) == 0.0);
+    assert_true(byol__lr_at(K + 7, K, W, peak) == 0.0);
+    /* no warmup: lr(0) = peak; negative k counts as 0 */
+    assert_near("lr", 0, byol__lr_at(0, K, 0, peak), 3.2, 1e-15);
+    assert_true(byol__lr_at(-5, K, W, peak) == 0.0);
+    /* K == W: warmup, then 0 (DM would divide 0/0) */
+    assert_near("lr", 5, byol__lr_at(5, 10, 10, 1.0), 0.5, 1e-15);
+    assert_true(byol__lr_at(10, 10, 10, 1.0) == 0.0);
+    assert_true(byol__lr_at(12, 10, 10, 1.0) == 0.0);
+}
+
+static void test_tau_schedule(void **state)
+{
+    (void)state;
+    const int64_t K = 1000;
+    const double tb = 0.996;
+    assert_true(byol__tau_at(0, K, tb) == tb);
+    assert_true(byol__tau_at(-3, K, tb) == tb);
+    /* K/4: 1 - 0.004*(cos(pi/4) + 1)/2, cos(pi/4) = 0.7071067811865476 */
+    assert_near("tau", 250, byol__tau_at(250, K, tb),
+                1 - 0.004 * (0.7071067811865476 + 1) / 2, 1e-15);
+    /* K/2: cos(pi/2) = 0 -> 1 - 0.004/2 = 0.998 */
+    assert_near("tau", 500, byol__tau_at(500, K, tb), 0.998, 1e-15);
+    assert_true(byol__tau_at(K, K, tb) == 1.0);
+    assert_true(byol__tau_at(K + 100, K, tb) == 1.0);
+    assert_true(byol__tau_at(0, 0, tb) == 1.0);
+    /* tau rises monotonically */
+    for (int64_t k = 1; k <= K; k++)
+        assert_true(byol__tau_at(k, K, tb) >= byol__tau_at(k - 1, K, tb));
+}
+
+static void test_scaling_and_step_counts(void **state)
+{
+    (void)state;
+    /* the paper's headline: base 0.2 at B = 4096 -> 3.2 */
+    assert_near("scaled", 0, byol__scaled_lr(0.2, 4096), 3.2, 1e-15);
+    assert_near("scaled", 1, byol__scaled_lr(2.0, 256), 2.0, 1e-15);
+    /* DM on ImageNet (N = 1,281,167): 1000 epochs at B = 4096 -> 312,784
+     * steps, 10 warmup epochs -> 3,127 (reference sections 3 and 4.2) */
+    int64_t steps = -1;
+    assert_byol_ok(byol__steps_for_epochs(1000, 1281167, 4096, &steps));
+    assert_int_equal(steps, 312784);
+    assert_byol_ok(byol__steps_for_epochs(10, 1281167, 4096, &steps));
+    assert_int_equal(steps, 3127);
+    assert_byol_ok(byol__steps_for_epochs(0, 50000, 256, &steps));
+    assert_int_equal(steps, 0);
+    assert_int_equal(byol__steps_for_epochs(1, 100, 0, &steps), BYOL_E_RANGE);
+    assert_int_equal(byol__steps_for_epochs(-1, 100, 10, &steps), BYOL_E_RANGE);
+    assert_int_equal(byol__steps_for_epochs(INT64_MAX / 2, 3, 1, &steps), BYOL_E_RANGE);
+    assert_int_equal(byol__steps_for_epochs(1, 1, 1, NULL), BYOL_E_INVALID_ARG);
+}
+
+/* ---- LARS ------------------------------------------------------------------ */
+
+/* Buffer of 14 floats: weight w [0,4), bias b [4,6), BN gamma n [6,8), a zero
+ * weight z [8,11), a weight whose update is zero q [11,13), and element 13
+ * that no span covers. */
+#define L_COUNT 14
+static const byol__param_span lars_spans[5] = {
+    { 0, 4, 0 },
+    { 4, 2, BYOL_TENSOR_BIAS },
+    { 6, 2, BYOL_TENSOR_NORM },
+    { 8, 3, 0 },
+    { 11, 2, 0 },
+};
+
+static void test_lars_hand_example(void **state)
+{
+    (void)state;
+    /* eta 0.25, momentum 0.9, wd 0.125 (exact in binary), DM (no clip) */
+    byol__lars_opts o = { 0.25, 0.9, 0.125, 0 };
+    byol__lars *s = NULL;
+    assert_byol_ok(byol__lars_create(&o, L_COUNT, &s));
+    const double p0[L_COUNT] = { 0.6, 0, 0, 0.8, 0.5, -0.5, 1, 1, 0, 0, 0, 1, 2, 42 };
+    const double g1[L_COUNT] = { 0.225, 0, 0.4, -0.1, 0.2, 0.4, 0.5, -0.25,
+                                 0.3, 0, -0.6, -0.125, -0.25, 7 };
+    const double g2[L_COUNT] = { -0.075, 1.2, 0, 1.5, -0.1, 0.3, 0.1, 0.2,
+                                 0.1, 0.2, 0.2, 0.5, 0, 7 };
+    float p[L_COUNT], g[L_COUNT], p_init[L_COUNT];
+    set_f(p, p0, L_COUNT);
+    memcpy(p_init, p, sizeof p);
+    byol__optim_state st;
+    byol__lars_state(s, &st);
+    assert_int_equal(st.nbuf, 1);
+    assert_int_equal(st.count, L_COUNT);
+    assert_string_equal(st.name[0], "momentum");
+    assert_int_equal(*st.steps, 0);
+
+    /* Step 0 with lr = 0 (DM's lr(0)): no weight moves, mu1 = u0.
+     * w: u = g + 0.125 p = {0.225+0.075, 0, 0.4, -0.1+0.1} = {0.3, 0, 0.4, 0};
+     *    |p| = sqrt(0.36+0.64) = 1, |u| = sqrt(0.09+0.16) = 0.5,
+     *    r = 0.25*1/0.5 = 0.5, mu1 = 0.5 u = {0.15, 0, 0.2, 0}
+     * b, n (excluded): no decay, r = 1: mu1 = g
+     * z: |p| = 0 -> r = 1, u = g + 0.125*0 = g: mu1 = {0.3, 0, -0.6}
+     * q: u = {-0.125+0.125*1, -0.25+0.125*2} = 0, |u| = 0 -> r = 1 (no 0/0):
+     *    mu1 = 0 */
+    set_f(g, g1, L_COUNT);
+    assert_byol_ok(byol__lars_step(s, lars_spans, 5, p, g, 0.0));
+    assert_memory_equal(p, p_init, sizeof p);
+    const double mu1[L_COUNT] = { 0.15, 0, 0.2, 0, 0.2, 0.4, 0.5, -0.25,
+                                  0.3, 0, -0.6, 0, 0, 0 };
+    assert_all_near("lars mu1", st.buf[0], mu1, L_COUNT);
+    assert_int_equal(*st.steps, 1);
+
+    /* Step 1 with lr = 0.5 (weights are still p0).
+     * w: u = {-0.075+0.075, 1.2, 0, 1.5+0.1} = {0, 1.2, 0, 1.6}, |u| = 2,
+     *    r = 0.25*1/2 = 0.125, r u = {0, 0.15, 0, 0.2},
+     *    mu2 = 0.9 mu1 + r u = {0.135, 0.15, 0.18, 0.2}, p2 = p0 - 0.5 mu2
+     * b: mu2 = {0.9*0.2-0.1, 0.9*0.4+0.3} = {0.08, 0.66},
+     *    p2 = {0.5-0.04, -0.5-0.33}
+     * n: mu2 = {0.9*0.5+0.1, 0.9*(-0.25)+0.2} = {0.55, -0.025},
+     *    p2 = {1-0.275, 1+0.0125}
+     * z: still zero, r = 1: mu2 = {0.27+0.1, 0.2, -0.54+0.2} = {0.37, 0.2, -0.34},
+     *    p2 = -0.5 mu2
+     * q: u = {0.5+0.125, 0+0.25} = {0.625, 0.25}, |p| = sqrt(5),
+     *    |u| = sqrt(0.390625+0.0625) = sqrt(0.453125), r = 0.25 sqrt(5)/|u|,
+     *    mu2 = r u, p2 = {1, 2} - 0.5 mu2 */
+    set_f(g, g2, L_COUNT);
+    assert_byol_ok(byol__lars_step(s, lars_spans, 5, p, g, 0.5));
+    const double rq = 0.25 * sqrt(5.0) / sqrt(0.453125);
+    const double mu2[L_COUNT] = { 0.135, 0.15, 0.18, 0.2, 0.08, 0.66, 0.55, -0.025,
+                                  0.37, 0.2, -0.34, rq * 0.625, rq * 0.25, 0 };
+    const double p2[L_COUNT] = { 0.6 - 0.0675, -0.075, -0.09, 0.8 - 0.1,
+                                 0.46, -0.83, 0.725, 1.0125,
+                                 -0.185, -0.1, 0.17,
+                                 1 - 0.5 * rq * 0.625, 2 - 0.5 * rq * 0.25, 42 };
+    assert_all_near("lars mu2", st.buf[0], mu2, L_COUNT);
+    assert_all_near("lars p2", p, p2, L_COUNT);
+    assert_true(p[13] == 42.0f); /* outside every span: untouched */
+    assert_int_equal(*st.steps, 2);
+    byol__lars_destroy(s);
+}
+
+/* One LARS step on w = {0.6, 0, 0, 0.8}, g = {0.225, 0, 0.4, -0.1} (so
+ * u = {0.3, 0, 0.4, 0} and the unclipped ratio is 0.5); returns mu and p. */
+static void lars_one_step(int clip, double lr, float *mu, float *p)
+{
+    byol__lars_opts o = { 0.25, 0.9, 0.125, clip };
+    byol__lars *s = NULL;
+    assert_byol_ok(byol__lars_create(&o, 4, &s));
+    const double p0[4] = { 0.6, 0, 0, 0.8 }, g0[4] = { 0.225, 0, 0.4, -0.1 };
+    float g[4];
+    set_f(p, p0, 4);
+    set_f(g, g0, 4);
+    byol__param_span sp = { 0, 4, 0 };
+    assert_byol_ok(byol__lars_step(s, &sp, 1, p, g, lr));
+    byol__optim_state st;
+    byol__lars_state(s, &st);
+    memcpy(mu, st.buf[0], 4 * sizeof(float));
+    byol__lars_destroy(s);
+}
+
+static void test_lars_clip_lr(void **state)
+{
+    (void)state;
+    float mu[4], p[4];
+    /* DM, lr 0.25: r = 0.5, mu = {0.15, 0, 0.2, 0}, p = p0 - 0.25 mu */
+    lars_one_step(0, 0.25, mu, p);
+    assert_all_near("noclip mu", mu, (const double[]){ 0.15, 0, 0.2, 0 }, 4);
+    assert_all_near("noclip p", p, (const double[]){ 0.5625, 0, -0.05, 0.8 }, 4);
+    /* clip, lr 0.25: min(0.5/0.25, 1) = 1, mu = u, p = p0 - 0.25 u */
+    lars_one_step(1, 0.25, mu, p);
+    assert_all_near("clip mu", mu, (const double[]){ 0.3, 0, 0.4, 0 }, 4);
+    assert_all_near("clip p", p, (const double[]){ 0.525, 0, -0.1, 0.8 }, 4);
+    /* clip, lr 1: min(0.5/1, 1) = 0.5, mu = 0.5 u, p = p0 - mu */
+    lars_one_step(1, 1.0, mu, p);
+    assert_all_near("clip1 mu", mu, (const double[]){ 0.15, 0, 0.2, 0 }, 4);
+    assert_all_near("clip1 p", p, (const double[]){ 0.45, 0, -0.2, 0.8 }, 4);
+    /* clip, lr 0: r/lr -> inf, min(., 1) = 1: mu = u, weights unchanged */
+    lars_one_step(1, 0.0, mu, p);
+    assert_all_near("clip0 mu", mu, (const double[]){ 0.3, 0, 0.4, 0 }, 4);
+    assert_all_near("clip0 p", p, (const double[]){ 0.6, 0, 0, 0.8 }, 4);
+}
+
+static void test_lars_ratio_has_no_epsilon(void **state)
+{
+    (void)state;
+    /* DM adds no epsilon to |u| (lightly and solo-learn add 1e-8). With a tiny
+     * gradient it matters: wd 0, p = {0.6, 0.8}, g = {3e-7, 4e-7}: |p| = 1,
+     * |u| = 5e-7, r = 0.25/5e-7 = 5e5, r u = {0.15, 0.2} (an epsilon of 1e-8
+     * would give 5/5.1 of that), and lr 1: p = {0.45, 0.6}. */
+    byol__lars_opts o = { 0.25, 0.9, 0, 0 };
+    byol__lars *s = NULL;
+    assert_byol_ok(byol__lars_create(&o, 2, &s));
+    float p[2] = { 0.6f, 0.8f }, g[2] = { 3e-7f, 4e-7f };
+    byol__param_span sp = { 0, 2, 0 };
+    assert_byol_ok(byol__lars_step(s, &sp, 1, p, g, 1.0));
+    byol__optim_state st;
+    byol__lars_state(s, &st);
+    assert_all_near("tiny mu", st.buf[0], (const double[]){ 0.15, 0.2 }, 2);
+    assert_all_near("tiny p", p, (const double[]){ 0.45, 0.6 }, 2);
+    byol__lars_destroy(s);
+}
+
+/* ---- SGD --------------------------------------------------------------------- */
+
+/* Weight w [0,2) and bias b [2,3); lr 0.1, momentum 0.9, wd 0.1.
+ * g1 = {0.5, 0.25 | 0.2}, g2 = {-0.5, 1 | -0.4}, p0 = {1, -2 | 0.5}. */
+static const byol__param_span sgd_spans[2] = { { 0, 2, 0 }, { 2, 1, BYOL_TENSOR_BIAS } };
+static const double sgd_p0[3] = { 1, -2, 0.5 };
+static const double sgd_g1[3] = { 0.5, 0.25, 0.2 };
+static const double sgd_g2[3] = { -0.5, 1, -0.4 };
+
+static void sgd_two_steps(const byol__sgd_opts *o, const double *want_p1,
+                          const double *want_buf1, const double *want_p2,
+                          const double *want_buf2)
+{
+    byol__sgd *s = NULL;
+    assert_byol_ok(byol__sgd_create(o, 3, &s));
+    byol__optim_state st;
+    byol__sgd_state(s, &st);
+    float p[3], g[3];
+    set_f(p, sgd_p0, 3);
+    set_f(g, sgd_g1, 3);
+    assert_byol_ok(byol__sgd_step(s, sgd_spans, 2, p, g, 0.1));
+    assert_all_near("sgd p1", p, want_p1, 3);
+    if (want_buf1)
+        assert_all_near("sgd buf1", st.buf[0], want_buf1, 3);
+    set_f(g, sgd_g2, 3);
+    assert_byol_ok(byol__sgd_step(s, sgd_spans, 2, p, g, 0.1));
+    assert_all_near("sgd p2", p, want_p2, 3);
+    if (want_buf2)
+        assert_all_near("sgd buf2", st.buf[0], want_buf2, 3);
+    assert_int_equal(*st.steps, 2);
+    byol__sgd_destroy(s);
+}
+
+static void test_sgd_momentum(void **state)
+{
+    (void)state;
+    /* Decay on the weight only (bias excluded).
+     * w step 1: d = {0.5+0.1*1, 0.25+0.1*(-2)} = {0.6, 0.05}; buf = d (first
+     *   step); p1 = {1-0.06, -2-0.005} = {0.94, -2.005}
+     * w step 2: d = {-0.5+0.094, 1-0.2005} = {-0.406, 0.7995};
+     *   buf = {0.54-0.406, 0.045+0.7995} = {0.134, 0.8445};
+     *   p2 = {0.94-0.0134, -2.005-0.08445} = {0.9266, -2.08945}
+     * b: d = 0.2, buf = 0.2, p1 = 0.48; d = -0.4, buf = 0.18-0.4 = -0.22,
+     *   p2 = 0.48+0.022 = 0.502 */
+    byol__sgd_opts o = { 0.9, 0, 0.1, 0, 1 };
+    sgd_two_steps(&o, (const double[]){ 0.94, -2.005, 0.48 },
+                  (const double[]){ 0.6, 0.05, 0.2 },
+                  (const double[]){ 0.9266, -2.08945, 0.502 },
+                  (const double[]){ 0.134, 0.8445, -0.22 });
+}
+
+static void test_sgd_nesterov(void **state)
+{
+    (void)state;
+    /* Nesterov, decay on every tensor (bias too).
+     * w step 1: d = {0.6, 0.05}, buf = d, step = d + 0.9 buf = {1.14, 0.095},
+     *   p1 = {0.886, -2.0095}
+     * w step 2: d = {-0.5+0.0886, 1-0.20095} = {-0.4114, 0.79905};
+     *   buf = {0.54-0.4114, 0.045+0.79905} = {0.1286, 0.84405};
+     *   step = d + 0.9 buf = {-0.4114+0.11574, 0.79905+0.759645}
+     *        = {-0.29566, 1.558695}; p2 = {0.886+0.029566, -2.0095-0.1558695}
+     * b step 1: d = 0.2+0.05 = 0.25, buf = 0.25, step = 0.475, p1 = 0.4525
+     * b step 2: d = -0.4+0.04525 = -0.35475, buf = 0.225-0.35475 = -0.12975,
+     *   step = -0.35475-0.116775 = -0.471525, p2 = 0.4525+0.0471525 */
+    byol__sgd_opts o = { 0.9, 0, 0.1, 1, 0 };
+    sgd_two_steps(&o, (const double[]){ 0.886, -2.0095, 0.4525 },
+                  (const double[]){ 0.6, 0.05, 0.25 },
+                  (const double[]){ 0.915566, -2.1653695, 0.4996525 },
+                  (const double[]){ 0.1286, 0.84405, -0.12975 });
+}
+
+static void test_sgd_dampening_and_plain(void **state)
+{
+    (void)state;
+    /* Dampening 0.5, no decay: PyTorch's first buffer is the undampened
+     * gradient (a zero-initialised buffer would give 0.5 g).
+     * w: buf1 = {0.5, 0.25}, p1 = {0.95, -2.025};
+     *    buf2 = {0.45-0.25, 0.225+0.5} = {0.2, 0.725}, p2 = {0.93, -2.0975}
+     * b: buf1 = 0.2, p1 = 0.48; buf2 = 0.18-0.2 = -0.02, p2 = 0.482 */
+    byol__sgd_opts damp = { 0.9, 0.5, 0, 0, 0 };
+    sgd_two_steps(&damp, (const double[]){ 0.95, -2.025, 0.48 },
+                  (const double[]){ 0.5, 0.25, 0.2 },
+                  (const double[]){ 0.93, -2.0975, 0.482 },
+                  (const double[]){ 0.2, 0.725, -0.02 });
+    /* No momentum: p -= 0.1 (g + 0.1 p), no buffer.
+     * w: d1 = {0.6, 0.05}, p1 = {0.94, -2.005}; d2 = {-0.406, 0.7995},
+     *    p2 = {0.9806, -2.08495}
+     * b: d1 = 0.25, p1 = 0.475; d2 = -0.4+0.0475 = -0.3525, p2 = 0.51025 */
+    byol__sgd_opts plain = { 0, 0, 0.1, 0, 0 };
+    sgd_two_steps(&plain, (const double[]){ 0.94, -2.005, 0.475 }, NULL,
+                  (const double[]){ 0.9806, -2.08495, 0.51025 }, NULL);
+    byol__sgd *s = NULL;
+    assert_byol_ok(byol__sgd_create(&plain, 3, &s));
+    byol__optim_state st;
+    byol__sgd_state(s, &st);
+    assert_int_equal(st.nbuf, 0);
+    byol__sgd_destroy(s);
+}
+
+/* ---- AdamW ----------------------------------------------------------------- */
+
+static void test_adamw(void **state)
+{
+    (void)state;
+    /* betas (0.9, 0.999), eps 0.01 (large, so eps inside the sqrt or before
+     * the bias correction would show), wd 0.1, bias excluded from decay.
+     * Weight p0 = {1, -0.5}, g1 = {0.1, -0.2}, g2 = {0.3, 0.1};
+     * bias p0 = 0.25, g1 = 0.5, g2 = -0.5. lr 0.01 then 0.02. */
+    byol__adamw_opts o = { 0.9, 0.999, 0.01, 0.1, 1 };
+    byol__adamw *s = NULL;
+    assert_byol_ok(byol__adamw_create(&o, 3, &s));
+    byol__param_span sp[2] = { { 0, 2, 0 }, { 2, 1, BYOL_TENSOR_BIAS } };
+    float p[3] = { 1, -0.5f, 0.25f }, g[3] = { 0.1f, -0.2f, 0.5f };
+    const double eps = 0.01;
+
+    /* t = 1: m = 0.1 g, v = 0.001 g^2; step size 0.01/(1-0.9) = 0.1;
+     * sqrt(v)/sqrt(1-0.999) = |g|; weight decay factor 1 - 0.01*0.1 = 0.999 */
+    assert_byol_ok(byol__adamw_step(s, sp, 2, p, g, 0.01));
+    const double m1[3] = { 0.01, -0.02, 0.05 };
+    const double v1[3] = { 0.001 * 0.01, 0.001 * 0.04, 0.001 * 0.25 };
+    const double p1[3] = { 1 * 0.999 - 0.1 * 0.01 / (0.1 + eps),
+                           -0.5 * 0.999 - 0.1 * -0.02 / (0.2 + eps),
+                           0.25 - 0.1 * 0.05 / (0.5 + eps) };
+    byol__optim_state st;
+    byol__adamw_state(s, &st);
+    assert_int_equal(st.nbuf, 2);
+    assert_string_equal(st.name[0], "exp_avg");
+    assert_string_equal(st.name[1], "exp_avg_sq");
+    assert_all_near("adamw m1", st.buf[0], m1, 3);
+    assert_all_near("adamw v1", st.buf[1], v1, 3);
+    assert_all_near("adamw p1", p, p1, 3);
+
+    /* t = 2: bias corrections 1-0.81 = 0.19 and 1-0.998001 = 0.001999;
+     * step size 0.02/0.19; decay factor 1 - 0.02*0.1 = 0.998 */
+    g[0] = 0.3f, g[1] = 0.1f, g[2] = -0.5f;
+    assert_byol_ok(byol__adamw_step(s, sp, 2, p, g, 0.02));
+    const double m2[3] = { 0.9 * 0.01 + 0.1 * 0.3, 0.9 * -0.02 + 0.1 * 0.1,
+                           0.9 * 0.05 + 0.1 * -0.5 };
+    const double v2[3] = { 0.999 * v1[0] + 0.001 * 0.09, 0.999 * v1[1] + 0.001 * 0.01,
+                           0.999 * v1[2] + 0.001 * 0.25 };
+    double p2[3];
+    for (int i = 0; i < 3; i++) {
+        double decay = i < 2 ? 0.998 : 1.0;
+        double denom = sqrt(v2[i]) / sqrt(0.001999) + eps;
+        p2[i] = p1[i] * decay - (0.02 / 0.19) * m2[i] / denom;
+    }
+    assert_all_near("adamw m2", st.buf[0], m2, 3);
+    assert_near("adamw v2", 0, st.buf[1][0], v2[0], 1e-9);
+    assert_near("adamw v2", 1, st.buf[1][1], v2[1], 1e-9);
+    assert_near("adamw v2", 2, st.buf[1][2], v2[2], 1e-9);
+    assert_all_near("adamw p2", p, p2, 3);
+    assert_int_equal(*st.steps, 2);
+    byol__adamw_destroy(s);
+}
+
+/* ---- determinism across thread counts ------------------------------------ */
+
+/* Sizes cover: more than MAX_BLOCKS * BLOCK elements (blocks longer than
+ * BLOCK), several blocks, a ragged last block, and tensors below PAR_MIN. */
+#define D_NSPANS 6
+static const int64_t d_sizes[D_NSPANS] = { 1100007, 70001, 33000, 5, 40000, 1000 };
+static const uint32_t d_flags[D_NSPANS] = { 0, 0, 0, 0, BYOL_TENSOR_BIAS, BYOL_TENSOR_NORM };
+
+static int64_t det_spans(byol__param_span *sp)
+{
+    int64_t off = 0;
+    for (int i = 0; i < D_NSPANS; i++) {
+        sp[i].offset = off + 3;  /* a gap before each tensor */
+        sp[i].numel = d_sizes[i];
+        sp[i].flags = d_flags[i];
+        off = sp[i].offset + sp[i].numel;
+    }
+    return off;
+}
+
+enum { OPT_LARS, OPT_SGD, OPT_ADAMW };
+
+/* One optimizer of any kind, so the tests below can loop over the kinds. */
+typedef struct any_opt {
+    int kind;
+    byol__lars *lars;
+    byol__sgd *sgd;
+    byol__adamw *adamw;
+} any_opt;
+
+/* Creates kind with its defaults, except a LARS eta and a Nesterov SGD with
+ * bias/norm exclusion, so every code path runs. */
+static int any_create(any_opt *o, int kind, int64_t count)
+{
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    if (kind == OPT_LARS) {
+        byol__lars_opts lo = { 0.02, 0.9, 1e-3, 0 };
+        return byol__lars_create(&lo, count, &o->lars);
+    }
+    if (kind == OPT_SGD) {
+        byol__sgd_opts so = { 0.9, 0, 5e-4, 1, 1 };
+        return byol__sgd_create(&so, count, &o->sgd);
+    }
+    return byol__adamw_create(NULL, count, &o->adamw);
+}
+
+static int any_step(any_opt *o, const byol__param_span *sp, int64_t nsp, float *p,
+                    const float *g, double lr)
+{
+    if (o->kind == OPT_LARS)
+        return byol__lars_step(o->lars, sp, nsp, p, g, lr);
+    if (o->kind == OPT_SGD)
+        return byol__sgd_step(o->sgd, sp, nsp, p, g, lr);
+    return byol__adamw_step(o->adamw, sp, nsp, p, g, lr);
+}
+
+static void any_state(any_opt *o, byol__optim_state *st)
+{
+    if (o->kind == OPT_LARS)
+        byol__lars_state(o->lars, st);
+    else if (o->kind == OPT_SGD)
+        byol__sgd_state(o->sgd, st);
+    else
+        byol__adamw_state(o->adamw, st);
+}
+
+static void any_destroy(any_opt *o)
+{
+    byol__lars_destroy(o->lars);
+    byol__sgd_destroy(o->sgd);
+    byol__adamw_destroy(o->adamw);
+}
+
+/* Three steps of optimizer `kind` with `threads` threads; returns the params
+ * and the state buffers concatenated (count * (1 + nbuf) floats). */
+static float *run_optimizer(int kind, int threads, int64_t *out_len)
+{
+    byol__param_span sp[D_NSPANS];
+    int64_t count = det_spans(sp);
+    float *p = malloc((size_t)count * sizeof(float));
+    float *g = malloc((size_t)count * sizeof(float));
+    assert_non_null(p);
+    assert_non_null(g);
+    tu_fill(p, (size_t)count, 11, 1.0f);
+    byol__set_threads(threads);
+    any_opt opt;
+    assert_byol_ok(any_create(&opt, kind, count));
+    for (int k = 0; k < 3; k++) {
+        tu_fill(g, (size_t)count, 100 + (uint32_t)k, 0.1f);
+        assert_byol_ok(any_step(&opt, sp, D_NSPANS, p, g, 0.1 * k));
+    }
+    byol__set_threads(1);
+    byol__optim_state st;
+    any_state(&opt, &st);
+    int64_t len = count * (1 + st.nbuf);
+    float *out = malloc((size_t)len * sizeof(float));
+    assert_non_null(out);
+    memcpy(out, p, (size_t)count * sizeof(float));
+    for (int b = 0; b < st.nbuf; b++)
+        memcpy(out + count * (1 + b), st.buf[b], (size_t)count * sizeof(float));
+    any_destroy(&opt);
+    free(p);
+    free(g);
+    *out_len = len;
+    return out;
+}
+
+static void test_same_bits_any_thread_count(void **state)
+{
+    (void)state;
+    for (int kind = OPT_LARS; kind <= OPT_ADAMW; kind++) {
+        int64_t n1, n2, n3;
+        float *a = run_optimizer(kind, 1, &n1);
+        float *b = run_optimizer(kind, 2, &n2);
+        float *c = run_optimizer(kind, 3, &n3);
+        assert_int_equal(n1, n2);
+        assert_int_equal(n1, n3);
+        if (memcmp(a, b, (size_t)n1 * sizeof(float)) != 0 ||
+            memcmp(a, c, (size_t)n1 * sizeof(float)) != 0)
+            fail_msg("optimizer %d: results differ between 1, 2 and 3 threads", kind);
+        free(a);
+        free(b);
+        free(c);
+    }
+}
+
+static void test_lars_norms_bits(void **state)
+{
+    (void)state;
+    /* The norms are where a thread-dependent reduction would show first (the
+     * rounded float updates can hide a last-bit change of the ratio). */
+    const int64_t n = 1100007;
+    float *p = malloc((size_t)n * sizeof(float)), *g = malloc((size_t)n * sizeof(float));
+    assert_non_null(p);
+    assert_non_null(g);
+    tu_fill(p, (size_t)n, 5, 1.0f);
+    tu_fill(g, (size_t)n, 6, 0.5f);
+    double pp[4], uu[4];
+    for (int t = 1; t <= 4; t++) {
+        byol__set_threads(t);
+        byol__lars_norms(n, p, g, 0.01, &pp[t - 1], &uu[t - 1]);
+    }
+    byol__set_threads(1);
+    for (int t = 1; t < 4; t++) {
+        assert_memory_equal(&pp[t], &pp[0], sizeof(double));
+        assert_memory_equal(&uu[t], &uu[0], sizeof(double));
+    }
+    double rp = 0, ru = 0;   /* plain sequential sums */
+    for (int64_t i = 0; i < n; i++) {
+        double u = (double)g[i] + 0.01 * (double)p[i];
+        rp += (double)p[i] * p[i];
+        ru += u * u;
+    }
+    assert_near("sum p^2", 0, pp[0] / rp, 1.0, 1e-12);
+    assert_near("sum u^2", 0, uu[0] / ru, 1.0, 1e-12);
+    free(p);
+    free(g);
+}
+
+/* ---- checkpoint round trip -------------------------------------------------- */
+
+static void test_state_restore_continues_exactly(void **state)
+{
+    (void)state;
+    /* Copying params, moment buffers and the step count into a fresh AdamW
+     * (whose bias correction reads the step) must continue bit for bit. */
+    enum { N = 64 };
+    byol__param_span sp = { 0, N, 0 };
+    float pa[N], pb[N], g[N];
+    tu_fill(pa, N, 1, 1.0f);
+    byol__adamw *a = NULL, *b = NULL;
+    assert_byol_ok(byol__adamw_create(NULL, N, &a));
+    assert_byol_ok(byol__adamw_create(NULL, N, &b));
+    for (int k = 0; k < 3; k++) {
+        tu_fill(g, N, 10 + (uint32_t)k, 1.0f);
+        assert_byol_ok(byol__adamw_step(a, &sp, 1, pa, g, 1e-3));
+    }
+    byol__optim_state sa, sb;
+    byol__adamw_state(a, &sa);
+    byol__adamw_state(b, &sb);
+    memcpy(pb, pa, sizeof pa);
+    for (int i = 0; i < sa.nbuf; i++)
+        memcpy(sb.buf[i], sa.buf[i], (size_t)N * sizeof(float));
+    *sb.steps = *sa.steps;
+    tu_fill(g, N, 20, 1.0f);
+    assert_byol_ok(byol__adamw_step(a, &sp, 1, pa, g, 1e-3));
+    assert_byol_ok(byol__adamw_step(b, &sp, 1, pb, g, 1e-3));
+    assert_memory_equal(pa, pb, sizeof pa);
+    assert_memory_equal(sa.buf[0], sb.buf[0], N * sizeof(float));
+    assert_memory_equal(sa.buf[1], sb.buf[1], N * sizeof(float));
+    /* ... and without the step count it would not (t = 1 vs t = 5). */
+    byol__adamw *c = NULL;
+    assert_byol_ok(byol__adamw_create(NULL, N, &c));
+    byol__optim_state sc;
+    byol__adamw_state(c, &sc);
+    memcpy(sc.buf[0], sb.buf[0], N * sizeof(float));
+    memcpy(sc.buf[1], sb.buf[1], N * sizeof(float));
+    float pc[N];
+    memcpy(pc, pb, sizeof pb);
+    assert_byol_ok(byol__adamw_step(b, &sp, 1, pb, g, 1e-3));
+    assert_byol_ok(byol__adamw_step(c, &sp, 1, pc, g, 1e-3));
+    assert_true(memcmp(pb, pc, sizeof pb) != 0);
+    byol__adamw_destroy(a);
+    byol__adamw_destroy(b);
+    byol__adamw_destroy(c);
+}
+
+/* ---- bad input changes nothing ------------------------------------------- */
+
+static void test_bad_calls(void **state)
+{
+    (void)state;
+    byol__lars *s = NULL;
+    assert_byol_ok(byol__lars_create(NULL, 10, &s));
+    float p[10], g[10], p_before[10];
+    tu_fill(p, 10, 3, 1.0f);
+    tu_fill(g, 10, 4, 1.0f);
+    memcpy(p_before, p, sizeof p);
+    byol__param_span ok = { 0, 4, 0 };
+    byol__param_span outside[2] = { { 0, 4, 0 }, { 8, 3, 0 } };   /* 8 + 3 > 10 */
+    byol__param_span overlap[2] = { { 0, 4, 0 }, { 3, 2, 0 } };
+    byol__param_span negative[1] = { { -1, 2, 0 } };
+    assert_int_equal(byol__lars_step(s, outside, 2, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__lars_step(s, overlap, 2, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__lars_step(s, negative, 1, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__lars_step(s, &ok, 1, NULL, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__lars_step(s, &ok, 1, p, NULL, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__lars_step(s, NULL, 1, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__lars_step(NULL, &ok, 1, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__lars_step(s, &ok, 1, p, g, -0.1), BYOL_E_RANGE);
+    assert_int_equal(byol__lars_step(s, &ok, 1, p, g, NAN), BYOL_E_NONFINITE);
+    assert_int_equal(byol__lars_step(s, &ok, 1, p, g, INFINITY), BYOL_E_NONFINITE);
+    assert_true(strstr(byol_last_error(), "lars") != NULL);
+    /* nothing moved: params, momentum, step count */
+    assert_memory_equal(p, p_before, sizeof p);
+    byol__optim_state st;
+    byol__lars_state(s, &st);
+    for (int i = 0; i < 10; i++)
+        assert_true(st.buf[0][i] == 0.0f);
+    assert_int_equal(*st.steps, 0);
+    /* an empty table is a valid no-op step */
+    assert_byol_ok(byol__lars_step(s, NULL, 0, p, g, 0.1));
+    assert_memory_equal(p, p_before, sizeof p);
+    byol__lars_destroy(s);
+
+    byol__sgd *sg = NULL;
+    byol__adamw *ad = NULL;
+    byol__sgd_opts so = byol__sgd_defaults();
+    assert_int_equal(byol__sgd_step(NULL, &ok, 1, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__adamw_step(NULL, &ok, 1, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_byol_ok(byol__sgd_create(&so, 10, &sg));
+    assert_int_equal(byol__sgd_step(sg, outside, 2, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_byol_ok(byol__adamw_create(NULL, 10, &ad));
+    assert_int_equal(byol__adamw_step(ad, overlap, 2, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_memory_equal(p, p_before, sizeof p);
+    byol__sgd_destroy(sg);
+    byol__adamw_destroy(ad);
+}
+
+static void test_bad_options(void **state)
+{
+    (void)state;
+    byol__lars *l = (byol__lars *)&l;   /* must come back NULL */
+    byol__lars_opts lo = byol__lars_defaults();
+    lo.eta = -1;
+    assert_int_equal(byol__lars_create(&lo, 4, &l), BYOL_E_RANGE);
+    assert_null(l);
+    lo = byol__lars_defaults();
+    lo.momentum = NAN;
+    assert_int_equal(byol__lars_create(&lo, 4, &l), BYOL_E_RANGE);
+    assert_int_equal(byol__lars_create(NULL, -1, &l), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__lars_create(NULL, 4, NULL), BYOL_E_INVALID_ARG);
+
+    byol__sgd *s = NULL;
+    byol__sgd_opts so = { 0, 0, 0, 1, 0 };   /* Nesterov without momentum */
+    assert_int_equal(byol__sgd_create(&so, 4, &s), BYOL_E_RANGE);
+    so = (byol__sgd_opts){ 0.9, 0.1, 0, 1, 0 };   /* Nesterov with dampening */
+    assert_int_equal(byol__sgd_create(&so, 4, &s), BYOL_E_RANGE);
+    so = (byol__sgd_opts){ 0.9, 0, -1e-4, 0, 0 };
+    assert_int_equal(byol__sgd_create(&so, 4, &s), BYOL_E_RANGE);
+    assert_null(s);
+
+    byol__adamw *a = NULL;
+    byol__adamw_opts ao = byol__adamw_defaults();
+    ao.beta1 = 1.0;
+    assert_int_equal(byol__adamw_create(&ao, 4, &a), BYOL_E_RANGE);
+    ao = byol__adamw_defaults();
+    ao.eps = 0;
+    assert_int_equal(byol__adamw_create(&ao, 4, &a), BYOL_E_RANGE);
+    assert_null(a);
+
+    /* the documented defaults */
+    lo = byol__lars_defaults();
+    assert_true(lo.eta == 1e-3 && lo.momentum == 0.9 && lo.weight_decay == 1.5e-6 &&
+                lo.clip_lr == 0);
+    ao = byol__adamw_defaults();
+    assert_true(ao.beta1 == 0.9 && ao.beta2 == 0.999 && ao.eps == 1e-8 &&
+                ao.weight_decay == 1e-2 && ao.exclude_bias_norm == 0);
+}
+
+/* ---- allocation failures ----------------------------------------------------- */
+
+typedef struct failing {
+    long countdown;   /* allocations left before one fails; < 0: never */
+    long live;
+} failing;
+
+static void *failing_alloc(size_t size, size_t align, void *user)
+{
+    failing *f = user;
+    if (f->countdown == 0)
+        return NULL;
+    if (f->countdown > 0)
+        f->countdown--;
+    void *p = NULL;
+    if (posix_memalign(&p, align, size) != 0)
+        return NULL;
+    f->live++;
+    return p;
+}
+
+static void failing_free(void *ptr, void *user)
+{
+    failing *f = user;
+    f->live--;
+    free(ptr);
+}
+
+/* Creates and destroys optimizer `kind` (defaults); returns create's status
+ * after checking that a failed create leaves its result NULL. */
+static int create_destroy(int kind, int64_t count)
+{
+    byol__lars *l = (byol__lars *)&l;
+    byol__sgd *s = (byol__sgd *)&s;
+    byol__adamw *a = (byol__adamw *)&a;
+    int rc;
+    if (kind == OPT_LARS) {
+        rc = byol__lars_create(NULL, count, &l);
+        if (rc != BYOL_OK)
+            assert_null(l);
+        else
+            byol__lars_destroy(l);
+    } else if (kind == OPT_SGD) {
+        rc = byol__sgd_create(NULL, count, &s);
+        if (rc != BYOL_OK)
+            assert_null(s);
+        else
+            byol__sgd_destroy(s);
+    } else {
+        rc = byol__adamw_create(NULL, count, &a);
+        if (rc != BYOL_OK)
+            assert_null(a);
+        else
+            byol__adamw_destroy(a);
+    }
+    return rc;
+}
+
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    failing f = { -1, 0 };
+    byol_allocator a = { sizeof(byol_allocator), 0, failing_alloc, failing_free, &f };
+    assert_byol_ok(byol_set_allocator(&a));
+    const long expected_allocs[3] = { 2, 2, 3 };   /* struct + moment buffers */
+    for (int kind = OPT_LARS; kind <= OPT_ADAMW; kind++) {
+        long failures = 0;
+        for (long n = 0;; n++) {
+            f.countdown = n;
+            int rc = create_destroy(kind, 1000);
+            assert_int_equal(f.live, 0);   /* nothing leaked */
+            if (rc == BYOL_OK)
+                break;
+            if (rc != BYOL_E_NOMEM)
+                fail_msg("kind %d, allocation %ld failing gave %d (%s)", kind, n, rc,
+                         byol_last_error());
+            failures++;
+        }
+        assert_int_equal(failures, expected_allocs[kind]);
+        /* a buffer too large for size_t or memory fails cleanly too */
+        f.countdown = -1;
+        assert_int_equal(create_destroy(kind, INT64_MAX), BYOL_E_NOMEM);
+        assert_int_equal(f.live, 0);
+    }
+    assert_byol_ok(byol_set_allocator(NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lr_schedule),
+        cmocka_unit_test(test_tau_schedule),
+        cmocka_unit_test(test_scaling_and_step_counts),
+        cmocka_unit_test(test_lars_hand_example),
+        cmocka_unit_test(test_lars_clip_lr),
+        cmocka_unit_test(test_lars_ratio_has_no_epsilon),
+        cmocka_unit_test(test_sgd_momentum),
+        cmocka_unit_test(test_sgd_nesterov),
+        cmocka_unit_test(test_sgd_dampening_and_plain),
+        cmocka_unit_test(test_adamw),
+        cmocka_unit_test(test_same_bits_any_thread_count),
+        cmocka_unit_test(test_lars_norms_bits),
+        cmocka_unit_test(test_state_restore_continues_exactly),
+        cmocka_unit_test(test_bad_calls),
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_allocation_failures),
+    };
+    return cmocka_run_group_tests_name("optim", tests, NULL, NULL);
+}
