@@ -184,9 +184,15 @@ check-headers:
 abi-baseline: $(LIB_SO)
 	abidw --headers-dir include/byol --out-file abi/libbyol-$(MAJOR).$(MINOR).abi $(LIB_SO)
 
+# This release's baseline must match exactly; every older baseline of the
+# same major must still be satisfied (additions allowed, nothing else).
+OLD_ABIS := $(filter-out abi/libbyol-$(MAJOR).$(MINOR).abi,$(wildcard abi/libbyol-$(MAJOR).*.abi))
 abi-check: $(LIB_SO)
 	abidiff --headers-dir2 include/byol --suppressions abi/suppressions.abignore \
 	  abi/libbyol-$(MAJOR).$(MINOR).abi $(LIB_SO)
+	@for b in $(OLD_ABIS); do echo "abidiff --no-added-syms $$b"; \
+	  abidiff --no-added-syms --headers-dir2 include/byol --suppressions abi/suppressions.abignore \
+	    $$b $(LIB_SO) || exit 1; done
 
 # ---- install -----------------------------------------------------------------
 install: all

@@ -59,5 +59,6 @@
 #include "byol_common.h"
 #include "byol_config.h"
 #include "byol_net.h"
+#include "byol_trainer.h"
 
 #endif

@@ -39,12 +39,50 @@ const byol__key byol__keys[] = {
     { "net.mlp.batchnorm", B, "1", NULL, 0, 1, "mlp: BatchNorm after each hidden Linear" },
     { "net.mlp.bias", S, "hidden", "hidden|all|none|last", 0, 0,
       "mlp: which Linear layers have a bias; hidden = all but the last (the reference)" },
+    { "train.batch_size", I, "256", NULL, 2, 1 << 20,
+      "samples per view in one optimizer step (also scales the learning rate by batch/256)" },
+    { "train.total_steps", I, "1000", NULL, 1, 1e15,
+      "optimizer steps K over which the lr and tau schedules run" },
+    { "train.warmup_steps", I, "0", NULL, 0, 1e15, "linear warmup steps W of the learning rate" },
+    { "optim.name", S, "lars", "lars|sgd|adamw", 0, 0,
+      "optimizer: lars (the reference), sgd (momentum, optionally Nesterov), adamw" },
+    { "optim.lr", F, "0.2", NULL, 0, 1e6, "base learning rate, scaled by train.batch_size/256" },
+    { "optim.weight_decay", F, "1.5e-06", NULL, 0, 10,
+      "weight decay (coupled for lars/sgd, decoupled for adamw); never on biases and BatchNorm" },
+    { "optim.momentum", F, "0.9", NULL, 0, 1, "momentum of lars and sgd" },
+    { "optim.eta", F, "0.001", NULL, 0, 1e3, "LARS trust coefficient" },
+    { "optim.clip_lr", B, "0", NULL, 0, 1, "LARS: clip the trust ratio by lr (solo-learn's variant)" },
+    { "optim.nesterov", B, "0", NULL, 0, 1, "sgd: Nesterov momentum" },
+    { "optim.beta1", F, "0.9", NULL, 0, 0.999999, "adamw beta1" },
+    { "optim.beta2", F, "0.999", NULL, 0, 0.999999999, "adamw beta2" },
+    { "optim.eps", F, "1e-08", NULL, 1e-30, 1, "adamw epsilon" },
+    { "ema.tau_base", F, "0.996", NULL, 0, 1, "base EMA decay of the target, raised to 1 by a cosine" },
+    { "byol.proj_hidden", I, "4096", NULL, 1, 1 << 20, "projector hidden width" },
+    { "byol.proj_out", I, "256", NULL, 1, 1 << 20, "projection (and prediction) size" },
+    { "byol.pred_hidden", I, "4096", NULL, 1, 1 << 20, "predictor hidden width" },
+    { "byol.head_batchnorm", B, "1", NULL, 0, 1,
+      "BatchNorm after the hidden Linear of projector and predictor (the reference: on)" },
+    { "byol.target_init", S, "copy", "copy|independent", 0, 0,
+      "target starts as a copy of the online network (PyTorch libraries) or independently "
+      "initialised (the reference)" },
 };
 const int32_t byol__nkeys = (int32_t)(sizeof byol__keys / sizeof byol__keys[0]);
 
 const byol__preset byol__presets[] = {
-    { "imagenet", "net.arch=resnet50 net.image_size=224" },
-    { "cifar10", "net.arch=resnet18-cifar net.image_size=32" },
-    { "fashion-mnist", "net.arch=cnn-small net.image_size=28" },
+    /* The paper: ResNet-50, LARS base lr 0.2 at batch 4096, wd 1.5e-6, tau 0.996. */
+    { "imagenet", "net.arch=resnet50 net.image_size=224 train.batch_size=4096 optim.name=lars "
+                  "optim.lr=0.2 optim.weight_decay=1.5e-6 optim.eta=0.001 optim.clip_lr=0 "
+                  "ema.tau_base=0.996 byol.proj_hidden=4096 byol.proj_out=256 "
+                  "byol.pred_hidden=4096" },
+    /* solo-learn's CIFAR recipe: LARS lr 1.0 at 256, eta 0.02, clipped, wd 1e-5, tau 0.99. */
+    { "cifar10", "net.arch=resnet18-cifar net.image_size=32 train.batch_size=256 optim.name=lars "
+                 "optim.lr=1.0 optim.weight_decay=1e-5 optim.eta=0.02 optim.clip_lr=1 "
+                 "ema.tau_base=0.99 byol.proj_hidden=4096 byol.proj_out=256 "
+                 "byol.pred_hidden=4096" },
+    /* Small and fast: cnn-small with narrow heads for minutes on 2 cores. */
+    { "fashion-mnist", "net.arch=cnn-small net.image_size=28 train.batch_size=256 "
+                       "optim.name=lars optim.lr=2.0 optim.weight_decay=1e-5 optim.eta=0.02 "
+                       "optim.clip_lr=1 ema.tau_base=0.99 byol.proj_hidden=512 "
+                       "byol.proj_out=128 byol.pred_hidden=512" },
     { NULL, NULL },
 };

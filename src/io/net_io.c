@@ -3,66 +3,95 @@
 #include <string.h>
 
 #include "core/internal.h"
-#include "io/safetensors.h"
-#include "nn/graph.h"
+#include "io/net_io.h"
 
-/* state_dict entries: the float tensors plus one num_batches_tracked per BN. */
-static int64_t entry_count(const byol_net *net)
+void byol__st_list_free(byol__st_list *l)
 {
-    int64_t n = net->ntensors;
-    for (int32_t i = 0; i < net->nnodes; i++)
-        n += net->nodes[i].op == BYOL__OP_BN;
-    return n;
+    for (size_t i = 0; i < l->n; i++) {
+        byol__free((char *)(uintptr_t)l->t[i].name);
+        if (l->t[i].dtype == BYOL__ST_I64)
+            byol__free((void *)(uintptr_t)l->t[i].data);
+    }
+    byol__free(l->t);
+    memset(l, 0, sizeof *l);
 }
 
-static void counter_name(const byol__node *n, char *buf, size_t len)
+int byol__st_list_add(byol__st_list *l, const char *name, int32_t dtype, int32_t ndim,
+                      const int64_t *shape, const void *data, size_t nbytes)
 {
-    snprintf(buf, len, "%s.num_batches_tracked", n->name);
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        byol__st_tensor *t = byol__calloc(cap, sizeof *t);
+        if (!t)
+            return byol__err(BYOL_E_NOMEM, "out of memory listing tensors");
+        if (l->n)
+            memcpy(t, l->t, l->n * sizeof *t);
+        byol__free(l->t);
+        l->t = t;
+        l->cap = cap;
+    }
+    byol__st_tensor *e = &l->t[l->n];
+    memset(e, 0, sizeof *e);
+    e->name = byol__strdup(name);
+    /* counters are copied: the caller's value may be a temporary */
+    void *copy = dtype == BYOL__ST_I64 ? byol__malloc(nbytes) : NULL;
+    if (!e->name || (dtype == BYOL__ST_I64 && !copy)) {
+        byol__free((char *)(uintptr_t)e->name);
+        byol__free(copy);
+        return byol__err(BYOL_E_NOMEM, "out of memory listing tensors");
+    }
+    if (copy)
+        memcpy(copy, data, nbytes);
+    e->dtype = dtype;
+    e->ndim = ndim;
+    for (int32_t d = 0; d < ndim; d++)
+        e->shape[d] = shape[d];
+    e->data = copy ? copy : data;
+    e->nbytes = nbytes;
+    l->n++;
+    return BYOL_OK;
+}
+
+static void entry_name(char *buf, size_t len, const char *prefix, const char *name,
+                       const char *suffix)
+{
+    snprintf(buf, len, "%s%s%s", prefix, name, suffix);
+}
+
+int byol__net_entries(const byol_net *net, const char *prefix, byol__st_list *l)
+{
+    int rc = BYOL_OK;
+    for (int64_t t = 0; rc == BYOL_OK && t < net->ntensors; t++) {
+        const byol__tensor *src = &net->tensors[t];
+        char name[512];
+        entry_name(name, sizeof name, prefix, src->name, "");
+        const float *data = (src->buffer == BYOL_BUFFER_PARAMS ? net->params : net->state) + src->offset;
+        rc = byol__st_list_add(l, name, BYOL__ST_F32, src->ndim, src->shape, data,
+                               (size_t)src->numel * sizeof(float));
+        const byol__node *nd = &net->nodes[src->node];
+        /* PyTorch's order: num_batches_tracked right after running_var */
+        if (rc == BYOL_OK && nd->op == BYOL__OP_BN && src->buffer == BYOL_BUFFER_STATE &&
+            src->offset == nd->var_off) {
+            entry_name(name, sizeof name, prefix, nd->name, ".num_batches_tracked");
+            rc = byol__st_list_add(l, name, BYOL__ST_I64, 0, NULL, &nd->batches_tracked,
+                                   sizeof(int64_t));
+        }
+    }
+    return rc;
 }
 
 int byol_net_save(const byol_net *net, const char *path)
 {
     if (!net || !path)
         return byol__err(BYOL_E_INVALID_ARG, "byol_net_save: NULL argument");
-    int64_t n = entry_count(net), nbn = n - net->ntensors;
-    byol__st_tensor *ts = byol__calloc((size_t)n, sizeof *ts);
-    int64_t *counts = byol__calloc((size_t)(nbn ? nbn : 1), sizeof *counts);
-    char *names = byol__calloc((size_t)(nbn ? nbn : 1), 256);
-    if (!ts || !counts || !names) {
-        byol__free(ts);
-        byol__free(counts);
-        byol__free(names);
-        return byol__err(BYOL_E_NOMEM, "byol_net_save: %s: out of memory", path);
-    }
-    int64_t k = 0, b = 0;
-    for (int64_t t = 0; t < net->ntensors; t++) {
-        const byol__tensor *src = &net->tensors[t];
-        byol__st_tensor *d = &ts[k++];
-        d->name = src->name;
-        d->dtype = BYOL__ST_F32;
-        d->ndim = src->ndim;
-        memcpy(d->shape, src->shape, sizeof src->shape);
-        d->data = (src->buffer == BYOL_BUFFER_PARAMS ? net->params : net->state) + src->offset;
-        d->nbytes = (size_t)src->numel * sizeof(float);
-        const byol__node *nd = &net->nodes[src->node];
-        if (nd->op == BYOL__OP_BN && src->offset == nd->var_off &&
-            src->buffer == BYOL_BUFFER_STATE) {
-            counts[b] = nd->batches_tracked;
-            counter_name(nd, names + 256 * b, 256);
-            byol__st_tensor *c = &ts[k++];
-            c->name = names + 256 * b;
-            c->dtype = BYOL__ST_I64;
-            c->ndim = 0;
-            c->data = &counts[b];
-            c->nbytes = sizeof(int64_t);
-            b++;
-        }
-    }
+    byol__st_list l = { 0 };
+    int rc = byol__net_entries(net, "", &l);
     static const char *const meta[] = { "format", "pt", "producer", "libbyol " BYOL_VERSION_STRING };
-    int rc = byol__st_write(path, ts, (size_t)n, meta, 2);
-    byol__free(ts);
-    byol__free(counts);
-    byol__free(names);
+    if (rc == BYOL_OK)
+        rc = byol__st_write(path, l.t, l.n, meta, 2);
+    else
+        rc = byol__err(rc, "byol_net_save: %s: out of memory", path);
+    byol__st_list_free(&l);
     return rc;
 }
 
@@ -97,49 +126,57 @@ static int check_entry(const byol__st_file *f, const char *name, int32_t dtype, 
     return BYOL_OK;
 }
 
+int byol__net_read_entries(byol_net *net, const byol__st_file *f, const char *prefix, int copy,
+                           int64_t *matched)
+{
+    char name[512];
+    for (int64_t t = 0; t < net->ntensors; t++) {
+        const byol__tensor *src = &net->tensors[t];
+        const byol__st_tensor *e = NULL;
+        entry_name(name, sizeof name, prefix, src->name, "");
+        int rc = check_entry(f, name, BYOL__ST_F32, src->ndim, src->shape, &e);
+        if (rc != BYOL_OK)
+            return rc;
+        if (copy)
+            memcpy((src->buffer == BYOL_BUFFER_PARAMS ? net->params : net->state) + src->offset,
+                   e->data, e->nbytes);
+        (*matched)++;
+    }
+    for (int32_t i = 0; i < net->nnodes; i++) {
+        byol__node *nd = &net->nodes[i];
+        const byol__st_tensor *e = NULL;
+        if (nd->op != BYOL__OP_BN)
+            continue;
+        entry_name(name, sizeof name, prefix, nd->name, ".num_batches_tracked");
+        int rc = check_entry(f, name, BYOL__ST_I64, 0, NULL, &e);
+        if (rc != BYOL_OK)
+            return rc;
+        if (copy)
+            memcpy(&nd->batches_tracked, e->data, sizeof(int64_t));
+        (*matched)++;
+    }
+    if (copy)
+        net->fwd_batch = 0;
+    return BYOL_OK;
+}
+
 /* Validates every entry first, then copies, so a failure changes nothing. */
 static int load_from(byol_net *net, const byol__st_file *f, uint32_t flags)
 {
     int64_t matched = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        for (int64_t t = 0; t < net->ntensors; t++) {
-            const byol__tensor *src = &net->tensors[t];
-            const byol__st_tensor *e = NULL;
-            int rc = check_entry(f, src->name, BYOL__ST_F32, src->ndim, src->shape, &e);
-            if (rc != BYOL_OK)
-                return rc;
-            if (pass == 1)
-                memcpy((src->buffer == BYOL_BUFFER_PARAMS ? net->params : net->state) + src->offset,
-                       e->data, e->nbytes);
-            matched += pass == 0;
-        }
-        for (int32_t i = 0; i < net->nnodes; i++) {
-            byol__node *nd = &net->nodes[i];
-            if (nd->op != BYOL__OP_BN)
-                continue;
-            char name[256];
-            const byol__st_tensor *e = NULL;
-            counter_name(nd, name, sizeof name);
-            int rc = check_entry(f, name, BYOL__ST_I64, 0, NULL, &e);
-            if (rc != BYOL_OK)
-                return rc;
-            if (pass == 1)
-                memcpy(&nd->batches_tracked, e->data, sizeof(int64_t));
-            matched += pass == 0;
-        }
-        if (pass == 0 && !(flags & BYOL_LOAD_IGNORE_UNEXPECTED) &&
-            matched != (int64_t)byol__st_count(f)) {
-            for (size_t k = 0; k < byol__st_count(f); k++) {
-                const char *name = byol__st_get(f, k)->name;
-                if (!byol__net_has_entry(net, name))
-                    return byol__err(BYOL_E_FORMAT, "%s: unexpected tensor '%s' (the network has "
-                                     "no such entry; BYOL_LOAD_IGNORE_UNEXPECTED skips it)",
-                                     byol__st_label(f), name);
-            }
+    int rc = byol__net_read_entries(net, f, "", 0, &matched);
+    if (rc != BYOL_OK)
+        return rc;
+    if (!(flags & BYOL_LOAD_IGNORE_UNEXPECTED) && matched != (int64_t)byol__st_count(f)) {
+        for (size_t k = 0; k < byol__st_count(f); k++) {
+            const char *name = byol__st_get(f, k)->name;
+            if (!byol__net_has_entry(net, name))
+                return byol__err(BYOL_E_FORMAT, "%s: unexpected tensor '%s' (the network has "
+                                 "no such entry; BYOL_LOAD_IGNORE_UNEXPECTED skips it)",
+                                 byol__st_label(f), name);
         }
     }
-    net->fwd_batch = 0;
-    return BYOL_OK;
+    return byol__net_read_entries(net, f, "", 1, &matched);
 }
 
 int byol__net_has_entry(const byol_net *net, const char *name)
@@ -148,10 +185,10 @@ int byol__net_has_entry(const byol_net *net, const char *name)
         if (!strcmp(net->tensors[t].name, name))
             return 1;
     for (int32_t i = 0; i < net->nnodes; i++) {
-        char buf[256];
+        char buf[512];
         if (net->nodes[i].op != BYOL__OP_BN)
             continue;
-        counter_name(&net->nodes[i], buf, sizeof buf);
+        entry_name(buf, sizeof buf, "", net->nodes[i].name, ".num_batches_tracked");
         if (!strcmp(buf, name))
             return 1;
     }

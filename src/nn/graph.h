@@ -72,6 +72,7 @@ struct byol_net {
     byol__tensor *tensors;
     float *params, *grads, *state;
     int64_t nparams, nstate;
+    int32_t borrowed;        /* params/grads live in a caller's buffers (byol__net_use_buffers) */
     int32_t training;
     /* arena */
     int64_t max_batch;
@@ -100,6 +101,17 @@ int byol__builder_finish(byol_builder *b, int32_t output, const int32_t *zero_ga
  * returns its output node and the BN nodes that zero_init_residual names. */
 int byol__preset_build(const byol_config *cfg, byol_builder *b, int32_t *output,
                        int32_t zero_gamma[BYOL__MAX_ZERO_GAMMA], int32_t *n_zero_gamma);
+
+/* Moves the net's parameters and gradients into caller-owned arrays of
+ * nparams floats each (values copied), so a trainer can keep several nets in
+ * one contiguous buffer. The net no longer frees them. */
+void byol__net_use_buffers(byol_net *net, float *params, float *grads);
+
+/* An independent copy of src: architecture, parameters, BN state, counters
+ * (not the plan: the copy must be planned). */
+int byol__net_clone(const byol_net *src, byol_net **out);
+/* Initialises every parameter and statistic again from another seed. */
+void byol__net_reinit(byol_net *net, uint64_t seed);
 
 /* May ReLU node i overwrite its input (nothing else reads it)? */
 int byol__relu_in_place(const byol_net *net, int32_t i);

@@ -30,8 +30,10 @@ void byol_net_destroy(byol_net *net)
         byol__free(net->tensors[t].name);
     byol__free(net->nodes);
     byol__free(net->tensors);
-    byol__free(net->params);
-    byol__free(net->grads);
+    if (!net->borrowed) {
+        byol__free(net->params);
+        byol__free(net->grads);
+    }
     byol__free(net->state);
     byol__free(net->arena);
     byol__free(net);
@@ -125,4 +127,17 @@ int byol_net_set_cancel(byol_net *net, byol_cancel_fn fn, void *user)
     net->cancel = fn;
     net->cancel_user = user;
     return BYOL_OK;
+}
+
+void byol__net_use_buffers(byol_net *net, float *params, float *grads)
+{
+    memcpy(params, net->params, (size_t)net->nparams * sizeof(float));
+    memcpy(grads, net->grads, (size_t)net->nparams * sizeof(float));
+    if (!net->borrowed) {
+        byol__free(net->params);
+        byol__free(net->grads);
+    }
+    net->params = params;
+    net->grads = grads;
+    net->borrowed = 1;
 }

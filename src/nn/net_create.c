@@ -237,3 +237,43 @@ int byol_builder_finish(byol_builder *b, int32_t output, byol_net **out)
 {
     return byol__builder_finish(b, output, NULL, 0, out);
 }
+
+void byol__net_reinit(byol_net *net, uint64_t seed)
+{
+    net->opts.seed = seed;
+    for (int64_t t = 0; t < net->ntensors; t++)
+        init_tensor(net, t, 0);
+}
+
+int byol__net_clone(const byol_net *src, byol_net **out)
+{
+    byol_builder b;
+    memset(&b, 0, sizeof b);
+    b.opts = src->opts;
+    b.nodes = byol__calloc((size_t)src->nnodes, sizeof *b.nodes);
+    if (!b.nodes)
+        return byol__err(BYOL_E_NOMEM, "net: out of memory copying a network");
+    b.cap = src->nnodes;
+    int rc = BYOL_OK;
+    for (int32_t i = 0; i < src->nnodes; i++) {
+        b.nodes[i] = src->nodes[i];
+        b.nodes[i].name = NULL;
+        b.nodes[i].consumers = 0; /* recounted by finish */
+        b.nnodes = i + 1;
+        if (src->nodes[i].name && !(b.nodes[i].name = byol__strdup(src->nodes[i].name))) {
+            rc = byol__err(BYOL_E_NOMEM, "net: out of memory copying a network");
+            break;
+        }
+    }
+    if (rc == BYOL_OK)
+        rc = byol__builder_finish(&b, src->output, NULL, 0, out);
+    byol__builder_free(&b);
+    if (rc != BYOL_OK)
+        return rc;
+    byol_net *n = *out;
+    memcpy(n->params, src->params, (size_t)src->nparams * sizeof(float));
+    memcpy(n->state, src->state, (size_t)src->nstate * sizeof(float));
+    for (int32_t i = 0; i < src->nnodes; i++)
+        n->nodes[i].batches_tracked = src->nodes[i].batches_tracked;
+    return BYOL_OK;
+}

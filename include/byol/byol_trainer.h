@@ -1,0 +1,196 @@
+/**
+ * @file byol_trainer.h
+ * @brief byol_trainer: the whole BYOL step, and the same step in parts.
+ *
+ * A byol_trainer owns the online network (encoder, projector, predictor),
+ * the target network (encoder, projector), the optimizer state and the
+ * schedules. byol_trainer_step() does one step exactly as the reference
+ * (DeepMind's BYOL) does it:
+ *
+ *   for each view v in (view1, view2), as separate forward passes:
+ *     target:  z'_v = g_xi(f_xi(v))                (training mode, no gradient)
+ *     online:  p_v  = q(g(f(v)))
+ *   loss = mean_i [ l(p1_i, z'2_i) + l(p2_i, z'1_i) ],  l(a, b) = 2 - 2 cos(a, b)
+ *   gradients into the online network only; optimizer update with lr(k);
+ *   target <- tau(k) target + (1 - tau(k)) online   (parameters, not BN statistics)
+ *
+ * with lr(k) a linear warmup from 0 then a cosine to 0 at K, scaled by
+ * batch/256, and tau(k) = 1 - (1 - tau_base)(cos(pi k / K) + 1)/2.
+ *
+ * Settings come from the config (keys train.*, optim.*, ema.*, byol.*,
+ * net.*; presets "imagenet", "cifar10", "fashion-mnist").
+ *
+ * Memory: the online parameters (encoder, projector, predictor, in that
+ * order) are one contiguous buffer, their gradients another, so an
+ * optimizer step or a gradient all-reduce across processes is one call
+ * over one array (byol_trainer_buffer()).
+ *
+ * A trainer is used by one thread at a time.
+ */
+#ifndef BYOL_TRAINER_H
+#define BYOL_TRAINER_H
+
+#include "byol_common.h"
+#include "byol_config.h"
+#include "byol_net.h"
+
+BYOL_BEGIN_DECL
+
+/** Opaque trainer handle. */
+typedef struct byol_trainer byol_trainer;
+
+/** Figures of one step (or of one byol_trainer_accumulate() call). */
+typedef struct byol_step_stats {
+    uint32_t struct_size;  /**< set to sizeof(byol_step_stats) before the call */
+    uint32_t reserved;
+    int64_t step;          /**< 0-based index k of the step */
+    double loss;           /**< batch mean of l(p1,z'2) + l(p2,z'1), in [0, 8] */
+    double loss_12;        /**< batch mean of l(p1, z'2) */
+    double loss_21;        /**< batch mean of l(p2, z'1) */
+    double lr;             /**< learning rate used by the update */
+    double tau;            /**< EMA decay used for the target */
+    double grad_norm;      /**< L2 norm of the whole online gradient before the update */
+    double collapse_std;   /**< mean over dimensions of the batch standard deviation of
+                                the l2-normalised online projections: about 1/sqrt(d)
+                                when healthy, near 0 when the representation collapses */
+} byol_step_stats;
+
+/**
+ * Creates a trainer. The online encoder is a copy of `encoder` (its
+ * architecture and current weights; NULL builds the preset named by the
+ * config's net.arch); the target is a copy of the online network
+ * (byol.target_init=copy) or initialised independently as the reference
+ * does (byol.target_init=independent). Everything is planned for
+ * train.batch_size samples per view.
+ * @param cfg settings, borrowed for the call (NULL: defaults).
+ * @param encoder borrowed for the call; must end in a vector (a global pool).
+ * @param out receives the trainer, owned by the caller (byol_trainer_destroy()).
+ * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_KEY / BYOL_E_RANGE (settings),
+ *         BYOL_E_SHAPE (encoder output not a vector, batch below 2), BYOL_E_NOMEM.
+ */
+BYOL_API int byol_trainer_create(const byol_config *cfg, const byol_net *encoder,
+                                 byol_trainer **out);
+
+/** Destroys a trainer and the networks it owns; NULL is accepted. */
+BYOL_API void byol_trainer_destroy(byol_trainer *t);
+
+/**
+ * One whole step on two views [N, C, H, W] (N = train.batch_size),
+ * borrowed for the call. stats may be NULL.
+ * @return BYOL_OK; BYOL_E_SHAPE; BYOL_E_NONFINITE (a view, the loss or a
+ *         gradient is not finite: no parameter, target, optimizer state,
+ *         BatchNorm statistic or step counter changed); BYOL_E_CANCELLED
+ *         (by the gradient hook; nothing changed either); BYOL_E_INVALID_ARG.
+ */
+BYOL_API int byol_trainer_step(byol_trainer *t, const byol_tensor *view1,
+                               const byol_tensor *view2, byol_step_stats *stats);
+
+/** @name The step in parts, for custom loops
+ * byol_trainer_step(t, v1, v2, s) is, bit for bit:
+ * @code
+ * byol_trainer_zero_grad(t);
+ * byol_trainer_accumulate(t, v1, v2, s);      // any number of micro-batches
+ * // all-reduce byol_trainer_buffer(t, BYOL_BUFFER_GRADS, &n) here if distributed
+ * int64_t k = byol_trainer_step_index(t);
+ * byol_trainer_apply_update(t, s);            // optimizer at lr(k); k -> k + 1
+ * byol_trainer_update_target(t, byol_schedule_tau(k, K, tau_base));
+ * @endcode
+ * @{ */
+
+/** Sets the online gradients to zero. @return BYOL_OK or BYOL_E_INVALID_ARG. */
+BYOL_API int byol_trainer_zero_grad(byol_trainer *t);
+
+/**
+ * Forward and backward of two views of n <= train.batch_size samples,
+ * ADDING the gradient of (sum over these samples of the loss) /
+ * train.batch_size into the online gradients: micro-batches that together
+ * make one batch give the gradient of that batch's mean loss. Updates
+ * BatchNorm statistics of online and target. stats (may be NULL) gets the
+ * loss of these samples.
+ * @return as byol_trainer_step(); on BYOL_E_NONFINITE the gradients are partial.
+ */
+BYOL_API int byol_trainer_accumulate(byol_trainer *t, const byol_tensor *view1,
+                                     const byol_tensor *view2, byol_step_stats *stats);
+
+/** Index k of the next optimizer step (0 for a new trainer). */
+BYOL_API int64_t byol_trainer_step_index(const byol_trainer *t);
+
+/**
+ * Optimizer update of the online parameters with lr(k) from the schedule,
+ * then k <- k + 1. stats (may be NULL) gets lr and grad_norm.
+ * @return BYOL_OK; BYOL_E_NONFINITE (a gradient is not finite; nothing
+ *         changed); BYOL_E_INVALID_ARG.
+ */
+BYOL_API int byol_trainer_apply_update(byol_trainer *t, byol_step_stats *stats);
+
+/**
+ * target <- tau * target + (1 - tau) * online, over the target's
+ * parameters (encoder and projector, BatchNorm scales and shifts included,
+ * running statistics not).
+ * @return BYOL_OK, BYOL_E_RANGE (tau outside [0, 1]), BYOL_E_INVALID_ARG.
+ */
+BYOL_API int byol_trainer_update_target(byol_trainer *t, double tau);
+
+/**
+ * Gradient hook called by byol_trainer_step() between the backward passes
+ * and the update, with the online gradient buffer (e.g. to all-reduce it
+ * across processes). A non-zero return cancels the step (BYOL_E_CANCELLED,
+ * nothing changed). fn and user are borrowed until replaced; NULL removes it.
+ */
+typedef int (*byol_grad_hook)(float *grads, int64_t count, void *user);
+BYOL_API int byol_trainer_set_grad_hook(byol_trainer *t, byol_grad_hook fn, void *user);
+/** @} */
+
+/**
+ * Borrowed pointer to the online parameters (BYOL_BUFFER_PARAMS) or their
+ * gradients (BYOL_BUFFER_GRADS): encoder, projector and predictor in one
+ * contiguous array, valid until the trainer is destroyed.
+ * @param count receives the number of floats (may be NULL).
+ * @return the buffer, or NULL for a bad argument.
+ */
+BYOL_API float *byol_trainer_buffer(byol_trainer *t, int32_t which, int64_t *count);
+
+/**
+ * The online encoder, borrowed until the trainer is destroyed: use it to
+ * embed or evaluate (byol_net_embed()), or to export it with byol_net_save()
+ * under torchvision's names. Do not destroy it.
+ */
+BYOL_API byol_net *byol_trainer_encoder(byol_trainer *t);
+
+/** @name Schedules as pure functions of (step, total steps)
+ * @{ */
+/** lr(k) = peak*k/W for k < W, then peak*(1 + cos(pi*min(k-W, K-W)/(K-W)))/2; 0 at k >= K. */
+BYOL_API double byol_schedule_lr(int64_t step, int64_t total_steps, int64_t warmup_steps,
+                                 double peak_lr);
+/** tau(k) = 1 - (1 - tau_base)*(cos(pi*min(k, K)/K) + 1)/2; tau(0) = tau_base, tau(K) = 1. */
+BYOL_API double byol_schedule_tau(int64_t step, int64_t total_steps, double tau_base);
+/** @} */
+
+/** @name Checkpoints
+ * The whole training state (online and target networks with BatchNorm
+ * statistics, optimizer state, step index, total steps, the configuration
+ * and the library version) in one safetensors file. Resuming continues
+ * with bitwise the same results as an uninterrupted run.
+ * @{ */
+
+/**
+ * Saves the training state to path, atomically (a failure keeps any
+ * previous file intact).
+ * @return BYOL_OK, BYOL_E_IO, BYOL_E_NOMEM, BYOL_E_INVALID_ARG.
+ */
+BYOL_API int byol_trainer_save(const byol_trainer *t, const char *path);
+
+/**
+ * Restores a state saved by byol_trainer_save() into a trainer created with
+ * the same architecture settings. Everything is checked before anything is
+ * copied: on failure the trainer is unchanged.
+ * @return BYOL_OK; BYOL_E_IO; BYOL_E_FORMAT (not a libbyol checkpoint, a
+ *         missing tensor, another architecture; the message names the
+ *         file and tensor); BYOL_E_NOMEM; BYOL_E_INVALID_ARG.
+ */
+BYOL_API int byol_trainer_load(byol_trainer *t, const char *path);
+/** @} */
+
+BYOL_END_DECL
+
+#endif

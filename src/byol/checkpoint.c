@@ -1,0 +1,128 @@
+/* Trainer checkpoints: every network's state_dict under a prefix
+ * ("online.encoder.", ..., "target.projector."), the optimizer buffers
+ * ("optim.<name>") and the scalars and configuration in the metadata. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "byol/trainer.h"
+#include "core/internal.h"
+#include "io/net_io.h"
+
+#define FORMAT "libbyol-checkpoint-1"
+
+static int add_optim(byol_trainer *t, byol__st_list *l)
+{
+    byol__optim_state st;
+    byol__trainer_optim_state(t, &st);
+    int rc = BYOL_OK;
+    for (int32_t b = 0; rc == BYOL_OK && b < st.nbuf; b++) {
+        char name[64];
+        snprintf(name, sizeof name, "optim.%s", st.name[b]);
+        rc = byol__st_list_add(l, name, BYOL__ST_F32, 1, &st.count, st.buf[b],
+                               (size_t)st.count * sizeof(float));
+    }
+    return rc;
+}
+
+int byol_trainer_save(const byol_trainer *tc, const char *path)
+{
+    if (!tc || !path)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_save: NULL argument");
+    byol_trainer *t = (byol_trainer *)(uintptr_t)tc; /* state accessors take non-const */
+    byol__st_list l = { 0 };
+    byol_net *nets[5];
+    const char *prefix[5];
+    byol__trainer_nets(t, nets, prefix);
+    int rc = BYOL_OK;
+    for (int k = 0; rc == BYOL_OK && k < 5; k++)
+        rc = byol__net_entries(nets[k], prefix[k], &l);
+    if (rc == BYOL_OK)
+        rc = add_optim(t, &l);
+    char *config = NULL;
+    if (rc == BYOL_OK)
+        rc = byol_config_serialize(t->cfg, &config);
+    byol__optim_state st;
+    byol__trainer_optim_state(t, &st);
+    char step[32], total[32], osteps[32];
+    snprintf(step, sizeof step, "%" PRId64, t->step);
+    snprintf(total, sizeof total, "%" PRId64, t->total_steps);
+    snprintf(osteps, sizeof osteps, "%" PRId64, *st.steps);
+    const char *meta[] = { "format", FORMAT, "libbyol_version", BYOL_VERSION_STRING,
+                           "step", step, "total_steps", total, "optim_steps", osteps,
+                           "config", config ? config : "" };
+    if (rc == BYOL_OK)
+        rc = byol__st_write(path, l.t, l.n, meta, 6);
+    byol_free(config);
+    byol__st_list_free(&l);
+    return rc;
+}
+
+static int read_int(const byol__st_file *f, const char *key, int64_t *out)
+{
+    const char *v = byol__st_meta(f, key);
+    char *end = NULL;
+    long long x = v ? strtoll(v, &end, 10) : 0;
+    if (!v || end == v || *end || x < 0)
+        return byol__err(BYOL_E_FORMAT, "%s: metadata '%s' is missing or not a count",
+                         byol__st_label(f), key);
+    *out = x;
+    return BYOL_OK;
+}
+
+/* Checks (copy = 0) or restores (copy = 1) the whole state from f. */
+static int restore(byol_trainer *t, const byol__st_file *f, int copy)
+{
+    byol_net *nets[5];
+    const char *prefix[5];
+    int64_t matched = 0;
+    byol__trainer_nets(t, nets, prefix);
+    for (int k = 0; k < 5; k++) {
+        int rc = byol__net_read_entries(nets[k], f, prefix[k], copy, &matched);
+        if (rc != BYOL_OK)
+            return rc;
+    }
+    byol__optim_state st;
+    byol__trainer_optim_state(t, &st);
+    for (int32_t b = 0; b < st.nbuf; b++) {
+        char name[64];
+        snprintf(name, sizeof name, "optim.%s", st.name[b]);
+        const byol__st_tensor *e = byol__st_find(f, name);
+        if (!e || e->dtype != BYOL__ST_F32 || e->nbytes != (size_t)st.count * sizeof(float))
+            return byol__err(BYOL_E_FORMAT, "%s: optimizer tensor '%s' is missing or not %lld "
+                             "floats (another optimizer or architecture?)", byol__st_label(f),
+                             name, (long long)st.count);
+        if (copy)
+            memcpy(st.buf[b], e->data, e->nbytes);
+    }
+    int64_t step = 0, osteps = 0;
+    int rc = read_int(f, "step", &step);
+    if (rc == BYOL_OK)
+        rc = read_int(f, "optim_steps", &osteps);
+    if (rc == BYOL_OK && copy) {
+        t->step = step;
+        *st.steps = osteps;
+    }
+    return rc;
+}
+
+int byol_trainer_load(byol_trainer *t, const char *path)
+{
+    if (!t || !path)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_load: NULL argument");
+    byol__st_file *f;
+    int rc = byol__st_open(path, &f);
+    if (rc != BYOL_OK)
+        return rc;
+    const char *format = byol__st_meta(f, "format");
+    if (!format || strcmp(format, FORMAT))
+        rc = byol__err(BYOL_E_FORMAT, "%s: not a libbyol checkpoint (format '%s', expected '%s')",
+                       path, format ? format : "none", FORMAT);
+    if (rc == BYOL_OK)
+        rc = restore(t, f, 0);
+    if (rc == BYOL_OK)
+        rc = restore(t, f, 1);
+    byol__st_close(f);
+    return rc;
+}

@@ -1,0 +1,294 @@
+/* The BYOL step and its parts. Each view is its own forward pass (per-view
+ * BatchNorm statistics); the loss is a sum of per-view terms whose targets
+ * are constants, so the gradient is the sum of one forward+backward per view
+ * and each net's arena only ever holds one view. */
+#include <math.h>
+#include <string.h>
+
+#include "byol/loss.h"
+#include "byol/trainer.h"
+#include "core/internal.h"
+#include "nn/graph.h"
+
+/* work regions, each [batch, width] */
+enum { W_TY, W_TZ1, W_TZ2, W_Y, W_Z, W_P, W_DP, W_DZ, W_DY, W_COUNT };
+
+static float *region(const byol_trainer *t, int r)
+{
+    static const int feat_wide[W_COUNT] = { 1, 0, 0, 1, 0, 0, 0, 0, 1 };
+    int64_t off = 0;
+    for (int i = 0; i < r; i++)
+        off += t->batch * (feat_wide[i] ? t->feat : t->proj_out);
+    return t->work + off;
+}
+
+static byol_tensor vec(float *data, int64_t n, int64_t d)
+{
+    byol_tensor v = { sizeof v, 2, { n, d, 0, 0 }, data };
+    return v;
+}
+
+/* ---- BatchNorm state snapshot (the guard) -------------------------------- */
+
+static void snapshot(byol_trainer *t, int restore)
+{
+    byol_net *nets[5];
+    int64_t off = 0, c = 0;
+    byol__trainer_nets(t, nets, NULL);
+    for (int k = 0; k < 5; k++) {
+        size_t bytes = (size_t)nets[k]->nstate * sizeof(float);
+        if (restore)
+            memcpy(nets[k]->state, t->snapshot + off, bytes);
+        else
+            memcpy(t->snapshot + off, nets[k]->state, bytes);
+        off += nets[k]->nstate;
+        for (int32_t i = 0; i < nets[k]->nnodes; i++, c++) {
+            if (restore)
+                nets[k]->nodes[i].batches_tracked = t->counters[c];
+            else
+                t->counters[c] = nets[k]->nodes[i].batches_tracked;
+        }
+    }
+}
+
+/* ---- the passes ------------------------------------------------------------ */
+
+static int check_views(const byol_trainer *t, const byol_tensor *v1, const byol_tensor *v2,
+                       const char *fn, int64_t *n)
+{
+    int64_t dims[3];
+    byol_net_input_dims(t->online[BYOL__ENC], dims);
+    const byol_tensor *v[2] = { v1, v2 };
+    for (int k = 0; k < 2; k++) {
+        if (!v[k] || !v[k]->data || v[k]->struct_size < sizeof *v[k])
+            return byol__err(BYOL_E_INVALID_ARG, "%s: view%d is NULL or has a bad struct_size", fn, k + 1);
+        const int64_t *s = v[k]->shape;
+        if (v[k]->ndim != 4 || s[0] < 1 || s[0] > t->batch || s[1] != dims[0] ||
+            s[2] != dims[1] || s[3] != dims[2] || s[0] != v1->shape[0])
+            return byol__err(BYOL_E_SHAPE, "%s: view%d must be [N,%lld,%lld,%lld] with the same N "
+                             "for both views and N <= train.batch_size %lld", fn, k + 1,
+                             (long long)dims[0], (long long)dims[1], (long long)dims[2],
+                             (long long)t->batch);
+        int64_t len = s[0] * s[1] * s[2] * s[3];
+        for (int64_t i = 0; i < len; i++)
+            if (!isfinite(v[k]->data[i]))
+                return byol__err(BYOL_E_NONFINITE, "%s: view%d element %lld is not finite", fn,
+                                 k + 1, (long long)i);
+    }
+    *n = v1->shape[0];
+    return BYOL_OK;
+}
+
+/* Target projection of one view: z = g_xi(f_xi(x)), no gradient. */
+static int target_pass(byol_trainer *t, const byol_tensor *x, int64_t n, float *z)
+{
+    byol_tensor ty = vec(region(t, W_TY), n, t->feat), tz = vec(z, n, t->proj_out);
+    int rc = byol_net_forward(t->target[BYOL__ENC], x, &ty);
+    return rc == BYOL_OK ? byol_net_forward(t->target[BYOL__PROJ], &ty, &tz) : rc;
+}
+
+/* Online forward of one view, its loss against the other view's target
+ * projection, and the backward pass adding into the online gradients. */
+static int online_pass(byol_trainer *t, const byol_tensor *x, int64_t n, const float *z_other,
+                       double *loss, double *monitor)
+{
+    const int64_t f = t->feat, p = t->proj_out;
+    byol_tensor ty = vec(region(t, W_Y), n, f), tz = vec(region(t, W_Z), n, p);
+    byol_tensor tp = vec(region(t, W_P), n, p), tdp = vec(region(t, W_DP), n, p);
+    byol_tensor tdz = vec(region(t, W_DZ), n, p), tdy = vec(region(t, W_DY), n, f);
+    int rc = byol_net_forward(t->online[BYOL__ENC], x, &ty);
+    if (rc == BYOL_OK)
+        rc = byol_net_forward(t->online[BYOL__PROJ], &ty, &tz);
+    if (rc == BYOL_OK)
+        rc = byol_net_forward(t->online[BYOL__PRED], &tz, &tp);
+    if (rc != BYOL_OK)
+        return rc;
+    *monitor = byol__collapse_std(n, p, tz.data, t->monitor);
+    /* d(sum of these losses / batch_size): micro-batches add up to the batch mean */
+    *loss = byol__regression_loss(n, p, tp.data, z_other, tdp.data, 1.0f / (float)t->batch);
+    rc = byol_net_backward(t->online[BYOL__PRED], &tdp, &tdz);
+    if (rc == BYOL_OK)
+        rc = byol_net_backward(t->online[BYOL__PROJ], &tdz, &tdy);
+    if (rc == BYOL_OK)
+        rc = byol_net_backward(t->online[BYOL__ENC], &tdy, NULL);
+    return rc;
+}
+
+static int accumulate(byol_trainer *t, const byol_tensor *v1, const byol_tensor *v2,
+                      byol_step_stats *stats, const char *fn)
+{
+    int64_t n = 0;
+    double l12 = 0, l21 = 0, m1 = 0, m2 = 0;
+    float *tz1 = region(t, W_TZ1), *tz2 = region(t, W_TZ2);
+    int rc = check_views(t, v1, v2, fn, &n);
+    if (rc != BYOL_OK)
+        return rc;
+    snapshot(t, 0);
+    rc = target_pass(t, v1, n, tz1);
+    if (rc == BYOL_OK)
+        rc = target_pass(t, v2, n, tz2);
+    if (rc == BYOL_OK)
+        rc = online_pass(t, v1, n, tz2, &l12, &m1);
+    if (rc == BYOL_OK)
+        rc = online_pass(t, v2, n, tz1, &l21, &m2);
+    if (rc == BYOL_OK && !isfinite(l12 + l21))
+        rc = byol__err(BYOL_E_NONFINITE, "%s: the loss is not finite", fn);
+    if (rc != BYOL_OK) {
+        snapshot(t, 1);
+        return rc;
+    }
+    if (stats) {
+        stats->step = t->step;
+        stats->loss_12 = l12 / (double)n;
+        stats->loss_21 = l21 / (double)n;
+        stats->loss = stats->loss_12 + stats->loss_21;
+        stats->collapse_std = 0.5 * (m1 + m2);
+    }
+    return BYOL_OK;
+}
+
+int byol_trainer_accumulate(byol_trainer *t, const byol_tensor *view1, const byol_tensor *view2,
+                            byol_step_stats *stats)
+{
+    if (!t)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_accumulate: trainer is NULL");
+    if (stats && stats->struct_size < sizeof *stats)
+        return byol__err(BYOL_E_ABI, "byol_trainer_accumulate: stats struct_size %u < %zu",
+                         (unsigned)stats->struct_size, sizeof *stats);
+    return accumulate(t, view1, view2, stats, "byol_trainer_accumulate");
+}
+
+int byol_trainer_zero_grad(byol_trainer *t)
+{
+    if (!t)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_zero_grad: trainer is NULL");
+    memset(t->grads, 0, (size_t)t->nparams * sizeof(float));
+    return BYOL_OK;
+}
+
+int64_t byol_trainer_step_index(const byol_trainer *t) { return t ? t->step : -1; }
+
+/* ---- update ------------------------------------------------------------------ */
+
+static double grad_norm(const byol_trainer *t)
+{
+    double s = 0;
+    for (int64_t i = 0; i < t->nparams; i++)
+        s += (double)t->grads[i] * t->grads[i];
+    return sqrt(s);
+}
+
+static int optim_step(byol_trainer *t, double lr)
+{
+    if (t->optim_kind == BYOL__SGD)
+        return byol__sgd_step(t->optim, t->spans, t->nspans, t->params, t->grads, lr);
+    if (t->optim_kind == BYOL__ADAMW)
+        return byol__adamw_step(t->optim, t->spans, t->nspans, t->params, t->grads, lr);
+    return byol__lars_step(t->optim, t->spans, t->nspans, t->params, t->grads, lr);
+}
+
+int byol_trainer_apply_update(byol_trainer *t, byol_step_stats *stats)
+{
+    if (!t)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_apply_update: trainer is NULL");
+    double norm = grad_norm(t);
+    if (!isfinite(norm))
+        return byol__err(BYOL_E_NONFINITE, "byol_trainer_apply_update: a gradient is not finite");
+    double lr = byol__lr_at(t->step, t->total_steps, t->warmup_steps,
+                            byol__scaled_lr(t->base_lr, t->batch));
+    int rc = optim_step(t, lr);
+    if (rc != BYOL_OK)
+        return rc;
+    if (stats) {
+        stats->step = t->step;
+        stats->lr = lr;
+        stats->grad_norm = norm;
+    }
+    t->step++;
+    return BYOL_OK;
+}
+
+int byol_trainer_update_target(byol_trainer *t, double tau)
+{
+    if (!t)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_update_target: trainer is NULL");
+    if (!(tau >= 0 && tau <= 1))
+        return byol__err(BYOL_E_RANGE, "byol_trainer_update_target: tau %g is outside [0, 1]", tau);
+    /* xi <- tau xi + (1 - tau) theta; the target's layout is the online one's prefix */
+    const float a = (float)tau, b = (float)(1.0 - tau);
+    float *xi = t->tparams;
+    const float *theta = t->params;
+    const int64_t n = t->ntarget;
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++)
+        xi[i] = a * xi[i] + b * theta[i];
+    return BYOL_OK;
+}
+
+int byol_trainer_set_grad_hook(byol_trainer *t, byol_grad_hook fn, void *user)
+{
+    if (!t)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_set_grad_hook: trainer is NULL");
+    t->hook = fn;
+    t->hook_user = user;
+    return BYOL_OK;
+}
+
+int byol_trainer_step(byol_trainer *t, const byol_tensor *view1, const byol_tensor *view2,
+                      byol_step_stats *stats)
+{
+    static const char fn[] = "byol_trainer_step";
+    if (!t)
+        return byol__err(BYOL_E_INVALID_ARG, "%s: trainer is NULL", fn);
+    if (stats && stats->struct_size < sizeof *stats)
+        return byol__err(BYOL_E_ABI, "%s: stats struct_size %u < %zu", fn,
+                         (unsigned)stats->struct_size, sizeof *stats);
+    if (view1 && view1->shape[0] != t->batch)
+        return byol__err(BYOL_E_SHAPE, "%s: views hold %lld samples, train.batch_size is %lld "
+                         "(use byol_trainer_accumulate for micro-batches)", fn,
+                         (long long)view1->shape[0], (long long)t->batch);
+    byol_step_stats local = { .struct_size = sizeof local };
+    byol_step_stats *s = stats ? stats : &local;
+    byol_trainer_zero_grad(t);
+    int rc = accumulate(t, view1, view2, s, fn);
+    if (rc != BYOL_OK)
+        return rc;
+    if (t->hook && t->hook(t->grads, t->nparams, t->hook_user)) {
+        snapshot(t, 1);
+        return byol__err(BYOL_E_CANCELLED, "%s: the gradient hook cancelled the step", fn);
+    }
+    int64_t k = t->step;
+    rc = byol_trainer_apply_update(t, s);
+    if (rc != BYOL_OK) {
+        snapshot(t, 1);
+        return rc;
+    }
+    s->tau = byol__tau_at(k, t->total_steps, t->tau_base);
+    return byol_trainer_update_target(t, s->tau);
+}
+
+/* ---- access ---------------------------------------------------------------- */
+
+float *byol_trainer_buffer(byol_trainer *t, int32_t which, int64_t *count)
+{
+    if (!t || (which != BYOL_BUFFER_PARAMS && which != BYOL_BUFFER_GRADS)) {
+        byol__err(BYOL_E_INVALID_ARG, "byol_trainer_buffer: NULL trainer or buffer %d is not "
+                  "PARAMS or GRADS", (int)which);
+        return NULL;
+    }
+    if (count)
+        *count = t->nparams;
+    return which == BYOL_BUFFER_PARAMS ? t->params : t->grads;
+}
+
+byol_net *byol_trainer_encoder(byol_trainer *t) { return t ? t->online[BYOL__ENC] : NULL; }
+
+double byol_schedule_lr(int64_t step, int64_t total_steps, int64_t warmup_steps, double peak_lr)
+{
+    return byol__lr_at(step, total_steps, warmup_steps, peak_lr);
+}
+
+double byol_schedule_tau(int64_t step, int64_t total_steps, double tau_base)
+{
+    return byol__tau_at(step, total_steps, tau_base);
+}

@@ -1,0 +1,38 @@
+/* Internal structure of byol_trainer (byol_trainer.h), shared with the
+ * checkpoint code and white-box tests. */
+#ifndef BYOL_BYOL_TRAINER_H
+#define BYOL_BYOL_TRAINER_H
+
+#include "byol/byol_trainer.h"
+#include "optim/optim.h"
+
+enum { BYOL__ENC, BYOL__PROJ, BYOL__PRED, BYOL__PARTS };
+enum { BYOL__LARS, BYOL__SGD, BYOL__ADAMW };
+
+struct byol_trainer {
+    byol_config *cfg;                  /* a copy, saved in checkpoints */
+    byol_net *online[BYOL__PARTS], *target[2];
+    /* online parameters and gradients, [encoder | projector | predictor];
+     * target parameters (and unused gradients), [encoder | projector] */
+    float *params, *grads, *tparams, *tgrads;
+    int64_t nparams, ntarget;
+    int32_t optim_kind;
+    void *optim;                       /* byol__lars / byol__sgd / byol__adamw */
+    byol__param_span *spans;
+    int64_t nspans;
+    int64_t step, total_steps, warmup_steps, batch, feat, proj_out;
+    double base_lr, tau_base;
+    float *work;                       /* per-view activations and gradients */
+    double *monitor;                   /* 2 * proj_out */
+    float *snapshot;                   /* BN statistics of all nets, for the guard */
+    int64_t *counters;                 /* BN counters of all nets, for the guard */
+    byol_grad_hook hook;
+    void *hook_user;
+};
+
+/* The optimizer's state buffers (for checkpoints). */
+void byol__trainer_optim_state(byol_trainer *t, byol__optim_state *st);
+/* The five networks in checkpoint order with their name prefixes. */
+int byol__trainer_nets(byol_trainer *t, byol_net **nets, const char **prefixes);
+
+#endif

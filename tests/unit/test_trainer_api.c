@@ -1,0 +1,319 @@
+/* byol_trainer through its public API: the split step, accumulation,
+ * resuming, threads, the non-finite guard, hooks, schedules and errors. */
+#include <unistd.h>
+
+#include "test_util.h"
+
+#define SMALL "net.arch=cnn-small net.width=0.25 train.batch_size=4 train.total_steps=10 " \
+              "train.warmup_steps=2 optim.lr=4.0 byol.proj_hidden=32 byol.proj_out=16 "    \
+              "byol.pred_hidden=32 seed=5"
+
+enum { B = 4, PIX = 28 * 28 };
+
+static byol_trainer *make(const char *extra)
+{
+    byol_config *cfg;
+    byol_trainer *t = NULL;
+    assert_byol_ok(byol_config_create(&cfg));
+    assert_byol_ok(byol_config_parse(cfg, SMALL));
+    if (extra)
+        assert_byol_ok(byol_config_parse(cfg, extra));
+    assert_byol_ok(byol_trainer_create(cfg, NULL, &t));
+    byol_config_destroy(cfg);
+    return t;
+}
+
+typedef struct views {
+    float x1[B * PIX], x2[B * PIX];
+    byol_tensor v1, v2;
+} views;
+
+static void make_views(views *v, uint32_t seed, int64_t n)
+{
+    tu_fill(v->x1, B * PIX, seed, 1.0f);
+    tu_fill(v->x2, B * PIX, seed + 100, 1.0f);
+    byol_tensor a = { sizeof a, 4, { n, 1, 28, 28 }, v->x1 };
+    byol_tensor b = { sizeof b, 4, { n, 1, 28, 28 }, v->x2 };
+    v->v1 = a;
+    v->v2 = b;
+}
+
+/* Everything a step may change, as one byte string to compare: the data
+ * section of a checkpoint (online and target networks with BatchNorm
+ * statistics and counters, optimizer buffers) and the step index. The
+ * header is skipped: it also holds the configuration, which may differ. */
+typedef struct state {
+    unsigned char *params;
+    int64_t np, step;
+} state;
+
+static void capture(byol_trainer *t, const char *path, state *s)
+{
+    assert_byol_ok(byol_trainer_save(t, path));
+    FILE *f = fopen(path, "rb");
+    uint64_t header;
+    assert_int_equal(fread(&header, 8, 1, f), 1);
+    fseek(f, 0, SEEK_END);
+    s->np = ftell(f) - 8 - (long)header;
+    fseek(f, 8 + (long)header, SEEK_SET);
+    s->params = malloc((size_t)s->np);
+    assert_int_equal(fread(s->params, 1, (size_t)s->np, f), (size_t)s->np);
+    fclose(f);
+    s->step = byol_trainer_step_index(t);
+}
+
+static void assert_same_state(const state *a, const state *b)
+{
+    assert_int_equal(a->step, b->step);
+    assert_int_equal(a->np, b->np);
+    assert_memory_equal(a->params, b->params, (size_t)a->np);
+}
+
+static char *tmp(const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    char *p = buf[k++ % 4];
+    snprintf(p, 256, "/tmp/byol_trainer_%d_%s", (int)getpid(), name);
+    return p;
+}
+
+static void test_split_step_equals_step(void **state_)
+{
+    (void)state_;
+    byol_trainer *a = make(NULL), *b = make(NULL);
+    views v;
+    for (int s = 0; s < 3; s++) {
+        make_views(&v, 10 + s, B);
+        byol_step_stats sa = { .struct_size = sizeof sa }, sb = { .struct_size = sizeof sb };
+        assert_byol_ok(byol_trainer_step(a, &v.v1, &v.v2, &sa));
+        assert_byol_ok(byol_trainer_zero_grad(b));
+        assert_byol_ok(byol_trainer_accumulate(b, &v.v1, &v.v2, &sb));
+        int64_t k = byol_trainer_step_index(b);
+        assert_int_equal(k, s);
+        assert_byol_ok(byol_trainer_apply_update(b, &sb));
+        assert_byol_ok(byol_trainer_update_target(b, byol_schedule_tau(k, 10, 0.996)));
+        assert_true(sa.loss == sb.loss && sa.lr == sb.lr);
+        assert_true(sa.loss > 0 && sa.loss < 8);
+        assert_true(fabs(sa.loss - (sa.loss_12 + sa.loss_21)) < 1e-12);
+        assert_true(sa.collapse_std > 0);
+    }
+    state x, y;
+    capture(a, tmp("a"), &x);
+    capture(b, tmp("b"), &y);
+    assert_same_state(&x, &y);
+    free(x.params);
+    free(y.params);
+    unlink(tmp("a"));
+    unlink(tmp("b"));
+    byol_trainer_destroy(a);
+    byol_trainer_destroy(b);
+}
+
+/* Without BatchNorm the loss of a batch is a sum over samples, so two
+ * half-batches accumulate the full batch's gradient. */
+static void test_accumulation_equals_full_batch(void **state_)
+{
+    (void)state_;
+    byol_builder *bl;
+    byol_net *enc;
+    int32_t y;
+    assert_byol_ok(byol_builder_create(NULL, 1, 28, 28, &bl));
+    assert_byol_ok(byol_builder_conv2d(bl, "conv1", 0, 8, 3, 2, 1, 1, &y));
+    assert_byol_ok(byol_builder_relu(bl, y, &y));
+    assert_byol_ok(byol_builder_conv2d(bl, "conv2", y, 16, 3, 2, 1, 1, &y));
+    assert_byol_ok(byol_builder_relu(bl, y, &y));
+    assert_byol_ok(byol_builder_avgpool(bl, y, &y));
+    assert_byol_ok(byol_builder_finish(bl, y, &enc));
+    byol_builder_destroy(bl);
+    byol_config *cfg;
+    byol_trainer *full, *half;
+    assert_byol_ok(byol_config_create(&cfg));
+    assert_byol_ok(byol_config_parse(cfg, SMALL " byol.head_batchnorm=0"));
+    assert_byol_ok(byol_trainer_create(cfg, enc, &full));
+    assert_byol_ok(byol_trainer_create(cfg, enc, &half));
+    byol_config_destroy(cfg);
+    byol_net_destroy(enc); /* the trainers hold copies */
+    views v;
+    make_views(&v, 3, B);
+    byol_step_stats s = { .struct_size = sizeof s };
+    assert_byol_ok(byol_trainer_zero_grad(full));
+    assert_byol_ok(byol_trainer_accumulate(full, &v.v1, &v.v2, &s));
+    assert_byol_ok(byol_trainer_zero_grad(half));
+    for (int h = 0; h < 2; h++) {
+        byol_tensor a = { sizeof a, 4, { B / 2, 1, 28, 28 }, v.x1 + h * (B / 2) * PIX };
+        byol_tensor b = { sizeof b, 4, { B / 2, 1, 28, 28 }, v.x2 + h * (B / 2) * PIX };
+        assert_byol_ok(byol_trainer_accumulate(half, &a, &b, NULL));
+    }
+    int64_t n;
+    float *g1 = byol_trainer_buffer(full, BYOL_BUFFER_GRADS, &n);
+    float *g2 = byol_trainer_buffer(half, BYOL_BUFFER_GRADS, NULL);
+    tu_assert_close("accumulated gradient", g2, g1, (size_t)n, 1e-5, 1e-9);
+    byol_trainer_destroy(full);
+    byol_trainer_destroy(half);
+}
+
+static void test_resume_and_threads_give_same_bits(void **state_)
+{
+    (void)state_;
+    const char *ck = tmp("ck.safetensors");
+    byol_trainer *a = make("threads=2"), *b = make("threads=1");
+    views v;
+    for (int s = 0; s < 4; s++) {
+        make_views(&v, 20 + s, B);
+        if (s == 2) {
+            /* a second trainer resumes a's checkpoint and replaces b */
+            assert_byol_ok(byol_trainer_save(b, ck));
+            byol_trainer_destroy(b);
+            b = make("threads=1 seed=99"); /* other initial weights, all overwritten */
+            assert_byol_ok(byol_trainer_load(b, ck));
+            assert_int_equal(byol_trainer_step_index(b), 2);
+        }
+        assert_byol_ok(byol_trainer_step(a, &v.v1, &v.v2, NULL));
+        assert_byol_ok(byol_trainer_step(b, &v.v1, &v.v2, NULL));
+    }
+    state x, y;
+    capture(a, tmp("x"), &x);
+    capture(b, tmp("y"), &y);
+    assert_same_state(&x, &y);
+    free(x.params);
+    free(y.params);
+    unlink(tmp("x"));
+    unlink(tmp("y"));
+    unlink(ck);
+    byol_trainer_destroy(a);
+    byol_trainer_destroy(b);
+}
+
+/* Gradient hook: the first call poisons a gradient, the second cancels,
+ * later ones let the step through. */
+static int meddle(float *grads, int64_t count, void *user)
+{
+    int *calls = user;
+    assert_true(count > 0);
+    if (++*calls == 1)
+        grads[count / 2] = NAN;
+    return *calls == 2;
+}
+
+static void test_guard_and_hook_change_nothing(void **state_)
+{
+    (void)state_;
+    byol_trainer *t = make(NULL);
+    views v;
+    make_views(&v, 7, B);
+    assert_byol_ok(byol_trainer_step(t, &v.v1, &v.v2, NULL));
+    state before, after;
+    capture(t, tmp("before"), &before);
+    v.x1[5] = NAN;
+    assert_int_equal(byol_trainer_step(t, &v.v1, &v.v2, NULL), BYOL_E_NONFINITE);
+    assert_non_null(strstr(byol_last_error(), "view1 element 5"));
+    make_views(&v, 9, B);
+    int calls = 0;
+    assert_byol_ok(byol_trainer_set_grad_hook(t, meddle, &calls));
+    assert_int_equal(byol_trainer_step(t, &v.v1, &v.v2, NULL), BYOL_E_NONFINITE);
+    assert_non_null(strstr(byol_last_error(), "gradient"));
+    assert_int_equal(byol_trainer_step(t, &v.v1, &v.v2, NULL), BYOL_E_CANCELLED);
+    assert_int_equal(calls, 2);
+    /* nothing changed: parameters, target, BN statistics, optimizer, step */
+    capture(t, tmp("after"), &after);
+    assert_same_state(&before, &after);
+    free(after.params);
+    assert_byol_ok(byol_trainer_step(t, &v.v1, &v.v2, NULL));
+    capture(t, tmp("after"), &after);
+    assert_int_equal(after.step, before.step + 1);
+    assert_memory_not_equal(before.params, after.params, (size_t)before.np);
+    free(before.params);
+    free(after.params);
+    unlink(tmp("before"));
+    unlink(tmp("after"));
+    byol_trainer_destroy(t);
+}
+
+static void test_schedules_closed_form(void **state_)
+{
+    (void)state_;
+    const double pi = 3.14159265358979323846;
+    assert_true(byol_schedule_lr(0, 100, 10, 3.2) == 0.0);
+    assert_true(fabs(byol_schedule_lr(5, 100, 10, 3.2) - 1.6) < 1e-15);
+    assert_true(fabs(byol_schedule_lr(10, 100, 10, 3.2) - 3.2) < 1e-15);
+    assert_true(fabs(byol_schedule_lr(55, 100, 10, 3.2) - 1.6) < 1e-12);
+    assert_true(byol_schedule_lr(100, 100, 10, 3.2) == 0.0);
+    assert_true(fabs(byol_schedule_tau(0, 100, 0.996) - 0.996) < 1e-15);
+    assert_true(fabs(byol_schedule_tau(50, 100, 0.996) - (1 - 0.004 * (cos(pi / 2) + 1) / 2)) < 1e-15);
+    assert_true(byol_schedule_tau(100, 100, 0.996) == 1.0);
+}
+
+static void test_target_init_and_encoder(void **state_)
+{
+    (void)state_;
+    byol_trainer *copy = make(NULL), *indep = make("byol.target_init=independent");
+    int64_t n;
+    byol_net *enc = byol_trainer_encoder(copy);
+    assert_non_null(enc);
+    float *p = byol_net_buffer(enc, BYOL_BUFFER_PARAMS, &n);
+    float *online = byol_trainer_buffer(copy, BYOL_BUFFER_PARAMS, NULL);
+    assert_ptr_equal(p, online); /* the encoder comes first in the online buffer */
+    /* export: the encoder loads into a preset network strictly */
+    const char *path = tmp("enc.safetensors");
+    assert_byol_ok(byol_net_save(enc, path));
+    byol_config *cfg;
+    byol_net *net;
+    assert_byol_ok(byol_config_create(&cfg));
+    assert_byol_ok(byol_config_parse(cfg, "net.arch=cnn-small net.width=0.25"));
+    assert_byol_ok(byol_net_create(cfg, &net));
+    assert_byol_ok(byol_net_load(net, path, BYOL_LOAD_STRICT));
+    assert_memory_equal(byol_net_buffer(net, BYOL_BUFFER_PARAMS, NULL), p, (size_t)n * 4);
+    /* a weight file is not a checkpoint */
+    assert_int_equal(byol_trainer_load(copy, path), BYOL_E_FORMAT);
+    assert_non_null(strstr(byol_last_error(), "not a libbyol checkpoint"));
+    /* a checkpoint of another architecture is refused by name */
+    byol_trainer *wide = make("net.width=0.5");
+    assert_byol_ok(byol_trainer_save(wide, path));
+    assert_int_equal(byol_trainer_load(copy, path), BYOL_E_FORMAT);
+    assert_non_null(strstr(byol_last_error(), "online.encoder.conv1.weight"));
+    unlink(path);
+    byol_net_destroy(net);
+    byol_config_destroy(cfg);
+    byol_trainer_destroy(wide);
+    byol_trainer_destroy(copy);
+    byol_trainer_destroy(indep);
+}
+
+static void test_bad_calls(void **state_)
+{
+    (void)state_;
+    byol_trainer *t = make(NULL);
+    views v;
+    make_views(&v, 1, 3);
+    assert_int_equal(byol_trainer_step(t, &v.v1, &v.v2, NULL), BYOL_E_SHAPE);
+    assert_non_null(strstr(byol_last_error(), "train.batch_size"));
+    make_views(&v, 1, B);
+    byol_step_stats old = { .struct_size = 8 };
+    assert_int_equal(byol_trainer_step(t, &v.v1, &v.v2, &old), BYOL_E_ABI);
+    assert_int_equal(byol_trainer_update_target(t, 1.5), BYOL_E_RANGE);
+    assert_int_equal(byol_trainer_step(NULL, &v.v1, &v.v2, NULL), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol_trainer_step(t, NULL, &v.v2, NULL), BYOL_E_INVALID_ARG);
+    assert_null(byol_trainer_buffer(t, BYOL_BUFFER_STATE, NULL));
+    byol_config *cfg;
+    byol_trainer *bad = NULL;
+    assert_byol_ok(byol_config_create(&cfg));
+    assert_int_equal(byol_config_parse(cfg, "train.batch_size=1"), BYOL_E_RANGE);
+    byol_config_destroy(cfg);
+    byol_trainer_destroy(bad);
+    byol_trainer_destroy(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split_step_equals_step),
+        cmocka_unit_test(test_accumulation_equals_full_batch),
+        cmocka_unit_test(test_resume_and_threads_give_same_bits),
+        cmocka_unit_test(test_guard_and_hook_change_nothing),
+        cmocka_unit_test(test_schedules_closed_form),
+        cmocka_unit_test(test_target_init_and_encoder),
+        cmocka_unit_test(test_bad_calls),
+    };
+    return cmocka_run_group_tests_name("trainer_api", tests, NULL, NULL);
+}
