@@ -18,7 +18,10 @@
  * batch/256, and tau(k) = 1 - (1 - tau_base)(cos(pi k / K) + 1)/2.
  *
  * Settings come from the config (keys train.*, optim.*, ema.*, byol.*,
- * net.*; presets "imagenet", "cifar10", "fashion-mnist").
+ * net.*; presets "imagenet", "cifar10", "fashion-mnist"). byol.mode=simsiam
+ * drops the moving average: the online projection of the other view, under a
+ * stop-gradient, is the target (SimSiam, Chen & He 2021); the target network
+ * is then unused.
  *
  * Memory: the online parameters (encoder, projector, predictor, in that
  * order) are one contiguous buffer, their gradients another, so an
@@ -48,7 +51,7 @@ typedef struct byol_step_stats {
     double loss_12;        /**< batch mean of l(p1, z'2) */
     double loss_21;        /**< batch mean of l(p2, z'1) */
     double lr;             /**< learning rate used by the update */
-    double tau;            /**< EMA decay used for the target */
+    double tau;            /**< EMA decay used for the target (0 in SimSiam mode) */
     double grad_norm;      /**< L2 norm of the whole online gradient before the update */
     double collapse_std;   /**< mean over dimensions of the batch standard deviation of
                                 the l2-normalised online projections: about 1/sqrt(d)

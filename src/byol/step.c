@@ -79,12 +79,21 @@ static int check_views(const byol_trainer *t, const byol_tensor *v1, const byol_
     return BYOL_OK;
 }
 
-/* Target projection of one view: z = g_xi(f_xi(x)), no gradient. */
+/* Target projection of one view: z = g_xi(f_xi(x)), no gradient. In
+ * SimSiam mode the "target" is the online network itself under a
+ * stop-gradient; that extra forward must not count in the BatchNorm
+ * statistics, so they are restored right after it (nothing else has run
+ * yet in this step, so the snapshot is exactly the state to restore). */
 static int target_pass(byol_trainer *t, const byol_tensor *x, int64_t n, float *z)
 {
+    byol_net *const *nets = t->simsiam ? t->online : t->target;
     byol_tensor ty = vec(region(t, W_TY), n, t->feat), tz = vec(z, n, t->proj_out);
-    int rc = byol_net_forward(t->target[BYOL__ENC], x, &ty);
-    return rc == BYOL_OK ? byol_net_forward(t->target[BYOL__PROJ], &ty, &tz) : rc;
+    int rc = byol_net_forward(nets[BYOL__ENC], x, &ty);
+    if (rc == BYOL_OK)
+        rc = byol_net_forward(nets[BYOL__PROJ], &ty, &tz);
+    if (t->simsiam)
+        snapshot(t, 1);
+    return rc;
 }
 
 /* Online forward of one view, its loss against the other view's target
@@ -263,8 +272,9 @@ int byol_trainer_step(byol_trainer *t, const byol_tensor *view1, const byol_tens
         snapshot(t, 1);
         return rc;
     }
-    s->tau = byol__tau_at(k, t->total_steps, t->tau_base);
-    return byol_trainer_update_target(t, s->tau);
+    /* SimSiam has no moving average: its target is the online network */
+    s->tau = t->simsiam ? 0.0 : byol__tau_at(k, t->total_steps, t->tau_base);
+    return t->simsiam ? BYOL_OK : byol_trainer_update_target(t, s->tau);
 }
 
 /* ---- access ---------------------------------------------------------------- */

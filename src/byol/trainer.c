@@ -161,6 +161,7 @@ static int build(byol_trainer *t, const byol_config *cfg, const byol_net *encode
     t->proj_out = byol__cfg_int(cfg, "byol.proj_out");
     t->base_lr = byol__cfg_float(cfg, "optim.lr");
     t->tau_base = byol__cfg_float(cfg, "ema.tau_base");
+    t->simsiam = !strcmp(byol__cfg_str(cfg, "byol.mode"), "simsiam");
     int rc = make_encoders(t, cfg, encoder);
     if (rc == BYOL_OK)
         rc = make_heads(t, cfg);

@@ -17,6 +17,7 @@ struct byol_trainer {
     float *params, *grads, *tparams, *tgrads;
     int64_t nparams, ntarget;
     int32_t optim_kind;
+    int32_t simsiam;                   /* byol.mode=simsiam: no target, stop-gradient */
     void *optim;                       /* byol__lars / byol__sgd / byol__adamw */
     byol__param_span *spans;
     int64_t nspans;

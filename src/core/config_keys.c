@@ -62,6 +62,9 @@ const byol__key byol__keys[] = {
     { "byol.pred_hidden", I, "4096", NULL, 1, 1 << 20, "predictor hidden width" },
     { "byol.head_batchnorm", B, "1", NULL, 0, 1,
       "BatchNorm after the hidden Linear of projector and predictor (the reference: on)" },
+    { "byol.mode", S, "byol", "byol|simsiam", 0, 0,
+      "byol: EMA target network; simsiam: no target, the online projection under a "
+      "stop-gradient is the target" },
     { "byol.target_init", S, "copy", "copy|independent", 0, 0,
       "target starts as a copy of the online network (PyTorch libraries) or independently "
       "initialised (the reference)" },

@@ -230,6 +230,36 @@ static void test_guard_and_hook_change_nothing(void **state_)
     byol_trainer_destroy(t);
 }
 
+/* At step 0 BYOL's target is an exact copy of the online network, so a
+ * SimSiam step (the online projection under a stop-gradient as target) must
+ * give the same loss, the same updated online parameters and the same
+ * BatchNorm statistics: the extra projection pass may not count in them. */
+static void test_simsiam_first_step_equals_byol(void **state_)
+{
+    (void)state_;
+    byol_trainer *byol = make(NULL), *sim = make("byol.mode=simsiam");
+    views v;
+    make_views(&v, 31, B);
+    byol_step_stats a = { .struct_size = sizeof a }, b = { .struct_size = sizeof b };
+    assert_byol_ok(byol_trainer_step(byol, &v.v1, &v.v2, &a));
+    assert_byol_ok(byol_trainer_step(sim, &v.v1, &v.v2, &b));
+    assert_true(a.loss == b.loss);
+    assert_true(b.tau == 0.0 && a.tau > 0.9);
+    int64_t n, ns;
+    float *pa = byol_trainer_buffer(byol, BYOL_BUFFER_PARAMS, &n);
+    assert_memory_equal(pa, byol_trainer_buffer(sim, BYOL_BUFFER_PARAMS, NULL), (size_t)n * 4);
+    float *sa = byol_net_buffer(byol_trainer_encoder(byol), BYOL_BUFFER_STATE, &ns);
+    float *sb = byol_net_buffer(byol_trainer_encoder(sim), BYOL_BUFFER_STATE, NULL);
+    assert_memory_equal(sa, sb, (size_t)ns * 4);
+    /* afterwards BYOL's target lags behind the online network, SimSiam's does not */
+    make_views(&v, 32, B);
+    assert_byol_ok(byol_trainer_step(byol, &v.v1, &v.v2, &a));
+    assert_byol_ok(byol_trainer_step(sim, &v.v1, &v.v2, &b));
+    assert_true(a.loss != b.loss);
+    byol_trainer_destroy(byol);
+    byol_trainer_destroy(sim);
+}
+
 static void test_schedules_closed_form(void **state_)
 {
     (void)state_;
@@ -311,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_accumulation_equals_full_batch),
         cmocka_unit_test(test_resume_and_threads_give_same_bits),
         cmocka_unit_test(test_guard_and_hook_change_nothing),
+        cmocka_unit_test(test_simsiam_first_step_equals_byol),
         cmocka_unit_test(test_schedules_closed_form),
         cmocka_unit_test(test_target_init_and_encoder),
         cmocka_unit_test(test_bad_calls),
