@@ -8,11 +8,11 @@ set -euo pipefail
 
 # Build and unit tests. build-essential is satisfied by gcc+make+libc6-dev too
 # (checked below), so minimal images with a toolchain but no meta package pass.
-base=(build-essential pkg-config libblis-dev libstb-dev libcmocka-dev zlib1g-dev)
+base=(build-essential pkg-config libblis-dev libstb-dev libcmocka-dev zlib1g-dev dataset-fashion-mnist)
 # libblas-dev: reference CBLAS (BLAS=netlib); libopenblas-dev: BLAS=openblas;
 # abigail-tools: abidw/abidiff; g++: C++ header check; gfortran: openblas.pc's
 # static libs name -lgfortran (tests/install links with pkg-config --static).
-ci=(libblas-dev libopenblas-dev abigail-tools g++ gfortran doxygen dataset-fashion-mnist)
+ci=(libblas-dev libopenblas-dev abigail-tools g++ gfortran doxygen)
 
 want=("${base[@]}")
 case "${1:-}" in

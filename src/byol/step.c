@@ -252,7 +252,7 @@ int byol_trainer_step(byol_trainer *t, const byol_tensor *view1, const byol_tens
     if (stats && stats->struct_size < sizeof *stats)
         return byol__err(BYOL_E_ABI, "%s: stats struct_size %u < %zu", fn,
                          (unsigned)stats->struct_size, sizeof *stats);
-    if (view1 && view1->shape[0] != t->batch)
+    if (view1 && view1->struct_size >= sizeof *view1 && view1->shape[0] != t->batch)
         return byol__err(BYOL_E_SHAPE, "%s: views hold %lld samples, train.batch_size is %lld "
                          "(use byol_trainer_accumulate for micro-batches)", fn,
                          (long long)view1->shape[0], (long long)t->batch);
