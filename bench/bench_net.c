@@ -1,16 +1,30 @@
-/* libbyol side of `make bench`: forward+backward throughput of a network in
- * training mode, measured the way bench/torch_peer.py measures PyTorch, so
- * bench/compare.py can print the two side by side. Public API only.
+/* libbyol side of `make bench`: training throughput measured the way
+ * bench/torch_peer.py measures PyTorch, so bench/compare.py can print the
+ * two side by side. Public API only.
  *
  *   bench_net <case> [threads] [min_seconds]
  * prints one JSON line: {"case":..., "img_s":..., "peak_mb":..., "threads":...}
  *
- * Memory: after building the net, planning the arena and filling the data,
- * the peak-RSS mark is reset (/proc/self/clear_refs) and the baseline RSS
- * read; peak_mb is VmHWM minus that baseline after the timed loop. The
- * arena is allocated before the baseline but first touched inside the loop,
- * so its pages count, as PyTorch's activations do in the peer. */
+ * Two kinds of case:
+ *  - fwdbwd_*: one network in training mode; an iteration is zero_grad,
+ *    forward, backward of sum(y * dy) into every parameter (no input grad).
+ *  - byol_step_*: a whole BYOL step, byol_trainer_step() on two views of
+ *    `batch` images each (target forwards, online forwards and backwards per
+ *    view, loss, LARS, target EMA), with the settings of a config preset.
+ *    One step consumes `batch` images (seen as two views), so img/s is
+ *    batch * steps / seconds, as for the fwdbwd cases.
+ * Both: 3 untimed warmup iterations, then timed iterations until at least
+ * min_seconds have passed and at least 3 were run.
+ *
+ * Memory: after building the net (or trainer), planning the arena and
+ * filling the data, the peak-RSS mark is reset (/proc/self/clear_refs) and
+ * the baseline RSS read; peak_mb is VmHWM minus that baseline after the
+ * timed loop. The arena is allocated before the baseline but first touched
+ * inside the loop, so its pages count, as PyTorch's activations do in the
+ * peer. Parameters, gradients and optimizer state are allocated (and
+ * zeroed) at creation, so they are in the baseline. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +32,21 @@
 
 #include <byol/byol.h>
 
+enum { KIND_FWDBWD, KIND_BYOL_STEP };
+
 typedef struct bench_case {
-    const char *name, *settings;
+    const char *name;
+    int kind;
+    const char *preset;   /* byol_step: config preset applied first, else NULL */
+    const char *settings; /* then these "key=value" settings */
     int64_t batch;
 } bench_case;
 
 static const bench_case cases[] = {
-    { "fwdbwd_resnet18_cifar_b64", "net.arch=resnet18-cifar", 64 },
-    { "fwdbwd_cnn_small_b256", "net.arch=cnn-small", 256 },
+    { "fwdbwd_resnet18_cifar_b64", KIND_FWDBWD, NULL, "net.arch=resnet18-cifar", 64 },
+    { "fwdbwd_cnn_small_b256", KIND_FWDBWD, NULL, "net.arch=cnn-small", 256 },
+    { "byol_step_resnet18_cifar_b64", KIND_BYOL_STEP, "cifar10", "train.batch_size=64", 64 },
+    { "byol_step_cnn_small_b256", KIND_BYOL_STEP, "fashion-mnist", "train.batch_size=256", 256 },
 };
 
 static double now(void)
@@ -58,7 +79,97 @@ static int reset_peak(void)
     return fclose(f) == 0 && ok;
 }
 
-static int run(const bench_case *c, int threads, double min_seconds)
+/* Fixed-seed standard normal numbers (splitmix64 + Box-Muller). */
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void fill_normal(float *x, int64_t n, uint64_t seed)
+{
+    const double two_pi = 6.283185307179586;
+    for (int64_t i = 0; i < n; i += 2) {
+        double u1 = ((double)(splitmix64(&seed) >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
+        double u2 = (double)(splitmix64(&seed) >> 11) / 9007199254740992.0;        /* [0, 1) */
+        double r = sqrt(-2.0 * log(u1));
+        x[i] = (float)(r * cos(two_pi * u2));
+        if (i + 1 < n)
+            x[i + 1] = (float)(r * sin(two_pi * u2));
+    }
+}
+
+/* One timed workload: iter(ctx) is one training iteration. */
+typedef int (*iter_fn)(void *ctx);
+
+typedef struct measurement {
+    int iters, reset;
+    double seconds;
+    long base_kib, peak_kib;
+} measurement;
+
+/* The measurement shared by every case: reset the peak mark, read the
+ * baseline, 3 untimed warmup iterations, then timed ones until min_seconds
+ * have passed and at least 3 were run; then read the peak. */
+static int measure(iter_fn iter, void *ctx, double min_seconds, measurement *m)
+{
+    int rc = BYOL_OK;
+    m->reset = reset_peak();
+    m->base_kib = status_kib("VmRSS");
+    m->iters = 0;
+    double t0 = 0, elapsed = 0;
+    for (int i = 0; rc == BYOL_OK && (i < 3 + 3 || elapsed < min_seconds); i++) {
+        if (i == 3)
+            t0 = now(); /* after 3 untimed warmup iterations */
+        rc = iter(ctx);
+        if (i >= 3) {
+            m->iters++;
+            elapsed = now() - t0;
+        }
+    }
+    m->seconds = elapsed;
+    m->peak_kib = status_kib("VmHWM");
+    return rc;
+}
+
+static void report(const bench_case *c, int threads, const measurement *m, const char *extra)
+{
+    printf("{\"case\": \"%s\", \"img_s\": %.2f, \"peak_mb\": %.1f, \"threads\": %d, "
+           "\"batch\": %lld, \"iters\": %d, \"seconds\": %.3f, \"rss_base_mb\": %.1f, "
+           "\"mem_method\": \"%s\", \"libbyol\": \"%s\"%s}\n",
+           c->name, (double)c->batch * m->iters / m->seconds,
+           (double)(m->peak_kib - m->base_kib) / 1024.0, threads, (long long)c->batch, m->iters,
+           m->seconds, (double)m->base_kib / 1024.0, m->reset ? "vmhwm_reset" : "vmhwm_total",
+           byol_version_string(), extra);
+}
+
+static int fail(int rc)
+{
+    fprintf(stderr, "bench_net: %s: %s\n", byol_strerror(rc), byol_last_error());
+    return 1;
+}
+
+/* ---- fwdbwd: one network, forward + backward ------------------------------ */
+
+typedef struct fwdbwd_ctx {
+    byol_net *net;
+    byol_tensor *x, *y, *dy;
+} fwdbwd_ctx;
+
+static int fwdbwd_iter(void *vc)
+{
+    fwdbwd_ctx *c = vc;
+    int rc = byol_net_zero_grad(c->net);
+    if (rc == BYOL_OK)
+        rc = byol_net_forward(c->net, c->x, c->y);
+    if (rc == BYOL_OK)
+        rc = byol_net_backward(c->net, c->dy, NULL);
+    return rc;
+}
+
+static int run_fwdbwd(const bench_case *c, int threads, double min_seconds)
 {
     byol_config *cfg = NULL;
     byol_net *net = NULL;
@@ -78,8 +189,9 @@ static int run(const bench_case *c, int threads, double min_seconds)
     if (rc == BYOL_OK)
         rc = byol_net_output_dims(net, &ndim, out);
     if (rc != BYOL_OK) {
-        fprintf(stderr, "bench_net: %s: %s\n", byol_strerror(rc), byol_last_error());
-        return 1;
+        byol_net_destroy(net);
+        byol_config_destroy(cfg);
+        return fail(rc);
     }
     int64_t nx = c->batch * in[0] * in[1] * in[2], ny = c->batch * out[0];
     float *x = malloc((size_t)nx * sizeof *x), *y = malloc((size_t)ny * sizeof *y);
@@ -91,32 +203,13 @@ static int run(const bench_case *c, int threads, double min_seconds)
     byol_tensor tx = { sizeof tx, 4, { c->batch, in[0], in[1], in[2] }, x };
     byol_tensor ty = { sizeof ty, 2, { c->batch, out[0], 0, 0 }, y };
     byol_tensor tdy = { sizeof tdy, 2, { c->batch, out[0], 0, 0 }, dy };
-    int reset = reset_peak();
-    long base = status_kib("VmRSS");
-    int iters = 0;
-    double t0 = 0, elapsed = 0;
-    for (int i = 0; rc == BYOL_OK && (i < 3 + 3 || elapsed < min_seconds); i++) {
-        if (i == 3)
-            t0 = now(); /* after 3 untimed warmup iterations */
-        rc = byol_net_zero_grad(net);
-        if (rc == BYOL_OK)
-            rc = byol_net_forward(net, &tx, &ty);
-        if (rc == BYOL_OK)
-            rc = byol_net_backward(net, &tdy, NULL);
-        if (i >= 3) {
-            iters++;
-            elapsed = now() - t0;
-        }
-    }
-    long peak = status_kib("VmHWM");
+    fwdbwd_ctx ctx = { net, &tx, &ty, &tdy };
+    measurement m;
+    rc = measure(fwdbwd_iter, &ctx, min_seconds, &m);
     if (rc != BYOL_OK)
-        fprintf(stderr, "bench_net: %s: %s\n", byol_strerror(rc), byol_last_error());
+        fail(rc);
     else
-        printf("{\"case\": \"%s\", \"img_s\": %.2f, \"peak_mb\": %.1f, \"threads\": %d, "
-               "\"iters\": %d, \"seconds\": %.3f, \"mem_method\": \"%s\", \"libbyol\": \"%s\"}\n",
-               c->name, (double)c->batch * iters / elapsed, (double)(peak - base) / 1024.0,
-               threads, iters, elapsed, reset ? "vmhwm_reset" : "vmhwm_total",
-               byol_version_string());
+        report(c, threads, &m, "");
     free(x);
     free(y);
     free(dy);
@@ -125,17 +218,81 @@ static int run(const bench_case *c, int threads, double min_seconds)
     return rc != BYOL_OK;
 }
 
+/* ---- byol_step: the whole BYOL step ---------------------------------------- */
+
+typedef struct step_ctx {
+    byol_trainer *t;
+    const byol_tensor *v1, *v2;
+    byol_step_stats stats;
+} step_ctx;
+
+static int step_iter(void *vc)
+{
+    step_ctx *c = vc;
+    c->stats.struct_size = sizeof c->stats;
+    return byol_trainer_step(c->t, c->v1, c->v2, &c->stats);
+}
+
+static int run_byol_step(const bench_case *c, int threads, double min_seconds)
+{
+    byol_config *cfg = NULL;
+    byol_trainer *t = NULL;
+    int rc = byol_config_create(&cfg);
+    if (rc == BYOL_OK)
+        rc = byol_config_apply_preset(cfg, c->preset);
+    if (rc == BYOL_OK)
+        rc = byol_config_parse(cfg, c->settings);
+    if (rc == BYOL_OK)
+        rc = byol_config_set_int(cfg, "threads", threads);
+    if (rc == BYOL_OK)
+        rc = byol_trainer_create(cfg, NULL, &t);
+    int64_t in[3];
+    if (rc == BYOL_OK)
+        rc = byol_net_input_dims(byol_trainer_encoder(t), in);
+    if (rc != BYOL_OK) {
+        byol_trainer_destroy(t);
+        byol_config_destroy(cfg);
+        return fail(rc);
+    }
+    int64_t nx = c->batch * in[0] * in[1] * in[2];
+    float *x1 = malloc((size_t)nx * sizeof *x1), *x2 = malloc((size_t)nx * sizeof *x2);
+    fill_normal(x1, nx, 1);
+    fill_normal(x2, nx, 2);
+    byol_tensor v1 = { sizeof v1, 4, { c->batch, in[0], in[1], in[2] }, x1 };
+    byol_tensor v2 = { sizeof v2, 4, { c->batch, in[0], in[1], in[2] }, x2 };
+    step_ctx ctx = { t, &v1, &v2, { 0 } };
+    measurement m;
+    rc = measure(step_iter, &ctx, min_seconds, &m);
+    if (rc != BYOL_OK) {
+        fail(rc);
+    } else {
+        char extra[160];
+        snprintf(extra, sizeof extra, ", \"preset\": \"%s\", \"last_loss\": %.6f, \"steps\": %lld",
+                 c->preset, ctx.stats.loss, (long long)ctx.stats.step + 1);
+        report(c, threads, &m, extra);
+    }
+    free(x1);
+    free(x2);
+    byol_trainer_destroy(t);
+    byol_config_destroy(cfg);
+    return rc != BYOL_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_net <case> [threads] [min_seconds]\n");
+        fprintf(stderr, "usage: bench_net <case> [threads] [min_seconds]\ncases:");
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            fprintf(stderr, " %s", cases[i].name);
+        fprintf(stderr, "\n");
         return 2;
     }
     int threads = argc > 2 ? atoi(argv[2]) : 2;
     double min_seconds = argc > 3 ? atof(argv[3]) : 5.0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (!strcmp(cases[i].name, argv[1]))
-            return run(&cases[i], threads, min_seconds);
+            return cases[i].kind == KIND_BYOL_STEP ? run_byol_step(&cases[i], threads, min_seconds)
+                                                   : run_fwdbwd(&cases[i], threads, min_seconds);
     fprintf(stderr, "bench_net: unknown case '%s'\n", argv[1]);
     return 2;
 }

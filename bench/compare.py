@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """`make bench`: libbyol next to PyTorch on the same machine and thread count.
 
-Runs build/<blas>/bench/bench_net for each case, then bench/torch_peer.py
-(with /usr/bin/python3, when torch is importable there) for the same cases,
-prints a table and one machine-readable line per case:
+Runs build/<blas>/bench/bench_net for each case (by default all four:
+fwdbwd_resnet18_cifar_b64, fwdbwd_cnn_small_b256, byol_step_resnet18_cifar_b64,
+byol_step_cnn_small_b256), then bench/torch_peer.py (with /usr/bin/python3,
+when torch is importable there) for the same cases, prints a table and one
+machine-readable line per case:
 
   BENCH name=<case> libbyol=<img/s> torch=<img/s> ratio=<libbyol/torch> threads=<n> peak_mb=<MiB> torch_peak_mb=<MiB>
 
@@ -17,7 +19,11 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CASES = ["fwdbwd_resnet18_cifar_b64", "fwdbwd_cnn_small_b256"]
+# fwdbwd_*: one network's forward + backward; byol_step_*: the whole BYOL
+# step (byol_trainer_step) of a config preset. img/s = batch * iterations /
+# seconds for both (a BYOL step consumes `batch` images, seen as two views).
+CASES = ["fwdbwd_resnet18_cifar_b64", "fwdbwd_cnn_small_b256",
+         "byol_step_resnet18_cifar_b64", "byol_step_cnn_small_b256"]
 TORCH_PY = "/usr/bin/python3"
 
 

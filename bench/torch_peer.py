@@ -1,23 +1,45 @@
 #!/usr/bin/python3
 """PyTorch peer figures for libbyol's benchmarks (run by `make bench`).
 
-What: measures PyTorch CPU forward+backward throughput (images/s) and peak
-memory for the networks libbyol implements, so the C benchmark driver can
-print libbyol's figures next to PyTorch's on the same machine:
+What: measures PyTorch CPU training throughput (images/s) and peak memory
+for the networks and the BYOL step libbyol implements, so the C benchmark
+driver can print libbyol's figures next to PyTorch's on the same machine:
 
-  fwdbwd_resnet18_cifar_b64  resnet18-cifar, width 1.0, input [64,3,32,32]
-  fwdbwd_cnn_small_b256      cnn-small, input [256,1,28,28]
+  fwdbwd_resnet18_cifar_b64     resnet18-cifar, width 1.0, input [64,3,32,32]
+  fwdbwd_cnn_small_b256         cnn-small, input [256,1,28,28]
+  byol_step_resnet18_cifar_b64  BYOL step as libbyol's "cifar10" preset at batch
+                                64: resnet18-cifar, projector 512->4096->256,
+                                predictor 256->4096->256, LARS (eta 0.02,
+                                wd 1e-5, clipped), two views [64,3,32,32]
+  byol_step_cnn_small_b256      BYOL step as the "fashion-mnist" preset:
+                                cnn-small, heads 128->512->128 and
+                                128->512->128, LARS, two views [256,1,28,28]
 
-Each iteration, in train mode (BatchNorm uses batch statistics and updates
-its running stats): parameter grads set to None, out = model(x),
+fwdbwd iteration, in train mode (BatchNorm uses batch statistics and
+updates its running stats): parameter grads set to None, out = model(x),
 sum(out * dy).backward() into every parameter (the input needs no grad).
---warmup iterations are run untimed, then timed iterations until at least
---min-seconds have passed and at least --min-iters were run;
+
+byol_step iteration (tests/ref/byol_ref.py semantics, written with fused
+torch._foreach ops instead of byol_ref's per-tensor Python loop): grads
+zeroed in place; target projections z1, z2 of each view as separate
+forwards in train mode under no_grad; online predictions p1, p2 as
+separate forwards; loss = mean(l(p1, z2) + l(p2, z1)); one backward; LARS
+with DM's trust ratio eta*|p|/|g + wd*p| (biases and BatchNorm excluded),
+plus the preset's clip_lr (solo-learn's min(r/lr, 1), a per-tensor scalar);
+then the target EMA with the new online parameters. Views are
+torch.randn with a fixed seed. One step consumes `batch` images (two views
+of each), so img_s = batch * steps / seconds. Gradients and LARS momentum
+are allocated when the model is built (like libbyol's, which are allocated
+when the trainer is created), so they are in the memory baseline.
+`--self-check` compares this step against byol_ref.Byol.step in float64.
+
+Both kinds: --warmup iterations are run untimed, then timed iterations
+until at least --min-seconds have passed and at least --min-iters were run;
 img_s = batch * timed iterations / timed seconds.
 
 Memory: every case runs in a fresh child process (this script with
 --child). After importing torch, setting the thread count and building the
-model, x and dy, the child reads its resident set size (VmRSS) as the
+model(s) and the inputs, the child reads its resident set size (VmRSS) as the
 baseline and resets the kernel's peak-RSS mark by writing "5" to
 /proc/self/clear_refs. After the warmup and timed iterations it reads the
 peak (VmHWM). peak_mb = (peak - baseline) / 2^20 bytes: the memory the
@@ -35,9 +57,11 @@ progress and errors go to stderr. Exit status is non-zero if a case failed.
 Usage:
     /usr/bin/python3 bench/torch_peer.py [--threads 2] [--case NAME]...
         [--warmup 3] [--min-seconds 5] [--min-iters 3]
+    /usr/bin/python3 bench/torch_peer.py --self-check
 """
 
 import argparse
+import copy
 import json
 import os
 import resource
@@ -49,10 +73,29 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "ref"))
 
 # case name -> (network name for tests/ref/nets.py, width, batch)
-CASES = {
+FWDBWD_CASES = {
     "fwdbwd_resnet18_cifar_b64": ("resnet18_cifar", 1.0, 64),
     "fwdbwd_cnn_small_b256": ("cnn_small", 1.0, 256),
 }
+
+# case name -> the BYOL step of a libbyol preset (src/core/config_keys.c):
+# encoder, head sizes and optimizer settings as the preset sets them, with
+# the library defaults train.total_steps=1000, train.warmup_steps=0,
+# optim.momentum=0.9.
+BYOL_CASES = {
+    "byol_step_resnet18_cifar_b64": dict(
+        preset="cifar10", net="resnet18_cifar", width=1.0, batch=64,
+        proj_hidden=4096, proj_out=256, pred_hidden=4096,
+        base_lr=1.0, weight_decay=1e-5, eta=0.02, clip_lr=True, momentum=0.9,
+        tau_base=0.99, total_steps=1000, warmup_steps=0),
+    "byol_step_cnn_small_b256": dict(
+        preset="fashion-mnist", net="cnn_small", width=1.0, batch=256,
+        proj_hidden=512, proj_out=128, pred_hidden=512,
+        base_lr=2.0, weight_decay=1e-5, eta=0.02, clip_lr=True, momentum=0.9,
+        tau_base=0.99, total_steps=1000, warmup_steps=0),
+}
+
+CASES = list(FWDBWD_CASES) + list(BYOL_CASES)
 
 
 def proc_status_kib(field):
@@ -86,27 +129,152 @@ def train_step(model, x, dy):
     (out * dy).sum().backward()
 
 
-def run_case(case, threads, warmup, min_seconds, min_iters):
-    """Measures one case in this process; returns its result dict."""
+class ByolPeer:
+    """The BYOL step of tests/ref/byol_ref.py, with fused multi-tensor ops.
+
+    online = encoder -> projector -> predictor, target = a copy of the
+    online encoder and projector (train mode, no grad). Heads are
+    byol_ref.mlp_head (Linear(bias) -> BatchNorm1d -> ReLU -> Linear(no
+    bias)). The LARS exclusion rule, the loss, lr(k) and tau(k) are
+    byol_ref's own functions; only the update loops are rewritten with
+    torch._foreach_* so the optimizer and the EMA cost a few fused passes
+    over the parameters instead of a Python loop with .item() syncs.
+    """
+
+    def __init__(self, encoder, feat, spec, dtype=None):
+        import torch
+        from torch import nn
+        import byol_ref
+
+        self.torch, self.ref = torch, byol_ref
+        self.hp = byol_ref.Hyper(
+            base_lr=spec["base_lr"], batch=spec["batch"], total_steps=spec["total_steps"],
+            warmup_steps=spec["warmup_steps"], tau_base=spec["tau_base"], eta=spec["eta"],
+            momentum=spec["momentum"], weight_decay=spec["weight_decay"])
+        self.clip_lr = spec["clip_lr"]
+        self.online = nn.ModuleDict({
+            "encoder": encoder,
+            "projector": byol_ref.mlp_head(feat, spec["proj_hidden"], spec["proj_out"]),
+            "predictor": byol_ref.mlp_head(spec["proj_out"], spec["pred_hidden"],
+                                           spec["proj_out"]),
+        })
+        if dtype is not None:
+            self.online.to(dtype)
+        self.target = nn.ModuleDict({
+            part: copy.deepcopy(self.online[part]) for part in byol_ref.TARGET_PARTS})
+        for p in self.target.parameters():
+            p.requires_grad_(False)
+        self.online.train()
+        self.target.train()
+        # LARS groups: trust ratio + weight decay, or neither (bias, BatchNorm).
+        self.inc, self.exc = [], []
+        for part in byol_ref.ONLINE_PARTS:
+            for _, m, pname, p in byol_ref.named_params_with_modules(self.online[part]):
+                (self.exc if byol_ref.lars_excluded(m, pname) else self.inc).append(p)
+        self.params = self.inc + self.exc
+        # Persistent gradients (zeroed in place each step, torch 1.13's
+        # zero_grad default) and momentum, allocated now as libbyol does.
+        for p in self.params:
+            p.grad = torch.zeros_like(p)
+        self.mu_inc = [torch.zeros_like(p) for p in self.inc]
+        self.mu_exc = [torch.zeros_like(p) for p in self.exc]
+        # EMA pairs (target parameter, online parameter), by name.
+        self.ema_t, self.ema_o = [], []
+        for part in byol_ref.TARGET_PARTS:
+            tparams = dict(self.target[part].named_parameters())
+            for name, op in self.online[part].named_parameters():
+                self.ema_t.append(tparams[name])
+                self.ema_o.append(op)
+        self.k = 0
+
+    def online_forward(self, x):
+        o = self.online
+        return o["predictor"](o["projector"](o["encoder"](x)))
+
+    def target_forward(self, x):
+        t = self.target
+        with self.torch.no_grad():
+            return t["projector"](t["encoder"](x))
+
+    def lars(self, lr):
+        """DM LARS (byol_ref.Lars) over all online parameters at once."""
+        torch, hp = self.torch, self.hp
+        with torch.no_grad():
+            u = torch._foreach_add([p.grad for p in self.inc], self.inc, alpha=hp.weight_decay)
+            pn = torch.stack(torch._foreach_norm(self.inc))
+            un = torch.stack(torch._foreach_norm(u))
+            ok = (pn > 0) & (un > 0)
+            r = torch.where(ok, hp.eta * pn / un, torch.ones_like(pn))
+            if self.clip_lr:  # solo-learn: min(r/lr, 1), as libbyol's optim.clip_lr
+                r = torch.where(ok & (r < lr), r / lr, torch.ones_like(r)) if lr > 0 \
+                    else torch.ones_like(r)
+            torch._foreach_mul_(u, r.tolist())
+            torch._foreach_mul_(self.mu_inc, hp.momentum)
+            torch._foreach_add_(self.mu_inc, u)
+            torch._foreach_mul_(self.mu_exc, hp.momentum)
+            torch._foreach_add_(self.mu_exc, [p.grad for p in self.exc])
+            torch._foreach_add_(self.params, self.mu_inc + self.mu_exc, alpha=-lr)
+
+    def ema(self, tau):
+        """target = tau*target + (1 - tau)*online, parameters only."""
+        torch = self.torch
+        with torch.no_grad():
+            torch._foreach_mul_(self.ema_t, tau)
+            torch._foreach_add_(self.ema_t, self.ema_o, alpha=1.0 - tau)
+
+    def step(self, view1, view2):
+        """One BYOL step; returns the loss (0-d tensor)."""
+        torch, ref = self.torch, self.ref
+        torch._foreach_zero_([p.grad for p in self.params])
+        z1 = self.target_forward(view1)
+        z2 = self.target_forward(view2)
+        p1 = self.online_forward(view1)
+        p2 = self.online_forward(view2)
+        loss = (ref.regression_loss(p1, z2) + ref.regression_loss(p2, z1)).mean()
+        loss.backward()
+        self.lars(ref.learning_rate(self.k, self.hp))
+        self.ema(ref.target_tau(self.k, self.hp))
+        self.k += 1
+        return loss.detach()
+
+
+def build_workload(case, batch_seed=0):
+    """Builds a case's model(s) and inputs; returns (batch, iteration fn)."""
     import torch
     import nets
 
+    torch.manual_seed(batch_seed)
+    if case in FWDBWD_CASES:
+        name, width, batch = FWDBWD_CASES[case]
+        model, chw = nets.build(name, width)
+        model.train()
+        x = torch.randn((batch,) + chw)
+        dy = torch.randn(batch, model.out_features)
+        return batch, lambda: train_step(model, x, dy)
+    spec = BYOL_CASES[case]
+    encoder, chw = nets.build(spec["net"], spec["width"])
+    peer = ByolPeer(encoder, encoder.out_features, spec)
+    batch = spec["batch"]
+    view1 = torch.randn((batch,) + chw)
+    view2 = torch.randn((batch,) + chw)
+    return batch, lambda: peer.step(view1, view2)
+
+
+def run_case(case, threads, warmup, min_seconds, min_iters):
+    """Measures one case in this process; returns its result dict."""
+    import torch
+
     torch.set_num_threads(threads)
-    name, width, batch = CASES[case]
-    torch.manual_seed(0)
-    model, chw = nets.build(name, width)
-    model.train()
-    x = torch.randn((batch,) + chw)
-    dy = torch.randn(batch, model.out_features)
+    batch, iteration = build_workload(case)
 
     base_kib = proc_status_kib("VmRSS")
     hwm_reset = reset_peak_rss()
     for _ in range(warmup):
-        train_step(model, x, dy)
+        out = iteration()
     iters = 0
     start = time.perf_counter()
     while True:
-        train_step(model, x, dy)
+        out = iteration()
         iters += 1
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds and iters >= min_iters:
@@ -116,7 +284,7 @@ def run_case(case, threads, warmup, min_seconds, min_iters):
     else:
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         method = "ru_maxrss minus VmRSS"
-    return {
+    res = {
         "case": case,
         "img_s": round(batch * iters / elapsed, 2),
         "peak_mb": round((peak_kib - base_kib) / 1024.0, 1),
@@ -129,6 +297,42 @@ def run_case(case, threads, warmup, min_seconds, min_iters):
         "rss_base_mb": round(base_kib / 1024.0, 1),
         "mem_method": method,
     }
+    if case in BYOL_CASES:
+        res["preset"] = BYOL_CASES[case]["preset"]
+        res["last_loss"] = round(float(out), 6)
+    return res
+
+
+def self_check():
+    """ByolPeer.step against byol_ref.Byol.step (float64, small nets, 3
+    steps, clip_lr off since byol_ref has no clip); returns 0 if they agree."""
+    import torch
+    import byol_ref
+    import nets
+
+    torch.manual_seed(0)
+    spec = dict(BYOL_CASES["byol_step_cnn_small_b256"], batch=8, proj_hidden=32, proj_out=16,
+                pred_hidden=32, clip_lr=False, total_steps=6, warmup_steps=2, eta=1e-3)
+    enc = nets.cnn_small()
+    peer = ByolPeer(enc, enc.out_features, spec, dtype=torch.float64)
+    hp = peer.hp
+    ref = byol_ref.Byol(copy.deepcopy(peer.online["encoder"]),
+                        copy.deepcopy(peer.online["projector"]),
+                        copy.deepcopy(peer.online["predictor"]), hp)
+    # byol_ref deep-copies its target from the online net it is given, as the peer did.
+    worst = 0.0
+    for k in range(3):
+        v1 = torch.randn(8, 1, 28, 28, dtype=torch.float64)
+        v2 = torch.randn(8, 1, 28, 28, dtype=torch.float64)
+        lp = peer.step(v1, v2)
+        lr = ref.step(k, v1, v2)["loss"]
+        worst = max(worst, abs(float(lp) - float(lr)))
+        for net_a, net_b in ((peer.online, ref.online), (peer.target, ref.target)):
+            sa, sb = net_a.state_dict(), net_b.state_dict()
+            for name in sb:
+                worst = max(worst, float((sa[name].double() - sb[name].double()).abs().max()))
+    print(f"self-check: max abs difference after 3 steps {worst:.3g}", file=sys.stderr)
+    return 0 if worst < 1e-9 else 1
 
 
 def spawn_case(case, args):
@@ -148,21 +352,25 @@ def spawn_case(case, args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
-    ap.add_argument("--case", action="append", choices=sorted(CASES),
+    ap.add_argument("--case", action="append", choices=CASES,
                     help="run only this case (repeatable; default: all)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed iterations (default 3)")
     ap.add_argument("--min-seconds", type=float, default=5.0,
                     help="time at least this long per case (default 5)")
     ap.add_argument("--min-iters", type=int, default=3,
                     help="and at least this many timed iterations (default 3)")
-    ap.add_argument("--child", choices=sorted(CASES), help=argparse.SUPPRESS)
+    ap.add_argument("--self-check", action="store_true",
+                    help="compare the BYOL step with tests/ref/byol_ref.py and exit")
+    ap.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.self_check:
+        return self_check()
     if args.child:
         result = run_case(args.child, args.threads, args.warmup, args.min_seconds, args.min_iters)
         print(json.dumps(result), flush=True)
         return 0
     failed = 0
-    for case in args.case or list(CASES):
+    for case in args.case or CASES:
         line = spawn_case(case, args)
         if line is None:
             failed += 1
