@@ -64,26 +64,53 @@ static int make_heads(byol_trainer *t, const byol_config *cfg)
     return rc;
 }
 
-/* Moves nets' parameters into one contiguous buffer (and gradients into another). */
+/* Moves nets' parameters into one contiguous buffer, and their gradients
+ * into another if grads is not NULL (else they are dropped). */
 static int gather(byol_net **nets, int n, float **params, float **grads, int64_t *total)
 {
     *total = 0;
-    for (int k = 0; k < n; k++) {
-        int64_t c;
-        byol_net_buffer(nets[k], BYOL_BUFFER_PARAMS, &c);
-        *total += c;
-    }
+    for (int k = 0; k < n; k++)
+        *total += nets[k]->nparams;
     *params = byol__calloc((size_t)*total + 1, sizeof(float));
-    *grads = byol__calloc((size_t)*total + 1, sizeof(float));
-    if (!*params || !*grads)
+    if (grads)
+        *grads = byol__calloc((size_t)*total + 1, sizeof(float));
+    if (!*params || (grads && !*grads))
         return byol__err(BYOL_E_NOMEM, "byol_trainer_create: out of memory for %lld parameters",
                          (long long)*total);
     int64_t off = 0;
     for (int k = 0; k < n; k++) {
-        byol__net_use_buffers(nets[k], *params + off, *grads + off);
+        byol__net_use_buffers(nets[k], *params + off, grads ? *grads + off : NULL);
         off += nets[k]->nparams;
     }
     return BYOL_OK;
+}
+
+/* Activation arenas. A step runs the target's passes before the online
+ * ones and nothing in an arena outlives its pass, so the target encoder
+ * and projector share their online twins' arenas (owned by the trainer). */
+static int make_arenas(byol_trainer *t)
+{
+    for (int k = 0; k < 2; k++) {
+        int64_t a, b;
+        int rc = byol__net_arena_floats(t->online[k], t->batch, &a);
+        if (rc == BYOL_OK)
+            rc = byol__net_arena_floats(t->target[k], t->batch, &b);
+        if (rc != BYOL_OK)
+            return rc;
+        size_t bytes;
+        if (byol__mul_size((size_t)(a > b ? a : b), sizeof(float), &bytes) == 0)
+            t->arena[k] = byol__malloc(bytes);
+        if (!t->arena[k])
+            return byol__err(BYOL_E_NOMEM, "byol_trainer_create: cannot allocate %.1f MiB of "
+                             "activations for batch %lld", (double)(a > b ? a : b) / 262144.0,
+                             (long long)t->batch);
+        rc = byol__net_plan_in(t->online[k], t->batch, t->arena[k]);
+        if (rc == BYOL_OK)
+            rc = byol__net_plan_in(t->target[k], t->batch, t->arena[k]);
+        if (rc != BYOL_OK)
+            return rc;
+    }
+    return byol_net_plan(t->online[BYOL__PRED], t->batch);
 }
 
 /* One span per online parameter tensor, offsets into the contiguous buffer. */
@@ -165,15 +192,12 @@ static int build(byol_trainer *t, const byol_config *cfg, const byol_net *encode
     int rc = make_encoders(t, cfg, encoder);
     if (rc == BYOL_OK)
         rc = make_heads(t, cfg);
-    for (int k = 0; rc == BYOL_OK && k < BYOL__PARTS; k++) {
-        rc = byol_net_plan(t->online[k], t->batch);
-        if (rc == BYOL_OK && k < 2)
-            rc = byol_net_plan(t->target[k], t->batch);
-    }
+    if (rc == BYOL_OK)
+        rc = make_arenas(t);
     if (rc == BYOL_OK)
         rc = gather(t->online, BYOL__PARTS, &t->params, &t->grads, &t->nparams);
     if (rc == BYOL_OK)
-        rc = gather(t->target, 2, &t->tparams, &t->tgrads, &t->ntarget);
+        rc = gather(t->target, 2, &t->tparams, NULL, &t->ntarget);
     if (rc == BYOL_OK)
         rc = make_spans(t);
     if (rc == BYOL_OK)
@@ -210,6 +234,8 @@ void byol_trainer_destroy(byol_trainer *t)
         byol_net_destroy(t->online[k]);
     byol_net_destroy(t->target[0]);
     byol_net_destroy(t->target[1]);
+    byol__free(t->arena[0]);
+    byol__free(t->arena[1]);
     if (t->optim_kind == BYOL__SGD)
         byol__sgd_destroy(t->optim);
     else if (t->optim_kind == BYOL__ADAMW)
@@ -219,7 +245,6 @@ void byol_trainer_destroy(byol_trainer *t)
     byol__free(t->params);
     byol__free(t->grads);
     byol__free(t->tparams);
-    byol__free(t->tgrads);
     byol__free(t->spans);
     byol__free(t->work);
     byol__free(t->monitor);

@@ -13,8 +13,9 @@ struct byol_trainer {
     byol_config *cfg;                  /* a copy, saved in checkpoints */
     byol_net *online[BYOL__PARTS], *target[2];
     /* online parameters and gradients, [encoder | projector | predictor];
-     * target parameters (and unused gradients), [encoder | projector] */
-    float *params, *grads, *tparams, *tgrads;
+     * target parameters, [encoder | projector] */
+    float *params, *grads, *tparams;
+    float *arena[2];                   /* encoder's and projector's, shared by online and target */
     int64_t nparams, ntarget;
     int32_t optim_kind;
     int32_t simsiam;                   /* byol.mode=simsiam: no target, stop-gradient */

@@ -29,21 +29,27 @@
 
 /* Floats in one im2col chunk (4 MiB): a chunk is written by im2col and
  * read back by the GEMM while still in L2/L3. But never fewer rows than
- * CHUNK_MIN_ROWS: with a large K (512 channels, 3x3: K = 4608) short
- * chunks make every block GEMM repack the whole weight for a few rows.
- * Tuned on ResNet-18 shapes (4 MiB / 512 rows beat 1, 2 and 16 MiB and
- * 1024 / 2048 rows by 3-15%). */
+ * CHUNK_MIN_ROWS, and a chunk is cut into row blocks of at least
+ * BLOCK_MIN_ROWS: every block GEMM packs the whole weight [cout, K] for
+ * its rows, and with a large K (512 channels, 3x3: K = 4608) short blocks
+ * spend their time packing (BLIS on 128 x 512 x 4608: 135 GFLOP/s per
+ * core, on 512 rows: 203). Tuned on the resnet18-cifar BYOL step at batch
+ * 64: 1024 / 512 rows beat 512 / 16 by 8-12 % and 2048 / 512, 2048 / 1024,
+ * 1024 / 256 and 8 MiB chunks by 3-15 %. */
 #ifndef BYOL_CONV_CHUNK_FLOATS
 #define BYOL_CONV_CHUNK_FLOATS (1 << 20)
 #endif
 #ifndef BYOL_CONV_CHUNK_MIN_ROWS
-#define BYOL_CONV_CHUNK_MIN_ROWS 512
+#define BYOL_CONV_CHUNK_MIN_ROWS 1024
 #endif
 /* Largest dW (cout * K floats, 256 KiB) that gets one accumulator per row
  * block rather than a split by columns (see dw_slots): measured 2x faster
  * for an RGB first layer's backward, 1-5% for 64-channel 3x3 layers. */
 #ifndef BYOL_CONV_SPLIT_DEPTH_MAX
 #define BYOL_CONV_SPLIT_DEPTH_MAX 65536
+#endif
+#ifndef BYOL_CONV_BLOCK_MIN_ROWS
+#define BYOL_CONV_BLOCK_MIN_ROWS 512
 #endif
 #define PAR_MIN 32768
 
@@ -96,7 +102,7 @@ static size_t col_floats(const byol__conv_geom *g)
 /* Rows per parallel block of a chunk: fixed by the geometry. */
 static int64_t row_block(const byol__conv_geom *g)
 {
-    return byol__par_block(chunk_rows(g), 16,
+    return byol__par_block(chunk_rows(g), BYOL_CONV_BLOCK_MIN_ROWS,
                            2.0 * (double)conv_k(g) * (double)g->cout);
 }
 

@@ -77,6 +77,7 @@ struct byol_net {
     /* arena */
     int64_t max_batch;
     void *arena;
+    int32_t arena_borrowed;  /* the arena is a caller's (byol__net_plan_in) */
     float *scratch;
     double *bn_sums;         /* 2 * max BN channels */
     uint8_t *touched;        /* per node: gradient written in this backward */
@@ -104,8 +105,15 @@ int byol__preset_build(const byol_config *cfg, byol_builder *b, int32_t *output,
 
 /* Moves the net's parameters and gradients into caller-owned arrays of
  * nparams floats each (values copied), so a trainer can keep several nets in
- * one contiguous buffer. The net no longer frees them. */
+ * one contiguous buffer. The net no longer frees them. grads may be NULL for
+ * a net that is never trained (its gradients are dropped). */
 void byol__net_use_buffers(byol_net *net, float *params, float *grads);
+
+/* Plans a net into an arena the caller owns and frees after the net:
+ * byol__net_arena_floats gives its size for max_batch. Nets whose passes
+ * never overlap in time may share one arena. */
+int byol__net_arena_floats(byol_net *net, int64_t max_batch, int64_t *floats);
+int byol__net_plan_in(byol_net *net, int64_t max_batch, float *arena);
 
 /* An independent copy of src: architecture, parameters, BN state, counters
  * (not the plan: the copy must be planned). */

@@ -35,7 +35,8 @@ void byol_net_destroy(byol_net *net)
         byol__free(net->grads);
     }
     byol__free(net->state);
-    byol__free(net->arena);
+    if (!net->arena_borrowed)
+        byol__free(net->arena);
     byol__free(net);
 }
 
@@ -132,7 +133,8 @@ int byol_net_set_cancel(byol_net *net, byol_cancel_fn fn, void *user)
 void byol__net_use_buffers(byol_net *net, float *params, float *grads)
 {
     memcpy(params, net->params, (size_t)net->nparams * sizeof(float));
-    memcpy(grads, net->grads, (size_t)net->nparams * sizeof(float));
+    if (grads)
+        memcpy(grads, net->grads, (size_t)net->nparams * sizeof(float));
     if (!net->borrowed) {
         byol__free(net->params);
         byol__free(net->grads);

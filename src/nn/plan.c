@@ -169,33 +169,61 @@ static void apply_layout(byol_net *net, const layout *l, float *a)
     net->touched = (uint8_t *)(a + l->touched);
 }
 
-int byol_net_plan(byol_net *net, int64_t max_batch)
+static int check_batch(const byol_net *net, int64_t max_batch, const char *fn)
 {
     if (!net)
-        return byol__err(BYOL_E_INVALID_ARG, "byol_net_plan: net is NULL");
+        return byol__err(BYOL_E_INVALID_ARG, "%s: net is NULL", fn);
     if (max_batch < 1 || max_batch > ((int64_t)1 << 24))
-        return byol__err(BYOL_E_INVALID_ARG, "byol_net_plan: max_batch %lld outside [1, 2^24]",
+        return byol__err(BYOL_E_INVALID_ARG, "%s: max_batch %lld outside [1, 2^24]", fn,
                          (long long)max_batch);
+    return BYOL_OK;
+}
+
+/* Lays the net out for max_batch and points it into arena; with arena
+ * NULL, into a new arena of its own if own, else only measures (*floats). */
+static int plan(byol_net *net, int64_t max_batch, float *arena, int own, int64_t *floats)
+{
+    int rc = check_batch(net, max_batch, "byol_net_plan");
     layout l;
-    int rc = layout_alloc(&l, net->nnodes);
+    if (rc == BYOL_OK)
+        rc = layout_alloc(&l, net->nnodes);
     if (rc != BYOL_OK)
         return rc;
     plan_regions(net, max_batch, &l);
     plan_gradients(net, max_batch, &l);
+    *floats = l.total;
     size_t bytes;
-    float *arena = NULL;
-    if (byol__mul_size((size_t)l.total, sizeof(float), &bytes) == 0)
+    if (own && byol__mul_size((size_t)l.total, sizeof(float), &bytes) == 0)
         arena = byol__malloc(bytes);
-    if (!arena) {
+    if (own && !arena)
         rc = byol__err(BYOL_E_NOMEM, "byol_net_plan: cannot allocate %.1f MiB of activations "
-                       "for batch %lld", (double)l.total * 4 / 1048576.0, (long long)max_batch);
-    } else {
-        byol__free(net->arena);
+                       "for batch %lld", (double)l.total / 262144.0, (long long)max_batch);
+    if (arena) {
+        if (!net->arena_borrowed)
+            byol__free(net->arena);
         net->arena = arena;
+        net->arena_borrowed = !own;
         net->max_batch = max_batch;
         net->fwd_batch = 0;
         apply_layout(net, &l, arena);
     }
     layout_free(&l);
     return rc;
+}
+
+int byol_net_plan(byol_net *net, int64_t max_batch)
+{
+    int64_t floats;
+    return plan(net, max_batch, NULL, 1, &floats);
+}
+
+int byol__net_arena_floats(byol_net *net, int64_t max_batch, int64_t *floats)
+{
+    return plan(net, max_batch, NULL, 0, floats);
+}
+
+int byol__net_plan_in(byol_net *net, int64_t max_batch, float *arena)
+{
+    int64_t floats;
+    return plan(net, max_batch, arena, 0, &floats);
 }
