@@ -310,6 +310,38 @@ static void test_target_init_and_encoder(void **state_)
     byol_trainer_destroy(indep);
 }
 
+/* The target's passes share the online nets' activation arenas. Using the
+ * borrowed encoder between steps (an embedding, even a new plan of its own)
+ * must change nothing the next steps compute. */
+static void test_encoder_use_between_steps(void **state_)
+{
+    (void)state_;
+    byol_trainer *a = make(NULL), *b = make(NULL);
+    views v;
+    make_views(&v, 21, B);
+    byol_net *enc = byol_trainer_encoder(b);
+    float emb[3 * 32];
+    byol_tensor e = { sizeof e, 2, { 3, 32, 0, 0 }, emb };
+    byol_tensor x = { sizeof x, 4, { 3, 1, 28, 28 }, v.x2 };
+    for (int k = 0; k < 3; k++) {
+        assert_byol_ok(byol_trainer_step(a, &v.v1, &v.v2, NULL));
+        assert_byol_ok(byol_trainer_step(b, &v.v1, &v.v2, NULL));
+        assert_byol_ok(byol_net_embed(enc, &x, &e));
+        if (k == 1)
+            assert_byol_ok(byol_net_plan(enc, 2 * B));
+    }
+    state sa, sb;
+    capture(a, tmp("use_a.st"), &sa);
+    capture(b, tmp("use_b.st"), &sb);
+    assert_same_state(&sa, &sb);
+    free(sa.params);
+    free(sb.params);
+    unlink(tmp("use_a.st"));
+    unlink(tmp("use_b.st"));
+    byol_trainer_destroy(a);
+    byol_trainer_destroy(b);
+}
+
 static void test_bad_calls(void **state_)
 {
     (void)state_;
@@ -344,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_simsiam_first_step_equals_byol),
         cmocka_unit_test(test_schedules_closed_form),
         cmocka_unit_test(test_target_init_and_encoder),
+        cmocka_unit_test(test_encoder_use_between_steps),
         cmocka_unit_test(test_bad_calls),
     };
     return cmocka_run_group_tests_name("trainer_api", tests, NULL, NULL);
