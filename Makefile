@@ -45,10 +45,14 @@ else
   BUILD := build/$(BLAS)
 endif
 
+# stb_image / stb_image_write from Debian's libstb-dev (pkg-config stb).
+STB_CFLAGS := $(shell pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
+STB_LIBS := $(shell pkg-config --libs stb 2>/dev/null || echo -lstb)
+
 WARN := -std=c11 -Wall -Wextra -Werror
 CFLAGS_LIB := $(WARN) $(OPT) -fPIC -fvisibility=hidden -fopenmp -D_POSIX_C_SOURCE=200809L \
-              -DBYOL_BUILDING_LIBRARY -Iinclude -Isrc $(BLAS_CFLAGS) $(CFLAGS)
-LIBS := $(BLAS_LIBS) -lz -lm -ldl -lpthread -fopenmp
+              -DBYOL_BUILDING_LIBRARY -Iinclude -Isrc $(BLAS_CFLAGS) $(STB_CFLAGS) $(CFLAGS)
+LIBS := $(BLAS_LIBS) $(STB_LIBS) -lz -lm -ldl -lpthread -fopenmp
 
 SRCS := $(sort $(wildcard src/*/*.c))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)
@@ -68,7 +72,7 @@ endif
 LIB_A := $(LIB_DIR)/libbyol.a
 LIB_SO := $(LIB_DIR)/libbyol.so.$(VERSION)
 
-.PHONY: FORCE fuzz all check test demo bench install uninstall abi-check abi-baseline clean \
+.PHONY: FORCE fuzz all check test data demo bench install uninstall abi-check abi-baseline clean \
         deps check-symbols check-headers
 
 all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc
@@ -97,7 +101,7 @@ $(LIB_SO): $(OBJS) $(MAP)
 pkgconfig/libbyol.pc: pkgconfig/libbyol.pc.in FORCE
 	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e 's|@REQUIRES_PRIVATE@|$(BLAS_PC)|g' -e 's|@BLAS_LIBS@|$(if $(BLAS_PC),,$(BLAS_LIBS))|g' $< > $@.tmp
+	    -e 's|@REQUIRES_PRIVATE@|$(strip $(BLAS_PC) stb)|g' -e 's|@BLAS_LIBS@|$(if $(BLAS_PC),,$(BLAS_LIBS))|g' $< > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; echo "wrote $@"; fi
 
 FORCE:
@@ -164,9 +168,22 @@ deps:
 	@bash scripts/install-deps.sh
 
 # Runs every unit test; each prints cmocka's summary. Fails if any fails.
-test: all $(TEST_BINS) $(FUZZ_REPLAYS)
+# Real data (../shared/data beside the project; absent in a user's clone:
+# the tests that need it say so). The CIFAR-10 JPEG folders are unpacked
+# once into build/data.
+BYOL_DATA ?= ../shared/data
+CIFAR_JPG := build/data/cifar10-jpg
+$(CIFAR_JPG)/.unpacked:
+	@if [ -f $(BYOL_DATA)/cifar10-jpg/cifar10-jpg.tar.gz ]; then mkdir -p $(CIFAR_JPG) && \
+	  tar -xzf $(BYOL_DATA)/cifar10-jpg/cifar10-jpg.tar.gz -C $(CIFAR_JPG) && touch $@; \
+	  else echo "note: $(BYOL_DATA)/cifar10-jpg not found; tests that need it will say so"; fi
+
+data: $(CIFAR_JPG)/.unpacked
+
+test: all $(TEST_BINS) $(FUZZ_REPLAYS) data
 	@fail=0; for t in $(TEST_BINS); do echo "== $$t"; \
-	  BYOL_FIXTURES=tests/fixtures $$t || fail=1; done; \
+	  BYOL_FIXTURES=tests/fixtures BYOL_DATA=$(BYOL_DATA) BYOL_CIFAR10_JPG=$(CIFAR_JPG) \
+	  $$t || fail=1; done; \
 	  for n in $(FUZZ_NAMES); do echo "== replay tests/fuzz/corpus/$$n"; \
 	  $(BUILD)/tests/replay_$$n tests/fuzz/corpus/$$n || fail=1; done; \
 	  if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi

@@ -68,6 +68,104 @@ const byol__key byol__keys[] = {
     { "byol.target_init", S, "copy", "copy|independent", 0, 0,
       "target starts as a copy of the online network (PyTorch libraries) or independently "
       "initialised (the reference)" },
+    { "data.channels", I, "3", NULL, 1, 3,
+      "channels images are converted to: 1 (gray) or 3 (RGB)" },
+    { "data.max_pixels", I, "100000000", NULL, 1, 1099511627776.0,
+      "images with more pixels are refused before decoding (decompression bombs)" },
+    { "data.format", S, "auto", "auto|folder|idx|cifar", 0, 0,
+      "dataset layout for byol_dataset_open; auto decides by what the path holds" },
+    { "data.labels", S, "", NULL, 0, 0,
+      "IDX label file; empty = the images file's sibling (labels-idx1 for images-idx3)" },
+    { "data.split", S, "train", "train|test", 0, 0,
+      "which files of an MNIST or CIFAR directory to open" },
+    { "data.cifar_labels", S, "fine", "fine|coarse", 0, 0, "CIFAR-100: fine or coarse labels" },
+    { "augment.size", I, "224", NULL, 1, 8192, "output height and width of every view" },
+    { "augment.interpolation", S, "bicubic", "bicubic|bilinear", 0, 0,
+      "resampling of the resized crop" },
+    { "augment.crop", S, "reference", "reference|torchvision", 0, 0,
+      "crop draw: reference (one draw, clamped to the image) or torchvision (10 tries, "
+      "then a centre crop)" },
+    { "augment.jitter", S, "tf", "tf|torchvision", 0, 0,
+      "colour jitter math: tf (the reference: additive brightness, per-channel contrast "
+      "mean, HSV saturation) or torchvision (multiplicative, gray-mean contrast, blends)" },
+    { "augment.blur_taps", I, "0", NULL, 0, 1001,
+      "Gaussian blur taps; 0 = the reference's 2*floor(size/20)+1 (23 at 224, 3 at 32)" },
+    { "augment.mean", S, "0.485,0.456,0.406", NULL, 0, 0,
+      "per-channel mean subtracted last, one value per channel (ImageNet's by default)" },
+    { "augment.std", S, "0.229,0.224,0.225", NULL, 0, 0,
+      "per-channel standard deviation divided last, one value per channel" },
+    { "augment.eval_crop", F, "0.875", NULL, 0.01, 1,
+      "evaluation: centre crop fraction (resize the shorter side to size/eval_crop)" },
+    { "augment.view1.crop_area_min", F, "0.08", NULL, 1e-06, 1,
+      "view 1: random resized crop, smallest area fraction" },
+    { "augment.view2.crop_area_min", F, "0.08", NULL, 1e-06, 1,
+      "view 2: random resized crop, smallest area fraction" },
+    { "augment.view1.crop_area_max", F, "1", NULL, 1e-06, 1,
+      "view 1: random resized crop, largest area fraction" },
+    { "augment.view2.crop_area_max", F, "1", NULL, 1e-06, 1,
+      "view 2: random resized crop, largest area fraction" },
+    { "augment.view1.crop_ratio_min", F, "0.75", NULL, 0.001, 1000.0,
+      "view 1: random resized crop, smallest aspect ratio w/h" },
+    { "augment.view2.crop_ratio_min", F, "0.75", NULL, 0.001, 1000.0,
+      "view 2: random resized crop, smallest aspect ratio w/h" },
+    { "augment.view1.crop_ratio_max", F, "1.3333333333333333", NULL, 0.001, 1000.0,
+      "view 1: random resized crop, largest aspect ratio w/h" },
+    { "augment.view2.crop_ratio_max", F, "1.3333333333333333", NULL, 0.001, 1000.0,
+      "view 2: random resized crop, largest aspect ratio w/h" },
+    { "augment.view1.flip_p", F, "0.5", NULL, 0, 1,
+      "view 1: probability of a horizontal flip" },
+    { "augment.view2.flip_p", F, "0.5", NULL, 0, 1,
+      "view 2: probability of a horizontal flip" },
+    { "augment.view1.jitter_p", F, "0.8", NULL, 0, 1,
+      "view 1: probability of colour jitter" },
+    { "augment.view2.jitter_p", F, "0.8", NULL, 0, 1,
+      "view 2: probability of colour jitter" },
+    { "augment.view1.brightness", F, "0.4", NULL, 0, 1,
+      "view 1: jitter brightness strength (tf: additive delta in [-b, b])" },
+    { "augment.view2.brightness", F, "0.4", NULL, 0, 1,
+      "view 2: jitter brightness strength (tf: additive delta in [-b, b])" },
+    { "augment.view1.contrast", F, "0.4", NULL, 0, 1,
+      "view 1: jitter contrast strength (factor in [1-c, 1+c])" },
+    { "augment.view2.contrast", F, "0.4", NULL, 0, 1,
+      "view 2: jitter contrast strength (factor in [1-c, 1+c])" },
+    { "augment.view1.saturation", F, "0.2", NULL, 0, 1,
+      "view 1: jitter saturation strength (factor in [1-s, 1+s])" },
+    { "augment.view2.saturation", F, "0.2", NULL, 0, 1,
+      "view 2: jitter saturation strength (factor in [1-s, 1+s])" },
+    { "augment.view1.hue", F, "0.1", NULL, 0, 0.5,
+      "view 1: jitter hue strength (shift in [-h, h] of the hue circle)" },
+    { "augment.view2.hue", F, "0.1", NULL, 0, 0.5,
+      "view 2: jitter hue strength (shift in [-h, h] of the hue circle)" },
+    { "augment.view1.gray_p", F, "0.2", NULL, 0, 1,
+      "view 1: probability of grayscale (after jitter)" },
+    { "augment.view2.gray_p", F, "0.2", NULL, 0, 1,
+      "view 2: probability of grayscale (after jitter)" },
+    { "augment.view1.blur_p", F, "1", NULL, 0, 1,
+      "view 1: probability of Gaussian blur" },
+    { "augment.view2.blur_p", F, "0.1", NULL, 0, 1,
+      "view 2: probability of Gaussian blur" },
+    { "augment.view1.blur_sigma_min", F, "0.1", NULL, 0.001, 100,
+      "view 1: smallest blur sigma in pixels" },
+    { "augment.view2.blur_sigma_min", F, "0.1", NULL, 0.001, 100,
+      "view 2: smallest blur sigma in pixels" },
+    { "augment.view1.blur_sigma_max", F, "2", NULL, 0.001, 100,
+      "view 1: largest blur sigma in pixels" },
+    { "augment.view2.blur_sigma_max", F, "2", NULL, 0.001, 100,
+      "view 2: largest blur sigma in pixels" },
+    { "augment.view1.solarize_p", F, "0", NULL, 0, 1,
+      "view 1: probability of solarisation" },
+    { "augment.view2.solarize_p", F, "0.2", NULL, 0, 1,
+      "view 2: probability of solarisation" },
+    { "augment.view1.solarize_threshold", F, "0.5", NULL, 0, 1,
+      "view 1: solarisation threshold: x >= t becomes 1 - x" },
+    { "augment.view2.solarize_threshold", F, "0.5", NULL, 0, 1,
+      "view 2: solarisation threshold: x >= t becomes 1 - x" },
+    { "loader.workers", I, "2", NULL, 1, 256, "threads that decode and augment ahead" },
+    { "loader.prefetch", I, "2", NULL, 1, 256, "batches prepared ahead of the consumer" },
+    { "loader.shuffle", B, "1", NULL, 0, 1, "training: a new order every epoch (from seed)" },
+    { "loader.drop_last", B, "1", NULL, 0, 1, "training: drop the last incomplete batch" },
+    { "loader.on_error", S, "stop", "stop|skip", 0, 0,
+      "a bad sample stops its batch with an error, or is skipped and counted" },
 };
 const int32_t byol__nkeys = (int32_t)(sizeof byol__keys / sizeof byol__keys[0]);
 
@@ -76,16 +174,30 @@ const byol__preset byol__presets[] = {
     { "imagenet", "net.arch=resnet50 net.image_size=224 train.batch_size=4096 optim.name=lars "
                   "optim.lr=0.2 optim.weight_decay=1.5e-6 optim.eta=0.001 optim.clip_lr=0 "
                   "ema.tau_base=0.996 byol.proj_hidden=4096 byol.proj_out=256 "
-                  "byol.pred_hidden=4096" },
+                  "byol.pred_hidden=4096 data.channels=3 augment.size=224 "
+                  "augment.interpolation=bicubic augment.eval_crop=0.875 "
+                  "augment.view1.blur_p=1 augment.view2.blur_p=0.1 "
+                  "augment.view1.solarize_p=0 augment.view2.solarize_p=0.2 "
+                  "augment.mean=\"0.485,0.456,0.406\" augment.std=\"0.229,0.224,0.225\"" },
     /* solo-learn's CIFAR recipe: LARS lr 1.0 at 256, eta 0.02, clipped, wd 1e-5, tau 0.99. */
     { "cifar10", "net.arch=resnet18-cifar net.image_size=32 train.batch_size=256 optim.name=lars "
                  "optim.lr=1.0 optim.weight_decay=1e-5 optim.eta=0.02 optim.clip_lr=1 "
                  "ema.tau_base=0.99 byol.proj_hidden=4096 byol.proj_out=256 "
-                 "byol.pred_hidden=4096" },
+                 "byol.pred_hidden=4096 data.channels=3 augment.size=32 "
+                 "augment.interpolation=bicubic augment.eval_crop=1 "
+                 "augment.view1.blur_p=0 augment.view2.blur_p=0 "
+                 "augment.view1.solarize_p=0 augment.view2.solarize_p=0.2 "
+                 "augment.mean=\"0.4914,0.4822,0.4465\" augment.std=\"0.2470,0.2435,0.2616\"" },
     /* Small and fast: cnn-small with narrow heads for minutes on 2 cores. */
     { "fashion-mnist", "net.arch=cnn-small net.image_size=28 train.batch_size=256 "
                        "optim.name=lars optim.lr=2.0 optim.weight_decay=1e-5 optim.eta=0.02 "
                        "optim.clip_lr=1 ema.tau_base=0.99 byol.proj_hidden=512 "
-                       "byol.proj_out=128 byol.pred_hidden=512" },
+                       "byol.proj_out=128 byol.pred_hidden=512 data.channels=1 "
+                       "augment.size=28 augment.eval_crop=1 augment.mean=\"0.2860\" "
+                       "augment.std=\"0.3530\" augment.view1.jitter_p=0 augment.view2.jitter_p=0 "
+                       "augment.view1.gray_p=0 augment.view2.gray_p=0 augment.view1.blur_p=0 "
+                       "augment.view2.blur_p=0 augment.view1.solarize_p=0 "
+                       "augment.view2.solarize_p=0.2 augment.view1.crop_area_min=0.2 "
+                       "augment.view2.crop_area_min=0.2" },
     { NULL, NULL },
 };

@@ -1,0 +1,287 @@
+/**
+ * @file byol_data.h
+ * @brief Images in, two views out: decoding, datasets, the BYOL augmenter,
+ *        the loader and a preview.
+ *
+ * Four pieces, each usable alone:
+ *
+ * - byol_image: a decoded picture, HWC uint8 (what a decoder returns).
+ *   byol_image_decode() reads PNG, JPEG, BMP, TGA, GIF (first frame) and
+ *   PNM through stb_image, from a path or from memory, and converts gray,
+ *   gray+alpha, RGBA and palette images to the configured channel count
+ *   (key data.channels: 1 or 3). Images larger than data.max_pixels are
+ *   refused before any pixel is decoded (decompression bombs).
+ * - byol_dataset: an indexed collection of images with optional labels: an
+ *   image folder (one sub-folder per class, names sorted; loose files
+ *   make an unlabeled set), IDX files of the MNIST family (gzip or not),
+ *   CIFAR-10 / CIFAR-100 binary batches, or pixels held in caller memory.
+ * - byol_augmenter: the two view pipelines of BYOL (Table 6 of the paper by
+ *   default): random resized crop, flip, colour jitter, grayscale, blur,
+ *   solarisation, then mean/std normalisation to CHW float32. Every random
+ *   draw for an image derives from (seed, epoch, sample index, view) alone,
+ *   so views never depend on threads, batch size or worker order.
+ * - byol_loader: shuffles per epoch, cuts batches and runs worker threads
+ *   that decode and augment ahead of the consumer; byol_loader_next() hands
+ *   out (view1, view2, labels) batches ready for byol_trainer_step().
+ *
+ * Settings (keys data.*, augment.*, loader.*; presets "imagenet",
+ * "cifar10", "fashion-mnist" set them with the rest of a recipe):
+ * @code
+ * byol_config *cfg; byol_dataset *ds; byol_loader *ld; byol_trainer *t;
+ * byol_config_create(&cfg);
+ * byol_config_apply_preset(cfg, "cifar10");
+ * byol_dataset_open(cfg, "cifar10-jpg/train", &ds);
+ * byol_loader_create(cfg, ds, BYOL_LOADER_TRAIN, &ld);
+ * byol_trainer_create(cfg, NULL, &t);
+ * for (int64_t k = 0; k < steps; k++) {
+ *     byol_batch b = { .struct_size = sizeof b };
+ *     if (byol_loader_next(ld, &b) != BYOL_OK) break;
+ *     byol_trainer_step(t, &b.view1, &b.view2, NULL);
+ * }
+ * byol_loader_destroy(ld);   // before the dataset it reads
+ * byol_dataset_destroy(ds);
+ * @endcode
+ * (error checks left out; every call above returns a status.)
+ *
+ * Threads: datasets and augmenters are read-only after creation, so their
+ * const functions may be called from several threads at once. A loader is
+ * used by one thread at a time; its workers are its own.
+ */
+#ifndef BYOL_DATA_H
+#define BYOL_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "byol_common.h"
+#include "byol_config.h"
+#include "byol_net.h"
+
+BYOL_BEGIN_DECL
+
+/** byol_loader_next(): the evaluation pass is over (not an error). */
+#define BYOL_DONE 1
+
+/* ---- images ---------------------------------------------------------------- */
+
+/** A picture, rows top to bottom, pixels left to right, channels interleaved. */
+typedef struct byol_image {
+    uint32_t struct_size;  /**< set to sizeof(byol_image) before a call fills it */
+    int32_t height;        /**< rows */
+    int32_t width;         /**< columns */
+    int32_t channels;      /**< 1 (gray) or 3 (RGB) */
+    uint8_t *data;         /**< height * width * channels bytes */
+} byol_image;
+
+/**
+ * Decodes an image file into `out`, converted to data.channels channels.
+ * @param cfg settings, borrowed for the call (NULL: defaults).
+ * @param path borrowed for the call.
+ * @param out filled on success; out->data is owned by the caller (byol_image_release()).
+ *        On failure out->data is NULL.
+ * @return BYOL_OK; BYOL_E_IO (cannot open or read: the message names the file and
+ *         the system's reason); BYOL_E_DECODE (not an image, truncated, unsupported:
+ *         the message names the file and stb_image's reason); BYOL_E_RANGE (more than
+ *         data.max_pixels pixels, or a zero-sized image); BYOL_E_ABI; BYOL_E_NOMEM.
+ */
+BYOL_API int byol_image_decode(const byol_config *cfg, const char *path, byol_image *out);
+
+/**
+ * Decodes an encoded image held in memory, as byol_image_decode().
+ * @param bytes, len the encoded file, borrowed for the call.
+ * @param name what error messages call it (NULL: "<memory>").
+ */
+BYOL_API int byol_image_decode_memory(const byol_config *cfg, const void *bytes, size_t len,
+                                      const char *name, byol_image *out);
+
+/** Frees out->data (from a byol_* call) and sets it to NULL; NULL is accepted. */
+BYOL_API void byol_image_release(byol_image *img);
+
+/**
+ * Writes an image as a PNG file, atomically (a failed write keeps the old file).
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (bad image), BYOL_E_IO (names the file).
+ */
+BYOL_API int byol_image_write_png(const char *path, const byol_image *img);
+
+/* ---- datasets -------------------------------------------------------------- */
+
+/** Opaque dataset handle. */
+typedef struct byol_dataset byol_dataset;
+
+/**
+ * Opens a dataset. What `path` is depends on data.format:
+ * - "folder": a directory; each sub-directory is a class (labels follow the
+ *   sorted names), image files directly inside make an unlabeled set.
+ *   Files are listed once, sorted, and decoded when read.
+ * - "idx": an IDX image file of the MNIST family (".gz" or not); labels come
+ *   from data.labels, or when that is empty from the sibling file whose name
+ *   has "labels-idx1" for "images-idx3" (absent: unlabeled). A directory is
+ *   taken as holding the MNIST file names, data.split choosing
+ *   train-* or t10k-*.
+ * - "cifar": a CIFAR-10 or CIFAR-100 binary batch file, or a directory
+ *   holding them (data.split: data_batch_1..5.bin / train.bin or
+ *   test_batch.bin / test.bin); class names from batches.meta.txt or
+ *   fine_label_names.txt / coarse_label_names.txt when present.
+ * - "auto" (default): by what is there.
+ * @param cfg settings, borrowed for the call (NULL: defaults).
+ * @param out receives the dataset, owned by the caller (byol_dataset_destroy()).
+ * @return BYOL_OK; BYOL_E_IO (missing or unreadable path); BYOL_E_FORMAT (an IDX or
+ *         CIFAR file whose header disagrees with its size, an empty folder, labels
+ *         that do not match the images: each names the file); BYOL_E_KEY / BYOL_E_RANGE;
+ *         BYOL_E_NOMEM.
+ */
+BYOL_API int byol_dataset_open(const byol_config *cfg, const char *path, byol_dataset **out);
+
+/**
+ * A dataset over caller pixels: `count` images of height x width x channels
+ * uint8, back to back (a C-contiguous N,H,W,C array). The pixels and labels
+ * are copied; the caller keeps its arrays.
+ * @param labels `count` labels >= 0, or NULL for an unlabeled set.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_SHAPE (channels not 1 or 3, a size
+ *         below 1), BYOL_E_NOMEM.
+ */
+BYOL_API int byol_dataset_from_memory(const byol_config *cfg, const uint8_t *pixels,
+                                      int64_t count, int32_t height, int32_t width,
+                                      int32_t channels, const int32_t *labels,
+                                      byol_dataset **out);
+
+/** Destroys a dataset; NULL is accepted. Destroy its loaders first. */
+BYOL_API void byol_dataset_destroy(byol_dataset *ds);
+
+/** Number of images (0 for NULL). */
+BYOL_API int64_t byol_dataset_size(const byol_dataset *ds);
+
+/** Number of classes; 0 for an unlabeled dataset or NULL. */
+BYOL_API int32_t byol_dataset_num_classes(const byol_dataset *ds);
+
+/** Name of class `label` (borrowed until the dataset is destroyed), NULL if out of range. */
+BYOL_API const char *byol_dataset_class_name(const byol_dataset *ds, int32_t label);
+
+/**
+ * Label of image `index`: -1 when the dataset is unlabeled.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_RANGE (index outside [0, size)).
+ */
+BYOL_API int byol_dataset_label(const byol_dataset *ds, int64_t index, int32_t *label);
+
+/**
+ * Decodes image `index` (data.channels channels) into `out`, as byol_image_decode().
+ * Errors name the file (and, for a record of a binary file, its index).
+ * @return as byol_image_decode(), plus BYOL_E_RANGE for a bad index.
+ */
+BYOL_API int byol_dataset_get(const byol_dataset *ds, int64_t index, byol_image *out);
+
+/* ---- the augmenter ----------------------------------------------------------- */
+
+/** Opaque augmenter handle: two view pipelines and the evaluation transform. */
+typedef struct byol_augmenter byol_augmenter;
+
+/**
+ * Builds the augmenter from the augment.* keys (per view: augment.view1.*,
+ * augment.view2.*), data.channels and seed.
+ * @return BYOL_OK, BYOL_E_KEY / BYOL_E_RANGE (a bad setting, named), BYOL_E_NOMEM.
+ */
+BYOL_API int byol_augmenter_create(const byol_config *cfg, byol_augmenter **out);
+
+/** Destroys an augmenter; NULL is accepted. */
+BYOL_API void byol_augmenter_destroy(byol_augmenter *aug);
+
+/** Shape of one output: dims = {channels, size, size}. */
+BYOL_API int byol_augmenter_dims(const byol_augmenter *aug, int64_t dims[3]);
+
+/**
+ * One augmented view of `img`, normalised, as CHW float32.
+ * The random draws are a function of (seed, epoch, index, view) only.
+ * @param img borrowed for the call; its channels must equal data.channels.
+ * @param view 1 or 2.
+ * @param out channels * size * size floats, written.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_SHAPE (channel count), BYOL_E_NOMEM.
+ */
+BYOL_API int byol_augmenter_view(const byol_augmenter *aug, const byol_image *img,
+                                 int64_t epoch, int64_t index, int32_t view, float *out);
+
+/**
+ * The evaluation transform: no randomness; resize so the shorter side is
+ * size / augment.eval_crop, center crop to size, normalise.
+ * @return as byol_augmenter_view().
+ */
+BYOL_API int byol_augmenter_eval(const byol_augmenter *aug, const byol_image *img, float *out);
+
+/* ---- the loader ---------------------------------------------------------------- */
+
+/** Opaque loader handle. */
+typedef struct byol_loader byol_loader;
+
+/** Training: shuffled, drop_last, two augmented views, epochs without end. */
+#define BYOL_LOADER_TRAIN 0
+/** Evaluation: in order, every sample once, view1 only (byol_augmenter_eval()). */
+#define BYOL_LOADER_EVAL 1
+
+/** One batch. Its arrays belong to the loader and stay valid until the next
+ *  byol_loader_next() or byol_loader_seek() call or byol_loader_destroy(). */
+typedef struct byol_batch {
+    uint32_t struct_size;   /**< set to sizeof(byol_batch) before the call */
+    uint32_t reserved;
+    int64_t epoch;          /**< epoch of this batch, from 0 */
+    int64_t index;          /**< batch index within the epoch, from 0 */
+    int64_t count;          /**< samples in this batch */
+    byol_tensor view1;      /**< [count, C, S, S] */
+    byol_tensor view2;      /**< [count, C, S, S]; data NULL in evaluation mode */
+    const int32_t *labels;  /**< count labels, -1 when unlabeled */
+    const int64_t *samples; /**< count dataset indices */
+} byol_batch;
+
+/**
+ * Creates a loader over `ds` (borrowed until the loader is destroyed) and
+ * starts its workers (loader.workers threads, loader.prefetch batches
+ * ahead). Batches have train.batch_size samples.
+ * @param mode BYOL_LOADER_TRAIN or BYOL_LOADER_EVAL.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_SHAPE (dataset smaller than one batch
+ *         in training mode), BYOL_E_KEY / BYOL_E_RANGE, BYOL_E_NOMEM, BYOL_E_GENERIC
+ *         (a thread could not be started).
+ */
+BYOL_API int byol_loader_create(const byol_config *cfg, const byol_dataset *ds, int32_t mode,
+                                byol_loader **out);
+
+/**
+ * Waits for the next batch and describes it in `out`.
+ * A sample that fails to decode stops the batch with that error
+ * (loader.on_error=stop: the message names the file; the next call goes on
+ * with the next batch) or is replaced by the next sample of the epoch's
+ * order and counted (loader.on_error=skip, byol_loader_skipped()).
+ * @return BYOL_OK; BYOL_DONE (evaluation mode: every sample was handed out);
+ *         BYOL_E_IO / BYOL_E_DECODE / BYOL_E_FORMAT / BYOL_E_RANGE (a bad sample, on
+ *         stop); BYOL_E_ABI; BYOL_E_INVALID_ARG.
+ */
+BYOL_API int byol_loader_next(byol_loader *ld, byol_batch *out);
+
+/**
+ * Makes the next batch batch `index` of epoch `epoch` (resuming a run):
+ * the same bytes an uninterrupted loader would give there.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_RANGE (index outside the epoch).
+ */
+BYOL_API int byol_loader_seek(byol_loader *ld, int64_t epoch, int64_t index);
+
+/** Batches in one epoch (after drop_last in training mode). */
+BYOL_API int64_t byol_loader_batches_per_epoch(const byol_loader *ld);
+
+/** Bad samples skipped so far (loader.on_error=skip). */
+BYOL_API int64_t byol_loader_skipped(const byol_loader *ld);
+
+/** Stops and joins the workers, frees the loader; NULL is accepted. */
+BYOL_API void byol_loader_destroy(byol_loader *ld);
+
+/* ---- preview ------------------------------------------------------------------- */
+
+/**
+ * Writes a PNG grid: one row per image `first` .. `first + count - 1` of
+ * `ds`: the source (center crop), view 1 and view 2 of epoch 0, each at
+ * the augmenter's output size, un-normalised for display.
+ * @return BYOL_OK, BYOL_E_RANGE (images outside the dataset, count outside [1, 256]),
+ *         errors of byol_dataset_get() and byol_image_write_png().
+ */
+BYOL_API int byol_preview_write(const byol_config *cfg, const byol_dataset *ds, int64_t first,
+                                int32_t count, const char *path);
+
+BYOL_END_DECL
+
+#endif
