@@ -182,7 +182,7 @@ data: $(CIFAR_JPG)/.unpacked
 
 test: all $(TEST_BINS) $(FUZZ_REPLAYS) data
 	@fail=0; for t in $(TEST_BINS); do echo "== $$t"; \
-	  BYOL_FIXTURES=tests/fixtures BYOL_DATA=$(BYOL_DATA) BYOL_CIFAR10_JPG=$(CIFAR_JPG) \
+	  BYOL_FIXTURES=tests/fixtures BYOL_DATA_DIR=$(BYOL_DATA) BYOL_CIFAR10_JPG=$(CIFAR_JPG) \
 	  $$t || fail=1; done; \
 	  for n in $(FUZZ_NAMES); do echo "== replay tests/fuzz/corpus/$$n"; \
 	  $(BUILD)/tests/replay_$$n tests/fuzz/corpus/$$n || fail=1; done; \

@@ -246,8 +246,9 @@ BYOL_API int byol_loader_create(const byol_config *cfg, const byol_dataset *ds, 
  * Waits for the next batch and describes it in `out`.
  * A sample that fails to decode stops the batch with that error
  * (loader.on_error=stop: the message names the file; the next call goes on
- * with the next batch) or is replaced by the next sample of the epoch's
- * order and counted (loader.on_error=skip, byol_loader_skipped()).
+ * with the next batch) or is replaced by the dataset's next image (index
+ * + 1, + 2, ... until one decodes) and counted (loader.on_error=skip,
+ * byol_loader_skipped()).
  * @return BYOL_OK; BYOL_DONE (evaluation mode: every sample was handed out);
  *         BYOL_E_IO / BYOL_E_DECODE / BYOL_E_FORMAT / BYOL_E_RANGE (a bad sample, on
  *         stop); BYOL_E_ABI; BYOL_E_INVALID_ARG.
