@@ -60,6 +60,62 @@ static inline void tu_assert_close(const char *what, const float *got,
                  e, tol, mr, n);
 }
 
+/* ---- allocation failures ------------------------------------------------
+ * A counting allocator for byol_set_allocator that fails once `countdown`
+ * allocations have succeeded (< 0: never) and counts live blocks. */
+typedef struct tu_failing {
+    long countdown;
+    long live;
+} tu_failing;
+
+static inline void *tu_failing_alloc(size_t size, size_t align, void *user)
+{
+    tu_failing *f = user;
+    if (f->countdown == 0)
+        return NULL;
+    if (f->countdown > 0)
+        f->countdown--;
+    void *p = NULL;
+    if (posix_memalign(&p, align, size) != 0)
+        return NULL;
+    f->live++;
+    return p;
+}
+
+static inline void tu_failing_free(void *p, void *user)
+{
+    ((tu_failing *)user)->live--;
+    free(p);
+}
+
+/* Runs fn(arg) with its 1st, 2nd, ... allocation failing until it succeeds.
+ * Each failure must be BYOL_E_NOMEM and leave no block alive; check(arg),
+ * if given, runs after each failure. Returns the number of failures. */
+static inline long tu_each_allocation_fails(int (*fn)(void *), void *arg,
+                                            void (*check)(void *))
+{
+    tu_failing f = { -1, 0 };
+    byol_allocator a = { sizeof a, 0, tu_failing_alloc, tu_failing_free, &f };
+    assert_int_equal(byol_set_allocator(&a), BYOL_OK);
+    long failures = 0;
+    for (long n = 0;; n++) {
+        f.countdown = n;
+        int rc = fn(arg);
+        if (f.live != 0)
+            fail_msg("allocation %ld failing leaked %ld blocks", n, f.live);
+        if (rc == BYOL_OK)
+            break;
+        if (rc != BYOL_E_NOMEM)
+            fail_msg("allocation %ld failing gave %d (%s), not BYOL_E_NOMEM: %s", n, rc,
+                     byol_strerror(rc), byol_last_error());
+        failures++;
+        if (check)
+            check(arg);
+    }
+    assert_int_equal(byol_set_allocator(NULL), BYOL_OK);
+    return failures;
+}
+
 /* Folder of the shared real data (../shared/data by default). */
 static inline const char *tu_data_dir(void)
 {

@@ -408,34 +408,10 @@ static void test_cancel(void **state)
 
 /* ---- allocation failures --------------------------------------------------- */
 
-typedef struct failing {
-    long countdown;  /* allocations left before failing; < 0: never fail */
-    long live;
-} failing;
-
-static void *fail_alloc(size_t size, size_t align, void *user)
-{
-    failing *f = user;
-    if (f->countdown == 0)
-        return NULL;
-    if (f->countdown > 0)
-        f->countdown--;
-    void *p = NULL;
-    if (posix_memalign(&p, align, size) != 0)
-        return NULL;
-    f->live++;
-    return p;
-}
-
-static void fail_free(void *p, void *user)
-{
-    ((failing *)user)->live--;
-    free(p);
-}
-
 /* Creates, plans, runs, saves and loads a net; returns the first failure. */
-static int lifecycle(const char *path)
+static int lifecycle(void *arg)
 {
+    const char *path = arg;
     byol_config *cfg = NULL;
     byol_net *net = NULL;
     float x[2 * 3 * 32 * 32], y[2 * 32], dx[2 * 3 * 32 * 32];
@@ -462,38 +438,28 @@ static int lifecycle(const char *path)
     return rc;
 }
 
-static void test_allocation_failures(void **state)
+static long file_size(const char *path)
 {
-    (void)state;
-    const char *path = tmp_path("oom.safetensors");
-    failing f = { -1, 0 };
-    byol_allocator a = { sizeof a, 0, fail_alloc, fail_free, &f };
-    assert_byol_ok(byol_set_allocator(&a));
-    assert_int_equal(lifecycle(path), BYOL_OK); /* a previous file to protect */
     FILE *fp = fopen(path, "rb");
     assert_non_null(fp);
     fseek(fp, 0, SEEK_END);
     long size = ftell(fp);
     fclose(fp);
-    int failures = 0;
-    for (long n = 0;; n++) {
-        f.countdown = n;
-        int rc = lifecycle(path);
-        assert_int_equal(f.live, 0); /* nothing leaked */
-        if (rc == BYOL_OK)
-            break;
-        if (rc != BYOL_E_NOMEM)
-            fail_msg("allocation %ld failing gave %d (%s), not BYOL_E_NOMEM", n, rc,
-                     byol_last_error());
-        failures++;
-        fp = fopen(path, "rb");
-        assert_non_null(fp);
-        fseek(fp, 0, SEEK_END);
-        assert_int_equal(ftell(fp), size); /* a failed save keeps the old file */
-        fclose(fp);
-    }
-    assert_byol_ok(byol_set_allocator(NULL));
-    assert_true(failures > 20);
+    return size;
+}
+
+static long saved_size;
+
+/* A failed save keeps the old file. */
+static void same_file(void *path) { assert_int_equal(file_size(path), saved_size); }
+
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    char *path = tmp_path("oom.safetensors");
+    assert_int_equal(lifecycle(path), BYOL_OK); /* a previous file to protect */
+    saved_size = file_size(path);
+    assert_true(tu_each_allocation_fails(lifecycle, path, same_file) > 20);
     unlink(path);
 }
 

@@ -715,32 +715,6 @@ static void test_bad_options(void **state)
 
 /* ---- allocation failures ----------------------------------------------------- */
 
-typedef struct failing {
-    long countdown;   /* allocations left before one fails; < 0: never */
-    long live;
-} failing;
-
-static void *failing_alloc(size_t size, size_t align, void *user)
-{
-    failing *f = user;
-    if (f->countdown == 0)
-        return NULL;
-    if (f->countdown > 0)
-        f->countdown--;
-    void *p = NULL;
-    if (posix_memalign(&p, align, size) != 0)
-        return NULL;
-    f->live++;
-    return p;
-}
-
-static void failing_free(void *ptr, void *user)
-{
-    failing *f = user;
-    f->live--;
-    free(ptr);
-}
-
 /* Creates and destroys optimizer `kind` (defaults); returns create's status
  * after checking that a failed create leaves its result NULL. */
 static int create_destroy(int kind, int64_t count)
@@ -771,33 +745,18 @@ static int create_destroy(int kind, int64_t count)
     return rc;
 }
 
+static int create_destroy_arg(void *kind) { return create_destroy(*(int *)kind, 1000); }
+
 static void test_allocation_failures(void **state)
 {
     (void)state;
-    failing f = { -1, 0 };
-    byol_allocator a = { sizeof(byol_allocator), 0, failing_alloc, failing_free, &f };
-    assert_byol_ok(byol_set_allocator(&a));
     const long expected_allocs[3] = { 2, 2, 3 };   /* struct + moment buffers */
     for (int kind = OPT_LARS; kind <= OPT_ADAMW; kind++) {
-        long failures = 0;
-        for (long n = 0;; n++) {
-            f.countdown = n;
-            int rc = create_destroy(kind, 1000);
-            assert_int_equal(f.live, 0);   /* nothing leaked */
-            if (rc == BYOL_OK)
-                break;
-            if (rc != BYOL_E_NOMEM)
-                fail_msg("kind %d, allocation %ld failing gave %d (%s)", kind, n, rc,
-                         byol_last_error());
-            failures++;
-        }
-        assert_int_equal(failures, expected_allocs[kind]);
+        assert_int_equal(tu_each_allocation_fails(create_destroy_arg, &kind, NULL),
+                         expected_allocs[kind]);
         /* a buffer too large for size_t or memory fails cleanly too */
-        f.countdown = -1;
         assert_int_equal(create_destroy(kind, INT64_MAX), BYOL_E_NOMEM);
-        assert_int_equal(f.live, 0);
     }
-    assert_byol_ok(byol_set_allocator(NULL));
 }
 
 int main(void)

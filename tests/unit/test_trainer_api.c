@@ -342,6 +342,66 @@ static void test_encoder_use_between_steps(void **state_)
     byol_trainer_destroy(b);
 }
 
+/* Creates a trainer, steps, saves and loads a checkpoint; the first failure. */
+static int lifecycle(void *path)
+{
+    byol_config *cfg = NULL;
+    byol_trainer *t = NULL;
+    views v;
+    make_views(&v, 3, B);
+    int rc = byol_config_create(&cfg);
+    if (rc == BYOL_OK)
+        rc = byol_config_parse(cfg, SMALL);
+    if (rc == BYOL_OK)
+        rc = byol_trainer_create(cfg, NULL, &t);
+    if (rc == BYOL_OK)
+        rc = byol_trainer_step(t, &v.v1, &v.v2, NULL);
+    if (rc == BYOL_OK)
+        rc = byol_trainer_save(t, path);
+    if (rc == BYOL_OK)
+        rc = byol_trainer_load(t, path);
+    byol_trainer_destroy(t);
+    byol_config_destroy(cfg);
+    return rc;
+}
+
+static unsigned char *saved;
+static long saved_len;
+
+static unsigned char *slurp(const char *path, long *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)*len);
+    assert_int_equal(fread(b, 1, (size_t)*len, f), (size_t)*len);
+    fclose(f);
+    return b;
+}
+
+/* A failed save keeps the previous checkpoint, byte for byte. */
+static void same_checkpoint(void *path)
+{
+    long len;
+    unsigned char *now = slurp(path, &len);
+    assert_int_equal(len, saved_len);
+    assert_memory_equal(now, saved, (size_t)len);
+    free(now);
+}
+
+static void test_allocation_failures(void **state_)
+{
+    (void)state_;
+    char *path = tmp("oom.ckpt");
+    assert_byol_ok(lifecycle(path));
+    saved = slurp(path, &saved_len);
+    assert_true(tu_each_allocation_fails(lifecycle, path, same_checkpoint) > 30);
+    free(saved);
+    unlink(path);
+}
+
 static void test_bad_calls(void **state_)
 {
     (void)state_;
@@ -377,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_schedules_closed_form),
         cmocka_unit_test(test_target_init_and_encoder),
         cmocka_unit_test(test_encoder_use_between_steps),
+        cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_bad_calls),
     };
     return cmocka_run_group_tests_name("trainer_api", tests, NULL, NULL);
