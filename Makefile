@@ -147,7 +147,7 @@ FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
-FUZZ_LIB_SRCS := src/core/alloc.c src/core/error.c src/core/log.c src/io/json.c \
+FUZZ_LIB_SRCS := src/core/alloc.c src/core/error.c src/core/log.c src/io/file.c src/io/json.c \
                  src/io/safetensors.c
 
 $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB_A)

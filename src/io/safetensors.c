@@ -8,18 +8,15 @@
  *
  * Beyond per-tensor checks the data section must be covered exactly, with
  * no gaps, no overlaps and nothing after the last tensor, as the format
- * specification demands: that keeps a file from hiding a second payload. */
-#include <errno.h>
-#include <fcntl.h>
+ * specification demands: that keeps a file from hiding a second payload.
+ * Whole-file reads and atomic writes are io/file.c's. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
 
 #include "core/internal.h"
+#include "file.h"
 #include "json.h"
 #include "safetensors.h"
 
@@ -31,8 +28,6 @@
 #define ST_JSON_DEPTH 16
 /* Room for "[d0,...,d7]" with 20-digit dimensions. */
 #define ST_SHAPE_TEXT 200
-/* write() on Linux moves at most about 2 GB per call; stay below. */
-#define ST_WRITE_CHUNK ((size_t)1 << 30)
 
 typedef struct st_entry {
     byol__st_tensor t;
@@ -473,71 +468,6 @@ static int st_from_owned(unsigned char *buf, size_t len, const char *label,
     return BYOL_OK;
 }
 
-static int read_all(int fd, unsigned char *buf, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t r = read(fd, buf + done, len - done > ST_WRITE_CHUNK ? ST_WRITE_CHUNK
-                                                                     : len - done);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0) {
-            errno = EIO;  /* the file shrank between fstat and read */
-            return -1;
-        }
-        done += (size_t)r;
-    }
-    return 0;
-}
-
-/* Opens, sizes and reads path into a fresh block; on success *buf owns it. */
-static int read_file(const char *path, unsigned char **buf, size_t *len)
-{
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return byol__err(BYOL_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return byol__err(BYOL_E_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return byol__err(BYOL_E_IO, "%s: not a regular file", path);
-    }
-    /* Sized before allocating: a truncated file fails without a read, and
-     * a file larger than the address space never reaches the allocator. */
-    if (st.st_size < 8) {
-        close(fd);
-        return byol__err(BYOL_E_FORMAT,
-                         "%s: %lld bytes is too short for a safetensors file "
-                         "(the header length alone takes 8)", path, (long long)st.st_size);
-    }
-    if ((uint64_t)st.st_size > SIZE_MAX) {
-        close(fd);
-        return byol__err(BYOL_E_NOMEM, "%s: %lld bytes do not fit in memory", path,
-                         (long long)st.st_size);
-    }
-    *len = (size_t)st.st_size;
-    *buf = byol__malloc(*len);
-    if (!*buf) {
-        close(fd);
-        return byol__err(BYOL_E_NOMEM, "%s: out of memory reading %zu bytes", path, *len);
-    }
-    if (read_all(fd, *buf, *len) != 0) {
-        int e = errno;
-        close(fd);
-        byol__free(*buf);
-        *buf = NULL;
-        return byol__err(BYOL_E_IO, "%s: read failed: %s", path, strerror(e));
-    }
-    close(fd);
-    return BYOL_OK;
-}
-
 int byol__st_open(const char *path, byol__st_file **out)
 {
     unsigned char *buf = NULL;
@@ -546,7 +476,7 @@ int byol__st_open(const char *path, byol__st_file **out)
     if (!out || !path)
         return byol__err(BYOL_E_INVALID_ARG, "byol__st_open: path and out must be set");
     *out = NULL;
-    if ((rc = read_file(path, &buf, &len)) != BYOL_OK)
+    if ((rc = byol__file_read(path, &buf, &len)) != BYOL_OK)
         return rc;
     return st_from_owned(buf, len, path, out);
 }
@@ -796,112 +726,13 @@ static void build_header(hbuf *b, const byol__st_tensor *tensors, size_t n,
     put_raw(b, "}");
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len) {
-        ssize_t w = write(fd, p, len > ST_WRITE_CHUNK ? ST_WRITE_CHUNK : len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        if (w == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Writes header and data to tmp and syncs it. Returns 0, or -1 with errno
- * set and *step naming what failed; the descriptor is always closed. */
-static int write_tmp(const char *tmp, const unsigned char *header, size_t hsize,
-                     const byol__st_tensor *tensors, size_t n, const char **step)
-{
-    int fd, e;
-    *step = "create";
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return -1;
-    *step = "write";
-    if (write_all(fd, header, hsize) != 0)
-        goto fail;
-    for (size_t i = 0; i < n; i++)
-        if (write_all(fd, tensors[i].data, tensors[i].nbytes) != 0)
-            goto fail;
-    *step = "fsync";
-    if (fsync(fd) != 0)
-        goto fail;
-    *step = "close";
-    return close(fd) == 0 ? 0 : -1;
-fail:
-    e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-}
-
-/* Makes the rename durable. buf has room for path; it receives the folder. */
-static int sync_folder(const char *path, char *buf)
-{
-    const char *slash = strrchr(path, '/');
-    int fd, rc;
-    if (!slash)
-        strcpy(buf, ".");
-    else if (slash == path)
-        strcpy(buf, "/");
-    else {
-        memcpy(buf, path, (size_t)(slash - path));
-        buf[slash - path] = '\0';
-    }
-    fd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    rc = fsync(fd);
-    /* Some file systems cannot sync a folder and say EINVAL: nothing more
-     * can be done there, and the data itself is already synced. */
-    if (rc != 0 && errno == EINVAL)
-        rc = 0;
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
-static int save_atomically(const char *path, char *tmp, const unsigned char *header,
-                           size_t hsize, const byol__st_tensor *tensors, size_t n)
-{
-    const char *step;
-    int e;
-    if (write_tmp(tmp, header, hsize, tensors, n, &step) != 0) {
-        e = errno;
-        if (strcmp(step, "create") != 0)
-            unlink(tmp);
-        return byol__err(BYOL_E_IO, "%s: cannot save (%s of temporary file %s failed): %s",
-                         path, step, tmp, strerror(e));
-    }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        unlink(tmp);
-        return byol__err(BYOL_E_IO, "%s: cannot save (rename from %s failed): %s",
-                         path, tmp, strerror(e));
-    }
-    if (sync_folder(path, tmp) != 0)
-        return byol__err(BYOL_E_IO, "%s: saved, but syncing its folder %s failed, so "
-                         "the save may not survive a crash: %s", path, tmp,
-                         strerror(errno));
-    return BYOL_OK;
-}
-
 int byol__st_write(const char *path, const byol__st_tensor *tensors, size_t n,
                    const char *const *meta, size_t n_meta)
 {
     hbuf b = { NULL, 0 };
     unsigned char *header;
-    char *tmp;
-    size_t hlen, tmp_cap;
+    byol__chunk *chunks;
+    size_t hlen;
     int rc;
     if (!path || !*path || (n && !tensors) || (n_meta && !meta))
         return byol__err(BYOL_E_INVALID_ARG,
@@ -921,15 +752,17 @@ int byol__st_write(const char *path, const byol__st_tensor *tensors, size_t n,
     build_header(&b, tensors, n, meta, n_meta);
     memset(header + 8 + b.len, ' ', hlen - b.len);
 
-    tmp_cap = strlen(path) + 32;
-    tmp = byol__malloc(tmp_cap);
-    if (!tmp) {
+    /* One chunk for the header, one per tensor's data. */
+    chunks = byol__calloc(n + 1, sizeof *chunks);
+    if (!chunks) {
         byol__free(header);
-        return byol__err(BYOL_E_NOMEM, "%s: out of memory for the temporary name", path);
+        return byol__err(BYOL_E_NOMEM, "%s: out of memory listing %zu tensors", path, n);
     }
-    snprintf(tmp, tmp_cap, "%s.tmp.%ld", path, (long)getpid());
-    rc = save_atomically(path, tmp, header, 8 + hlen, tensors, n);
-    byol__free(tmp);
+    chunks[0] = (byol__chunk){ header, 8 + hlen };
+    for (size_t i = 0; i < n; i++)
+        chunks[i + 1] = (byol__chunk){ tensors[i].data, tensors[i].nbytes };
+    rc = byol__file_write_atomic(path, chunks, n + 1);
+    byol__free(chunks);
     byol__free(header);
     return rc;
 }
