@@ -178,7 +178,14 @@ typedef struct byol_augmenter byol_augmenter;
 /**
  * Builds the augmenter from the augment.* keys (per view: augment.view1.*,
  * augment.view2.*), data.channels and seed.
- * @return BYOL_OK, BYOL_E_KEY / BYOL_E_RANGE (a bad setting, named), BYOL_E_NOMEM.
+ * @param cfg settings, borrowed for the call (NULL: defaults).
+ * @param out receives the augmenter, owned by the caller (byol_augmenter_destroy());
+ *        NULL on failure.
+ * @return BYOL_OK; BYOL_E_RANGE naming the key: a view's crop_area_min above
+ *         crop_area_max (likewise crop_ratio_*, blur_sigma_*), augment.mean or
+ *         augment.std not a comma-separated list of one number per channel, a std
+ *         <= 0, an even augment.blur_taps, data.channels other than 1 or 3;
+ *         BYOL_E_INVALID_ARG (out is NULL); BYOL_E_NOMEM.
  */
 BYOL_API int byol_augmenter_create(const byol_config *cfg, byol_augmenter **out);
 
@@ -190,18 +197,31 @@ BYOL_API int byol_augmenter_dims(const byol_augmenter *aug, int64_t dims[3]);
 
 /**
  * One augmented view of `img`, normalised, as CHW float32.
- * The random draws are a function of (seed, epoch, index, view) only.
+ * The random draws are a function of (seed, epoch, index, view) and the
+ * image's size only, never of threads or call order; the function may run
+ * on one augmenter from several threads at once. In DM's order: random
+ * resized crop of the uint8 image, resize to size x size (bicubic as TF's,
+ * or bilinear), /255 and clip, flip, colour jitter (the four operations in
+ * a random order, each clipped), grayscale, blur (zero padding),
+ * solarisation, clip, (x - mean) / std. With one channel, saturation, hue
+ * and grayscale are skipped.
  * @param img borrowed for the call; its channels must equal data.channels.
+ * @param epoch in [0, 2^32).
+ * @param index the sample's index, in [0, 2^62).
  * @param view 1 or 2.
  * @param out channels * size * size floats, written.
- * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_SHAPE (channel count), BYOL_E_NOMEM.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (NULL pointer, no pixels, view, epoch or index
+ *         out of range), BYOL_E_SHAPE (channel count, a size below 1), BYOL_E_NOMEM.
  */
 BYOL_API int byol_augmenter_view(const byol_augmenter *aug, const byol_image *img,
                                  int64_t epoch, int64_t index, int32_t view, float *out);
 
 /**
- * The evaluation transform: no randomness; resize so the shorter side is
- * size / augment.eval_crop, center crop to size, normalise.
+ * The evaluation transform: no randomness. A centred square of
+ * augment.eval_crop times the shorter side (DM's _decode_and_center_crop:
+ * side int(eval_crop * min(H, W)), offsets rounded up), resized to size x
+ * size, /255, clip, normalised: the same framing as resizing the shorter
+ * side to size / eval_crop and cropping size x size in the centre.
  * @return as byol_augmenter_view().
  */
 BYOL_API int byol_augmenter_eval(const byol_augmenter *aug, const byol_image *img, float *out);
