@@ -18,17 +18,33 @@ static float clip01(float x)
     return x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x;
 }
 
-/* Python's x % 1.0 (jnp.remainder): the result has the sign of 1. */
+/* Python's x % 1.0 (jnp.remainder): the result has the sign of 1. x minus
+ * its truncation is exact (what fmodf returns) and needs no libm call,
+ * which matters at two HSV round trips per pixel; |x| < 2 here. */
 static float mod1(float x)
 {
-    float r = fmodf(x, 1.0f);
+    const float r = x - (float)(int32_t)x;
     return r < 0.0f ? r + 1.0f : r;
 }
 
-void byol__rgb_to_hsv(float r, float g, float b, float *h, float *s, float *v)
+static inline float max3(float a, float b, float c)
 {
-    const float mx = fmaxf(fmaxf(r, g), b);
-    const float range = mx - fminf(fminf(r, g), b);
+    const float m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
+static inline float min3(float a, float b, float c)
+{
+    const float m = a < b ? a : b;
+    return m < c ? m : c;
+}
+
+/* Inline (and comparisons, not fmaxf: no libm call) because the HSV
+ * operations run it per pixel; inputs are finite. */
+static inline void to_hsv(float r, float g, float b, float *h, float *s, float *v)
+{
+    const float mx = max3(r, g, b);
+    const float range = mx - min3(r, g, b);
     const float norm = range != 0.0f ? 1.0f / (6.0f * range) : 1e9f;
     float hue;
     if (r == mx)
@@ -46,17 +62,28 @@ void byol__rgb_to_hsv(float r, float g, float b, float *h, float *s, float *v)
     *v = mx;
 }
 
-void byol__hsv_to_rgb(float h, float s, float v, float *r, float *g, float *b)
+static inline void from_hsv(float h, float s, float v, float *r, float *g, float *b)
 {
     const float c = s * v, m = v - c;
     const float dh = mod1(h) * 6.0f;
-    const float x = c * (1.0f - fabsf(fmodf(dh, 2.0f) - 1.0f));
-    /* mod1 may round up to exactly 1 (sector 6): DM's selects then give
-     * 0 + m on every channel, and so do these. */
-    const int sector = (int)floorf(dh);
+    /* dh is in [0, 6]: truncation is floor, and dh - 2 floor(dh / 2) is
+     * dh mod 2 exactly. mod1 may round up to exactly 1 (sector 6): DM's
+     * selects then give 0 + m on every channel, and so do these. */
+    const int sector = (int)dh;
+    const float x = c * (1.0f - fabsf(dh - (float)(sector & ~1) - 1.0f));
     *r = (sector == 0 || sector == 5 ? c : sector == 1 || sector == 4 ? x : 0.0f) + m;
     *g = (sector == 1 || sector == 2 ? c : sector == 0 || sector == 3 ? x : 0.0f) + m;
     *b = (sector == 3 || sector == 4 ? c : sector == 2 || sector == 5 ? x : 0.0f) + m;
+}
+
+void byol__rgb_to_hsv(float r, float g, float b, float *h, float *s, float *v)
+{
+    to_hsv(r, g, b, h, s, v);
+}
+
+void byol__hsv_to_rgb(float h, float s, float v, float *r, float *g, float *b)
+{
+    from_hsv(h, s, v, r, g, b);
 }
 
 static float luma(float r, float g, float b, int32_t mode)
@@ -127,12 +154,12 @@ static void hsv_op(float *x, size_t n, int32_t op, float value)
 {
     for (size_t i = 0; i < n; i++) {
         float h, s, v, r, g, b;
-        byol__rgb_to_hsv(x[i], x[n + i], x[2 * n + i], &h, &s, &v);
+        to_hsv(x[i], x[n + i], x[2 * n + i], &h, &s, &v);
         if (op == BYOL__OP_SATURATION)
             s = clip01(s * value);
         else
             h = mod1(h + value);
-        byol__hsv_to_rgb(h, s, v, &r, &g, &b);
+        from_hsv(h, s, v, &r, &g, &b);
         x[i] = clip01(r);
         x[n + i] = clip01(g);
         x[2 * n + i] = clip01(b);
