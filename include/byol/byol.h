@@ -60,5 +60,7 @@
 #include "byol_config.h"
 #include "byol_net.h"
 #include "byol_trainer.h"
+#include "byol_data.h"
+#include "byol_eval.h"
 
 #endif

@@ -1,0 +1,64 @@
+/**
+ * @file byol_eval.h
+ * @brief Evaluation of frozen embeddings: weighted k-NN and a linear probe.
+ *
+ * Both take embeddings as row-major float arrays ([n, dim], borrowed for
+ * the call) with integer labels in [0, num_classes), and return the top-1
+ * accuracy on the query (test) rows. They are deterministic: the same
+ * inputs and settings give the same accuracy at any thread count.
+ *
+ * Typical use: embed a labelled training split and a test split with the
+ * online encoder (byol_embed_dataset(), or byol_net_embed() on your own
+ * batches), then call byol_eval_knn() and byol_eval_linear_probe().
+ *
+ * Settings (byol_config keys): eval.knn_k, eval.knn_temperature,
+ * eval.probe_epochs, eval.probe_lr, eval.probe_batch,
+ * eval.probe_weight_decay, seed, threads.
+ */
+#ifndef BYOL_EVAL_H
+#define BYOL_EVAL_H
+
+#include <stdint.h>
+
+#include "byol_common.h"
+#include "byol_config.h"
+#include "byol_data.h"
+#include "byol_net.h"
+
+BYOL_BEGIN_DECL
+
+/**
+ * Weighted k-NN classification as in the BYOL benchmarks (lightly's
+ * knn_predict, byol-reference.md 6.2): bank and query rows are
+ * L2-normalised (copies), each query's eval.knn_k most cosine-similar bank
+ * rows vote for their labels with weight exp(similarity /
+ * eval.knn_temperature), and the class with the largest total wins (ties:
+ * the lower label).
+ * @param bank, bank_labels n_bank rows of dim floats and their labels.
+ * @param query, query_labels n_query rows and their true labels.
+ * @param accuracy receives the fraction of queries whose prediction is right.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (NULL pointer, a count below 1, a negative
+ *         label), BYOL_E_KEY / BYOL_E_RANGE (settings), BYOL_E_NOMEM.
+ */
+BYOL_API int byol_eval_knn(const byol_config *cfg, const float *bank, const int32_t *bank_labels,
+                           int64_t n_bank, const float *query, const int32_t *query_labels,
+                           int64_t n_query, int64_t dim, double *accuracy);
+
+/**
+ * Linear probe: multinomial logistic regression (a Linear layer with bias,
+ * softmax cross-entropy) on frozen embeddings. The features are first
+ * standardised with the training rows' per-dimension mean and standard
+ * deviation; then eval.probe_epochs epochs of SGD with Nesterov momentum
+ * 0.9 (libbyol's optimizer), mini-batches of eval.probe_batch in an order
+ * drawn from seed, learning rate eval.probe_lr with a cosine decay to 0,
+ * weight decay eval.probe_weight_decay on the weights only.
+ * @return as byol_eval_knn(); accuracy is measured on the query rows.
+ */
+BYOL_API int byol_eval_linear_probe(const byol_config *cfg, const float *train,
+                                    const int32_t *train_labels, int64_t n_train,
+                                    const float *test, const int32_t *test_labels, int64_t n_test,
+                                    int64_t dim, double *accuracy);
+
+BYOL_END_DECL
+
+#endif

@@ -1,0 +1,177 @@
+/* byol_eval_knn and byol_eval_linear_probe against hand computations, a
+ * brute-force k-NN written here, separable data, and errors. */
+#define _DEFAULT_SOURCE /* M_PI */
+#include "test_util.h"
+
+static byol_config *cfg_with(const char *settings)
+{
+    byol_config *cfg;
+    assert_byol_ok(byol_config_create(&cfg));
+    if (settings)
+        assert_byol_ok(byol_config_parse(cfg, settings));
+    return cfg;
+}
+
+/* By hand: bank on the unit circle at 0, 10, 70 degrees (class 0) and 90,
+ * 105 degrees (class 1). A query at 72 degrees has cosines 0.9994 (70),
+ * 0.951 (90), 0.839 (105), 0.469 (10), 0.309 (0). With k=3 the votes are
+ * class 0: exp(0.9994/t), class 1: exp(0.951/t) + exp(0.839/t): class 1
+ * for t=1 (2.717 < 4.902), class 0 for t=0.01 (e^99.9 > e^95.1 + e^83.9).
+ * A query at 30 degrees with k=2 has 10 (0.940) and 0 (0.866): class 0. */
+static double knn_one(const char *settings, double query_deg, int32_t truth)
+{
+    const double deg[5] = { 0, 10, 70, 90, 105 };
+    const int32_t bl[5] = { 0, 0, 0, 1, 1 };
+    float bank[10], q[2];
+    for (int i = 0; i < 5; i++) {
+        bank[2 * i] = (float)cos(deg[i] * M_PI / 180);
+        bank[2 * i + 1] = (float)sin(deg[i] * M_PI / 180);
+    }
+    q[0] = 3.0f * (float)cos(query_deg * M_PI / 180); /* normalised inside */
+    q[1] = 3.0f * (float)sin(query_deg * M_PI / 180);
+    byol_config *cfg = cfg_with(settings);
+    double acc = -1;
+    assert_byol_ok(byol_eval_knn(cfg, bank, bl, 5, q, &truth, 1, 2, &acc));
+    byol_config_destroy(cfg);
+    return acc;
+}
+
+static void test_knn_by_hand(void **state)
+{
+    (void)state;
+    assert_true(knn_one("eval.knn_k=3 eval.knn_temperature=1", 72, 1) == 1.0);
+    assert_true(knn_one("eval.knn_k=3 eval.knn_temperature=1", 72, 0) == 0.0);
+    assert_true(knn_one("eval.knn_k=3 eval.knn_temperature=0.01", 72, 0) == 1.0);
+    assert_true(knn_one("eval.knn_k=2 eval.knn_temperature=1", 30, 0) == 1.0);
+    assert_true(knn_one("eval.knn_k=1", 100, 1) == 1.0);
+}
+
+/* The same protocol written plainly: all similarities, a full sort. */
+static int32_t brute_predict(const float *bank, const int32_t *bl, int64_t nb, const float *q,
+                             int64_t dim, int64_t k, double t, int32_t classes)
+{
+    double *sims = malloc((size_t)nb * sizeof *sims), qn = 0, score[16] = { 0 };
+    int64_t *idx = malloc((size_t)nb * sizeof *idx);
+    for (int64_t d = 0; d < dim; d++)
+        qn += (double)q[d] * q[d];
+    for (int64_t j = 0; j < nb; j++) {
+        double s = 0, bn = 0;
+        for (int64_t d = 0; d < dim; d++) {
+            s += (double)q[d] * bank[j * dim + d];
+            bn += (double)bank[j * dim + d] * bank[j * dim + d];
+        }
+        sims[j] = s / sqrt(qn * bn);
+        idx[j] = j;
+    }
+    for (int64_t a = 0; a < k; a++) /* selection sort of the first k */
+        for (int64_t b = a + 1; b < nb; b++)
+            if (sims[idx[b]] > sims[idx[a]] ||
+                (sims[idx[b]] == sims[idx[a]] && idx[b] < idx[a])) {
+                int64_t tmp = idx[a];
+                idx[a] = idx[b];
+                idx[b] = tmp;
+            }
+    for (int64_t a = 0; a < k; a++)
+        score[bl[idx[a]]] += exp(sims[idx[a]] / t);
+    int32_t best = 0;
+    for (int32_t c = 1; c < classes; c++)
+        if (score[c] > score[best])
+            best = c;
+    free(sims);
+    free(idx);
+    return best;
+}
+
+static void test_knn_matches_brute_force(void **state)
+{
+    (void)state;
+    enum { NB = 700, NQ = 300, D = 12, K = 20, CL = 6 };
+    static float bank[NB * D], query[NQ * D];
+    static int32_t bl[NB], ql[NQ];
+    tu_fill(bank, NB * D, 1, 1.0f);
+    tu_fill(query, NQ * D, 2, 1.0f);
+    for (int i = 0; i < NB; i++) {
+        bl[i] = (int32_t)(((unsigned)i * 7919u) % CL);
+        bank[i * D + bl[i]] += 1.5f; /* some structure, so accuracy is not trivial */
+    }
+    int64_t want = 0;
+    for (int i = 0; i < NQ; i++) {
+        ql[i] = i % CL;
+        query[i * D + ql[i]] += 1.0f;
+    }
+    for (int i = 0; i < NQ; i++)
+        want += brute_predict(bank, bl, NB, query + i * D, D, K, 0.07, CL) == ql[i];
+    double acc;
+    for (int threads = 1; threads <= 2; threads++) {
+        char s[128];
+        snprintf(s, sizeof s, "eval.knn_k=%d eval.knn_temperature=0.07 threads=%d", K, threads);
+        byol_config *cfg = cfg_with(s);
+        assert_byol_ok(byol_eval_knn(cfg, bank, bl, NB, query, ql, NQ, D, &acc));
+        assert_true(acc == (double)want / NQ);
+        byol_config_destroy(cfg);
+    }
+    assert_true(acc > 0.4 && acc < 1.0);
+}
+
+/* Gaussian blobs around well separated centres: a linear probe must get
+ * nearly all of held-out points right; shuffled labels must not. */
+static void make_blobs(float *x, int32_t *y, int n, int dim, int classes, uint32_t seed,
+                       float spread)
+{
+    tu_fill(x, (size_t)n * dim, seed, spread);
+    for (int i = 0; i < n; i++) {
+        y[i] = i % classes;
+        x[i * dim + y[i]] += 3.0f;
+        x[i * dim + dim - 1] = 100.0f + 50.0f * x[i * dim + dim - 1]; /* badly scaled */
+    }
+}
+
+static void test_probe_learns_separable_data(void **state)
+{
+    (void)state;
+    enum { N = 2000, NT = 500, D = 16, CL = 5 };
+    static float x[N * D], t[NT * D];
+    static int32_t y[N], yt[NT];
+    make_blobs(x, y, N, D, CL, 3, 1.0f);
+    make_blobs(t, yt, NT, D, CL, 4, 1.0f);
+    byol_config *cfg = cfg_with("eval.probe_epochs=10");
+    double acc, acc2;
+    assert_byol_ok(byol_eval_linear_probe(cfg, x, y, N, t, yt, NT, D, &acc));
+    assert_true(acc > 0.97);
+    assert_byol_ok(byol_eval_linear_probe(cfg, x, y, N, t, yt, NT, D, &acc2));
+    assert_true(acc == acc2); /* deterministic */
+    for (int i = 0; i < N; i++)
+        y[i] = (int32_t)(((unsigned)i * 2654435761u >> 7) % CL); /* labels unrelated to x */
+    assert_byol_ok(byol_eval_linear_probe(cfg, x, y, N, t, yt, NT, D, &acc));
+    assert_true(acc < 0.4);
+    byol_config_destroy(cfg);
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    float x[4] = { 1, 0, 0, 1 };
+    int32_t y[2] = { 0, 1 }, bad[2] = { 0, -1 };
+    double acc;
+    assert_int_equal(byol_eval_knn(NULL, NULL, y, 2, x, y, 2, 2, &acc), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol_eval_knn(NULL, x, y, 0, x, y, 2, 2, &acc), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol_eval_knn(NULL, x, y, 2, x, bad, 2, 2, &acc), BYOL_E_INVALID_ARG);
+    assert_non_null(strstr(byol_last_error(), "test label 1 is -1"));
+    assert_int_equal(byol_eval_linear_probe(NULL, x, bad, 2, x, y, 2, 2, &acc),
+                     BYOL_E_INVALID_ARG);
+    assert_int_equal(byol_eval_linear_probe(NULL, x, y, 2, x, y, 2, 0, &acc),
+                     BYOL_E_INVALID_ARG);
+    assert_byol_ok(byol_eval_knn(NULL, x, y, 2, x, y, 2, 2, &acc)); /* k > bank: all of it */
+    assert_true(acc == 1.0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_knn_by_hand),
+        cmocka_unit_test(test_knn_matches_brute_force),
+        cmocka_unit_test(test_probe_learns_separable_data),
+        cmocka_unit_test(test_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
