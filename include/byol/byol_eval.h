@@ -59,6 +59,24 @@ BYOL_API int byol_eval_linear_probe(const byol_config *cfg, const float *train,
                                     const float *test, const int32_t *test_labels, int64_t n_test,
                                     int64_t dim, double *accuracy);
 
+/**
+ * Embeds every image of a dataset with an encoder: the evaluation transform
+ * of the augmenter built from cfg (centre crop, normalisation; no
+ * randomness), batches of train.batch_size through byol_net_embed()
+ * (inference mode), loader.workers threads decoding ahead.
+ * @param encoder borrowed for the call; its input must match augment.size
+ *        and data.channels, its output must be a vector.
+ * @param embeddings receives [count, dim] floats, owned by the caller (byol_free()).
+ * @param labels receives count labels (-1 when unlabeled), owned by the caller
+ *        (byol_free()); may be NULL if not wanted.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_SHAPE (encoder and images disagree),
+ *         errors of byol_loader_next() (a bad image), BYOL_E_NOMEM. On failure the
+ *         outputs are NULL.
+ */
+BYOL_API int byol_embed_dataset(byol_net *encoder, const byol_config *cfg,
+                                const byol_dataset *ds, float **embeddings, int32_t **labels,
+                                int64_t *count, int64_t *dim);
+
 BYOL_END_DECL
 
 #endif
