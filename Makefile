@@ -111,7 +111,7 @@ TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_CFLAGS := $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -fopenmp -Iinclude -Isrc -Itests $(CFLAGS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/test_util.h $(LIB_A)
+$(BUILD)/tests/%: tests/unit/%.c tests/test_util.h $(wildcard tests/unit/*.h) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $< -o $@ $(LIB_A) -lcmocka $(LIBS)
 
