@@ -1,0 +1,158 @@
+"""The data pipeline: images, datasets from numpy and folders, the augmenter,
+the loader, the preview. Each test is skipped while the loaded library does
+not export what it needs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import DATA_API, REPO, requires
+
+import byol
+
+AUG_API = ("byol_augmenter_create", "byol_augmenter_view", "byol_augmenter_eval")
+CIFAR_JPG = os.environ.get("BYOL_CIFAR10_JPG", REPO / "build" / "data" / "cifar10-jpg")
+CIFAR_TRAIN = Path(CIFAR_JPG) / "train"
+
+
+@pytest.fixture
+def gray_cfg():
+    with byol.Config("fashion-mnist", train__batch_size=4, threads=2, loader__workers=2,
+                     seed=11) as cfg:
+        yield cfg
+
+
+@pytest.fixture
+def images(rng):
+    return (rng.random((10, 28, 28)) * 255).astype(np.uint8)
+
+
+@requires(*AUG_API)
+def test_augmenter_views(rng):
+    with byol.Augmenter("cifar10") as aug:
+        assert aug.dims == (3, 32, 32)
+        img = (rng.random((40, 50, 3)) * 255).astype(np.uint8)
+        v1 = aug.view(img, epoch=0, index=5, view=1)
+        assert v1.shape == (3, 32, 32) and v1.dtype == np.float32 and np.isfinite(v1).all()
+        np.testing.assert_array_equal(v1, aug.view(img, 0, 5, 1))  # a function of its inputs
+        assert not np.array_equal(v1, aug.view(img, 1, 5, 1))
+        assert aug.eval(img).shape == (3, 32, 32)
+        with pytest.raises(byol.ShapeError):
+            aug.view(img[:, :, :1], 0, 0, 1)  # one channel for a 3-channel augmenter
+        with pytest.raises(byol.InvalidArgumentError):
+            aug.view(img, 0, 0, 3)  # view 3
+        with pytest.raises(byol.ShapeError, match="channels"):
+            aug.view(np.zeros((4, 4, 2), np.uint8), 0, 0, 1)
+
+
+@requires(*AUG_API)
+def test_augmenter_bad_setting_names_the_key():
+    with pytest.raises(byol.RangeError, match="augment.std"):
+        byol.Augmenter("cifar10", augment__std="1,2")
+
+
+@requires("byol_image_write_png", "byol_image_decode", "byol_image_decode_memory")
+def test_png_round_trip(rng, tmp_path):
+    img = (rng.random((7, 9, 3)) * 255).astype(np.uint8)
+    path = tmp_path / "x.png"
+    byol.write_png(path, img)
+    np.testing.assert_array_equal(byol.decode(path, {"data.channels": 3}), img)
+    np.testing.assert_array_equal(byol.decode_bytes(path.read_bytes(), {"data.channels": 3}), img)
+    assert byol.decode(path, {"data.channels": 1}).shape == (7, 9, 1)
+    with pytest.raises(byol.DecodeError, match="junk"):
+        byol.decode_bytes(b"not an image", name="junk")
+    with pytest.raises(byol.ByolIOError, match="missing.png"):
+        byol.decode(tmp_path / "missing.png")
+
+
+@requires(*DATA_API, "byol_dataset_get", "byol_dataset_label")
+def test_dataset_from_numpy(gray_cfg, images):
+    labels = np.arange(10) % 3
+    with byol.Dataset.from_numpy(gray_cfg, images, labels) as ds:
+        assert len(ds) == 10
+        np.testing.assert_array_equal(ds.labels, labels)
+        assert ds.label(4) == 1
+        np.testing.assert_array_equal(ds.get(3), images[3][:, :, None])
+        np.testing.assert_array_equal(ds[-1], images[9][:, :, None])
+        with pytest.raises(byol.RangeError):
+            ds.get(10)
+    with byol.Dataset.from_numpy(gray_cfg, images) as unlabeled:
+        assert unlabeled.num_classes == 0 and (unlabeled.labels == -1).all()
+    with pytest.raises(byol.ShapeError, match="labels"):
+        byol.Dataset.from_numpy(gray_cfg, images, labels[:3])
+    with pytest.raises(TypeError, match="Dataset.open"):
+        byol.Dataset()
+
+
+@requires(*DATA_API)
+def test_loader_train_and_eval(gray_cfg, images):
+    with byol.Dataset.from_numpy(gray_cfg, images, np.arange(10) % 2) as ds:
+        with byol.Loader(gray_cfg, ds) as ld:
+            assert ld.batches_per_epoch == 2 and len(ld) == 2  # drop_last
+            seen = []
+            for k, batch in zip(range(5), ld):
+                v1, v2, y = batch
+                assert v1.shape == v2.shape == (4, 1, 28, 28) and v1.dtype == np.float32
+                assert y.dtype == np.int32 and y.shape == (4,)
+                np.testing.assert_array_equal(y, batch.samples % 2)
+                assert (batch.epoch, batch.index) == (k // 2, k % 2)
+                seen.append(batch)
+            assert not np.array_equal(seen[0].view1, seen[0].view2)
+            assert seen[0].view1.base is None or seen[0].view1.flags.owndata  # copies
+            ld.seek(1, 0)  # replay batch 0 of epoch 1
+            again = ld.next()
+            np.testing.assert_array_equal(again.view1, seen[2].view1)
+            np.testing.assert_array_equal(again.samples, seen[2].samples)
+        with byol.Loader(gray_cfg, ds, mode="eval") as ev:
+            batches = list(ev)
+            assert [b.count for b in batches] == [4, 4, 2]
+            assert all(b.view2 is None for b in batches)
+            np.testing.assert_array_equal(np.concatenate([b.samples for b in batches]),
+                                          np.arange(10))
+        with pytest.raises(byol.InvalidArgumentError, match="mode"):
+            byol.Loader(gray_cfg, ds, mode="test")
+
+
+@requires(*DATA_API)
+def test_loader_needs_a_full_batch(gray_cfg, images):
+    with byol.Dataset.from_numpy(gray_cfg, images[:3]) as ds:
+        with pytest.raises(byol.ShapeError):
+            byol.Loader(gray_cfg, ds)
+
+
+@requires(*DATA_API, "byol_preview_write")
+def test_preview(gray_cfg, images, tmp_path):
+    path = tmp_path / "grid.png"
+    with byol.Dataset.from_numpy(gray_cfg, images) as ds:
+        byol.preview(gray_cfg, ds, 0, 3, path)
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        with pytest.raises(byol.RangeError):
+            byol.preview(gray_cfg, ds, 8, 5, tmp_path / "no.png")
+
+
+@requires(*DATA_API, "byol_embed_dataset")
+def test_embed_dataset(gray_cfg, images):
+    with byol.Dataset.from_numpy(gray_cfg, images, np.arange(10) % 2) as ds, \
+         byol.Net(gray_cfg) as net:
+        emb, labels = byol.embed_dataset(net, gray_cfg, ds)
+        assert emb.shape == (10, 128) and emb.dtype == np.float32
+        np.testing.assert_array_equal(labels, np.arange(10) % 2)
+
+
+@requires(*DATA_API, "byol_dataset_open")
+def test_dataset_open_folder():
+    if not CIFAR_TRAIN.is_dir():
+        pytest.skip(f"{CIFAR_TRAIN} not found: run `make data` (needs ../shared/data/cifar10-jpg)")
+    with byol.Dataset.open("cifar10", CIFAR_TRAIN) as ds:
+        assert len(ds) == 50000 and ds.num_classes == 10
+        assert ds.class_names[0] == "airplane"
+        assert ds.get(0).shape == (32, 32, 3)
+
+
+@requires("byol_dataset_open")
+def test_dataset_open_missing_path_names_it(tmp_path):
+    with pytest.raises(byol.ByolIOError, match="nowhere"):
+        byol.Dataset.open(None, tmp_path / "nowhere")

@@ -1,0 +1,157 @@
+"""byol.Net and byol.Builder on cnn-small: shapes, passes, weight files, buffers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import byol
+
+
+@pytest.fixture
+def net():
+    with byol.Net(arch="cnn-small", threads=2, seed=1) as n:
+        yield n
+
+
+def test_dims(net):
+    assert net.input_dims == (1, 28, 28)
+    assert net.output_dims == (128,)
+    assert not net.borrowed
+
+
+def test_forward_and_embed_shapes(net, rng):
+    net.plan(8)
+    x = rng.random((8, 1, 28, 28), dtype=np.float32)
+    y = net.forward(x)
+    assert y.shape == (8, 128) and y.dtype == np.float32 and np.isfinite(y).all()
+    e = net.embed(rng.random((21, 1, 28, 28)))  # float64 in: converted; 21 > the plan: chunks
+    assert e.shape == (21, 128) and e.dtype == np.float32
+
+
+def test_forward_plans_an_unplanned_net(rng):
+    with byol.Net("fashion-mnist", threads=2) as net:
+        assert net.forward(rng.random((3, 1, 28, 28), dtype=np.float32)).shape == (3, 128)
+
+
+def test_eval_embed_is_deterministic_and_batch_independent(net, rng):
+    net.plan(4)
+    x = rng.random((10, 1, 28, 28), dtype=np.float32)
+    a = net.embed(x)
+    b = np.concatenate([net.embed(x[:5]), net.embed(x[5:])])
+    np.testing.assert_array_equal(a, b)
+
+
+def test_python_side_shape_check(net):
+    with pytest.raises(byol.ShapeError, match=r"\(N, 1, 28, 28\)"):
+        net.forward(np.zeros((2, 3, 28, 28), np.float32))
+    with pytest.raises(byol.ShapeError, match="dimensions"):
+        net.forward(np.zeros((28, 28), np.float32).reshape(1, 28, 28))
+
+
+def test_library_error_arrives_with_its_message(net):
+    net.plan(2)
+    with pytest.raises(byol.ShapeError) as info:
+        net.forward(np.zeros((4, 1, 28, 28), np.float32))  # more than planned
+    assert info.value.code == -5
+    assert info.value.message  # the library's message, not ours
+    assert "plan" in info.value.message.lower() or "4" in info.value.message
+    x = np.zeros((2, 1, 28, 28), np.float32)
+    x[0, 0, 0, 0] = np.nan
+    with pytest.raises(byol.NonFiniteError):
+        net.forward(x)
+
+
+def test_backward_accumulates_gradients(net, rng):
+    net.plan(4)
+    x = rng.random((4, 1, 28, 28), dtype=np.float32)
+    y = net.forward(x)
+    net.zero_grad()
+    dx = net.backward(np.ones_like(y), want_dx=True)
+    assert dx.shape == x.shape and np.abs(dx).sum() > 0
+    g1 = net.grads.copy()
+    assert np.abs(g1).sum() > 0
+    net.forward(x)
+    net.backward(np.ones_like(y))
+    np.testing.assert_allclose(net.grads, 2 * g1, rtol=1e-4, atol=1e-6)
+    net.zero_grad()
+    assert not net.grads.any()
+
+
+def test_backward_without_forward_is_bad_state(net):
+    net.plan(2)
+    with pytest.raises(byol.BadStateError):
+        net.backward(np.zeros((2, 128), np.float32))
+
+
+def test_save_load_round_trip(net, rng, tmp_path):
+    net.plan(4)
+    x = rng.random((4, 1, 28, 28), dtype=np.float32)
+    path = tmp_path / "w.safetensors"
+    net.save(path)
+    before = net.embed(x)
+    with byol.Net(arch="cnn-small", threads=2, seed=99) as other:
+        assert not np.array_equal(other.embed(x), before)
+        other.load(path)
+        np.testing.assert_array_equal(other.embed(x), before)
+        other.load_bytes(path.read_bytes())
+        np.testing.assert_array_equal(other.state_dict()["conv1.weight"],
+                                      net.state_dict()["conv1.weight"])
+
+
+def test_load_errors_name_the_file(net, tmp_path):
+    missing = tmp_path / "missing.safetensors"
+    with pytest.raises(byol.ByolIOError, match="missing.safetensors"):
+        net.load(missing)
+    with pytest.raises(OSError):  # ByolIOError is an OSError
+        net.load(missing)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    with pytest.raises(byol.FormatError, match="bad.safetensors"):
+        net.load(bad)
+
+
+def test_buffers_are_views_of_the_net(net, rng):
+    net.plan(2)
+    x = rng.random((2, 1, 28, 28), dtype=np.float32)
+    p = net.params
+    assert p.dtype == np.float32 and p.size == sum(
+        t.numel for t in net.tensors() if t.buffer == byol.net.PARAMS)
+    before = net.embed(x)
+    p *= 0.5  # writes reach the net
+    assert not np.array_equal(net.embed(x), before)
+    sd = net.state_dict()
+    assert sd["conv1.weight"].ndim == 4 and "bn1.running_mean" in sd
+    with pytest.raises(byol.InvalidArgumentError):
+        net.buffer("weights")
+
+
+def test_builder_small_net(rng):
+    with byol.Builder(1, 8, 8, config={"seed": 2}) as b:
+        c = b.conv2d(b.INPUT, 4, kernel=3, padding=1, name="conv")
+        r = b.relu(b.batchnorm(c, name="bn"))
+        out = b.linear(b.avgpool(r), 5, name="fc")
+        with pytest.raises(byol.Error):
+            b.add(c, out)  # shapes differ
+        net = b.finish(out)
+    with net:
+        assert net.input_dims == (1, 8, 8) and net.output_dims == (5,)
+        assert [t.name for t in net.tensors()][:2] == ["conv.weight", "bn.weight"]
+        assert net.forward(rng.random((2, 1, 8, 8), dtype=np.float32)).shape == (2, 5)
+
+
+def test_cancel_callback(net, rng):
+    net.plan(2)
+    x = rng.random((2, 1, 28, 28), dtype=np.float32)
+    net.set_cancel(lambda: True)
+    with pytest.raises(byol.CancelledError):
+        net.forward(x)
+
+    def boom():
+        raise RuntimeError("stop here")
+
+    net.set_cancel(boom)
+    with pytest.raises(RuntimeError, match="stop here"):
+        net.forward(x)
+    net.set_cancel(None)
+    assert net.forward(x).shape == (2, 128)
