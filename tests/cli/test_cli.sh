@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# Tests of the byol command: every subcommand's success path and its error
+# paths, with exact exit codes (0 success, 1 runtime error, 2 usage error,
+# 130 interrupted). One line per case, "ok - ..." or "not ok - ...", then a
+# summary; exit 1 if any case failed.
+#
+#   BYOL=build/blis/tools/byol bash tests/cli/test_cli.sh
+#
+# The data is made here: two tiny folders of 28x28 PGM images in two classes
+# (vertical and horizontal stripes), so the suite takes seconds. When the
+# CIFAR-10 JPEG folders are unpacked (make data; BYOL_CIFAR10_JPG, default
+# build/data/cifar10-jpg) a last group pretrains, resumes and evaluates on
+# them with the cifar10 preset at a small width.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+BYOL=${BYOL:-$root/build/blis/tools/byol}
+CIFAR=${BYOL_CIFAR10_JPG:-$root/build/data/cifar10-jpg}
+case $BYOL in /*) ;; *) BYOL=$root/$BYOL ;; esac
+case $CIFAR in /*) ;; *) CIFAR=$root/$CIFAR ;; esac
+[ -x "$BYOL" ] || { echo "not ok - $BYOL is not built"; exit 1; }
+
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 failed=0
+
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+not_ok() { echo "not ok - $*"; failed=$((failed + 1)); }
+show() { sed 's/^/#   /' "$1" | head -n "${2:-6}"; }
+
+# run CODE DESC CMD...: CMD must exit with CODE; its output is in $T/out, $T/err.
+run() {
+  local want=$1 desc=$2 rc=0
+  shift 2
+  "$@" > "$T/out" 2> "$T/err" < /dev/null || rc=$?
+  if [ "$rc" -eq "$want" ]; then ok "$desc (exit $rc)"; return 0; fi
+  not_ok "$desc: exit $rc, want $want"
+  show "$T/err"
+  return 1
+}
+
+# check DESC CONDITION...: a test of what the last command left.
+check() {
+  local desc=$1
+  shift
+  if "$@"; then ok "$desc"; else not_ok "$desc"; show "$T/err" 3; fi
+}
+
+# both PATTERN1 PATTERN2 FILE: FILE matches both.
+both() { grep -qE -- "$1" "$3" && grep -qE -- "$2" "$3"; }
+
+# run_err CODE PATTERN DESC CMD...: as run, and stderr must match PATTERN
+# (an error names the file, key or flag at fault).
+run_err() {
+  local want=$1 pattern=$2 desc=$3
+  shift 3
+  run "$want" "$desc" "$@" || return 0
+  if grep -qE -- "$pattern" "$T/err"; then ok "$desc: message names '$pattern'"
+  else not_ok "$desc: stderr lacks '$pattern'"; show "$T/err"; fi
+}
+
+# ---- data ------------------------------------------------------------------------
+# A 28x28 8-bit PGM with stripes 4 pixels wide: vertical (class "v") or
+# horizontal ("h"), shifted by `phase` so no two images are alike.
+pgm() {  # pgm FILE v|h PHASE
+  local file=$1 kind=$2 phase=$3 x y row dark='\040' light='\340'
+  {
+    printf 'P5\n28 28\n255\n'
+    for ((y = 0; y < 28; y++)); do
+      row=
+      for ((x = 0; x < 28; x++)); do
+        local t=$(( kind == v ? x : y ))
+        if (( ((t + phase) / 4) % 2 )); then row+=$light; else row+=$dark; fi
+      done
+      printf '%b' "$row"
+    done
+  } > "$file"
+}
+# kind as a number for the arithmetic above
+v=0 h=1
+make_split() {  # DIR COUNT_PER_CLASS
+  local c i
+  for c in v h; do
+    mkdir -p "$1/$c"
+    for ((i = 0; i < $2; i++)); do pgm "$1/$c/$c$i.pgm" "${!c}" "$i"; done
+  done
+}
+make_split "$T/train" 12
+make_split "$T/test" 4
+mkdir -p "$T/unlabeled"
+for i in 0 1 2 3; do pgm "$T/unlabeled/u$i.pgm" 0 "$i"; done
+head -c 1000 /dev/urandom > "$T/garbage.safetensors"
+
+# cnn-small (1x28x28 inputs) at 1/8 width with narrow heads: milliseconds a step.
+TINY=(--preset fashion-mnist --set net.width=0.125
+      --set "byol.proj_hidden=32 byol.pred_hidden=32 byol.proj_out=16"
+      --batch-size 8 --threads 2 --workers 1)
+RUN=$T/run
+CKPT=$RUN/checkpoint.safetensors
+
+npy_header() { head -c 128 "$1" | tr -d '\000' | LC_ALL=C tr -c '[:print:]' ' '; }
+steps_logged() { grep -c '"type":"step"' "$RUN/metrics.jsonl"; }
+
+# ---- the command -------------------------------------------------------------------
+run 0 "byol --help" "$BYOL" --help
+check "byol --help lists the subcommands" grep -q "pretrain" "$T/out"
+run 0 "byol --version" "$BYOL" --version
+run 2 "byol with no command" "$BYOL"
+run 2 "byol with an unknown command" "$BYOL" frobnicate
+for c in pretrain eval embed preview export info; do
+  run 0 "byol $c --help" "$BYOL" "$c" --help
+  check "byol $c --help shows usage and exit codes" \
+    both "Usage: byol $c" "Exit status" "$T/out"
+done
+
+# ---- pretrain ----------------------------------------------------------------------
+run 0 "pretrain 3 steps" "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 3 --out "$RUN" \
+  --checkpoint-every 2 --monitor-data "$T/test" --monitor-every 2 --monitor-bank 16 --monitor-queries 8
+for f in checkpoint.safetensors metrics.jsonl plot.svg config.txt preview.png; do
+  check "pretrain wrote $f" test -s "$RUN/$f"
+done
+check "metrics.jsonl has 3 step records" test "$(steps_logged)" -eq 3
+check "metrics.jsonl has monitor records" grep -q '"type":"monitor","step":2,.*"knn_top1":' "$RUN/metrics.jsonl"
+check "metrics records carry loss, lr, tau, img_s" grep -q '"loss":.*"lr":.*"tau":.*"img_s":' "$RUN/metrics.jsonl"
+check "plot.svg is an SVG with axis labels" grep -q '<svg.*>step</text>' <(tr -d '\n' < "$RUN/plot.svg")
+check "preview.png is a PNG" test "$(head -c 8 "$RUN/preview.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a
+check "config.txt holds the --set values" grep -qx 'net.width=0.125' "$RUN/config.txt"
+run_err 2 "exists" "pretrain refuses to overwrite a run" \
+  "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 3 --out "$RUN"
+run 0 "pretrain --resume to step 5" "$BYOL" pretrain --data "$T/train" --resume "$CKPT" --steps 5 --out "$RUN"
+check "the resumed run logged steps 4 and 5 after 1-3" test "$(steps_logged)" -eq 5
+check "the last record is step 5" grep -q '"step":5,' <(tail -n 1 "$RUN/metrics.jsonl")
+run 0 "info on the resumed checkpoint" "$BYOL" info "$CKPT"
+check "the checkpoint is at step 5 of 5" grep -q "step  *5 of 5" "$T/out"
+run 0 "pretrain --resume at the last step does nothing" \
+  "$BYOL" pretrain --data "$T/train" --resume "$CKPT" --out "$RUN"
+run 0 "pretrain --epochs 2 (24 images, batch 8)" "$BYOL" pretrain --data "$T/train" "${TINY[@]}" \
+  --epochs 2 --out "$T/epochs" --quiet
+check "--epochs 2 made 6 steps" grep -q '"step":6,' <(tail -n 1 "$T/epochs/metrics.jsonl")
+
+run_err 2 "required" "pretrain without --data" "$BYOL" pretrain --out "$T/x"
+run_err 1 "$T/missing" "pretrain on a missing folder" \
+  "$BYOL" pretrain --data "$T/missing" "${TINY[@]}" --steps 1 --out "$T/x"
+run_err 2 "no\.such" "pretrain --set no.such=1 (bad key)" \
+  "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --set no.such=1 --steps 1 --out "$T/x"
+run_err 2 "net\.width" "pretrain --set net.width=abc (bad value)" \
+  "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --set net.width=abc --steps 1 --out "$T/x"
+run_err 2 "net\.width" "pretrain --set net.width=-1 (out of range)" \
+  "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --set net.width=-1 --steps 1 --out "$T/x"
+run_err 2 "nope" "pretrain --preset nope" "$BYOL" pretrain --data "$T/train" --preset nope --out "$T/x"
+run_err 2 "--steps" "pretrain --steps 0" "$BYOL" pretrain --data "$T/train" --steps 0 --out "$T/x"
+run_err 2 "--steps" "pretrain --steps abc" "$BYOL" pretrain --data "$T/train" --steps abc --out "$T/x"
+run_err 2 "--epochs" "pretrain --epochs with --steps" \
+  "$BYOL" pretrain --data "$T/train" --epochs 1 --steps 1 --out "$T/x"
+run_err 2 "--bogus" "pretrain --bogus" "$BYOL" pretrain --bogus
+run_err 2 "--monitor-data" "pretrain --monitor-every without --monitor-data" \
+  "$BYOL" pretrain --data "$T/train" --monitor-every 5 --out "$T/x"
+run_err 1 "garbage.safetensors" "pretrain --resume a garbage file" \
+  "$BYOL" pretrain --data "$T/train" --resume "$T/garbage.safetensors" --out "$T/x"
+head -c 3000 "$CKPT" > "$T/truncated.safetensors"
+run_err 1 "truncated.safetensors" "pretrain --resume a truncated checkpoint" \
+  "$BYOL" pretrain --data "$T/train" --resume "$T/truncated.safetensors" --out "$T/x"
+run_err 1 "$T/nothere" "pretrain --resume a missing file" \
+  "$BYOL" pretrain --data "$T/train" --resume "$T/nothere" --out "$T/x"
+run_err 1 "labels" "pretrain --monitor-data on unlabelled images" \
+  "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 1 --monitor-data "$T/unlabeled" --out "$T/x"
+
+# Ctrl-C: the loop saves a checkpoint and exits 130.
+"$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 100000 --checkpoint-every 0 \
+  --out "$T/int" > "$T/out" 2> "$T/err" &
+pid=$!
+for _ in $(seq 100); do
+  [ -s "$T/int/metrics.jsonl" ] && break
+  sleep 0.1
+done
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+if [ $rc -eq 130 ]; then ok "SIGINT stops pretrain with exit 130"
+else not_ok "SIGINT: exit $rc, want 130"; show "$T/err"; fi
+check "SIGINT: the message says where the checkpoint is" grep -q "checkpoint saved to $T/int/checkpoint.safetensors" "$T/err"
+"$BYOL" info "$T/int/checkpoint.safetensors" > "$T/out" 2>&1
+check "SIGINT: the checkpoint holds the steps done" grep -qE "step +[1-9][0-9]* of 100000" "$T/out"
+
+# ---- eval ------------------------------------------------------------------------------
+EV=(--data "$T/train" --test-data "$T/test" --threads 2 --workers 1)
+run 0 "eval --checkpoint" "$BYOL" eval --checkpoint "$CKPT" "${EV[@]}"
+check "eval prints k-NN and probe top-1" both "k-NN top-1 .*%" "probe top-1 .*%" "$T/out"
+run 0 "eval --json --knn-only" "$BYOL" eval --checkpoint "$CKPT" "${EV[@]}" --json --knn-only
+check "eval --json prints one JSON object" grep -qE '^\{"encoder":.*"knn_top1":[0-9.]+,"probe_top1":null' "$T/out"
+run 0 "eval --pixels --limit 10" "$BYOL" eval --pixels --preset fashion-mnist "${EV[@]}" --limit 10 --json
+check "eval --limit 10 used 10 images per split" grep -q '"n_train":10,"n_test":8,"dim":784' "$T/out"
+run 0 "eval --random-init" "$BYOL" eval --random-init "${TINY[@]}" "${EV[@]}" --probe-only
+run_err 1 "garbage.safetensors" "eval a garbage checkpoint" \
+  "$BYOL" eval --checkpoint "$T/garbage.safetensors" "${EV[@]}"
+run_err 1 "truncated.safetensors" "eval a truncated checkpoint" \
+  "$BYOL" eval --checkpoint "$T/truncated.safetensors" "${EV[@]}"
+run_err 1 "$T/nothere" "eval a missing checkpoint" "$BYOL" eval --checkpoint "$T/nothere" "${EV[@]}"
+run_err 1 "$T/missing" "eval on a missing test folder" \
+  "$BYOL" eval --checkpoint "$CKPT" --data "$T/train" --test-data "$T/missing"
+run_err 2 "--test-data" "eval without --test-data" "$BYOL" eval --checkpoint "$CKPT" --data "$T/train"
+run_err 2 "--checkpoint" "eval without an encoder" "$BYOL" eval "${EV[@]}"
+run_err 2 "only one" "eval with two encoders" "$BYOL" eval --pixels --random-init "${EV[@]}"
+run_err 2 "eval\.knn_k" "eval --set eval.knn_k=0 (bad value)" \
+  "$BYOL" eval --checkpoint "$CKPT" "${EV[@]}" --set eval.knn_k=0
+run_err 1 "labels" "eval on unlabelled images" \
+  "$BYOL" eval --checkpoint "$CKPT" --data "$T/unlabeled" --test-data "$T/test"
+
+# ---- embed -------------------------------------------------------------------------------
+run 0 "embed to .npy" "$BYOL" embed --checkpoint "$CKPT" --data "$T/train" --out "$T/emb.npy"
+check "the .npy header says float32 (24, 16)" \
+  grep -q "NUMPY.*{'descr': '<f4', 'fortran_order': False, 'shape': (24, 16), }" <(npy_header "$T/emb.npy")
+check "the .npy is 128 + 24*16*4 bytes" test "$(stat -c %s "$T/emb.npy")" -eq $((128 + 24 * 16 * 4))
+check "the labels .npy says int32 (24,)" \
+  grep -q "{'descr': '<i4', 'fortran_order': False, 'shape': (24,), }" <(npy_header "$T/emb.labels.npy")
+run 0 "embed --limit 6 to .safetensors" "$BYOL" embed --checkpoint "$CKPT" --data "$T/train" \
+  --limit 6 --out "$T/emb.safetensors"
+run 0 "info reads the embeddings file" "$BYOL" info "$T/emb.safetensors"
+check "the safetensors file holds 2 tensors" grep -q "tensors  *2" "$T/out"
+check "the safetensors header names embeddings [6,16]" \
+  grep -q '"embeddings":{"dtype":"F32","shape":\[6,16\]' <(head -c 400 "$T/emb.safetensors" | tr -d '\000')
+run_err 2 "\.npy or \.safetensors" "embed --out with another extension" \
+  "$BYOL" embed --checkpoint "$CKPT" --data "$T/train" --out "$T/emb.txt"
+run_err 1 "$T/missing" "embed a missing folder" \
+  "$BYOL" embed --checkpoint "$CKPT" --data "$T/missing" --out "$T/e.npy"
+run_err 1 "$T/nodir/e.npy" "embed into a missing directory" \
+  "$BYOL" embed --pixels --preset fashion-mnist --data "$T/train" --out "$T/nodir/e.npy"
+
+# ---- preview -----------------------------------------------------------------------------
+run 0 "preview" "$BYOL" preview --data "$T/train" --preset fashion-mnist --count 4 --out "$T/p.png"
+check "preview wrote a PNG" test "$(head -c 8 "$T/p.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a
+run_err 2 "--count" "preview --count 0" "$BYOL" preview --data "$T/train" --count 0 --out "$T/p.png"
+run_err 1 "$T/missing" "preview of a missing folder" "$BYOL" preview --data "$T/missing" --out "$T/p.png"
+run 1 "preview --first past the end" "$BYOL" preview --data "$T/train" --first 500 --out "$T/p.png"
+
+# ---- export and info ------------------------------------------------------------------------
+run 0 "export" "$BYOL" export --checkpoint "$CKPT" --out "$T/encoder.safetensors"
+run 0 "info on the exported encoder" "$BYOL" info "$T/encoder.safetensors"
+check "info calls it a weight file" grep -q "weight file" "$T/out"
+check "info counts its parameters" grep -qE "parameters +[1-9][0-9]*" "$T/out"
+run 0 "eval --weights of the exported encoder" "$BYOL" eval --weights "$T/encoder.safetensors" \
+  "${TINY[@]}" "${EV[@]}" --knn-only
+run_err 1 "conv1\.weight" "eval --weights with the wrong width" "$BYOL" eval \
+  --weights "$T/encoder.safetensors" --preset fashion-mnist "${EV[@]}" --knn-only
+run_err 1 "encoder.safetensors" "export of a weight file (not a checkpoint)" \
+  "$BYOL" export --checkpoint "$T/encoder.safetensors" --out "$T/e2.safetensors"
+run_err 1 "truncated.safetensors" "export of a truncated checkpoint" \
+  "$BYOL" export --checkpoint "$T/truncated.safetensors" --out "$T/e2.safetensors"
+run_err 2 "required" "export without --out" "$BYOL" export --checkpoint "$CKPT"
+run 0 "info on a checkpoint" "$BYOL" info "$CKPT"
+check "info shows the version and the settings" \
+  both "written by libbyol" "net.width=0.125" "$T/out"
+check "info counts the online encoder's tensors" grep -qE "online.encoder +[0-9]+ tensors" "$T/out"
+run_err 1 "garbage.safetensors" "info on a garbage file" "$BYOL" info "$T/garbage.safetensors"
+run_err 1 "truncated.safetensors" "info on a truncated file" "$BYOL" info "$T/truncated.safetensors"
+run_err 1 "$T/nothere" "info on a missing file" "$BYOL" info "$T/nothere"
+: > "$T/empty"
+run_err 1 "empty" "info on an empty file" "$BYOL" info "$T/empty"
+run_err 2 "FILE" "info without a file" "$BYOL" info
+run 0 "info --keys" "$BYOL" info --keys
+check "info --keys lists net.arch" grep -q "^net.arch" "$T/out"
+run 0 "info --presets" "$BYOL" info --presets
+check "info --presets lists cifar10" grep -qx "cifar10" "$T/out"
+
+# ---- CIFAR-10 JPEG folders (real data) ---------------------------------------------------------
+if [ -d "$CIFAR/train" ] && [ -d "$CIFAR/test" ]; then
+  C=(--preset cifar10 --set "net.width=0.125 byol.proj_hidden=64 byol.pred_hidden=64 byol.proj_out=32"
+     --batch-size 32 --threads 2 --workers 2)
+  CR=$T/cifar
+  run 0 "cifar10: pretrain 3 steps" "$BYOL" pretrain --data "$CIFAR/train" "${C[@]}" --steps 3 --out "$CR"
+  grep -h "img/s" "$T/out" | sed 's/^/# /'
+  run 0 "cifar10: resume to step 5" "$BYOL" pretrain --data "$CIFAR/train" \
+    --resume "$CR/checkpoint.safetensors" --steps 5 --out "$CR"
+  grep -h "img/s" "$T/out" | sed 's/^/# /'
+  "$BYOL" info "$CR/checkpoint.safetensors" > "$T/out" 2>&1
+  check "cifar10: the checkpoint is at step 5 of 5" grep -q "step  *5 of 5" "$T/out"
+  run 0 "cifar10: eval on 1000 + 500 images" "$BYOL" eval --checkpoint "$CR/checkpoint.safetensors" \
+    --data "$CIFAR/train" --test-data "$CIFAR/test" --limit 1000 --threads 2
+  sed 's/^/# /' "$T/out"
+  check "cifar10: eval reports both accuracies" grep -q "probe top-1" "$T/out"
+else
+  echo "# skipping the CIFAR-10 cases: $CIFAR/train and /test not found (make data unpacks them)"
+fi
+
+echo "# byol CLI: $pass passed, $failed failed"
+[ "$failed" -eq 0 ]

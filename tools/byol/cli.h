@@ -1,0 +1,222 @@
+/* The byol command: declarations shared by its subcommands and helpers.
+ *
+ * Built only on libbyol's public API (<byol/byol.h>). Error handling is one
+ * convention throughout: a fallible function returns a libbyol status
+ * (BYOL_OK or a negative BYOL_E_* code) or one of the two codes below, and
+ * leaves its message in one buffer (cli_error*); the subcommand's last act
+ * is `return cli_exit(rc)`, which prints the message once and maps the
+ * status to the process exit code. */
+#ifndef BYOL_CLI_H
+#define BYOL_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <byol/byol.h>
+
+/* Exit codes, documented in every --help and in tools/byol/README.md. */
+#define EXIT_RUNTIME 1      /* a library or file error */
+#define EXIT_USAGE 2        /* a bad flag, value or missing argument */
+#define EXIT_INTERRUPTED 130 /* SIGINT/SIGTERM; a checkpoint was saved */
+
+/* Statuses of the tool itself, beside the library's BYOL_E_* codes. */
+#define CLI_USAGE (-1000)       /* usage error: exit 2 */
+#define CLI_INTERRUPTED (-1001) /* stopped by a signal: exit 130 */
+#define CLI_HELP 1              /* --help was asked for: print usage, exit 0 */
+
+/* ---- subcommands (one file each) ----------------------------------------- */
+int cmd_pretrain(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_preview(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* ---- errors (main.c) -------------------------------------------------------- */
+/* Name of the running subcommand, for messages ("pretrain"). */
+extern const char *cli_cmd;
+/* "BYOL_E_IO" for BYOL_E_IO: the public API has only byol_strerror()'s prose. */
+const char *cli_code_name(int rc);
+/* Records a message of the tool's own for status rc; returns rc. */
+int cli_error(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Passes a library status through, copying byol_last_error() when it failed. */
+int cli_lib(int rc);
+/* Like cli_lib, prefixing the library's message with context ("--set 'x=1'"). */
+int cli_libf(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the recorded message for rc (if any) and returns the exit code. */
+int cli_exit(int rc);
+
+/* ---- option parsing (args.c) -------------------------------------------------- */
+typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_LIST } cli_opt_kind;
+
+/* A repeatable option's values (argv strings, borrowed). */
+typedef struct cli_list {
+    const char **items;
+    int count;
+} cli_list;
+
+typedef struct cli_opt {
+    const char *name;   /* long name without dashes: "data" for --data */
+    char short_name;    /* 'o' for -o, or 0 */
+    cli_opt_kind kind;
+    void *dest;         /* int * (FLAG), const char ** (STRING), int64_t * (INT), cli_list * */
+    int64_t min, max;   /* bounds of an OPT_INT */
+    int seen;           /* set by the parser */
+} cli_opt;
+
+/* Parses argv[1..argc-1] against opts (terminated by a NULL name). Non-option
+ * words go to positional[0..*npositional-1] (at most max_positional).
+ * Returns BYOL_OK, CLI_HELP (-h/--help seen) or CLI_USAGE (message recorded). */
+int cli_parse(int argc, char **argv, cli_opt *opts, const char **positional, int max_positional,
+              int *npositional);
+/* True if option `name` was given on the command line. */
+int cli_seen(const cli_opt *opts, const char *name);
+void cli_list_free(cli_list *l);
+
+/* ---- configuration and models (common.c) ------------------------------------- */
+/* The flags every data-reading subcommand shares. Zero/NULL means "not given". */
+typedef struct cli_common {
+    const char *preset;
+    cli_list sets;
+    const char *format;
+    const char *split;
+    int64_t batch_size, threads, workers;
+} cli_common;
+
+/* Builds the config: defaults, then `base` settings (a checkpoint's stored
+ * config, may be NULL), then --preset, then every --set in order, then the
+ * explicit flags. A bad preset, key or value is a usage error. */
+int cli_config_build(const char *base, const cli_common *c, byol_config **out);
+
+/* Reads a libbyol checkpoint's stored configuration (owned by the caller, free()). */
+int cli_checkpoint_config(const char *path, char **config);
+
+/* Where an encoder's weights come from. */
+typedef struct cli_model {
+    const char *checkpoint;  /* a trainer checkpoint */
+    const char *weights;     /* an encoder state_dict (byol export, torchvision) */
+    int random_init;         /* the architecture's initialisation, seed from the config */
+    int pixels;              /* no encoder: the evaluation transform's pixels are the features */
+} cli_model;
+
+/* Checks that exactly one source is chosen (usage error otherwise). */
+int cli_model_check(const cli_model *m, const char *choices);
+
+/* The encoder for m: from a checkpoint (through a trainer, which *trainer
+ * then owns; destroy it after the encoder is no longer used), a weights file
+ * or a fresh initialisation (*net owned by the caller). For m->pixels both
+ * stay NULL. *encoder is the one to use. */
+int cli_model_open(const cli_model *m, const byol_config *cfg, byol_trainer **trainer,
+                   byol_net **net, byol_net **encoder);
+
+/* Opens a dataset, test split if `test` (matters for IDX/CIFAR directories). */
+int cli_dataset_open(const byol_config *cfg, const char *path, int test, byol_dataset **out);
+
+/* Features of a dataset: with limit 0 (or >= its size) all images, else
+ * `limit` images evenly spaced over it (so a folder sorted by class keeps
+ * every class). encoder NULL gives the evaluation transform's pixels.
+ * *features [n, dim] and *labels [n] are malloc'd (free()). */
+int cli_features(byol_net *encoder, const byol_config *cfg, const byol_dataset *ds,
+                 int64_t limit, float **features, int32_t **labels, int64_t *n, int64_t *dim);
+
+/* Writes s as a JSON string literal (quotes and escapes). */
+void cli_json_string(FILE *f, const char *s);
+/* Creates a directory (and missing parents); an existing one is fine. */
+int cli_mkdir_p(const char *path);
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+/* "1h02m", "3m05s", "12s" into buf. */
+void cli_format_duration(double seconds, char *buf, size_t len);
+
+/* ---- files the tool writes itself ---------------------------------------------- */
+/* NPY v1.0, float32 [rows, cols] or int32 [rows] (cols 0); atomic (npy.c). */
+int cli_npy_write_f32(const char *path, const float *data, int64_t rows, int64_t cols);
+int cli_npy_write_i32(const char *path, const int32_t *data, int64_t rows);
+
+/* safetensors headers (stfile.c). */
+typedef struct cli_st_tensor {
+    char *name;
+    char dtype[8];
+    int32_t ndim;
+    int64_t shape[8];
+    int64_t numel;
+    uint64_t begin, end;
+} cli_st_tensor;
+
+typedef struct cli_st_header {
+    cli_st_tensor *tensors;
+    int64_t ntensors;
+    char **meta_keys, **meta_values;
+    int64_t nmeta;
+    uint64_t file_size;
+} cli_st_header;
+
+/* Reads and checks a safetensors file's header: the JSON, every tensor's
+ * dtype, shape and extent inside the file. BYOL_E_IO / BYOL_E_FORMAT name it. */
+int cli_st_read(const char *path, cli_st_header *h);
+void cli_st_free(cli_st_header *h);
+const char *cli_st_meta(const cli_st_header *h, const char *key);
+/* Writes embeddings [n, dim] float32 and labels [n] int32 as a safetensors file. */
+int cli_st_write_embeddings(const char *path, const float *emb, const int32_t *labels, int64_t n,
+                            int64_t dim);
+/* Writes `len` bytes to path through a temporary file and a rename. */
+int cli_write_atomic(const char *path, const void *head, size_t head_len, const void *body,
+                     size_t body_len, const void *tail, size_t tail_len);
+
+/* ---- progress line (progress.c) -------------------------------------------------- */
+typedef struct cli_progress {
+    int live;            /* stderr is a terminal: one line redrawn with \r */
+    int quiet;
+    double last_print;   /* when the last plain line was printed */
+    double interval;     /* seconds between plain lines */
+    int line_open;       /* a live line is on screen */
+} cli_progress;
+
+/* What the progress line shows after a step. */
+typedef struct cli_status {
+    int64_t epoch, epochs;   /* 0-based epoch of the step, epochs in the run */
+    int64_t step, total;     /* steps done, steps in the run */
+    double loss, lr, tau, img_s, eta_s;
+} cli_status;
+
+void cli_progress_init(cli_progress *p, int quiet);
+/* Shows the state after a step; lines are rate-limited, `force` prints one. */
+void cli_progress_step(cli_progress *p, const cli_status *s, int force);
+/* Prints a message on its own line (ends a live line first). */
+void cli_progress_note(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_progress_end(cli_progress *p);
+
+/* ---- metrics and plot (metrics.c, svg.c) -------------------------------------------- */
+typedef struct cli_point {
+    double step, value;
+} cli_point;
+
+typedef struct cli_series {
+    cli_point *p;
+    int64_t n, cap;
+} cli_series;
+
+typedef struct cli_metrics {
+    FILE *f;
+    char *path;
+    cli_series loss;     /* loss at each logged step */
+    cli_series knn;      /* k-NN accuracy of each monitor run */
+    double elapsed0;     /* elapsed seconds of the run(s) before a resume */
+} cli_metrics;
+
+/* Opens OUT/metrics.jsonl. Resuming from `step` > 0 keeps the records of
+ * earlier steps (dropping any logged after the checkpoint) and reloads them
+ * for the plot; step 0 starts a new file. */
+int cli_metrics_open(cli_metrics *m, const char *path, int64_t step);
+int cli_metrics_step(cli_metrics *m, int64_t epoch, const byol_step_stats *s, double img_s,
+                     double elapsed);
+int cli_metrics_monitor(cli_metrics *m, int64_t step, int64_t epoch, double knn, int64_t bank,
+                        int64_t queries, double seconds, double elapsed);
+void cli_metrics_close(cli_metrics *m);
+int cli_series_add(cli_series *s, double step, double value);
+
+/* Writes the SVG plot of loss and monitor accuracy, atomically. */
+int cli_plot_write(const char *path, const cli_series *loss, const cli_series *knn,
+                   int64_t total_steps);
+
+#endif

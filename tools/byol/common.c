@@ -1,0 +1,330 @@
+/* What several subcommands share: building the config from flags, opening
+ * an encoder from a checkpoint or weight file, opening datasets, computing
+ * features of a whole dataset or of an evenly spaced subset. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+
+/* A library failure caused by what the user typed: a usage error (exit 2)
+ * whose message says which flag, then the library's code and message. */
+static int usage_lib(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_lib(int rc, const char *fmt, ...)
+{
+    if (rc >= 0)
+        return rc;
+    char ctx[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    return cli_error(CLI_USAGE, "%s: %s: %s", ctx, cli_code_name(rc), byol_last_error());
+}
+
+static int apply_flags(byol_config *cfg, const cli_common *c)
+{
+    int rc = BYOL_OK;
+    if (c->format)
+        rc = usage_lib(byol_config_set_string(cfg, "data.format", c->format), "--format");
+    if (rc == BYOL_OK && c->split)
+        rc = usage_lib(byol_config_set_string(cfg, "data.split", c->split), "--split");
+    if (rc == BYOL_OK && c->batch_size)
+        rc = usage_lib(byol_config_set_int(cfg, "train.batch_size", c->batch_size),
+                       "--batch-size");
+    if (rc == BYOL_OK && c->threads)
+        rc = usage_lib(byol_config_set_int(cfg, "threads", c->threads), "--threads");
+    if (rc == BYOL_OK && c->workers)
+        rc = usage_lib(byol_config_set_int(cfg, "loader.workers", c->workers), "--workers");
+    return rc;
+}
+
+int cli_config_build(const char *base, const cli_common *c, byol_config **out)
+{
+    byol_config *cfg = NULL;
+    int rc = cli_lib(byol_config_create(&cfg));
+    if (rc == BYOL_OK && base && *base)
+        rc = cli_libf(byol_config_parse(cfg, base), "the checkpoint's stored configuration");
+    if (rc == BYOL_OK && c->preset)
+        rc = usage_lib(byol_config_apply_preset(cfg, c->preset), "--preset '%s'", c->preset);
+    for (int i = 0; rc == BYOL_OK && i < c->sets.count; i++)
+        rc = usage_lib(byol_config_parse(cfg, c->sets.items[i]), "--set '%s'", c->sets.items[i]);
+    if (rc == BYOL_OK)
+        rc = apply_flags(cfg, c);
+    if (rc != BYOL_OK) {
+        byol_config_destroy(cfg);
+        cfg = NULL;
+    }
+    *out = cfg;
+    return rc;
+}
+
+int cli_checkpoint_config(const char *path, char **config)
+{
+    cli_st_header h;
+    *config = NULL;
+    int rc = cli_st_read(path, &h);
+    if (rc != BYOL_OK)
+        return rc;
+    const char *text = cli_st_meta(&h, "config");
+    if (!text)
+        rc = cli_error(BYOL_E_FORMAT, "%s: not a libbyol checkpoint (no stored configuration; "
+                       "a weight file? use --weights)", path);
+    else if (!(*config = strdup(text)))
+        rc = cli_error(BYOL_E_NOMEM, "out of memory");
+    cli_st_free(&h);
+    return rc;
+}
+
+int cli_model_check(const cli_model *m, const char *choices)
+{
+    int n = !!m->checkpoint + !!m->weights + !!m->random_init + !!m->pixels;
+    if (n == 0)
+        return cli_error(CLI_USAGE, "choose the encoder: %s", choices);
+    if (n > 1)
+        return cli_error(CLI_USAGE, "%s: give only one", choices);
+    return BYOL_OK;
+}
+
+static int plan_batch(const byol_config *cfg, int64_t *batch)
+{
+    return cli_lib(byol_config_get_int(cfg, "train.batch_size", batch));
+}
+
+int cli_model_open(const cli_model *m, const byol_config *cfg, byol_trainer **trainer,
+                   byol_net **net, byol_net **encoder)
+{
+    int64_t batch = 0;
+    int rc = plan_batch(cfg, &batch);
+    *trainer = NULL;
+    *net = NULL;
+    *encoder = NULL;
+    if (rc != BYOL_OK || m->pixels)
+        return rc;
+    if (m->checkpoint) {
+        /* The online encoder lives in the checkpoint under trainer names; the
+         * public way to it is a trainer of the same architecture. */
+        rc = cli_lib(byol_trainer_create(cfg, NULL, trainer));
+        if (rc == BYOL_OK)
+            rc = cli_lib(byol_trainer_load(*trainer, m->checkpoint));
+        if (rc == BYOL_OK)
+            *encoder = byol_trainer_encoder(*trainer);
+        return rc;
+    }
+    rc = cli_lib(byol_net_create(cfg, net));
+    if (rc == BYOL_OK && m->weights)
+        rc = cli_lib(byol_net_load(*net, m->weights, BYOL_LOAD_STRICT));
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_net_plan(*net, batch));
+    if (rc == BYOL_OK)
+        *encoder = *net;
+    return rc;
+}
+
+int cli_dataset_open(const byol_config *cfg, const char *path, int test, byol_dataset **out)
+{
+    byol_config *copy = NULL;
+    int rc = BYOL_OK;
+    if (test) {
+        rc = cli_lib(byol_config_copy(cfg, &copy));
+        if (rc == BYOL_OK)
+            rc = cli_lib(byol_config_set_string(copy, "data.split", "test"));
+    }
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_dataset_open(copy ? copy : cfg, path, out));
+    byol_config_destroy(copy);
+    return rc;
+}
+
+/* ---- features --------------------------------------------------------------- */
+
+/* byol_embed_dataset() for a whole dataset, copied into malloc'd arrays so
+ * every path of cli_features() returns memory freed the same way. */
+static int embed_all(byol_net *encoder, const byol_config *cfg, const byol_dataset *ds,
+                     float **features, int32_t **labels, int64_t *n, int64_t *dim)
+{
+    float *e = NULL;
+    int32_t *l = NULL;
+    int rc = cli_lib(byol_embed_dataset(encoder, cfg, ds, &e, &l, n, dim));
+    if (rc == BYOL_OK) {
+        *features = malloc((size_t)(*n * *dim) * sizeof(float));
+        *labels = malloc((size_t)*n * sizeof(int32_t));
+        if (!*features || !*labels)
+            rc = cli_error(BYOL_E_NOMEM, "out of memory for %lld embeddings", (long long)*n);
+        else {
+            memcpy(*features, e, (size_t)(*n * *dim) * sizeof(float));
+            memcpy(*labels, l, (size_t)*n * sizeof(int32_t));
+        }
+    }
+    byol_free(e);
+    byol_free(l);
+    return rc;
+}
+
+/* The evaluation transform of images idx[0..count-1] into x (count * per floats). */
+static int transform(const byol_augmenter *aug, const byol_dataset *ds, const int64_t *idx,
+                     int64_t count, int64_t per, float *x, int32_t *labels)
+{
+    int rc = BYOL_OK;
+    for (int64_t k = 0; rc == BYOL_OK && k < count; k++) {
+        byol_image img = { .struct_size = sizeof img };
+        rc = cli_lib(byol_dataset_get(ds, idx[k], &img));
+        if (rc == BYOL_OK)
+            rc = cli_lib(byol_augmenter_eval(aug, &img, x + k * per));
+        if (rc == BYOL_OK)
+            rc = cli_lib(byol_dataset_label(ds, idx[k], &labels[k]));
+        byol_image_release(&img);
+    }
+    return rc;
+}
+
+typedef struct subset_job {
+    byol_net *encoder;
+    const byol_augmenter *aug;
+    const byol_dataset *ds;
+    int64_t n, batch, per, dim;
+    const int64_t *idx;
+} subset_job;
+
+/* Chunks of `batch` images: transform, then (with an encoder) embed. */
+static int run_subset(const subset_job *j, float *features, int32_t *labels, float *x)
+{
+    int rc = BYOL_OK;
+    for (int64_t start = 0; rc == BYOL_OK && start < j->n; start += j->batch) {
+        int64_t count = j->n - start < j->batch ? j->n - start : j->batch;
+        float *dst = j->encoder ? x : features + start * j->per;
+        rc = transform(j->aug, j->ds, j->idx + start, count, j->per, dst, labels + start);
+        if (rc != BYOL_OK || !j->encoder)
+            continue;
+        int64_t in[3];
+        byol_augmenter_dims(j->aug, in);
+        byol_tensor tx = { sizeof tx, 4, { count, in[0], in[1], in[2] }, x };
+        byol_tensor ty = { sizeof ty, 2, { count, j->dim, 0, 0 }, features + start * j->dim };
+        rc = cli_lib(byol_net_embed(j->encoder, &tx, &ty));
+    }
+    return rc;
+}
+
+static int encoder_dim(byol_net *encoder, int64_t *dim)
+{
+    int32_t ndim = 0;
+    int64_t d[3];
+    int rc = cli_lib(byol_net_output_dims(encoder, &ndim, d));
+    *dim = 1;
+    for (int32_t i = 0; rc == BYOL_OK && i < ndim; i++)
+        *dim *= d[i];
+    return rc;
+}
+
+int cli_features(byol_net *encoder, const byol_config *cfg, const byol_dataset *ds,
+                 int64_t limit, float **features, int32_t **labels, int64_t *n, int64_t *dim)
+{
+    int64_t size = byol_dataset_size(ds);
+    *features = NULL;
+    *labels = NULL;
+    if (encoder && (limit <= 0 || limit >= size))
+        return embed_all(encoder, cfg, ds, features, labels, n, dim);
+    subset_job j = { .encoder = encoder, .ds = ds };
+    j.n = limit > 0 && limit < size ? limit : size;
+    byol_augmenter *aug = NULL;
+    int64_t in[3] = { 0, 0, 0 };
+    int rc = plan_batch(cfg, &j.batch);
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_augmenter_create(cfg, &aug));
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_augmenter_dims(aug, in));
+    j.aug = aug;
+    j.per = in[0] * in[1] * in[2];
+    j.dim = j.per;
+    if (rc == BYOL_OK && encoder)
+        rc = encoder_dim(encoder, &j.dim);
+    int64_t *idx = malloc((size_t)j.n * sizeof *idx);
+    float *x = encoder ? malloc((size_t)(j.batch * j.per) * sizeof *x) : NULL;
+    *features = malloc((size_t)(j.n * j.dim) * sizeof(float));
+    *labels = malloc((size_t)j.n * sizeof(int32_t));
+    if (rc == BYOL_OK && (!idx || (encoder && !x) || !*features || !*labels))
+        rc = cli_error(BYOL_E_NOMEM, "out of memory for %lld x %lld features", (long long)j.n,
+                       (long long)j.dim);
+    /* Evenly spaced, so a folder listed class by class keeps every class. */
+    for (int64_t k = 0; rc == BYOL_OK && k < j.n; k++)
+        idx[k] = k * size / j.n;
+    j.idx = idx;
+    if (rc == BYOL_OK)
+        rc = run_subset(&j, *features, *labels, x);
+    if (rc != BYOL_OK) {
+        free(*features);
+        free(*labels);
+        *features = NULL;
+        *labels = NULL;
+    }
+    *n = rc == BYOL_OK ? j.n : 0;
+    *dim = j.dim;
+    free(idx);
+    free(x);
+    byol_augmenter_destroy(aug);
+    return rc;
+}
+
+/* ---- small utilities ------------------------------------------------------------- */
+
+void cli_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+int cli_mkdir_p(const char *path)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf)
+        return cli_error(BYOL_E_IO, "'%s': bad directory name", path);
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return cli_error(BYOL_E_IO, "cannot create directory '%s': %s", buf, strerror(errno));
+        buf[i] = c;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_error(BYOL_E_IO, "'%s' exists and is not a directory", path);
+    return BYOL_OK;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_format_duration(double seconds, char *buf, size_t len)
+{
+    if (!(seconds >= 0) || seconds > 1e8) {
+        snprintf(buf, len, "--");
+        return;
+    }
+    long s = (long)(seconds + 0.5);
+    if (s >= 3600)
+        snprintf(buf, len, "%ldh%02ldm", s / 3600, s / 60 % 60);
+    else if (s >= 60)
+        snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
+    else
+        snprintf(buf, len, "%lds", s);
+}

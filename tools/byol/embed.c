@@ -1,0 +1,138 @@
+/* byol embed: a dataset's features to a file numpy or safetensors reads.
+ * The .npy and .safetensors writers are the tool's own (npy.c, stfile.c):
+ * the library writes weight files only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "Usage: byol embed --data PATH ENCODER --out FILE [options]\n"
+    "\n"
+    "Embed every image of PATH (through the evaluation transform) and write:\n"
+    "  FILE.npy           float32 [N, D], and FILE.labels.npy int32 [N] beside it\n"
+    "                     (-1 for unlabelled images)\n"
+    "  FILE.safetensors   tensors \"embeddings\" F32 [N, D] and \"labels\" I32 [N]\n"
+    "Rows follow the dataset's order (folders: classes, then files, sorted).\n"
+    "\n"
+    "ENCODER, one of:\n"
+    "  --checkpoint CKPT     the online encoder of a `byol pretrain` checkpoint\n"
+    "  --weights FILE        encoder weights; architecture from --preset/--set\n"
+    "  --random-init         the architecture at its initialisation\n"
+    "  --pixels              the transformed pixels themselves\n"
+    "Options:\n"
+    "  --data PATH           images: folder, IDX or CIFAR (see byol pretrain --help)\n"
+    "  -o, --out FILE        output, ending in .npy or .safetensors\n"
+    "  --format FMT          auto (default), folder, idx or cifar\n"
+    "  --split NAME          train (default) or test, for IDX and CIFAR directories\n"
+    "  --limit N             embed at most N images, evenly spaced\n"
+    "  --preset NAME, --set KEY=VALUE, --batch-size N, --threads N, --workers N\n"
+    "                        settings, as for byol eval\n"
+    "  -q, --quiet           print nothing but errors\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "Exit status: 0 done, 1 runtime error (data, file or library), 2 usage error.\n";
+
+typedef struct embed_opts {
+    cli_common c;
+    cli_model m;
+    const char *data, *out;
+    int64_t limit;
+    int quiet;
+} embed_opts;
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && !strcmp(s + n - k, suffix);
+}
+
+static int parse(int argc, char **argv, embed_opts *o)
+{
+    cli_opt opts[] = {
+        { "data", 0, OPT_STRING, &o->data, 0, 0, 0 },
+        { "out", 'o', OPT_STRING, &o->out, 0, 0, 0 },
+        { "format", 0, OPT_STRING, &o->c.format, 0, 0, 0 },
+        { "split", 0, OPT_STRING, &o->c.split, 0, 0, 0 },
+        { "limit", 0, OPT_INT, &o->limit, 1, (int64_t)1e12, 0 },
+        { "checkpoint", 0, OPT_STRING, &o->m.checkpoint, 0, 0, 0 },
+        { "weights", 0, OPT_STRING, &o->m.weights, 0, 0, 0 },
+        { "random-init", 0, OPT_FLAG, &o->m.random_init, 0, 0, 0 },
+        { "pixels", 0, OPT_FLAG, &o->m.pixels, 0, 0, 0 },
+        { "preset", 0, OPT_STRING, &o->c.preset, 0, 0, 0 },
+        { "set", 0, OPT_LIST, &o->c.sets, 0, 0, 0 },
+        { "batch-size", 0, OPT_INT, &o->c.batch_size, 2, 1 << 20, 0 },
+        { "threads", 0, OPT_INT, &o->c.threads, 0, 1024, 0 },
+        { "workers", 0, OPT_INT, &o->c.workers, 1, 256, 0 },
+        { "quiet", 'q', OPT_FLAG, &o->quiet, 0, 0, 0 },
+        { NULL, 0, OPT_FLAG, NULL, 0, 0, 0 },
+    };
+    int rc = cli_parse(argc, argv, opts, NULL, 0, NULL);
+    if (rc != BYOL_OK)
+        return rc;
+    if (!o->data || !o->out)
+        return cli_error(CLI_USAGE, "--data and --out are required");
+    if (!ends_with(o->out, ".npy") && !ends_with(o->out, ".safetensors"))
+        return cli_error(CLI_USAGE, "--out '%s': the name must end in .npy or .safetensors",
+                         o->out);
+    return cli_model_check(&o->m, "--checkpoint, --weights, --random-init or --pixels");
+}
+
+/* FILE.npy and FILE.labels.npy, or one FILE.safetensors. */
+static int write_out(const char *out, const float *x, const int32_t *y, int64_t n, int64_t dim)
+{
+    if (ends_with(out, ".safetensors"))
+        return cli_st_write_embeddings(out, x, y, n, dim);
+    char labels[4096];
+    size_t stem = strlen(out) - strlen(".npy");
+    if (stem + sizeof ".labels.npy" > sizeof labels)
+        return cli_error(CLI_USAGE, "--out '%s': name too long", out);
+    memcpy(labels, out, stem);
+    strcpy(labels + stem, ".labels.npy");
+    int rc = cli_npy_write_f32(out, x, n, dim);
+    if (rc == BYOL_OK)
+        rc = cli_npy_write_i32(labels, y, n);
+    return rc;
+}
+
+int cmd_embed(int argc, char **argv)
+{
+    embed_opts o = { 0 };
+    byol_config *cfg = NULL;
+    byol_dataset *ds = NULL;
+    byol_trainer *t = NULL;
+    byol_net *net = NULL, *enc = NULL;
+    float *x = NULL;
+    int32_t *y = NULL;
+    int64_t n = 0, dim = 0;
+    char *base = NULL;
+    int rc = parse(argc, argv, &o);
+    if (rc == CLI_HELP)
+        fputs(usage, stdout);
+    if (rc == BYOL_OK && o.m.checkpoint)
+        rc = cli_checkpoint_config(o.m.checkpoint, &base);
+    if (rc == BYOL_OK)
+        rc = cli_config_build(base, &o.c, &cfg);
+    if (rc == BYOL_OK)
+        rc = cli_dataset_open(cfg, o.data, 0, &ds);
+    if (rc == BYOL_OK)
+        rc = cli_model_open(&o.m, cfg, &t, &net, &enc);
+    double t0 = cli_now();
+    if (rc == BYOL_OK)
+        rc = cli_features(enc, cfg, ds, o.limit, &x, &y, &n, &dim);
+    if (rc == BYOL_OK)
+        rc = write_out(o.out, x, y, n, dim);
+    if (rc == BYOL_OK && !o.quiet)
+        printf("wrote %s: %lld x %lld float32 (%.1f s)\n", o.out, (long long)n, (long long)dim,
+               cli_now() - t0);
+    free(x);
+    free(y);
+    free(base);
+    byol_net_destroy(net);
+    byol_trainer_destroy(t);
+    byol_dataset_destroy(ds);
+    byol_config_destroy(cfg);
+    cli_list_free(&o.c.sets);
+    return cli_exit(rc);
+}

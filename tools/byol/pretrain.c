@@ -1,0 +1,433 @@
+/* byol pretrain: the training loop of byol_data.h's example, made into a
+ * tool: a config from preset/--set/flags, a loader over the dataset, a
+ * trainer, and around them checkpoints, metrics, a plot, a preview, a k-NN
+ * monitor, a progress line and a clean stop on Ctrl-C. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "Usage: byol pretrain --data PATH --out DIR [options]\n"
+    "\n"
+    "Pretrain an image encoder with BYOL on the images at PATH. Writes into DIR:\n"
+    "  checkpoint.safetensors  the whole training state: every --checkpoint-every\n"
+    "                          steps, at the end, and on Ctrl-C\n"
+    "  metrics.jsonl           one JSON object per logged step and per monitor run\n"
+    "  plot.svg                loss and monitor accuracy over the steps\n"
+    "  config.txt              the settings used, as key=value lines\n"
+    "  preview.png             the first images and their two augmented views\n"
+    "\n"
+    "Data:\n"
+    "  --data PATH             an image folder (a sub-folder per class), an IDX file\n"
+    "                          or directory (MNIST family), or CIFAR binary batches\n"
+    "  --format FMT            auto (default), folder, idx or cifar\n"
+    "  --split NAME            train (default) or test: which files of an IDX or\n"
+    "                          CIFAR directory\n"
+    "Recipe (applied in this order, later wins):\n"
+    "  --preset NAME           cifar10, fashion-mnist or imagenet\n"
+    "  --set KEY=VALUE         any setting (`byol info --keys` lists them); repeatable\n"
+    "  --epochs N              train N epochs (sets train.total_steps)\n"
+    "  --steps N               train until step N (sets train.total_steps)\n"
+    "  --batch-size N          images per step (train.batch_size)\n"
+    "  --threads N             compute threads, 0 for all cores (threads)\n"
+    "  --workers N             decoding and augmenting threads (loader.workers)\n"
+    "Output and control:\n"
+    "  -o, --out DIR           output directory (created if missing)\n"
+    "  --resume CKPT           continue from a checkpoint; its stored settings are\n"
+    "                          the base, the options above override them\n"
+    "  --force                 start afresh even if DIR holds a checkpoint\n"
+    "  --checkpoint-every N    save a checkpoint every N steps (default 500; 0: only\n"
+    "                          at the end)\n"
+    "  --log-every N           write a metrics record every N steps (default 1)\n"
+    "  --monitor-data PATH     labelled held-out images for a k-NN monitor (opened\n"
+    "                          as the test split), run at the end and every\n"
+    "  --monitor-every N       N steps (default 0: only at the end)\n"
+    "  --monitor-bank N        training images in the k-NN bank (default 5000)\n"
+    "  --monitor-queries N     held-out images classified (default 2000)\n"
+    "  -q, --quiet             print nothing but errors\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "On a terminal a progress line (epoch, step, loss, lr, tau, img/s, ETA) is\n"
+    "redrawn on stderr; otherwise a plain line is printed every 10 seconds.\n"
+    "\n"
+    "Exit status: 0 done, 1 runtime error (data, file or library), 2 usage error,\n"
+    "130 interrupted by SIGINT/SIGTERM after saving a checkpoint.\n"
+    "\n"
+    "Example:\n"
+    "  byol pretrain --data cifar10-jpg/train --preset cifar10 --epochs 10 \\\n"
+    "      --monitor-data cifar10-jpg/test --monitor-every 1000 --out runs/c10\n";
+
+typedef struct pretrain_opts {
+    cli_common c;
+    const char *data, *out, *resume, *monitor_data;
+    int64_t epochs, steps, checkpoint_every, log_every, monitor_every, monitor_bank,
+        monitor_queries;
+    int quiet, force;
+} pretrain_opts;
+
+/* Everything a run holds; released by run_close(). */
+typedef struct run {
+    const pretrain_opts *o;
+    byol_config *cfg;
+    byol_dataset *ds, *monitor_ds;
+    byol_loader *ld;
+    byol_trainer *t;
+    cli_metrics m;
+    cli_progress p;
+    char ckpt[4096], plot[4096];
+    int64_t k0, k, total, bpe, epoch;
+    double t0, train_s, win_s;     /* start; time in loader+step, in total and since the last record */
+    int64_t win_images, images;
+} run;
+
+static volatile sig_atomic_t g_signal;
+
+/* Only sets a flag: the loop stops after the current step and saves. A
+ * second signal kills the process (SA_RESETHAND); the saves are atomic, so
+ * the previous checkpoint survives that too. */
+static void on_signal(int sig) { g_signal = sig; }
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int parse(int argc, char **argv, pretrain_opts *o)
+{
+    cli_opt opts[] = {
+        { "data", 0, OPT_STRING, &o->data, 0, 0, 0 },
+        { "format", 0, OPT_STRING, &o->c.format, 0, 0, 0 },
+        { "split", 0, OPT_STRING, &o->c.split, 0, 0, 0 },
+        { "preset", 0, OPT_STRING, &o->c.preset, 0, 0, 0 },
+        { "set", 0, OPT_LIST, &o->c.sets, 0, 0, 0 },
+        { "epochs", 0, OPT_INT, &o->epochs, 1, 1000000, 0 },
+        { "steps", 0, OPT_INT, &o->steps, 1, (int64_t)1e15, 0 },
+        { "batch-size", 0, OPT_INT, &o->c.batch_size, 2, 1 << 20, 0 },
+        { "threads", 0, OPT_INT, &o->c.threads, 0, 1024, 0 },
+        { "workers", 0, OPT_INT, &o->c.workers, 1, 256, 0 },
+        { "out", 'o', OPT_STRING, &o->out, 0, 0, 0 },
+        { "resume", 0, OPT_STRING, &o->resume, 0, 0, 0 },
+        { "force", 0, OPT_FLAG, &o->force, 0, 0, 0 },
+        { "checkpoint-every", 0, OPT_INT, &o->checkpoint_every, 0, (int64_t)1e15, 0 },
+        { "log-every", 0, OPT_INT, &o->log_every, 1, (int64_t)1e15, 0 },
+        { "monitor-data", 0, OPT_STRING, &o->monitor_data, 0, 0, 0 },
+        { "monitor-every", 0, OPT_INT, &o->monitor_every, 0, (int64_t)1e15, 0 },
+        { "monitor-bank", 0, OPT_INT, &o->monitor_bank, 1, (int64_t)1e12, 0 },
+        { "monitor-queries", 0, OPT_INT, &o->monitor_queries, 1, (int64_t)1e12, 0 },
+        { "quiet", 'q', OPT_FLAG, &o->quiet, 0, 0, 0 },
+        { NULL, 0, OPT_FLAG, NULL, 0, 0, 0 },
+    };
+    o->checkpoint_every = 500;
+    o->log_every = 1;
+    o->monitor_bank = 5000;
+    o->monitor_queries = 2000;
+    int rc = cli_parse(argc, argv, opts, NULL, 0, NULL);
+    if (rc != BYOL_OK)
+        return rc;
+    if (!o->data || !o->out)
+        return cli_error(CLI_USAGE, "--data and --out are required");
+    if (o->epochs && o->steps)
+        return cli_error(CLI_USAGE, "--epochs and --steps: give one or the other");
+    if (o->monitor_every && !o->monitor_data)
+        return cli_error(CLI_USAGE, "--monitor-every needs --monitor-data");
+    return BYOL_OK;
+}
+
+static int join(char *buf, size_t len, const char *dir, const char *name)
+{
+    if ((size_t)snprintf(buf, len, "%s/%s", dir, name) >= len)
+        return cli_error(CLI_USAGE, "--out '%s': path too long", dir);
+    return BYOL_OK;
+}
+
+/* Settings: the checkpoint's (when resuming), then preset, --set, flags. */
+static int make_config(run *r)
+{
+    char *base = NULL;
+    int rc = r->o->resume ? cli_checkpoint_config(r->o->resume, &base) : BYOL_OK;
+    if (rc == BYOL_OK)
+        rc = cli_config_build(base, &r->o->c, &r->cfg);
+    free(base);
+    return rc;
+}
+
+/* train.total_steps from --steps or --epochs (needs the loader's epoch length). */
+static int set_total(run *r)
+{
+    r->bpe = byol_loader_batches_per_epoch(r->ld);
+    int rc = BYOL_OK;
+    if (r->o->steps)
+        rc = cli_lib(byol_config_set_int(r->cfg, "train.total_steps", r->o->steps));
+    else if (r->o->epochs)
+        rc = cli_libf(byol_config_set_int(r->cfg, "train.total_steps", r->o->epochs * r->bpe),
+                      "--epochs %lld", (long long)r->o->epochs);
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_config_get_int(r->cfg, "train.total_steps", &r->total));
+    return rc;
+}
+
+static int check_fresh_out(const run *r)
+{
+    struct stat st;
+    if (r->o->resume || r->o->force || stat(r->ckpt, &st) != 0)
+        return BYOL_OK;
+    return cli_error(CLI_USAGE, "%s exists: continue it with --resume %s, or start afresh "
+                     "with --force", r->ckpt, r->ckpt);
+}
+
+static int write_config(const run *r)
+{
+    char path[4096], *text = NULL;
+    int rc = join(path, sizeof path, r->o->out, "config.txt");
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_config_serialize(r->cfg, &text));
+    if (rc == BYOL_OK)
+        rc = cli_write_atomic(path, text, strlen(text), NULL, 0, NULL, 0);
+    byol_free(text);
+    return rc;
+}
+
+static int write_preview(const run *r)
+{
+    char path[4096];
+    int64_t n = byol_dataset_size(r->ds);
+    int rc = join(path, sizeof path, r->o->out, "preview.png");
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_preview_write(r->cfg, r->ds, 0, (int32_t)(n < 8 ? n : 8), path));
+    return rc;
+}
+
+static int open_monitor(run *r)
+{
+    if (!r->o->monitor_data)
+        return BYOL_OK;
+    int rc = cli_dataset_open(r->cfg, r->o->monitor_data, 1, &r->monitor_ds);
+    if (rc == BYOL_OK && byol_dataset_num_classes(r->ds) == 0)
+        rc = cli_error(BYOL_E_FORMAT, "the k-NN monitor needs labels: %s has none", r->o->data);
+    if (rc == BYOL_OK && byol_dataset_num_classes(r->monitor_ds) == 0)
+        rc = cli_error(BYOL_E_FORMAT, "the k-NN monitor needs labels: %s has none",
+                       r->o->monitor_data);
+    return rc;
+}
+
+/* Trainer, resumed if asked; the loader then continues where the checkpoint stopped. */
+static int open_trainer(run *r)
+{
+    int rc = cli_lib(byol_trainer_create(r->cfg, NULL, &r->t));
+    if (rc == BYOL_OK && r->o->resume)
+        rc = cli_lib(byol_trainer_load(r->t, r->o->resume));
+    r->k0 = r->k = rc == BYOL_OK ? byol_trainer_step_index(r->t) : 0;
+    if (rc == BYOL_OK && r->k0 > 0 && r->k0 < r->total)
+        rc = cli_lib(byol_loader_seek(r->ld, r->k0 / r->bpe, r->k0 % r->bpe));
+    r->epoch = r->bpe ? r->k0 / r->bpe : 0;
+    return rc;
+}
+
+static int open_run(run *r)
+{
+    int rc = make_config(r);
+    if (rc == BYOL_OK)
+        rc = join(r->ckpt, sizeof r->ckpt, r->o->out, "checkpoint.safetensors");
+    if (rc == BYOL_OK)
+        rc = join(r->plot, sizeof r->plot, r->o->out, "plot.svg");
+    if (rc == BYOL_OK)
+        rc = check_fresh_out(r);
+    if (rc == BYOL_OK)
+        rc = cli_mkdir_p(r->o->out);
+    if (rc == BYOL_OK)
+        rc = cli_dataset_open(r->cfg, r->o->data, 0, &r->ds);
+    if (rc == BYOL_OK)
+        rc = open_monitor(r);
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_loader_create(r->cfg, r->ds, BYOL_LOADER_TRAIN, &r->ld));
+    if (rc == BYOL_OK)
+        rc = set_total(r);
+    if (rc == BYOL_OK)
+        rc = open_trainer(r);
+    return rc;
+}
+
+static void run_close(run *r)
+{
+    cli_progress_end(&r->p);
+    cli_metrics_close(&r->m);
+    byol_trainer_destroy(r->t);
+    byol_loader_destroy(r->ld); /* before the dataset it reads */
+    byol_dataset_destroy(r->monitor_ds);
+    byol_dataset_destroy(r->ds);
+    byol_config_destroy(r->cfg);
+}
+
+/* ---- during the run ------------------------------------------------------------ */
+
+static int save(run *r)
+{
+    int rc = cli_lib(byol_trainer_save(r->t, r->ckpt));
+    if (rc == BYOL_OK)
+        rc = cli_plot_write(r->plot, &r->m.loss, &r->m.knn, r->total);
+    return rc;
+}
+
+/* k-NN top-1 of the online encoder: a bank of training images, queries from
+ * the held-out split, both evenly spaced subsets so the cost stays fixed. */
+static int monitor(run *r)
+{
+    double t = cli_now(), acc = 0;
+    byol_net *enc = byol_trainer_encoder(r->t);
+    float *bank = NULL, *query = NULL;
+    int32_t *bl = NULL, *ql = NULL;
+    int64_t nb = 0, nq = 0, dim = 0, dq = 0;
+    int rc = cli_features(enc, r->cfg, r->ds, r->o->monitor_bank, &bank, &bl, &nb, &dim);
+    if (rc == BYOL_OK)
+        rc = cli_features(enc, r->cfg, r->monitor_ds, r->o->monitor_queries, &query, &ql, &nq,
+                          &dq);
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_eval_knn(r->cfg, bank, bl, nb, query, ql, nq, dim, &acc));
+    t = cli_now() - t;
+    if (rc == BYOL_OK)
+        rc = cli_metrics_monitor(&r->m, r->k, r->epoch, acc, nb, nq, t, cli_now() - r->t0);
+    if (rc == BYOL_OK)
+        cli_progress_note(&r->p, "step %lld: k-NN top-1 %.2f %% (%lld bank, %lld queries, %.1f s)",
+                          (long long)r->k, 100 * acc, (long long)nb, (long long)nq, t);
+    free(bank);
+    free(bl);
+    free(query);
+    free(ql);
+    return rc;
+}
+
+static void show(run *r, const byol_step_stats *s, int force)
+{
+    double wall = cli_now() - r->t0;
+    cli_status st = { r->epoch, (r->total + r->bpe - 1) / r->bpe, r->k, r->total, s->loss, s->lr,
+                      s->tau, r->train_s > 0 ? (double)r->images / r->train_s : 0,
+                      (double)(r->total - r->k) * wall / (double)(r->k - r->k0) };
+    cli_progress_step(&r->p, &st, force);
+}
+
+/* One step: the next batch through byol_trainer_step(), then the records. */
+static int step(run *r, byol_step_stats *s)
+{
+    double t = cli_now();
+    byol_batch b = { .struct_size = sizeof b };
+    int rc = cli_lib(byol_loader_next(r->ld, &b));
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_trainer_step(r->t, &b.view1, &b.view2, s));
+    if (rc == BYOL_E_NONFINITE)
+        return cli_error(rc, "step %lld: %s (the state is unchanged; %s holds the last "
+                         "checkpoint; a lower optim.lr may help)", (long long)r->k,
+                         byol_last_error(), r->ckpt);
+    if (rc != BYOL_OK)
+        return rc;
+    t = cli_now() - t;
+    r->k = s->step + 1;
+    r->epoch = b.epoch;
+    r->images += b.count;
+    r->win_images += b.count;
+    r->train_s += t;
+    r->win_s += t;
+    if (r->k % r->o->log_every == 0 || r->k == r->total) {
+        rc = cli_metrics_step(&r->m, r->epoch, s, (double)r->win_images / r->win_s,
+                              cli_now() - r->t0);
+        r->win_images = 0;
+        r->win_s = 0;
+    }
+    return rc;
+}
+
+static int train(run *r)
+{
+    byol_step_stats s = { .struct_size = sizeof s };
+    int rc = BYOL_OK;
+    while (rc == BYOL_OK && r->k < r->total && !g_signal) {
+        rc = step(r, &s);
+        if (rc != BYOL_OK)
+            break;
+        show(r, &s, r->k == r->total);
+        if (r->o->monitor_every && r->k % r->o->monitor_every == 0 && r->k < r->total)
+            rc = monitor(r);
+        if (rc == BYOL_OK && r->o->checkpoint_every && r->k % r->o->checkpoint_every == 0 &&
+            r->k < r->total)
+            rc = save(r);
+    }
+    return rc;
+}
+
+static int finish(run *r)
+{
+    int rc = BYOL_OK;
+    if (!g_signal && r->monitor_ds)
+        rc = monitor(r);
+    if (rc == BYOL_OK)
+        rc = save(r);
+    cli_progress_end(&r->p);
+    if (rc != BYOL_OK)
+        return rc;
+    if (g_signal) {
+        fprintf(stderr, "byol: pretrain: interrupted at step %lld of %lld; checkpoint saved to "
+                "%s (continue with --resume %s)\n", (long long)r->k, (long long)r->total, r->ckpt,
+                r->ckpt);
+        return CLI_INTERRUPTED;
+    }
+    if (!r->o->quiet)
+        printf("trained steps %lld..%lld of %lld in %.1f s (%.1f img/s); checkpoint %s\n",
+               (long long)r->k0, (long long)r->k, (long long)r->total, cli_now() - r->t0,
+               r->train_s > 0 ? (double)r->images / r->train_s : 0.0, r->ckpt);
+    return BYOL_OK;
+}
+
+static int start(run *r)
+{
+    char metrics[4096];
+    int rc = write_config(r);
+    if (rc == BYOL_OK)
+        rc = write_preview(r);
+    if (rc == BYOL_OK)
+        rc = join(metrics, sizeof metrics, r->o->out, "metrics.jsonl");
+    if (rc == BYOL_OK)
+        rc = cli_metrics_open(&r->m, metrics, r->k0);
+    if (rc == BYOL_OK)
+        cli_progress_note(&r->p, "%s on %s: %lld images, %lld steps per epoch, steps %lld to "
+                          "%lld, writing to %s", r->k0 ? "resuming" : "training", r->o->data,
+                          (long long)byol_dataset_size(r->ds), (long long)r->bpe,
+                          (long long)r->k0, (long long)r->total, r->o->out);
+    return rc;
+}
+
+int cmd_pretrain(int argc, char **argv)
+{
+    pretrain_opts o = { 0 };
+    run r = { .o = &o };
+    int rc = parse(argc, argv, &o);
+    if (rc == CLI_HELP)
+        fputs(usage, stdout);
+    cli_progress_init(&r.p, o.quiet);
+    if (rc == BYOL_OK)
+        rc = open_run(&r);
+    if (rc == BYOL_OK && r.k0 >= r.total) {
+        if (!o.quiet)
+            printf("%s is at step %lld of %lld: nothing to train\n", o.resume, (long long)r.k0,
+                   (long long)r.total);
+    } else if (rc == BYOL_OK) {
+        rc = start(&r);
+        install_signals();
+        r.t0 = cli_now();
+        if (rc == BYOL_OK)
+            rc = train(&r);
+        if (rc == BYOL_OK)
+            rc = finish(&r);
+    }
+    run_close(&r);
+    cli_list_free(&o.c.sets);
+    return cli_exit(rc);
+}

@@ -1,0 +1,78 @@
+/* byol preview: byol_preview_write() behind flags, to check what the
+ * augmenter does to a dataset before spending hours training on it. */
+#include <stdio.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "Usage: byol preview --data PATH --out FILE.png [options]\n"
+    "\n"
+    "Write a PNG grid, one row per image: the image (centre crop), then its two\n"
+    "augmented views of epoch 0, as pretrain would draw them with these settings.\n"
+    "\n"
+    "Options:\n"
+    "  --data PATH           images: folder, IDX or CIFAR (see byol pretrain --help)\n"
+    "  -o, --out FILE        the PNG to write\n"
+    "  --count N             rows, 1 to 256 (default 8)\n"
+    "  --first I             index of the first image (default 0)\n"
+    "  --format FMT          auto (default), folder, idx or cifar\n"
+    "  --split NAME          train (default) or test, for IDX and CIFAR directories\n"
+    "  --preset NAME         cifar10, fashion-mnist or imagenet\n"
+    "  --set KEY=VALUE       any setting (augment.* shape the views); repeatable\n"
+    "  -q, --quiet           print nothing but errors\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "Exit status: 0 done, 1 runtime error (data, file or library), 2 usage error.\n";
+
+typedef struct preview_opts {
+    cli_common c;
+    const char *data, *out;
+    int64_t count, first;
+    int quiet;
+} preview_opts;
+
+static int parse(int argc, char **argv, preview_opts *o)
+{
+    cli_opt opts[] = {
+        { "data", 0, OPT_STRING, &o->data, 0, 0, 0 },
+        { "out", 'o', OPT_STRING, &o->out, 0, 0, 0 },
+        { "count", 0, OPT_INT, &o->count, 1, 256, 0 },
+        { "first", 0, OPT_INT, &o->first, 0, (int64_t)1e15, 0 },
+        { "format", 0, OPT_STRING, &o->c.format, 0, 0, 0 },
+        { "split", 0, OPT_STRING, &o->c.split, 0, 0, 0 },
+        { "preset", 0, OPT_STRING, &o->c.preset, 0, 0, 0 },
+        { "set", 0, OPT_LIST, &o->c.sets, 0, 0, 0 },
+        { "quiet", 'q', OPT_FLAG, &o->quiet, 0, 0, 0 },
+        { NULL, 0, OPT_FLAG, NULL, 0, 0, 0 },
+    };
+    o->count = 8;
+    int rc = cli_parse(argc, argv, opts, NULL, 0, NULL);
+    if (rc == BYOL_OK && (!o->data || !o->out))
+        rc = cli_error(CLI_USAGE, "--data and --out are required");
+    return rc;
+}
+
+int cmd_preview(int argc, char **argv)
+{
+    preview_opts o = { 0 };
+    byol_config *cfg = NULL;
+    byol_dataset *ds = NULL;
+    int rc = parse(argc, argv, &o);
+    if (rc == CLI_HELP)
+        fputs(usage, stdout);
+    if (rc == BYOL_OK)
+        rc = cli_config_build(NULL, &o.c, &cfg);
+    if (rc == BYOL_OK)
+        rc = cli_dataset_open(cfg, o.data, 0, &ds);
+    int64_t n = byol_dataset_size(ds);
+    int32_t count = (int32_t)(o.first + o.count > n && o.first < n ? n - o.first : o.count);
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_preview_write(cfg, ds, o.first, count, o.out));
+    if (rc == BYOL_OK && !o.quiet)
+        printf("wrote %s: images %lld to %lld of %s\n", o.out, (long long)o.first,
+               (long long)(o.first + count - 1), o.data);
+    byol_dataset_destroy(ds);
+    byol_config_destroy(cfg);
+    cli_list_free(&o.c.sets);
+    return cli_exit(rc);
+}
