@@ -48,7 +48,9 @@ static const char usage[] =
     "  --monitor-every N       N steps (default 0: only at the end)\n"
     "  --monitor-bank N        training images in the k-NN bank (default 5000)\n"
     "  --monitor-queries N     held-out images classified (default 2000)\n"
-    "  -q, --quiet             print nothing but errors\n"
+    "  --json                  end with a JSON summary on stdout (steps, seconds,\n"
+    "                          img/s, last loss, last k-NN accuracy, checkpoint)\n"
+    "  -q, --quiet             print nothing but errors (and the --json summary)\n"
     "  -h, --help              show this help\n"
     "\n"
     "On a terminal a progress line (epoch, step, loss, lr, tau, img/s, ETA) is\n"
@@ -66,7 +68,7 @@ typedef struct pretrain_opts {
     const char *data, *out, *resume, *monitor_data;
     int64_t epochs, steps, checkpoint_every, log_every, monitor_every, monitor_bank,
         monitor_queries;
-    int quiet, force;
+    int quiet, force, json;
 } pretrain_opts;
 
 /* Everything a run holds; released by run_close(). */
@@ -125,6 +127,7 @@ static int parse(int argc, char **argv, pretrain_opts *o)
         { "monitor-bank", 0, OPT_INT, &o->monitor_bank, 1, (int64_t)1e12, 0 },
         { "monitor-queries", 0, OPT_INT, &o->monitor_queries, 1, (int64_t)1e12, 0 },
         { "quiet", 'q', OPT_FLAG, &o->quiet, 0, 0, 0 },
+        { "json", 0, OPT_FLAG, &o->json, 0, 0, 0 },
         { NULL, 0, OPT_FLAG, NULL, 0, 0, 0 },
     };
     o->checkpoint_every = 500;
@@ -363,6 +366,26 @@ static int train(run *r)
     return rc;
 }
 
+static void print_json(const run *r)
+{
+    const cli_series *loss = &r->m.loss, *knn = &r->m.knn;
+    printf("{\"steps_from\":%lld,\"steps\":%lld,\"total_steps\":%lld,\"seconds\":%.3f,"
+           "\"img_s\":%.2f,\"loss\":", (long long)r->k0, (long long)r->k, (long long)r->total,
+           cli_now() - r->t0, r->train_s > 0 ? (double)r->images / r->train_s : 0.0);
+    if (loss->n)
+        printf("%.6g", loss->p[loss->n - 1].value);
+    else
+        printf("null");
+    printf(",\"knn_top1\":");
+    if (knn->n)
+        printf("%.6f", knn->p[knn->n - 1].value);
+    else
+        printf("null");
+    printf(",\"checkpoint\":");
+    cli_json_string(stdout, r->ckpt);
+    printf("}\n");
+}
+
 static int finish(run *r)
 {
     int rc = BYOL_OK;
@@ -379,7 +402,9 @@ static int finish(run *r)
                 r->ckpt);
         return CLI_INTERRUPTED;
     }
-    if (!r->o->quiet)
+    if (r->o->json)
+        print_json(r);
+    else if (!r->o->quiet)
         printf("trained steps %lld..%lld of %lld in %.1f s (%.1f img/s); checkpoint %s\n",
                (long long)r->k0, (long long)r->k, (long long)r->total, cli_now() - r->t0,
                r->train_s > 0 ? (double)r->images / r->train_s : 0.0, r->ckpt);
