@@ -17,7 +17,7 @@
 /* Makes temporary names unique between threads of one process too. */
 static atomic_ulong tmp_serial;
 
-/* ---- reading ------------------------------------------------------------ */
+/* ---- reading ------------------------------------------------------------- */
 
 static int read_all(int fd, unsigned char *buf, size_t len)
 {
@@ -73,7 +73,7 @@ int byol__file_read(const char *path, unsigned char **buf, size_t *len)
     int fd, rc = open_regular(path, &fd, len);
     if (rc != BYOL_OK)
         return rc;
-    *buf = byol__malloc(*len ? *len : 1);
+    *buf = byol__malloc(*len + 1);
     if (!*buf) {
         close(fd);
         return byol__err(BYOL_E_NOMEM, "%s: out of memory reading %zu bytes", path, *len);
@@ -86,10 +86,11 @@ int byol__file_read(const char *path, unsigned char **buf, size_t *len)
         return byol__err(BYOL_E_IO, "%s: read failed: %s", path, strerror(e));
     }
     close(fd);
+    (*buf)[*len] = '\0';
     return BYOL_OK;
 }
 
-/* ---- atomic writing ------------------------------------------------------- */
+/* ---- atomic writing ------------------------------------------------------ */
 
 static int write_all(int fd, const void *data, size_t len)
 {

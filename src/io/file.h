@@ -6,8 +6,9 @@
 
 #include <stddef.h>
 
-/* Reads the regular file at path into a fresh block (byol__malloc; at least
- * one byte even for an empty file, so *buf is never NULL on success).
+/* Reads the regular file at path into a fresh block (byol__malloc) of
+ * *len + 1 bytes: the last is a NUL, not counted in *len, so that text can
+ * be parsed in place (and an empty file still gives a block).
  * Errors: BYOL_E_IO (cannot open, not a regular file, read error; the
  * message names path and the system's reason), BYOL_E_NOMEM. */
 int byol__file_read(const char *path, unsigned char **buf, size_t *len);
