@@ -191,6 +191,17 @@ test: all $(TEST_BINS) $(FUZZ_REPLAYS) data
 check: deps
 	@$(MAKE) --no-print-directory test
 
+# Python: bindings/python, the byol package over ctypes. run-tests.sh installs
+# it with pip (offline, no build isolation) into build/python-venv, a venv that
+# sees Debian's python3-numpy and python3-pytest, and runs its pytest suite with
+# the installed package against this build's libbyol.so.$(MAJOR) (BYOL_LIBRARY).
+# PYTEST_ARGS go to pytest. (Not with SAN=1: the ASan runtime would need preloading.)
+PYTEST_ARGS ?=
+.PHONY: python-test
+python-test: all data
+	@BYOL_LIBRARY=$(abspath $(LIB_DIR))/libbyol.so.$(MAJOR) BYOL_CIFAR10_JPG=$(abspath $(CIFAR_JPG)) \
+	  bash bindings/python/run-tests.sh $(PYTEST_ARGS)
+
 # ---- ABI, symbols, headers ---------------------------------------------------
 check-symbols: $(LIB_SO)
 	@bash scripts/check-symbols.sh $(LIB_SO) $(MAP)

@@ -12,7 +12,10 @@ base=(build-essential pkg-config libblis-dev libstb-dev libcmocka-dev zlib1g-dev
 # libblas-dev: reference CBLAS (BLAS=netlib); libopenblas-dev: BLAS=openblas;
 # abigail-tools: abidw/abidiff; g++: C++ header check; gfortran: openblas.pc's
 # static libs name -lgfortran (tests/install links with pkg-config --static).
-ci=(libblas-dev libopenblas-dev abigail-tools g++ gfortran doxygen)
+# python3-*: make python-test (bindings/python: a venv seeing Debian's numpy
+# and pytest; pip builds the package offline with setuptools and wheel).
+ci=(libblas-dev libopenblas-dev abigail-tools g++ gfortran doxygen
+    python3-numpy python3-pytest python3-venv python3-setuptools python3-wheel)
 
 want=("${base[@]}")
 case "${1:-}" in

@@ -2,7 +2,7 @@
 # make python-test: installs the byol package with pip into a fresh venv
 # (build/python-venv, which sees Debian's numpy and pytest) from a copy of
 # bindings/python, then runs its tests with that installed package against
-# the in-tree library (BYOL_LIBRARY=lib/libbyol.so.1). Offline: pip neither
+# the in-tree library ($BYOL_LIBRARY, default lib/libbyol.so.1). Offline: pip neither
 # downloads nor builds in isolation. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,7 +16,7 @@ if ! "$PYTHON" -c 'import numpy, pytest, venv' 2>/dev/null; then
        "install python3-numpy python3-pytest python3-venv (bash scripts/install-deps.sh --ci)" >&2
   exit 1
 fi
-lib=$root/lib/libbyol.so.1
+lib=${BYOL_LIBRARY:-$root/lib/libbyol.so.1}
 [ -e "$lib" ] || { echo "python-test: $lib is missing: run make first" >&2; exit 1; }
 
 venv=$root/build/python-venv
