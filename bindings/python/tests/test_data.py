@@ -68,7 +68,7 @@ def test_png_round_trip(rng, tmp_path):
         byol.decode(tmp_path / "missing.png")
 
 
-@requires(*DATA_API, "byol_dataset_get", "byol_dataset_label")
+@requires("byol_dataset_from_memory", "byol_dataset_get", "byol_dataset_label")
 def test_dataset_from_numpy(gray_cfg, images):
     labels = np.arange(10) % 3
     with byol.Dataset.from_numpy(gray_cfg, images, labels) as ds:
@@ -142,7 +142,7 @@ def test_embed_dataset(gray_cfg, images):
         np.testing.assert_array_equal(labels, np.arange(10) % 2)
 
 
-@requires(*DATA_API, "byol_dataset_open")
+@requires("byol_dataset_open", "byol_dataset_get")
 def test_dataset_open_folder():
     if not CIFAR_TRAIN.is_dir():
         pytest.skip(f"{CIFAR_TRAIN} not found: run `make data` (needs ../shared/data/cifar10-jpg)")

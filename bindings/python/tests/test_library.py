@@ -64,3 +64,18 @@ def test_a_missing_function_raises_unsupported_naming_it():
 def test_every_declared_struct_sets_its_size():
     for cls in _lib.STRUCTS.values():
         assert cls().struct_size == ctypes.sizeof(cls)
+
+
+def test_log_callback_receives_library_messages():
+    messages = []
+    byol.set_log_callback(lambda level, text: messages.append((level, text)), byol.LOG_DEBUG)
+    try:
+        with pytest.raises(byol.ByolKeyError):
+            byol.Config(settings={"no.such.key": 1})
+    finally:
+        byol.set_log_callback(None)
+    assert any(level == byol.LOG_DEBUG and "no.such.key" in text for level, text in messages)
+    count = len(messages)
+    with pytest.raises(byol.ByolKeyError):
+        byol.Config(settings={"no.such.key": 1})
+    assert len(messages) == count  # silenced again
