@@ -127,9 +127,13 @@ class Net(Handle):
 
     def plan(self, max_batch: int) -> None:
         """Sizes the activation arena for batches of up to max_batch samples
-        (again to resize; weights are kept). Do not re-plan a borrowed
-        encoder: its trainer planned it for train.batch_size."""
-        fn.byol_net_plan(self._handle, int(max_batch))
+        (again to resize; weights are kept). A borrowed encoder cannot be
+        re-planned (BadStateError): its trainer planned it and shares its
+        activation memory; embed() takes any number of samples anyway."""
+        handle = self._handle
+        if self._borrowed:
+            raise errors.BadStateError("plan on a borrowed net: its trainer planned it")
+        fn.byol_net_plan(handle, int(max_batch))
         self._planned = int(max_batch)
 
     def set_training(self, training: bool) -> None:

@@ -165,6 +165,10 @@ def test_encoder_is_a_borrowed_view(small_cfg, rng):
         before = enc.embed(x)
         t.step(*views(rng))
         assert not np.array_equal(enc.embed(x), before)  # it is the live online encoder
+        with pytest.raises(byol.BadStateError, match="borrowed"):
+            enc.plan(64)  # the trainer shares its activation memory
+        with pytest.raises(byol.BadStateError, match="borrowed"):
+            enc.set_cancel(lambda: False)
         enc.close()  # a view: the trainer goes on
         t.step(*views(rng))
         assert t.encoder() is not enc and t.encoder().embed(x).shape == (5, 128)
