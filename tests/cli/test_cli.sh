@@ -274,7 +274,7 @@ if [ -d "$CIFAR/train" ] && [ -d "$CIFAR/test" ]; then
   grep -h "img/s" "$T/out" | sed 's/^/# /'
   "$BYOL" info "$CR/checkpoint.safetensors" > "$T/out" 2>&1
   check "cifar10: the checkpoint is at step 5 of 5" grep -q "step  *5 of 5" "$T/out"
-  run 0 "cifar10: eval on 1000 + 500 images" "$BYOL" eval --checkpoint "$CR/checkpoint.safetensors" \
+  run 0 "cifar10: eval --limit 1000 (1000 train + 1000 test images)" "$BYOL" eval --checkpoint "$CR/checkpoint.safetensors" \
     --data "$CIFAR/train" --test-data "$CIFAR/test" --limit 1000 --threads 2
   sed 's/^/# /' "$T/out"
   check "cifar10: eval reports both accuracies" grep -q "probe top-1" "$T/out"

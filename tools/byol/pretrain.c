@@ -389,6 +389,7 @@ static void print_json(const run *r)
 static int finish(run *r)
 {
     int rc = BYOL_OK;
+    cli_progress_end(&r->p); /* the last status line stays on screen */
     if (!g_signal && r->monitor_ds)
         rc = monitor(r);
     if (rc == BYOL_OK)
