@@ -87,6 +87,21 @@ make_split() {  # DIR COUNT_PER_CLASS
 }
 make_split "$T/train" 12
 make_split "$T/test" 4
+# The same images as IDX files (the MNIST layout): a directory holding the
+# train-* and t10k-* pairs, so data.split picks the files.
+be32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }
+make_idx() {  # SRC_DIR PREFIX
+  local files=("$1"/v/*.pgm "$1"/h/*.pgm) f n
+  n=${#files[@]}
+  { printf '%b' "\x00\x00\x08\x03$(be32 "$n")$(be32 28)$(be32 28)"
+    for f in "${files[@]}"; do tail -c 784 "$f"; done; } > "$T/idx/$2-images-idx3-ubyte"
+  { printf '%b' "\x00\x00\x08\x01$(be32 "$n")"
+    for f in "${files[@]}"; do case $f in */v/*) printf '\x00' ;; *) printf '\x01' ;; esac; done
+  } > "$T/idx/$2-labels-idx1-ubyte"
+}
+mkdir -p "$T/idx"
+make_idx "$T/train" train
+make_idx "$T/test" t10k
 mkdir -p "$T/unlabeled"
 for i in 0 1 2 3; do pgm "$T/unlabeled/u$i.pgm" 0 "$i"; done
 head -c 1000 /dev/urandom > "$T/garbage.safetensors"
@@ -190,6 +205,9 @@ run 0 "eval --json --knn-only" "$BYOL" eval --checkpoint "$CKPT" "${EV[@]}" --js
 check "eval --json prints one JSON object" grep -qE '^\{"encoder":.*"knn_top1":[0-9.]+,"probe_top1":null' "$T/out"
 run 0 "eval --pixels --limit 10" "$BYOL" eval --pixels --preset fashion-mnist "${EV[@]}" --limit 10 --json
 check "eval --limit 10 used 10 images per split" grep -q '"n_train":10,"n_test":8,"dim":784' "$T/out"
+run 0 "eval --pixels on an IDX directory (train and t10k files)" "$BYOL" eval --pixels \
+  --preset fashion-mnist --data "$T/idx" --test-data "$T/idx" --json
+check "the IDX test split is the t10k files" grep -q '"n_train":24,"n_test":8,' "$T/out"
 run 0 "eval --random-init" "$BYOL" eval --random-init "${TINY[@]}" "${EV[@]}" --probe-only
 run_err 1 "garbage.safetensors" "eval a garbage checkpoint" \
   "$BYOL" eval --checkpoint "$T/garbage.safetensors" "${EV[@]}"
