@@ -112,12 +112,20 @@ int cli_model_open(const cli_model *m, const byol_config *cfg, byol_trainer **tr
 /* Opens a dataset, test split if `test` (matters for IDX/CIFAR directories). */
 int cli_dataset_open(const byol_config *cfg, const char *path, int test, byol_dataset **out);
 
+/* Features of n images and their labels. */
+typedef struct cli_feats {
+    float *x;          /* [n, dim] */
+    int32_t *y;        /* [n], -1 for unlabelled images */
+    int64_t n, dim;
+    int from_library;  /* from byol_embed_dataset(): released with byol_free() */
+} cli_feats;
+
 /* Features of a dataset: with limit 0 (or >= its size) all images, else
  * `limit` images evenly spaced over it (so a folder sorted by class keeps
- * every class). encoder NULL gives the evaluation transform's pixels.
- * *features [n, dim] and *labels [n] are malloc'd (free()). */
+ * every class). encoder NULL gives the evaluation transform's pixels. */
 int cli_features(byol_net *encoder, const byol_config *cfg, const byol_dataset *ds,
-                 int64_t limit, float **features, int32_t **labels, int64_t *n, int64_t *dim);
+                 int64_t limit, cli_feats *f);
+void cli_feats_free(cli_feats *f);
 
 /* Writes s as a JSON string literal (quotes and escapes). */
 void cli_json_string(FILE *f, const char *s);

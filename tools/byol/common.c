@@ -141,27 +141,16 @@ int cli_dataset_open(const byol_config *cfg, const char *path, int test, byol_da
 
 /* ---- features --------------------------------------------------------------- */
 
-/* byol_embed_dataset() for a whole dataset, copied into malloc'd arrays so
- * every path of cli_features() returns memory freed the same way. */
-static int embed_all(byol_net *encoder, const byol_config *cfg, const byol_dataset *ds,
-                     float **features, int32_t **labels, int64_t *n, int64_t *dim)
+void cli_feats_free(cli_feats *f)
 {
-    float *e = NULL;
-    int32_t *l = NULL;
-    int rc = cli_lib(byol_embed_dataset(encoder, cfg, ds, &e, &l, n, dim));
-    if (rc == BYOL_OK) {
-        *features = malloc((size_t)(*n * *dim) * sizeof(float));
-        *labels = malloc((size_t)*n * sizeof(int32_t));
-        if (!*features || !*labels)
-            rc = cli_error(BYOL_E_NOMEM, "out of memory for %lld embeddings", (long long)*n);
-        else {
-            memcpy(*features, e, (size_t)(*n * *dim) * sizeof(float));
-            memcpy(*labels, l, (size_t)*n * sizeof(int32_t));
-        }
+    if (f->from_library) {
+        byol_free(f->x);
+        byol_free(f->y);
+    } else {
+        free(f->x);
+        free(f->y);
     }
-    byol_free(e);
-    byol_free(l);
-    return rc;
+    memset(f, 0, sizeof *f);
 }
 
 /* The evaluation transform of images idx[0..count-1] into x (count * per floats). */
@@ -220,13 +209,15 @@ static int encoder_dim(byol_net *encoder, int64_t *dim)
 }
 
 int cli_features(byol_net *encoder, const byol_config *cfg, const byol_dataset *ds,
-                 int64_t limit, float **features, int32_t **labels, int64_t *n, int64_t *dim)
+                 int64_t limit, cli_feats *f)
 {
     int64_t size = byol_dataset_size(ds);
-    *features = NULL;
-    *labels = NULL;
-    if (encoder && (limit <= 0 || limit >= size))
-        return embed_all(encoder, cfg, ds, features, labels, n, dim);
+    memset(f, 0, sizeof *f);
+    if (encoder && (limit <= 0 || limit >= size)) {
+        /* The whole dataset: the library's loader workers decode ahead. */
+        f->from_library = 1;
+        return cli_lib(byol_embed_dataset(encoder, cfg, ds, &f->x, &f->y, &f->n, &f->dim));
+    }
     subset_job j = { .encoder = encoder, .ds = ds };
     j.n = limit > 0 && limit < size ? limit : size;
     byol_augmenter *aug = NULL;
@@ -243,9 +234,9 @@ int cli_features(byol_net *encoder, const byol_config *cfg, const byol_dataset *
         rc = encoder_dim(encoder, &j.dim);
     int64_t *idx = malloc((size_t)j.n * sizeof *idx);
     float *x = encoder ? malloc((size_t)(j.batch * j.per) * sizeof *x) : NULL;
-    *features = malloc((size_t)(j.n * j.dim) * sizeof(float));
-    *labels = malloc((size_t)j.n * sizeof(int32_t));
-    if (rc == BYOL_OK && (!idx || (encoder && !x) || !*features || !*labels))
+    f->x = malloc((size_t)(j.n * j.dim) * sizeof(float));
+    f->y = malloc((size_t)j.n * sizeof(int32_t));
+    if (rc == BYOL_OK && (!idx || (encoder && !x) || !f->x || !f->y))
         rc = cli_error(BYOL_E_NOMEM, "out of memory for %lld x %lld features", (long long)j.n,
                        (long long)j.dim);
     /* Evenly spaced, so a folder listed class by class keeps every class. */
@@ -253,15 +244,11 @@ int cli_features(byol_net *encoder, const byol_config *cfg, const byol_dataset *
         idx[k] = k * size / j.n;
     j.idx = idx;
     if (rc == BYOL_OK)
-        rc = run_subset(&j, *features, *labels, x);
-    if (rc != BYOL_OK) {
-        free(*features);
-        free(*labels);
-        *features = NULL;
-        *labels = NULL;
-    }
-    *n = rc == BYOL_OK ? j.n : 0;
-    *dim = j.dim;
+        rc = run_subset(&j, f->x, f->y, x);
+    f->n = j.n;
+    f->dim = j.dim;
+    if (rc != BYOL_OK)
+        cli_feats_free(f);
     free(idx);
     free(x);
     byol_augmenter_destroy(aug);

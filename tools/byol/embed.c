@@ -103,9 +103,7 @@ int cmd_embed(int argc, char **argv)
     byol_dataset *ds = NULL;
     byol_trainer *t = NULL;
     byol_net *net = NULL, *enc = NULL;
-    float *x = NULL;
-    int32_t *y = NULL;
-    int64_t n = 0, dim = 0;
+    cli_feats f = { 0 };
     char *base = NULL;
     int rc = parse(argc, argv, &o);
     if (rc == CLI_HELP)
@@ -120,14 +118,13 @@ int cmd_embed(int argc, char **argv)
         rc = cli_model_open(&o.m, cfg, &t, &net, &enc);
     double t0 = cli_now();
     if (rc == BYOL_OK)
-        rc = cli_features(enc, cfg, ds, o.limit, &x, &y, &n, &dim);
+        rc = cli_features(enc, cfg, ds, o.limit, &f);
     if (rc == BYOL_OK)
-        rc = write_out(o.out, x, y, n, dim);
+        rc = write_out(o.out, f.x, f.y, f.n, f.dim);
     if (rc == BYOL_OK && !o.quiet)
-        printf("wrote %s: %lld x %lld float32 (%.1f s)\n", o.out, (long long)n, (long long)dim,
-               cli_now() - t0);
-    free(x);
-    free(y);
+        printf("wrote %s: %lld x %lld float32 (%.1f s)\n", o.out, (long long)f.n,
+               (long long)f.dim, cli_now() - t0);
+    cli_feats_free(&f);
     free(base);
     byol_net_destroy(net);
     byol_trainer_destroy(t);

@@ -57,9 +57,7 @@ typedef struct eval_opts {
 
 typedef struct split {
     byol_dataset *ds;
-    float *x;
-    int32_t *y;
-    int64_t n, dim;
+    cli_feats f;
 } split;
 
 typedef struct result {
@@ -113,13 +111,13 @@ static int evaluate(const eval_opts *o, const byol_config *cfg, const split *tr,
     int rc = BYOL_OK;
     double t = cli_now();
     if (!o->probe_only)
-        rc = cli_lib(byol_eval_knn(cfg, tr->x, tr->y, tr->n, te->x, te->y, te->n, tr->dim,
-                                   &r->knn));
+        rc = cli_lib(byol_eval_knn(cfg, tr->f.x, tr->f.y, tr->f.n, te->f.x, te->f.y, te->f.n,
+                                   tr->f.dim, &r->knn));
     r->knn_s = cli_now() - t;
     t = cli_now();
     if (rc == BYOL_OK && !o->knn_only)
-        rc = cli_lib(byol_eval_linear_probe(cfg, tr->x, tr->y, tr->n, te->x, te->y, te->n,
-                                            tr->dim, &r->probe));
+        rc = cli_lib(byol_eval_linear_probe(cfg, tr->f.x, tr->f.y, tr->f.n, te->f.x, te->f.y,
+                                            te->f.n, tr->f.dim, &r->probe));
     r->probe_s = cli_now() - t;
     return rc;
 }
@@ -134,8 +132,8 @@ static void print_json(const eval_opts *o, const split *tr, const split *te, con
 {
     printf("{\"encoder\":");
     cli_json_string(stdout, encoder_name(&o->m));
-    printf(",\"n_train\":%lld,\"n_test\":%lld,\"dim\":%lld", (long long)tr->n, (long long)te->n,
-           (long long)r->dim);
+    printf(",\"n_train\":%lld,\"n_test\":%lld,\"dim\":%lld", (long long)tr->f.n,
+           (long long)te->f.n, (long long)r->dim);
     if (o->probe_only)
         printf(",\"knn_top1\":null");
     else
@@ -157,9 +155,9 @@ static void print_table(const eval_opts *o, const byol_config *cfg, const split 
     byol_config_get_float(cfg, "eval.knn_temperature", &temp);
     byol_config_get_int(cfg, "eval.probe_epochs", &epochs);
     printf("encoder      %s\n", encoder_name(&o->m));
-    printf("train        %s: %lld images, %d classes\n", o->data, (long long)tr->n,
+    printf("train        %s: %lld images, %d classes\n", o->data, (long long)tr->f.n,
            (int)byol_dataset_num_classes(tr->ds));
-    printf("test         %s: %lld images\n", o->test_data, (long long)te->n);
+    printf("test         %s: %lld images\n", o->test_data, (long long)te->f.n);
     printf("features     %lld-d, computed in %.1f s\n", (long long)r->dim, r->embed_s);
     if (!o->probe_only)
         printf("k-NN top-1   %6.2f %%  (k=%lld, temperature %g; %.1f s)\n", 100 * r->knn,
@@ -181,11 +179,11 @@ static int run_eval(const eval_opts *o, byol_config *cfg, split *tr, split *te)
         rc = cli_model_open(&o->m, cfg, &t, &net, &enc);
     double t0 = cli_now();
     if (rc == BYOL_OK)
-        rc = cli_features(enc, cfg, tr->ds, o->limit, &tr->x, &tr->y, &tr->n, &tr->dim);
+        rc = cli_features(enc, cfg, tr->ds, o->limit, &tr->f);
     if (rc == BYOL_OK)
-        rc = cli_features(enc, cfg, te->ds, o->limit, &te->x, &te->y, &te->n, &te->dim);
+        rc = cli_features(enc, cfg, te->ds, o->limit, &te->f);
     r.embed_s = cli_now() - t0;
-    r.dim = tr->dim;
+    r.dim = tr->f.dim;
     if (rc == BYOL_OK)
         rc = evaluate(o, cfg, tr, te, &r);
     if (rc == BYOL_OK && o->json)
@@ -214,8 +212,7 @@ int cmd_eval(int argc, char **argv)
         rc = run_eval(&o, cfg, &tr, &te);
     split *s[2] = { &tr, &te };
     for (int i = 0; i < 2; i++) {
-        free(s[i]->x);
-        free(s[i]->y);
+        cli_feats_free(&s[i]->f);
         byol_dataset_destroy(s[i]->ds);
     }
     free(base);

@@ -287,25 +287,22 @@ static int monitor(run *r)
 {
     double t = cli_now(), acc = 0;
     byol_net *enc = byol_trainer_encoder(r->t);
-    float *bank = NULL, *query = NULL;
-    int32_t *bl = NULL, *ql = NULL;
-    int64_t nb = 0, nq = 0, dim = 0, dq = 0;
-    int rc = cli_features(enc, r->cfg, r->ds, r->o->monitor_bank, &bank, &bl, &nb, &dim);
+    cli_feats bank = { 0 }, query = { 0 };
+    int rc = cli_features(enc, r->cfg, r->ds, r->o->monitor_bank, &bank);
     if (rc == BYOL_OK)
-        rc = cli_features(enc, r->cfg, r->monitor_ds, r->o->monitor_queries, &query, &ql, &nq,
-                          &dq);
+        rc = cli_features(enc, r->cfg, r->monitor_ds, r->o->monitor_queries, &query);
     if (rc == BYOL_OK)
-        rc = cli_lib(byol_eval_knn(r->cfg, bank, bl, nb, query, ql, nq, dim, &acc));
+        rc = cli_lib(byol_eval_knn(r->cfg, bank.x, bank.y, bank.n, query.x, query.y, query.n,
+                                   bank.dim, &acc));
     t = cli_now() - t;
     if (rc == BYOL_OK)
-        rc = cli_metrics_monitor(&r->m, r->k, r->epoch, acc, nb, nq, t, cli_now() - r->t0);
+        rc = cli_metrics_monitor(&r->m, r->k, r->epoch, acc, bank.n, query.n, t,
+                                 cli_now() - r->t0);
     if (rc == BYOL_OK)
         cli_progress_note(&r->p, "step %lld: k-NN top-1 %.2f %% (%lld bank, %lld queries, %.1f s)",
-                          (long long)r->k, 100 * acc, (long long)nb, (long long)nq, t);
-    free(bank);
-    free(bl);
-    free(query);
-    free(ql);
+                          (long long)r->k, 100 * acc, (long long)bank.n, (long long)query.n, t);
+    cli_feats_free(&bank);
+    cli_feats_free(&query);
     return rc;
 }
 
