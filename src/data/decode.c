@@ -49,7 +49,7 @@ static sniffed sniff(const uint8_t *b, size_t n)
 {
     if (starts(b, n, "\x89PNG\r\n\x1a\n", 8))
         return (sniffed){ "PNG", 0 };
-    if (starts(b, n, "\xff\xd8", 2))
+    if (byol__jpeg_soi(b, n))
         return (sniffed){ "JPEG", 0 };
     if (starts(b, n, "BM", 2))
         return (sniffed){ "BMP", 0 };

@@ -42,6 +42,10 @@ void byol__pixels_convert(const uint8_t *src, int src_c, size_t pix_step, size_t
  * out must have passed byol__image_check_out(). Errors as byol_image_decode(). */
 int byol__image_decode(const uint8_t *bytes, size_t len, const char *name, int32_t channels,
                        int64_t max_pixels, byol_image *out);
+/* Offset just after a JPEG's SOI marker, 0 when the bytes do not start
+ * with one. Like stb_image, it accepts 0xff fill bytes before the SOI. */
+size_t byol__jpeg_soi(const uint8_t *bytes, size_t len);
+
 /* Refuses (BYOL_E_DECODE naming `name`) a JPEG of len bytes with a scan
  * whose Huffman or quantization table is never defined, which stb_image
  * would decode from uninitialised memory (see jpeg_check.c). */

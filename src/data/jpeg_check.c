@@ -110,22 +110,33 @@ static size_t skip_entropy(const uint8_t *b, size_t len, size_t i)
     return len;
 }
 
+size_t byol__jpeg_soi(const uint8_t *b, size_t len)
+{
+    size_t i = 1;
+    if (len < 2 || b[0] != 0xff)
+        return 0;
+    while (i < len && b[i] == 0xff)
+        i++;
+    return i < len && b[i] == 0xd8 ? i + 1 : 0;
+}
+
 int byol__jpeg_check(const uint8_t *b, size_t len, const char *name)
 {
     jpeg_walk w;
-    size_t pos = 2;  /* after SOI */
+    size_t pos = byol__jpeg_soi(b, len);
     memset(&w, 0, sizeof w);
-    while (pos + 4 <= len) {
-        if (b[pos] != 0xff || b[pos + 1] == 0xff || b[pos + 1] == 0 ||
-            (b[pos + 1] >= 0xd0 && b[pos + 1] <= 0xd8) || b[pos + 1] == 0x01) {
+    while (pos + 2 <= len) {
+        int m = b[pos + 1];
+        if (b[pos] != 0xff || m == 0xff || m == 0 || (m >= 0xd0 && m <= 0xd8) || m == 0x01) {
             pos++;  /* padding, fill bytes and markers without a segment */
             continue;
         }
-        int m = b[pos + 1];
-        size_t seg = (size_t)b[pos + 2] << 8 | b[pos + 3];
-        const uint8_t *p = b + pos + 4, *end = b + (pos + 2 + seg <= len ? pos + 2 + seg : len);
         if (m == 0xd9)
             return check_covered(&w, name, 1);
+        if (pos + 4 > len)
+            break;
+        size_t seg = (size_t)b[pos + 2] << 8 | b[pos + 3];
+        const uint8_t *p = b + pos + 4, *end = b + (pos + 2 + seg <= len ? pos + 2 + seg : len);
         if (seg < 2)
             return BYOL_OK;  /* a length stb refuses */
         if (m == 0xdb)

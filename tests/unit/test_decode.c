@@ -397,6 +397,12 @@ static void test_bad_files(void **state)
     du_write("cut.tga", file, make_tga(file, 4, 4, pix) - 1, 0);
     expect_failure(NULL, du_path("cut.tga"), BYOL_E_DECODE, "truncated TGA data: 81 bytes "
                    "where the header announces 82");
+    /* fill bytes before SOI (stb accepts them), a frame and no scan */
+    static const char noscan[] = "\xff\xff\xff\xd8\xff\xc0\x00\x11\x08\x00\x08\x00\x08"
+                                 "\x03\x01\x22\x00\x02\x11\x00\x03\x11\x00\xff\xd9";
+    du_write("noscan.jpg", noscan, sizeof noscan - 1, 0);
+    expect_failure(NULL, du_path("noscan.jpg"), BYOL_E_DECODE, "corrupt JPEG: component 1 of "
+                   "3 is never decoded by a scan");
     du_write("layers.psd", "8BPS\0\1\0\0\0\0\0\0\0\3", 14, 0);
     expect_failure(NULL, du_path("layers.psd"), BYOL_E_DECODE, "PSD images are not supported");
     expect_failure(NULL, du_path("missing.png"), BYOL_E_IO, strerror(ENOENT));
