@@ -148,7 +148,10 @@ FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
 FUZZ_LIB_SRCS := src/core/alloc.c src/core/error.c src/core/log.c src/io/file.c src/io/json.c \
-                 src/io/safetensors.c
+                 src/io/safetensors.c src/core/config.c src/core/config_keys.c \
+                 src/core/config_text.c src/data/convert.c src/data/decode.c \
+                 src/data/jpeg_check.c src/data/stb_guard.c src/data/dataset.c src/data/memory.c \
+                 src/data/paths.c src/data/idx.c src/data/cifar.c
 
 $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -157,7 +160,8 @@ $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB_A)
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) $(wildcard include/byol/*.h) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $< $(FUZZ_LIB_SRCS) -o $@ -ldl
+	  -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(STB_CFLAGS) $< $(FUZZ_LIB_SRCS) -o $@ \
+	  $(STB_LIBS) -lz -lm -ldl
 
 fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 	@for n in $(FUZZ_NAMES); do mkdir -p build/fuzz/corpus_$$n build/fuzz/artifacts; \
