@@ -75,6 +75,33 @@ typedef struct byol_image {
 
 /**
  * Decodes an image file into `out`, converted to data.channels channels.
+ *
+ * Formats (through Debian's stb_image 2.27): PNG (any bit depth, 16-bit
+ * samples keep their high byte; interlaced), JPEG (baseline and
+ * progressive), BMP, TGA, GIF (the first frame) and binary PNM (P5, P6).
+ * PSD, HDR and PIC, which stb also reads, are refused. The file is read
+ * whole first, so a read failure is BYOL_E_IO, never a decode error; then
+ * its header: an image of more than data.max_pixels pixels is refused
+ * before any pixel is decoded.
+ *
+ * Channels: gray is replicated to RGB; RGB becomes gray by ITU-R BT.601
+ * luma, Y = round(0.299 R + 0.587 G + 0.114 B), halves rounded up (integer:
+ * (299 R + 587 G + 114 B + 500) / 1000); alpha (gray+alpha, RGBA, palettes
+ * with transparency) is dropped, never composited.
+ *
+ * Corrupt and truncated files: stb_image has no fallback for a cut file,
+ * it fails, and so does this call, with BYOL_E_DECODE. The test photo
+ * truncated.jpg (cut inside its Huffman tables, before any scan) gives
+ * "truncated JPEG data: the file ends before component 1 of 3 is decoded".
+ * Files that stb 2.27 would decode from uninitialised memory are refused
+ * too (a JPEG scan with an undefined table, a JPEG component no scan
+ * decodes, truncated raw TGA or PNM pixels, a BMP whose pixel offset leaves
+ * no room for its palette, a PNG that ends before IEND), and a pixel whose
+ * palette index is past the end of a PNG or BMP palette is black.
+ *
+ * Threads: safe to call from many threads at once (stb's failure reasons
+ * are thread-local in Debian's build). A host program's process-wide
+ * stbi_set_flip_vertically_on_load() does not flip these images.
  * @param cfg settings, borrowed for the call (NULL: defaults).
  * @param path borrowed for the call.
  * @param out filled on success; out->data is owned by the caller (byol_image_release()).
@@ -98,8 +125,13 @@ BYOL_API int byol_image_decode_memory(const byol_config *cfg, const void *bytes,
 BYOL_API void byol_image_release(byol_image *img);
 
 /**
- * Writes an image as a PNG file, atomically (a failed write keeps the old file).
- * @return BYOL_OK, BYOL_E_INVALID_ARG (bad image), BYOL_E_IO (names the file).
+ * Writes an image (1 or 3 channels) as a PNG file, atomically: a temporary
+ * file in the same folder, synced and renamed over `path`, so a failed write
+ * keeps the old file. stb_image_write encodes it; its process-wide
+ * stbi_flip_vertically_on_write() setting, if a host program turns it on,
+ * flips this PNG too.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (bad image), BYOL_E_IO (names the file),
+ *         BYOL_E_NOMEM.
  */
 BYOL_API int byol_image_write_png(const char *path, const byol_image *img);
 
@@ -111,24 +143,35 @@ typedef struct byol_dataset byol_dataset;
 /**
  * Opens a dataset. What `path` is depends on data.format:
  * - "folder": a directory; each sub-directory is a class (labels follow the
- *   sorted names), image files directly inside make an unlabeled set.
- *   Files are listed once, sorted, and decoded when read.
+ *   names sorted with strcmp), image files directly inside make an
+ *   unlabeled set; both at once is BYOL_E_FORMAT. Image files are those
+ *   named .png .jpg .jpeg .bmp .tga .gif .pnm .pgm .ppm (any case), found
+ *   directly in the class folder; names starting with '.' are skipped.
+ *   Files are listed once, sorted with strcmp, and decoded when read.
  * - "idx": an IDX image file of the MNIST family (".gz" or not); labels come
  *   from data.labels, or when that is empty from the sibling file whose name
  *   has "labels-idx1" for "images-idx3" (absent: unlabeled). A directory is
  *   taken as holding the MNIST file names, data.split choosing
- *   train-* or t10k-*.
+ *   train-* or t10k-*. Class names are "0", "1", ... up to the largest label.
  * - "cifar": a CIFAR-10 or CIFAR-100 binary batch file, or a directory
  *   holding them (data.split: data_batch_1..5.bin / train.bin or
  *   test_batch.bin / test.bin); class names from batches.meta.txt or
- *   fine_label_names.txt / coarse_label_names.txt when present.
- * - "auto" (default): by what is there.
+ *   fine_label_names.txt / coarse_label_names.txt when present (else "0",
+ *   "1", ...). The edition comes from the file name (data_batch_*,
+ *   test_batch*: CIFAR-10; train.bin, test.bin: CIFAR-100), else from the
+ *   record size that divides the file (both or neither: BYOL_E_FORMAT);
+ *   data.cifar_labels picks CIFAR-100's fine or coarse labels.
+ * - "auto" (default): by what is there: a directory holding CIFAR batch
+ *   names is "cifar", one holding MNIST names "idx", any other "folder"; a
+ *   file named *.bin is "cifar", one starting (gunzipped if need be) with an
+ *   IDX magic number "idx"; anything else is BYOL_E_FORMAT.
  * @param cfg settings, borrowed for the call (NULL: defaults).
  * @param out receives the dataset, owned by the caller (byol_dataset_destroy()).
  * @return BYOL_OK; BYOL_E_IO (missing or unreadable path); BYOL_E_FORMAT (an IDX or
  *         CIFAR file whose header disagrees with its size, an empty folder, labels
- *         that do not match the images: each names the file); BYOL_E_KEY / BYOL_E_RANGE;
- *         BYOL_E_NOMEM.
+ *         that do not match the images: each names the file, and the record for a bad
+ *         CIFAR label); BYOL_E_KEY / BYOL_E_RANGE (data.channels=2 is refused);
+ *         BYOL_E_INVALID_ARG; BYOL_E_NOMEM.
  */
 BYOL_API int byol_dataset_open(const byol_config *cfg, const char *path, byol_dataset **out);
 
@@ -136,9 +179,10 @@ BYOL_API int byol_dataset_open(const byol_config *cfg, const char *path, byol_da
  * A dataset over caller pixels: `count` images of height x width x channels
  * uint8, back to back (a C-contiguous N,H,W,C array). The pixels and labels
  * are copied; the caller keeps its arrays.
- * @param labels `count` labels >= 0, or NULL for an unlabeled set.
+ * @param labels `count` labels in [0, 2^20), or NULL for an unlabeled set; the
+ *        classes are 0 .. the largest label, named "0", "1", ...
  * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_SHAPE (channels not 1 or 3, a size
- *         below 1), BYOL_E_NOMEM.
+ *         below 1), BYOL_E_RANGE (data.channels=2), BYOL_E_NOMEM.
  */
 BYOL_API int byol_dataset_from_memory(const byol_config *cfg, const uint8_t *pixels,
                                       int64_t count, int32_t height, int32_t width,
@@ -165,6 +209,8 @@ BYOL_API int byol_dataset_label(const byol_dataset *ds, int64_t index, int32_t *
 
 /**
  * Decodes image `index` (data.channels channels) into `out`, as byol_image_decode().
+ * Records of IDX, CIFAR and memory datasets are converted to data.channels
+ * the same way (gray replicated, RGB to gray by the BT.601 formula).
  * Errors name the file (and, for a record of a binary file, its index).
  * @return as byol_image_decode(), plus BYOL_E_RANGE for a bad index.
  */
