@@ -331,7 +331,8 @@ BYOL_API int byol_loader_seek(byol_loader *ld, int64_t epoch, int64_t index);
 /** Batches in one epoch (after drop_last in training mode). */
 BYOL_API int64_t byol_loader_batches_per_epoch(const byol_loader *ld);
 
-/** Bad samples skipped so far (loader.on_error=skip). */
+/** Bad images skipped in the batches handed out so far (loader.on_error=skip):
+ *  a function of those batches alone, not of how far the workers ran ahead. */
 BYOL_API int64_t byol_loader_skipped(const byol_loader *ld);
 
 /** Stops and joins the workers, frees the loader; NULL is accepted. */

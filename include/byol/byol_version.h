@@ -4,7 +4,7 @@
 #define BYOL_VERSION_H
 
 #define BYOL_VERSION_MAJOR 1
-#define BYOL_VERSION_MINOR 1
+#define BYOL_VERSION_MINOR 2
 #define BYOL_VERSION_PATCH 0
 
 /** MAJOR*10000 + MINOR*100 + PATCH, for compile-time comparisons. */

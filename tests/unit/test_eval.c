@@ -165,6 +165,55 @@ static void test_bad_arguments(void **state)
     assert_true(acc == 1.0);
 }
 
+/* byol_embed_dataset equals the evaluation transform and byol_net_embed
+ * applied image by image. */
+static void test_embed_dataset(void **state)
+{
+    (void)state;
+    enum { N = 37, S = 28 };
+    static uint8_t px[N * S * S];
+    int32_t lab[N];
+    for (int i = 0; i < N * S * S; i++)
+        px[i] = (uint8_t)((unsigned)i * 2654435761u >> 24);
+    for (int i = 0; i < N; i++)
+        lab[i] = i % 3;
+    byol_config *cfg = cfg_with(NULL);
+    assert_byol_ok(byol_config_apply_preset(cfg, "fashion-mnist"));
+    assert_byol_ok(byol_config_parse(cfg, "net.width=0.25 train.batch_size=8 loader.workers=2"));
+    byol_dataset *ds;
+    byol_net *net;
+    byol_augmenter *aug;
+    assert_byol_ok(byol_dataset_from_memory(cfg, px, N, S, S, 1, lab, &ds));
+    assert_byol_ok(byol_net_create(cfg, &net));
+    assert_byol_ok(byol_augmenter_create(cfg, &aug));
+    float *emb;
+    int32_t *got;
+    int64_t n, dim;
+    assert_byol_ok(byol_embed_dataset(net, cfg, ds, &emb, &got, &n, &dim));
+    assert_int_equal(n, N);
+    assert_int_equal(dim, 32);
+    float x[S * S], y[32];
+    byol_tensor tx = { sizeof tx, 4, { 1, 1, S, S }, x }, ty = { sizeof ty, 2, { 1, 32 }, y };
+    for (int i = 0; i < N; i++) {
+        byol_image img = { sizeof img, S, S, 1, px + i * S * S };
+        assert_byol_ok(byol_augmenter_eval(aug, &img, x));
+        assert_byol_ok(byol_net_embed(net, &tx, &ty));
+        tu_assert_close("embedding", emb + i * 32, y, 32, 1e-5, 1e-6);
+        assert_int_equal(got[i], lab[i]);
+    }
+    byol_free(emb);
+    byol_free(got);
+    /* an encoder for other images is refused by shape */
+    assert_byol_ok(byol_config_parse(cfg, "augment.size=32"));
+    assert_int_equal(byol_embed_dataset(net, cfg, ds, &emb, NULL, &n, &dim), BYOL_E_SHAPE);
+    assert_null(emb);
+    assert_non_null(strstr(byol_last_error(), "augment.size"));
+    byol_augmenter_destroy(aug);
+    byol_net_destroy(net);
+    byol_dataset_destroy(ds);
+    byol_config_destroy(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_knn_matches_brute_force),
         cmocka_unit_test(test_probe_learns_separable_data),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_embed_dataset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
