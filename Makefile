@@ -123,6 +123,10 @@ $(BUILD)/bench/bench_net: bench/bench_net.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O2 -Iinclude $< -o $@ $(LIB_A) $(LIBS)
 
+$(BUILD)/bench/bench_loader: bench/bench_loader.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O2 -Iinclude $< -o $@ $(LIB_A) $(LIBS)
+
 $(BUILD)/examples/net_tour: examples/net_tour.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O2 -Iinclude $< -o $@ $(LIB_A) $(LIBS)
@@ -134,8 +138,11 @@ demo: deps
 	$(BUILD)/examples/net_tour out/demo resnet18-cifar
 
 # Throughput against the PyTorch peer (when torch is installed), 2 threads.
-bench: $(BUILD)/bench/bench_net
-	@python3 bench/compare.py --bench-net $(BUILD)/bench/bench_net --threads 2
+# Then the loader on the CIFAR-10 JPEG folder (1 and 2 workers) and the photos.
+bench: $(BUILD)/bench/bench_net $(BUILD)/bench/bench_loader data
+	@python3 bench/compare.py --bench-net $(BUILD)/bench/bench_net --threads 2 \
+	  --bench-loader $(BUILD)/bench/bench_loader --cifar-dir $(CIFAR_JPG)/train \
+	  --photos-dir $(BYOL_DATA)/photos
 
 # ---- fuzz targets ------------------------------------------------------------
 # Each tests/fuzz/fuzz_<name>.c is linked with tests/fuzz/replay.c into a plain

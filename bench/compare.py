@@ -9,7 +9,18 @@ machine-readable line per case:
 
   BENCH name=<case> libbyol=<img/s> torch=<img/s> ratio=<libbyol/torch> threads=<n> peak_mb=<MiB> torch_peak_mb=<MiB>
 
-torch= and ratio= are omitted when no PyTorch peer can run. Standard library only.
+torch= and ratio= are omitted when no PyTorch peer can run.
+
+With --bench-loader it then measures byol_loader (build/<blas>/bench/bench_loader):
+the cifar10 preset on the CIFAR-10 JPEG training folder with 1 and 2 worker
+threads, and the imagenet preset on the photos folder with 2, each as
+
+  BENCH name=loader_<preset>_w<workers> libbyol=<img/s> [torch=<img/s> ratio=<x>] threads=<workers> [step_ratio=<x>]
+
+where torch= is torchvision's ImageFolder + DataLoader making the same two views
+with as many worker processes (bench/torch_loader_peer.py, CIFAR-10 cases), and step_ratio is the loader's img/s over the resnet18-cifar BYOL step's img/s
+of the same run (the data must come at least 3x faster than training uses it).
+A missing data folder is reported and its cases are left out. Standard library only.
 """
 
 import argparse
@@ -48,6 +59,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--min-seconds", type=float, default=5.0)
     ap.add_argument("--case", action="append", choices=CASES)
+    ap.add_argument("--bench-loader", help="path of the bench_loader program")
+    ap.add_argument("--cifar-dir", help="CIFAR-10 JPEG training folder (class sub-folders)")
+    ap.add_argument("--photos-dir", help="folder of photos for the imagenet preset")
     args = ap.parse_args()
     cases = args.case or CASES
 
@@ -85,7 +99,41 @@ def main():
         if t:
             line += f" torch_peak_mb={t['peak_mb']:.1f}"
         print(line)
+    if args.bench_loader:
+        step = ours.get("byol_step_resnet18_cifar_b64")
+        bench_loaders(args, step["img_s"] if step else None)
     return 0
+
+
+def torch_loader(args, workers):
+    """img/s of the torchvision peer, or None without torch."""
+    if not torch_version():
+        return None
+    cmd = [TORCH_PY, os.path.join(HERE, "torch_loader_peer.py"), "--workers", str(workers),
+           "--min-seconds", str(args.min_seconds), "--cifar-dir", args.cifar_dir]
+    return run_json(cmd)[0]["img_s"]
+
+
+def bench_loaders(args, step_img_s):
+    """The loader cases; step_img_s is the trainer's resnet18-cifar img/s, if measured."""
+    runs = [("loader_cifar10", 1, args.cifar_dir), ("loader_cifar10", 2, args.cifar_dir),
+            ("loader_imagenet", 2, args.photos_dir)]
+    for name, workers, path in runs:
+        if not path or not os.path.isdir(path):
+            print(f"note: {name} with {workers} worker(s) left out: data folder {path} not found")
+            continue
+        for r in run_json([args.bench_loader, name, str(workers), str(args.min_seconds), path]):
+            line = f"BENCH name={r['case']} libbyol={r['img_s']:.2f}"
+            peer = torch_loader(args, workers) if name == "loader_cifar10" else None
+            if peer:
+                line += f" torch={peer:.2f} ratio={r['img_s'] / peer:.3f}"
+            line += f" threads={workers}"
+            if step_img_s and name == "loader_cifar10":
+                line += f" step_ratio={r['img_s'] / step_img_s:.2f}"
+            print(f"{r['case']}: {r['img_s']:.1f} img/s, {r['batches']} batches of "
+                  f"{r['batch']} from {r['images_in_dataset']} images "
+                  f"({r['skipped']} bad files skipped)")
+            print(line)
 
 
 if __name__ == "__main__":
