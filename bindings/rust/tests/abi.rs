@@ -1,0 +1,150 @@
+//! The C headers are authoritative: this test compiles a C program against
+//! include/byol/byol.h that prints every struct's size, alignment and field
+//! offsets and every constant, and compares them with src/sys.rs.
+//!
+//! The headers come from BYOL_INCLUDE_DIR, the in-tree include/, or an
+//! installed libbyol (see build.rs); the C compiler from $CC, else `cc`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::mem::{align_of, offset_of, size_of};
+use std::path::PathBuf;
+use std::process::Command;
+
+use byol::sys;
+
+/// (C struct, C field, Rust offset); (C struct, "", size) and (C struct, "#align", align).
+fn rust_layout() -> Vec<(&'static str, &'static str, usize)> {
+    let mut v = Vec::new();
+    macro_rules! st {
+        ($t:ident { $($rf:ident => $cf:literal),* $(,)? }) => {{
+            v.push((stringify!($t), "", size_of::<sys::$t>()));
+            v.push((stringify!($t), "#align", align_of::<sys::$t>()));
+            $( v.push((stringify!($t), $cf, offset_of!(sys::$t, $rf))); )*
+        }};
+    }
+    st!(byol_allocator { struct_size => "struct_size", reserved => "reserved", alloc => "alloc", free => "free", user => "user" });
+    st!(byol_key_info {
+        struct_size => "struct_size", type_ => "type", name => "name", help => "help",
+        default_value => "default_value", choices => "choices", min => "min", max => "max",
+    });
+    st!(byol_tensor { struct_size => "struct_size", ndim => "ndim", shape => "shape", data => "data" });
+    st!(byol_tensor_info {
+        struct_size => "struct_size", buffer => "buffer", name => "name", ndim => "ndim",
+        flags => "flags", shape => "shape", offset => "offset", numel => "numel",
+    });
+    st!(byol_step_stats {
+        struct_size => "struct_size", reserved => "reserved", step => "step", loss => "loss",
+        loss_12 => "loss_12", loss_21 => "loss_21", lr => "lr", tau => "tau",
+        grad_norm => "grad_norm", collapse_std => "collapse_std",
+    });
+    st!(byol_image { struct_size => "struct_size", height => "height", width => "width", channels => "channels", data => "data" });
+    st!(byol_batch {
+        struct_size => "struct_size", reserved => "reserved", epoch => "epoch", index => "index",
+        count => "count", view1 => "view1", view2 => "view2", labels => "labels", samples => "samples",
+    });
+    v
+}
+
+fn rust_constants() -> Vec<(&'static str, i64)> {
+    macro_rules! c {
+        ($($n:ident),* $(,)?) => { vec![$((stringify!($n), sys::$n as i64)),*] };
+    }
+    c!(
+        BYOL_VERSION_MAJOR, BYOL_VERSION_MINOR, BYOL_VERSION_PATCH, BYOL_VERSION_NUMBER,
+        BYOL_OK, BYOL_E_GENERIC, BYOL_E_NOMEM, BYOL_E_INVALID_ARG, BYOL_E_BAD_STATE, BYOL_E_SHAPE,
+        BYOL_E_UNSUPPORTED, BYOL_E_IO, BYOL_E_DECODE, BYOL_E_FORMAT, BYOL_E_NONFINITE,
+        BYOL_E_CANCELLED, BYOL_E_ABI, BYOL_E_BLAS, BYOL_E_KEY, BYOL_E_RANGE,
+        BYOL_LOG_ERROR, BYOL_LOG_WARN, BYOL_LOG_INFO, BYOL_LOG_DEBUG,
+        BYOL_TYPE_INT, BYOL_TYPE_FLOAT, BYOL_TYPE_STRING, BYOL_TYPE_BOOL,
+        BYOL_BUFFER_PARAMS, BYOL_BUFFER_GRADS, BYOL_BUFFER_STATE,
+        BYOL_TENSOR_BIAS, BYOL_TENSOR_NORM, BYOL_LOAD_STRICT, BYOL_LOAD_IGNORE_UNEXPECTED,
+        BYOL_DONE, BYOL_LOADER_TRAIN, BYOL_LOADER_EVAL,
+    )
+}
+
+/// Compiles and runs the C program; returns its "key value" lines.
+fn c_values() -> BTreeMap<String, i64> {
+    let layout = rust_layout();
+    let mut src = String::from(
+        "#include <stddef.h>\n#include <stdio.h>\n#include <byol/byol.h>\n\
+         #define ALIGNOF(T) offsetof(struct { char c; T t; }, t)\nint main(void) {\n",
+    );
+    for (t, f, _) in &layout {
+        match *f {
+            "" => src += &format!("  printf(\"{t}. %zu\\n\", sizeof({t}));\n"),
+            "#align" => src += &format!("  printf(\"{t}.#align %zu\\n\", ALIGNOF({t}));\n"),
+            _ => src += &format!("  printf(\"{t}.{f} %zu\\n\", offsetof({t}, {f}));\n"),
+        }
+    }
+    for (n, _) in rust_constants() {
+        src += &format!("  printf(\"{n} %lld\\n\", (long long)({n}));\n");
+    }
+    src += "  return 0;\n}\n";
+
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("abi");
+    fs::create_dir_all(&dir).unwrap();
+    let (c_file, exe) = (dir.join("layout.c"), dir.join("layout"));
+    fs::write(&c_file, src).unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let mut cmd = Command::new(&cc);
+    cmd.args(["-std=c11", "-Wall", "-Werror"]);
+    let inc = env!("BYOL_BUILD_INCLUDE_DIR");
+    if !inc.is_empty() {
+        cmd.arg(format!("-I{inc}"));
+    }
+    cmd.arg(&c_file).arg("-o").arg(&exe);
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run the C compiler {cc:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "compiling {} against the headers in {inc:?} failed:\n{}",
+        c_file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(&exe).output().expect("running the layout program");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').unwrap();
+            (k.to_string(), v.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn struct_layouts_and_constants_match_the_c_headers() {
+    let c = c_values();
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for (t, f, rust) in rust_layout() {
+        let key = format!("{t}.{f}");
+        let want = c[&key];
+        n += 1;
+        if want != rust as i64 {
+            bad.push(format!("{key}: C says {want}, Rust has {rust}"));
+        }
+    }
+    for (name, rust) in rust_constants() {
+        n += 1;
+        if c[name] != rust {
+            bad.push(format!("{name}: C says {}, Rust has {rust}", c[name]));
+        }
+    }
+    assert!(bad.is_empty(), "src/sys.rs disagrees with the C headers:\n  {}", bad.join("\n  "));
+    assert!(n > 90, "only {n} items compared");
+}
+
+#[test]
+fn loaded_library_matches_the_headers() {
+    // The run-time library and the headers the bindings mirror agree on
+    // MAJOR.MINOR (a newer PATCH or MINOR library would also do).
+    let v = byol::version_number();
+    assert_eq!(v / 10000, sys::BYOL_VERSION_MAJOR, "library {} vs headers {}", byol::version(), sys::BYOL_VERSION_NUMBER);
+    assert!(v >= sys::BYOL_VERSION_NUMBER, "library {} is older than the headers", byol::version());
+    assert_eq!(
+        byol::version(),
+        format!("{}.{}.{}", v / 10000, v / 100 % 100, v % 100)
+    );
+}
