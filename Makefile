@@ -73,7 +73,7 @@ LIB_A := $(LIB_DIR)/libbyol.a
 LIB_SO := $(LIB_DIR)/libbyol.so.$(VERSION)
 
 .PHONY: FORCE fuzz all check test data demo bench install uninstall abi-check abi-baseline clean \
-        deps check-symbols check-headers
+        deps check-symbols check-headers rust-test
 
 all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc
 
@@ -201,6 +201,22 @@ test: all $(TEST_BINS) $(FUZZ_REPLAYS) data
 
 check: deps
 	@$(MAKE) --no-print-directory test
+
+# ---- bindings ----------------------------------------------------------------
+# Rust: bindings/rust, a crate over the C ABI with no registry dependencies.
+# Its build.rs links the library built here ($(LIB_DIR), BYOL_LIB_DIR) and
+# writes that directory into the run path of the tests and the example, so
+# no LD_LIBRARY_PATH is needed. cargo's output goes to build/rust. (Not with
+# SAN=1: a sanitized libbyol.so needs the ASan runtime preloaded.)
+CARGO ?= cargo
+CARGO_FLAGS ?= --offline -j2
+RUST_ENV = CARGO_TARGET_DIR=$(abspath build/rust) BYOL_LIB_DIR=$(abspath $(LIB_DIR))
+RUST_MANIFEST := --manifest-path bindings/rust/Cargo.toml
+
+rust-test: all
+	$(RUST_ENV) $(CARGO) test $(CARGO_FLAGS) $(RUST_MANIFEST)
+	$(RUST_ENV) $(CARGO) build $(CARGO_FLAGS) $(RUST_MANIFEST) --examples
+	$(RUST_ENV) $(CARGO) run $(CARGO_FLAGS) -q $(RUST_MANIFEST) --example train -- --steps 2 --batch 8
 
 # Python: bindings/python, the byol package over ctypes. run-tests.sh installs
 # it with pip (offline, no build isolation) into build/python-venv, a venv that
