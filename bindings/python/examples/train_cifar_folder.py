@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="encoder (default: %(default)s)")
     p.add_argument("--embed", type=int, default=64, help="images to embed at the end")
     p.add_argument("--out", type=Path, help="folder for a checkpoint and the encoder weights")
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)  # key=value settings may follow the options
 
     if not args.folder.is_dir():
         print(f"error: {args.folder} is not a folder (make data unpacks CIFAR-10 JPEGs "
