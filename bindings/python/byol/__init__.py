@@ -65,7 +65,7 @@ from .errors import (
 from .net import Builder, Net, TensorInfo
 from .trainer import Trainer, schedule_lr, schedule_tau
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"  # follows the libbyol release it was written against
 
 library_path: str = _lib.path
 """The file the library was loaded from."""
