@@ -30,7 +30,7 @@ macro_rules! opaque {
 
 // ---- byol_version.h ---------------------------------------------------------
 pub const BYOL_VERSION_MAJOR: c_int = 1;
-pub const BYOL_VERSION_MINOR: c_int = 1;
+pub const BYOL_VERSION_MINOR: c_int = 2;
 pub const BYOL_VERSION_PATCH: c_int = 0;
 /// MAJOR*10000 + MINOR*100 + PATCH of the headers these declarations mirror.
 pub const BYOL_VERSION_NUMBER: c_int =
