@@ -13,6 +13,7 @@ VERSION := $(MAJOR).$(MINOR).$(PATCH)
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 
 CC ?= cc
@@ -71,11 +72,13 @@ LIB_DIR := lib
 endif
 LIB_A := $(LIB_DIR)/libbyol.a
 LIB_SO := $(LIB_DIR)/libbyol.so.$(VERSION)
+# The byol command (tools/byol): public API only, linked with the static library.
+BYOL_TOOL := $(BUILD)/tools/byol
 
 .PHONY: FORCE fuzz all check test data demo bench install uninstall abi-check abi-baseline clean \
-        deps check-symbols check-headers rust-test
+        deps check-symbols check-headers tools rust-test
 
-all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc
+all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc $(BYOL_TOOL)
 
 $(BUILD)/%.o: %.c $(wildcard include/byol/*.h) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
@@ -126,6 +129,16 @@ $(BUILD)/bench/bench_net: bench/bench_net.c $(LIB_A)
 $(BUILD)/bench/bench_loader: bench/bench_loader.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O2 -Iinclude $< -o $@ $(LIB_A) $(LIBS)
+
+# One compiler call for the few files of the tool; it links libbyol.a like the
+# benchmarks, so the installed command needs no libbyol.so.
+TOOL_SRCS := $(sort $(wildcard tools/byol/*.c))
+$(BYOL_TOOL): $(TOOL_SRCS) tools/byol/cli.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(CFLAGS) $(TOOL_SRCS) -o $@ \
+	  $(LIB_A) $(LIBS)
+
+tools: $(BYOL_TOOL)
 
 $(BUILD)/examples/net_tour: examples/net_tour.c $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -197,6 +210,8 @@ test: all $(TEST_BINS) $(FUZZ_REPLAYS) data
 	  $$t || fail=1; done; \
 	  for n in $(FUZZ_NAMES); do echo "== replay tests/fuzz/corpus/$$n"; \
 	  $(BUILD)/tests/replay_$$n tests/fuzz/corpus/$$n || fail=1; done; \
+	  echo "== tests/cli/test_cli.sh"; BYOL=$(BYOL_TOOL) BYOL_CIFAR10_JPG=$(CIFAR_JPG) \
+	  bash tests/cli/test_cli.sh || fail=1; \
 	  if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi
 
 check: deps
@@ -251,17 +266,19 @@ abi-check: $(LIB_SO)
 
 # ---- install -----------------------------------------------------------------
 install: all
-	install -d $(DESTDIR)$(INCLUDEDIR)/byol $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -d $(DESTDIR)$(INCLUDEDIR)/byol $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
 	install -m 644 include/byol/*.h $(DESTDIR)$(INCLUDEDIR)/byol/
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libbyol.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbyol.so.$(MAJOR)
 	ln -sf libbyol.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libbyol.so
 	install -m 644 pkgconfig/libbyol.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 755 $(BYOL_TOOL) $(DESTDIR)$(BINDIR)/byol
 
 uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/byol
 	rm -f $(DESTDIR)$(LIBDIR)/libbyol.* $(DESTDIR)$(LIBDIR)/pkgconfig/libbyol.pc
+	rm -f $(DESTDIR)$(BINDIR)/byol
 
 clean:
 	rm -rf build lib/libbyol.a lib/libbyol.so* pkgconfig/libbyol.pc

@@ -149,6 +149,19 @@ run 0 "info on the resumed checkpoint" "$BYOL" info "$CKPT"
 check "the checkpoint is at step 5 of 5" grep -q "step  *5 of 5" "$T/out"
 run 0 "pretrain --resume at the last step does nothing" \
   "$BYOL" pretrain --data "$T/train" --resume "$CKPT" --out "$RUN"
+# Resuming continues the same run: a run stopped at step 4, mid-epoch (--stop-at keeps
+# the 6-step schedules) and resumed logs the losses of an uninterrupted run.
+run 0 "pretrain 6 steps straight" "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 6 \
+  --out "$T/straight" --quiet
+run 0 "pretrain 6 steps, --stop-at 4" "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 6 \
+  --stop-at 4 --out "$T/split"
+check "--stop-at says how to continue" grep -q "stopped at step 4 of 6" "$T/err"
+run 0 "pretrain --resume the stopped run" "$BYOL" pretrain --data "$T/train" \
+  --resume "$T/split/checkpoint.safetensors" --out "$T/split"
+losses() { grep -o '"step":[0-9]*,"epoch":[0-9]*,"loss":[^,]*,"loss_12":[^,]*,"loss_21":[^,]*,"lr":[^,]*,"tau":[^,]*' "$1"; }
+check "stopped + resumed logs the same steps, losses, lr and tau as straight" \
+  cmp -s <(losses "$T/straight/metrics.jsonl") <(losses "$T/split/metrics.jsonl")
+check "both end at step 6" grep -q '"step":6,' <(tail -n 1 "$T/split/metrics.jsonl")
 run 0 "pretrain --epochs 2 (24 images, batch 8)" "$BYOL" pretrain --data "$T/train" "${TINY[@]}" \
   --epochs 2 --out "$T/epochs" --quiet
 check "--epochs 2 made 6 steps" grep -q '"step":6,' <(tail -n 1 "$T/epochs/metrics.jsonl")

@@ -40,6 +40,8 @@ static const char usage[] =
     "  --resume CKPT           continue from a checkpoint; its stored settings are\n"
     "                          the base, the options above override them\n"
     "  --force                 start afresh even if DIR holds a checkpoint\n"
+    "  --stop-at N             stop after step N with a checkpoint, the schedules\n"
+    "                          still those of the whole run (resume it later)\n"
     "  --checkpoint-every N    save a checkpoint every N steps (default 500; 0: only\n"
     "                          at the end)\n"
     "  --log-every N           write a metrics record every N steps (default 1)\n"
@@ -66,7 +68,7 @@ static const char usage[] =
 typedef struct pretrain_opts {
     cli_common c;
     const char *data, *out, *resume, *monitor_data;
-    int64_t epochs, steps, checkpoint_every, log_every, monitor_every, monitor_bank,
+    int64_t epochs, steps, stop_at, checkpoint_every, log_every, monitor_every, monitor_bank,
         monitor_queries;
     int quiet, force, json;
 } pretrain_opts;
@@ -81,7 +83,7 @@ typedef struct run {
     cli_metrics m;
     cli_progress p;
     char ckpt[4096], plot[4096];
-    int64_t k0, k, total, bpe, epoch;
+    int64_t k0, k, total, end, bpe, epoch; /* end: where this process stops */
     double t0, train_s, win_s;     /* start; time in loader+step, in total and since the last record */
     int64_t win_images, images;
 } run;
@@ -120,6 +122,7 @@ static int parse(int argc, char **argv, pretrain_opts *o)
         { "out", 'o', OPT_STRING, &o->out, 0, 0, 0 },
         { "resume", 0, OPT_STRING, &o->resume, 0, 0, 0 },
         { "force", 0, OPT_FLAG, &o->force, 0, 0, 0 },
+        { "stop-at", 0, OPT_INT, &o->stop_at, 1, (int64_t)1e15, 0 },
         { "checkpoint-every", 0, OPT_INT, &o->checkpoint_every, 0, (int64_t)1e15, 0 },
         { "log-every", 0, OPT_INT, &o->log_every, 1, (int64_t)1e15, 0 },
         { "monitor-data", 0, OPT_STRING, &o->monitor_data, 0, 0, 0 },
@@ -230,6 +233,7 @@ static int open_trainer(run *r)
     if (rc == BYOL_OK && r->o->resume)
         rc = cli_lib(byol_trainer_load(r->t, r->o->resume));
     r->k0 = r->k = rc == BYOL_OK ? byol_trainer_step_index(r->t) : 0;
+    r->end = r->o->stop_at && r->o->stop_at < r->total ? r->o->stop_at : r->total;
     if (rc == BYOL_OK && r->k0 > 0 && r->k0 < r->total)
         rc = cli_lib(byol_loader_seek(r->ld, r->k0 / r->bpe, r->k0 % r->bpe));
     r->epoch = r->bpe ? r->k0 / r->bpe : 0;
@@ -311,7 +315,7 @@ static void show(run *r, const byol_step_stats *s, int force)
     double wall = cli_now() - r->t0;
     cli_status st = { r->epoch, (r->total + r->bpe - 1) / r->bpe, r->k, r->total, s->loss, s->lr,
                       s->tau, r->train_s > 0 ? (double)r->images / r->train_s : 0,
-                      (double)(r->total - r->k) * wall / (double)(r->k - r->k0) };
+                      (double)(r->end - r->k) * wall / (double)(r->k - r->k0) };
     cli_progress_step(&r->p, &st, force);
 }
 
@@ -336,7 +340,7 @@ static int step(run *r, byol_step_stats *s)
     r->win_images += b.count;
     r->train_s += t;
     r->win_s += t;
-    if (r->k % r->o->log_every == 0 || r->k == r->total) {
+    if (r->k % r->o->log_every == 0 || r->k == r->end) {
         rc = cli_metrics_step(&r->m, r->epoch, s, (double)r->win_images / r->win_s,
                               cli_now() - r->t0);
         r->win_images = 0;
@@ -349,15 +353,15 @@ static int train(run *r)
 {
     byol_step_stats s = { .struct_size = sizeof s };
     int rc = BYOL_OK;
-    while (rc == BYOL_OK && r->k < r->total && !g_signal) {
+    while (rc == BYOL_OK && r->k < r->end && !g_signal) {
         rc = step(r, &s);
         if (rc != BYOL_OK)
             break;
-        show(r, &s, r->k == r->total);
-        if (r->o->monitor_every && r->k % r->o->monitor_every == 0 && r->k < r->total)
+        show(r, &s, r->k == r->end);
+        if (r->o->monitor_every && r->k % r->o->monitor_every == 0 && r->k < r->end)
             rc = monitor(r);
         if (rc == BYOL_OK && r->o->checkpoint_every && r->k % r->o->checkpoint_every == 0 &&
-            r->k < r->total)
+            r->k < r->end)
             rc = save(r);
     }
     return rc;
@@ -400,6 +404,9 @@ static int finish(run *r)
                 r->ckpt);
         return CLI_INTERRUPTED;
     }
+    if (!r->o->quiet && r->k < r->total)
+        fprintf(stderr, "stopped at step %lld of %lld (--stop-at); continue with --resume %s\n",
+                (long long)r->k, (long long)r->total, r->ckpt);
     if (r->o->json)
         print_json(r);
     else if (!r->o->quiet)
@@ -437,10 +444,10 @@ int cmd_pretrain(int argc, char **argv)
     cli_progress_init(&r.p, o.quiet);
     if (rc == BYOL_OK)
         rc = open_run(&r);
-    if (rc == BYOL_OK && r.k0 >= r.total) {
+    if (rc == BYOL_OK && r.k0 >= r.end) {
         if (!o.quiet)
-            printf("%s is at step %lld of %lld: nothing to train\n", o.resume, (long long)r.k0,
-                   (long long)r.total);
+            printf("%s is at step %lld: nothing to train up to step %lld\n", o.resume,
+                   (long long)r.k0, (long long)r.end);
     } else if (rc == BYOL_OK) {
         rc = start(&r);
         install_signals();
