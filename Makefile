@@ -221,17 +221,21 @@ check: deps
 # Rust: bindings/rust, a crate over the C ABI with no registry dependencies.
 # Its build.rs links the library built here ($(LIB_DIR), BYOL_LIB_DIR) and
 # writes that directory into the run path of the tests and the example, so
-# no LD_LIBRARY_PATH is needed. cargo's output goes to build/rust. (Not with
+# no LD_LIBRARY_PATH is needed. cargo's output goes to build/rust. The example
+# runs on random pixels, then on Fashion-MNIST (dataset-fashion-mnist). (Not with
 # SAN=1: a sanitized libbyol.so needs the ASan runtime preloaded.)
 CARGO ?= cargo
 CARGO_FLAGS ?= --offline -j2
 RUST_ENV = CARGO_TARGET_DIR=$(abspath build/rust) BYOL_LIB_DIR=$(abspath $(LIB_DIR))
 RUST_MANIFEST := --manifest-path bindings/rust/Cargo.toml
+FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 
 rust-test: all
 	$(RUST_ENV) $(CARGO) test $(CARGO_FLAGS) $(RUST_MANIFEST)
 	$(RUST_ENV) $(CARGO) build $(CARGO_FLAGS) $(RUST_MANIFEST) --examples
 	$(RUST_ENV) $(CARGO) run $(CARGO_FLAGS) -q $(RUST_MANIFEST) --example train -- --steps 2 --batch 8
+	$(RUST_ENV) $(CARGO) run $(CARGO_FLAGS) -q $(RUST_MANIFEST) --example train -- --steps 2 --batch 8 \
+	  --data $(FMNIST_DIR)
 
 # Python: bindings/python, the byol package over ctypes. run-tests.sh installs
 # it with pip (offline, no build isolation) into build/python-venv, a venv that
