@@ -195,13 +195,18 @@ const byol__preset byol__presets[] = {
                  "augment.view1.blur_p=0 augment.view2.blur_p=0 "
                  "augment.view1.solarize_p=0 augment.view2.solarize_p=0.2 "
                  "augment.mean=\"0.4914,0.4822,0.4465\" augment.std=\"0.2470,0.2435,0.2616\"" },
-    /* Small and fast: cnn-small with narrow heads for minutes on 2 cores. */
+    /* Small and fast: cnn-small with narrow heads for minutes on 2 cores.
+     * AdamW, not LARS: at 2.0 with no warmup LARS moved the weights by 68 %
+     * in 50 steps and k-NN accuracy did not rise within 300 steps; AdamW
+     * 0.002 with 50 warmup steps and brightness/contrast jitter took the
+     * full-protocol k-NN from 0.753 (initialisation) to 0.791 and the
+     * linear probe from 0.828 to 0.851 in 509 steps of a 1400-step run. */
     { "fashion-mnist", "net.arch=cnn-small net.image_size=28 train.batch_size=256 "
-                       "optim.name=lars optim.lr=2.0 optim.weight_decay=1e-5 optim.eta=0.02 "
-                       "optim.clip_lr=1 ema.tau_base=0.99 byol.proj_hidden=512 "
+                       "optim.name=adamw optim.lr=0.002 optim.weight_decay=1e-4 "
+                       "train.warmup_steps=50 ema.tau_base=0.99 byol.proj_hidden=512 "
                        "byol.proj_out=128 byol.pred_hidden=512 data.channels=1 "
                        "augment.size=28 augment.eval_crop=1 augment.mean=\"0.2860\" "
-                       "augment.std=\"0.3530\" augment.view1.jitter_p=0 augment.view2.jitter_p=0 "
+                       "augment.std=\"0.3530\" augment.view1.jitter_p=0.8 augment.view2.jitter_p=0.8 "
                        "augment.view1.gray_p=0 augment.view2.gray_p=0 augment.view1.blur_p=0 "
                        "augment.view2.blur_p=0 augment.view1.solarize_p=0 "
                        "augment.view2.solarize_p=0.2 augment.view1.crop_area_min=0.2 "
