@@ -193,6 +193,16 @@ run_err 1 "$T/nothere" "pretrain --resume a missing file" \
 run_err 1 "labels" "pretrain --monitor-data on unlabelled images" \
   "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 1 --monitor-data "$T/unlabeled" --out "$T/x"
 
+# A file that is not an image: the loader stops on it (exit 1, naming it),
+# or with loader.on_error=skip steps over it (the preview only warns).
+cp -r "$T/train" "$T/bad"
+echo "not an image" > "$T/bad/h/h0.pgm"
+run_err 1 "h0\.pgm" "pretrain on a folder with a bad image" \
+  "$BYOL" pretrain --data "$T/bad" "${TINY[@]}" --steps 3 --out "$T/x"
+run 0 "pretrain with loader.on_error=skip over a bad image" \
+  "$BYOL" pretrain --data "$T/bad" "${TINY[@]}" --set loader.on_error=skip --steps 3 --out "$T/x" --force
+check "the preview's failure is only a warning" grep -q "warning: no preview.png: .*h0\.pgm" "$T/err"
+
 # Ctrl-C: the loop saves a checkpoint and exits 130.
 "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 100000 --checkpoint-every 0 \
   --out "$T/int" > "$T/out" 2> "$T/err" &

@@ -203,13 +203,16 @@ static int write_config(const run *r)
     return rc;
 }
 
-static int write_preview(const run *r)
+/* The preview is a convenience: a bad image among the first few (which
+ * loader.on_error=skip would step over) costs a warning, not the run. */
+static int write_preview(run *r)
 {
     char path[4096];
     int64_t n = byol_dataset_size(r->ds);
     int rc = join(path, sizeof path, r->o->out, "preview.png");
-    if (rc == BYOL_OK)
-        rc = cli_lib(byol_preview_write(r->cfg, r->ds, 0, (int32_t)(n < 8 ? n : 8), path));
+    if (rc == BYOL_OK &&
+        byol_preview_write(r->cfg, r->ds, 0, (int32_t)(n < 8 ? n : 8), path) != BYOL_OK)
+        cli_progress_note(&r->p, "byol: pretrain: warning: no preview.png: %s", byol_last_error());
     return rc;
 }
 
@@ -427,10 +430,10 @@ static int start(run *r)
     if (rc == BYOL_OK)
         rc = cli_metrics_open(&r->m, metrics, r->k0);
     if (rc == BYOL_OK)
-        cli_progress_note(&r->p, "%s on %s: %lld images, %lld steps per epoch, steps %lld to "
+        cli_progress_note(&r->p, "%s on %s: %lld images, %lld step%s per epoch, steps %lld to "
                           "%lld, writing to %s", r->k0 ? "resuming" : "training", r->o->data,
                           (long long)byol_dataset_size(r->ds), (long long)r->bpe,
-                          (long long)r->k0, (long long)r->total, r->o->out);
+                          r->bpe == 1 ? "" : "s", (long long)r->k0, (long long)r->end, r->o->out);
     return rc;
 }
 
