@@ -202,6 +202,7 @@ run_err 1 "h0\.pgm" "pretrain on a folder with a bad image" \
 run 0 "pretrain with loader.on_error=skip over a bad image" \
   "$BYOL" pretrain --data "$T/bad" "${TINY[@]}" --set loader.on_error=skip --steps 3 --out "$T/x" --force
 check "the preview's failure is only a warning" grep -q "warning: no preview.png: .*h0\.pgm" "$T/err"
+check "the skipped image is counted" grep -q "warning: 1 image could not be decoded" "$T/err"
 
 # Ctrl-C: the loop saves a checkpoint and exits 130.
 "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 100000 --checkpoint-every 0 \

@@ -385,7 +385,7 @@ static void print_json(const run *r)
         printf("%.6f", knn->p[knn->n - 1].value);
     else
         printf("null");
-    printf(",\"checkpoint\":");
+    printf(",\"skipped\":%lld,\"checkpoint\":", (long long)byol_loader_skipped(r->ld));
     cli_json_string(stdout, r->ckpt);
     printf("}\n");
 }
@@ -407,6 +407,11 @@ static int finish(run *r)
                 r->ckpt);
         return CLI_INTERRUPTED;
     }
+    int64_t skipped = byol_loader_skipped(r->ld);
+    if (!r->o->quiet && skipped > 0)
+        fprintf(stderr, "byol: pretrain: warning: %lld image%s could not be decoded; each was "
+                "replaced by the next one (loader.on_error=skip)\n", (long long)skipped,
+                skipped == 1 ? "" : "s");
     if (!r->o->quiet && r->k < r->total)
         fprintf(stderr, "stopped at step %lld of %lld (--stop-at); continue with --resume %s\n",
                 (long long)r->k, (long long)r->total, r->ckpt);
