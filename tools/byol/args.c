@@ -41,8 +41,8 @@ static int parse_int(const cli_opt *o, const char *value)
     errno = 0;
     long long v = strtoll(value, &end, 10);
     if (errno || end == value || *end || v < o->min || v > o->max)
-        return cli_error(CLI_USAGE, "--%s: '%s' is not a whole number in [%" PRId64 ", %" PRId64 "]",
-                         o->name, value, o->min, o->max);
+        return cli_error(CLI_USAGE, "--%s: '%s' is not a whole number in [%" PRId64 ", %" PRId64
+                         "]", o->name, value, o->min, o->max);
     *(int64_t *)o->dest = v;
     return BYOL_OK;
 }

@@ -84,7 +84,8 @@ typedef struct run {
     cli_progress p;
     char ckpt[4096], plot[4096];
     int64_t k0, k, total, end, bpe, epoch; /* end: where this process stops */
-    double t0, train_s, win_s;     /* start; time in loader+step, in total and since the last record */
+    double t0;                     /* start of training */
+    double train_s, win_s;         /* time in loader + step: in all, since the last record */
     int64_t win_images, images;
 } run;
 

@@ -221,7 +221,8 @@ static int tensor_field(parser *p, cli_st_tensor *t, const char *key, int *seen)
         t->ndim = n;
         t->numel = 1;
         for (int i = 0; rc == BYOL_OK && i < n; i++) {
-            if (v[i] > (uint64_t)INT64_MAX / 8 || (v[i] && (uint64_t)t->numel > (uint64_t)INT64_MAX / 8 / v[i]))
+            uint64_t limit = (uint64_t)INT64_MAX / 8; /* bytes must fit an int64 */
+            if (v[i] > limit || (v[i] && (uint64_t)t->numel > limit / v[i]))
                 return bad(p, "shape too large");
             t->shape[i] = (int64_t)v[i];
             t->numel *= (int64_t)v[i];
