@@ -46,7 +46,12 @@ fn canonical(p: &Path) -> PathBuf {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    for var in ["BYOL_LIB_DIR", "BYOL_INCLUDE_DIR", "BYOL_NO_RPATH", "PKG_CONFIG_PATH"] {
+    for var in [
+        "BYOL_LIB_DIR",
+        "BYOL_INCLUDE_DIR",
+        "BYOL_NO_RPATH",
+        "PKG_CONFIG_PATH",
+    ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
@@ -54,7 +59,10 @@ fn main() {
     let in_tree_lib = tree.join("lib");
     // A missing file counts as changed: cargo reruns this script until the
     // in-tree library exists, then only when it is rebuilt.
-    println!("cargo:rerun-if-changed={}", in_tree_lib.join("libbyol.so").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        in_tree_lib.join("libbyol.so").display()
+    );
 
     let lib_dir: Option<PathBuf> = match env::var_os("BYOL_LIB_DIR") {
         Some(d) if !d.is_empty() => {
@@ -81,7 +89,10 @@ fn main() {
     println!("cargo:rustc-link-lib=dylib=byol");
     println!(
         "cargo:rustc-env=BYOL_BUILD_LIB_DIR={}",
-        lib_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default()
+        lib_dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default()
     );
 
     let include_dir: Option<PathBuf> = match env::var_os("BYOL_INCLUDE_DIR") {
@@ -94,6 +105,9 @@ fn main() {
     }
     println!(
         "cargo:rustc-env=BYOL_BUILD_INCLUDE_DIR={}",
-        include_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default()
+        include_dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default()
     );
 }

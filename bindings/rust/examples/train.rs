@@ -25,12 +25,19 @@ struct Args {
 const USAGE: &str = "usage: train [--preset fashion-mnist|cifar10] [--data PATH] [--steps N] [--batch N] [--threads N]";
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { preset: "fashion-mnist".into(), data: None, steps: 5, batch: 32, threads: 2 };
+    let mut args = Args {
+        preset: "fashion-mnist".into(),
+        data: None,
+        steps: 5,
+        batch: 32,
+        threads: 2,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         let num = |name: &str, v: String| -> Result<usize, String> {
-            v.parse().map_err(|_| format!("{name}: {v:?} is not a positive integer"))
+            v.parse()
+                .map_err(|_| format!("{name}: {v:?} is not a positive integer"))
         };
         match a.as_str() {
             "--preset" => args.preset = value("--preset")?,
@@ -52,7 +59,9 @@ fn parse_args() -> Result<Args, String> {
 fn noise(n: usize, seed: &mut u64) -> Vec<f32> {
     (0..n)
         .map(|_| {
-            *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (*seed >> 40) as f32 / (1u64 << 23) as f32 - 1.0
         })
         .collect()
@@ -95,7 +104,11 @@ fn run(args: &Args) -> byol::Result<()> {
         }
         Some(path) => {
             let ds = Dataset::open(&cfg, path)?;
-            println!("data: {path}: {} images, {} classes", ds.len(), ds.num_classes());
+            println!(
+                "data: {path}: {} images, {} classes",
+                ds.len(),
+                ds.num_classes()
+            );
             let mut loader = Loader::new(&cfg, &ds, LoaderMode::Train)?;
             for _ in 0..args.steps {
                 let b = loader.next_batch().expect("training loaders never end")?;
@@ -108,7 +121,10 @@ fn run(args: &Args) -> byol::Result<()> {
         }
     };
     let secs = t0.elapsed().as_secs_f64();
-    println!("{:.1} img/s (two views per image)", (args.steps * args.batch) as f64 / secs.max(1e-9));
+    println!(
+        "{:.1} img/s (two views per image)",
+        (args.steps * args.batch) as f64 / secs.max(1e-9)
+    );
 
     let emb = trainer.encoder_mut().embed(&probe, n)?;
     println!("embeddings: [{n}, {}]", emb.len() / n);

@@ -157,7 +157,9 @@ impl Config {
         let mut raw = ptr::null_mut();
         // SAFETY: raw is a valid out-pointer.
         check(unsafe { sys::byol_config_create(&mut raw) })?;
-        Ok(Config { raw: NonNull::new(raw).expect("byol_config_create returned NULL") })
+        Ok(Config {
+            raw: NonNull::new(raw).expect("byol_config_create returned NULL"),
+        })
     }
 
     /// A default config with a preset applied ("cifar10", "fashion-mnist",
@@ -180,7 +182,9 @@ impl Config {
         let mut raw = ptr::null_mut();
         // SAFETY: self.raw is a live config; raw is a valid out-pointer.
         check(unsafe { sys::byol_config_copy(self.raw.as_ptr(), &mut raw) })?;
-        Ok(Config { raw: NonNull::new(raw).expect("byol_config_copy returned NULL") })
+        Ok(Config {
+            raw: NonNull::new(raw).expect("byol_config_copy returned NULL"),
+        })
     }
 
     /// Applies a named preset; keys it does not mention keep their values.
@@ -298,7 +302,11 @@ impl Config {
         // SAFETY: live config, NUL-terminated key, valid out-pointer; the
         // borrowed text is copied before the config can change.
         unsafe {
-            check(sys::byol_config_get_string(self.raw.as_ptr(), k.as_ptr(), &mut v))?;
+            check(sys::byol_config_get_string(
+                self.raw.as_ptr(),
+                k.as_ptr(),
+                &mut v,
+            ))?;
             if v.is_null() {
                 return Ok(String::new());
             }
@@ -442,7 +450,9 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = self.serialize().unwrap_or_default();
         let settings: Vec<&str> = text.lines().collect();
-        f.debug_struct("Config").field("non_default", &settings).finish()
+        f.debug_struct("Config")
+            .field("non_default", &settings)
+            .finish()
     }
 }
 

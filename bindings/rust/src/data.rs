@@ -47,7 +47,12 @@ impl Image {
         to_i32(height, "height")?;
         to_i32(width, "width")?;
         to_i32(channels, "channels")?;
-        Ok(Image { height, width, channels, data })
+        Ok(Image {
+            height,
+            width,
+            channels,
+            data,
+        })
     }
 
     /// Copies a library-filled image and releases the library's pixels.
@@ -55,11 +60,24 @@ impl Image {
     /// # Safety
     /// `raw` was filled by a successful libbyol call.
     unsafe fn take(mut raw: sys::byol_image) -> Image {
-        let (h, w, c) = (raw.height.max(0) as usize, raw.width.max(0) as usize, raw.channels.max(0) as usize);
+        let (h, w, c) = (
+            raw.height.max(0) as usize,
+            raw.width.max(0) as usize,
+            raw.channels.max(0) as usize,
+        );
         let n = h * w * c;
-        let data = if raw.data.is_null() { Vec::new() } else { std::slice::from_raw_parts(raw.data, n).to_vec() };
+        let data = if raw.data.is_null() {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(raw.data, n).to_vec()
+        };
         sys::byol_image_release(&mut raw);
-        Image { height: h, width: w, channels: c, data }
+        Image {
+            height: h,
+            width: w,
+            channels: c,
+            data,
+        }
     }
 
     /// Decodes an image file (PNG, JPEG, BMP, TGA, GIF, PNM), converted to
@@ -82,7 +100,13 @@ impl Image {
         let mut raw = raw_image();
         // SAFETY: bytes and name borrowed for the call; sized out-struct.
         unsafe {
-            check(sys::byol_image_decode_memory(cfg.as_ptr(), bytes.as_ptr().cast(), bytes.len(), np, &mut raw))?;
+            check(sys::byol_image_decode_memory(
+                cfg.as_ptr(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                np,
+                &mut raw,
+            ))?;
             Ok(Image::take(raw))
         }
     }
@@ -162,7 +186,9 @@ impl Dataset {
         let mut raw = ptr::null_mut();
         // SAFETY: live config and path for the call; valid out-pointer.
         check(unsafe { sys::byol_dataset_open(cfg.as_ptr(), p.as_ptr(), &mut raw) })?;
-        Ok(Dataset { raw: NonNull::new(raw).expect("byol_dataset_open returned NULL") })
+        Ok(Dataset {
+            raw: NonNull::new(raw).expect("byol_dataset_open returned NULL"),
+        })
     }
 
     /// A dataset over `count` images of height x width x channels bytes
@@ -191,7 +217,10 @@ impl Dataset {
             if l.len() != count {
                 return Err(Error::new(
                     sys::BYOL_E_SHAPE,
-                    format!("Dataset::from_memory: {} labels for {count} images", l.len()),
+                    format!(
+                        "Dataset::from_memory: {} labels for {count} images",
+                        l.len()
+                    ),
                 ));
             }
         }
@@ -209,7 +238,9 @@ impl Dataset {
                 &mut raw,
             )
         })?;
-        Ok(Dataset { raw: NonNull::new(raw).expect("byol_dataset_from_memory returned NULL") })
+        Ok(Dataset {
+            raw: NonNull::new(raw).expect("byol_dataset_from_memory returned NULL"),
+        })
     }
 
     /// Number of images.
@@ -248,7 +279,9 @@ impl Dataset {
     pub fn label(&self, index: usize) -> Result<Option<i32>> {
         let mut l = -1i32;
         // SAFETY: live dataset, valid out-pointer.
-        check(unsafe { sys::byol_dataset_label(self.raw.as_ptr(), to_i64(index, "index")?, &mut l) })?;
+        check(unsafe {
+            sys::byol_dataset_label(self.raw.as_ptr(), to_i64(index, "index")?, &mut l)
+        })?;
         Ok(if l < 0 { None } else { Some(l) })
     }
 
@@ -257,14 +290,24 @@ impl Dataset {
         let mut raw = raw_image();
         // SAFETY: live dataset; sized out-struct.
         unsafe {
-            check(sys::byol_dataset_get(self.raw.as_ptr(), to_i64(index, "index")?, &mut raw))?;
+            check(sys::byol_dataset_get(
+                self.raw.as_ptr(),
+                to_i64(index, "index")?,
+                &mut raw,
+            ))?;
             Ok(Image::take(raw))
         }
     }
 
     /// Writes a PNG grid of images `first .. first + count`: source, view
     /// 1 and view 2 of epoch 0 per row (`byol_preview_write()`).
-    pub fn write_preview(&self, cfg: &Config, first: usize, count: usize, path: impl AsRef<Path>) -> Result<()> {
+    pub fn write_preview(
+        &self,
+        cfg: &Config,
+        first: usize,
+        count: usize,
+        path: impl AsRef<Path>,
+    ) -> Result<()> {
         let p = cpath(path.as_ref())?;
         // SAFETY: live config, dataset and path for the call.
         check(unsafe {
@@ -293,7 +336,10 @@ impl Drop for Dataset {
 
 impl fmt::Debug for Dataset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Dataset").field("len", &self.len()).field("num_classes", &self.num_classes()).finish()
+        f.debug_struct("Dataset")
+            .field("len", &self.len())
+            .field("num_classes", &self.num_classes())
+            .finish()
     }
 }
 
@@ -316,7 +362,9 @@ impl Augmenter {
         let mut raw = ptr::null_mut();
         // SAFETY: live config for the call; valid out-pointer.
         check(unsafe { sys::byol_augmenter_create(cfg.as_ptr(), &mut raw) })?;
-        Ok(Augmenter { raw: NonNull::new(raw).expect("byol_augmenter_create returned NULL") })
+        Ok(Augmenter {
+            raw: NonNull::new(raw).expect("byol_augmenter_create returned NULL"),
+        })
     }
 
     /// Shape of one output: `[channels, size, size]`.
@@ -337,11 +385,22 @@ impl Augmenter {
     pub fn view(&self, img: &Image, epoch: u32, index: u64, view: u32) -> Result<Vec<f32>> {
         let mut out = vec![0f32; self.out_len()];
         let raw = img.as_raw();
-        let index = i64::try_from(index)
-            .map_err(|_| Error::new(sys::BYOL_E_INVALID_ARG, format!("Augmenter::view: index {index} too large")))?;
+        let index = i64::try_from(index).map_err(|_| {
+            Error::new(
+                sys::BYOL_E_INVALID_ARG,
+                format!("Augmenter::view: index {index} too large"),
+            )
+        })?;
         // SAFETY: img's view matches its bytes; out holds dims() floats.
         check(unsafe {
-            sys::byol_augmenter_view(self.raw.as_ptr(), &raw, epoch as i64, index, view as i32, out.as_mut_ptr())
+            sys::byol_augmenter_view(
+                self.raw.as_ptr(),
+                &raw,
+                epoch as i64,
+                index,
+                view as i32,
+                out.as_mut_ptr(),
+            )
         })?;
         Ok(out)
     }
@@ -497,13 +556,18 @@ impl<'a> Loader<'a> {
             return Some(Err(Error::last(rc)));
         }
         let count = b.count.max(0) as usize;
-        let dims = [b.view1.shape[1], b.view1.shape[2], b.view1.shape[3]].map(|d| d.max(0) as usize);
+        let dims =
+            [b.view1.shape[1], b.view1.shape[2], b.view1.shape[3]].map(|d| d.max(0) as usize);
         let n = count * dims.iter().product::<usize>();
         // SAFETY: the arrays belong to the loader and stay valid until the
         // next call on it, which the borrow of `self` prevents.
         unsafe {
             let view1 = slice_or_empty(b.view1.data, n);
-            let view2 = if b.view2.data.is_null() { None } else { Some(slice_or_empty(b.view2.data, n)) };
+            let view2 = if b.view2.data.is_null() {
+                None
+            } else {
+                Some(slice_or_empty(b.view2.data, n))
+            };
             Some(Ok(BatchRef {
                 epoch: b.epoch,
                 index: b.index,
@@ -576,6 +640,8 @@ impl Drop for Loader<'_> {
 
 impl fmt::Debug for Loader<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Loader").field("batches_per_epoch", &self.batches_per_epoch()).finish()
+        f.debug_struct("Loader")
+            .field("batches_per_epoch", &self.batches_per_epoch())
+            .finish()
     }
 }

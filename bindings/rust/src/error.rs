@@ -121,7 +121,10 @@ impl Error {
 
     /// An error detected on the Rust side, before the library was called.
     pub(crate) fn new(code: c_int, message: impl Into<String>) -> Error {
-        Error { code, message: message.into() }
+        Error {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The status code, a negative `BYOL_E_*` value.
@@ -161,7 +164,13 @@ impl fmt::Display for Error {
         if self.message.is_empty() {
             write!(f, "{} ({})", self.description(), self.name())
         } else {
-            write!(f, "{} ({}: {})", self.message, self.name(), self.description())
+            write!(
+                f,
+                "{} ({}: {})",
+                self.message,
+                self.name(),
+                self.description()
+            )
         }
     }
 }
@@ -193,7 +202,10 @@ pub(crate) fn check(rc: c_int) -> Result<()> {
 /// A C string for the library; interior NUL bytes are an invalid argument.
 pub(crate) fn cstring(s: &str, what: &str) -> Result<CString> {
     CString::new(s).map_err(|_| {
-        Error::new(sys::BYOL_E_INVALID_ARG, format!("{what} {s:?} contains a NUL byte"))
+        Error::new(
+            sys::BYOL_E_INVALID_ARG,
+            format!("{what} {s:?} contains a NUL byte"),
+        )
     })
 }
 
@@ -215,7 +227,10 @@ pub(crate) fn cpath(p: &Path) -> Result<CString> {
         }
     };
     CString::new(bytes).map_err(|_| {
-        Error::new(sys::BYOL_E_INVALID_ARG, format!("path {} contains a NUL byte", p.display()))
+        Error::new(
+            sys::BYOL_E_INVALID_ARG,
+            format!("path {} contains a NUL byte", p.display()),
+        )
     })
 }
 
@@ -233,19 +248,32 @@ pub(crate) unsafe fn static_str(p: *const c_char) -> &'static str {
 
 /// `n` as an `i64` for the C side.
 pub(crate) fn to_i64(n: usize, what: &str) -> Result<i64> {
-    i64::try_from(n)
-        .map_err(|_| Error::new(sys::BYOL_E_INVALID_ARG, format!("{what} {n} does not fit in int64")))
+    i64::try_from(n).map_err(|_| {
+        Error::new(
+            sys::BYOL_E_INVALID_ARG,
+            format!("{what} {n} does not fit in int64"),
+        )
+    })
 }
 
 /// `n` as an `i32` for the C side.
 pub(crate) fn to_i32(n: usize, what: &str) -> Result<i32> {
-    i32::try_from(n)
-        .map_err(|_| Error::new(sys::BYOL_E_INVALID_ARG, format!("{what} {n} does not fit in int32")))
+    i32::try_from(n).map_err(|_| {
+        Error::new(
+            sys::BYOL_E_INVALID_ARG,
+            format!("{what} {n} does not fit in int32"),
+        )
+    })
 }
 
 /// `a * b * ...` without overflow, as a Rust-side shape error otherwise.
 pub(crate) fn product(dims: &[usize], what: &str) -> Result<usize> {
-    dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
-        Error::new(sys::BYOL_E_SHAPE, format!("{what}: size {dims:?} overflows"))
-    })
+    dims.iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| {
+            Error::new(
+                sys::BYOL_E_SHAPE,
+                format!("{what}: size {dims:?} overflows"),
+            )
+        })
 }

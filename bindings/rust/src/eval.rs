@@ -11,7 +11,10 @@ use crate::sys;
 
 fn rows(what: &str, data: &[f32], labels: &[i32], dim: usize) -> Result<i64> {
     if dim == 0 {
-        return Err(Error::new(sys::BYOL_E_INVALID_ARG, format!("{what}: dim must be at least 1")));
+        return Err(Error::new(
+            sys::BYOL_E_INVALID_ARG,
+            format!("{what}: dim must be at least 1"),
+        ));
     }
     if labels.len().checked_mul(dim) != Some(data.len()) {
         return Err(Error::new(
@@ -131,10 +134,22 @@ pub fn embed_dataset(encoder: &mut NetRef, cfg: &Config, ds: &Dataset) -> Result
             &mut dim,
         ))?;
         let (n, d) = (count.max(0) as usize, dim.max(0) as usize);
-        let data = if emb.is_null() { Vec::new() } else { std::slice::from_raw_parts(emb, n * d).to_vec() };
-        let labs = if labels.is_null() { vec![-1; n] } else { std::slice::from_raw_parts(labels, n).to_vec() };
+        let data = if emb.is_null() {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(emb, n * d).to_vec()
+        };
+        let labs = if labels.is_null() {
+            vec![-1; n]
+        } else {
+            std::slice::from_raw_parts(labels, n).to_vec()
+        };
         sys::byol_free(emb.cast());
         sys::byol_free(labels.cast());
-        Ok(Embeddings { data, labels: labs, dim: d })
+        Ok(Embeddings {
+            data,
+            labels: labs,
+            dim: d,
+        })
     }
 }

@@ -167,7 +167,11 @@ unsafe extern "C" fn log_trampoline(level: c_int, message: *const c_char, user: 
         2 => LogLevel::Info,
         _ => LogLevel::Debug,
     };
-    let text = if message.is_null() { Default::default() } else { CStr::from_ptr(message).to_string_lossy() };
+    let text = if message.is_null() {
+        Default::default()
+    } else {
+        CStr::from_ptr(message).to_string_lossy()
+    };
     // A panic must not unwind into C.
     let _ = std::panic::catch_unwind(|| f(level, &text));
 }
@@ -178,10 +182,15 @@ unsafe extern "C" fn log_trampoline(level: c_int, message: *const c_char, user: 
 pub fn set_log_callback(callback: Option<fn(LogLevel, &str)>, max_level: LogLevel) {
     // SAFETY: a fn pointer is 'static and fits in a data pointer on every
     // platform Rust supports for this crate (checked below).
-    const _: () = assert!(core::mem::size_of::<fn(LogLevel, &str)>() == core::mem::size_of::<*mut c_void>());
+    const _: () =
+        assert!(core::mem::size_of::<fn(LogLevel, &str)>() == core::mem::size_of::<*mut c_void>());
     unsafe {
         match callback {
-            Some(f) => sys::byol_set_log_callback(Some(log_trampoline), f as *mut c_void, max_level as c_int),
+            Some(f) => sys::byol_set_log_callback(
+                Some(log_trampoline),
+                f as *mut c_void,
+                max_level as c_int,
+            ),
             None => sys::byol_set_log_callback(None, core::ptr::null_mut(), max_level as c_int),
         }
     }

@@ -121,7 +121,10 @@ fn shape_error(what: &str, got: usize, n: usize, per_sample: &[usize]) -> Error 
 
 fn check_len(what: &str, got: usize, n: usize, per_sample: &[usize]) -> Result<()> {
     if n == 0 {
-        return Err(Error::new(sys::BYOL_E_SHAPE, format!("{what}: batch size n must be at least 1")));
+        return Err(Error::new(
+            sys::BYOL_E_SHAPE,
+            format!("{what}: batch size n must be at least 1"),
+        ));
     }
     let want = product(per_sample, what)?.checked_mul(n);
     if want != Some(got) {
@@ -181,7 +184,10 @@ impl NetRef {
         // SAFETY: live net, valid out-pointers.
         let rc = unsafe { sys::byol_net_output_dims(self.as_ptr(), &mut nd, d.as_mut_ptr()) };
         debug_assert_eq!(rc, sys::BYOL_OK);
-        d[..(nd.clamp(0, 3) as usize)].iter().map(|&x| x.max(0) as usize).collect()
+        d[..(nd.clamp(0, 3) as usize)]
+            .iter()
+            .map(|&x| x.max(0) as usize)
+            .collect()
     }
 
     /// Floats per output sample.
@@ -239,7 +245,9 @@ impl NetRef {
             check_len("Net::backward: dx", dx.len(), n, &xs)?;
             tdx = Some(tensor(dx.as_mut_ptr(), &[&[n][..], &xs].concat())?);
         }
-        let pdx = tdx.as_mut().map_or(ptr::null_mut(), |t| t as *mut sys::byol_tensor);
+        let pdx = tdx
+            .as_mut()
+            .map_or(ptr::null_mut(), |t| t as *mut sys::byol_tensor);
         // SAFETY: the views match the slices' lengths; borrowed for the call.
         check(unsafe { sys::byol_net_backward(self.as_ptr(), &tdy, pdx) })
     }
@@ -344,7 +352,8 @@ impl NetRef {
                 // SAFETY: live net, sized out-struct; the name is copied
                 // while the net is borrowed.
                 unsafe {
-                    if sys::byol_net_tensor_info(self.as_ptr(), i as i64, &mut info) != sys::BYOL_OK {
+                    if sys::byol_net_tensor_info(self.as_ptr(), i as i64, &mut info) != sys::BYOL_OK
+                    {
                         return None;
                     }
                     let name = if info.name.is_null() {
@@ -391,7 +400,12 @@ impl NetRef {
     pub fn load_bytes(&mut self, bytes: &[u8], mode: LoadMode) -> Result<()> {
         // SAFETY: live net; bytes borrowed for the call.
         check(unsafe {
-            sys::byol_net_load_buffer(self.as_ptr(), bytes.as_ptr().cast(), bytes.len(), mode.raw())
+            sys::byol_net_load_buffer(
+                self.as_ptr(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                mode.raw(),
+            )
         })
     }
 }
@@ -428,7 +442,9 @@ impl Net {
         let mut raw = ptr::null_mut();
         // SAFETY: cfg is live for the call; raw is a valid out-pointer.
         check(unsafe { sys::byol_net_create(cfg.as_ptr(), &mut raw) })?;
-        Ok(Net { raw: NonNull::new(raw).expect("byol_net_create returned NULL") })
+        Ok(Net {
+            raw: NonNull::new(raw).expect("byol_net_create returned NULL"),
+        })
     }
 
     /// Takes ownership of a raw handle.
@@ -540,7 +556,9 @@ impl Builder {
                 &mut raw,
             )
         })?;
-        Ok(Builder { raw: NonNull::new(raw).expect("byol_builder_create returned NULL") })
+        Ok(Builder {
+            raw: NonNull::new(raw).expect("byol_builder_create returned NULL"),
+        })
     }
 
     /// The input node (0).
@@ -575,7 +593,9 @@ impl Builder {
         );
         let np = name.as_ref().map_or(ptr::null(), |n| n.as_ptr());
         // SAFETY: live builder; name NULL or NUL-terminated for the call.
-        self.add(|b, out| unsafe { sys::byol_builder_conv2d(b, np, src.0, oc, k, s, p, bias as i32, out) })
+        self.add(|b, out| unsafe {
+            sys::byol_builder_conv2d(b, np, src.0, oc, k, s, p, bias as i32, out)
+        })
     }
 
     /// BatchNorm over channels (2-D for maps, 1-D for vectors).
@@ -593,8 +613,18 @@ impl Builder {
     }
 
     /// Max-pool, square window, -infinity padding, floor output size.
-    pub fn maxpool(&mut self, src: Node, kernel: usize, stride: usize, padding: usize) -> Result<Node> {
-        let (k, s, p) = (to_i32(kernel, "kernel")?, to_i32(stride, "stride")?, to_i32(padding, "padding")?);
+    pub fn maxpool(
+        &mut self,
+        src: Node,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Node> {
+        let (k, s, p) = (
+            to_i32(kernel, "kernel")?,
+            to_i32(stride, "stride")?,
+            to_i32(padding, "padding")?,
+        );
         // SAFETY: live builder.
         self.add(|b, out| unsafe { sys::byol_builder_maxpool(b, src.0, k, s, p, out) })
     }
@@ -606,7 +636,13 @@ impl Builder {
     }
 
     /// Fully connected layer on a vector.
-    pub fn linear(&mut self, name: Option<&str>, src: Node, out_features: usize, bias: bool) -> Result<Node> {
+    pub fn linear(
+        &mut self,
+        name: Option<&str>,
+        src: Node,
+        out_features: usize,
+        bias: bool,
+    ) -> Result<Node> {
         let name = name.map(|n| cstring(n, "layer name")).transpose()?;
         let np = name.as_ref().map_or(ptr::null(), |n| n.as_ptr());
         let of = to_i64(out_features, "out_features")?;
@@ -631,7 +667,9 @@ impl Builder {
         let mut raw = ptr::null_mut();
         // SAFETY: live builder; valid out-pointer; the net is independent of the builder.
         check(unsafe { sys::byol_builder_finish(self.raw.as_ptr(), output.0, &mut raw) })?;
-        Ok(Net { raw: NonNull::new(raw).expect("byol_builder_finish returned NULL") })
+        Ok(Net {
+            raw: NonNull::new(raw).expect("byol_builder_finish returned NULL"),
+        })
     }
 }
 

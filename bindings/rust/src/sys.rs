@@ -65,7 +65,8 @@ pub const BYOL_LOG_DEBUG: c_int = 3;
 pub struct byol_allocator {
     pub struct_size: u32,
     pub reserved: u32,
-    pub alloc: Option<unsafe extern "C" fn(size: usize, align: usize, user: *mut c_void) -> *mut c_void>,
+    pub alloc:
+        Option<unsafe extern "C" fn(size: usize, align: usize, user: *mut c_void) -> *mut c_void>,
     pub free: Option<unsafe extern "C" fn(ptr: *mut c_void, user: *mut c_void)>,
     pub user: *mut c_void,
 }
@@ -229,13 +230,21 @@ extern "C" {
     pub fn byol_config_copy(src: *const byol_config, out: *mut *mut byol_config) -> c_int;
     pub fn byol_config_destroy(cfg: *mut byol_config);
     pub fn byol_config_set_int(cfg: *mut byol_config, key: *const c_char, value: i64) -> c_int;
-    pub fn byol_config_set_float(cfg: *mut byol_config, key: *const c_char, value: c_double) -> c_int;
+    pub fn byol_config_set_float(
+        cfg: *mut byol_config,
+        key: *const c_char,
+        value: c_double,
+    ) -> c_int;
     pub fn byol_config_set_string(
         cfg: *mut byol_config,
         key: *const c_char,
         value: *const c_char,
     ) -> c_int;
-    pub fn byol_config_get_int(cfg: *const byol_config, key: *const c_char, value: *mut i64) -> c_int;
+    pub fn byol_config_get_int(
+        cfg: *const byol_config,
+        key: *const c_char,
+        value: *mut i64,
+    ) -> c_int;
     pub fn byol_config_get_float(
         cfg: *const byol_config,
         key: *const c_char,
@@ -267,7 +276,11 @@ extern "C" {
     pub fn byol_net_set_training(net: *mut byol_net, training: i32) -> c_int;
     pub fn byol_net_input_dims(net: *const byol_net, dims: *mut i64) -> c_int;
     pub fn byol_net_output_dims(net: *const byol_net, ndim: *mut i32, dims: *mut i64) -> c_int;
-    pub fn byol_net_forward(net: *mut byol_net, x: *const byol_tensor, y: *mut byol_tensor) -> c_int;
+    pub fn byol_net_forward(
+        net: *mut byol_net,
+        x: *const byol_tensor,
+        y: *mut byol_tensor,
+    ) -> c_int;
     pub fn byol_net_backward(
         net: *mut byol_net,
         dy: *const byol_tensor,
@@ -282,7 +295,8 @@ extern "C" {
         index: i64,
         info: *mut byol_tensor_info,
     ) -> c_int;
-    pub fn byol_net_set_cancel(net: *mut byol_net, fn_: byol_cancel_fn, user: *mut c_void) -> c_int;
+    pub fn byol_net_set_cancel(net: *mut byol_net, fn_: byol_cancel_fn, user: *mut c_void)
+        -> c_int;
     pub fn byol_net_save(net: *const byol_net, path: *const c_char) -> c_int;
     pub fn byol_net_load(net: *mut byol_net, path: *const c_char, flags: u32) -> c_int;
     pub fn byol_net_load_buffer(
@@ -337,7 +351,8 @@ extern "C" {
     ) -> c_int;
     pub fn byol_builder_add(b: *mut byol_builder, src_a: i32, src_b: i32, out: *mut i32) -> c_int;
     pub fn byol_builder_flatten(b: *mut byol_builder, src: i32, out: *mut i32) -> c_int;
-    pub fn byol_builder_finish(b: *mut byol_builder, output: i32, out: *mut *mut byol_net) -> c_int;
+    pub fn byol_builder_finish(b: *mut byol_builder, output: i32, out: *mut *mut byol_net)
+        -> c_int;
 
     // ---- byol_trainer.h
     pub fn byol_trainer_create(

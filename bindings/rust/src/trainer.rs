@@ -110,7 +110,10 @@ impl Trainer {
         let enc = encoder.map_or(ptr::null(), |e| e.as_ptr() as *const sys::byol_net);
         // SAFETY: cfg and encoder live for the call; valid out-pointer.
         check(unsafe { sys::byol_trainer_create(cfg.as_ptr(), enc, &mut raw) })?;
-        Ok(Trainer { raw: NonNull::new(raw).expect("byol_trainer_create returned NULL"), hook: None })
+        Ok(Trainer {
+            raw: NonNull::new(raw).expect("byol_trainer_create returned NULL"),
+            hook: None,
+        })
     }
 
     fn views(
@@ -210,11 +213,16 @@ impl Trainer {
     where
         F: FnMut(&mut [f32]) -> bool + Send + 'static,
     {
-        let mut hook = Box::new(Hook { f: Box::new(f), panic: None });
+        let mut hook = Box::new(Hook {
+            f: Box::new(f),
+            panic: None,
+        });
         let user = &mut *hook as *mut Hook as *mut c_void;
         // SAFETY: the Box stays at the same address while installed: it is
         // kept in self.hook until replaced, removed or the trainer is dropped.
-        check(unsafe { sys::byol_trainer_set_grad_hook(self.raw.as_ptr(), Some(hook_trampoline), user) })?;
+        check(unsafe {
+            sys::byol_trainer_set_grad_hook(self.raw.as_ptr(), Some(hook_trampoline), user)
+        })?;
         self.hook = Some(hook);
         Ok(())
     }
@@ -222,7 +230,9 @@ impl Trainer {
     /// Removes the gradient hook.
     pub fn clear_grad_hook(&mut self) -> Result<()> {
         // SAFETY: live trainer; NULL removes the hook.
-        check(unsafe { sys::byol_trainer_set_grad_hook(self.raw.as_ptr(), None, ptr::null_mut()) })?;
+        check(unsafe {
+            sys::byol_trainer_set_grad_hook(self.raw.as_ptr(), None, ptr::null_mut())
+        })?;
         self.hook = None;
         Ok(())
     }

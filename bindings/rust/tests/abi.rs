@@ -51,15 +51,44 @@ fn rust_constants() -> Vec<(&'static str, i64)> {
         ($($n:ident),* $(,)?) => { vec![$((stringify!($n), sys::$n as i64)),*] };
     }
     c!(
-        BYOL_VERSION_MAJOR, BYOL_VERSION_MINOR, BYOL_VERSION_PATCH, BYOL_VERSION_NUMBER,
-        BYOL_OK, BYOL_E_GENERIC, BYOL_E_NOMEM, BYOL_E_INVALID_ARG, BYOL_E_BAD_STATE, BYOL_E_SHAPE,
-        BYOL_E_UNSUPPORTED, BYOL_E_IO, BYOL_E_DECODE, BYOL_E_FORMAT, BYOL_E_NONFINITE,
-        BYOL_E_CANCELLED, BYOL_E_ABI, BYOL_E_BLAS, BYOL_E_KEY, BYOL_E_RANGE,
-        BYOL_LOG_ERROR, BYOL_LOG_WARN, BYOL_LOG_INFO, BYOL_LOG_DEBUG,
-        BYOL_TYPE_INT, BYOL_TYPE_FLOAT, BYOL_TYPE_STRING, BYOL_TYPE_BOOL,
-        BYOL_BUFFER_PARAMS, BYOL_BUFFER_GRADS, BYOL_BUFFER_STATE,
-        BYOL_TENSOR_BIAS, BYOL_TENSOR_NORM, BYOL_LOAD_STRICT, BYOL_LOAD_IGNORE_UNEXPECTED,
-        BYOL_DONE, BYOL_LOADER_TRAIN, BYOL_LOADER_EVAL,
+        BYOL_VERSION_MAJOR,
+        BYOL_VERSION_MINOR,
+        BYOL_VERSION_PATCH,
+        BYOL_VERSION_NUMBER,
+        BYOL_OK,
+        BYOL_E_GENERIC,
+        BYOL_E_NOMEM,
+        BYOL_E_INVALID_ARG,
+        BYOL_E_BAD_STATE,
+        BYOL_E_SHAPE,
+        BYOL_E_UNSUPPORTED,
+        BYOL_E_IO,
+        BYOL_E_DECODE,
+        BYOL_E_FORMAT,
+        BYOL_E_NONFINITE,
+        BYOL_E_CANCELLED,
+        BYOL_E_ABI,
+        BYOL_E_BLAS,
+        BYOL_E_KEY,
+        BYOL_E_RANGE,
+        BYOL_LOG_ERROR,
+        BYOL_LOG_WARN,
+        BYOL_LOG_INFO,
+        BYOL_LOG_DEBUG,
+        BYOL_TYPE_INT,
+        BYOL_TYPE_FLOAT,
+        BYOL_TYPE_STRING,
+        BYOL_TYPE_BOOL,
+        BYOL_BUFFER_PARAMS,
+        BYOL_BUFFER_GRADS,
+        BYOL_BUFFER_STATE,
+        BYOL_TENSOR_BIAS,
+        BYOL_TENSOR_NORM,
+        BYOL_LOAD_STRICT,
+        BYOL_LOAD_IGNORE_UNEXPECTED,
+        BYOL_DONE,
+        BYOL_LOADER_TRAIN,
+        BYOL_LOADER_EVAL,
     )
 }
 
@@ -94,14 +123,18 @@ fn c_values() -> BTreeMap<String, i64> {
         cmd.arg(format!("-I{inc}"));
     }
     cmd.arg(&c_file).arg("-o").arg(&exe);
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run the C compiler {cc:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler {cc:?}: {e}"));
     assert!(
         out.status.success(),
         "compiling {} against the headers in {inc:?} failed:\n{}",
         c_file.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::new(&exe).output().expect("running the layout program");
+    let out = Command::new(&exe)
+        .output()
+        .expect("running the layout program");
     assert!(out.status.success());
     String::from_utf8(out.stdout)
         .unwrap()
@@ -132,7 +165,11 @@ fn struct_layouts_and_constants_match_the_c_headers() {
             bad.push(format!("{name}: C says {}, Rust has {rust}", c[name]));
         }
     }
-    assert!(bad.is_empty(), "src/sys.rs disagrees with the C headers:\n  {}", bad.join("\n  "));
+    assert!(
+        bad.is_empty(),
+        "src/sys.rs disagrees with the C headers:\n  {}",
+        bad.join("\n  ")
+    );
     assert!(n > 90, "only {n} items compared");
 }
 
@@ -141,10 +178,56 @@ fn loaded_library_matches_the_headers() {
     // The run-time library and the headers the bindings mirror agree on
     // MAJOR.MINOR (a newer PATCH or MINOR library would also do).
     let v = byol::version_number();
-    assert_eq!(v / 10000, sys::BYOL_VERSION_MAJOR, "library {} vs headers {}", byol::version(), sys::BYOL_VERSION_NUMBER);
-    assert!(v >= sys::BYOL_VERSION_NUMBER, "library {} is older than the headers", byol::version());
+    assert_eq!(
+        v / 10000,
+        sys::BYOL_VERSION_MAJOR,
+        "library {} vs headers {}",
+        byol::version(),
+        sys::BYOL_VERSION_NUMBER
+    );
+    assert!(
+        v >= sys::BYOL_VERSION_NUMBER,
+        "library {} is older than the headers",
+        byol::version()
+    );
     assert_eq!(
         byol::version(),
         format!("{}.{}.{}", v / 10000, v / 100 % 100, v % 100)
     );
+}
+
+/// Every function the headers declare with BYOL_API is declared in
+/// src/sys.rs, and nothing else is (a new function in a later release
+/// shows up here first).
+#[test]
+fn every_header_function_is_declared() {
+    let inc = env!("BYOL_BUILD_INCLUDE_DIR");
+    if inc.is_empty() {
+        eprintln!("skipped: no header directory found (set BYOL_INCLUDE_DIR)");
+        return;
+    }
+    let mut header_fns = std::collections::BTreeSet::new();
+    for entry in fs::read_dir(PathBuf::from(inc).join("byol")).unwrap() {
+        let text = fs::read_to_string(entry.unwrap().path()).unwrap();
+        // "BYOL_API <type> [*]name(" possibly spanning spaces and stars.
+        for part in text.split("BYOL_API ").skip(1) {
+            let head = &part[..part.find('(').unwrap()];
+            let name = head.rsplit([' ', '*', '\n']).next().unwrap();
+            header_fns.insert(name.to_string());
+        }
+    }
+    header_fns.retain(|n| n.starts_with("byol_"));
+    let sys = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/sys.rs")).unwrap();
+    let rust_fns: std::collections::BTreeSet<String> = sys
+        .split("pub fn ")
+        .skip(1)
+        .map(|p| p[..p.find('(').unwrap()].to_string())
+        .collect();
+    let missing: Vec<_> = header_fns.difference(&rust_fns).collect();
+    let extra: Vec<_> = rust_fns.difference(&header_fns).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing in sys.rs: {missing:?}; not in the headers: {extra:?}"
+    );
+    assert!(header_fns.len() > 90, "{} functions", header_fns.len());
 }

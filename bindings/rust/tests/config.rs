@@ -6,7 +6,10 @@ use byol::{Config, ErrorKind, KeyType, Value};
 #[test]
 fn defaults_and_typed_round_trips() {
     let mut cfg = Config::new().unwrap();
-    cfg.set("threads", 2).unwrap().set("net.arch", "cnn-small").unwrap();
+    cfg.set("threads", 2)
+        .unwrap()
+        .set("net.arch", "cnn-small")
+        .unwrap();
     cfg.set("optim.lr", 0.5).unwrap();
     cfg.set("loader.shuffle", false).unwrap();
     assert_eq!(cfg.get::<i64>("threads").unwrap(), 2);
@@ -29,16 +32,29 @@ fn unknown_key_is_an_err_naming_the_key() {
         cfg.set("net.no_such_key", 3).unwrap_err(),
         cfg.set_str("net.no_such_key", "x").unwrap_err(),
         cfg.parse("threads=2 net.no_such_key=3").unwrap_err(),
-        Config::new().unwrap().get_int("net.no_such_key").unwrap_err(),
+        Config::new()
+            .unwrap()
+            .get_int("net.no_such_key")
+            .unwrap_err(),
     ] {
         assert_eq!(err.kind(), ErrorKind::Key, "{err}");
         assert_eq!(err.code(), byol::sys::BYOL_E_KEY);
         assert_eq!(err.name(), "BYOL_E_KEY");
-        assert!(err.message().contains("net.no_such_key"), "message: {:?}", err.message());
-        assert!(err.to_string().contains("net.no_such_key"), "display: {err}");
+        assert!(
+            err.message().contains("net.no_such_key"),
+            "message: {:?}",
+            err.message()
+        );
+        assert!(
+            err.to_string().contains("net.no_such_key"),
+            "display: {err}"
+        );
     }
     // parse checks everything before applying anything.
-    assert_eq!(cfg.get_int("threads").unwrap(), Config::new().unwrap().get_int("threads").unwrap());
+    assert_eq!(
+        cfg.get_int("threads").unwrap(),
+        Config::new().unwrap().get_int("threads").unwrap()
+    );
 }
 
 #[test]
@@ -50,7 +66,10 @@ fn bad_values_are_range_errors_naming_key_and_choices() {
 
     let e = cfg.set("net.arch", "resnet9000").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Range);
-    assert!(e.message().contains("net.arch") && e.message().contains("cnn-small"), "{e}");
+    assert!(
+        e.message().contains("net.arch") && e.message().contains("cnn-small"),
+        "{e}"
+    );
 
     let e = cfg.set_float("optim.lr", f64::NAN).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Range, "{e}");
@@ -63,7 +82,10 @@ fn bad_values_are_range_errors_naming_key_and_choices() {
     assert_eq!(e.kind(), ErrorKind::Range);
 
     let e = cfg.parse("threads=two").unwrap_err();
-    assert!(e.message().contains("threads") && e.message().contains("two"), "{e}");
+    assert!(
+        e.message().contains("threads") && e.message().contains("two"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -78,7 +100,10 @@ fn presets_and_unknown_preset() {
 
     let e = Config::preset("mnist-but-wrong").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Key);
-    assert!(e.message().contains("mnist-but-wrong") && e.message().contains("cifar10"), "{e}");
+    assert!(
+        e.message().contains("mnist-but-wrong") && e.message().contains("cifar10"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -133,7 +158,10 @@ fn errors_are_std_errors() {
     assert!(e.to_string().contains("nope"));
     let e = Config::new().unwrap().set("nope", 1).unwrap_err();
     let dbg = format!("{e:?}");
-    assert!(dbg.contains("BYOL_E_KEY") && dbg.contains("-14") && dbg.contains("nope"), "{dbg}");
+    assert!(
+        dbg.contains("BYOL_E_KEY") && dbg.contains("-14") && dbg.contains("nope"),
+        "{dbg}"
+    );
     assert_eq!(e.description(), byol::strerror(byol::sys::BYOL_E_KEY));
 }
 
@@ -143,6 +171,8 @@ fn config_is_send() {
     send::<Config>();
     let mut cfg = Config::new().unwrap();
     cfg.set("seed", 3).unwrap();
-    let seed = std::thread::spawn(move || cfg.get_int("seed").unwrap()).join().unwrap();
+    let seed = std::thread::spawn(move || cfg.get_int("seed").unwrap())
+        .join()
+        .unwrap();
     assert_eq!(seed, 3);
 }

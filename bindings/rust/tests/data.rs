@@ -15,7 +15,16 @@ const PIX: usize = 28 * 28;
 fn memory_dataset(cfg: &Config, labelled: bool) -> Dataset {
     let pixels = random_bytes(COUNT * PIX, 11);
     let labels: Vec<i32> = (0..COUNT as i32).map(|i| i % 4).collect();
-    Dataset::from_memory(cfg, &pixels, COUNT, 28, 28, 1, labelled.then_some(&labels[..])).unwrap()
+    Dataset::from_memory(
+        cfg,
+        &pixels,
+        COUNT,
+        28,
+        28,
+        1,
+        labelled.then_some(&labels[..]),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -191,7 +200,9 @@ fn loaders_and_datasets_drop_in_allowed_orders() {
     // Loaders dropped in creation order, then the dataset.
     let cfg = small_config(8);
     let ds = memory_dataset(&cfg, false);
-    let loaders: Vec<_> = (0..3).map(|_| Loader::new(&cfg, &ds, LoaderMode::Train).unwrap()).collect();
+    let loaders: Vec<_> = (0..3)
+        .map(|_| Loader::new(&cfg, &ds, LoaderMode::Train).unwrap())
+        .collect();
     for l in loaders {
         drop(l);
     }
@@ -221,7 +232,10 @@ fn a_dataset_is_shared_between_threads() {
 fn fashion_mnist_from_the_debian_package() {
     let dir = Path::new("/usr/share/datasets/fashion-mnist");
     if !dir.join("t10k-images-idx3-ubyte.gz").exists() {
-        eprintln!("skipped: {} not found (package dataset-fashion-mnist)", dir.display());
+        eprintln!(
+            "skipped: {} not found (package dataset-fashion-mnist)",
+            dir.display()
+        );
         return;
     }
     let mut cfg = small_config(8);

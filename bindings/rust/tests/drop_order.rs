@@ -48,14 +48,22 @@ fn trainer_dropped_after_its_encoder_borrow_ends() {
     drop(t);
     // What was exported outlives the trainer.
     let mut net = Net::new(&cfg).unwrap();
-    net.load(dir.join("e.safetensors"), byol::LoadMode::Strict).unwrap();
+    net.load(dir.join("e.safetensors"), byol::LoadMode::Strict)
+        .unwrap();
     assert_eq!(net.params(), &params[..]);
 }
 
 #[test]
 fn handles_dropped_in_every_order() {
     // Three independent owners, dropped in all six orders.
-    let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+    let orders = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
     for order in orders {
         let cfg = small_config(N as i64);
         let net = Net::new(&cfg).unwrap();

@@ -8,7 +8,10 @@ use common::{random, random_bytes, small_config};
 
 fn knn_config(k: i64, t: f64) -> Config {
     let mut cfg = Config::new().unwrap();
-    cfg.set("eval.knn_k", k).unwrap().set("eval.knn_temperature", t).unwrap();
+    cfg.set("eval.knn_k", k)
+        .unwrap()
+        .set("eval.knn_temperature", t)
+        .unwrap();
     cfg
 }
 
@@ -23,13 +26,37 @@ fn knn_hand_example() {
     let query_labels = [0, 1];
     // k=3, t=0.1: q1 sims (1, .6, .6): class 0 weighs e^10 > 2e^6, right;
     // q2 sims (0, .8, -.8): class 1 weighs e^8 + e^-8 > e^0, right.
-    let acc = eval::knn(&knn_config(3, 0.1), &bank, &bank_labels, &query, &query_labels, 2).unwrap();
+    let acc = eval::knn(
+        &knn_config(3, 0.1),
+        &bank,
+        &bank_labels,
+        &query,
+        &query_labels,
+        2,
+    )
+    .unwrap();
     assert_eq!(acc, 1.0);
     // t=10 flattens the weights: q1 gets e^.1 < 2e^.06 for class 1, wrong.
-    let acc = eval::knn(&knn_config(3, 10.0), &bank, &bank_labels, &query, &query_labels, 2).unwrap();
+    let acc = eval::knn(
+        &knn_config(3, 10.0),
+        &bank,
+        &bank_labels,
+        &query,
+        &query_labels,
+        2,
+    )
+    .unwrap();
     assert_eq!(acc, 0.5);
     // k=1: the nearest row alone decides; both right.
-    let acc = eval::knn(&knn_config(1, 10.0), &bank, &bank_labels, &query, &query_labels, 2).unwrap();
+    let acc = eval::knn(
+        &knn_config(1, 10.0),
+        &bank,
+        &bank_labels,
+        &query,
+        &query_labels,
+        2,
+    )
+    .unwrap();
     assert_eq!(acc, 1.0);
 }
 
@@ -40,7 +67,10 @@ fn knn_errors() {
     let e = eval::knn(&cfg, &[1.0, 0.0, 1.0], &[0, 1], &[1.0, 0.0], &[0], 2).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Shape);
     assert!(e.message().contains("bank"), "{e}");
-    assert_eq!(eval::knn(&cfg, &[], &[], &[], &[], 0).unwrap_err().kind(), ErrorKind::InvalidArg);
+    assert_eq!(
+        eval::knn(&cfg, &[], &[], &[], &[], 0).unwrap_err().kind(),
+        ErrorKind::InvalidArg
+    );
     // Library side: a negative label, an empty bank.
     let e = eval::knn(&cfg, &[1.0, 0.0], &[-1], &[1.0, 0.0], &[0], 2).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArg, "{e}");
@@ -53,7 +83,14 @@ fn blobs(n: usize, seed: u64) -> (Vec<f32>, Vec<i32>) {
     let noise = random(n * 4, seed);
     let labels: Vec<i32> = (0..n as i32).map(|i| i % 4).collect();
     let data = (0..n * 4)
-        .map(|j| noise[j] * 0.5 + if (j % 4) as i32 == labels[j / 4] { 3.0 } else { 0.0 })
+        .map(|j| {
+            noise[j] * 0.5
+                + if (j % 4) as i32 == labels[j / 4] {
+                    3.0
+                } else {
+                    0.0
+                }
+        })
         .collect();
     (data, labels)
 }
@@ -66,10 +103,17 @@ fn linear_probe_separates_blobs() {
     let acc = eval::linear_probe(&cfg, &train, &train_labels, &test, &test_labels, 4).unwrap();
     assert!(acc >= 0.95, "accuracy {acc}");
     // Deterministic.
-    assert_eq!(acc, eval::linear_probe(&cfg, &train, &train_labels, &test, &test_labels, 4).unwrap());
+    assert_eq!(
+        acc,
+        eval::linear_probe(&cfg, &train, &train_labels, &test, &test_labels, 4).unwrap()
+    );
     cfg.set("threads", 1).unwrap();
-    assert_eq!(acc, eval::linear_probe(&cfg, &train, &train_labels, &test, &test_labels, 4).unwrap());
-    let e = eval::linear_probe(&cfg, &train, &train_labels[1..], &test, &test_labels, 4).unwrap_err();
+    assert_eq!(
+        acc,
+        eval::linear_probe(&cfg, &train, &train_labels, &test, &test_labels, 4).unwrap()
+    );
+    let e =
+        eval::linear_probe(&cfg, &train, &train_labels[1..], &test, &test_labels, 4).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Shape, "{e}");
 }
 
@@ -77,7 +121,16 @@ fn linear_probe_separates_blobs() {
 fn embed_dataset_with_a_net_and_a_trainer_encoder() {
     let cfg = small_config(8);
     let labels: Vec<i32> = (0..12).map(|i| i % 3).collect();
-    let ds = Dataset::from_memory(&cfg, &random_bytes(12 * 784, 5), 12, 28, 28, 1, Some(&labels)).unwrap();
+    let ds = Dataset::from_memory(
+        &cfg,
+        &random_bytes(12 * 784, 5),
+        12,
+        28,
+        28,
+        1,
+        Some(&labels),
+    )
+    .unwrap();
 
     let mut net = Net::new(&cfg).unwrap();
     net.plan(8).unwrap();
@@ -90,8 +143,16 @@ fn embed_dataset_with_a_net_and_a_trainer_encoder() {
     let mut t = Trainer::new(&cfg, Some(&net)).unwrap();
     let from_trainer = eval::embed_dataset(t.encoder_mut(), &cfg, &ds).unwrap();
     assert_eq!(from_trainer, e); // the trainer's encoder is a copy of net
-    // The whole evaluation path: k-NN of the embeddings against themselves.
-    let acc = eval::knn(&knn_config(1, 0.1), &e.data, &e.labels, &e.data, &e.labels, e.dim).unwrap();
+                                 // The whole evaluation path: k-NN of the embeddings against themselves.
+    let acc = eval::knn(
+        &knn_config(1, 0.1),
+        &e.data,
+        &e.labels,
+        &e.data,
+        &e.labels,
+        e.dim,
+    )
+    .unwrap();
     assert_eq!(acc, 1.0);
 
     // An encoder whose input does not match the images: Shape.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use byol::{Builder, Buffer, Config, ErrorKind, LoadMode, Net};
+use byol::{Buffer, Builder, Config, ErrorKind, LoadMode, Net};
 use common::{random, scratch};
 
 fn cnn_small(seed: i64) -> Net {
@@ -41,14 +41,20 @@ fn shape_errors_from_rust_and_from_the_library() {
     // Slice length disagrees with n: caught before the call.
     let e = net.forward(&x, 3).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Shape);
-    assert!(e.message().contains("3136") && e.message().contains("2352"), "{e}");
+    assert!(
+        e.message().contains("3136") && e.message().contains("2352"),
+        "{e}"
+    );
     let e = net.forward(&x[..0], 0).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Shape);
     // More samples than planned: the library's message gives both shapes.
     let x8 = random(8 * 784, 3);
     let e = net.forward(&x8, 8).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Shape, "{e}");
-    assert!(e.message().contains('8') && e.message().contains('4'), "{e}");
+    assert!(
+        e.message().contains('8') && e.message().contains('4'),
+        "{e}"
+    );
     // Non-finite input: nothing changes.
     let mut bad = x.clone();
     bad[5] = f32::NAN;
@@ -101,10 +107,16 @@ fn buffers_and_tensor_info() {
     assert!(conv.name.ends_with("weight"), "{conv:?}");
     assert_eq!(conv.shape, vec![32, 1, 3, 3]);
     assert_eq!(conv.buffer, Buffer::Params);
-    let nparams: usize = tensors.iter().filter(|t| t.buffer == Buffer::Params).map(|t| t.numel).sum();
+    let nparams: usize = tensors
+        .iter()
+        .filter(|t| t.buffer == Buffer::Params)
+        .map(|t| t.numel)
+        .sum();
     assert_eq!(nparams, net.params().len());
     assert_eq!(net.grads().len(), net.params().len());
-    assert!(tensors.iter().any(|t| t.buffer == Buffer::State && t.is_norm));
+    assert!(tensors
+        .iter()
+        .any(|t| t.buffer == Buffer::State && t.is_norm));
     net.params_mut()[conv.offset] = 42.0;
     assert_eq!(net.params()[conv.offset], 42.0);
 }
@@ -133,7 +145,9 @@ fn weights_save_and_load() {
     assert_eq!(e.kind(), ErrorKind::Io, "{e}");
     assert!(e.message().contains("missing.safetensors"), "{e}");
     // A corrupt file: Format.
-    let e = c.load_bytes(&bytes[..bytes.len() / 2], LoadMode::Strict).unwrap_err();
+    let e = c
+        .load_bytes(&bytes[..bytes.len() / 2], LoadMode::Strict)
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Format, "{e}");
     // Another architecture: Format, naming a tensor.
     let r18 = Net::new(&Config::from_settings("net.arch=resnet18-cifar").unwrap()).unwrap();
@@ -177,7 +191,8 @@ fn builder_makes_a_custom_net() {
 
 #[test]
 fn mlp_takes_vector_inputs() {
-    let cfg = Config::from_settings("net.arch=mlp net.mlp.in=6 net.mlp.hidden=8 net.mlp.out=3").unwrap();
+    let cfg =
+        Config::from_settings("net.arch=mlp net.mlp.in=6 net.mlp.hidden=8 net.mlp.out=3").unwrap();
     let mut net = Net::new(&cfg).unwrap();
     assert_eq!(net.input_dims(), [6, 1, 1]);
     net.plan(4).unwrap();

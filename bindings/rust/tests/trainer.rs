@@ -24,7 +24,10 @@ fn trains_a_few_steps_with_finite_loss() {
         let (v1, v2) = views(k);
         let s = t.step(&v1, &v2, N).unwrap();
         assert!(s.loss.is_finite() && (0.0..=8.0).contains(&s.loss), "{s:?}");
-        assert!((s.loss - (s.loss_12 + s.loss_21)).abs() < 1e-9 * (1.0 + s.loss), "{s:?}");
+        assert!(
+            (s.loss - (s.loss_12 + s.loss_21)).abs() < 1e-9 * (1.0 + s.loss),
+            "{s:?}"
+        );
         assert!(s.grad_norm.is_finite() && s.grad_norm > 0.0, "{s:?}");
         assert!(s.step > last, "{s:?}");
         last = s.step;
@@ -153,13 +156,18 @@ fn step_in_parts_equals_the_whole_step() {
     let u = parts.apply_update().unwrap();
     let total: i64 = cfg.get("train.total_steps").unwrap();
     let tau_base: f64 = cfg.get("ema.tau_base").unwrap();
-    parts.update_target(schedule_tau(k, total, tau_base)).unwrap();
+    parts
+        .update_target(schedule_tau(k, total, tau_base))
+        .unwrap();
     assert_eq!(parts.step_index(), 1);
     assert_eq!((u.lr, u.grad_norm), (s.lr, s.grad_norm));
     assert_eq!(whole.params(), parts.params());
     // The next whole steps agree too: the targets were updated alike.
     let (w1, w2) = views(40);
-    assert_eq!(whole.step(&w1, &w2, N).unwrap(), parts.step(&w1, &w2, N).unwrap());
+    assert_eq!(
+        whole.step(&w1, &w2, N).unwrap(),
+        parts.step(&w1, &w2, N).unwrap()
+    );
 
     // Micro-batches of n < train.batch_size accumulate.
     parts.zero_grad().unwrap();

@@ -19,7 +19,10 @@ pub fn random(n: usize, seed: u64) -> Vec<f32> {
 
 /// Deterministic pseudo-random bytes.
 pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
-    random(n, seed).into_iter().map(|x| ((x + 1.0) * 127.5) as u8).collect()
+    random(n, seed)
+        .into_iter()
+        .map(|x| ((x + 1.0) * 127.5) as u8)
+        .collect()
 }
 
 /// A fresh scratch directory for one test.
@@ -33,7 +36,13 @@ pub fn scratch(name: &str) -> PathBuf {
 /// The small config most tests use: cnn-small, 2 threads.
 pub fn small_config(batch: i64) -> byol::Config {
     let mut cfg = byol::Config::preset("fashion-mnist").unwrap();
-    cfg.set("threads", 2).unwrap().set("train.batch_size", batch).unwrap();
-    cfg.set("train.total_steps", 100).unwrap().set("seed", 1).unwrap();
+    cfg.set("threads", 2)
+        .unwrap()
+        .set("train.batch_size", batch)
+        .unwrap();
+    cfg.set("train.total_steps", 100)
+        .unwrap()
+        .set("seed", 1)
+        .unwrap();
     cfg
 }
