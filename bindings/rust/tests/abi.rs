@@ -167,7 +167,7 @@ fn struct_layouts_and_constants_match_the_c_headers() {
     }
     assert!(
         bad.is_empty(),
-        "src/sys.rs disagrees with the C headers:\n  {}",
+        "bindings/rust/src/sys.rs disagrees with the C headers (mirror the header change there; a new version also goes into Cargo.toml):\n  {}",
         bad.join("\n  ")
     );
     assert!(n > 90, "only {n} items compared");
@@ -175,6 +175,18 @@ fn struct_layouts_and_constants_match_the_c_headers() {
 
 #[test]
 fn loaded_library_matches_the_headers() {
+    // The crate's version is the version of the headers it mirrors.
+    let headers = format!(
+        "{}.{}.{}",
+        sys::BYOL_VERSION_MAJOR,
+        sys::BYOL_VERSION_MINOR,
+        sys::BYOL_VERSION_PATCH
+    );
+    assert_eq!(
+        env!("CARGO_PKG_VERSION"),
+        headers,
+        "bindings/rust/Cargo.toml version"
+    );
     // The run-time library and the headers the bindings mirror agree on
     // MAJOR.MINOR (a newer PATCH or MINOR library would also do).
     let v = byol::version_number();
@@ -227,7 +239,7 @@ fn every_header_function_is_declared() {
     let extra: Vec<_> = rust_fns.difference(&header_fns).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "missing in sys.rs: {missing:?}; not in the headers: {extra:?}"
+        "declare new header functions in bindings/rust/src/sys.rs (and wrap them in the crate); missing in sys.rs: {missing:?}; not in the headers: {extra:?}"
     );
     assert!(header_fns.len() > 90, "{} functions", header_fns.len());
 }
