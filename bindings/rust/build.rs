@@ -90,7 +90,7 @@ fn main() {
             "cargo:warning=libbyol.so not found in BYOL_LIB_DIR, {} or pkg-config's libdir; \
              linking relies on the linker's default path (run `make` at the root of the libbyol \
              tree, or set BYOL_LIB_DIR)",
-            in_tree_lib.display()
+            canonical(&in_tree_lib).display()
         );
     }
     println!("cargo:rustc-link-lib=dylib=byol");
