@@ -7,7 +7,7 @@
 #   scripts/demo.sh BYOL_TOOL [OUT_DIR]
 #
 # Environment: BYOL_FASHION_MNIST (the folder of the four IDX .gz files,
-# default Debian's /usr/share/datasets/fashion-mnist), DEMO_EPOCHS (6),
+# default Debian's /usr/share/datasets/fashion-mnist), DEMO_EPOCHS (5),
 # DEMO_THREADS (2). Everything lands in OUT_DIR (default out/demo):
 # checkpoint, metrics, plot, preview, config and the three evaluations.
 set -euo pipefail
@@ -15,7 +15,7 @@ set -euo pipefail
 BYOL=${1:?usage: scripts/demo.sh BYOL_TOOL [OUT_DIR]}
 OUT=${2:-out/demo}
 DATA=${BYOL_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-EPOCHS=${DEMO_EPOCHS:-6}
+EPOCHS=${DEMO_EPOCHS:-5}
 THREADS=${DEMO_THREADS:-2}
 COMMON=(--preset fashion-mnist --threads "$THREADS")
 
