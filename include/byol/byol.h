@@ -16,6 +16,14 @@
  *   CNN, MLP heads, or your own layers from a byol_builder) with exact
  *   forward and backward passes, flat parameter/gradient/state buffers, and
  *   safetensors weight files that torchvision loads.
+ * - byol_trainer (byol_trainer.h): the online and target networks, the
+ *   optimizer and the schedules; byol_trainer_step() does one BYOL step, and
+ *   the same step in parts serves custom loops; checkpoints resume bit for bit.
+ * - byol_dataset, byol_augmenter, byol_loader (byol_data.h): image folders,
+ *   IDX and CIFAR files or caller memory, BYOL's two augmentation pipelines,
+ *   and worker threads handing out batches of two views.
+ * - evaluation (byol_eval.h): byol_embed_dataset(), weighted k-NN and a
+ *   linear probe on frozen embeddings.
  *
  * Conventions that hold everywhere (byol_common.h):
  * - Fallible calls return BYOL_OK (0) or a negative BYOL_E_* code;

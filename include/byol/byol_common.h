@@ -18,6 +18,19 @@
 
 #include "byol_version.h"
 
+/**
+ * @def BYOL_API
+ * Marks a public function: exported from the shared library (default
+ * visibility with GCC and Clang, dllexport/dllimport on Windows). Every
+ * BYOL_API function is bound to a LIBBYOL_MAJOR.MINOR node of the symbol map.
+ *
+ * @def BYOL_BEGIN_DECL
+ * Opens `extern "C" {` when the header is read by a C++ compiler, so the
+ * functions keep C linkage; empty in C.
+ *
+ * @def BYOL_END_DECL
+ * Closes what BYOL_BEGIN_DECL opened.
+ */
 #if defined(_WIN32)
 #if defined(BYOL_BUILDING_LIBRARY)
 #define BYOL_API __declspec(dllexport)
@@ -62,21 +75,37 @@ BYOL_BEGIN_DECL
 #define BYOL_E_RANGE (-15)       /**< a configuration value out of its bounds or of the wrong type */
 /** @} */
 
-/** Static English text for a status code; never NULL, never freed. */
+/**
+ * English text for a status code ("invalid argument"), the same for every
+ * call; use byol_last_error() for what went wrong in a particular call.
+ * @param code a BYOL_OK / BYOL_E_* value; any other value gives
+ *        "unknown status code".
+ * @return static storage owned by the library: never NULL, never freed.
+ *         Cannot fail. Thread-safe.
+ */
 BYOL_API const char *byol_strerror(int code);
 
 /**
  * The message of the last failure on the calling thread, naming what was
- * wrong. Never NULL ("" if none). Owned by the library; valid until the
- * next libbyol call on this thread. Detect failures by return codes, not by
- * this message: successful calls may leave an older message in place.
+ * wrong. Detect failures by return codes, not by this message: successful
+ * calls may leave an older message in place.
+ * @return a NUL-terminated string, never NULL ("" if no call failed yet on
+ *         this thread), owned by the library (thread-local storage): valid
+ *         until the next libbyol call on this thread; copy it to keep it.
+ *         Cannot fail.
  */
 BYOL_API const char *byol_last_error(void);
 
 /**
- * Copies the last error message into buf (always NUL-terminated when
- * len > 0) and returns the length the full message needs, including the
- * NUL, so FFI callers can size their buffer.
+ * Copies the calling thread's last error message (byol_last_error()) into
+ * a caller buffer, so FFI callers can size their buffer: call with len 0
+ * to learn the size, then again with a buffer that large.
+ * @param buf caller memory of len bytes, written during the call (may be
+ *        NULL when len is 0). Always NUL-terminated when len > 0; a
+ *        message that does not fit is cut.
+ * @param len size of buf in bytes.
+ * @return the size the whole message needs, in bytes, including the NUL
+ *         (1 for no message). Cannot fail.
  */
 BYOL_API size_t byol_last_error_copy(char *buf, size_t len);
 
@@ -85,8 +114,18 @@ BYOL_API size_t byol_last_error_copy(char *buf, size_t len);
  * Compare with the BYOL_VERSION_* macros to check that the header and the
  * loaded library agree.
  * @{ */
-BYOL_API int byol_version_number(void);          /**< BYOL_VERSION_NUMBER of the library */
-BYOL_API const char *byol_version_string(void);  /**< "MAJOR.MINOR.PATCH", static */
+/**
+ * The version of the loaded library.
+ * @return its BYOL_VERSION_NUMBER (MAJOR*10000 + MINOR*100 + PATCH).
+ *         Cannot fail; no memory is owned or borrowed.
+ */
+BYOL_API int byol_version_number(void);
+/**
+ * The version of the loaded library as text.
+ * @return "MAJOR.MINOR.PATCH", static storage owned by the library (never
+ *         freed). Cannot fail.
+ */
+BYOL_API const char *byol_version_string(void);
 /** @} */
 
 /* ------------------------------------------------------------------------ */
@@ -97,10 +136,13 @@ BYOL_API const char *byol_version_string(void);  /**< "MAJOR.MINOR.PATCH", stati
  * to sizeof(byol_allocator).
  */
 typedef struct byol_allocator {
-    uint32_t struct_size;
-    uint32_t reserved;
+    uint32_t struct_size;  /**< set to sizeof(byol_allocator) */
+    uint32_t reserved;     /**< set to 0 */
+    /** returns size bytes aligned to align, or NULL; called from any thread */
     void *(*alloc)(size_t size, size_t align, void *user);
+    /** releases a block alloc returned (never NULL); called from any thread */
     void (*free)(void *ptr, void *user);
+    /** passed to alloc and free; must stay valid while blocks it made exist */
     void *user;
 } byol_allocator;
 
@@ -109,14 +151,21 @@ typedef struct byol_allocator {
  * restores the default (aligned malloc). Blocks remember the allocator that
  * made them, so switching while handles exist is safe. Not thread-safe:
  * install it before other threads use libbyol.
- * @return BYOL_OK, or BYOL_E_ABI (bad struct_size), BYOL_E_INVALID_ARG
- *         (missing alloc or free function).
+ * @param allocator borrowed for the call: its function pointers and user
+ *        pointer are copied; user must outlive every block made with it.
+ *        NULL restores the default.
+ * @return BYOL_OK, or BYOL_E_ABI (struct_size smaller than this library's
+ *         byol_allocator), BYOL_E_INVALID_ARG (missing alloc or free
+ *         function). On failure the current allocator stays.
  */
 BYOL_API int byol_set_allocator(const byol_allocator *allocator);
 
 /**
- * Releases memory that libbyol returned as "owned by the caller". Never use
- * the C library's free() for it. NULL is accepted.
+ * Releases memory that libbyol returned as "owned by the caller (byol_free)"
+ * (byol_config_serialize(), byol_embed_dataset()). Never use the C
+ * library's free() for it.
+ * @param ptr the block, whose ownership passes back to the library; NULL is
+ *        accepted. Cannot fail.
  */
 BYOL_API void byol_free(void *ptr);
 
@@ -125,19 +174,32 @@ BYOL_API void byol_free(void *ptr);
  * Silent by default. The callback receives a level and a NUL-terminated
  * message (borrowed for the call). It must not call back into libbyol.
  * @{ */
-#define BYOL_LOG_ERROR 0
-#define BYOL_LOG_WARN 1
-#define BYOL_LOG_INFO 2
-#define BYOL_LOG_DEBUG 3
+#define BYOL_LOG_ERROR 0  /**< most severe (failures are reported by status codes instead) */
+#define BYOL_LOG_WARN 1   /**< something the caller may want to fix */
+#define BYOL_LOG_INFO 2   /**< e.g. the BLIS kernels chosen for a CPU BLIS does not know */
+#define BYOL_LOG_DEBUG 3  /**< the message of every failing call, as it is recorded */
+/**
+ * Log callback: level is a BYOL_LOG_* value, message is borrowed for the
+ * call, user is what byol_set_log_callback() was given. May be called from
+ * library threads; must not call back into libbyol.
+ */
 typedef void (*byol_log_fn)(int level, const char *message, void *user);
-/** Installs fn (NULL silences) for messages up to max_level. Process-wide. */
+/**
+ * Installs a process-wide log callback. Not thread-safe: install it before
+ * other threads use libbyol.
+ * @param fn the callback, or NULL to silence the library.
+ * @param user passed to fn; borrowed until the callback is replaced.
+ * @param max_level the most detailed BYOL_LOG_* level delivered.
+ * Returns nothing and cannot fail.
+ */
 BYOL_API void byol_set_log_callback(byol_log_fn fn, void *user, int max_level);
 /** @} */
 
 /**
  * Cancel callback: polled between layers by long-running calls; a non-zero
  * return stops the call with #BYOL_E_CANCELLED and leaves the handle usable
- * (a cancelled step changes no weights). Installed per handle.
+ * (a cancelled step changes no weights). Installed per handle
+ * (byol_net_set_cancel()); user is the pointer given there.
  */
 typedef int (*byol_cancel_fn)(void *user);
 

@@ -34,46 +34,91 @@ typedef struct byol_config byol_config;
 
 /**
  * Creates a config holding every key at its default.
- * @param out receives the new config, owned by the caller.
+ * @param out receives the new config, owned by the caller
+ *        (byol_config_destroy()); NULL on failure.
  * @return BYOL_OK, BYOL_E_INVALID_ARG (out is NULL), BYOL_E_NOMEM.
  */
 BYOL_API int byol_config_create(byol_config **out);
 
 /**
  * Creates an independent copy of src.
- * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_NOMEM.
+ * @param src the config to copy, borrowed for the call.
+ * @param out receives the copy, owned by the caller (byol_config_destroy()).
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (src or out is NULL), BYOL_E_NOMEM.
  */
 BYOL_API int byol_config_copy(const byol_config *src, byol_config **out);
 
-/** Destroys a config; NULL is accepted. */
+/**
+ * Destroys a config and the strings it holds (pointers from
+ * byol_config_get_string() become invalid). Handles created from it are
+ * not affected: they copied what they needed.
+ * @param cfg the config, owned by the caller until this call; NULL is
+ *        accepted. Cannot fail.
+ */
 BYOL_API void byol_config_destroy(byol_config *cfg);
 
 /**
- * Sets an integer or boolean key.
+ * Sets an integer or boolean key (or a float key, converted).
+ * @param cfg the config, borrowed for the call.
+ * @param key the key's name ("train.batch_size"), borrowed for the call.
+ * @param value the new value, checked against the key's bounds.
  * @return BYOL_OK; BYOL_E_KEY (unknown key); BYOL_E_RANGE (out of bounds,
- *         or the key is not an integer/boolean); BYOL_E_INVALID_ARG (NULL).
+ *         or a string key); BYOL_E_INVALID_ARG (NULL cfg or key).
  *         On failure the config is unchanged.
  */
 BYOL_API int byol_config_set_int(byol_config *cfg, const char *key, int64_t value);
 
-/** Sets a float key. Errors as byol_config_set_int(); NaN is out of range. */
+/**
+ * Sets a float key.
+ * @param cfg the config, borrowed for the call.
+ * @param key the key's name, borrowed for the call.
+ * @param value the new value; NaN is out of range.
+ * @return as byol_config_set_int() (BYOL_E_RANGE also for a key that is not
+ *         a float). On failure the config is unchanged.
+ */
 BYOL_API int byol_config_set_float(byol_config *cfg, const char *key, double value);
 
 /**
- * Sets a string key (copied). A key with a fixed set of choices rejects
- * other values with BYOL_E_RANGE, naming the choices in the message.
+ * Sets a string key. A key with a fixed set of choices rejects other
+ * values with BYOL_E_RANGE, naming the choices in the message.
+ * @param cfg the config, borrowed for the call.
+ * @param key the key's name, borrowed for the call.
+ * @param value NUL-terminated, borrowed for the call (the config keeps a copy).
+ * @return BYOL_OK; BYOL_E_KEY (unknown key); BYOL_E_RANGE (not one of the
+ *         choices, or not a string key); BYOL_E_INVALID_ARG (a NULL
+ *         argument); BYOL_E_NOMEM. On failure the config is unchanged.
  */
 BYOL_API int byol_config_set_string(byol_config *cfg, const char *key, const char *value);
 
-/** Reads an integer or boolean key. @return BYOL_OK, BYOL_E_KEY, BYOL_E_RANGE (wrong type), BYOL_E_INVALID_ARG. */
+/**
+ * Reads an integer or boolean key (booleans read as 0 or 1).
+ * @param cfg the config, borrowed for the call.
+ * @param key the key's name, borrowed for the call.
+ * @param value receives the value (caller memory); untouched on failure.
+ * @return BYOL_OK, BYOL_E_KEY (unknown key), BYOL_E_RANGE (not an integer or
+ *         boolean key), BYOL_E_INVALID_ARG (a NULL argument).
+ */
 BYOL_API int byol_config_get_int(const byol_config *cfg, const char *key, int64_t *value);
 
-/** Reads a float key. Errors as byol_config_get_int(). */
+/**
+ * Reads a float key.
+ * @param cfg the config, borrowed for the call.
+ * @param key the key's name, borrowed for the call.
+ * @param value receives the value (caller memory); untouched on failure.
+ * @return BYOL_OK, BYOL_E_KEY, BYOL_E_RANGE (not a float key),
+ *         BYOL_E_INVALID_ARG.
+ */
 BYOL_API int byol_config_get_float(const byol_config *cfg, const char *key, double *value);
 
 /**
- * Reads a string key. *value is borrowed: valid until the key is set again
- * or the config is destroyed. Errors as byol_config_get_int().
+ * Reads a string key.
+ * @param cfg the config, borrowed for the call.
+ * @param key the key's name, borrowed for the call.
+ * @param value receives a pointer into the config: borrowed, valid until
+ *        the key is set again (also by parse or a preset) or the config is
+ *        destroyed. Do not free it.
+ * @return BYOL_OK, BYOL_E_KEY, BYOL_E_RANGE (not a string key),
+ *         BYOL_E_INVALID_ARG.
  */
 BYOL_API int byol_config_get_string(const byol_config *cfg, const char *key, const char **value);
 
@@ -84,32 +129,57 @@ BYOL_API int byol_config_get_string(const byol_config *cfg, const char *key, con
  * quoted with double quotes to contain spaces or commas. All settings are
  * checked before any is applied: on failure the config is unchanged and the
  * message names the offending key or text.
- * @return BYOL_OK, BYOL_E_KEY, BYOL_E_RANGE, BYOL_E_INVALID_ARG (syntax).
+ * @param cfg the config, borrowed for the call.
+ * @param settings NUL-terminated text, borrowed for the call; "" changes
+ *        nothing.
+ * @return BYOL_OK, BYOL_E_KEY (unknown key), BYOL_E_RANGE (bad value),
+ *         BYOL_E_INVALID_ARG (a NULL argument, or text that is not
+ *         key=value, an unterminated quote), BYOL_E_NOMEM.
  */
 BYOL_API int byol_config_parse(byol_config *cfg, const char *settings);
 
 /**
- * Applies a named preset (see byol_config_preset_name()). Keys the preset
- * does not mention keep their values.
- * @return BYOL_OK, BYOL_E_KEY (unknown preset; the message lists the known ones).
+ * Applies a named preset (see byol_config_preset_name()) as
+ * byol_config_parse() of its settings. Keys the preset does not mention
+ * keep their values.
+ * @param cfg the config, borrowed for the call.
+ * @param name "cifar10", "fashion-mnist" or "imagenet", borrowed for the call.
+ * @return BYOL_OK, BYOL_E_KEY (unknown preset; the message lists the known
+ *         ones), BYOL_E_INVALID_ARG (a NULL argument), BYOL_E_NOMEM. On
+ *         failure the config is unchanged.
  */
 BYOL_API int byol_config_apply_preset(byol_config *cfg, const char *name);
 
-/** Name of preset i (0-based), or NULL past the end. Static storage. */
+/**
+ * Lists the presets.
+ * @param index 0-based.
+ * @return the name of preset index, static storage owned by the library,
+ *         or NULL when index is negative or past the last preset. Cannot fail.
+ */
 BYOL_API const char *byol_config_preset_name(int32_t index);
 
 /**
- * Writes the value of key as text (the form byol_config_parse() accepts)
- * into buf and returns the length needed including the NUL, or a negative
- * status (BYOL_E_KEY, BYOL_E_INVALID_ARG).
+ * Writes the value of key as text (the form byol_config_parse() accepts:
+ * integers and booleans in decimal, floats with 17 significant digits).
+ * @param cfg the config, borrowed for the call.
+ * @param key the key's name, borrowed for the call.
+ * @param buf caller memory of len bytes, written during the call; may be
+ *        NULL when len is 0. Always NUL-terminated when len > 0; text that
+ *        does not fit is cut.
+ * @param len size of buf in bytes.
+ * @return the size the whole text needs, including the NUL (> 0), or a
+ *         negative status: BYOL_E_KEY (unknown key), BYOL_E_INVALID_ARG
+ *         (NULL cfg or key).
  */
 BYOL_API int64_t byol_config_format(const byol_config *cfg, const char *key, char *buf, size_t len);
 
 /**
  * Serialises every key whose value differs from its default as
  * "key=value\n" lines, which byol_config_parse() reads back.
- * @param out receives a NUL-terminated string owned by the caller (byol_free).
- * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_NOMEM.
+ * @param cfg the config, borrowed for the call.
+ * @param out receives a NUL-terminated string owned by the caller (free it
+ *        with byol_free()); "" when every key is at its default.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (a NULL argument), BYOL_E_NOMEM.
  */
 BYOL_API int byol_config_serialize(const byol_config *cfg, char **out);
 
@@ -121,21 +191,37 @@ typedef struct byol_key_info {
     const char *help;           /**< one line; static storage */
     const char *default_value;  /**< default as text; static storage */
     const char *choices;        /**< "a|b|c" for strings with fixed choices, else NULL */
-    double min;                 /**< bounds for numeric keys (inclusive) */
-    double max;
+    double min;                 /**< lower bound of a numeric key (inclusive) */
+    double max;                 /**< upper bound of a numeric key (inclusive) */
 } byol_key_info;
 
-/** Number of keys. */
+/**
+ * Counts the configuration keys of this library.
+ * @return the number of keys (later minor versions may add keys). Cannot
+ *         fail; no memory is owned or borrowed.
+ */
 BYOL_API int32_t byol_config_key_count(void);
 
 /**
- * Describes key number index (0 .. byol_config_key_count()-1).
- * @return BYOL_OK, BYOL_E_RANGE (index), BYOL_E_ABI (struct_size too
- *         small), BYOL_E_INVALID_ARG.
+ * Describes key number index (0 .. byol_config_key_count()-1). Keys come
+ * grouped by area (seed, threads, net.*, ...), the order `byol info --keys`
+ * prints; an index may change between versions, a name never does.
+ * @param index the key's index.
+ * @param info caller memory with struct_size set; filled on success. Its
+ *        strings are static storage owned by the library.
+ * @return BYOL_OK, BYOL_E_RANGE (index out of range), BYOL_E_ABI
+ *         (struct_size smaller than this library's byol_key_info),
+ *         BYOL_E_INVALID_ARG (info is NULL).
  */
 BYOL_API int byol_config_key_info(int32_t index, byol_key_info *info);
 
-/** Finds a key's index by name. @return BYOL_OK or BYOL_E_KEY. */
+/**
+ * Finds a key's index by name.
+ * @param name the key's name, borrowed for the call.
+ * @param index receives the index for byol_config_key_info().
+ * @return BYOL_OK, BYOL_E_KEY (unknown key), BYOL_E_INVALID_ARG (a NULL
+ *         argument).
+ */
 BYOL_API int byol_config_key_find(const char *name, int32_t *index);
 
 BYOL_END_DECL

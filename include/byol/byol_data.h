@@ -115,13 +115,26 @@ BYOL_API int byol_image_decode(const byol_config *cfg, const char *path, byol_im
 
 /**
  * Decodes an encoded image held in memory, as byol_image_decode().
+ * @param cfg settings, borrowed for the call (NULL: defaults).
  * @param bytes, len the encoded file, borrowed for the call.
- * @param name what error messages call it (NULL: "<memory>").
+ * @param name what error messages call it, borrowed for the call (NULL:
+ *        "<memory>").
+ * @param out caller memory with struct_size set, filled on success;
+ *        out->data is owned by the caller (byol_image_release()). On
+ *        failure out->data is NULL.
+ * @return as byol_image_decode(), BYOL_E_IO aside; BYOL_E_INVALID_ARG for
+ *         NULL bytes with a non-zero len.
  */
 BYOL_API int byol_image_decode_memory(const byol_config *cfg, const void *bytes, size_t len,
                                       const char *name, byol_image *out);
 
-/** Frees out->data (from a byol_* call) and sets it to NULL; NULL is accepted. */
+/**
+ * Frees the pixels of an image a byol_* call filled and sets img->data to
+ * NULL, so releasing twice is safe. The struct itself is the caller's.
+ * @param img the image, borrowed for the call; its data is owned by the
+ *        caller until this call. NULL (and a NULL img->data) is accepted.
+ *        Cannot fail.
+ */
 BYOL_API void byol_image_release(byol_image *img);
 
 /**
@@ -130,6 +143,9 @@ BYOL_API void byol_image_release(byol_image *img);
  * keeps the old file. stb_image_write encodes it; its process-wide
  * stbi_flip_vertically_on_write() setting, if a host program turns it on,
  * flips this PNG too.
+ * @param path the file to create or replace, borrowed for the call.
+ * @param img the image, borrowed for the call (struct_size set, 1 or 3
+ *        channels, sizes >= 1, data not NULL).
  * @return BYOL_OK, BYOL_E_INVALID_ARG (bad image), BYOL_E_IO (names the file),
  *         BYOL_E_NOMEM.
  */
@@ -166,6 +182,8 @@ typedef struct byol_dataset byol_dataset;
  *   file named *.bin is "cifar", one starting (gunzipped if need be) with an
  *   IDX magic number "idx"; anything else is BYOL_E_FORMAT.
  * @param cfg settings, borrowed for the call (NULL: defaults).
+ * @param path a directory or file as above, borrowed for the call (the
+ *        dataset keeps its own copy of the file names).
  * @param out receives the dataset, owned by the caller (byol_dataset_destroy()).
  * @return BYOL_OK; BYOL_E_IO (missing or unreadable path); BYOL_E_FORMAT (an IDX or
  *         CIFAR file whose header disagrees with its size, an empty folder, labels
@@ -179,8 +197,15 @@ BYOL_API int byol_dataset_open(const byol_config *cfg, const char *path, byol_da
  * A dataset over caller pixels: `count` images of height x width x channels
  * uint8, back to back (a C-contiguous N,H,W,C array). The pixels and labels
  * are copied; the caller keeps its arrays.
+ * @param cfg settings (data.channels), borrowed for the call (NULL: defaults).
+ * @param pixels count * height * width * channels bytes, borrowed for the call.
+ * @param count number of images, >= 1.
+ * @param height, width image size in pixels, each >= 1.
+ * @param channels 1 or 3; converted to data.channels when read.
  * @param labels `count` labels in [0, 2^20), or NULL for an unlabeled set; the
- *        classes are 0 .. the largest label, named "0", "1", ...
+ *        classes are 0 .. the largest label, named "0", "1", ...; borrowed for
+ *        the call.
+ * @param out receives the dataset, owned by the caller (byol_dataset_destroy()).
  * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_SHAPE (channels not 1 or 3, a size
  *         below 1), BYOL_E_RANGE (data.channels=2), BYOL_E_NOMEM.
  */
@@ -189,21 +214,46 @@ BYOL_API int byol_dataset_from_memory(const byol_config *cfg, const uint8_t *pix
                                       int32_t channels, const int32_t *labels,
                                       byol_dataset **out);
 
-/** Destroys a dataset; NULL is accepted. Destroy its loaders first. */
+/**
+ * Destroys a dataset. Destroy its loaders first: they borrow it.
+ * @param ds the dataset, owned by the caller until this call; NULL is
+ *        accepted. Cannot fail.
+ */
 BYOL_API void byol_dataset_destroy(byol_dataset *ds);
 
-/** Number of images (0 for NULL). */
+/**
+ * Counts the images.
+ * @param ds the dataset, borrowed for the call.
+ * @return the number of images, 0 when ds is NULL. Sets no error.
+ */
 BYOL_API int64_t byol_dataset_size(const byol_dataset *ds);
 
-/** Number of classes; 0 for an unlabeled dataset or NULL. */
+/**
+ * Counts the classes.
+ * @param ds the dataset, borrowed for the call.
+ * @return the number of classes (labels are 0 .. count-1); 0 for an
+ *         unlabeled dataset or NULL. Sets no error.
+ */
 BYOL_API int32_t byol_dataset_num_classes(const byol_dataset *ds);
 
-/** Name of class `label` (borrowed until the dataset is destroyed), NULL if out of range. */
+/**
+ * Names a class: the folder name of an image folder, the name from a
+ * CIFAR meta file, else the label in decimal.
+ * @param ds the dataset, borrowed for the call.
+ * @param label a class, 0 .. byol_dataset_num_classes()-1.
+ * @return the name, borrowed from the dataset (valid until it is
+ *         destroyed); NULL for a NULL ds or a label out of range (no error
+ *         recorded).
+ */
 BYOL_API const char *byol_dataset_class_name(const byol_dataset *ds, int32_t label);
 
 /**
- * Label of image `index`: -1 when the dataset is unlabeled.
- * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_RANGE (index outside [0, size)).
+ * Label of one image, without decoding it.
+ * @param ds the dataset, borrowed for the call.
+ * @param index the image, in [0, byol_dataset_size()).
+ * @param label receives the label, -1 when the dataset is unlabeled.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (a NULL argument), BYOL_E_RANGE (index
+ *         outside [0, size)).
  */
 BYOL_API int byol_dataset_label(const byol_dataset *ds, int64_t index, int32_t *label);
 
@@ -212,7 +262,13 @@ BYOL_API int byol_dataset_label(const byol_dataset *ds, int64_t index, int32_t *
  * Records of IDX, CIFAR and memory datasets are converted to data.channels
  * the same way (gray replicated, RGB to gray by the BT.601 formula).
  * Errors name the file (and, for a record of a binary file, its index).
- * @return as byol_image_decode(), plus BYOL_E_RANGE for a bad index.
+ * Safe to call from several threads at once on one dataset.
+ * @param ds the dataset, borrowed for the call.
+ * @param index the image, in [0, byol_dataset_size()).
+ * @param out caller memory with struct_size set, filled on success;
+ *        out->data is owned by the caller (byol_image_release()).
+ * @return as byol_image_decode(), plus BYOL_E_RANGE for a bad index and
+ *         BYOL_E_INVALID_ARG for a NULL ds.
  */
 BYOL_API int byol_dataset_get(const byol_dataset *ds, int64_t index, byol_image *out);
 
@@ -235,10 +291,20 @@ typedef struct byol_augmenter byol_augmenter;
  */
 BYOL_API int byol_augmenter_create(const byol_config *cfg, byol_augmenter **out);
 
-/** Destroys an augmenter; NULL is accepted. */
+/**
+ * Destroys an augmenter.
+ * @param aug the augmenter, owned by the caller until this call; NULL is
+ *        accepted. Cannot fail.
+ */
 BYOL_API void byol_augmenter_destroy(byol_augmenter *aug);
 
-/** Shape of one output: dims = {channels, size, size}. */
+/**
+ * Shape of one output view.
+ * @param aug the augmenter, borrowed for the call.
+ * @param dims receives {data.channels, augment.size, augment.size} (caller
+ *        memory, 3 elements).
+ * @return BYOL_OK or BYOL_E_INVALID_ARG (a NULL argument).
+ */
 BYOL_API int byol_augmenter_dims(const byol_augmenter *aug, int64_t dims[3]);
 
 /**
@@ -251,6 +317,7 @@ BYOL_API int byol_augmenter_dims(const byol_augmenter *aug, int64_t dims[3]);
  * a random order, each clipped), grayscale, blur (zero padding),
  * solarisation, clip, (x - mean) / std. With one channel, saturation, hue
  * and grayscale are skipped.
+ * @param aug the augmenter, borrowed for the call (read only).
  * @param img borrowed for the call; its channels must equal data.channels.
  * @param epoch in [0, 2^32).
  * @param index the sample's index, in [0, 2^62).
@@ -268,6 +335,10 @@ BYOL_API int byol_augmenter_view(const byol_augmenter *aug, const byol_image *im
  * side int(eval_crop * min(H, W)), offsets rounded up), resized to size x
  * size, /255, clip, normalised: the same framing as resizing the shorter
  * side to size / eval_crop and cropping size x size in the centre.
+ * @param aug the augmenter, borrowed for the call (read only; any number
+ *        of threads at once).
+ * @param img borrowed for the call; its channels must equal data.channels.
+ * @param out channels * size * size floats (caller memory), written.
  * @return as byol_augmenter_view().
  */
 BYOL_API int byol_augmenter_eval(const byol_augmenter *aug, const byol_image *img, float *out);
@@ -282,11 +353,13 @@ typedef struct byol_loader byol_loader;
 /** Evaluation: in order, every sample once, view1 only (byol_augmenter_eval()). */
 #define BYOL_LOADER_EVAL 1
 
-/** One batch. Its arrays belong to the loader and stay valid until the next
- *  byol_loader_next() or byol_loader_seek() call or byol_loader_destroy(). */
+/**
+ * One batch. Its arrays belong to the loader and stay valid until the next
+ * byol_loader_next() or byol_loader_seek() call or byol_loader_destroy().
+ */
 typedef struct byol_batch {
     uint32_t struct_size;   /**< set to sizeof(byol_batch) before the call */
-    uint32_t reserved;
+    uint32_t reserved;      /**< set to 0; not written */
     int64_t epoch;          /**< epoch of this batch, from 0 */
     int64_t index;          /**< batch index within the epoch, from 0 */
     int64_t count;          /**< samples in this batch */
@@ -297,11 +370,18 @@ typedef struct byol_batch {
 } byol_batch;
 
 /**
- * Creates a loader over `ds` (borrowed until the loader is destroyed) and
- * starts its workers (loader.workers threads, loader.prefetch batches
- * ahead). Batches have train.batch_size samples.
+ * Creates a loader over `ds` and starts its workers (loader.workers
+ * threads, loader.prefetch batches ahead). Batches have train.batch_size
+ * samples; the last batch of an epoch has fewer when it is not dropped
+ * (evaluation mode, or loader.drop_last=0).
+ * @param cfg settings (data.*, augment.*, loader.*, train.batch_size,
+ *        seed), borrowed for the call (NULL: defaults).
+ * @param ds the dataset, borrowed until the loader is destroyed: destroy
+ *        the loader first.
  * @param mode BYOL_LOADER_TRAIN or BYOL_LOADER_EVAL.
- * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_SHAPE (dataset smaller than one batch
+ * @param out receives the loader, owned by the caller
+ *        (byol_loader_destroy()); NULL on failure.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (a NULL argument, another mode), BYOL_E_SHAPE (dataset smaller than one batch
  *         in training mode), BYOL_E_KEY / BYOL_E_RANGE, BYOL_E_NOMEM, BYOL_E_GENERIC
  *         (a thread could not be started).
  */
@@ -315,6 +395,11 @@ BYOL_API int byol_loader_create(const byol_config *cfg, const byol_dataset *ds, 
  * with the next batch) or is replaced by the dataset's next image (index
  * + 1, + 2, ... until one decodes) and counted (loader.on_error=skip,
  * byol_loader_skipped()).
+ * @param ld the loader, borrowed for the call.
+ * @param out caller memory with struct_size set; on success its pointers
+ *        (view data, labels, samples) are borrowed from the loader, valid
+ *        until the next byol_loader_next() or byol_loader_seek() call or
+ *        byol_loader_destroy().
  * @return BYOL_OK; BYOL_DONE (evaluation mode: every sample was handed out);
  *         BYOL_E_IO / BYOL_E_DECODE / BYOL_E_FORMAT / BYOL_E_RANGE (a bad sample, on
  *         stop); BYOL_E_ABI; BYOL_E_INVALID_ARG.
@@ -323,19 +408,39 @@ BYOL_API int byol_loader_next(byol_loader *ld, byol_batch *out);
 
 /**
  * Makes the next batch batch `index` of epoch `epoch` (resuming a run):
- * the same bytes an uninterrupted loader would give there.
- * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_RANGE (index outside the epoch).
+ * the same bytes an uninterrupted loader would give there. The batch last
+ * handed out becomes invalid; work the workers did ahead is dropped.
+ * @param ld the loader, borrowed for the call.
+ * @param epoch from 0 (only 0 in evaluation mode).
+ * @param index the batch within the epoch, in [0, byol_loader_batches_per_epoch()).
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (ld is NULL), BYOL_E_RANGE (epoch or
+ *         index out of range; nothing changed).
  */
 BYOL_API int byol_loader_seek(byol_loader *ld, int64_t epoch, int64_t index);
 
-/** Batches in one epoch (after drop_last in training mode). */
+/**
+ * Counts the batches of one epoch.
+ * @param ld the loader, borrowed for the call.
+ * @return batches per epoch (after loader.drop_last in training mode; the
+ *         whole pass in evaluation mode), 0 when ld is NULL. Sets no error.
+ */
 BYOL_API int64_t byol_loader_batches_per_epoch(const byol_loader *ld);
 
-/** Bad images skipped in the batches handed out so far (loader.on_error=skip):
- *  a function of those batches alone, not of how far the workers ran ahead. */
+/**
+ * Counts the bad images skipped in the batches handed out so far
+ * (loader.on_error=skip): a function of those batches alone, not of how
+ * far the workers ran ahead.
+ * @param ld the loader, borrowed for the call.
+ * @return the count, 0 when ld is NULL. Sets no error.
+ */
 BYOL_API int64_t byol_loader_skipped(const byol_loader *ld);
 
-/** Stops and joins the workers, frees the loader; NULL is accepted. */
+/**
+ * Stops and joins the workers (also in the middle of a batch) and frees the
+ * loader and its batches. The dataset it borrowed may be destroyed after.
+ * @param ld the loader, owned by the caller until this call; NULL is
+ *        accepted. Cannot fail.
+ */
 BYOL_API void byol_loader_destroy(byol_loader *ld);
 
 /* ---- preview ------------------------------------------------------------------- */
@@ -344,6 +449,12 @@ BYOL_API void byol_loader_destroy(byol_loader *ld);
  * Writes a PNG grid: one row per image `first` .. `first + count - 1` of
  * `ds`: the source (center crop), view 1 and view 2 of epoch 0, each at
  * the augmenter's output size, un-normalised for display.
+ * @param cfg settings (augment.*, data.channels, seed), borrowed for the
+ *        call (NULL: defaults).
+ * @param ds the dataset, borrowed for the call.
+ * @param first index of the first image.
+ * @param count number of images (rows), in [1, 256].
+ * @param path the PNG to create or replace (atomically), borrowed for the call.
  * @return BYOL_OK, BYOL_E_RANGE (images outside the dataset, count outside [1, 256]),
  *         errors of byol_dataset_get() and byol_image_write_png().
  */

@@ -3,8 +3,9 @@
  * @brief Evaluation of frozen embeddings: weighted k-NN and a linear probe.
  *
  * Both take embeddings as row-major float arrays ([n, dim], borrowed for
- * the call) with integer labels in [0, num_classes), and return the top-1
- * accuracy on the query (test) rows. They are deterministic: the same
+ * the call: the library copies what it changes) with integer labels >= 0
+ * (the classes are 0 .. the largest label of either set), and return the
+ * top-1 accuracy on the query (test) rows. They are deterministic: the same
  * inputs and settings give the same accuracy at any thread count.
  *
  * Typical use: embed a labelled training split and a test split with the
@@ -33,12 +34,19 @@ BYOL_BEGIN_DECL
  * L2-normalised (copies), each query's eval.knn_k most cosine-similar bank
  * rows vote for their labels with weight exp(similarity /
  * eval.knn_temperature), and the class with the largest total wins (ties:
- * the lower label).
- * @param bank, bank_labels n_bank rows of dim floats and their labels.
- * @param query, query_labels n_query rows and their true labels.
+ * the lower label). k above n_bank counts as n_bank.
+ * @param cfg settings (eval.knn_k, eval.knn_temperature, threads),
+ *        borrowed for the call (NULL: defaults).
+ * @param bank, bank_labels n_bank rows of dim floats and their labels,
+ *        borrowed for the call.
+ * @param n_bank number of bank rows, >= 1.
+ * @param query, query_labels n_query rows and their true labels, borrowed
+ *        for the call.
+ * @param n_query number of query rows, >= 1.
+ * @param dim floats per row, >= 1.
  * @param accuracy receives the fraction of queries whose prediction is right.
- * @return BYOL_OK, BYOL_E_INVALID_ARG (NULL pointer, a count below 1, a negative
- *         label), BYOL_E_KEY / BYOL_E_RANGE (settings), BYOL_E_NOMEM.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (NULL pointer, a count below 1, a
+ *         negative label; the message names the row), BYOL_E_NOMEM.
  */
 BYOL_API int byol_eval_knn(const byol_config *cfg, const float *bank, const int32_t *bank_labels,
                            int64_t n_bank, const float *query, const int32_t *query_labels,
@@ -52,7 +60,17 @@ BYOL_API int byol_eval_knn(const byol_config *cfg, const float *bank, const int3
  * 0.9 (libbyol's optimizer), mini-batches of eval.probe_batch in an order
  * drawn from seed, learning rate eval.probe_lr with a cosine decay to 0,
  * weight decay eval.probe_weight_decay on the weights only.
- * @return as byol_eval_knn(); accuracy is measured on the query rows.
+ * @param cfg settings (eval.probe_*, seed, threads), borrowed for the call
+ *        (NULL: defaults).
+ * @param train, train_labels n_train rows of dim floats and their labels,
+ *        borrowed for the call.
+ * @param n_train number of training rows, >= 1.
+ * @param test, test_labels n_test rows and their true labels, borrowed for
+ *        the call.
+ * @param n_test number of test rows, >= 1.
+ * @param dim floats per row, >= 1.
+ * @param accuracy receives the fraction of test rows classified right.
+ * @return as byol_eval_knn().
  */
 BYOL_API int byol_eval_linear_probe(const byol_config *cfg, const float *train,
                                     const int32_t *train_labels, int64_t n_train,
@@ -65,10 +83,16 @@ BYOL_API int byol_eval_linear_probe(const byol_config *cfg, const float *train,
  * randomness), batches of train.batch_size through byol_net_embed()
  * (inference mode), loader.workers threads decoding ahead.
  * @param encoder borrowed for the call; its input must match augment.size
- *        and data.channels, its output must be a vector.
+ *        and data.channels, its output must be a vector. Planned for
+ *        train.batch_size if it never was; its mode and weights are kept.
+ * @param cfg settings (data.*, augment.*, loader.*, train.batch_size),
+ *        borrowed for the call (NULL: defaults).
+ * @param ds the dataset, borrowed for the call.
  * @param embeddings receives [count, dim] floats, owned by the caller (byol_free()).
  * @param labels receives count labels (-1 when unlabeled), owned by the caller
  *        (byol_free()); may be NULL if not wanted.
+ * @param count receives the number of rows (the dataset's size).
+ * @param dim receives the number of floats per row.
  * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_SHAPE (encoder and images disagree),
  *         errors of byol_loader_next() (a bad image), BYOL_E_NOMEM. On failure the
  *         outputs are NULL.

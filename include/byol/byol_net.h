@@ -35,10 +35,10 @@ typedef struct byol_net byol_net;
  * the call that receives the view. Set struct_size to sizeof(byol_tensor).
  */
 typedef struct byol_tensor {
-    uint32_t struct_size;
-    int32_t ndim;
-    int64_t shape[4];
-    float *data;
+    uint32_t struct_size;  /**< set to sizeof(byol_tensor) */
+    int32_t ndim;          /**< number of dimensions used in shape, 1 to 4 */
+    int64_t shape[4];      /**< sizes, outermost first (N, C, H, W for images) */
+    float *data;           /**< shape[0] * ... * shape[ndim-1] floats, caller memory */
 } byol_tensor;
 
 /** Initialiser for a byol_tensor in C: `byol_tensor t = BYOL_TENSOR_INIT;` */
@@ -59,70 +59,99 @@ typedef struct byol_tensor {
  */
 BYOL_API int byol_net_create(const byol_config *cfg, byol_net **out);
 
-/** Destroys a net and everything it owns; NULL is accepted. */
+/**
+ * Destroys a net and everything it owns (buffers, arena, tensor names).
+ * Never call it on a borrowed net (byol_trainer_encoder()).
+ * @param net the net, owned by the caller until this call; NULL is
+ *        accepted. Cannot fail.
+ */
 BYOL_API void byol_net_destroy(byol_net *net);
 
 /**
  * Plans the activation arena for batches of up to max_batch samples. Must
  * be called before the first forward; may be called again to resize.
- * Parameters, gradients and state are kept.
- * @return BYOL_OK, BYOL_E_INVALID_ARG (max_batch < 1), BYOL_E_NOMEM (the
- *         previous plan stays in force).
+ * Parameters, gradients and state are kept; a pending backward is not.
+ * @param net the net, borrowed for the call; it owns the arena.
+ * @param max_batch largest batch of later calls, in [1, 2^24].
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (NULL net, max_batch out of range),
+ *         BYOL_E_NOMEM (the previous plan stays in force).
  */
 BYOL_API int byol_net_plan(byol_net *net, int64_t max_batch);
 
 /**
  * Chooses training mode (BatchNorm uses batch statistics and updates its
  * running statistics) or evaluation mode (running statistics). New nets are
- * in training mode.
- * @return BYOL_OK or BYOL_E_INVALID_ARG.
+ * in training mode. A pending backward is invalidated.
+ * @param net the net, borrowed for the call.
+ * @param training non-zero for training mode, 0 for evaluation mode.
+ * @return BYOL_OK or BYOL_E_INVALID_ARG (net is NULL).
  */
 BYOL_API int byol_net_set_training(byol_net *net, int32_t training);
 
 /**
- * Per-sample input shape (C, H, W) written to dims[0..2].
- * @return BYOL_OK or BYOL_E_INVALID_ARG.
+ * Per-sample input shape. A vector input of D features is (D, 1, 1).
+ * @param net the net, borrowed for the call.
+ * @param dims receives C, H, W (caller memory, 3 elements).
+ * @return BYOL_OK or BYOL_E_INVALID_ARG (a NULL argument).
  */
 BYOL_API int byol_net_input_dims(const byol_net *net, int64_t dims[3]);
 
 /**
- * Per-sample output shape: *ndim is 1 for a vector (D) or 3 for a map
- * (C, H, W); dims receives the sizes.
- * @return BYOL_OK or BYOL_E_INVALID_ARG.
+ * Per-sample output shape.
+ * @param net the net, borrowed for the call.
+ * @param ndim receives 1 for a vector (D) or 3 for a map (C, H, W).
+ * @param dims receives the sizes (caller memory, 3 elements; D, 1, 1 for a
+ *        vector).
+ * @return BYOL_OK or BYOL_E_INVALID_ARG (a NULL argument).
  */
 BYOL_API int byol_net_output_dims(const byol_net *net, int32_t *ndim, int64_t dims[3]);
 
 /**
- * Forward pass. x is [N, C, H, W] (or [N, D] for an MLP), y is [N, ...]
- * matching byol_net_output_dims(); both borrowed for the call. In training
- * mode the activations are kept for byol_net_backward() and BatchNorm
- * running statistics are updated.
+ * Forward pass. In training mode the activations are kept for
+ * byol_net_backward() and BatchNorm running statistics are updated.
+ * @param net the net, borrowed for the call.
+ * @param x input [N, C, H, W] (or [N, D] for a vector input), borrowed for
+ *        the call; N from 1 to the planned batch.
+ * @param y output [N, ...] matching byol_net_output_dims() ([N, D] or
+ *        [N, C, H, W]), caller memory written during the call.
  * @return BYOL_OK; BYOL_E_SHAPE (a shape differs, or N exceeds the planned
  *         batch; the message gives both shapes); BYOL_E_BAD_STATE (never
  *         planned); BYOL_E_NONFINITE (x holds NaN or infinity; nothing
- *         changes); BYOL_E_CANCELLED; BYOL_E_INVALID_ARG.
+ *         changes); BYOL_E_CANCELLED; BYOL_E_ABI (a struct_size too small);
+ *         BYOL_E_INVALID_ARG (a NULL net, tensor or data).
  */
 BYOL_API int byol_net_forward(byol_net *net, const byol_tensor *x, byol_tensor *y);
 
 /**
- * Backward pass for the last training-mode forward: given dy = dLoss/dy
- * (shape of y), ADDS dLoss/dparams into the gradient buffer and, if dx is
- * not NULL, writes dLoss/dx (shape of x). Gradients accumulate across calls
- * until byol_net_zero_grad().
+ * Backward pass for the last training-mode forward: ADDS dLoss/dparams into
+ * the gradient buffer. Gradients accumulate across calls until
+ * byol_net_zero_grad().
+ * @param net the net, borrowed for the call.
+ * @param dy dLoss/dy, the shape of that forward's y, borrowed for the call.
+ * @param dx if not NULL, receives dLoss/dx (the shape of x; caller memory).
  * @return BYOL_OK; BYOL_E_BAD_STATE (no training forward since the last
  *         plan, eval forward or embed); BYOL_E_SHAPE; BYOL_E_CANCELLED
  *         (gradients are then partial: zero them); BYOL_E_INVALID_ARG.
  */
 BYOL_API int byol_net_backward(byol_net *net, const byol_tensor *dy, byol_tensor *dx);
 
-/** Sets every gradient to zero. @return BYOL_OK or BYOL_E_INVALID_ARG. */
+/**
+ * Sets every gradient to zero.
+ * @param net the net, borrowed for the call.
+ * @return BYOL_OK or BYOL_E_INVALID_ARG (net is NULL).
+ */
 BYOL_API int byol_net_zero_grad(byol_net *net);
 
 /**
  * Inference: evaluation-mode forward of any number of samples (processed in
- * chunks of the planned batch size), y = [N, D] with D the product of the
- * output dims. Leaves the mode unchanged; a pending backward is invalidated.
- * @return as byol_net_forward().
+ * chunks of the planned batch size). Leaves the mode unchanged; a pending
+ * backward is invalidated.
+ * @param net the net, borrowed for the call.
+ * @param x input [N, C, H, W] (or [N, D]), any N >= 1, borrowed for the call.
+ * @param y output [N, D] with D the product of the output dims, caller
+ *        memory written during the call.
+ * @return as byol_net_forward(), except that N may exceed the planned batch
+ *         and a y of the wrong shape is BYOL_E_SHAPE.
  */
 BYOL_API int byol_net_embed(byol_net *net, const byol_tensor *x, byol_tensor *y);
 
@@ -137,6 +166,8 @@ BYOL_API int byol_net_embed(byol_net *net, const byol_tensor *x, byol_tensor *y)
  * Borrowed pointer to one flat buffer (valid until the net is destroyed;
  * the library never moves it). The caller may read and write it, e.g. to
  * implement an optimizer or to all-reduce gradients across processes.
+ * @param net the net, borrowed for the call.
+ * @param which BYOL_BUFFER_PARAMS, BYOL_BUFFER_GRADS or BYOL_BUFFER_STATE.
  * @param count receives the number of floats (may be NULL).
  * @return the buffer, or NULL for a bad argument (message set). A buffer
  *         with no elements returns a valid non-NULL pointer.
@@ -152,28 +183,40 @@ typedef struct byol_tensor_info {
     uint32_t struct_size;  /**< set to sizeof(byol_tensor_info) before the call */
     int32_t buffer;        /**< BYOL_BUFFER_PARAMS (gradient at the same offset) or BYOL_BUFFER_STATE */
     const char *name;      /**< PyTorch state_dict name; valid until the net is destroyed */
-    int32_t ndim;
+    int32_t ndim;          /**< dimensions used in shape, 1 to 4 */
     uint32_t flags;        /**< BYOL_TENSOR_* */
-    int64_t shape[4];      /**< PyTorch layout, e.g. conv [Cout, Cin, KH, KW] */
+    int64_t shape[4];      /**< PyTorch layout, e.g. conv [Cout, Cin, KH, KW]; unused sizes 0 */
     int64_t offset;        /**< in floats from the start of the buffer */
-    int64_t numel;
+    int64_t numel;         /**< number of floats, the product of the sizes */
 } byol_tensor_info;
 
-/** Number of named tensors (parameters and running statistics). */
+/**
+ * Counts the named tensors (parameters and running statistics).
+ * @param net the net, borrowed for the call.
+ * @return the count, or 0 when net is NULL. Sets no error.
+ */
 BYOL_API int64_t byol_net_tensor_count(const byol_net *net);
 
 /**
  * Describes tensor `index` (0 .. byol_net_tensor_count()-1), in state_dict
  * order. BatchNorm's num_batches_tracked counters are not float tensors and
  * are not listed; they are saved and loaded with the weights.
+ * @param net the net, borrowed for the call.
+ * @param index the tensor's index.
+ * @param info caller memory with struct_size set; filled on success. Its
+ *        name is borrowed from the net, valid until the net is destroyed.
  * @return BYOL_OK, BYOL_E_RANGE (index), BYOL_E_ABI (struct_size), BYOL_E_INVALID_ARG.
  */
 BYOL_API int byol_net_tensor_info(const byol_net *net, int64_t index, byol_tensor_info *info);
 
 /**
- * Installs a cancel callback polled between layers of forward and backward
- * (NULL removes it). fn and user are borrowed until replaced or the net is
- * destroyed.
+ * Installs a cancel callback polled between layers of forward and backward,
+ * on the calling thread.
+ * @param net the net, borrowed for the call.
+ * @param fn the callback, or NULL to remove it; borrowed until replaced or
+ *        the net is destroyed.
+ * @param user passed to fn; borrowed as long as fn.
+ * @return BYOL_OK or BYOL_E_INVALID_ARG (net is NULL).
  */
 BYOL_API int byol_net_set_cancel(byol_net *net, byol_cancel_fn fn, void *user);
 
@@ -190,6 +233,8 @@ BYOL_API int byol_net_set_cancel(byol_net *net, byol_cancel_fn fn, void *user);
  * Saves parameters, running statistics and counters to path. Atomic: the
  * file is written beside the target, synced and renamed, so a failure
  * leaves any previous file intact.
+ * @param net the net, borrowed for the call (not changed).
+ * @param path the file to create or replace, borrowed for the call.
  * @return BYOL_OK, BYOL_E_IO (message names the path and the reason),
  *         BYOL_E_NOMEM, BYOL_E_INVALID_ARG.
  */
@@ -202,6 +247,8 @@ BYOL_API int byol_net_save(const byol_net *net, const char *path);
  * Loads weights from path into the net. Every name, dtype, shape, size and
  * offset is checked before anything is copied: on failure the net is
  * unchanged.
+ * @param net the net, borrowed for the call.
+ * @param path a safetensors file, borrowed for the call (read, then closed).
  * @param flags BYOL_LOAD_* bits.
  * @return BYOL_OK; BYOL_E_IO (cannot read); BYOL_E_FORMAT (malformed file,
  *         missing or unexpected tensor, wrong dtype or shape; the message
@@ -209,7 +256,13 @@ BYOL_API int byol_net_save(const byol_net *net, const char *path);
  */
 BYOL_API int byol_net_load(byol_net *net, const char *path, uint32_t flags);
 
-/** As byol_net_load() from len bytes at data (borrowed for the call). */
+/**
+ * As byol_net_load(), from a safetensors file held in memory.
+ * @param net the net, borrowed for the call.
+ * @param data, len the file's bytes, borrowed for the call (not kept).
+ * @param flags BYOL_LOAD_* bits.
+ * @return as byol_net_load() (BYOL_E_FORMAT names the file "<buffer>").
+ */
 BYOL_API int byol_net_load_buffer(byol_net *net, const void *data, size_t len, uint32_t flags);
 /** @} */
 
@@ -227,41 +280,129 @@ BYOL_API int byol_net_load_buffer(byol_net *net, const void *data, size_t len, u
  * BYOL_E_SHAPE (a layer that cannot take its input's shape) or
  * BYOL_E_NOMEM; a failed call leaves the builder as it was.
  * @{ */
+/** Opaque builder handle: a graph of layers under construction. */
 typedef struct byol_builder byol_builder;
 
 /**
  * Starts a graph whose input is [channels, height, width] per sample
  * (height = width = 1 describes a vector input of `channels` features).
- * @param cfg settings for initialisation (seed, net.init, net.bn_*),
- *        borrowed for the call; NULL for defaults.
+ * @param cfg settings for initialisation (seed, net.init, net.bn_*,
+ *        threads), borrowed for the call; NULL for defaults.
+ * @param channels, height, width the input shape, each >= 1.
+ * @param out receives the builder, owned by the caller
+ *        (byol_builder_destroy()); NULL on failure.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (out is NULL), BYOL_E_SHAPE (a size
+ *         below 1), BYOL_E_NOMEM.
  */
 BYOL_API int byol_builder_create(const byol_config *cfg, int64_t channels, int64_t height,
                                  int64_t width, byol_builder **out);
-/** Destroys a builder; NULL is accepted. Nets it made are independent of it. */
+/**
+ * Destroys a builder. Nets it made are independent of it.
+ * @param b the builder, owned by the caller until this call; NULL is
+ *        accepted. Cannot fail.
+ */
 BYOL_API void byol_builder_destroy(byol_builder *b);
-/** 2-D convolution, square kernel, symmetric zero padding; bias 0 or 1. */
+/**
+ * 2-D convolution of a map, square kernel, symmetric zero padding.
+ * @param b the builder, borrowed for the call.
+ * @param name the layer's state_dict prefix (copied), or NULL for its node id.
+ * @param src the input node, a map [C, H, W].
+ * @param out_channels output channels, >= 1.
+ * @param kernel kernel size, >= 1.
+ * @param stride stride, >= 1.
+ * @param padding zero padding on each side, >= 0.
+ * @param bias 1 for a bias vector, 0 for none.
+ * @param out receives the new node's id (may be NULL).
+ * @return BYOL_OK; BYOL_E_INVALID_ARG (NULL builder, no such node, bad
+ *         geometry, duplicate or over-long name); BYOL_E_SHAPE (src is not a
+ *         map, or smaller than the kernel); BYOL_E_NOMEM.
+ */
 BYOL_API int byol_builder_conv2d(byol_builder *b, const char *name, int32_t src,
                                  int64_t out_channels, int32_t kernel, int32_t stride,
                                  int32_t padding, int32_t bias, int32_t *out);
-/** BatchNorm over channels (2-D for maps, 1-D for vectors). */
+/**
+ * BatchNorm over channels (2-D for maps, 1-D for vectors), with the
+ * net.bn_* settings given to byol_builder_create().
+ * @param b the builder, borrowed for the call.
+ * @param name the layer's state_dict prefix (copied), or NULL for its node id.
+ * @param src the input node.
+ * @param out receives the new node's id (may be NULL).
+ * @return BYOL_OK; BYOL_E_INVALID_ARG (NULL builder, no such node,
+ *         duplicate or over-long name); BYOL_E_NOMEM.
+ */
 BYOL_API int byol_builder_batchnorm(byol_builder *b, const char *name, int32_t src, int32_t *out);
-/** Rectified linear unit. */
+/**
+ * Rectified linear unit.
+ * @param b the builder, borrowed for the call.
+ * @param src the input node.
+ * @param out receives the new node's id (may be NULL).
+ * @return BYOL_OK; BYOL_E_INVALID_ARG (NULL builder, no such node);
+ *         BYOL_E_NOMEM.
+ */
 BYOL_API int byol_builder_relu(byol_builder *b, int32_t src, int32_t *out);
-/** Max-pool, square window, padding with -infinity, floor output size. */
+/**
+ * Max-pool of a map, square window, padding with -infinity, floor output size.
+ * @param b the builder, borrowed for the call.
+ * @param src the input node, a map.
+ * @param kernel window size, >= 1.
+ * @param stride stride, >= 1.
+ * @param padding at most kernel / 2.
+ * @param out receives the new node's id (may be NULL).
+ * @return BYOL_OK; BYOL_E_INVALID_ARG (NULL builder, no such node, bad
+ *         geometry); BYOL_E_SHAPE (src is not a map, or smaller than the
+ *         window); BYOL_E_NOMEM.
+ */
 BYOL_API int byol_builder_maxpool(byol_builder *b, int32_t src, int32_t kernel, int32_t stride,
                                   int32_t padding, int32_t *out);
-/** Global average pool of a map [C, H, W] to a vector [C]. */
+/**
+ * Global average pool of a map [C, H, W] to a vector [C].
+ * @param b the builder, borrowed for the call.
+ * @param src the input node, a map.
+ * @param out receives the new node's id (may be NULL).
+ * @return BYOL_OK; BYOL_E_INVALID_ARG (NULL builder, no such node);
+ *         BYOL_E_SHAPE (src is not a map); BYOL_E_NOMEM.
+ */
 BYOL_API int byol_builder_avgpool(byol_builder *b, int32_t src, int32_t *out);
-/** Fully connected layer on a vector; bias 0 or 1. */
+/**
+ * Fully connected layer on a vector.
+ * @param b the builder, borrowed for the call.
+ * @param name the layer's state_dict prefix (copied), or NULL for its node id.
+ * @param src the input node, a vector.
+ * @param out_features output features, >= 1.
+ * @param bias 1 for a bias vector, 0 for none.
+ * @param out receives the new node's id (may be NULL).
+ * @return BYOL_OK; BYOL_E_INVALID_ARG (NULL builder, no such node,
+ *         out_features < 1, duplicate or over-long name); BYOL_E_SHAPE (src is
+ *         not a vector); BYOL_E_NOMEM.
+ */
 BYOL_API int byol_builder_linear(byol_builder *b, const char *name, int32_t src,
                                  int64_t out_features, int32_t bias, int32_t *out);
-/** Element-wise sum of two nodes of the same shape (residual connection). */
+/**
+ * Element-wise sum of two nodes of the same shape (residual connection).
+ * @param b the builder, borrowed for the call.
+ * @param src_a, src_b the two input nodes.
+ * @param out receives the new node's id (may be NULL).
+ * @return BYOL_OK; BYOL_E_INVALID_ARG (NULL builder, no such node);
+ *         BYOL_E_SHAPE (the two shapes differ); BYOL_E_NOMEM.
+ */
 BYOL_API int byol_builder_add(byol_builder *b, int32_t src_a, int32_t src_b, int32_t *out);
-/** Flattens a map [C, H, W] into a vector [C*H*W] in PyTorch's order. */
+/**
+ * Flattens a map [C, H, W] into a vector [C*H*W] in PyTorch's order.
+ * @param b the builder, borrowed for the call.
+ * @param src the input node, a map.
+ * @param out receives the new node's id (may be NULL).
+ * @return BYOL_OK; BYOL_E_INVALID_ARG (NULL builder, no such node);
+ *         BYOL_E_SHAPE (src is not a map); BYOL_E_NOMEM.
+ */
 BYOL_API int byol_builder_flatten(byol_builder *b, int32_t src, int32_t *out);
 /**
- * Creates a net computing node `output`. The builder stays valid and may
- * finish more nets. @param out receives a net owned by the caller.
+ * Creates a net computing node `output`, initialised from the builder's
+ * settings. The builder stays valid and may finish more nets.
+ * @param b the builder, borrowed for the call.
+ * @param output the id of the node the net outputs.
+ * @param out receives the net, owned by the caller (byol_net_destroy()).
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (a NULL argument, no such node),
+ *         BYOL_E_NOMEM.
  */
 BYOL_API int byol_builder_finish(byol_builder *b, int32_t output, byol_net **out);
 /** @} */

@@ -45,7 +45,7 @@ typedef struct byol_trainer byol_trainer;
 /** Figures of one step (or of one byol_trainer_accumulate() call). */
 typedef struct byol_step_stats {
     uint32_t struct_size;  /**< set to sizeof(byol_step_stats) before the call */
-    uint32_t reserved;
+    uint32_t reserved;     /**< set to 0; not written */
     int64_t step;          /**< 0-based index k of the step */
     double loss;           /**< batch mean of l(p1,z'2) + l(p2,z'1), in [0, 8] */
     double loss_12;        /**< batch mean of l(p1, z'2) */
@@ -74,16 +74,31 @@ typedef struct byol_step_stats {
 BYOL_API int byol_trainer_create(const byol_config *cfg, const byol_net *encoder,
                                  byol_trainer **out);
 
-/** Destroys a trainer and the networks it owns; NULL is accepted. */
+/**
+ * Destroys a trainer, the networks it owns (its encoder from
+ * byol_trainer_encoder() included), its optimizer state and its copy of the
+ * config. Pointers from byol_trainer_buffer() become invalid.
+ * @param t the trainer, owned by the caller until this call; NULL is
+ *        accepted. Cannot fail.
+ */
 BYOL_API void byol_trainer_destroy(byol_trainer *t);
 
 /**
- * One whole step on two views [N, C, H, W] (N = train.batch_size),
- * borrowed for the call. stats may be NULL.
- * @return BYOL_OK; BYOL_E_SHAPE; BYOL_E_NONFINITE (a view, the loss or a
+ * One whole step: zero the gradients, forward and backward of both views,
+ * the gradient hook if any, the optimizer update at lr(k), the target's
+ * moving average with tau(k); k -> k + 1.
+ * @param t the trainer, borrowed for the call.
+ * @param view1, view2 the two views [N, C, H, W] of the same N images
+ *        (N = train.batch_size), borrowed for the call.
+ * @param stats caller memory with struct_size set, filled on success; may
+ *        be NULL.
+ * @return BYOL_OK; BYOL_E_SHAPE (a view's shape, or N other than
+ *         train.batch_size); BYOL_E_NONFINITE (a view, the loss or a
  *         gradient is not finite: no parameter, target, optimizer state,
  *         BatchNorm statistic or step counter changed); BYOL_E_CANCELLED
- *         (by the gradient hook; nothing changed either); BYOL_E_INVALID_ARG.
+ *         (by the gradient hook; nothing changed either); BYOL_E_ABI (the
+ *         stats' struct_size is too small); BYOL_E_INVALID_ARG (a NULL
+ *         trainer, view or data, or a view's struct_size too small).
  */
 BYOL_API int byol_trainer_step(byol_trainer *t, const byol_tensor *view1,
                                const byol_tensor *view2, byol_step_stats *stats);
@@ -100,7 +115,11 @@ BYOL_API int byol_trainer_step(byol_trainer *t, const byol_tensor *view1,
  * @endcode
  * @{ */
 
-/** Sets the online gradients to zero. @return BYOL_OK or BYOL_E_INVALID_ARG. */
+/**
+ * Sets the online gradients to zero.
+ * @param t the trainer, borrowed for the call.
+ * @return BYOL_OK or BYOL_E_INVALID_ARG (t is NULL).
+ */
 BYOL_API int byol_trainer_zero_grad(byol_trainer *t);
 
 /**
@@ -110,17 +129,30 @@ BYOL_API int byol_trainer_zero_grad(byol_trainer *t);
  * make one batch give the gradient of that batch's mean loss. Updates
  * BatchNorm statistics of online and target. stats (may be NULL) gets the
  * loss of these samples.
- * @return as byol_trainer_step(); on BYOL_E_NONFINITE the gradients are partial.
+ * @param t the trainer, borrowed for the call.
+ * @param view1, view2 the two views [n, C, H, W], borrowed for the call.
+ * @param stats caller memory with struct_size set (may be NULL); gets step,
+ *        loss, loss_12, loss_21 and collapse_std of these samples.
+ * @return as byol_trainer_step(); on a failure the gradients may be
+ *         partial (zero them before the next batch), the BatchNorm
+ *         statistics are restored.
  */
 BYOL_API int byol_trainer_accumulate(byol_trainer *t, const byol_tensor *view1,
                                      const byol_tensor *view2, byol_step_stats *stats);
 
-/** Index k of the next optimizer step (0 for a new trainer). */
+/**
+ * The step counter.
+ * @param t the trainer, borrowed for the call.
+ * @return the index k of the next optimizer step (0 for a new trainer, the
+ *         saved step after byol_trainer_load()), or -1 when t is NULL.
+ */
 BYOL_API int64_t byol_trainer_step_index(const byol_trainer *t);
 
 /**
- * Optimizer update of the online parameters with lr(k) from the schedule,
- * then k <- k + 1. stats (may be NULL) gets lr and grad_norm.
+ * Optimizer update of the online parameters with the gradients as they are,
+ * at lr(k) from the schedule, then k <- k + 1.
+ * @param t the trainer, borrowed for the call.
+ * @param stats caller memory (may be NULL); gets step, lr and grad_norm.
  * @return BYOL_OK; BYOL_E_NONFINITE (a gradient is not finite; nothing
  *         changed); BYOL_E_INVALID_ARG.
  */
@@ -129,43 +161,85 @@ BYOL_API int byol_trainer_apply_update(byol_trainer *t, byol_step_stats *stats);
 /**
  * target <- tau * target + (1 - tau) * online, over the target's
  * parameters (encoder and projector, BatchNorm scales and shifts included,
- * running statistics not).
- * @return BYOL_OK, BYOL_E_RANGE (tau outside [0, 1]), BYOL_E_INVALID_ARG.
+ * running statistics not). The step counter does not move.
+ * @param t the trainer, borrowed for the call.
+ * @param tau the decay, in [0, 1]: 1 keeps the target, 0 copies the online
+ *        network; byol_schedule_tau() gives BYOL's.
+ * @return BYOL_OK, BYOL_E_RANGE (tau outside [0, 1] or NaN; nothing
+ *         changed), BYOL_E_INVALID_ARG (t is NULL).
  */
 BYOL_API int byol_trainer_update_target(byol_trainer *t, double tau);
 
 /**
  * Gradient hook called by byol_trainer_step() between the backward passes
- * and the update, with the online gradient buffer (e.g. to all-reduce it
- * across processes). A non-zero return cancels the step (BYOL_E_CANCELLED,
- * nothing changed). fn and user are borrowed until replaced; NULL removes it.
+ * and the update, on the calling thread, with the online gradient buffer
+ * (grads, count floats; borrowed for the call, and the hook may change
+ * them, e.g. to all-reduce them across processes) and the user pointer. A
+ * non-zero return cancels the step (BYOL_E_CANCELLED, nothing changed).
+ * byol_trainer_accumulate() and byol_trainer_apply_update() do not call it:
+ * in a loop of your own, work on byol_trainer_buffer() directly.
  */
 typedef int (*byol_grad_hook)(float *grads, int64_t count, void *user);
+/**
+ * Installs the gradient hook of byol_trainer_step().
+ * @param t the trainer, borrowed for the call.
+ * @param fn the hook, or NULL to remove it; borrowed until replaced or the
+ *        trainer is destroyed.
+ * @param user passed to fn; borrowed as long as fn.
+ * @return BYOL_OK or BYOL_E_INVALID_ARG (t is NULL).
+ */
 BYOL_API int byol_trainer_set_grad_hook(byol_trainer *t, byol_grad_hook fn, void *user);
 /** @} */
 
 /**
  * Borrowed pointer to the online parameters (BYOL_BUFFER_PARAMS) or their
  * gradients (BYOL_BUFFER_GRADS): encoder, projector and predictor in one
- * contiguous array, valid until the trainer is destroyed.
+ * contiguous array, valid until the trainer is destroyed. The caller may
+ * read and write it. The target's parameters are not exposed.
+ * @param t the trainer, borrowed for the call.
+ * @param which BYOL_BUFFER_PARAMS or BYOL_BUFFER_GRADS.
  * @param count receives the number of floats (may be NULL).
- * @return the buffer, or NULL for a bad argument.
+ * @return the buffer (borrowed), or NULL for a NULL trainer or another
+ *         `which` (BYOL_E_INVALID_ARG recorded in byol_last_error()).
  */
 BYOL_API float *byol_trainer_buffer(byol_trainer *t, int32_t which, int64_t *count);
 
 /**
- * The online encoder, borrowed until the trainer is destroyed: use it to
- * embed or evaluate (byol_net_embed()), or to export it with byol_net_save()
- * under torchvision's names. Do not destroy it.
+ * The online encoder: use it to embed or evaluate (byol_net_embed()), or to
+ * export it with byol_net_save() under torchvision's names. Its weights are
+ * the trainer's: they change with each step. It is planned for
+ * train.batch_size (byol_net_embed() takes any N, in chunks of that size)
+ * and, like the trainer, used by one thread at a time.
+ * @param t the trainer, borrowed for the call.
+ * @return the encoder, borrowed until the trainer is destroyed (never
+ *         destroy it yourself), or NULL when t is NULL (no error recorded).
  */
 BYOL_API byol_net *byol_trainer_encoder(byol_trainer *t);
 
 /** @name Schedules as pure functions of (step, total steps)
  * @{ */
-/** lr(k) = peak*k/W for k < W, then peak*(1 + cos(pi*min(k-W, K-W)/(K-W)))/2; 0 at k >= K. */
+/**
+ * BYOL's learning-rate schedule: linear warmup, then cosine decay to 0:
+ * lr(k) = peak*k/W for k < W, then peak*(1 + cos(pi*(k-W)/(K-W)))/2, and 0
+ * for k >= K. The trainer calls it with peak = optim.lr * batch / 256.
+ * @param step k (negative counts as 0).
+ * @param total_steps K.
+ * @param warmup_steps W (negative counts as 0; W >= K gives only warmup, then 0).
+ * @param peak_lr the rate at the end of the warmup.
+ * @return lr(k). A pure function: no state, no error, no memory owned or
+ *         borrowed.
+ */
 BYOL_API double byol_schedule_lr(int64_t step, int64_t total_steps, int64_t warmup_steps,
                                  double peak_lr);
-/** tau(k) = 1 - (1 - tau_base)*(cos(pi*min(k, K)/K) + 1)/2; tau(0) = tau_base, tau(K) = 1. */
+/**
+ * BYOL's target decay: tau(k) = 1 - (1 - tau_base)*(cos(pi*k/K) + 1)/2,
+ * with tau(k) = tau_base exactly for k <= 0 and 1 for k >= K.
+ * @param step k.
+ * @param total_steps K (K <= 0 gives 1).
+ * @param tau_base tau at step 0 (ema.tau_base, 0.996 by default).
+ * @return tau(k). A pure function: no state, no error, no memory owned or
+ *         borrowed.
+ */
 BYOL_API double byol_schedule_tau(int64_t step, int64_t total_steps, double tau_base);
 /** @} */
 
@@ -178,15 +252,22 @@ BYOL_API double byol_schedule_tau(int64_t step, int64_t total_steps, double tau_
 
 /**
  * Saves the training state to path, atomically (a failure keeps any
- * previous file intact).
- * @return BYOL_OK, BYOL_E_IO, BYOL_E_NOMEM, BYOL_E_INVALID_ARG.
+ * previous file intact). docs/checkpoints.md describes the file.
+ * @param t the trainer, borrowed for the call (not changed).
+ * @param path the file to create or replace, borrowed for the call.
+ * @return BYOL_OK, BYOL_E_IO (the message names the path and the reason),
+ *         BYOL_E_NOMEM, BYOL_E_INVALID_ARG (a NULL argument).
  */
 BYOL_API int byol_trainer_save(const byol_trainer *t, const char *path);
 
 /**
  * Restores a state saved by byol_trainer_save() into a trainer created with
  * the same architecture settings. Everything is checked before anything is
- * copied: on failure the trainer is unchanged.
+ * copied: on failure the trainer is unchanged. The stored settings are not
+ * applied: the trainer keeps its own (the total steps and schedules
+ * included).
+ * @param t the trainer, borrowed for the call.
+ * @param path the checkpoint, borrowed for the call (read, then closed).
  * @return BYOL_OK; BYOL_E_IO; BYOL_E_FORMAT (not a libbyol checkpoint, a
  *         missing tensor, another architecture; the message names the
  *         file and tensor); BYOL_E_NOMEM; BYOL_E_INVALID_ARG.
