@@ -76,7 +76,7 @@ LIB_SO := $(LIB_DIR)/libbyol.so.$(VERSION)
 BYOL_TOOL := $(BUILD)/tools/byol
 
 .PHONY: FORCE fuzz all check test data demo bench install uninstall abi-check abi-baseline clean \
-        deps check-symbols check-headers tools rust-test
+        deps check-symbols check-headers tools rust-test docs
 
 all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc $(BYOL_TOOL)
 
@@ -249,6 +249,19 @@ PYTEST_ARGS ?=
 python-test: all data
 	@BYOL_LIBRARY=$(abspath $(LIB_DIR))/libbyol.so.$(MAJOR) BYOL_CIFAR10_JPG=$(abspath $(CIFAR_JPG)) \
 	  bash bindings/python/run-tests.sh $(PYTEST_ARGS)
+
+# ---- API reference -------------------------------------------------------------
+# Doxygen over include/byol/*.h and the guide in docs/ (docs/Doxyfile) into
+# build/docs/html. Any doxygen warning fails the build (an undocumented
+# function, field, macro or parameter, a wrong @param name); then
+# check-api-docs.sh checks that every function's comment states ownership and
+# error codes. Installs doxygen first when it is missing (as root).
+docs:
+	@bash scripts/install-deps.sh --docs
+	@rm -rf build/docs/html && mkdir -p build/docs
+	BYOL_VERSION=$(VERSION) doxygen docs/Doxyfile
+	@bash scripts/check-api-docs.sh
+	@echo "docs: build/docs/html/index.html (libbyol $(VERSION), no doxygen warnings)"
 
 # ---- ABI, symbols, headers ---------------------------------------------------
 check-symbols: $(LIB_SO)

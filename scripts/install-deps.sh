@@ -3,6 +3,7 @@
 #   bash scripts/install-deps.sh        what `make check` needs (build + unit tests)
 #   bash scripts/install-deps.sh --ci   also what only CI runs: second BLAS
 #                                       providers, ABI and C++ header checks, docs, demo data
+#   bash scripts/install-deps.sh --docs only what `make docs` needs (doxygen)
 # Idempotent: when all is there it touches nothing and needs no root.
 set -euo pipefail
 
@@ -17,11 +18,15 @@ base=(build-essential pkg-config libblis-dev libstb-dev libcmocka-dev zlib1g-dev
 ci=(libblas-dev libopenblas-dev abigail-tools g++ gfortran doxygen
     python3-numpy python3-pytest python3-venv python3-setuptools python3-wheel)
 
+# doxygen: make docs (the API reference from include/byol/*.h, docs/Doxyfile).
+docs=(doxygen)
+
 want=("${base[@]}")
 case "${1:-}" in
   --ci) want+=("${ci[@]}") ;;
+  --docs) want=("${docs[@]}") ;;
   "") ;;
-  *) echo "usage: $0 [--ci]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--ci | --docs]" >&2; exit 2 ;;
 esac
 
 installed() {
