@@ -76,7 +76,7 @@ LIB_SO := $(LIB_DIR)/libbyol.so.$(VERSION)
 BYOL_TOOL := $(BUILD)/tools/byol
 
 .PHONY: FORCE fuzz all check test data demo bench install uninstall abi-check abi-baseline clean \
-        deps check-symbols check-headers tools rust-test docs
+        deps check-symbols check-headers tools rust-test examples docs
 
 all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc $(BYOL_TOOL)
 
@@ -140,9 +140,21 @@ $(BYOL_TOOL): $(TOOL_SRCS) tools/byol/cli.h $(LIB_A)
 
 tools: $(BYOL_TOOL)
 
-$(BUILD)/examples/net_tour: examples/net_tour.c $(LIB_A)
+# examples/: public API only, linked with libbyol.a like the benchmarks (`make
+# examples`; make test runs examples/test.sh). With SAN=1 they are built with
+# the sanitizers too, since they link the sanitized library.
+EXAMPLE_OPT := $(if $(filter 1,$(SAN)),$(OPT),-O2)
+EXAMPLES := $(addprefix $(BUILD)/examples/,net_tour custom_loop cpp_raii)
+
+$(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -O2 -Iinclude $< -o $@ $(LIB_A) $(LIBS)
+	$(CC) $(WARN) $(EXAMPLE_OPT) -Iinclude $< -o $@ $(LIB_A) $(LIBS)
+
+$(BUILD)/examples/%: examples/%.cpp examples/byol.hpp $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -Wall -Wextra -Werror $(EXAMPLE_OPT) -Iinclude $< -o $@ $(LIB_A) $(LIBS)
+
+examples: $(EXAMPLES)
 
 # The main job: BYOL on Fashion-MNIST's 60,000 training images, then the
 # linear probe and k-NN of raw pixels, the random encoder and the BYOL one on
@@ -206,7 +218,7 @@ $(CIFAR_JPG)/.unpacked:
 
 data: $(CIFAR_JPG)/.unpacked
 
-test: all $(TEST_BINS) $(FUZZ_REPLAYS) data
+test: all $(TEST_BINS) $(FUZZ_REPLAYS) examples data
 	@fail=0; for t in $(TEST_BINS); do echo "== $$t"; \
 	  BYOL_FIXTURES=tests/fixtures BYOL_DATA_DIR=$(BYOL_DATA) BYOL_CIFAR10_JPG=$(CIFAR_JPG) \
 	  $$t || fail=1; done; \
@@ -214,6 +226,7 @@ test: all $(TEST_BINS) $(FUZZ_REPLAYS) data
 	  $(BUILD)/tests/replay_$$n tests/fuzz/corpus/$$n || fail=1; done; \
 	  echo "== tests/cli/test_cli.sh"; BYOL=$(BYOL_TOOL) BYOL_CIFAR10_JPG=$(CIFAR_JPG) \
 	  bash tests/cli/test_cli.sh || fail=1; \
+	  bash examples/test.sh $(BUILD)/examples $(FMNIST_DIR) || fail=1; \
 	  if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi
 
 check: deps
