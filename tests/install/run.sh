@@ -4,7 +4,8 @@
 #   1. make install PREFIX=<tmp>: hello.c, built outside the tree with only
 #      pkg-config's flags, runs against the installed libbyol.so;
 #   2. the same linked against libbyol.a with `pkg-config --static`, so the
-#      .pc file's private libs must cover everything the archive needs;
+#      .pc file's private libs must cover everything the archive needs; then
+#      examples/custom_loop.c built both ways, trained and resumed;
 #   3. make install DESTDIR=<tmp2> PREFIX=/usr stages under <tmp2>/usr and the
 #      staged .pc names /usr, not the staging dir; make uninstall removes it all.
 set -euo pipefail
@@ -50,6 +51,29 @@ needed=$(readelf -d hello-static)   # not piped into grep -q: pipefail + SIGPIPE
 ! grep -q 'libbyol\.so' <<<"$needed" || fail "hello-static still needs libbyol.so"
 ./hello-static > /dev/null || fail "hello (static) exited $?"
 
+# ---- 2b. examples/custom_loop.c, a real program, out of tree -------------------
+# Built like hello.c (shared, then static); the shared build trains 2 steps of
+# a 3-step run on Fashion-MNIST and the static one resumes its checkpoint.
+fmnist=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
+cp "$root/examples/custom_loop.c" "$work/"
+# shellcheck disable=SC2046
+cc "${CONSUMER_CFLAGS[@]}" custom_loop.c -o custom_loop $(pc --cflags --libs) ||
+  fail "building examples/custom_loop.c (shared)"
+# shellcheck disable=SC2046,SC2086
+cc "${CONSUMER_CFLAGS[@]}" custom_loop.c -o custom_loop-static $(pc --cflags) $static_libs ||
+  fail "building examples/custom_loop.c (static)"
+if [ -d "$fmnist" ]; then
+  loop_args=(--steps 3 --checkpoint loop.safetensors "$fmnist")
+  LD_LIBRARY_PATH=$prefix/lib ./custom_loop "${loop_args[@]}" --stop-at 2 > loop.log ||
+    { cat loop.log >&2; fail "custom_loop (shared) exited $?"; }
+  ./custom_loop-static "${loop_args[@]}" --resume >> loop.log ||
+    { cat loop.log >&2; fail "custom_loop-static --resume exited $?"; }
+  grep -q '^step    2 ' loop.log || { cat loop.log >&2; fail "custom_loop did not resume to step 2"; }
+  loop_note="examples/custom_loop.c trained and resumed"
+else
+  loop_note="examples/custom_loop.c built, not run: no Fashion-MNIST at $fmnist"
+fi
+
 # ---- 3. DESTDIR staging --------------------------------------------------------
 cd "$root"
 mk install DESTDIR="$stage" PREFIX=/usr
@@ -70,4 +94,4 @@ mk uninstall DESTDIR="$stage" PREFIX=/usr
 left=$(find "$stage" ! -type d)
 [ -z "$left" ] || fail "make uninstall left: $left"
 
-echo "install-test: OK: PREFIX install (shared + static consumer), DESTDIR staging, uninstall"
+echo "install-test: OK: PREFIX install (shared + static consumer; $loop_note), DESTDIR staging, uninstall"
