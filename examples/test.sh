@@ -23,9 +23,9 @@ if [ ! -d "$fmnist" ]; then
 fi
 loop() { "$bin/custom_loop" --steps 4 --save-every 2 "$@" "$fmnist"; }
 loop --checkpoint "$tmp/straight.safetensors" > "$tmp/straight.log" ||
-  { cat "$tmp/straight.log"; fail "custom_loop (straight) exited $?"; }
+  { rc=$?; cat "$tmp/straight.log"; fail "custom_loop (straight) exited $rc"; }
 loop --checkpoint "$tmp/resumed.safetensors" --stop-at 2 > "$tmp/resumed.log" ||
-  { cat "$tmp/resumed.log"; fail "custom_loop --stop-at 2 exited $?"; }
+  { rc=$?; cat "$tmp/resumed.log"; fail "custom_loop --stop-at 2 exited $rc"; }
 loop --checkpoint "$tmp/resumed.safetensors" --resume | tee -a "$tmp/resumed.log" ||
   fail "custom_loop --resume exited $?"
 grep -q '^resumed .* at step 2 ' "$tmp/resumed.log" || fail "custom_loop --resume did not start at step 2"

@@ -65,9 +65,9 @@ cc "${CONSUMER_CFLAGS[@]}" custom_loop.c -o custom_loop-static $(pc --cflags) $s
 if [ -d "$fmnist" ]; then
   loop_args=(--steps 3 --checkpoint loop.safetensors "$fmnist")
   LD_LIBRARY_PATH=$prefix/lib ./custom_loop "${loop_args[@]}" --stop-at 2 > loop.log ||
-    { cat loop.log >&2; fail "custom_loop (shared) exited $?"; }
+    { rc=$?; cat loop.log >&2; fail "custom_loop (shared) exited $rc"; }
   ./custom_loop-static "${loop_args[@]}" --resume >> loop.log ||
-    { cat loop.log >&2; fail "custom_loop-static --resume exited $?"; }
+    { rc=$?; cat loop.log >&2; fail "custom_loop-static --resume exited $rc"; }
   grep -q '^step    2 ' loop.log || { cat loop.log >&2; fail "custom_loop did not resume to step 2"; }
   loop_note="examples/custom_loop.c trained and resumed"
 else
