@@ -36,6 +36,9 @@ void byol__log(int level, const char *fmt, ...) BYOL__PRINTF(2, 3);
  * kernels in their num_threads clauses. */
 void byol__set_threads(int n);
 int byol__num_threads(void);
+/* Below this many elements an element-wise loop runs on one thread: a
+ * parallel region costs more than it saves (biases, BatchNorm vectors). */
+#define BYOL__PAR_MIN 32768
 
 /* Counter-based RNG (Philox-4x32-10): the stream for (seed, a, b, c) is a
  * pure function of those values, so draws never depend on thread order. */

@@ -11,7 +11,7 @@
 #include "core/config.h"
 #include "core/internal.h"
 #include "eval/eval.h"
-#include "nn/kernels.h"
+#include "linalg/linalg.h"
 
 #define QUERY_BLOCK 256
 

@@ -6,7 +6,7 @@
 #include "core/config.h"
 #include "core/internal.h"
 #include "eval/eval.h"
-#include "nn/kernels.h"
+#include "linalg/linalg.h"
 #include "optim/optim.h"
 
 typedef struct probe {

@@ -13,7 +13,6 @@
 #include "core/internal.h"
 #include "nn/kernels.h"
 
-#define PAR_MIN 32768
 /* Widest column block byol__reduce_tiles hands out. */
 #define BLOCK_MAX 256
 
@@ -88,7 +87,7 @@ void byol__bn_sums(int64_t m, int64_t c, const float *x, double *sum,
     tiling tg = tiling_make(m, c);
     double ps[BYOL__REDUCE_PARTIALS], pq[BYOL__REDUCE_PARTIALS];
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (m * c >= PAR_MIN)
+    if (m * c >= BYOL__PAR_MIN)
     for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
         tile tl = tile_at(&tg, t);
         double s[BLOCK_MAX], q[BLOCK_MAX];
@@ -155,7 +154,7 @@ static void affine_apply(int64_t m, int64_t c, const affine *p,
 {
     tiling tg = tiling_make(m, c);
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (m * c >= PAR_MIN)
+    if (m * c >= BYOL__PAR_MIN)
     for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
         tile tl = tile_at(&tg, t);
         affine_tile(&tl, c, p, x, y);
@@ -211,7 +210,7 @@ void byol__bn_backward_sums(int64_t m, int64_t c, const float *x,
     tiling tg = tiling_make(m, c);
     double ps[BYOL__REDUCE_PARTIALS], pd[BYOL__REDUCE_PARTIALS];
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (m * c >= PAR_MIN)
+    if (m * c >= BYOL__PAR_MIN)
     for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
         tile tl = tile_at(&tg, t);
         double s[BLOCK_MAX], d[BLOCK_MAX];
@@ -273,7 +272,7 @@ void byol__bn_backward_apply(int64_t m, int64_t c, int64_t count,
     tiling tg = tiling_make(m, c);
     if (dx) {
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (m * c >= PAR_MIN)
+    if (m * c >= BYOL__PAR_MIN)
         for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
             tile tl = tile_at(&tg, t);
             bwd_apply_tile(&tl, c, &p, x, dy, dx, accum);

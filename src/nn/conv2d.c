@@ -51,7 +51,6 @@
 #ifndef BYOL_CONV_BLOCK_MIN_ROWS
 #define BYOL_CONV_BLOCK_MIN_ROWS 512
 #endif
-#define PAR_MIN 32768
 
 int byol__conv_geom_init(byol__conv_geom *g)
 {
@@ -136,7 +135,7 @@ void byol__conv2d_pack(const byol__conv_geom *g, const float *w, float *wp)
     /* w [cout, cin, kh, kw] -> wp [cout, kh, kw, cin] */
     const int64_t cin = g->cin, taps = g->kh * g->kw, k = conv_k(g);
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (g->cout * k >= PAR_MIN)
+    if (g->cout * k >= BYOL__PAR_MIN)
     for (int64_t o = 0; o < g->cout; o++)
         for (int64_t ci = 0; ci < cin; ci++)
             for (int64_t t = 0; t < taps; t++)
@@ -148,7 +147,7 @@ static void unpack_add(const byol__conv_geom *g, const float *dwp, float *dw)
 {
     const int64_t cin = g->cin, taps = g->kh * g->kw, k = conv_k(g);
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (g->cout * k >= PAR_MIN)
+    if (g->cout * k >= BYOL__PAR_MIN)
     for (int64_t o = 0; o < g->cout; o++)
         for (int64_t ci = 0; ci < cin; ci++)
             for (int64_t t = 0; t < taps; t++)
@@ -282,7 +281,7 @@ static void touched_pixels(const byol__conv_geom *g, int64_t m0, int64_t m1,
 static void fill_rows(int64_t rows, int64_t cout, const float *bias, float *y)
 {
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (rows * cout >= PAR_MIN)
+    if (rows * cout >= BYOL__PAR_MIN)
     for (int64_t r = 0; r < rows; r++)
         memcpy(y + r * cout, bias, (size_t)cout * sizeof(float));
 }
@@ -290,7 +289,7 @@ static void fill_rows(int64_t rows, int64_t cout, const float *bias, float *y)
 static void zero(int64_t len, float *x)
 {
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (len >= PAR_MIN)
+    if (len >= BYOL__PAR_MIN)
     for (int64_t i = 0; i < len; i++)
         x[i] = 0.0f;
 }

@@ -8,7 +8,6 @@
 #include "nn/kernels.h"
 
 #define TILE 32
-#define PAR_MIN 32768
 
 /* dst[cols, rows] (+)= src[rows, cols]^T for the tile at (r0, c0). */
 static void transpose_tile(int64_t rows, int64_t cols, int64_t r0, int64_t c0,
@@ -35,7 +34,7 @@ static void batched_transpose(int64_t n, int64_t rows, int64_t cols,
     int64_t tr = (rows + TILE - 1) / TILE, tc = (cols + TILE - 1) / TILE;
     int64_t per_image = tr * tc, plane = rows * cols;
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (n * plane >= PAR_MIN)
+    if (n * plane >= BYOL__PAR_MIN)
     for (int64_t t = 0; t < n * per_image; t++) {
         int64_t img = t / per_image, rest = t % per_image;
         transpose_tile(rows, cols, (rest / tc) * TILE, (rest % tc) * TILE,

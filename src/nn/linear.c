@@ -4,14 +4,13 @@
 #include "core/internal.h"
 #include "nn/kernels.h"
 
-#define PAR_MIN 32768
 
 /* y[r, :] = b for each of n rows, so the GEMM can add into it (beta = 1),
  * as PyTorch's addmm does. */
 static void fill_rows(int64_t n, int64_t out, const float *b, float *y)
 {
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (n * out >= PAR_MIN)
+    if (n * out >= BYOL__PAR_MIN)
     for (int64_t r = 0; r < n; r++)
         memcpy(y + r * out, b, (size_t)out * sizeof(float));
 }

@@ -7,7 +7,6 @@
 #include "core/internal.h"
 #include "nn/kernels.h"
 
-#define PAR_MIN 32768
 
 int byol__pool_geom_init(byol__pool_geom *g)
 {
@@ -61,7 +60,7 @@ void byol__maxpool_forward(const byol__pool_geom *g, const float *x, float *y,
     /* x [n, h, w, c] -> y [n, oh, ow, c], argmax [n, oh, ow, c] (ih*w + iw) */
     const int64_t pixels = g->n * g->oh * g->ow;
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (pixels * g->c >= PAR_MIN)
+    if (pixels * g->c >= BYOL__PAR_MIN)
     for (int64_t p = 0; p < pixels; p++) {
         int64_t ow = p % g->ow, t = p / g->ow;
         maxpool_pixel(g, x, t / g->oh, t % g->oh, ow, y + p * g->c,
@@ -77,7 +76,7 @@ void byol__maxpool_backward(const byol__pool_geom *g, const int32_t *argmax,
     const int64_t c = g->c, plane = g->h * g->w * c;
     const int64_t opix = g->oh * g->ow;
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (g->n * plane >= PAR_MIN)
+    if (g->n * plane >= BYOL__PAR_MIN)
     for (int64_t n = 0; n < g->n; n++) {
         float *d = dx + n * plane;
         if (!accum)
@@ -96,7 +95,7 @@ void byol__avgpool_forward(int64_t n, int64_t hw, int64_t c, const float *x,
 {
     /* x [n, hw, c] -> y [n, c]: a float sum in pixel order, then / hw. */
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (n * hw * c >= PAR_MIN)
+    if (n * hw * c >= BYOL__PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float *yr = y + i * c;
         for (int64_t j = 0; j < c; j++)
@@ -117,7 +116,7 @@ void byol__avgpool_backward(int64_t n, int64_t hw, int64_t c, const float *dy,
     /* dy [n, c] -> dx [n, hw, c] (+)= dy / hw */
     const float fhw = (float)hw;
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (n * hw * c >= PAR_MIN)
+    if (n * hw * c >= BYOL__PAR_MIN)
     for (int64_t r = 0; r < n * hw; r++) {
         const float *g = dy + (r / hw) * c;
         float *d = dx + r * c;

@@ -1,7 +1,7 @@
 /* Internal structure of byol_trainer (byol_trainer.h), shared with the
  * checkpoint code and white-box tests. */
-#ifndef BYOL_BYOL_TRAINER_H
-#define BYOL_BYOL_TRAINER_H
+#ifndef BYOL_TRAIN_TRAINER_H
+#define BYOL_TRAIN_TRAINER_H
 
 #include "byol/byol_trainer.h"
 #include "optim/optim.h"

@@ -20,7 +20,7 @@
 #include <cblas.h>
 
 #include "core/internal.h"
-#include "nn/kernels.h"
+#include "linalg/linalg.h"
 
 /* byol__gemm's blocks: at most this many (a power of two, so 1, 2 and 4
  * threads share them evenly), each at least BLOCK_MIN rows or columns

@@ -5,8 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "byol/loss.h"
-#include "byol/trainer.h"
+#include "train/loss.h"
+#include "train/trainer.h"
 #include "core/internal.h"
 #include "nn/graph.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "byol/trainer.h"
+#include "train/trainer.h"
 #include "core/internal.h"
 #include "io/net_io.h"
 

@@ -14,7 +14,7 @@
 #endif
 
 #include "core/internal.h"
-#include "nn/kernels.h"
+#include "linalg/linalg.h"
 
 typedef int (*get_fn)(void);
 typedef void (*set_fn)(int);

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "byol/loss.h"
-#include "byol/trainer.h"
+#include "train/loss.h"
+#include "train/trainer.h"
 #include "core/config.h"
 #include "core/internal.h"
 #include "nn/graph.h"

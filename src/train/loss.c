@@ -2,7 +2,7 @@
  * projection size), so the work is a few passes over n*d floats. */
 #include <math.h>
 
-#include "byol/loss.h"
+#include "train/loss.h"
 #include "core/internal.h"
 
 /* 1/|x| with the reference's floor: rsqrt(max(sum x^2, 1e-12)). */
