@@ -5,7 +5,7 @@
 #include "core/config.h"
 #include "core/internal.h"
 #include "eval/eval.h"
-#include "nn/graph.h"
+#include "nn/nn.h"
 
 static int check_shapes(byol_net *enc, const byol_config *cfg, int64_t *dim)
 {
@@ -54,7 +54,7 @@ int byol_embed_dataset(byol_net *encoder, const byol_config *cfg, const byol_dat
         *labels = NULL;
     int64_t n = byol_dataset_size(ds), d = 0;
     int rc = check_shapes(encoder, cfg, &d);
-    if (rc == BYOL_OK && encoder->max_batch == 0) /* never planned: plan for the batches */
+    if (rc == BYOL_OK && byol__nn_planned_batch(encoder) == 0) /* never planned: plan for the batches */
         rc = byol_net_plan(encoder, byol__cfg_int(cfg, "train.batch_size"));
     byol_loader *ld = NULL;
     if (rc == BYOL_OK)

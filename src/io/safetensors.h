@@ -63,4 +63,16 @@ int byol__st_write(const char *path, const byol__st_tensor *tensors, size_t n,
 /* Element size of a dtype, 0 if unknown. */
 size_t byol__st_dtype_size(int32_t dtype);
 
+/* A growing list of entries to write; it owns names and counter values. */
+typedef struct byol__st_list {
+    byol__st_tensor *t;
+    size_t n, cap;
+} byol__st_list;
+
+void byol__st_list_free(byol__st_list *l);
+/* Appends an entry, copying name (and, for an I64 scalar, the value).
+ * Errors: BYOL_E_NOMEM. */
+int byol__st_list_add(byol__st_list *l, const char *name, int32_t dtype, int32_t ndim,
+                      const int64_t *shape, const void *data, size_t nbytes);
+
 #endif

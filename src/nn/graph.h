@@ -1,11 +1,14 @@
 /* Internal structure of byol_net and byol_builder: a topologically ordered
  * list of nodes (node 0 is the input), flat parameter / gradient / state
- * buffers, and an activation arena planned per batch size. */
+ * buffers, and an activation arena planned per batch size.
+ *
+ * Private to src/nn: other modules use the functions of nn/nn.h. */
 #ifndef BYOL_NN_GRAPH_H
 #define BYOL_NN_GRAPH_H
 
 #include "byol/byol_net.h"
 #include "nn/kernels.h"
+#include "nn/nn.h"
 
 typedef enum byol__op {
     BYOL__OP_INPUT,
@@ -29,7 +32,7 @@ typedef struct byol__node {
     char *name;              /* parameter prefix, NULL for ops without parameters */
     int64_t w_off, b_off;    /* params: weight & bias (BN: gamma & beta); -1 if none */
     int64_t mean_off, var_off; /* state: BN running mean & variance; -1 if none */
-    int64_t batches_tracked; /* BN num_batches_tracked */
+    int32_t counter;         /* BN: index of its num_batches_tracked in net->counters */
     int32_t consumers;
     /* set by plan */
     float *out, *grad;       /* activation and its gradient, [batch, per-sample] */
@@ -70,14 +73,24 @@ struct byol_net {
     byol__node *nodes;
     int64_t ntensors;
     byol__tensor *tensors;
+    /* state: nstate floats (running statistics), then, 8-byte aligned,
+     * ncounters int64 (num_batches_tracked): one block, so the whole BN
+     * state is saved and restored with one copy (byol__nn_state_save) */
     float *params, *grads, *state;
+    int64_t *counters;
     int64_t nparams, nstate;
+    int32_t ncounters;
     int32_t borrowed;        /* params/grads live in a caller's buffers (byol__net_use_buffers) */
     int32_t training;
     /* arena */
     int64_t max_batch;
     void *arena;
-    int32_t arena_borrowed;  /* the arena is a caller's (byol__net_plan_in) */
+    int32_t arena_borrowed;  /* the arena is a caller's (byol__nn_plan_in) */
+    /* The arena's input buffer and output gradient. The internal passes
+     * (nn.h) point node 0's activation at the caller's input and the output
+     * node's gradient at the caller's dy instead; the public ones point them
+     * back here and copy (the trainer chains nets by pointer, users copy). */
+    float *in_slot, *dy_slot;
     float *scratch;
     double *bn_sums;         /* 2 * max BN channels */
     uint8_t *touched;        /* per node: gradient written in this backward */
@@ -103,28 +116,10 @@ int byol__builder_finish(byol_builder *b, int32_t output, const int32_t *zero_ga
 int byol__preset_build(const byol_config *cfg, byol_builder *b, int32_t *output,
                        int32_t zero_gamma[BYOL__MAX_ZERO_GAMMA], int32_t *n_zero_gamma);
 
-/* Moves the net's parameters and gradients into caller-owned arrays of
- * nparams floats each (values copied), so a trainer can keep several nets in
- * one contiguous buffer. The net no longer frees them. grads may be NULL for
- * a net that is never trained (its gradients are dropped). */
-void byol__net_use_buffers(byol_net *net, float *params, float *grads);
-
-/* Plans a net into an arena the caller owns and frees after the net:
- * byol__net_arena_floats gives its size for max_batch. Nets whose passes
- * never overlap in time may share one arena. */
-int byol__net_arena_floats(byol_net *net, int64_t max_batch, int64_t *floats);
-int byol__net_plan_in(byol_net *net, int64_t max_batch, float *arena);
-
-/* An independent copy of src: architecture, parameters, BN state, counters
- * (not the plan: the copy must be planned). */
-int byol__net_clone(const byol_net *src, byol_net **out);
-/* Initialises every parameter and statistic again from another seed. */
-void byol__net_reinit(byol_net *net, uint64_t seed);
+/* Floats per sample of a node's output. */
+static inline int64_t byol__node_size(const byol__node *n) { return n->c * n->h * n->w; }
 
 /* May ReLU node i overwrite its input (nothing else reads it)? */
 int byol__relu_in_place(const byol_net *net, int32_t i);
-
-/* Does the net have a state_dict entry of this name? */
-int byol__net_has_entry(const byol_net *net, const char *name);
 
 #endif

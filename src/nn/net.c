@@ -1,24 +1,8 @@
-/* byol_net: creation from presets, mode, shapes, flat buffers, destroy. */
+/* byol_net: mode, shapes, flat buffers, BatchNorm state, destroy. */
 #include <string.h>
 
-#include "core/config.h"
 #include "core/internal.h"
 #include "nn/graph.h"
-
-int byol_net_create(const byol_config *cfg, byol_net **out)
-{
-    if (!out)
-        return byol__err(BYOL_E_INVALID_ARG, "byol_net_create: out is NULL");
-    *out = NULL;
-    byol_builder b;
-    int32_t output, zero[BYOL__MAX_ZERO_GAMMA], nzero = 0;
-    int rc = byol__preset_build(cfg, &b, &output, zero, &nzero);
-    if (rc != BYOL_OK)
-        return rc;
-    rc = byol__builder_finish(&b, output, zero, nzero, out);
-    byol__builder_free(&b);
-    return rc;
-}
 
 void byol_net_destroy(byol_net *net)
 {
@@ -130,7 +114,25 @@ int byol_net_set_cancel(byol_net *net, byol_cancel_fn fn, void *user)
     return BYOL_OK;
 }
 
-void byol__net_use_buffers(byol_net *net, float *params, float *grads)
+int64_t byol__nn_param_count(const byol_net *net) { return net->nparams; }
+
+int64_t byol__nn_planned_batch(const byol_net *net) { return net->max_batch; }
+
+int64_t byol__nn_input_size(const byol_net *net) { return byol__node_size(&net->nodes[0]); }
+
+int64_t byol__nn_output_size(const byol_net *net) { return byol__node_size(&net->nodes[net->output]); }
+
+void byol__nn_state_save(const byol_net *net, void *buf)
+{
+    memcpy(buf, net->state, byol__nn_state_bytes(net));
+}
+
+void byol__nn_state_restore(byol_net *net, const void *buf)
+{
+    memcpy(net->state, buf, byol__nn_state_bytes(net));
+}
+
+void byol__nn_use_buffers(byol_net *net, float *params, float *grads)
 {
     memcpy(params, net->params, (size_t)net->nparams * sizeof(float));
     if (grads)

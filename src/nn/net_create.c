@@ -66,6 +66,7 @@ static int build_tensors(byol_net *net)
     static const char *const bn_suffix[4] = { "weight", "bias", "running_mean", "running_var" };
     for (int32_t i = 0; i < net->nnodes; i++) {
         byol__node *n = &net->nodes[i];
+        n->counter = n->op == BYOL__OP_BN ? net->ncounters++ : -1;
         int nt = tensors_of(n);
         for (int k = 0; k < nt; k++) {
             const char *suffix = n->op == BYOL__OP_BN ? bn_suffix[k] : (k ? "bias" : "weight");
@@ -186,15 +187,28 @@ static int copy_nodes(byol_net *net, const byol_builder *b, int32_t output,
     return BYOL_OK;
 }
 
+/* Bytes of the state block before its counters: the running statistics
+ * and one extra float (so the buffer is never empty), 8-byte aligned. */
+static size_t counters_offset(const byol_net *net)
+{
+    return (((size_t)net->nstate + 1) * sizeof(float) + 7) & ~(size_t)7;
+}
+
+size_t byol__nn_state_bytes(const byol_net *net)
+{
+    return counters_offset(net) + (size_t)net->ncounters * sizeof(int64_t);
+}
+
 static int alloc_buffers(byol_net *net)
 {
     /* One extra float keeps every buffer non-NULL even when empty. */
     net->params = byol__calloc((size_t)net->nparams + 1, sizeof(float));
     net->grads = byol__calloc((size_t)net->nparams + 1, sizeof(float));
-    net->state = byol__calloc((size_t)net->nstate + 1, sizeof(float));
+    net->state = byol__calloc(byol__nn_state_bytes(net), 1);
     if (!net->params || !net->grads || !net->state)
         return byol__err(BYOL_E_NOMEM, "net: out of memory for %lld parameters",
                          (long long)net->nparams);
+    net->counters = (int64_t *)(void *)((char *)net->state + counters_offset(net));
     return BYOL_OK;
 }
 
@@ -238,14 +252,14 @@ int byol_builder_finish(byol_builder *b, int32_t output, byol_net **out)
     return byol__builder_finish(b, output, NULL, 0, out);
 }
 
-void byol__net_reinit(byol_net *net, uint64_t seed)
+void byol__nn_reinit(byol_net *net, uint64_t seed)
 {
     net->opts.seed = seed;
     for (int64_t t = 0; t < net->ntensors; t++)
         init_tensor(net, t, 0);
 }
 
-int byol__net_clone(const byol_net *src, byol_net **out)
+int byol__nn_clone(const byol_net *src, byol_net **out)
 {
     byol_builder b;
     memset(&b, 0, sizeof b);
@@ -272,8 +286,6 @@ int byol__net_clone(const byol_net *src, byol_net **out)
         return rc;
     byol_net *n = *out;
     memcpy(n->params, src->params, (size_t)src->nparams * sizeof(float));
-    memcpy(n->state, src->state, (size_t)src->nstate * sizeof(float));
-    for (int32_t i = 0; i < src->nnodes; i++)
-        n->nodes[i].batches_tracked = src->nodes[i].batches_tracked;
+    byol__nn_state_save(src, n->state);
     return BYOL_OK;
 }

@@ -22,8 +22,6 @@ int byol__relu_in_place(const byol_net *net, int32_t i)
     return s->consumers == 1 && s->op != BYOL__OP_RELU;
 }
 
-static int64_t per_sample(const byol__node *n) { return n->c * n->h * n->w; }
-
 /* Offsets (in floats from the arena start) of every region. */
 typedef struct layout {
     int64_t total;
@@ -65,7 +63,7 @@ static void plan_gradients(const byol_net *net, int64_t batch, layout *l)
 {
     int32_t n = net->nnodes;
     const byol__node *nd = net->nodes;
-    grad_alloc(l, net->output, batch * per_sample(&nd[net->output]));
+    grad_alloc(l, net->output, batch * byol__node_size(&nd[net->output]));
     for (int32_t i = n - 1; i >= 1; i--) {
         /* Backward of node i writes its sources' gradients: the first write
          * to a gradient comes from its highest-numbered consumer. */
@@ -78,7 +76,7 @@ static void plan_gradients(const byol_net *net, int64_t batch, layout *l)
                 if (nd[c].src[0] == s || nd[c].src[1] == s)
                     last = c;
             if (last == i && !byol__relu_in_place(net, i))
-                grad_alloc(l, s, batch * per_sample(&nd[s]));
+                grad_alloc(l, s, batch * byol__node_size(&nd[s]));
         }
         /* An in-place ReLU hands its buffer to its input; otherwise node i's
          * gradient has had its last read. */
@@ -99,7 +97,7 @@ static void plan_regions(const byol_net *net, int64_t batch, layout *l)
         const byol__node *n = &net->nodes[i];
         const byol__node *s = i ? &net->nodes[n->src[0]] : n;
         l->out[i] = byol__relu_in_place(net, i) ? l->out[n->src[0]]
-                                                : take(l, batch * per_sample(n));
+                                                : take(l, batch * byol__node_size(n));
         if (n->op == BYOL__OP_CONV) {
             byol__conv_geom g = { .n = batch, .h = s->h, .w = s->w, .cin = s->c, .cout = n->c,
                                   .kh = n->k, .kw = n->k, .stride = n->stride, .pad = n->pad };
@@ -114,7 +112,7 @@ static void plan_regions(const byol_net *net, int64_t batch, layout *l)
                 max_c = n->c;
         } else if (n->op == BYOL__OP_MAXPOOL) {
             /* int32 winners take as many bytes as floats */
-            l->argmax[i] = take(l, batch * per_sample(n));
+            l->argmax[i] = take(l, batch * byol__node_size(n));
         }
     }
     l->scratch = take(l, scratch);
@@ -164,6 +162,8 @@ static void apply_layout(byol_net *net, const layout *l, float *a)
         n->rstd = n->op == BYOL__OP_BN ? a + l->rstd[i] : NULL;
         n->argmax = n->op == BYOL__OP_MAXPOOL ? (int32_t *)(void *)(a + l->argmax[i]) : NULL;
     }
+    net->in_slot = net->nodes[0].out;
+    net->dy_slot = net->nodes[net->output].grad;
     net->scratch = a + l->scratch;
     net->bn_sums = (double *)(void *)(a + l->bn_sums);
     net->touched = (uint8_t *)(a + l->touched);
@@ -217,12 +217,12 @@ int byol_net_plan(byol_net *net, int64_t max_batch)
     return plan(net, max_batch, NULL, 1, &floats);
 }
 
-int byol__net_arena_floats(byol_net *net, int64_t max_batch, int64_t *floats)
+int byol__nn_arena_floats(byol_net *net, int64_t max_batch, int64_t *floats)
 {
     return plan(net, max_batch, NULL, 0, floats);
 }
 
-int byol__net_plan_in(byol_net *net, int64_t max_batch, float *arena)
+int byol__nn_plan_in(byol_net *net, int64_t max_batch, float *arena)
 {
     int64_t floats;
     return plan(net, max_batch, arena, 0, &floats);

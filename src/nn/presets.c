@@ -110,32 +110,60 @@ static int cnn_small(ctx *x, const byol_config *cfg, int32_t *o)
     return rc;
 }
 
-/* Linear [-> BN -> ReLU] repeated, named by position as in nn.Sequential. */
-static int mlp(ctx *x, const byol_config *cfg, int32_t *o)
+/* Appends the MLP of spec to b after node *o (node 0 for a fresh builder),
+ * named by position as in nn.Sequential; *o becomes its output. */
+static int mlp_build(byol_builder *b, const byol__mlp_spec *spec, int32_t *o)
 {
-    int64_t layers = byol__cfg_int(cfg, "net.mlp.layers");
-    int bn = (int)byol__cfg_int(cfg, "net.mlp.batchnorm");
-    const char *bias = byol__cfg_str(cfg, "net.mlp.bias");
-    int32_t y = 0, pos = 0;
+    const byol__mlp_bias bias = spec->bias;
+    int32_t y = *o, pos = 0;
     int rc = BYOL_OK;
-    for (int64_t l = 0; rc == BYOL_OK && l < layers; l++) {
-        int last = l == layers - 1;
-        int has_bias = !strcmp(bias, "all") || (!strcmp(bias, "hidden") && !last) ||
-                       (!strcmp(bias, "last") && last);
-        int64_t out = last ? byol__cfg_int(cfg, "net.mlp.out") : byol__cfg_int(cfg, "net.mlp.hidden");
+    for (int32_t l = 0; rc == BYOL_OK && l < spec->layers; l++) {
+        int last = l == spec->layers - 1;
+        int has_bias = bias == BYOL__MLP_BIAS_ALL || (bias == BYOL__MLP_BIAS_HIDDEN && !last) ||
+                       (bias == BYOL__MLP_BIAS_LAST && last);
         char name[32];
         snprintf(name, sizeof name, "%d", (int)pos++);
-        rc = byol_builder_linear(x->b, name, y, out, has_bias, &y);
-        if (rc == BYOL_OK && !last && bn) {
+        rc = byol_builder_linear(b, name, y, last ? spec->out : spec->hidden, has_bias, &y);
+        if (rc == BYOL_OK && !last && spec->batchnorm) {
             snprintf(name, sizeof name, "%d", (int)pos++);
-            rc = byol_builder_batchnorm(x->b, name, y, &y);
+            rc = byol_builder_batchnorm(b, name, y, &y);
         }
         if (rc == BYOL_OK && !last) {
-            rc = byol_builder_relu(x->b, y, &y);
+            rc = byol_builder_relu(b, y, &y);
             pos++;
         }
     }
     *o = y;
+    return rc;
+}
+
+/* The mlp preset: its net.mlp.* settings. */
+static byol__mlp_spec mlp_spec(const byol_config *cfg)
+{
+    static const char *const bias[] = { "hidden", "all", "none", "last" };
+    byol__mlp_spec s = { byol__cfg_int(cfg, "net.mlp.in"), byol__cfg_int(cfg, "net.mlp.hidden"),
+                         byol__cfg_int(cfg, "net.mlp.out"),
+                         (int32_t)byol__cfg_int(cfg, "net.mlp.layers"),
+                         (int32_t)byol__cfg_int(cfg, "net.mlp.batchnorm"), BYOL__MLP_BIAS_HIDDEN };
+    for (int k = 0; k < 4; k++)
+        if (!strcmp(byol__cfg_str(cfg, "net.mlp.bias"), bias[k]))
+            s.bias = (byol__mlp_bias)k;
+    return s;
+}
+
+int byol__nn_mlp_create(const byol_config *cfg, const byol__mlp_spec *spec, uint64_t seed,
+                        byol_net **out)
+{
+    byol_builder b;
+    int32_t output = 0;
+    int rc = byol__builder_init(&b, cfg, spec->in, 1, 1);
+    if (rc != BYOL_OK)
+        return rc;
+    b.opts.seed = seed;
+    rc = mlp_build(&b, spec, &output);
+    if (rc == BYOL_OK)
+        rc = byol__builder_finish(&b, output, NULL, 0, out);
+    byol__builder_free(&b);
     return rc;
 }
 
@@ -152,14 +180,16 @@ int byol__preset_build(const byol_config *cfg, byol_builder *b, int32_t *output,
         in_c = is_cnn ? 1 : 3;
     if (!size)
         size = is_cnn ? 28 : cifar ? 32 : 224;
-    int rc = is_mlp ? byol__builder_init(b, cfg, byol__cfg_int(cfg, "net.mlp.in"), 1, 1)
+    byol__mlp_spec spec = mlp_spec(cfg);
+    int rc = is_mlp ? byol__builder_init(b, cfg, spec.in, 1, 1)
                     : byol__builder_init(b, cfg, in_c, size, size);
     if (rc != BYOL_OK)
         return rc;
     ctx x = { b, zero_gamma, n_zero_gamma };
     *n_zero_gamma = 0;
+    *output = 0;
     if (is_mlp)
-        rc = mlp(&x, cfg, output);
+        rc = mlp_build(b, &spec, output);
     else if (is_cnn)
         rc = cnn_small(&x, cfg, output);
     else if (!strncmp(arch, "resnet18", 8))
@@ -182,5 +212,20 @@ int byol__preset_build(const byol_config *cfg, byol_builder *b, int32_t *output,
                            (long long)size, why);
         }
     }
+    return rc;
+}
+
+int byol_net_create(const byol_config *cfg, byol_net **out)
+{
+    if (!out)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_net_create: out is NULL");
+    *out = NULL;
+    byol_builder b;
+    int32_t output, zero[BYOL__MAX_ZERO_GAMMA], nzero = 0;
+    int rc = byol__preset_build(cfg, &b, &output, zero, &nzero);
+    if (rc != BYOL_OK)
+        return rc;
+    rc = byol__builder_finish(&b, output, zero, nzero, out);
+    byol__builder_free(&b);
     return rc;
 }

@@ -6,9 +6,6 @@
 #include "core/internal.h"
 #include "nn/graph.h"
 
-
-static int64_t per_sample(const byol__node *n) { return n->c * n->h * n->w; }
-
 static int cancelled(const byol_net *net)
 {
     return net->cancel && net->cancel(net->cancel_user);
@@ -101,12 +98,12 @@ static void to_caller(const byol__node *n, int64_t batch, const float *src, floa
 
 /* ---- forward ---------------------------------------------------------------- */
 
-static void bn_forward(byol_net *net, byol__node *n, int64_t batch, const float *x)
+static void bn_forward(byol_net *net, byol__node *n, int64_t batch, const float *x, int training)
 {
     int64_t m = batch * n->h * n->w;
     float *gamma = net->params + n->w_off, *beta = net->params + n->b_off;
     float *rm = net->state + n->mean_off, *rv = net->state + n->var_off;
-    if (!net->training) {
+    if (!training) {
         byol__bn_forward_eval(m, n->c, x, rm, rv, net->opts.bn_eps, gamma, beta, n->out);
         return;
     }
@@ -116,10 +113,10 @@ static void bn_forward(byol_net *net, byol__node *n, int64_t batch, const float 
     byol__bn_stats(m, n->c, sum, sumsq, net->opts.bn_eps, net->opts.bn_momentum,
                    net->opts.bn_unbiased, n->mean, n->rstd, rm, rv);
     byol__bn_apply(m, n->c, x, n->mean, n->rstd, gamma, beta, n->out);
-    n->batches_tracked++;
+    net->counters[n->counter]++;
 }
 
-static void forward_node(byol_net *net, byol__node *n, int64_t batch)
+static void forward_node(byol_net *net, byol__node *n, int64_t batch, int training)
 {
     const byol__node *s = &net->nodes[n->src[0]];
     const float *x = s->out;
@@ -131,8 +128,8 @@ static void forward_node(byol_net *net, byol__node *n, int64_t batch)
                              net->scratch);
         break;
     }
-    case BYOL__OP_BN: bn_forward(net, n, batch, x); break;
-    case BYOL__OP_RELU: byol__relu_forward(batch * per_sample(n), x, n->out); break;
+    case BYOL__OP_BN: bn_forward(net, n, batch, x, training); break;
+    case BYOL__OP_RELU: byol__relu_forward(batch * byol__node_size(n), x, n->out); break;
     case BYOL__OP_MAXPOOL: {
         byol__pool_geom g = pool_geom(net, n, batch);
         byol__maxpool_forward(&g, x, n->out, n->argmax);
@@ -144,23 +141,34 @@ static void forward_node(byol_net *net, byol__node *n, int64_t batch)
                              n->has_bias ? net->params + n->b_off : NULL, n->out);
         break;
     case BYOL__OP_ADD:
-        byol__add_forward(batch * per_sample(n), x, net->nodes[n->src[1]].out, n->out);
+        byol__add_forward(batch * byol__node_size(n), x, net->nodes[n->src[1]].out, n->out);
         break;
     case BYOL__OP_FLATTEN: byol__flatten_forward(batch, s->h, s->w, s->c, x, n->out); break;
     case BYOL__OP_INPUT: break;
     }
 }
 
-/* Copies a caller tensor (NCHW) into node 0's buffer (NHWC) and runs all layers. */
-static int run_forward(byol_net *net, const float *x, int64_t batch)
+/* Runs all layers on node 0's activation. A training pass leaves what the
+ * backward pass needs, and records its batch for it. */
+static int run_forward(byol_net *net, int64_t batch, int training)
 {
-    from_caller(&net->nodes[0], batch, x, net->nodes[0].out);
+    byol__set_threads(net->opts.threads);
+    net->fwd_batch = 0;
     for (int32_t i = 1; i < net->nnodes; i++) {
         if (cancelled(net))
             return byol__err(BYOL_E_CANCELLED, "forward cancelled before layer %d", (int)i);
-        forward_node(net, &net->nodes[i], batch);
+        forward_node(net, &net->nodes[i], batch, training);
     }
+    net->fwd_batch = training ? batch : 0;
     return BYOL_OK;
+}
+
+/* A caller tensor (NCHW) into the arena's input buffer, then all layers. */
+static int run_from_caller(byol_net *net, const float *x, int64_t batch, int training)
+{
+    net->nodes[0].out = net->in_slot;
+    from_caller(&net->nodes[0], batch, x, net->in_slot);
+    return run_forward(net, batch, training);
 }
 
 static void copy_output(const byol_net *net, int64_t batch, float *y)
@@ -191,17 +199,25 @@ int byol_net_forward(byol_net *net, const byol_tensor *x, byol_tensor *y)
     if (rc == BYOL_OK)
         rc = check_planned(net, batch, fn);
     if (rc == BYOL_OK)
-        rc = check_finite(x->data, batch * per_sample(&net->nodes[0]), fn);
-    if (rc != BYOL_OK)
-        return rc;
-    byol__set_threads(net->opts.threads);
-    net->fwd_batch = 0;
-    rc = run_forward(net, x->data, batch);
-    if (rc != BYOL_OK)
-        return rc;
-    copy_output(net, batch, y->data);
-    net->fwd_batch = net->training ? batch : 0;
-    return BYOL_OK;
+        rc = check_finite(x->data, batch * byol__node_size(&net->nodes[0]), fn);
+    if (rc == BYOL_OK)
+        rc = run_from_caller(net, x->data, batch, net->training);
+    if (rc == BYOL_OK)
+        copy_output(net, batch, y->data);
+    return rc;
+}
+
+void byol__nn_input_from_nchw(const byol_net *net, int64_t batch, const float *x, float *y)
+{
+    from_caller(&net->nodes[0], batch, x, y);
+}
+
+int byol__nn_forward(byol_net *net, const float *x, int64_t batch, const float **y)
+{
+    net->nodes[0].out = (float *)(uintptr_t)x; /* read only: no layer writes its input */
+    int rc = run_forward(net, batch, 1);
+    *y = net->nodes[net->output].out;
+    return rc;
 }
 
 /* ---- backward --------------------------------------------------------------- */
@@ -241,7 +257,7 @@ static void backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
         break;
     }
     case BYOL__OP_BN: bn_backward(net, n, batch, dx, accum); break;
-    case BYOL__OP_RELU: byol__relu_backward(batch * per_sample(n), n->out, n->grad, dx, accum); break;
+    case BYOL__OP_RELU: byol__relu_backward(batch * byol__node_size(n), n->out, n->grad, dx, accum); break;
     case BYOL__OP_MAXPOOL: {
         byol__pool_geom g = pool_geom(net, n, batch);
         byol__maxpool_backward(&g, n->argmax, n->grad, dx, accum);
@@ -254,9 +270,9 @@ static void backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
                               n->has_bias ? net->grads + n->b_off : NULL);
         break;
     case BYOL__OP_ADD:
-        byol__copy_grad(batch * per_sample(n), n->grad, dx, accum);
+        byol__copy_grad(batch * byol__node_size(n), n->grad, dx, accum);
         net->touched[si] = 1;
-        byol__copy_grad(batch * per_sample(n), n->grad, net->nodes[n->src[1]].grad,
+        byol__copy_grad(batch * byol__node_size(n), n->grad, net->nodes[n->src[1]].grad,
                         net->touched[n->src[1]]);
         net->touched[n->src[1]] = 1;
         break;
@@ -265,6 +281,23 @@ static void backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
     }
     if (dx)
         net->touched[si] = 1;
+}
+
+/* Runs the backward pass from the output node's gradient over the batch of
+ * the last training forward. */
+static int run_backward(byol_net *net, int want_dx)
+{
+    byol__set_threads(net->opts.threads);
+    memset(net->touched, 0, (size_t)net->nnodes);
+    net->touched[net->output] = 1;
+    for (int32_t i = net->nnodes - 1; i >= 1; i--) {
+        if (cancelled(net))
+            return byol__err(BYOL_E_CANCELLED, "backward cancelled at layer %d; gradients are "
+                             "partial", (int)i);
+        if (net->touched[i])
+            backward_node(net, i, net->fwd_batch, want_dx);
+    }
+    return BYOL_OK;
 }
 
 int byol_net_backward(byol_net *net, const byol_tensor *dy, byol_tensor *dx)
@@ -281,25 +314,30 @@ int byol_net_backward(byol_net *net, const byol_tensor *dy, byol_tensor *dx)
         rc = check_tensor(dx, &net->nodes[0], &batch, fn, "dx");
     if (rc != BYOL_OK)
         return rc;
-    byol__set_threads(net->opts.threads);
     byol__node *o = &net->nodes[net->output];
-    memset(net->touched, 0, (size_t)net->nnodes);
+    o->grad = net->dy_slot;
     from_caller(o, batch, dy->data, o->grad);
-    net->touched[net->output] = 1;
-    for (int32_t i = net->nnodes - 1; i >= 1; i--) {
-        if (cancelled(net))
-            return byol__err(BYOL_E_CANCELLED, "backward cancelled at layer %d; gradients are "
-                             "partial", (int)i);
-        if (net->touched[i])
-            backward_node(net, i, batch, dx != NULL);
-    }
-    if (dx) {
-        const byol__node *in = &net->nodes[0];
-        if (!net->touched[0])
-            memset(dx->data, 0, (size_t)(batch * per_sample(in)) * sizeof(float));
-        else
-            to_caller(in, batch, in->grad, dx->data);
-    }
+    rc = run_backward(net, dx != NULL);
+    if (rc != BYOL_OK || !dx)
+        return rc;
+    const byol__node *in = &net->nodes[0];
+    if (!net->touched[0])
+        memset(dx->data, 0, (size_t)(batch * byol__node_size(in)) * sizeof(float));
+    else
+        to_caller(in, batch, in->grad, dx->data);
+    return BYOL_OK;
+}
+
+int byol__nn_backward(byol_net *net, const float *dy, const float **dx)
+{
+    net->nodes[net->output].grad = (float *)(uintptr_t)dy; /* read only: see nn.h */
+    int rc = run_backward(net, dx != NULL);
+    if (rc != BYOL_OK || !dx)
+        return rc;
+    byol__node *in = &net->nodes[0];
+    if (!net->touched[0])
+        memset(in->grad, 0, (size_t)(net->fwd_batch * byol__node_size(in)) * sizeof(float));
+    *dx = in->grad;
     return BYOL_OK;
 }
 
@@ -312,7 +350,7 @@ int byol_net_embed(byol_net *net, const byol_tensor *x, byol_tensor *y)
         return byol__err(BYOL_E_INVALID_ARG, "%s: net is NULL", fn);
     int64_t batch = 0;
     const byol__node *o = &net->nodes[net->output];
-    int64_t d = per_sample(o);
+    int64_t d = byol__node_size(o);
     int rc = check_tensor(x, &net->nodes[0], &batch, fn, "input");
     if (rc != BYOL_OK)
         return rc;
@@ -322,20 +360,13 @@ int byol_net_embed(byol_net *net, const byol_tensor *x, byol_tensor *y)
                          (long long)d);
     if (net->max_batch == 0)
         return check_planned(net, 1, fn);
-    int64_t in_size = per_sample(&net->nodes[0]);
+    int64_t in_size = byol__node_size(&net->nodes[0]);
     rc = check_finite(x->data, batch * in_size, fn);
-    if (rc != BYOL_OK)
-        return rc;
-    byol__set_threads(net->opts.threads);
-    int32_t was_training = net->training;
-    net->training = 0;
-    net->fwd_batch = 0;
     for (int64_t at = 0; rc == BYOL_OK && at < batch; at += net->max_batch) {
         int64_t nb = batch - at < net->max_batch ? batch - at : net->max_batch;
-        rc = run_forward(net, x->data + at * in_size, nb);
+        rc = run_from_caller(net, x->data + at * in_size, nb, 0);
         if (rc == BYOL_OK)
             copy_output(net, nb, y->data + at * d);
     }
-    net->training = was_training;
     return rc;
 }

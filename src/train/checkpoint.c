@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/trainer.h"
 #include "core/internal.h"
-#include "io/net_io.h"
+#include "nn/nn.h"
+#include "train/trainer.h"
 
 #define FORMAT "libbyol-checkpoint-1"
 
-static int add_optim(byol_trainer *t, byol__st_list *l)
+static int add_optim(const byol_trainer *t, byol__st_list *l)
 {
     byol__optim_state st;
     byol__trainer_optim_state(t, &st);
@@ -26,18 +26,17 @@ static int add_optim(byol_trainer *t, byol__st_list *l)
     return rc;
 }
 
-int byol_trainer_save(const byol_trainer *tc, const char *path)
+int byol_trainer_save(const byol_trainer *t, const char *path)
 {
-    if (!tc || !path)
+    if (!t || !path)
         return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_save: NULL argument");
-    byol_trainer *t = (byol_trainer *)(uintptr_t)tc; /* state accessors take non-const */
     byol__st_list l = { 0 };
     byol_net *nets[5];
     const char *prefix[5];
     byol__trainer_nets(t, nets, prefix);
     int rc = BYOL_OK;
     for (int k = 0; rc == BYOL_OK && k < 5; k++)
-        rc = byol__net_entries(nets[k], prefix[k], &l);
+        rc = byol__nn_entries(nets[k], prefix[k], &l);
     if (rc == BYOL_OK)
         rc = add_optim(t, &l);
     char *config = NULL;
@@ -79,7 +78,7 @@ static int restore(byol_trainer *t, const byol__st_file *f, int copy)
     int64_t matched = 0;
     byol__trainer_nets(t, nets, prefix);
     for (int k = 0; k < 5; k++) {
-        int rc = byol__net_read_entries(nets[k], f, prefix[k], copy, &matched);
+        int rc = byol__nn_read_entries(nets[k], f, prefix[k], copy, &matched);
         if (rc != BYOL_OK)
             return rc;
     }

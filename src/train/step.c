@@ -5,59 +5,40 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/internal.h"
+#include "nn/nn.h"
 #include "train/loss.h"
 #include "train/trainer.h"
-#include "core/internal.h"
-#include "nn/graph.h"
 
-/* work regions, each [batch, width] */
-enum { W_TY, W_TZ1, W_TZ2, W_Y, W_Z, W_P, W_DP, W_DZ, W_DY, W_COUNT };
+/* work regions, each [batch, proj_out] */
+enum { W_TZ1, W_TZ2, W_DP };
 
-static float *region(const byol_trainer *t, int r)
-{
-    static const int feat_wide[W_COUNT] = { 1, 0, 0, 1, 0, 0, 0, 0, 1 };
-    int64_t off = 0;
-    for (int i = 0; i < r; i++)
-        off += t->batch * (feat_wide[i] ? t->feat : t->proj_out);
-    return t->work + off;
-}
-
-static byol_tensor vec(float *data, int64_t n, int64_t d)
-{
-    byol_tensor v = { sizeof v, 2, { n, d, 0, 0 }, data };
-    return v;
-}
+static float *region(const byol_trainer *t, int r) { return t->work + r * t->batch * t->proj_out; }
 
 /* ---- BatchNorm state snapshot (the guard) -------------------------------- */
 
 static void snapshot(byol_trainer *t, int restore)
 {
     byol_net *nets[5];
-    int64_t off = 0, c = 0;
+    unsigned char *at = t->snapshot;
     byol__trainer_nets(t, nets, NULL);
     for (int k = 0; k < 5; k++) {
-        size_t bytes = (size_t)nets[k]->nstate * sizeof(float);
         if (restore)
-            memcpy(nets[k]->state, t->snapshot + off, bytes);
+            byol__nn_state_restore(nets[k], at);
         else
-            memcpy(t->snapshot + off, nets[k]->state, bytes);
-        off += nets[k]->nstate;
-        for (int32_t i = 0; i < nets[k]->nnodes; i++, c++) {
-            if (restore)
-                nets[k]->nodes[i].batches_tracked = t->counters[c];
-            else
-                t->counters[c] = nets[k]->nodes[i].batches_tracked;
-        }
+            byol__nn_state_save(nets[k], at);
+        at += byol__nn_state_bytes(nets[k]);
     }
 }
 
 /* ---- the passes ------------------------------------------------------------ */
 
-static int check_views(const byol_trainer *t, const byol_tensor *v1, const byol_tensor *v2,
-                       const char *fn, int64_t *n)
+/* Checks both views once (shape, finiteness) and converts them to nn's
+ * layout in t->views, for the target and the online passes alike. */
+static int take_views(byol_trainer *t, const byol_tensor *v1, const byol_tensor *v2,
+                      const char *fn, int64_t *n)
 {
-    int64_t dims[3];
-    byol_net_input_dims(t->online[BYOL__ENC], dims);
+    const int64_t *dims = t->in_dims;
     const byol_tensor *v[2] = { v1, v2 };
     for (int k = 0; k < 2; k++) {
         if (!v[k] || !v[k]->data || v[k]->struct_size < sizeof *v[k])
@@ -76,7 +57,15 @@ static int check_views(const byol_trainer *t, const byol_tensor *v1, const byol_
                                  k + 1, (long long)i);
     }
     *n = v1->shape[0];
+    const int64_t per_view = t->batch * dims[0] * dims[1] * dims[2];
+    for (int k = 0; k < 2; k++)
+        byol__nn_input_from_nchw(t->online[BYOL__ENC], *n, v[k]->data, t->views + k * per_view);
     return BYOL_OK;
+}
+
+static const float *view(const byol_trainer *t, int k)
+{
+    return t->views + k * t->batch * t->in_dims[0] * t->in_dims[1] * t->in_dims[2];
 }
 
 /* Target projection of one view: z = g_xi(f_xi(x)), no gradient. In
@@ -84,42 +73,45 @@ static int check_views(const byol_trainer *t, const byol_tensor *v1, const byol_
  * stop-gradient; that extra forward must not count in the BatchNorm
  * statistics, so they are restored right after it (nothing else has run
  * yet in this step, so the snapshot is exactly the state to restore). */
-static int target_pass(byol_trainer *t, const byol_tensor *x, int64_t n, float *z)
+static int target_pass(byol_trainer *t, const float *x, int64_t n, float *z)
 {
     byol_net *const *nets = t->simsiam ? t->online : t->target;
-    byol_tensor ty = vec(region(t, W_TY), n, t->feat), tz = vec(z, n, t->proj_out);
-    int rc = byol_net_forward(nets[BYOL__ENC], x, &ty);
+    const float *y, *tz;
+    int rc = byol__nn_forward(nets[BYOL__ENC], x, n, &y);
     if (rc == BYOL_OK)
-        rc = byol_net_forward(nets[BYOL__PROJ], &ty, &tz);
+        rc = byol__nn_forward(nets[BYOL__PROJ], y, n, &tz);
+    if (rc == BYOL_OK)
+        memcpy(z, tz, (size_t)(n * t->proj_out) * sizeof(float)); /* outlives the arena's next pass */
     if (t->simsiam)
         snapshot(t, 1);
     return rc;
 }
 
 /* Online forward of one view, its loss against the other view's target
- * projection, and the backward pass adding into the online gradients. */
-static int online_pass(byol_trainer *t, const byol_tensor *x, int64_t n, const float *z_other,
+ * projection, and the backward pass adding into the online gradients. The
+ * three nets are chained by pointer: each one's output is the next one's
+ * input, and each backward's input gradient the previous one's dy. */
+static int online_pass(byol_trainer *t, const float *x, int64_t n, const float *z_other,
                        double *loss, double *monitor)
 {
-    const int64_t f = t->feat, p = t->proj_out;
-    byol_tensor ty = vec(region(t, W_Y), n, f), tz = vec(region(t, W_Z), n, p);
-    byol_tensor tp = vec(region(t, W_P), n, p), tdp = vec(region(t, W_DP), n, p);
-    byol_tensor tdz = vec(region(t, W_DZ), n, p), tdy = vec(region(t, W_DY), n, f);
-    int rc = byol_net_forward(t->online[BYOL__ENC], x, &ty);
+    const int64_t p = t->proj_out;
+    const float *y, *z, *q, *d;
+    float *dq = region(t, W_DP);
+    int rc = byol__nn_forward(t->online[BYOL__ENC], x, n, &y);
     if (rc == BYOL_OK)
-        rc = byol_net_forward(t->online[BYOL__PROJ], &ty, &tz);
+        rc = byol__nn_forward(t->online[BYOL__PROJ], y, n, &z);
     if (rc == BYOL_OK)
-        rc = byol_net_forward(t->online[BYOL__PRED], &tz, &tp);
+        rc = byol__nn_forward(t->online[BYOL__PRED], z, n, &q);
     if (rc != BYOL_OK)
         return rc;
-    *monitor = byol__collapse_std(n, p, tz.data, t->monitor);
+    *monitor = byol__collapse_std(n, p, z, t->monitor);
     /* d(sum of these losses / batch_size): micro-batches add up to the batch mean */
-    *loss = byol__regression_loss(n, p, tp.data, z_other, tdp.data, 1.0f / (float)t->batch);
-    rc = byol_net_backward(t->online[BYOL__PRED], &tdp, &tdz);
+    *loss = byol__regression_loss(n, p, q, z_other, dq, 1.0f / (float)t->batch);
+    rc = byol__nn_backward(t->online[BYOL__PRED], dq, &d);
     if (rc == BYOL_OK)
-        rc = byol_net_backward(t->online[BYOL__PROJ], &tdz, &tdy);
+        rc = byol__nn_backward(t->online[BYOL__PROJ], d, &d);
     if (rc == BYOL_OK)
-        rc = byol_net_backward(t->online[BYOL__ENC], &tdy, NULL);
+        rc = byol__nn_backward(t->online[BYOL__ENC], d, NULL);
     return rc;
 }
 
@@ -129,17 +121,17 @@ static int accumulate(byol_trainer *t, const byol_tensor *v1, const byol_tensor 
     int64_t n = 0;
     double l12 = 0, l21 = 0, m1 = 0, m2 = 0;
     float *tz1 = region(t, W_TZ1), *tz2 = region(t, W_TZ2);
-    int rc = check_views(t, v1, v2, fn, &n);
+    int rc = take_views(t, v1, v2, fn, &n);
     if (rc != BYOL_OK)
         return rc;
     snapshot(t, 0);
-    rc = target_pass(t, v1, n, tz1);
+    rc = target_pass(t, view(t, 0), n, tz1);
     if (rc == BYOL_OK)
-        rc = target_pass(t, v2, n, tz2);
+        rc = target_pass(t, view(t, 1), n, tz2);
     if (rc == BYOL_OK)
-        rc = online_pass(t, v1, n, tz2, &l12, &m1);
+        rc = online_pass(t, view(t, 0), n, tz2, &l12, &m1);
     if (rc == BYOL_OK)
-        rc = online_pass(t, v2, n, tz1, &l21, &m2);
+        rc = online_pass(t, view(t, 1), n, tz1, &l21, &m2);
     if (rc == BYOL_OK && !isfinite(l12 + l21))
         rc = byol__err(BYOL_E_NONFINITE, "%s: the loss is not finite", fn);
     if (rc != BYOL_OK) {

@@ -1,48 +1,37 @@
 /* byol_trainer: creation, the two-view step and its parts. */
-#include <math.h>
-#include <stdio.h>
 #include <string.h>
 
-#include "train/loss.h"
-#include "train/trainer.h"
 #include "core/config.h"
 #include "core/internal.h"
-#include "nn/graph.h"
+#include "nn/nn.h"
+#include "train/trainer.h"
 
 /* ---- creation ------------------------------------------------------------ */
 
+/* A projector or predictor: Linear -> [BatchNorm] -> ReLU -> Linear, biases
+ * on the hidden Linear only (the reference's heads). */
 static int make_head(const byol_config *cfg, int64_t in, int64_t hidden, int64_t out,
                      int64_t seed_offset, byol_net **net)
 {
-    byol_config *c;
-    int rc = byol_config_copy(cfg, &c);
-    if (rc != BYOL_OK)
-        return rc;
-    char s[256];
-    snprintf(s, sizeof s, "net.arch=mlp net.mlp.layers=2 net.mlp.batchnorm=%d net.mlp.bias=hidden "
-             "net.mlp.in=%lld net.mlp.hidden=%lld net.mlp.out=%lld",
-             (int)byol__cfg_int(cfg, "byol.head_batchnorm"), (long long)in, (long long)hidden,
-             (long long)out);
-    rc = byol_config_parse(c, s);
-    if (rc == BYOL_OK)
-        rc = byol_config_set_int(c, "seed", (byol__cfg_int(cfg, "seed") + seed_offset) & ((1LL << 53) - 1));
-    if (rc == BYOL_OK)
-        rc = byol_net_create(c, net);
-    byol_config_destroy(c);
-    return rc;
+    byol__mlp_spec spec = { in, hidden, out, 2, (int32_t)byol__cfg_int(cfg, "byol.head_batchnorm"),
+                            BYOL__MLP_BIAS_HIDDEN };
+    uint64_t seed = (uint64_t)(byol__cfg_int(cfg, "seed") + seed_offset) & ((1ULL << 53) - 1);
+    return byol__nn_mlp_create(cfg, &spec, seed, net);
 }
 
 static int make_encoders(byol_trainer *t, const byol_config *cfg, const byol_net *encoder)
 {
     int independent = !strcmp(byol__cfg_str(cfg, "byol.target_init"), "independent");
-    int rc = encoder ? byol__net_clone(encoder, &t->online[BYOL__ENC])
+    int rc = encoder ? byol__nn_clone(encoder, &t->online[BYOL__ENC])
                      : byol_net_create(cfg, &t->online[BYOL__ENC]);
     if (rc == BYOL_OK)
-        rc = byol__net_clone(t->online[BYOL__ENC], &t->target[BYOL__ENC]);
+        rc = byol__nn_clone(t->online[BYOL__ENC], &t->target[BYOL__ENC]);
     if (rc == BYOL_OK && independent)
-        byol__net_reinit(t->target[BYOL__ENC], (uint64_t)byol__cfg_int(cfg, "seed") + 1000003);
+        byol__nn_reinit(t->target[BYOL__ENC], (uint64_t)byol__cfg_int(cfg, "seed") + 1000003);
     int32_t ndim = 0;
     int64_t dims[3];
+    if (rc == BYOL_OK)
+        rc = byol_net_input_dims(t->online[BYOL__ENC], t->in_dims);
     if (rc == BYOL_OK)
         rc = byol_net_output_dims(t->online[BYOL__ENC], &ndim, dims);
     if (rc == BYOL_OK && ndim != 1)
@@ -70,7 +59,7 @@ static int gather(byol_net **nets, int n, float **params, float **grads, int64_t
 {
     *total = 0;
     for (int k = 0; k < n; k++)
-        *total += nets[k]->nparams;
+        *total += byol__nn_param_count(nets[k]);
     *params = byol__calloc((size_t)*total + 1, sizeof(float));
     if (grads)
         *grads = byol__calloc((size_t)*total + 1, sizeof(float));
@@ -79,8 +68,8 @@ static int gather(byol_net **nets, int n, float **params, float **grads, int64_t
                          (long long)*total);
     int64_t off = 0;
     for (int k = 0; k < n; k++) {
-        byol__net_use_buffers(nets[k], *params + off, grads ? *grads + off : NULL);
-        off += nets[k]->nparams;
+        byol__nn_use_buffers(nets[k], *params + off, grads ? *grads + off : NULL);
+        off += byol__nn_param_count(nets[k]);
     }
     return BYOL_OK;
 }
@@ -92,9 +81,9 @@ static int make_arenas(byol_trainer *t)
 {
     for (int k = 0; k < 2; k++) {
         int64_t a, b;
-        int rc = byol__net_arena_floats(t->online[k], t->batch, &a);
+        int rc = byol__nn_arena_floats(t->online[k], t->batch, &a);
         if (rc == BYOL_OK)
-            rc = byol__net_arena_floats(t->target[k], t->batch, &b);
+            rc = byol__nn_arena_floats(t->target[k], t->batch, &b);
         if (rc != BYOL_OK)
             return rc;
         size_t bytes;
@@ -104,9 +93,9 @@ static int make_arenas(byol_trainer *t)
             return byol__err(BYOL_E_NOMEM, "byol_trainer_create: cannot allocate %.1f MiB of "
                              "activations for batch %lld", (double)(a > b ? a : b) / 262144.0,
                              (long long)t->batch);
-        rc = byol__net_plan_in(t->online[k], t->batch, t->arena[k]);
+        rc = byol__nn_plan_in(t->online[k], t->batch, t->arena[k]);
         if (rc == BYOL_OK)
-            rc = byol__net_plan_in(t->target[k], t->batch, t->arena[k]);
+            rc = byol__nn_plan_in(t->target[k], t->batch, t->arena[k]);
         if (rc != BYOL_OK)
             return rc;
     }
@@ -133,7 +122,7 @@ static int make_spans(byol_trainer *t)
             t->spans[k].flags = info.flags;
             k++;
         }
-        base += t->online[p]->nparams;
+        base += byol__nn_param_count(t->online[p]);
     }
     t->nspans = k;
     return BYOL_OK;
@@ -160,21 +149,21 @@ static int make_optimizer(byol_trainer *t, const byol_config *cfg)
     return byol__lars_create(&o, t->nparams, (byol__lars **)&t->optim);
 }
 
-/* Scratch: activations, gradients and the guard's snapshot of BN state. */
+/* Scratch: both views in nn's layout, the target projections and the loss
+ * gradient, the monitor's sums and the guard's snapshot of BN state. */
 static int make_scratch(byol_trainer *t)
 {
-    int64_t nstate = 0, ncount = 0;
     byol_net *nets[5];
+    size_t state = 0;
     byol__trainer_nets(t, nets, NULL);
-    for (int k = 0; k < 5; k++) {
-        nstate += nets[k]->nstate;
-        ncount += nets[k]->nnodes;
-    }
-    t->work = byol__calloc((size_t)(t->batch * (3 * t->feat + 6 * t->proj_out)), sizeof(float));
+    for (int k = 0; k < 5; k++)
+        state += byol__nn_state_bytes(nets[k]);
+    int64_t view = t->batch * t->in_dims[0] * t->in_dims[1] * t->in_dims[2];
+    t->views = byol__calloc((size_t)(2 * view), sizeof(float));
+    t->work = byol__calloc((size_t)(3 * t->batch * t->proj_out), sizeof(float));
     t->monitor = byol__calloc((size_t)(2 * t->proj_out), sizeof(double));
-    t->snapshot = byol__calloc((size_t)nstate + 1, sizeof(float));
-    t->counters = byol__calloc((size_t)ncount, sizeof(int64_t));
-    if (!t->work || !t->monitor || !t->snapshot || !t->counters)
+    t->snapshot = byol__calloc(state, 1);
+    if (!t->views || !t->work || !t->monitor || !t->snapshot)
         return byol__err(BYOL_E_NOMEM, "byol_trainer_create: out of memory for batch %lld",
                          (long long)t->batch);
     return BYOL_OK;
@@ -246,15 +235,15 @@ void byol_trainer_destroy(byol_trainer *t)
     byol__free(t->grads);
     byol__free(t->tparams);
     byol__free(t->spans);
+    byol__free(t->views);
     byol__free(t->work);
     byol__free(t->monitor);
     byol__free(t->snapshot);
-    byol__free(t->counters);
     byol_config_destroy(t->cfg);
     byol__free(t);
 }
 
-int byol__trainer_nets(byol_trainer *t, byol_net **nets, const char **prefixes)
+int byol__trainer_nets(const byol_trainer *t, byol_net **nets, const char **prefixes)
 {
     static const char *const names[5] = { "online.encoder.", "online.projector.",
                                           "online.predictor.", "target.encoder.",
@@ -268,7 +257,7 @@ int byol__trainer_nets(byol_trainer *t, byol_net **nets, const char **prefixes)
     return 5;
 }
 
-void byol__trainer_optim_state(byol_trainer *t, byol__optim_state *st)
+void byol__trainer_optim_state(const byol_trainer *t, byol__optim_state *st)
 {
     if (t->optim_kind == BYOL__SGD)
         byol__sgd_state(t->optim, st);

@@ -23,18 +23,19 @@ struct byol_trainer {
     byol__param_span *spans;
     int64_t nspans;
     int64_t step, total_steps, warmup_steps, batch, feat, proj_out;
+    int64_t in_dims[3];                /* the encoder's input [C, H, W] */
     double base_lr, tau_base;
-    float *work;                       /* per-view activations and gradients */
+    float *views;                      /* both views in nn's layout, [2][batch, C*H*W] */
+    float *work;                       /* target projections and the loss gradient */
     double *monitor;                   /* 2 * proj_out */
-    float *snapshot;                   /* BN statistics of all nets, for the guard */
-    int64_t *counters;                 /* BN counters of all nets, for the guard */
+    unsigned char *snapshot;           /* BN state of all nets, for the guard */
     byol_grad_hook hook;
     void *hook_user;
 };
 
 /* The optimizer's state buffers (for checkpoints). */
-void byol__trainer_optim_state(byol_trainer *t, byol__optim_state *st);
+void byol__trainer_optim_state(const byol_trainer *t, byol__optim_state *st);
 /* The five networks in checkpoint order with their name prefixes. */
-int byol__trainer_nets(byol_trainer *t, byol_net **nets, const char **prefixes);
+int byol__trainer_nets(const byol_trainer *t, byol_net **nets, const char **prefixes);
 
 #endif

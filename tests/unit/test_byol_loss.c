@@ -1,7 +1,7 @@
 /* BYOL's regression loss and collapse monitor against closed forms. */
 #include "test_util.h"
 
-#include "byol/loss.h"
+#include "train/loss.h"
 
 static void test_loss_closed_forms(void **state)
 {

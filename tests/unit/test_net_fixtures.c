@@ -4,7 +4,7 @@
 #include "test_util.h"
 
 #include "io/safetensors.h"
-#include "nn/graph.h"
+#include "nn/nn.h"
 
 typedef struct fixture {
     const char *net;       /* fixture file stem */
@@ -33,13 +33,14 @@ static const float *fx(const byol__st_file *f, const char *name, size_t *n)
     return t->data; /* the reader keeps data 8-byte aligned in its own buffer */
 }
 
-static byol_net *make_net(const fixture *fx_, int64_t batch)
+static byol_net *make_net(const fixture *fx_, int64_t batch, int threads)
 {
     byol_config *cfg;
     byol_net *net;
     char path[512];
     assert_byol_ok(byol_config_create(&cfg));
     assert_byol_ok(byol_config_parse(cfg, fx_->settings));
+    assert_byol_ok(byol_config_set_int(cfg, "threads", threads));
     assert_byol_ok(byol_net_create(cfg, &net));
     byol_config_destroy(cfg);
     snprintf(path, sizeof path, "%s/%s.weights.safetensors", tu_fixtures_dir(), fx_->net);
@@ -63,9 +64,7 @@ static byol_tensor view(float *data, int32_t ndim, int64_t a, int64_t b, int64_t
 static void check_against(const fixture *f_, int threads)
 {
     byol__st_file *io = open_fixture(f_->net, "io");
-    byol_net *net = make_net(f_, 4);
-    byol__net_opts *o = &net->opts;
-    o->threads = threads;
+    byol_net *net = make_net(f_, 4, threads);
     size_t nx, ny, n;
     const float *x = fx(io, "input", &nx);
     const float *dy = fx(io, "dy", &ny);
@@ -103,17 +102,25 @@ static void check_against(const fixture *f_, int threads)
         checked++;
     }
     assert_true(checked > 10);
-    for (int32_t i = 0; i < net->nnodes; i++) {
-        if (net->nodes[i].op != BYOL__OP_BN)
+    /* the counters, as the state_dict holds them */
+    byol__st_list l = { 0 };
+    size_t counters = 0;
+    assert_byol_ok(byol__nn_entries(net, "", &l));
+    for (size_t i = 0; i < l.n; i++) {
+        if (l.t[i].dtype != BYOL__ST_I64)
             continue;
         char name[300];
-        snprintf(name, sizeof name, "state.%s.num_batches_tracked", net->nodes[i].name);
+        snprintf(name, sizeof name, "state.%s", l.t[i].name);
         const byol__st_tensor *t = byol__st_find(io, name);
         assert_non_null(t);
-        int64_t want;
+        int64_t want, got;
         memcpy(&want, t->data, sizeof want);
-        assert_int_equal(net->nodes[i].batches_tracked, want);
+        memcpy(&got, l.t[i].data, sizeof got);
+        assert_int_equal(got, want);
+        counters++;
     }
+    assert_true(counters > 2);
+    byol__st_list_free(&l);
     free(xc);
     free(y);
     free(dx);
@@ -146,7 +153,7 @@ static void test_names_match_state_dict(void **state)
     const fixture *all[2] = { &resnet, &cnn };
     for (int k = 0; k < 2; k++) {
         byol__st_file *w = open_fixture(all[k]->net, "weights");
-        byol_net *net = make_net(all[k], 1);
+        byol_net *net = make_net(all[k], 1, 0);
         size_t floats = 0;
         for (int64_t i = 0; i < byol_net_tensor_count(net); i++) {
             byol_tensor_info info = { .struct_size = sizeof info };

@@ -6,9 +6,8 @@
 
 #include "test_util.h"
 
-#include "byol/trainer.h"
+#include "train/trainer.h"
 #include "io/safetensors.h"
-#include "nn/graph.h"
 
 static const char *meta(const byol__st_file *f, const char *key)
 {

@@ -1,56 +1,11 @@
-/* Weight files of a byol_net: safetensors with PyTorch state_dict names. */
+/* A net's state_dict as safetensors entries (PyTorch's names, in
+ * PyTorch's order), with a name prefix so that one file can hold several
+ * nets (a trainer checkpoint) as well as one (weights: byol_net_save). */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/internal.h"
-#include "io/net_io.h"
-
-void byol__st_list_free(byol__st_list *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        byol__free((char *)(uintptr_t)l->t[i].name);
-        if (l->t[i].dtype == BYOL__ST_I64)
-            byol__free((void *)(uintptr_t)l->t[i].data);
-    }
-    byol__free(l->t);
-    memset(l, 0, sizeof *l);
-}
-
-int byol__st_list_add(byol__st_list *l, const char *name, int32_t dtype, int32_t ndim,
-                      const int64_t *shape, const void *data, size_t nbytes)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        byol__st_tensor *t = byol__calloc(cap, sizeof *t);
-        if (!t)
-            return byol__err(BYOL_E_NOMEM, "out of memory listing tensors");
-        if (l->n)
-            memcpy(t, l->t, l->n * sizeof *t);
-        byol__free(l->t);
-        l->t = t;
-        l->cap = cap;
-    }
-    byol__st_tensor *e = &l->t[l->n];
-    memset(e, 0, sizeof *e);
-    e->name = byol__strdup(name);
-    /* counters are copied: the caller's value may be a temporary */
-    void *copy = dtype == BYOL__ST_I64 ? byol__malloc(nbytes) : NULL;
-    if (!e->name || (dtype == BYOL__ST_I64 && !copy)) {
-        byol__free((char *)(uintptr_t)e->name);
-        byol__free(copy);
-        return byol__err(BYOL_E_NOMEM, "out of memory listing tensors");
-    }
-    if (copy)
-        memcpy(copy, data, nbytes);
-    e->dtype = dtype;
-    e->ndim = ndim;
-    for (int32_t d = 0; d < ndim; d++)
-        e->shape[d] = shape[d];
-    e->data = copy ? copy : data;
-    e->nbytes = nbytes;
-    l->n++;
-    return BYOL_OK;
-}
+#include "nn/graph.h"
 
 static void entry_name(char *buf, size_t len, const char *prefix, const char *name,
                        const char *suffix)
@@ -58,7 +13,7 @@ static void entry_name(char *buf, size_t len, const char *prefix, const char *na
     snprintf(buf, len, "%s%s%s", prefix, name, suffix);
 }
 
-int byol__net_entries(const byol_net *net, const char *prefix, byol__st_list *l)
+int byol__nn_entries(const byol_net *net, const char *prefix, byol__st_list *l)
 {
     int rc = BYOL_OK;
     for (int64_t t = 0; rc == BYOL_OK && t < net->ntensors; t++) {
@@ -73,7 +28,7 @@ int byol__net_entries(const byol_net *net, const char *prefix, byol__st_list *l)
         if (rc == BYOL_OK && nd->op == BYOL__OP_BN && src->buffer == BYOL_BUFFER_STATE &&
             src->offset == nd->var_off) {
             entry_name(name, sizeof name, prefix, nd->name, ".num_batches_tracked");
-            rc = byol__st_list_add(l, name, BYOL__ST_I64, 0, NULL, &nd->batches_tracked,
+            rc = byol__st_list_add(l, name, BYOL__ST_I64, 0, NULL, &net->counters[nd->counter],
                                    sizeof(int64_t));
         }
     }
@@ -85,7 +40,7 @@ int byol_net_save(const byol_net *net, const char *path)
     if (!net || !path)
         return byol__err(BYOL_E_INVALID_ARG, "byol_net_save: NULL argument");
     byol__st_list l = { 0 };
-    int rc = byol__net_entries(net, "", &l);
+    int rc = byol__nn_entries(net, "", &l);
     static const char *const meta[] = { "format", "pt", "producer", "libbyol " BYOL_VERSION_STRING };
     if (rc == BYOL_OK)
         rc = byol__st_write(path, l.t, l.n, meta, 2);
@@ -126,7 +81,7 @@ static int check_entry(const byol__st_file *f, const char *name, int32_t dtype, 
     return BYOL_OK;
 }
 
-int byol__net_read_entries(byol_net *net, const byol__st_file *f, const char *prefix, int copy,
+int byol__nn_read_entries(byol_net *net, const byol__st_file *f, const char *prefix, int copy,
                            int64_t *matched)
 {
     char name[512];
@@ -152,7 +107,7 @@ int byol__net_read_entries(byol_net *net, const byol__st_file *f, const char *pr
         if (rc != BYOL_OK)
             return rc;
         if (copy)
-            memcpy(&nd->batches_tracked, e->data, sizeof(int64_t));
+            memcpy(&net->counters[nd->counter], e->data, sizeof(int64_t));
         (*matched)++;
     }
     if (copy)
@@ -160,26 +115,8 @@ int byol__net_read_entries(byol_net *net, const byol__st_file *f, const char *pr
     return BYOL_OK;
 }
 
-/* Validates every entry first, then copies, so a failure changes nothing. */
-static int load_from(byol_net *net, const byol__st_file *f, uint32_t flags)
-{
-    int64_t matched = 0;
-    int rc = byol__net_read_entries(net, f, "", 0, &matched);
-    if (rc != BYOL_OK)
-        return rc;
-    if (!(flags & BYOL_LOAD_IGNORE_UNEXPECTED) && matched != (int64_t)byol__st_count(f)) {
-        for (size_t k = 0; k < byol__st_count(f); k++) {
-            const char *name = byol__st_get(f, k)->name;
-            if (!byol__net_has_entry(net, name))
-                return byol__err(BYOL_E_FORMAT, "%s: unexpected tensor '%s' (the network has "
-                                 "no such entry; BYOL_LOAD_IGNORE_UNEXPECTED skips it)",
-                                 byol__st_label(f), name);
-        }
-    }
-    return byol__net_read_entries(net, f, "", 1, &matched);
-}
-
-int byol__net_has_entry(const byol_net *net, const char *name)
+/* Does the net have a state_dict entry of this name? */
+static int has_entry(const byol_net *net, const char *name)
 {
     for (int64_t t = 0; t < net->ntensors; t++)
         if (!strcmp(net->tensors[t].name, name))
@@ -194,6 +131,26 @@ int byol__net_has_entry(const byol_net *net, const char *name)
     }
     return 0;
 }
+
+/* Validates every entry first, then copies, so a failure changes nothing. */
+static int load_from(byol_net *net, const byol__st_file *f, uint32_t flags)
+{
+    int64_t matched = 0;
+    int rc = byol__nn_read_entries(net, f, "", 0, &matched);
+    if (rc != BYOL_OK)
+        return rc;
+    if (!(flags & BYOL_LOAD_IGNORE_UNEXPECTED) && matched != (int64_t)byol__st_count(f)) {
+        for (size_t k = 0; k < byol__st_count(f); k++) {
+            const char *name = byol__st_get(f, k)->name;
+            if (!has_entry(net, name))
+                return byol__err(BYOL_E_FORMAT, "%s: unexpected tensor '%s' (the network has "
+                                 "no such entry; BYOL_LOAD_IGNORE_UNEXPECTED skips it)",
+                                 byol__st_label(f), name);
+        }
+    }
+    return byol__nn_read_entries(net, f, "", 1, &matched);
+}
+
 
 int byol_net_load(byol_net *net, const char *path, uint32_t flags)
 {

@@ -1,0 +1,102 @@
+/* The network module as the rest of the library sees it: what the trainer
+ * and the evaluation need from a byol_net beyond the public API, without
+ * its internals (graph.h, private to src/nn).
+ *
+ * The passes here skip the public API's checks and copies. Their caller has
+ * validated its inputs once (shapes, finiteness) and hands over data in the
+ * internal layout (NHWC; [N, C] for vectors), so nets chain by pointer: the
+ * output of one is the input of the next, and the input gradient a backward
+ * pass returns is the next backward's dy. Pointers a pass returns live in
+ * the net's arena until its next pass or plan. */
+#ifndef BYOL_NN_NN_H
+#define BYOL_NN_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "byol/byol_net.h"
+#include "io/safetensors.h"
+
+/* ---- creation ------------------------------------------------------------ */
+
+/* A multi-layer perceptron: Linear [-> BatchNorm] -> ReLU ... -> Linear. */
+typedef enum byol__mlp_bias {
+    BYOL__MLP_BIAS_HIDDEN,   /* every Linear but the last (the reference's heads) */
+    BYOL__MLP_BIAS_ALL,
+    BYOL__MLP_BIAS_NONE,
+    BYOL__MLP_BIAS_LAST
+} byol__mlp_bias;
+
+typedef struct byol__mlp_spec {
+    int64_t in, hidden, out;
+    int32_t layers;          /* Linear layers, >= 1 */
+    int32_t batchnorm;       /* BatchNorm after each hidden Linear */
+    byol__mlp_bias bias;
+} byol__mlp_spec;
+
+/* An MLP net initialised from seed; cfg gives the other settings of a net
+ * (net.init, net.bn_*, threads). Errors: BYOL_E_NOMEM. */
+int byol__nn_mlp_create(const byol_config *cfg, const byol__mlp_spec *spec, uint64_t seed,
+                        byol_net **out);
+/* An independent copy of src: architecture, parameters, BN state and
+ * counters (not the plan: the copy must be planned). */
+int byol__nn_clone(const byol_net *src, byol_net **out);
+/* Initialises every parameter and statistic again from another seed. */
+void byol__nn_reinit(byol_net *net, uint64_t seed);
+
+/* ---- buffers ---------------------------------------------------------------- */
+
+int64_t byol__nn_param_count(const byol_net *net);
+/* Moves the net's parameters and gradients into caller-owned arrays of
+ * byol__nn_param_count floats each (values copied), so a trainer keeps
+ * several nets in one contiguous buffer. The net no longer frees them.
+ * grads may be NULL for a net that is never trained (its gradients are
+ * dropped). */
+void byol__nn_use_buffers(byol_net *net, float *params, float *grads);
+
+/* ---- planning ------------------------------------------------------------------ */
+
+/* Plans a net into an arena the caller owns and frees after the net:
+ * byol__nn_arena_floats gives its size for max_batch. Nets whose passes
+ * never overlap in time may share one arena. */
+int byol__nn_arena_floats(byol_net *net, int64_t max_batch, int64_t *floats);
+int byol__nn_plan_in(byol_net *net, int64_t max_batch, float *arena);
+/* The batch the net is planned for, 0 if it was never planned. */
+int64_t byol__nn_planned_batch(const byol_net *net);
+
+/* ---- passes ------------------------------------------------------------------- */
+
+/* Floats per sample of the input and of the output. */
+int64_t byol__nn_input_size(const byol_net *net);
+int64_t byol__nn_output_size(const byol_net *net);
+/* x [batch, C, H, W] (the public layout) -> y [batch, ...] in the internal
+ * layout the passes take. */
+void byol__nn_input_from_nchw(const byol_net *net, int64_t batch, const float *x, float *y);
+/* Training-mode forward pass over batch <= the planned batch samples of x
+ * (internal layout, borrowed until the backward pass: its first layer's
+ * gradient reads it). *y receives the output. Errors: BYOL_E_CANCELLED. */
+int byol__nn_forward(byol_net *net, const float *x, int64_t batch, const float **y);
+/* Backward pass of the last byol__nn_forward from dy (internal layout of
+ * the output, borrowed for the call), adding into the parameter gradients.
+ * With dx non-NULL, *dx receives the input gradient. Errors:
+ * BYOL_E_CANCELLED (the gradients are partial). */
+int byol__nn_backward(byol_net *net, const float *dy, const float **dx);
+
+/* ---- BatchNorm state: running statistics and counters --------------------------- */
+
+size_t byol__nn_state_bytes(const byol_net *net);
+void byol__nn_state_save(const byol_net *net, void *buf);
+void byol__nn_state_restore(byol_net *net, const void *buf);
+
+/* ---- state_dict entries ---------------------------------------------------------- */
+
+/* Appends the net's state_dict (parameters, running statistics, counters)
+ * to l as "<prefix><name>", pointing at the net's buffers. */
+int byol__nn_entries(const byol_net *net, const char *prefix, byol__st_list *l);
+/* Checks that f holds every entry of the net under prefix (dtype and shape)
+ * and, with copy != 0, copies them in; *matched counts the entries. Errors:
+ * BYOL_E_FORMAT naming the file and the entry. */
+int byol__nn_read_entries(byol_net *net, const byol__st_file *f, const char *prefix, int copy,
+                          int64_t *matched);
+
+#endif
