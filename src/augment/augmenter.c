@@ -48,9 +48,9 @@ static int parse_list(const char *key, const char *text, int32_t want, float *va
 
 static int read_norm(const byol_config *cfg, byol_augmenter *a)
 {
-    int rc = parse_list("augment.mean", byol__cfg_str(cfg, "augment.mean"), a->channels, a->mean);
+    int rc = parse_list("augment.mean", byol__cfg_str(cfg, BYOL__K_AUGMENT_MEAN), a->channels, a->mean);
     if (rc == BYOL_OK)
-        rc = parse_list("augment.std", byol__cfg_str(cfg, "augment.std"), a->channels, a->std);
+        rc = parse_list("augment.std", byol__cfg_str(cfg, BYOL__K_AUGMENT_STD), a->channels, a->std);
     for (int32_t c = 0; rc == BYOL_OK && c < a->channels; c++)
         if (!(a->std[c] > 0))
             rc = byol__err(BYOL_E_RANGE, "key 'augment.std': value %d is %g; it must be above 0",
@@ -58,12 +58,9 @@ static int read_norm(const byol_config *cfg, byol_augmenter *a)
     return rc;
 }
 
-static double view_float(const byol_config *cfg, int32_t view, const char *name)
-{
-    char key[64];
-    snprintf(key, sizeof key, "augment.view%d.%s", (int)view, name);
-    return byol__cfg_float(cfg, key);
-}
+/* View v's (1 or 2) value of a per-view key, named by its view-1 id. */
+#define VIEW_KEY(cfg, v, name) \
+    byol__cfg_float(cfg, (v) == 1 ? BYOL__K_AUGMENT_VIEW1_##name : BYOL__K_AUGMENT_VIEW2_##name)
 
 /* lo <= hi, or an error naming both keys. */
 static int check_order(int32_t view, const char *lo_name, double lo, const char *hi_name, double hi)
@@ -76,22 +73,22 @@ static int check_order(int32_t view, const char *lo_name, double lo, const char 
 
 static int read_view(const byol_config *cfg, int32_t view, byol__aug_view *v)
 {
-    v->area_min = view_float(cfg, view, "crop_area_min");
-    v->area_max = view_float(cfg, view, "crop_area_max");
-    v->ratio_min = view_float(cfg, view, "crop_ratio_min");
-    v->ratio_max = view_float(cfg, view, "crop_ratio_max");
-    v->flip_p = view_float(cfg, view, "flip_p");
-    v->jitter_p = view_float(cfg, view, "jitter_p");
-    v->brightness = view_float(cfg, view, "brightness");
-    v->contrast = view_float(cfg, view, "contrast");
-    v->saturation = view_float(cfg, view, "saturation");
-    v->hue = view_float(cfg, view, "hue");
-    v->gray_p = view_float(cfg, view, "gray_p");
-    v->blur_p = view_float(cfg, view, "blur_p");
-    v->sigma_min = view_float(cfg, view, "blur_sigma_min");
-    v->sigma_max = view_float(cfg, view, "blur_sigma_max");
-    v->solarize_p = view_float(cfg, view, "solarize_p");
-    v->solarize_threshold = view_float(cfg, view, "solarize_threshold");
+    v->area_min = VIEW_KEY(cfg, view, CROP_AREA_MIN);
+    v->area_max = VIEW_KEY(cfg, view, CROP_AREA_MAX);
+    v->ratio_min = VIEW_KEY(cfg, view, CROP_RATIO_MIN);
+    v->ratio_max = VIEW_KEY(cfg, view, CROP_RATIO_MAX);
+    v->flip_p = VIEW_KEY(cfg, view, FLIP_P);
+    v->jitter_p = VIEW_KEY(cfg, view, JITTER_P);
+    v->brightness = VIEW_KEY(cfg, view, BRIGHTNESS);
+    v->contrast = VIEW_KEY(cfg, view, CONTRAST);
+    v->saturation = VIEW_KEY(cfg, view, SATURATION);
+    v->hue = VIEW_KEY(cfg, view, HUE);
+    v->gray_p = VIEW_KEY(cfg, view, GRAY_P);
+    v->blur_p = VIEW_KEY(cfg, view, BLUR_P);
+    v->sigma_min = VIEW_KEY(cfg, view, BLUR_SIGMA_MIN);
+    v->sigma_max = VIEW_KEY(cfg, view, BLUR_SIGMA_MAX);
+    v->solarize_p = VIEW_KEY(cfg, view, SOLARIZE_P);
+    v->solarize_threshold = VIEW_KEY(cfg, view, SOLARIZE_THRESHOLD);
     int rc = check_order(view, "crop_area_min", v->area_min, "crop_area_max", v->area_max);
     if (rc == BYOL_OK)
         rc = check_order(view, "crop_ratio_min", v->ratio_min, "crop_ratio_max", v->ratio_max);
@@ -100,28 +97,28 @@ static int read_view(const byol_config *cfg, int32_t view, byol__aug_view *v)
     return rc;
 }
 
-static int32_t choice(const byol_config *cfg, const char *key, const char *second)
+static int32_t choice(const byol_config *cfg, byol__key_id key, const char *second)
 {
     return strcmp(byol__cfg_str(cfg, key), second) == 0;
 }
 
 static int read_settings(const byol_config *cfg, byol_augmenter *a)
 {
-    const int64_t channels = byol__cfg_int(cfg, "data.channels");
+    const int64_t channels = byol__cfg_int(cfg, BYOL__K_DATA_CHANNELS);
     if (channels != 1 && channels != 3)
         return byol__err(BYOL_E_RANGE, "key 'data.channels': %lld; the augmenter takes 1 or 3",
                          (long long)channels);
     a->channels = (int32_t)channels;
-    a->seed = (uint64_t)byol__cfg_int(cfg, "seed");
-    a->size = (int32_t)byol__cfg_int(cfg, "augment.size");
-    a->interp = choice(cfg, "augment.interpolation", "bilinear") ? BYOL__INTERP_BILINEAR
+    a->seed = (uint64_t)byol__cfg_int(cfg, BYOL__K_SEED);
+    a->size = (int32_t)byol__cfg_int(cfg, BYOL__K_AUGMENT_SIZE);
+    a->interp = choice(cfg, BYOL__K_AUGMENT_INTERPOLATION, "bilinear") ? BYOL__INTERP_BILINEAR
                                                                    : BYOL__INTERP_BICUBIC;
-    a->crop_mode = choice(cfg, "augment.crop", "torchvision") ? BYOL__CROP_TORCHVISION
+    a->crop_mode = choice(cfg, BYOL__K_AUGMENT_CROP, "torchvision") ? BYOL__CROP_TORCHVISION
                                                                : BYOL__CROP_REFERENCE;
-    a->jitter_mode = choice(cfg, "augment.jitter", "torchvision") ? BYOL__JITTER_TORCHVISION
+    a->jitter_mode = choice(cfg, BYOL__K_AUGMENT_JITTER, "torchvision") ? BYOL__JITTER_TORCHVISION
                                                                    : BYOL__JITTER_TF;
-    a->eval_crop = byol__cfg_float(cfg, "augment.eval_crop");
-    const int64_t taps = byol__cfg_int(cfg, "augment.blur_taps");
+    a->eval_crop = byol__cfg_float(cfg, BYOL__K_AUGMENT_EVAL_CROP);
+    const int64_t taps = byol__cfg_int(cfg, BYOL__K_AUGMENT_BLUR_TAPS);
     if (taps > 0 && taps % 2 == 0)
         return byol__err(BYOL_E_RANGE, "key 'augment.blur_taps': %lld; taps must be odd (2r + 1) "
                          "or 0 for the reference's", (long long)taps);

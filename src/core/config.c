@@ -21,7 +21,7 @@ struct byol_config {
 
 static int32_t key_index(const char *name)
 {
-    for (int32_t i = 0; i < byol__nkeys; i++)
+    for (int32_t i = 0; i < BYOL__NKEYS; i++)
         if (strcmp(byol__keys[i].name, name) == 0)
             return i;
     return -1;
@@ -123,7 +123,7 @@ void byol_config_destroy(byol_config *cfg)
 {
     if (!cfg)
         return;
-    for (int32_t i = 0; i < byol__nkeys; i++)
+    for (int32_t i = 0; i < BYOL__NKEYS; i++)
         if (byol__keys[i].type == BYOL_TYPE_STRING)
             byol__free(cfg->v[i].s);
     byol__free(cfg);
@@ -134,10 +134,10 @@ int byol_config_create(byol_config **out)
     if (!out)
         return byol__err(BYOL_E_INVALID_ARG, "byol_config_create: out is NULL");
     *out = NULL;
-    byol_config *cfg = byol__calloc(1, sizeof *cfg + (size_t)byol__nkeys * sizeof(value));
+    byol_config *cfg = byol__calloc(1, sizeof *cfg + (size_t)BYOL__NKEYS * sizeof(value));
     if (!cfg)
         return byol__err(BYOL_E_NOMEM, "byol_config_create: out of memory");
-    for (int32_t i = 0; i < byol__nkeys; i++) {
+    for (int32_t i = 0; i < BYOL__NKEYS; i++) {
         value v = { 0 };
         int rc = parse_value(&byol__keys[i], byol__keys[i].def, &v);
         if (rc == BYOL_OK)
@@ -147,7 +147,7 @@ int byol_config_create(byol_config **out)
             return rc;
         }
     }
-    cfg->nkeys = byol__nkeys;
+    cfg->nkeys = BYOL__NKEYS;
     *out = cfg;
     return BYOL_OK;
 }
@@ -158,7 +158,7 @@ int byol_config_copy(const byol_config *src, byol_config **out)
         return byol__err(BYOL_E_INVALID_ARG, "byol_config_copy: NULL argument");
     byol_config *cfg;
     int rc = byol_config_create(&cfg);
-    for (int32_t i = 0; rc == BYOL_OK && i < byol__nkeys; i++)
+    for (int32_t i = 0; rc == BYOL_OK && i < BYOL__NKEYS; i++)
         rc = store(cfg, i, src->v[i]);
     if (rc != BYOL_OK) {
         byol_config_destroy(cfg);
@@ -266,33 +266,30 @@ static value default_value(int32_t i)
     return v;
 }
 
-int64_t byol__cfg_int(const byol_config *cfg, const char *key)
+int64_t byol__cfg_int(const byol_config *cfg, byol__key_id key)
 {
-    int32_t i = key_index(key);
-    if (i < 0 || !is_int_type(byol__keys[i].type))
+    if (!is_int_type(byol__keys[key].type))
         return 0;
-    return cfg ? cfg->v[i].i : default_value(i).i;
+    return cfg ? cfg->v[key].i : default_value(key).i;
 }
 
-double byol__cfg_float(const byol_config *cfg, const char *key)
+double byol__cfg_float(const byol_config *cfg, byol__key_id key)
 {
-    int32_t i = key_index(key);
-    if (i < 0 || byol__keys[i].type != BYOL_TYPE_FLOAT)
+    if (byol__keys[key].type != BYOL_TYPE_FLOAT)
         return 0;
-    return cfg ? cfg->v[i].f : default_value(i).f;
+    return cfg ? cfg->v[key].f : default_value(key).f;
 }
 
-const char *byol__cfg_str(const byol_config *cfg, const char *key)
+const char *byol__cfg_str(const byol_config *cfg, byol__key_id key)
 {
-    int32_t i = key_index(key);
-    if (i < 0 || byol__keys[i].type != BYOL_TYPE_STRING)
+    if (byol__keys[key].type != BYOL_TYPE_STRING)
         return "";
-    return cfg ? cfg->v[i].s : byol__keys[i].def;
+    return cfg ? cfg->v[key].s : byol__keys[key].def;
 }
 
 void byol__config_swap(byol_config *a, byol_config *b)
 {
-    for (int32_t i = 0; i < byol__nkeys; i++) {
+    for (int32_t i = 0; i < BYOL__NKEYS; i++) {
         value t = a->v[i];
         a->v[i] = b->v[i];
         b->v[i] = t;

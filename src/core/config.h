@@ -1,5 +1,6 @@
 /* Internal view of byol_config: the key table and typed readers that other
- * modules use with key names fixed at compile time. */
+ * modules use with key ids fixed at compile time (BYOL__K_<NAME>, from
+ * core/config_keys.def: "optim.lr" is BYOL__K_OPTIM_LR). */
 #ifndef BYOL_CORE_CONFIG_H
 #define BYOL_CORE_CONFIG_H
 
@@ -14,8 +15,15 @@ typedef struct byol__key {
     const char *help;
 } byol__key;
 
-extern const byol__key byol__keys[];
-extern const int32_t byol__nkeys;
+typedef enum byol__key_id {
+#define BYOL__KEY(id, name, type, def, choices, min, max, help) BYOL__K_##id,
+#include "core/config_keys.def"
+#undef BYOL__KEY
+    BYOL__NKEYS
+} byol__key_id;
+
+/* The table, indexed by byol__key_id. */
+extern const byol__key byol__keys[BYOL__NKEYS];
 
 typedef struct byol__preset {
     const char *name;
@@ -23,11 +31,11 @@ typedef struct byol__preset {
 } byol__preset;
 extern const byol__preset byol__presets[];
 
-/* Readers for keys that exist by construction; a NULL config reads the
- * defaults. An unknown name is a programming error and reads 0 / "". */
-int64_t byol__cfg_int(const byol_config *cfg, const char *key);
-double byol__cfg_float(const byol_config *cfg, const char *key);
-const char *byol__cfg_str(const byol_config *cfg, const char *key);
+/* Typed readers; a NULL config reads the defaults. A key of another type
+ * is a programming error and reads 0 / "". */
+int64_t byol__cfg_int(const byol_config *cfg, byol__key_id key);
+double byol__cfg_float(const byol_config *cfg, byol__key_id key);
+const char *byol__cfg_str(const byol_config *cfg, byol__key_id key);
 
 /* Exchanges the values of two configs (used to apply a parse atomically). */
 void byol__config_swap(byol_config *a, byol_config *b);

@@ -120,11 +120,11 @@ int64_t byol_config_format(const byol_config *cfg, const char *key, char *buf, s
     const char *text = tmp;
     int32_t t = byol__keys[i].type;
     if (t == BYOL_TYPE_STRING)
-        text = byol__cfg_str(cfg, key);
+        text = byol__cfg_str(cfg, (byol__key_id)i);
     else if (t == BYOL_TYPE_FLOAT)
-        snprintf(tmp, sizeof tmp, "%.17g", byol__cfg_float(cfg, key));
+        snprintf(tmp, sizeof tmp, "%.17g", byol__cfg_float(cfg, (byol__key_id)i));
     else
-        snprintf(tmp, sizeof tmp, "%lld", (long long)byol__cfg_int(cfg, key));
+        snprintf(tmp, sizeof tmp, "%lld", (long long)byol__cfg_int(cfg, (byol__key_id)i));
     size_t need = strlen(text) + 1;
     if (buf && len > 0) {
         size_t n = need < len ? need : len;
@@ -153,7 +153,7 @@ int byol_config_serialize(const byol_config *cfg, char **out)
         return rc;
     size_t cap = 256, len = 0;
     char *s = byol__malloc(cap);
-    for (int32_t i = 0; s && i < byol__nkeys; i++) {
+    for (int32_t i = 0; s && i < BYOL__NKEYS; i++) {
         const char *name = byol__keys[i].name;
         char a[512], b[512];
         byol_config_format(cfg, name, a, sizeof a);
@@ -185,13 +185,13 @@ int byol_config_serialize(const byol_config *cfg, char **out)
 
 /* ---- listing ------------------------------------------------------------- */
 
-int32_t byol_config_key_count(void) { return byol__nkeys; }
+int32_t byol_config_key_count(void) { return BYOL__NKEYS; }
 
 int byol_config_key_find(const char *name, int32_t *index)
 {
     if (!name || !index)
         return byol__err(BYOL_E_INVALID_ARG, "byol_config_key_find: NULL argument");
-    for (int32_t i = 0; i < byol__nkeys; i++)
+    for (int32_t i = 0; i < BYOL__NKEYS; i++)
         if (!strcmp(byol__keys[i].name, name)) {
             *index = i;
             return BYOL_OK;
@@ -206,9 +206,9 @@ int byol_config_key_info(int32_t index, byol_key_info *info)
     if (info->struct_size < sizeof *info)
         return byol__err(BYOL_E_ABI, "byol_config_key_info: struct_size %u < %zu",
                          (unsigned)info->struct_size, sizeof *info);
-    if (index < 0 || index >= byol__nkeys)
+    if (index < 0 || index >= BYOL__NKEYS)
         return byol__err(BYOL_E_RANGE, "byol_config_key_info: index %d outside [0, %d)",
-                         (int)index, (int)byol__nkeys);
+                         (int)index, (int)BYOL__NKEYS);
     const byol__key *k = &byol__keys[index];
     info->type = k->type;
     info->name = k->name;

@@ -139,7 +139,7 @@ static int add_if_file(const char *dir, const char *name, char **files, int *n)
  * train.bin; test_batch.bin, else test.bin. */
 static int batch_files(const byol_config *cfg, const char *dir, char **files, int *n)
 {
-    const char *split = byol__cfg_str(cfg, "data.split");
+    const char *split = byol__cfg_str(cfg, BYOL__K_DATA_SPLIT);
     int rc = BYOL_OK;
     char name[32];
     if (!strcmp(split, "test")) {
@@ -228,7 +228,7 @@ static int locate(const byol_config *cfg, const char *path, char **files, int *n
 static int load(byol_dataset *ds, const byol_config *cfg, char **files, int n,
                 const char *dir)
 {
-    int coarse = !strcmp(byol__cfg_str(cfg, "data.cifar_labels"), "coarse"), edition = 0;
+    int coarse = !strcmp(byol__cfg_str(cfg, BYOL__K_DATA_CIFAR_LABELS), "coarse"), edition = 0;
     size_t caps[2] = { 0, 0 };
     int rc = BYOL_OK;
     for (int i = 0; rc == BYOL_OK && i < n; i++)

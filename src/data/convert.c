@@ -8,14 +8,14 @@
 
 int byol__image_settings(const byol_config *cfg, int32_t *channels, int64_t *max_pixels)
 {
-    int64_t c = byol__cfg_int(cfg, "data.channels");
+    int64_t c = byol__cfg_int(cfg, BYOL__K_DATA_CHANNELS);
     /* The key's bounds are 1..3 so that the message here can say why 2 is
      * wrong: a byol_image has no gray+alpha form. */
     if (c != 1 && c != 3)
         return byol__err(BYOL_E_RANGE, "data.channels=%lld: images are converted to 1 (gray) "
                          "or 3 (RGB) channels", (long long)c);
     *channels = (int32_t)c;
-    *max_pixels = byol__cfg_int(cfg, "data.max_pixels");
+    *max_pixels = byol__cfg_int(cfg, BYOL__K_DATA_MAX_PIXELS);
     return BYOL_OK;
 }
 

@@ -230,7 +230,7 @@ static int load_labels(byol_dataset *ds, const char *path, const char *images)
  * it exists; *out NULL: unlabeled. */
 static int labels_path(const byol_config *cfg, const char *images, char **out)
 {
-    const char *given = byol__cfg_str(cfg, "data.labels");
+    const char *given = byol__cfg_str(cfg, BYOL__K_DATA_LABELS);
     const char *hit = strstr(byol__path_base(images), "images-idx3");
     *out = NULL;
     if (!*given && !hit)
@@ -251,7 +251,7 @@ static int labels_path(const byol_config *cfg, const char *images, char **out)
  * "train" or "t10k" by data.split. */
 static int images_in_folder(const byol_config *cfg, const char *dir, char **out)
 {
-    const char *prefix = strcmp(byol__cfg_str(cfg, "data.split"), "test") ? "train" : "t10k";
+    const char *prefix = strcmp(byol__cfg_str(cfg, BYOL__K_DATA_SPLIT), "test") ? "train" : "t10k";
     char name[64];
     for (int gz = 1; gz >= 0; gz--) {
         snprintf(name, sizeof name, "%s-images-idx3-ubyte%s", prefix, gz ? ".gz" : "");
@@ -263,7 +263,7 @@ static int images_in_folder(const byol_config *cfg, const char *dir, char **out)
         *out = NULL;
     }
     return byol__err(BYOL_E_IO, "%s: no %s-images-idx3-ubyte[.gz] in the folder (data.split=%s)",
-                     dir, prefix, byol__cfg_str(cfg, "data.split"));
+                     dir, prefix, byol__cfg_str(cfg, BYOL__K_DATA_SPLIT));
 }
 
 static int open_files(byol_dataset *ds, const byol_config *cfg, const char *images)

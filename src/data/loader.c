@@ -211,13 +211,13 @@ static int read_settings(byol_loader *ld, const byol_config *cfg, const byol_dat
 {
     int64_t dims[3];
     ld->n = byol_dataset_size(ds);
-    ld->batch = byol__cfg_int(cfg, "train.batch_size");
-    ld->seed = (uint64_t)byol__cfg_int(cfg, "seed");
-    ld->shuffle = (int32_t)byol__cfg_int(cfg, "loader.shuffle");
-    ld->skip = !strcmp(byol__cfg_str(cfg, "loader.on_error"), "skip");
-    ld->nworkers = (int32_t)byol__cfg_int(cfg, "loader.workers");
-    ld->nslots = byol__cfg_int(cfg, "loader.prefetch") + 1;
-    int drop = ld->mode == BYOL_LOADER_TRAIN && byol__cfg_int(cfg, "loader.drop_last");
+    ld->batch = byol__cfg_int(cfg, BYOL__K_TRAIN_BATCH_SIZE);
+    ld->seed = (uint64_t)byol__cfg_int(cfg, BYOL__K_SEED);
+    ld->shuffle = (int32_t)byol__cfg_int(cfg, BYOL__K_LOADER_SHUFFLE);
+    ld->skip = !strcmp(byol__cfg_str(cfg, BYOL__K_LOADER_ON_ERROR), "skip");
+    ld->nworkers = (int32_t)byol__cfg_int(cfg, BYOL__K_LOADER_WORKERS);
+    ld->nslots = byol__cfg_int(cfg, BYOL__K_LOADER_PREFETCH) + 1;
+    int drop = ld->mode == BYOL_LOADER_TRAIN && byol__cfg_int(cfg, BYOL__K_LOADER_DROP_LAST);
     ld->per_epoch = drop ? ld->n / ld->batch : (ld->n + ld->batch - 1) / ld->batch;
     if (ld->per_epoch < 1)
         return byol__err(BYOL_E_SHAPE, "byol_loader_create: the dataset has %lld images, "

@@ -80,7 +80,7 @@ static int check_path(const char *path, int *type)
 
 int byol_dataset_open(const byol_config *cfg, const char *path, byol_dataset **out)
 {
-    const char *fmt = byol__cfg_str(cfg, "data.format");
+    const char *fmt = byol__cfg_str(cfg, BYOL__K_DATA_FORMAT);
     int32_t channels;
     int64_t max_pixels;
     int type, rc;

@@ -16,7 +16,7 @@ static int check_shapes(byol_net *enc, const byol_config *cfg, int64_t *dim)
     if (ndim != 1)
         return byol__err(BYOL_E_SHAPE, "byol_embed_dataset: the encoder's output is a map; it "
                          "must end in a vector (a global average pool)");
-    int64_t size = byol__cfg_int(cfg, "augment.size"), ch = byol__cfg_int(cfg, "data.channels");
+    int64_t size = byol__cfg_int(cfg, BYOL__K_AUGMENT_SIZE), ch = byol__cfg_int(cfg, BYOL__K_DATA_CHANNELS);
     if (in[0] != ch || in[1] != size || in[2] != size)
         return byol__err(BYOL_E_SHAPE, "byol_embed_dataset: the encoder takes [%lld,%lld,%lld] "
                          "but data.channels and augment.size give [%lld,%lld,%lld]",
@@ -55,7 +55,7 @@ int byol_embed_dataset(byol_net *encoder, const byol_config *cfg, const byol_dat
     int64_t n = byol_dataset_size(ds), d = 0;
     int rc = check_shapes(encoder, cfg, &d);
     if (rc == BYOL_OK && byol__nn_planned_batch(encoder) == 0) /* never planned: plan for the batches */
-        rc = byol_net_plan(encoder, byol__cfg_int(cfg, "train.batch_size"));
+        rc = byol_net_plan(encoder, byol__cfg_int(cfg, BYOL__K_TRAIN_BATCH_SIZE));
     byol_loader *ld = NULL;
     if (rc == BYOL_OK)
         rc = byol_loader_create(cfg, ds, BYOL_LOADER_EVAL, &ld);

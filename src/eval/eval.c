@@ -62,15 +62,15 @@ int byol_eval_knn(const byol_config *cfg, const float *bank, const int32_t *bank
                   int64_t n_query, int64_t dim, double *accuracy)
 {
     static const char fn[] = "byol_eval_knn";
-    byol__knn kn = { n_bank, n_query, dim, byol__cfg_int(cfg, "eval.knn_k"), 0,
-                     byol__cfg_float(cfg, "eval.knn_temperature"), bank_labels, query_labels };
+    byol__knn kn = { n_bank, n_query, dim, byol__cfg_int(cfg, BYOL__K_EVAL_KNN_K), 0,
+                     byol__cfg_float(cfg, BYOL__K_EVAL_KNN_TEMPERATURE), bank_labels, query_labels };
     int rc = byol__eval_check(fn, bank, bank_labels, n_bank, query, query_labels, n_query, dim,
                               accuracy, &kn.classes);
     if (rc != BYOL_OK)
         return rc;
     if (kn.k > n_bank)
         kn.k = n_bank;
-    byol__set_threads((int)byol__cfg_int(cfg, "threads"));
+    byol__set_threads((int)byol__cfg_int(cfg, BYOL__K_THREADS));
     float *b = normalised(bank, n_bank, dim), *q = normalised(query, n_query, dim);
     if (!b || !q)
         rc = byol__err(BYOL_E_NOMEM, "%s: out of memory for %lld + %lld rows of %lld", fn,

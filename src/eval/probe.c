@@ -111,14 +111,14 @@ static void shuffle(int64_t *order, int64_t n, uint64_t seed, int64_t epoch)
 static int train(probe *p, const byol_config *cfg, const float *x, const int32_t *labels,
                  int64_t n, int32_t *yb)
 {
-    const int64_t epochs = byol__cfg_int(cfg, "eval.probe_epochs");
+    const int64_t epochs = byol__cfg_int(cfg, BYOL__K_EVAL_PROBE_EPOCHS);
     const int64_t per_epoch = (n + p->batch - 1) / p->batch, total = epochs * per_epoch;
-    const double lr0 = byol__cfg_float(cfg, "eval.probe_lr");
+    const double lr0 = byol__cfg_float(cfg, BYOL__K_EVAL_PROBE_LR);
     const byol__param_span spans[2] = { { 0, p->classes * p->dim, 0 },
                                         { p->classes * p->dim, p->classes, BYOL_TENSOR_BIAS } };
     int rc = BYOL_OK;
     for (int64_t e = 0; rc == BYOL_OK && e < epochs; e++) {
-        shuffle(p->order, n, (uint64_t)byol__cfg_int(cfg, "seed"), e);
+        shuffle(p->order, n, (uint64_t)byol__cfg_int(cfg, BYOL__K_SEED), e);
         for (int64_t b = 0; rc == BYOL_OK && b < per_epoch; b++) {
             int64_t k = e * per_epoch + b, at = b * p->batch;
             double lr = byol__lr_at(k, total, 0, lr0);
@@ -194,12 +194,12 @@ int byol_eval_linear_probe(const byol_config *cfg, const float *train_x,
                               dim, accuracy, &classes);
     if (rc != BYOL_OK)
         return rc;
-    byol__set_threads((int)byol__cfg_int(cfg, "threads"));
-    probe p = { .dim = dim, .classes = classes, .batch = byol__cfg_int(cfg, "eval.probe_batch") };
+    byol__set_threads((int)byol__cfg_int(cfg, BYOL__K_THREADS));
+    probe p = { .dim = dim, .classes = classes, .batch = byol__cfg_int(cfg, BYOL__K_EVAL_PROBE_BATCH) };
     float *xs = NULL, *ts = NULL;
     double *stats = NULL;
     int32_t *yb = NULL;
-    if (alloc_probe(&p, byol__cfg_float(cfg, "eval.probe_weight_decay"), n_train, n_test, &xs,
+    if (alloc_probe(&p, byol__cfg_float(cfg, BYOL__K_EVAL_PROBE_WEIGHT_DECAY), n_train, n_test, &xs,
                     &ts, &stats, &yb) != BYOL_OK) {
         rc = byol__err(BYOL_E_NOMEM, "%s: out of memory for %lld + %lld rows of %lld", fn,
                        (long long)n_train, (long long)n_test, (long long)dim);

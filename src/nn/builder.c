@@ -9,12 +9,12 @@
 
 void byol__net_opts_from(byol__net_opts *o, const byol_config *cfg)
 {
-    o->seed = (uint64_t)byol__cfg_int(cfg, "seed");
-    o->threads = (int32_t)byol__cfg_int(cfg, "threads");
-    o->haiku_init = !strcmp(byol__cfg_str(cfg, "net.init"), "haiku");
-    o->bn_unbiased = !strcmp(byol__cfg_str(cfg, "net.bn_running_var"), "unbiased");
-    o->bn_eps = (float)byol__cfg_float(cfg, "net.bn_eps");
-    o->bn_momentum = (float)byol__cfg_float(cfg, "net.bn_momentum");
+    o->seed = (uint64_t)byol__cfg_int(cfg, BYOL__K_SEED);
+    o->threads = (int32_t)byol__cfg_int(cfg, BYOL__K_THREADS);
+    o->haiku_init = !strcmp(byol__cfg_str(cfg, BYOL__K_NET_INIT), "haiku");
+    o->bn_unbiased = !strcmp(byol__cfg_str(cfg, BYOL__K_NET_BN_RUNNING_VAR), "unbiased");
+    o->bn_eps = (float)byol__cfg_float(cfg, BYOL__K_NET_BN_EPS);
+    o->bn_momentum = (float)byol__cfg_float(cfg, BYOL__K_NET_BN_MOMENTUM);
 }
 
 int byol__builder_init(byol_builder *b, const byol_config *cfg, int64_t c, int64_t h,

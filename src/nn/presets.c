@@ -74,7 +74,7 @@ static int block(ctx *x, int32_t src, const char *prefix, int64_t planes, int32_
 static int resnet(ctx *x, const byol_config *cfg, const int *blocks, int bottleneck, int cifar,
                   int32_t *o)
 {
-    double width = byol__cfg_float(cfg, "net.width");
+    double width = byol__cfg_float(cfg, BYOL__K_NET_WIDTH);
     int32_t y;
     int rc = cifar ? conv_bn(x, 0, "", 1, scaled(64, width), 3, 1, 1, &y)
                    : conv_bn(x, 0, "", 1, scaled(64, width), 7, 2, 1, &y);
@@ -94,7 +94,7 @@ static int resnet(ctx *x, const byol_config *cfg, const int *blocks, int bottlen
 
 static int cnn_small(ctx *x, const byol_config *cfg, int32_t *o)
 {
-    double width = byol__cfg_float(cfg, "net.width");
+    double width = byol__cfg_float(cfg, BYOL__K_NET_WIDTH);
     int32_t y;
     int rc = conv_bn(x, 0, "", 1, scaled(32, width), 3, 1, 1, &y);
     if (rc == BYOL_OK)
@@ -141,12 +141,12 @@ static int mlp_build(byol_builder *b, const byol__mlp_spec *spec, int32_t *o)
 static byol__mlp_spec mlp_spec(const byol_config *cfg)
 {
     static const char *const bias[] = { "hidden", "all", "none", "last" };
-    byol__mlp_spec s = { byol__cfg_int(cfg, "net.mlp.in"), byol__cfg_int(cfg, "net.mlp.hidden"),
-                         byol__cfg_int(cfg, "net.mlp.out"),
-                         (int32_t)byol__cfg_int(cfg, "net.mlp.layers"),
-                         (int32_t)byol__cfg_int(cfg, "net.mlp.batchnorm"), BYOL__MLP_BIAS_HIDDEN };
+    byol__mlp_spec s = { byol__cfg_int(cfg, BYOL__K_NET_MLP_IN), byol__cfg_int(cfg, BYOL__K_NET_MLP_HIDDEN),
+                         byol__cfg_int(cfg, BYOL__K_NET_MLP_OUT),
+                         (int32_t)byol__cfg_int(cfg, BYOL__K_NET_MLP_LAYERS),
+                         (int32_t)byol__cfg_int(cfg, BYOL__K_NET_MLP_BATCHNORM), BYOL__MLP_BIAS_HIDDEN };
     for (int k = 0; k < 4; k++)
-        if (!strcmp(byol__cfg_str(cfg, "net.mlp.bias"), bias[k]))
+        if (!strcmp(byol__cfg_str(cfg, BYOL__K_NET_MLP_BIAS), bias[k]))
             s.bias = (byol__mlp_bias)k;
     return s;
 }
@@ -171,11 +171,11 @@ int byol__preset_build(const byol_config *cfg, byol_builder *b, int32_t *output,
                        int32_t zero_gamma[BYOL__MAX_ZERO_GAMMA], int32_t *n_zero_gamma)
 {
     static const int r18[4] = { 2, 2, 2, 2 }, r34[4] = { 3, 4, 6, 3 };
-    const char *arch = byol__cfg_str(cfg, "net.arch");
+    const char *arch = byol__cfg_str(cfg, BYOL__K_NET_ARCH);
     int is_cnn = !strcmp(arch, "cnn-small"), is_mlp = !strcmp(arch, "mlp");
     int cifar = strstr(arch, "-cifar") != NULL;
-    int64_t in_c = byol__cfg_int(cfg, "net.in_channels");
-    int64_t size = byol__cfg_int(cfg, "net.image_size");
+    int64_t in_c = byol__cfg_int(cfg, BYOL__K_NET_IN_CHANNELS);
+    int64_t size = byol__cfg_int(cfg, BYOL__K_NET_IMAGE_SIZE);
     if (!in_c)
         in_c = is_cnn ? 1 : 3;
     if (!size)
@@ -198,10 +198,10 @@ int byol__preset_build(const byol_config *cfg, byol_builder *b, int32_t *output,
         rc = resnet(&x, cfg, r34, 0, 0, output);
     else
         rc = resnet(&x, cfg, r34, 1, cifar, output); /* resnet50: (3,4,6,3) bottlenecks */
-    int64_t classes = byol__cfg_int(cfg, "net.num_classes");
+    int64_t classes = byol__cfg_int(cfg, BYOL__K_NET_NUM_CLASSES);
     if (rc == BYOL_OK && classes > 0 && !is_mlp)
         rc = byol_builder_linear(b, "fc", *output, classes, 1, output);
-    if (!byol__cfg_int(cfg, "net.zero_init_residual"))
+    if (!byol__cfg_int(cfg, BYOL__K_NET_ZERO_INIT_RESIDUAL))
         *n_zero_gamma = 0;
     if (rc != BYOL_OK) {
         byol__builder_free(b);

@@ -13,21 +13,21 @@
 static int make_head(const byol_config *cfg, int64_t in, int64_t hidden, int64_t out,
                      int64_t seed_offset, byol_net **net)
 {
-    byol__mlp_spec spec = { in, hidden, out, 2, (int32_t)byol__cfg_int(cfg, "byol.head_batchnorm"),
+    byol__mlp_spec spec = { in, hidden, out, 2, (int32_t)byol__cfg_int(cfg, BYOL__K_BYOL_HEAD_BATCHNORM),
                             BYOL__MLP_BIAS_HIDDEN };
-    uint64_t seed = (uint64_t)(byol__cfg_int(cfg, "seed") + seed_offset) & ((1ULL << 53) - 1);
+    uint64_t seed = (uint64_t)(byol__cfg_int(cfg, BYOL__K_SEED) + seed_offset) & ((1ULL << 53) - 1);
     return byol__nn_mlp_create(cfg, &spec, seed, net);
 }
 
 static int make_encoders(byol_trainer *t, const byol_config *cfg, const byol_net *encoder)
 {
-    int independent = !strcmp(byol__cfg_str(cfg, "byol.target_init"), "independent");
+    int independent = !strcmp(byol__cfg_str(cfg, BYOL__K_BYOL_TARGET_INIT), "independent");
     int rc = encoder ? byol__nn_clone(encoder, &t->online[BYOL__ENC])
                      : byol_net_create(cfg, &t->online[BYOL__ENC]);
     if (rc == BYOL_OK)
         rc = byol__nn_clone(t->online[BYOL__ENC], &t->target[BYOL__ENC]);
     if (rc == BYOL_OK && independent)
-        byol__nn_reinit(t->target[BYOL__ENC], (uint64_t)byol__cfg_int(cfg, "seed") + 1000003);
+        byol__nn_reinit(t->target[BYOL__ENC], (uint64_t)byol__cfg_int(cfg, BYOL__K_SEED) + 1000003);
     int32_t ndim = 0;
     int64_t dims[3];
     if (rc == BYOL_OK)
@@ -43,8 +43,8 @@ static int make_encoders(byol_trainer *t, const byol_config *cfg, const byol_net
 
 static int make_heads(byol_trainer *t, const byol_config *cfg)
 {
-    int independent = !strcmp(byol__cfg_str(cfg, "byol.target_init"), "independent");
-    int64_t ph = byol__cfg_int(cfg, "byol.proj_hidden"), qh = byol__cfg_int(cfg, "byol.pred_hidden");
+    int independent = !strcmp(byol__cfg_str(cfg, BYOL__K_BYOL_TARGET_INIT), "independent");
+    int64_t ph = byol__cfg_int(cfg, BYOL__K_BYOL_PROJ_HIDDEN), qh = byol__cfg_int(cfg, BYOL__K_BYOL_PRED_HIDDEN);
     int rc = make_head(cfg, t->feat, ph, t->proj_out, 1, &t->online[BYOL__PROJ]);
     if (rc == BYOL_OK)
         rc = make_head(cfg, t->feat, ph, t->proj_out, independent ? 3 : 1, &t->target[BYOL__PROJ]);
@@ -130,21 +130,21 @@ static int make_spans(byol_trainer *t)
 
 static int make_optimizer(byol_trainer *t, const byol_config *cfg)
 {
-    const char *name = byol__cfg_str(cfg, "optim.name");
-    double wd = byol__cfg_float(cfg, "optim.weight_decay"), m = byol__cfg_float(cfg, "optim.momentum");
+    const char *name = byol__cfg_str(cfg, BYOL__K_OPTIM_NAME);
+    double wd = byol__cfg_float(cfg, BYOL__K_OPTIM_WEIGHT_DECAY), m = byol__cfg_float(cfg, BYOL__K_OPTIM_MOMENTUM);
     if (!strcmp(name, "sgd")) {
-        byol__sgd_opts o = { m, 0, wd, (int)byol__cfg_int(cfg, "optim.nesterov") && m > 0, 1 };
+        byol__sgd_opts o = { m, 0, wd, (int)byol__cfg_int(cfg, BYOL__K_OPTIM_NESTEROV) && m > 0, 1 };
         t->optim_kind = BYOL__SGD;
         return byol__sgd_create(&o, t->nparams, (byol__sgd **)&t->optim);
     }
     if (!strcmp(name, "adamw")) {
-        byol__adamw_opts o = { byol__cfg_float(cfg, "optim.beta1"), byol__cfg_float(cfg, "optim.beta2"),
-                               byol__cfg_float(cfg, "optim.eps"), wd, 1 };
+        byol__adamw_opts o = { byol__cfg_float(cfg, BYOL__K_OPTIM_BETA1), byol__cfg_float(cfg, BYOL__K_OPTIM_BETA2),
+                               byol__cfg_float(cfg, BYOL__K_OPTIM_EPS), wd, 1 };
         t->optim_kind = BYOL__ADAMW;
         return byol__adamw_create(&o, t->nparams, (byol__adamw **)&t->optim);
     }
-    byol__lars_opts o = { byol__cfg_float(cfg, "optim.eta"), m, wd,
-                          (int)byol__cfg_int(cfg, "optim.clip_lr") };
+    byol__lars_opts o = { byol__cfg_float(cfg, BYOL__K_OPTIM_ETA), m, wd,
+                          (int)byol__cfg_int(cfg, BYOL__K_OPTIM_CLIP_LR) };
     t->optim_kind = BYOL__LARS;
     return byol__lars_create(&o, t->nparams, (byol__lars **)&t->optim);
 }
@@ -171,13 +171,13 @@ static int make_scratch(byol_trainer *t)
 
 static int build(byol_trainer *t, const byol_config *cfg, const byol_net *encoder)
 {
-    t->batch = byol__cfg_int(cfg, "train.batch_size");
-    t->total_steps = byol__cfg_int(cfg, "train.total_steps");
-    t->warmup_steps = byol__cfg_int(cfg, "train.warmup_steps");
-    t->proj_out = byol__cfg_int(cfg, "byol.proj_out");
-    t->base_lr = byol__cfg_float(cfg, "optim.lr");
-    t->tau_base = byol__cfg_float(cfg, "ema.tau_base");
-    t->simsiam = !strcmp(byol__cfg_str(cfg, "byol.mode"), "simsiam");
+    t->batch = byol__cfg_int(cfg, BYOL__K_TRAIN_BATCH_SIZE);
+    t->total_steps = byol__cfg_int(cfg, BYOL__K_TRAIN_TOTAL_STEPS);
+    t->warmup_steps = byol__cfg_int(cfg, BYOL__K_TRAIN_WARMUP_STEPS);
+    t->proj_out = byol__cfg_int(cfg, BYOL__K_BYOL_PROJ_OUT);
+    t->base_lr = byol__cfg_float(cfg, BYOL__K_OPTIM_LR);
+    t->tau_base = byol__cfg_float(cfg, BYOL__K_EMA_TAU_BASE);
+    t->simsiam = !strcmp(byol__cfg_str(cfg, BYOL__K_BYOL_MODE), "simsiam");
     int rc = make_encoders(t, cfg, encoder);
     if (rc == BYOL_OK)
         rc = make_heads(t, cfg);
