@@ -11,12 +11,6 @@
 #include "core/internal.h"
 #include "optim/optim.h"
 
-byol__adamw_opts byol__adamw_defaults(void)
-{
-    byol__adamw_opts o = { 0.9, 0.999, 1e-8, 1e-2, 0 };
-    return o;
-}
-
 static int check_opts(const void *opts)
 {
     const byol__adamw_opts *o = opts;
@@ -26,13 +20,14 @@ static int check_opts(const void *opts)
                          o->beta2);
     if (!(o->eps > 0 && isfinite(o->eps)))
         return byol__err(BYOL_E_RANGE, "adamw: eps %g must be finite and > 0", o->eps);
-    if (!(o->weight_decay >= 0 && isfinite(o->weight_decay)))
-        return byol__err(BYOL_E_RANGE, "adamw: weight_decay %g must be finite and >= 0",
-                         o->weight_decay);
-    if (o->exclude_bias_norm != 0 && o->exclude_bias_norm != 1)
-        return byol__err(BYOL_E_RANGE, "adamw: exclude_bias_norm %d must be 0 or 1",
-                         o->exclude_bias_norm);
-    return BYOL_OK;
+    int rc = byol__optim_need_nonneg(BYOL_OK, "adamw", "weight_decay", o->weight_decay);
+    return byol__optim_need_flag(rc, "adamw", "exclude_bias_norm", o->exclude_bias_norm);
+}
+
+byol__adamw_opts byol__adamw_defaults(void)
+{
+    byol__adamw_opts o = { 0.9, 0.999, 1e-8, 1e-2, 0 };
+    return o;
 }
 
 typedef struct adamw_ctx {

@@ -11,26 +11,19 @@
 #include "core/internal.h"
 #include "optim/optim.h"
 
+static int check_opts(const void *opts)
+{
+    const byol__lars_opts *o = opts;
+    int rc = byol__optim_need_nonneg(BYOL_OK, "lars", "eta", o->eta);
+    rc = byol__optim_need_unit(rc, "lars", "momentum", o->momentum);
+    rc = byol__optim_need_nonneg(rc, "lars", "weight_decay", o->weight_decay);
+    return byol__optim_need_flag(rc, "lars", "clip_lr", o->clip_lr);
+}
+
 byol__lars_opts byol__lars_defaults(void)
 {
     byol__lars_opts o = { 1e-3, 0.9, 1.5e-6, 0 };
     return o;
-}
-
-static int check_opts(const void *opts)
-{
-    const byol__lars_opts *o = opts;
-    /* Written so that NaN fails every test. */
-    if (!(o->eta >= 0 && isfinite(o->eta)))
-        return byol__err(BYOL_E_RANGE, "lars: eta %g must be finite and >= 0", o->eta);
-    if (!(o->momentum >= 0 && o->momentum <= 1))
-        return byol__err(BYOL_E_RANGE, "lars: momentum %g must be in [0, 1]", o->momentum);
-    if (!(o->weight_decay >= 0 && isfinite(o->weight_decay)))
-        return byol__err(BYOL_E_RANGE, "lars: weight_decay %g must be finite and >= 0",
-                         o->weight_decay);
-    if (o->clip_lr != 0 && o->clip_lr != 1)
-        return byol__err(BYOL_E_RANGE, "lars: clip_lr %d must be 0 or 1", o->clip_lr);
-    return BYOL_OK;
 }
 
 /* ---- norms ------------------------------------------------------------- */

@@ -120,6 +120,29 @@ void byol__optim_get_state(byol__optim *o, byol__optim_state *out)
     out->steps = &o->steps;
 }
 
+/* ---- option checks ------------------------------------------------------- */
+
+int byol__optim_need_unit(int rc, const char *who, const char *what, double v)
+{
+    if (rc == BYOL_OK && !(v >= 0 && v <= 1))
+        rc = byol__err(BYOL_E_RANGE, "%s: %s %g must be in [0, 1]", who, what, v);
+    return rc;
+}
+
+int byol__optim_need_nonneg(int rc, const char *who, const char *what, double v)
+{
+    if (rc == BYOL_OK && !(v >= 0 && isfinite(v)))
+        rc = byol__err(BYOL_E_RANGE, "%s: %s %g must be finite and >= 0", who, what, v);
+    return rc;
+}
+
+int byol__optim_need_flag(int rc, const char *who, const char *what, int v)
+{
+    if (rc == BYOL_OK && v != 0 && v != 1)
+        rc = byol__err(BYOL_E_RANGE, "%s: %s %d must be 0 or 1", who, what, v);
+    return rc;
+}
+
 /* ---- stepping ------------------------------------------------------------- */
 
 /* Non-NULL buffers, a finite lr >= 0, spans inside [0, count), ascending and

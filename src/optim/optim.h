@@ -171,6 +171,14 @@ struct byol__optim {
 int byol__optim_new(const byol__optim_ops *ops, const void *opts, int32_t nbuf,
                     int64_t count, byol__optim **out);
 
+/* Option checks for a row's check(), so that each optimizer lists its options
+ * in order: each returns rc as it is when rc is already an error (the first
+ * bad option is reported), else BYOL_OK or BYOL_E_RANGE with "<who>: <what>
+ * <v> must be ...". Written so that NaN fails. */
+int byol__optim_need_unit(int rc, const char *who, const char *what, double v);   /* [0, 1] */
+int byol__optim_need_nonneg(int rc, const char *who, const char *what, double v); /* finite, >= 0 */
+int byol__optim_need_flag(int rc, const char *who, const char *what, int v);      /* 0 or 1 */
+
 /* The options a row's tensor() reads (its own struct, as copied by new). */
 static inline const void *byol__optim_opts(const byol__optim *o)
 {

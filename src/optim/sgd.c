@@ -5,39 +5,27 @@
  * exactly: it differs from a zero-initialised buffer when dampening > 0.
  * Weight decay is coupled (added to the gradient). Element arithmetic is in
  * double, rounded to float once per stored value. */
-#include <math.h>
-
 #include "core/config.h"
 #include "core/internal.h"
 #include "optim/optim.h"
+
+static int check_opts(const void *opts)
+{
+    const byol__sgd_opts *o = opts;
+    int rc = byol__optim_need_unit(BYOL_OK, "sgd", "momentum", o->momentum);
+    rc = byol__optim_need_unit(rc, "sgd", "dampening", o->dampening);
+    rc = byol__optim_need_nonneg(rc, "sgd", "weight_decay", o->weight_decay);
+    rc = byol__optim_need_flag(rc, "sgd", "nesterov", o->nesterov);
+    if (rc == BYOL_OK && o->nesterov && (o->momentum <= 0 || o->dampening != 0))
+        rc = byol__err(BYOL_E_RANGE, "sgd: Nesterov momentum needs momentum > 0 and "
+                       "dampening 0 (got %g, %g)", o->momentum, o->dampening);
+    return byol__optim_need_flag(rc, "sgd", "exclude_bias_norm", o->exclude_bias_norm);
+}
 
 byol__sgd_opts byol__sgd_defaults(void)
 {
     byol__sgd_opts o = { 0.9, 0.0, 5e-4, 0, 0 };
     return o;
-}
-
-static int check_opts(const void *opts)
-{
-    const byol__sgd_opts *o = opts;
-    /* Written so that NaN fails every test. */
-    if (!(o->momentum >= 0 && o->momentum <= 1))
-        return byol__err(BYOL_E_RANGE, "sgd: momentum %g must be in [0, 1]", o->momentum);
-    if (!(o->dampening >= 0 && o->dampening <= 1))
-        return byol__err(BYOL_E_RANGE, "sgd: dampening %g must be in [0, 1]", o->dampening);
-    if (!(o->weight_decay >= 0 && isfinite(o->weight_decay)))
-        return byol__err(BYOL_E_RANGE, "sgd: weight_decay %g must be finite and >= 0",
-                         o->weight_decay);
-    if (o->nesterov != 0 && o->nesterov != 1)
-        return byol__err(BYOL_E_RANGE, "sgd: nesterov %d must be 0 or 1", o->nesterov);
-    if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
-        return byol__err(BYOL_E_RANGE,
-                         "sgd: Nesterov momentum needs momentum > 0 and dampening 0 "
-                         "(got %g, %g)", o->momentum, o->dampening);
-    if (o->exclude_bias_norm != 0 && o->exclude_bias_norm != 1)
-        return byol__err(BYOL_E_RANGE, "sgd: exclude_bias_norm %d must be 0 or 1",
-                         o->exclude_bias_norm);
-    return BYOL_OK;
 }
 
 typedef struct sgd_ctx {
