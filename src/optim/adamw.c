@@ -7,86 +7,27 @@
  * Element arithmetic is in double, rounded to float once per stored value. */
 #include <math.h>
 
+#include "core/config.h"
 #include "core/internal.h"
 #include "optim/optim.h"
 
-struct byol__adamw {
-    byol__adamw_opts o;
-    int64_t count;
-    int64_t steps;
-    float *m, *v;    /* exp_avg, exp_avg_sq; same layout as the params */
-};
-
-byol__adamw_opts byol__adamw_defaults(void)
+static int check_opts(const void *opts)
 {
-    byol__adamw_opts o = { 0.9, 0.999, 1e-8, 1e-2, 0 };
-    return o;
-}
-
-static int check_opts(const byol__adamw_opts *o)
-{
+    const byol__adamw_opts *o = opts;
     /* Written so that NaN fails every test. */
     if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1))
         return byol__err(BYOL_E_RANGE, "adamw: betas (%g, %g) must be in [0, 1)", o->beta1,
                          o->beta2);
     if (!(o->eps > 0 && isfinite(o->eps)))
         return byol__err(BYOL_E_RANGE, "adamw: eps %g must be finite and > 0", o->eps);
-    if (!(o->weight_decay >= 0 && isfinite(o->weight_decay)))
-        return byol__err(BYOL_E_RANGE, "adamw: weight_decay %g must be finite and >= 0",
-                         o->weight_decay);
-    if (o->exclude_bias_norm != 0 && o->exclude_bias_norm != 1)
-        return byol__err(BYOL_E_RANGE, "adamw: exclude_bias_norm %d must be 0 or 1",
-                         o->exclude_bias_norm);
-    return BYOL_OK;
+    int rc = byol__optim_need_nonneg(BYOL_OK, "adamw", "weight_decay", o->weight_decay);
+    return byol__optim_need_flag(rc, "adamw", "exclude_bias_norm", o->exclude_bias_norm);
 }
 
-int byol__adamw_create(const byol__adamw_opts *opts, int64_t count, byol__adamw **out)
+byol__adamw_opts byol__adamw_defaults(void)
 {
-    if (!out)
-        return byol__err(BYOL_E_INVALID_ARG, "adamw: out must not be NULL");
-    *out = NULL;
-    byol__adamw_opts o = opts ? *opts : byol__adamw_defaults();
-    int rc = check_opts(&o);
-    if (rc != BYOL_OK)
-        return rc;
-    if (count < 0)
-        return byol__err(BYOL_E_INVALID_ARG, "adamw: negative buffer length %lld",
-                         (long long)count);
-    byol__adamw *s = byol__calloc(1, sizeof *s);
-    float *m = s ? byol__optim_zeros(count) : NULL;
-    float *v = m ? byol__optim_zeros(count) : NULL;
-    if (!v) {
-        byol__free(s);
-        byol__free(m);
-        return byol__err(BYOL_E_NOMEM, "adamw: out of memory for 2 x %lld moment floats",
-                         (long long)count);
-    }
-    s->o = o;
-    s->count = count;
-    s->m = m;
-    s->v = v;
-    *out = s;
-    return BYOL_OK;
-}
-
-void byol__adamw_destroy(byol__adamw *s)
-{
-    if (!s)
-        return;
-    byol__free(s->m);
-    byol__free(s->v);
-    byol__free(s);
-}
-
-void byol__adamw_state(byol__adamw *s, byol__optim_state *out)
-{
-    out->nbuf = 2;
-    out->count = s->count;
-    out->buf[0] = s->m;
-    out->buf[1] = s->v;
-    out->name[0] = "exp_avg";
-    out->name[1] = "exp_avg_sq";
-    out->steps = &s->steps;
+    byol__adamw_opts o = { 0.9, 0.999, 1e-8, 1e-2, 0 };
+    return o;
 }
 
 typedef struct adamw_ctx {
@@ -117,31 +58,37 @@ static void adamw_block(void *vc, int64_t b, int64_t i0, int64_t i1)
     }
 }
 
-static void adamw_tensor(byol__adamw *s, const byol__param_span *sp, float *params,
+/* One tensor; buf[0], buf[1] are exp_avg and exp_avg_sq. */
+static void adamw_tensor(byol__optim *s, const byol__param_span *sp, float *params,
                          const float *grads, double lr)
 {
-    if (sp->numel == 0)
-        return;
+    const byol__adamw_opts *o = byol__optim_opts(s);
     double t = (double)(s->steps + 1);
-    int no_decay = s->o.exclude_bias_norm && byol__span_excluded(sp);
+    int no_decay = o->exclude_bias_norm && byol__span_excluded(sp);
     int64_t off = sp->offset;
-    adamw_ctx c = { params + off, s->m + off, s->v + off, grads + off,
-                    1.0 - lr * (no_decay ? 0.0 : s->o.weight_decay), s->o.beta1, s->o.beta2,
-                    lr / (1.0 - pow(s->o.beta1, t)), sqrt(1.0 - pow(s->o.beta2, t)),
-                    s->o.eps };
+    adamw_ctx c = { params + off, s->buf[0] + off, s->buf[1] + off, grads + off,
+                    1.0 - lr * (no_decay ? 0.0 : o->weight_decay), o->beta1, o->beta2,
+                    lr / (1.0 - pow(o->beta1, t)), sqrt(1.0 - pow(o->beta2, t)), o->eps };
     byol__optim_for_blocks(sp->numel, adamw_block, &c);
 }
 
-int byol__adamw_step(byol__adamw *s, const byol__param_span *spans, int64_t nspans,
-                     float *params, const float *grads, double lr)
+/* optim.name=adamw: the trainer's AdamW, no decay of biases and norms. */
+static int from_config(const byol_config *cfg, int64_t count, byol__optim **out)
 {
-    if (!s)
-        return byol__err(BYOL_E_INVALID_ARG, "adamw: NULL optimizer");
-    int rc = byol__optim_check_step("adamw", s->count, spans, nspans, params, grads, lr);
-    if (rc != BYOL_OK)
-        return rc;
-    for (int64_t i = 0; i < nspans; i++)
-        adamw_tensor(s, &spans[i], params, grads, lr);
-    s->steps++;
-    return BYOL_OK;
+    byol__adamw_opts o = { byol__cfg_float(cfg, "optim.beta1"),
+                           byol__cfg_float(cfg, "optim.beta2"),
+                           byol__cfg_float(cfg, "optim.eps"),
+                           byol__cfg_float(cfg, "optim.weight_decay"), 1 };
+    return byol__adamw_create(&o, count, out);
+}
+
+const byol__optim_ops byol__adamw_ops = {
+    "adamw", sizeof(byol__adamw_opts), { "exp_avg", "exp_avg_sq" }, check_opts, from_config,
+    adamw_tensor,
+};
+
+int byol__adamw_create(const byol__adamw_opts *opts, int64_t count, byol__optim **out)
+{
+    byol__adamw_opts o = opts ? *opts : byol__adamw_defaults();
+    return byol__optim_new(&byol__adamw_ops, &o, 2, count, out);
 }

@@ -1,5 +1,4 @@
-/* LARS as DeepMind's BYOL runs it (byol/utils/optimizers.py), plus the block
- * runner every optimizer kernel uses.
+/* LARS as DeepMind's BYOL runs it (byol/utils/optimizers.py).
  *
  * The trust ratio needs two norms over a whole tensor. They are summed in
  * double over fixed blocks (bounds from the tensor length only) and the block
@@ -8,93 +7,23 @@
  * and rounded to float once per stored value. */
 #include <math.h>
 
+#include "core/config.h"
 #include "core/internal.h"
 #include "optim/optim.h"
 
-struct byol__lars {
-    byol__lars_opts o;
-    int64_t count;   /* floats in the params buffer and in mu */
-    int64_t steps;
-    float *mu;       /* momentum, same layout as the params */
-};
-
-void byol__optim_for_blocks(int64_t n, byol__optim_block_fn fn, void *ctx)
+static int check_opts(const void *opts)
 {
-    int64_t len = byol__optim_block_len(n);
-    int64_t nb = (n + len - 1) / len;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (n >= BYOL__OPTIM_PAR_MIN)
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t i0 = b * len;
-        fn(ctx, b, i0, i0 + len < n ? i0 + len : n);
-    }
+    const byol__lars_opts *o = opts;
+    int rc = byol__optim_need_nonneg(BYOL_OK, "lars", "eta", o->eta);
+    rc = byol__optim_need_unit(rc, "lars", "momentum", o->momentum);
+    rc = byol__optim_need_nonneg(rc, "lars", "weight_decay", o->weight_decay);
+    return byol__optim_need_flag(rc, "lars", "clip_lr", o->clip_lr);
 }
 
 byol__lars_opts byol__lars_defaults(void)
 {
     byol__lars_opts o = { 1e-3, 0.9, 1.5e-6, 0 };
     return o;
-}
-
-static int check_opts(const byol__lars_opts *o)
-{
-    /* Written so that NaN fails every test. */
-    if (!(o->eta >= 0 && isfinite(o->eta)))
-        return byol__err(BYOL_E_RANGE, "lars: eta %g must be finite and >= 0", o->eta);
-    if (!(o->momentum >= 0 && o->momentum <= 1))
-        return byol__err(BYOL_E_RANGE, "lars: momentum %g must be in [0, 1]", o->momentum);
-    if (!(o->weight_decay >= 0 && isfinite(o->weight_decay)))
-        return byol__err(BYOL_E_RANGE, "lars: weight_decay %g must be finite and >= 0",
-                         o->weight_decay);
-    if (o->clip_lr != 0 && o->clip_lr != 1)
-        return byol__err(BYOL_E_RANGE, "lars: clip_lr %d must be 0 or 1", o->clip_lr);
-    return BYOL_OK;
-}
-
-int byol__lars_create(const byol__lars_opts *opts, int64_t count, byol__lars **out)
-{
-    if (!out)
-        return byol__err(BYOL_E_INVALID_ARG, "lars: out must not be NULL");
-    *out = NULL;
-    byol__lars_opts o = opts ? *opts : byol__lars_defaults();
-    int rc = check_opts(&o);
-    if (rc != BYOL_OK)
-        return rc;
-    if (count < 0)
-        return byol__err(BYOL_E_INVALID_ARG, "lars: negative buffer length %lld",
-                         (long long)count);
-    byol__lars *s = byol__calloc(1, sizeof *s);
-    float *mu = byol__optim_zeros(count);
-    if (!s || !mu) {
-        byol__free(s);
-        byol__free(mu);
-        return byol__err(BYOL_E_NOMEM, "lars: out of memory for %lld momentum floats",
-                         (long long)count);
-    }
-    s->o = o;
-    s->count = count;
-    s->mu = mu;
-    *out = s;
-    return BYOL_OK;
-}
-
-void byol__lars_destroy(byol__lars *s)
-{
-    if (!s)
-        return;
-    byol__free(s->mu);
-    byol__free(s);
-}
-
-void byol__lars_state(byol__lars *s, byol__optim_state *out)
-{
-    out->nbuf = 1;
-    out->count = s->count;
-    out->buf[0] = s->mu;
-    out->buf[1] = NULL;
-    out->name[0] = "momentum";
-    out->name[1] = NULL;
-    out->steps = &s->steps;
 }
 
 /* ---- norms ------------------------------------------------------------- */
@@ -185,30 +114,35 @@ static void update_block(void *vc, int64_t b, int64_t i0, int64_t i1)
 
 /* One tensor. Excluded tensors (bias, norm) take wd = 0 and r = 1, which is
  * plain momentum SGD on the raw gradient. */
-static void lars_tensor(byol__lars *s, const byol__param_span *sp, float *params,
+static void lars_tensor(byol__optim *s, const byol__param_span *sp, float *params,
                         const float *grads, double lr)
 {
+    const byol__lars_opts *o = byol__optim_opts(s);
     int64_t n = sp->numel;
-    if (n == 0)
-        return;
     float *p = params + sp->offset;
     const float *g = grads + sp->offset;
     int ex = byol__span_excluded(sp);
-    update_ctx c = { p, s->mu + sp->offset, g, ex ? 0.0 : s->o.weight_decay,
-                     ex ? 1.0 : trust_ratio(&s->o, n, p, g, lr), s->o.momentum, lr };
+    update_ctx c = { p, s->buf[0] + sp->offset, g, ex ? 0.0 : o->weight_decay,
+                     ex ? 1.0 : trust_ratio(o, n, p, g, lr), o->momentum, lr };
     byol__optim_for_blocks(n, update_block, &c);
 }
 
-int byol__lars_step(byol__lars *s, const byol__param_span *spans, int64_t nspans,
-                    float *params, const float *grads, double lr)
+/* optim.name=lars: the trainer's LARS, every option from its optim.* key. */
+static int from_config(const byol_config *cfg, int64_t count, byol__optim **out)
 {
-    if (!s)
-        return byol__err(BYOL_E_INVALID_ARG, "lars: NULL optimizer");
-    int rc = byol__optim_check_step("lars", s->count, spans, nspans, params, grads, lr);
-    if (rc != BYOL_OK)
-        return rc;
-    for (int64_t i = 0; i < nspans; i++)
-        lars_tensor(s, &spans[i], params, grads, lr);
-    s->steps++;
-    return BYOL_OK;
+    byol__lars_opts o = { byol__cfg_float(cfg, "optim.eta"),
+                          byol__cfg_float(cfg, "optim.momentum"),
+                          byol__cfg_float(cfg, "optim.weight_decay"),
+                          (int)byol__cfg_int(cfg, "optim.clip_lr") };
+    return byol__lars_create(&o, count, out);
+}
+
+const byol__optim_ops byol__lars_ops = {
+    "lars", sizeof(byol__lars_opts), { "momentum", NULL }, check_opts, from_config, lars_tensor,
+};
+
+int byol__lars_create(const byol__lars_opts *opts, int64_t count, byol__optim **out)
+{
+    byol__lars_opts o = opts ? *opts : byol__lars_defaults();
+    return byol__optim_new(&byol__lars_ops, &o, 1, count, out);
 }

@@ -1,4 +1,32 @@
-/* Optimizers (LARS, SGD, AdamW) and the BYOL schedules (learning rate, EMA tau).
+/* Optimizers (LARS, SGD, AdamW) behind one handle, and the BYOL schedules
+ * (learning rate, EMA tau).
+ *
+ * The handle: byol__optim_create(cfg, count, &o) reads optim.name, looks the
+ * name up in the table of optimizers (optim.c) and lets that row read its own
+ * optim.* keys, so a caller (the trainer) names no optimizer and no optim.*
+ * key: it steps, checkpoints and frees the handle through byol__optim_step,
+ * byol__optim_get_state and byol__optim_destroy, and schedules
+ * byol__optim_base_lr(o) (optim.lr) with byol__scaled_lr and byol__lr_at.
+ * Code that wants one optimizer with explicit options (the linear probe, the
+ * tests) makes the same handle with byol__lars_create and the like.
+ *
+ * The table: one row (byol__optim_ops) per optimizer holds only what differs
+ * between optimizers: its name, its options (size and check), the names of its
+ * moment buffers, how it reads its optim.* keys, and the update of one tensor.
+ * Everything else is shared (optim.c): allocating the handle and its zeroed
+ * moment buffers, validating a step, looping over the spans, counting steps,
+ * the checkpoint view of the state, freeing.
+ *
+ * Adding an optimizer:
+ *   1. a file src/optim/<name>.c with its options struct, their check, its
+ *      per-tensor update, a from_config that reads its optim.* keys (with
+ *      byol__cfg_*) into the options and calls byol__optim_new, and its row
+ *      `const byol__optim_ops byol__<name>_ops`;
+ *   2. that row declared and listed in the table in optim.c;
+ *   3. <name> among optim.name's choices, and any new keys, in
+ *      src/core/config_keys.c.
+ * Nothing in the trainer. Declare a byol__<name>_create here only if code
+ * outside the table makes the optimizer directly.
  *
  * Layout: a network keeps every trainable parameter in ONE flat float buffer and
  * its gradients in another of the same layout. An optimizer state covers one such
@@ -21,9 +49,10 @@
 #ifndef BYOL_OPTIM_H
 #define BYOL_OPTIM_H
 
-#include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "byol/byol_config.h"
 #include "byol/byol_net.h"
 #include "core/internal.h"
 
@@ -67,63 +96,94 @@ static inline int64_t byol__optim_block_len(int64_t n)
 /* Runs fn(ctx, b, i0, i1) over the blocks b = 0, 1, ... of [0, n), n >= 1,
  * in parallel (byol__num_threads()) when n >= PAR_MIN. Blocks come from
  * byol__optim_block_len(n), so which elements share a block, and the block
- * index b, never depend on the thread count. Defined in lars.c. */
+ * index b, never depend on the thread count. */
 typedef void (*byol__optim_block_fn)(void *ctx, int64_t b, int64_t i0, int64_t i1);
 void byol__optim_for_blocks(int64_t n, byol__optim_block_fn fn, void *ctx);
-
-/* Validation shared by every step (who names the optimizer in the message):
- * non-NULL buffers, a finite lr >= 0, spans inside [0, count), ascending and
- * disjoint (overlapping spans would update an element twice and make the
- * parallel loops race). */
-static inline int byol__optim_check_step(const char *who, int64_t count,
-                                         const byol__param_span *spans,
-                                         int64_t nspans, const float *params,
-                                         const float *grads, double lr)
-{
-    if (!params || !grads)
-        return byol__err(BYOL_E_INVALID_ARG, "%s: params and grads must not be NULL", who);
-    if (nspans < 0 || (nspans > 0 && !spans))
-        return byol__err(BYOL_E_INVALID_ARG, "%s: bad span table (%lld spans, %p)", who,
-                         (long long)nspans, (const void *)spans);
-    if (!isfinite(lr))
-        return byol__err(BYOL_E_NONFINITE, "%s: learning rate is %g", who, lr);
-    if (lr < 0)
-        return byol__err(BYOL_E_RANGE, "%s: learning rate %g is negative", who, lr);
-    int64_t end = 0;
-    for (int64_t i = 0; i < nspans; i++) {
-        const byol__param_span *s = &spans[i];
-        if (s->offset < end || s->numel < 0 || s->numel > count - s->offset)
-            return byol__err(BYOL_E_INVALID_ARG,
-                             "%s: span %lld (offset %lld, %lld elements) is outside the "
-                             "%lld-float buffer or overlaps the span before it",
-                             who, (long long)i, (long long)s->offset, (long long)s->numel,
-                             (long long)count);
-        end = s->offset + s->numel;
-    }
-    return BYOL_OK;
-}
-
-/* A zeroed moment buffer of count >= 0 floats (never NULL on success, even for
- * count 0), or NULL when out of memory or too large for size_t. */
-static inline float *byol__optim_zeros(int64_t count)
-{
-    if ((uint64_t)count > SIZE_MAX / sizeof(float))
-        return NULL;
-    return byol__calloc(count > 0 ? (size_t)count : 1, sizeof(float));
-}
 
 /* ---- state exposure for checkpoints ----------------------------------- */
 
 /* Borrowed view of an optimizer's mutable state. A checkpoint saves, and on
  * load overwrites, buf[0..nbuf) (count floats each, same layout as the params)
  * and *steps. name[i] is a stable key for buf[i]. Valid until destroy. */
+#define BYOL__OPTIM_MAX_BUFS 2
 typedef struct byol__optim_state {
     int32_t nbuf;
     int64_t count;
-    float *buf[2];
-    const char *name[2];
+    float *buf[BYOL__OPTIM_MAX_BUFS];
+    const char *name[BYOL__OPTIM_MAX_BUFS];
     int64_t *steps;   /* steps taken so far */
 } byol__optim_state;
+
+/* ---- the handle ------------------------------------------------------- */
+
+typedef struct byol__optim byol__optim;
+
+/* The optimizer optim.name names, with the options its optim.* keys give, for
+ * a params buffer of count >= 0 floats; cfg NULL reads the defaults. Returns
+ * BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_RANGE (an option), BYOL_E_KEY (a name
+ * the table lacks) or BYOL_E_NOMEM; *out is NULL on failure. */
+int byol__optim_create(const byol_config *cfg, int64_t count, byol__optim **out);
+/* optim.lr as configured, before byol__scaled_lr and the schedule; 0 for a
+ * handle made by byol__lars_create and the like. */
+double byol__optim_base_lr(const byol__optim *o);
+/* One step over the spans with learning rate lr (validated first: see
+ * Failure above). Returns BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_RANGE or
+ * BYOL_E_NONFINITE (lr). */
+int byol__optim_step(byol__optim *o, const byol__param_span *spans, int64_t nspans,
+                     float *params, const float *grads, double lr);
+/* The checkpoint view of o's state (named get_state: byol__optim_state is
+ * the view's type). */
+void byol__optim_get_state(byol__optim *o, byol__optim_state *out);
+/* NULL is accepted. */
+void byol__optim_destroy(byol__optim *o);
+
+/* ---- writing an optimizer (its own file and a row of the table) -------- */
+
+/* One row of the table: what makes an optimizer differ from the others. */
+typedef struct byol__optim_ops {
+    const char *name;        /* its optim.name; prefixes its error messages */
+    size_t opts_size;        /* its options struct, which the handle keeps */
+    const char *bufs[BYOL__OPTIM_MAX_BUFS];   /* checkpoint keys of its moments */
+    /* BYOL_OK, or BYOL_E_RANGE with a message (written so NaN fails) */
+    int (*check)(const void *opts);
+    /* Reads its optim.* keys into its options; then byol__optim_new. */
+    int (*from_config)(const byol_config *cfg, int64_t count, byol__optim **out);
+    /* Updates one non-empty span of a validated step; o->steps steps were
+     * taken before this one. */
+    void (*tensor)(byol__optim *o, const byol__param_span *sp, float *params,
+                   const float *grads, double lr);
+} byol__optim_ops;
+
+struct byol__optim {
+    const byol__optim_ops *ops;
+    double base_lr;          /* optim.lr, or 0 (see byol__optim_base_lr) */
+    int64_t count;           /* floats in the params buffer and in each moment buffer */
+    int64_t steps;           /* steps taken so far */
+    int32_t nbuf;            /* moment buffers in use: buf[0..nbuf), the rest NULL */
+    float *buf[BYOL__OPTIM_MAX_BUFS];   /* zeroed at creation; the params' layout */
+    max_align_t opts[];      /* the row's options struct (opts_size bytes) */
+};
+
+/* The handle of optimizer ops with a copy of *opts and nbuf zeroed moment
+ * buffers of count floats. Checks, in this order: out, the options
+ * (ops->check), count >= 0. Returns BYOL_OK, BYOL_E_INVALID_ARG, the check's
+ * BYOL_E_RANGE or BYOL_E_NOMEM; *out is NULL on failure. */
+int byol__optim_new(const byol__optim_ops *ops, const void *opts, int32_t nbuf,
+                    int64_t count, byol__optim **out);
+
+/* Option checks for a row's check(), so that each optimizer lists its options
+ * in order: each returns rc as it is when rc is already an error (the first
+ * bad option is reported), else BYOL_OK or BYOL_E_RANGE with "<who>: <what>
+ * <v> must be ...". Written so that NaN fails. */
+int byol__optim_need_unit(int rc, const char *who, const char *what, double v);   /* [0, 1] */
+int byol__optim_need_nonneg(int rc, const char *who, const char *what, double v); /* finite, >= 0 */
+int byol__optim_need_flag(int rc, const char *who, const char *what, int v);      /* 0 or 1 */
+
+/* The options a row's tensor() reads (its own struct, as copied by new). */
+static inline const void *byol__optim_opts(const byol__optim *o)
+{
+    return o->opts;
+}
 
 /* ---- LARS (DeepMind BYOL) ---------------------------------------------- */
 
@@ -144,20 +204,12 @@ typedef struct byol__lars_opts {
     int clip_lr;           /* 0 (DM) or 1 (solo-learn) */
 } byol__lars_opts;
 
-typedef struct byol__lars byol__lars;
-
 /* DM's headline setting: eta 1e-3, momentum 0.9, wd 1.5e-6 (1000 epochs; DM
  * uses 1e-6 for 40/100/300 epochs), clip_lr 0. */
 byol__lars_opts byol__lars_defaults(void);
-/* opts NULL = defaults. count = floats in the params buffer (>= 0). Returns
- * BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_RANGE (an option) or BYOL_E_NOMEM;
- * *out is NULL on failure. */
-int byol__lars_create(const byol__lars_opts *opts, int64_t count, byol__lars **out);
-void byol__lars_destroy(byol__lars *s);
-int byol__lars_step(byol__lars *s, const byol__param_span *spans, int64_t nspans,
-                    float *params, const float *grads, double lr);
-/* nbuf 1: "momentum". */
-void byol__lars_state(byol__lars *s, byol__optim_state *out);
+/* A LARS handle: opts NULL = defaults, count as in byol__optim_new (whose
+ * status codes it returns). State: nbuf 1, "momentum". */
+int byol__lars_create(const byol__lars_opts *opts, int64_t count, byol__optim **out);
 /* The LARS norms of one tensor p, g [n], n >= 1: *pp = sum p^2 and
  * *uu = sum (g + wd*p)^2, in double, blocked by length only (exposed so the
  * tests can check the bits across thread counts). */
@@ -182,17 +234,12 @@ typedef struct byol__sgd_opts {
     int exclude_bias_norm;  /* 1: no decay for bias / norm tensors; 0: decay all */
 } byol__sgd_opts;
 
-typedef struct byol__sgd byol__sgd;
-
 /* lightly's CIFAR-10 benchmark: momentum 0.9, dampening 0, wd 5e-4 on all
  * parameters, no Nesterov. */
 byol__sgd_opts byol__sgd_defaults(void);
-int byol__sgd_create(const byol__sgd_opts *opts, int64_t count, byol__sgd **out);
-void byol__sgd_destroy(byol__sgd *s);
-int byol__sgd_step(byol__sgd *s, const byol__param_span *spans, int64_t nspans,
-                   float *params, const float *grads, double lr);
-/* nbuf 1: "momentum_buffer", or 0 when momentum is 0. */
-void byol__sgd_state(byol__sgd *s, byol__optim_state *out);
+/* As byol__lars_create. State: nbuf 1, "momentum_buffer", or 0 when momentum
+ * is 0. */
+int byol__sgd_create(const byol__sgd_opts *opts, int64_t count, byol__optim **out);
 
 /* ---- AdamW (torch.optim.AdamW, amsgrad off) ---------------------------- */
 
@@ -209,16 +256,28 @@ typedef struct byol__adamw_opts {
     int exclude_bias_norm;  /* 1: no decay for bias / norm tensors; 0: decay all */
 } byol__adamw_opts;
 
-typedef struct byol__adamw byol__adamw;
-
 /* PyTorch's defaults: betas (0.9, 0.999), eps 1e-8, wd 1e-2 on all parameters. */
 byol__adamw_opts byol__adamw_defaults(void);
-int byol__adamw_create(const byol__adamw_opts *opts, int64_t count, byol__adamw **out);
-void byol__adamw_destroy(byol__adamw *s);
-int byol__adamw_step(byol__adamw *s, const byol__param_span *spans, int64_t nspans,
-                     float *params, const float *grads, double lr);
-/* nbuf 2: "exp_avg", "exp_avg_sq". */
-void byol__adamw_state(byol__adamw *s, byol__optim_state *out);
+/* As byol__lars_create. State: nbuf 2, "exp_avg", "exp_avg_sq". */
+int byol__adamw_create(const byol__adamw_opts *opts, int64_t count, byol__optim **out);
+
+/* ---- the per-optimizer names, until their last callers move ------------ */
+
+/* The trainer (src/byol, moving to the byol__optim_* calls under issue 9)
+ * and src/eval/probe.c still name each optimizer's type and calls; they are
+ * the handle and its shared calls. Delete each once nothing names it. */
+typedef byol__optim byol__lars;
+typedef byol__optim byol__sgd;
+typedef byol__optim byol__adamw;
+#define byol__lars_step byol__optim_step
+#define byol__lars_state byol__optim_get_state
+#define byol__lars_destroy byol__optim_destroy
+#define byol__sgd_step byol__optim_step
+#define byol__sgd_state byol__optim_get_state
+#define byol__sgd_destroy byol__optim_destroy
+#define byol__adamw_step byol__optim_step
+#define byol__adamw_state byol__optim_get_state
+#define byol__adamw_destroy byol__optim_destroy
 
 /* ---- schedules (DM schedules.py), pure functions ----------------------- */
 

@@ -13,11 +13,20 @@
  * - determinism: 1, 2 and 3 threads must give identical bits, and the blocked
  *   LARS norms must match a plain double sum to 1e-12;
  * - allocation: every allocation of create failing in turn gives BYOL_E_NOMEM
- *   with nothing left allocated. */
+ *   with nothing left allocated;
+ * - the table (byol__optim_create): what trainer.c's make_optimizer built
+ *   before issue 9 from each optim.* setting, written out below as option
+ *   structs; the optimizer the table makes from the setting must step to the
+ *   same bits as the one made directly from those options, and each case also
+ *   names options that step differently, so a table that ignored the setting
+ *   would fail. */
 #include "test_util.h"
 
 #include "core/internal.h"
 #include "optim/optim.h"
+
+/* The optimizers; the order of the per-kind tables below. */
+enum { OPT_LARS, OPT_SGD, OPT_ADAMW };
 
 #define TOL 1e-6
 
@@ -134,7 +143,7 @@ static void test_lars_hand_example(void **state)
     (void)state;
     /* eta 0.25, momentum 0.9, wd 0.125 (exact in binary), DM (no clip) */
     byol__lars_opts o = { 0.25, 0.9, 0.125, 0 };
-    byol__lars *s = NULL;
+    byol__optim *s = NULL;
     assert_byol_ok(byol__lars_create(&o, L_COUNT, &s));
     const double p0[L_COUNT] = { 0.6, 0, 0, 0.8, 0.5, -0.5, 1, 1, 0, 0, 0, 1, 2, 42 };
     const double g1[L_COUNT] = { 0.225, 0, 0.4, -0.1, 0.2, 0.4, 0.5, -0.25,
@@ -145,7 +154,7 @@ static void test_lars_hand_example(void **state)
     set_f(p, p0, L_COUNT);
     memcpy(p_init, p, sizeof p);
     byol__optim_state st;
-    byol__lars_state(s, &st);
+    byol__optim_get_state(s, &st);
     assert_int_equal(st.nbuf, 1);
     assert_int_equal(st.count, L_COUNT);
     assert_string_equal(st.name[0], "momentum");
@@ -160,7 +169,7 @@ static void test_lars_hand_example(void **state)
      * q: u = {-0.125+0.125*1, -0.25+0.125*2} = 0, |u| = 0 -> r = 1 (no 0/0):
      *    mu1 = 0 */
     set_f(g, g1, L_COUNT);
-    assert_byol_ok(byol__lars_step(s, lars_spans, 5, p, g, 0.0));
+    assert_byol_ok(byol__optim_step(s, lars_spans, 5, p, g, 0.0));
     assert_memory_equal(p, p_init, sizeof p);
     const double mu1[L_COUNT] = { 0.15, 0, 0.2, 0, 0.2, 0.4, 0.5, -0.25,
                                   0.3, 0, -0.6, 0, 0, 0 };
@@ -181,7 +190,7 @@ static void test_lars_hand_example(void **state)
      *    |u| = sqrt(0.390625+0.0625) = sqrt(0.453125), r = 0.25 sqrt(5)/|u|,
      *    mu2 = r u, p2 = {1, 2} - 0.5 mu2 */
     set_f(g, g2, L_COUNT);
-    assert_byol_ok(byol__lars_step(s, lars_spans, 5, p, g, 0.5));
+    assert_byol_ok(byol__optim_step(s, lars_spans, 5, p, g, 0.5));
     const double rq = 0.25 * sqrt(5.0) / sqrt(0.453125);
     const double mu2[L_COUNT] = { 0.135, 0.15, 0.18, 0.2, 0.08, 0.66, 0.55, -0.025,
                                   0.37, 0.2, -0.34, rq * 0.625, rq * 0.25, 0 };
@@ -193,7 +202,7 @@ static void test_lars_hand_example(void **state)
     assert_all_near("lars p2", p, p2, L_COUNT);
     assert_true(p[13] == 42.0f); /* outside every span: untouched */
     assert_int_equal(*st.steps, 2);
-    byol__lars_destroy(s);
+    byol__optim_destroy(s);
 }
 
 /* One LARS step on w = {0.6, 0, 0, 0.8}, g = {0.225, 0, 0.4, -0.1} (so
@@ -201,18 +210,18 @@ static void test_lars_hand_example(void **state)
 static void lars_one_step(int clip, double lr, float *mu, float *p)
 {
     byol__lars_opts o = { 0.25, 0.9, 0.125, clip };
-    byol__lars *s = NULL;
+    byol__optim *s = NULL;
     assert_byol_ok(byol__lars_create(&o, 4, &s));
     const double p0[4] = { 0.6, 0, 0, 0.8 }, g0[4] = { 0.225, 0, 0.4, -0.1 };
     float g[4];
     set_f(p, p0, 4);
     set_f(g, g0, 4);
     byol__param_span sp = { 0, 4, 0 };
-    assert_byol_ok(byol__lars_step(s, &sp, 1, p, g, lr));
+    assert_byol_ok(byol__optim_step(s, &sp, 1, p, g, lr));
     byol__optim_state st;
-    byol__lars_state(s, &st);
+    byol__optim_get_state(s, &st);
     memcpy(mu, st.buf[0], 4 * sizeof(float));
-    byol__lars_destroy(s);
+    byol__optim_destroy(s);
 }
 
 static void test_lars_clip_lr(void **state)
@@ -245,16 +254,16 @@ static void test_lars_ratio_has_no_epsilon(void **state)
      * |u| = 5e-7, r = 0.25/5e-7 = 5e5, r u = {0.15, 0.2} (an epsilon of 1e-8
      * would give 5/5.1 of that), and lr 1: p = {0.45, 0.6}. */
     byol__lars_opts o = { 0.25, 0.9, 0, 0 };
-    byol__lars *s = NULL;
+    byol__optim *s = NULL;
     assert_byol_ok(byol__lars_create(&o, 2, &s));
     float p[2] = { 0.6f, 0.8f }, g[2] = { 3e-7f, 4e-7f };
     byol__param_span sp = { 0, 2, 0 };
-    assert_byol_ok(byol__lars_step(s, &sp, 1, p, g, 1.0));
+    assert_byol_ok(byol__optim_step(s, &sp, 1, p, g, 1.0));
     byol__optim_state st;
-    byol__lars_state(s, &st);
+    byol__optim_get_state(s, &st);
     assert_all_near("tiny mu", st.buf[0], (const double[]){ 0.15, 0.2 }, 2);
     assert_all_near("tiny p", p, (const double[]){ 0.45, 0.6 }, 2);
-    byol__lars_destroy(s);
+    byol__optim_destroy(s);
 }
 
 /* ---- SGD --------------------------------------------------------------------- */
@@ -270,24 +279,24 @@ static void sgd_two_steps(const byol__sgd_opts *o, const double *want_p1,
                           const double *want_buf1, const double *want_p2,
                           const double *want_buf2)
 {
-    byol__sgd *s = NULL;
+    byol__optim *s = NULL;
     assert_byol_ok(byol__sgd_create(o, 3, &s));
     byol__optim_state st;
-    byol__sgd_state(s, &st);
+    byol__optim_get_state(s, &st);
     float p[3], g[3];
     set_f(p, sgd_p0, 3);
     set_f(g, sgd_g1, 3);
-    assert_byol_ok(byol__sgd_step(s, sgd_spans, 2, p, g, 0.1));
+    assert_byol_ok(byol__optim_step(s, sgd_spans, 2, p, g, 0.1));
     assert_all_near("sgd p1", p, want_p1, 3);
     if (want_buf1)
         assert_all_near("sgd buf1", st.buf[0], want_buf1, 3);
     set_f(g, sgd_g2, 3);
-    assert_byol_ok(byol__sgd_step(s, sgd_spans, 2, p, g, 0.1));
+    assert_byol_ok(byol__optim_step(s, sgd_spans, 2, p, g, 0.1));
     assert_all_near("sgd p2", p, want_p2, 3);
     if (want_buf2)
         assert_all_near("sgd buf2", st.buf[0], want_buf2, 3);
     assert_int_equal(*st.steps, 2);
-    byol__sgd_destroy(s);
+    byol__optim_destroy(s);
 }
 
 static void test_sgd_momentum(void **state)
@@ -348,12 +357,12 @@ static void test_sgd_dampening_and_plain(void **state)
     byol__sgd_opts plain = { 0, 0, 0.1, 0, 0 };
     sgd_two_steps(&plain, (const double[]){ 0.94, -2.005, 0.475 }, NULL,
                   (const double[]){ 0.9806, -2.08495, 0.51025 }, NULL);
-    byol__sgd *s = NULL;
+    byol__optim *s = NULL;
     assert_byol_ok(byol__sgd_create(&plain, 3, &s));
     byol__optim_state st;
-    byol__sgd_state(s, &st);
+    byol__optim_get_state(s, &st);
     assert_int_equal(st.nbuf, 0);
-    byol__sgd_destroy(s);
+    byol__optim_destroy(s);
 }
 
 /* ---- AdamW ----------------------------------------------------------------- */
@@ -366,7 +375,7 @@ static void test_adamw(void **state)
      * Weight p0 = {1, -0.5}, g1 = {0.1, -0.2}, g2 = {0.3, 0.1};
      * bias p0 = 0.25, g1 = 0.5, g2 = -0.5. lr 0.01 then 0.02. */
     byol__adamw_opts o = { 0.9, 0.999, 0.01, 0.1, 1 };
-    byol__adamw *s = NULL;
+    byol__optim *s = NULL;
     assert_byol_ok(byol__adamw_create(&o, 3, &s));
     byol__param_span sp[2] = { { 0, 2, 0 }, { 2, 1, BYOL_TENSOR_BIAS } };
     float p[3] = { 1, -0.5f, 0.25f }, g[3] = { 0.1f, -0.2f, 0.5f };
@@ -374,14 +383,14 @@ static void test_adamw(void **state)
 
     /* t = 1: m = 0.1 g, v = 0.001 g^2; step size 0.01/(1-0.9) = 0.1;
      * sqrt(v)/sqrt(1-0.999) = |g|; weight decay factor 1 - 0.01*0.1 = 0.999 */
-    assert_byol_ok(byol__adamw_step(s, sp, 2, p, g, 0.01));
+    assert_byol_ok(byol__optim_step(s, sp, 2, p, g, 0.01));
     const double m1[3] = { 0.01, -0.02, 0.05 };
     const double v1[3] = { 0.001 * 0.01, 0.001 * 0.04, 0.001 * 0.25 };
     const double p1[3] = { 1 * 0.999 - 0.1 * 0.01 / (0.1 + eps),
                            -0.5 * 0.999 - 0.1 * -0.02 / (0.2 + eps),
                            0.25 - 0.1 * 0.05 / (0.5 + eps) };
     byol__optim_state st;
-    byol__adamw_state(s, &st);
+    byol__optim_get_state(s, &st);
     assert_int_equal(st.nbuf, 2);
     assert_string_equal(st.name[0], "exp_avg");
     assert_string_equal(st.name[1], "exp_avg_sq");
@@ -392,7 +401,7 @@ static void test_adamw(void **state)
     /* t = 2: bias corrections 1-0.81 = 0.19 and 1-0.998001 = 0.001999;
      * step size 0.02/0.19; decay factor 1 - 0.02*0.1 = 0.998 */
     g[0] = 0.3f, g[1] = 0.1f, g[2] = -0.5f;
-    assert_byol_ok(byol__adamw_step(s, sp, 2, p, g, 0.02));
+    assert_byol_ok(byol__optim_step(s, sp, 2, p, g, 0.02));
     const double m2[3] = { 0.9 * 0.01 + 0.1 * 0.3, 0.9 * -0.02 + 0.1 * 0.1,
                            0.9 * 0.05 + 0.1 * -0.5 };
     const double v2[3] = { 0.999 * v1[0] + 0.001 * 0.09, 0.999 * v1[1] + 0.001 * 0.01,
@@ -409,7 +418,7 @@ static void test_adamw(void **state)
     assert_near("adamw v2", 2, st.buf[1][2], v2[2], 1e-9);
     assert_all_near("adamw p2", p, p2, 3);
     assert_int_equal(*st.steps, 2);
-    byol__adamw_destroy(s);
+    byol__optim_destroy(s);
 }
 
 /* ---- determinism across thread counts ------------------------------------ */
@@ -432,58 +441,19 @@ static int64_t det_spans(byol__param_span *sp)
     return off;
 }
 
-enum { OPT_LARS, OPT_SGD, OPT_ADAMW };
-
-/* One optimizer of any kind, so the tests below can loop over the kinds. */
-typedef struct any_opt {
-    int kind;
-    byol__lars *lars;
-    byol__sgd *sgd;
-    byol__adamw *adamw;
-} any_opt;
-
 /* Creates kind with its defaults, except a LARS eta and a Nesterov SGD with
  * bias/norm exclusion, so every code path runs. */
-static int any_create(any_opt *o, int kind, int64_t count)
+static int any_create(byol__optim **o, int kind, int64_t count)
 {
-    memset(o, 0, sizeof *o);
-    o->kind = kind;
     if (kind == OPT_LARS) {
         byol__lars_opts lo = { 0.02, 0.9, 1e-3, 0 };
-        return byol__lars_create(&lo, count, &o->lars);
+        return byol__lars_create(&lo, count, o);
     }
     if (kind == OPT_SGD) {
         byol__sgd_opts so = { 0.9, 0, 5e-4, 1, 1 };
-        return byol__sgd_create(&so, count, &o->sgd);
+        return byol__sgd_create(&so, count, o);
     }
-    return byol__adamw_create(NULL, count, &o->adamw);
-}
-
-static int any_step(any_opt *o, const byol__param_span *sp, int64_t nsp, float *p,
-                    const float *g, double lr)
-{
-    if (o->kind == OPT_LARS)
-        return byol__lars_step(o->lars, sp, nsp, p, g, lr);
-    if (o->kind == OPT_SGD)
-        return byol__sgd_step(o->sgd, sp, nsp, p, g, lr);
-    return byol__adamw_step(o->adamw, sp, nsp, p, g, lr);
-}
-
-static void any_state(any_opt *o, byol__optim_state *st)
-{
-    if (o->kind == OPT_LARS)
-        byol__lars_state(o->lars, st);
-    else if (o->kind == OPT_SGD)
-        byol__sgd_state(o->sgd, st);
-    else
-        byol__adamw_state(o->adamw, st);
-}
-
-static void any_destroy(any_opt *o)
-{
-    byol__lars_destroy(o->lars);
-    byol__sgd_destroy(o->sgd);
-    byol__adamw_destroy(o->adamw);
+    return byol__adamw_create(NULL, count, o);
 }
 
 /* Three steps of optimizer `kind` with `threads` threads; returns the params
@@ -498,22 +468,22 @@ static float *run_optimizer(int kind, int threads, int64_t *out_len)
     assert_non_null(g);
     tu_fill(p, (size_t)count, 11, 1.0f);
     byol__set_threads(threads);
-    any_opt opt;
+    byol__optim *opt = NULL;
     assert_byol_ok(any_create(&opt, kind, count));
     for (int k = 0; k < 3; k++) {
         tu_fill(g, (size_t)count, 100 + (uint32_t)k, 0.1f);
-        assert_byol_ok(any_step(&opt, sp, D_NSPANS, p, g, 0.1 * k));
+        assert_byol_ok(byol__optim_step(opt, sp, D_NSPANS, p, g, 0.1 * k));
     }
     byol__set_threads(1);
     byol__optim_state st;
-    any_state(&opt, &st);
+    byol__optim_get_state(opt, &st);
     int64_t len = count * (1 + st.nbuf);
     float *out = malloc((size_t)len * sizeof(float));
     assert_non_null(out);
     memcpy(out, p, (size_t)count * sizeof(float));
     for (int b = 0; b < st.nbuf; b++)
         memcpy(out + count * (1 + b), st.buf[b], (size_t)count * sizeof(float));
-    any_destroy(&opt);
+    byol__optim_destroy(opt);
     free(p);
     free(g);
     *out_len = len;
@@ -583,41 +553,41 @@ static void test_state_restore_continues_exactly(void **state)
     byol__param_span sp = { 0, N, 0 };
     float pa[N], pb[N], g[N];
     tu_fill(pa, N, 1, 1.0f);
-    byol__adamw *a = NULL, *b = NULL;
+    byol__optim *a = NULL, *b = NULL;
     assert_byol_ok(byol__adamw_create(NULL, N, &a));
     assert_byol_ok(byol__adamw_create(NULL, N, &b));
     for (int k = 0; k < 3; k++) {
         tu_fill(g, N, 10 + (uint32_t)k, 1.0f);
-        assert_byol_ok(byol__adamw_step(a, &sp, 1, pa, g, 1e-3));
+        assert_byol_ok(byol__optim_step(a, &sp, 1, pa, g, 1e-3));
     }
     byol__optim_state sa, sb;
-    byol__adamw_state(a, &sa);
-    byol__adamw_state(b, &sb);
+    byol__optim_get_state(a, &sa);
+    byol__optim_get_state(b, &sb);
     memcpy(pb, pa, sizeof pa);
     for (int i = 0; i < sa.nbuf; i++)
         memcpy(sb.buf[i], sa.buf[i], (size_t)N * sizeof(float));
     *sb.steps = *sa.steps;
     tu_fill(g, N, 20, 1.0f);
-    assert_byol_ok(byol__adamw_step(a, &sp, 1, pa, g, 1e-3));
-    assert_byol_ok(byol__adamw_step(b, &sp, 1, pb, g, 1e-3));
+    assert_byol_ok(byol__optim_step(a, &sp, 1, pa, g, 1e-3));
+    assert_byol_ok(byol__optim_step(b, &sp, 1, pb, g, 1e-3));
     assert_memory_equal(pa, pb, sizeof pa);
     assert_memory_equal(sa.buf[0], sb.buf[0], N * sizeof(float));
     assert_memory_equal(sa.buf[1], sb.buf[1], N * sizeof(float));
     /* ... and without the step count it would not (t = 1 vs t = 5). */
-    byol__adamw *c = NULL;
+    byol__optim *c = NULL;
     assert_byol_ok(byol__adamw_create(NULL, N, &c));
     byol__optim_state sc;
-    byol__adamw_state(c, &sc);
+    byol__optim_get_state(c, &sc);
     memcpy(sc.buf[0], sb.buf[0], N * sizeof(float));
     memcpy(sc.buf[1], sb.buf[1], N * sizeof(float));
     float pc[N];
     memcpy(pc, pb, sizeof pb);
-    assert_byol_ok(byol__adamw_step(b, &sp, 1, pb, g, 1e-3));
-    assert_byol_ok(byol__adamw_step(c, &sp, 1, pc, g, 1e-3));
+    assert_byol_ok(byol__optim_step(b, &sp, 1, pb, g, 1e-3));
+    assert_byol_ok(byol__optim_step(c, &sp, 1, pc, g, 1e-3));
     assert_true(memcmp(pb, pc, sizeof pb) != 0);
-    byol__adamw_destroy(a);
-    byol__adamw_destroy(b);
-    byol__adamw_destroy(c);
+    byol__optim_destroy(a);
+    byol__optim_destroy(b);
+    byol__optim_destroy(c);
 }
 
 /* ---- bad input changes nothing ------------------------------------------- */
@@ -625,7 +595,7 @@ static void test_state_restore_continues_exactly(void **state)
 static void test_bad_calls(void **state)
 {
     (void)state;
-    byol__lars *s = NULL;
+    byol__optim *s = NULL;
     assert_byol_ok(byol__lars_create(NULL, 10, &s));
     float p[10], g[10], p_before[10];
     tu_fill(p, 10, 3, 1.0f);
@@ -635,47 +605,45 @@ static void test_bad_calls(void **state)
     byol__param_span outside[2] = { { 0, 4, 0 }, { 8, 3, 0 } };   /* 8 + 3 > 10 */
     byol__param_span overlap[2] = { { 0, 4, 0 }, { 3, 2, 0 } };
     byol__param_span negative[1] = { { -1, 2, 0 } };
-    assert_int_equal(byol__lars_step(s, outside, 2, p, g, 0.1), BYOL_E_INVALID_ARG);
-    assert_int_equal(byol__lars_step(s, overlap, 2, p, g, 0.1), BYOL_E_INVALID_ARG);
-    assert_int_equal(byol__lars_step(s, negative, 1, p, g, 0.1), BYOL_E_INVALID_ARG);
-    assert_int_equal(byol__lars_step(s, &ok, 1, NULL, g, 0.1), BYOL_E_INVALID_ARG);
-    assert_int_equal(byol__lars_step(s, &ok, 1, p, NULL, 0.1), BYOL_E_INVALID_ARG);
-    assert_int_equal(byol__lars_step(s, NULL, 1, p, g, 0.1), BYOL_E_INVALID_ARG);
-    assert_int_equal(byol__lars_step(NULL, &ok, 1, p, g, 0.1), BYOL_E_INVALID_ARG);
-    assert_int_equal(byol__lars_step(s, &ok, 1, p, g, -0.1), BYOL_E_RANGE);
-    assert_int_equal(byol__lars_step(s, &ok, 1, p, g, NAN), BYOL_E_NONFINITE);
-    assert_int_equal(byol__lars_step(s, &ok, 1, p, g, INFINITY), BYOL_E_NONFINITE);
+    assert_int_equal(byol__optim_step(s, outside, 2, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__optim_step(s, overlap, 2, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__optim_step(s, negative, 1, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__optim_step(s, &ok, 1, NULL, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__optim_step(s, &ok, 1, p, NULL, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__optim_step(s, NULL, 1, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__optim_step(NULL, &ok, 1, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__optim_step(s, &ok, 1, p, g, -0.1), BYOL_E_RANGE);
+    assert_int_equal(byol__optim_step(s, &ok, 1, p, g, NAN), BYOL_E_NONFINITE);
+    assert_int_equal(byol__optim_step(s, &ok, 1, p, g, INFINITY), BYOL_E_NONFINITE);
     assert_true(strstr(byol_last_error(), "lars") != NULL);
     /* nothing moved: params, momentum, step count */
     assert_memory_equal(p, p_before, sizeof p);
     byol__optim_state st;
-    byol__lars_state(s, &st);
+    byol__optim_get_state(s, &st);
     for (int i = 0; i < 10; i++)
         assert_true(st.buf[0][i] == 0.0f);
     assert_int_equal(*st.steps, 0);
     /* an empty table is a valid no-op step */
-    assert_byol_ok(byol__lars_step(s, NULL, 0, p, g, 0.1));
+    assert_byol_ok(byol__optim_step(s, NULL, 0, p, g, 0.1));
     assert_memory_equal(p, p_before, sizeof p);
-    byol__lars_destroy(s);
+    byol__optim_destroy(s);
 
-    byol__sgd *sg = NULL;
-    byol__adamw *ad = NULL;
+    byol__optim *sg = NULL;
+    byol__optim *ad = NULL;
     byol__sgd_opts so = byol__sgd_defaults();
-    assert_int_equal(byol__sgd_step(NULL, &ok, 1, p, g, 0.1), BYOL_E_INVALID_ARG);
-    assert_int_equal(byol__adamw_step(NULL, &ok, 1, p, g, 0.1), BYOL_E_INVALID_ARG);
     assert_byol_ok(byol__sgd_create(&so, 10, &sg));
-    assert_int_equal(byol__sgd_step(sg, outside, 2, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__optim_step(sg, outside, 2, p, g, 0.1), BYOL_E_INVALID_ARG);
     assert_byol_ok(byol__adamw_create(NULL, 10, &ad));
-    assert_int_equal(byol__adamw_step(ad, overlap, 2, p, g, 0.1), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol__optim_step(ad, overlap, 2, p, g, 0.1), BYOL_E_INVALID_ARG);
     assert_memory_equal(p, p_before, sizeof p);
-    byol__sgd_destroy(sg);
-    byol__adamw_destroy(ad);
+    byol__optim_destroy(sg);
+    byol__optim_destroy(ad);
 }
 
 static void test_bad_options(void **state)
 {
     (void)state;
-    byol__lars *l = (byol__lars *)&l;   /* must come back NULL */
+    byol__optim *l = (byol__optim *)&l;   /* must come back NULL */
     byol__lars_opts lo = byol__lars_defaults();
     lo.eta = -1;
     assert_int_equal(byol__lars_create(&lo, 4, &l), BYOL_E_RANGE);
@@ -686,7 +654,7 @@ static void test_bad_options(void **state)
     assert_int_equal(byol__lars_create(NULL, -1, &l), BYOL_E_INVALID_ARG);
     assert_int_equal(byol__lars_create(NULL, 4, NULL), BYOL_E_INVALID_ARG);
 
-    byol__sgd *s = NULL;
+    byol__optim *s = NULL;
     byol__sgd_opts so = { 0, 0, 0, 1, 0 };   /* Nesterov without momentum */
     assert_int_equal(byol__sgd_create(&so, 4, &s), BYOL_E_RANGE);
     so = (byol__sgd_opts){ 0.9, 0.1, 0, 1, 0 };   /* Nesterov with dampening */
@@ -695,7 +663,7 @@ static void test_bad_options(void **state)
     assert_int_equal(byol__sgd_create(&so, 4, &s), BYOL_E_RANGE);
     assert_null(s);
 
-    byol__adamw *a = NULL;
+    byol__optim *a = NULL;
     byol__adamw_opts ao = byol__adamw_defaults();
     ao.beta1 = 1.0;
     assert_int_equal(byol__adamw_create(&ao, 4, &a), BYOL_E_RANGE);
@@ -719,29 +687,13 @@ static void test_bad_options(void **state)
  * after checking that a failed create leaves its result NULL. */
 static int create_destroy(int kind, int64_t count)
 {
-    byol__lars *l = (byol__lars *)&l;
-    byol__sgd *s = (byol__sgd *)&s;
-    byol__adamw *a = (byol__adamw *)&a;
-    int rc;
-    if (kind == OPT_LARS) {
-        rc = byol__lars_create(NULL, count, &l);
-        if (rc != BYOL_OK)
-            assert_null(l);
-        else
-            byol__lars_destroy(l);
-    } else if (kind == OPT_SGD) {
-        rc = byol__sgd_create(NULL, count, &s);
-        if (rc != BYOL_OK)
-            assert_null(s);
-        else
-            byol__sgd_destroy(s);
-    } else {
-        rc = byol__adamw_create(NULL, count, &a);
-        if (rc != BYOL_OK)
-            assert_null(a);
-        else
-            byol__adamw_destroy(a);
-    }
+    byol__optim *o = (byol__optim *)&o;
+    int rc = kind == OPT_LARS  ? byol__lars_create(NULL, count, &o)
+             : kind == OPT_SGD ? byol__sgd_create(NULL, count, &o)
+                               : byol__adamw_create(NULL, count, &o);
+    if (rc != BYOL_OK)
+        assert_null(o);
+    byol__optim_destroy(o);
     return rc;
 }
 
@@ -756,6 +708,255 @@ static void test_allocation_failures(void **state)
                          expected_allocs[kind]);
         /* a buffer too large for size_t or memory fails cleanly too */
         assert_int_equal(create_destroy(kind, INT64_MAX), BYOL_E_NOMEM);
+    }
+}
+
+/* ---- the table: byol__optim_create ---------------------------------------- */
+
+static byol_config *config_of(const char *settings)
+{
+    byol_config *cfg = NULL;
+    assert_byol_ok(byol_config_create(&cfg));
+    assert_byol_ok(byol_config_parse(cfg, settings));
+    return cfg;
+}
+
+/* The moment buffers each optimizer keeps, by kind. */
+static const struct {
+    const char *name;
+    int32_t nbuf;
+    const char *bufs[2];
+} named[3] = {
+    { "lars", 1, { "momentum", NULL } },
+    { "sgd", 1, { "momentum_buffer", NULL } },
+    { "adamw", 2, { "exp_avg", "exp_avg_sq" } },
+};
+
+/* o is a fresh optimizer of kind over count floats: its buffers by name,
+ * zeroed, and no step taken. */
+static void assert_fresh(byol__optim *o, int kind, int64_t count)
+{
+    byol__optim_state st;
+    byol__optim_get_state(o, &st);
+    assert_int_equal(st.nbuf, named[kind].nbuf);
+    assert_int_equal(st.count, count);
+    assert_int_equal(*st.steps, 0);
+    for (int b = 0; b < 2; b++) {
+        if (!named[kind].bufs[b]) {
+            assert_null(st.name[b]);
+            continue;
+        }
+        assert_string_equal(st.name[b], named[kind].bufs[b]);
+        for (int64_t i = 0; i < count; i++)
+            assert_true(st.buf[b][i] == 0.0f);
+    }
+}
+
+static void test_table_makes_each_named_optimizer(void **state)
+{
+    (void)state;
+    /* Every choice optim.name accepts has a row, and the row makes it. */
+    int32_t idx;
+    byol_key_info info = { .struct_size = sizeof info };
+    assert_byol_ok(byol_config_key_find("optim.name", &idx));
+    assert_byol_ok(byol_config_key_info(idx, &info));
+    char choices[64];
+    snprintf(choices, sizeof choices, "%s", info.choices);
+    int seen = 0;
+    for (char *name = strtok(choices, "|"); name; name = strtok(NULL, "|"), seen++) {
+        int kind = OPT_LARS;
+        while (kind <= OPT_ADAMW && strcmp(named[kind].name, name) != 0)
+            kind++;
+        if (kind > OPT_ADAMW)
+            fail_msg("optim.name=%s: this test does not know that optimizer yet", name);
+        char settings[96];
+        snprintf(settings, sizeof settings, "optim.name=%s optim.lr=0.375", name);
+        byol_config *cfg = config_of(settings);
+        byol__optim *o = NULL;
+        assert_byol_ok(byol__optim_create(cfg, 10, &o));
+        assert_fresh(o, kind, 10);
+        assert_true(byol__optim_base_lr(o) == 0.375);
+        byol__optim_destroy(o);
+        byol_config_destroy(cfg);
+    }
+    assert_int_equal(seen, 3);
+
+    /* No config: the defaults, LARS at optim.lr 0.2. */
+    byol__optim *o = NULL;
+    assert_byol_ok(byol__optim_create(NULL, 5, &o));
+    assert_fresh(o, OPT_LARS, 5);
+    assert_true(byol__optim_base_lr(o) == 0.2);
+    byol__optim_destroy(o);
+    /* SGD without momentum keeps no buffer (as PyTorch). */
+    byol_config *cfg = config_of("optim.name=sgd optim.momentum=0");
+    assert_byol_ok(byol__optim_create(cfg, 5, &o));
+    byol__optim_state st;
+    byol__optim_get_state(o, &st);
+    assert_int_equal(st.nbuf, 0);
+    assert_null(st.name[0]);
+    byol__optim_destroy(o);
+    /* Bad calls: nothing made. */
+    o = (byol__optim *)&o;
+    assert_int_equal(byol__optim_create(cfg, -1, &o), BYOL_E_INVALID_ARG);
+    assert_null(o);
+    assert_int_equal(byol__optim_create(cfg, 5, NULL), BYOL_E_INVALID_ARG);
+    byol_config_destroy(cfg);
+    byol__optim_destroy(NULL);
+}
+
+/* Options of any kind, for the cases below. */
+typedef union any_opts {
+    byol__lars_opts lars;
+    byol__sgd_opts sgd;
+    byol__adamw_opts adamw;
+} any_opts;
+
+/* settings, and the options the trainer built from them (want) and options
+ * that step differently (unlike: the value before the setting, or for a bare
+ * optim.name the option the trainer fixes, such as exclude_bias_norm 1). */
+typedef struct table_case {
+    const char *settings;
+    int kind;
+    any_opts want, unlike;
+} table_case;
+
+/* Config defaults: optim.eta 1e-3, momentum 0.9, weight_decay 1.5e-6,
+ * clip_lr 0, nesterov 0, beta1 0.9, beta2 0.999, eps 1e-8. */
+static const table_case table_cases[] = {
+    { "optim.name=lars", OPT_LARS,
+      .want.lars = { 1e-3, 0.9, 1.5e-6, 0 }, .unlike.lars = { 2e-3, 0.9, 1.5e-6, 0 } },
+    { "optim.name=lars optim.eta=0.02", OPT_LARS,
+      .want.lars = { 0.02, 0.9, 1.5e-6, 0 }, .unlike.lars = { 1e-3, 0.9, 1.5e-6, 0 } },
+    { "optim.name=lars optim.momentum=0.5", OPT_LARS,
+      .want.lars = { 1e-3, 0.5, 1.5e-6, 0 }, .unlike.lars = { 1e-3, 0.9, 1.5e-6, 0 } },
+    { "optim.name=lars optim.weight_decay=0.01", OPT_LARS,
+      .want.lars = { 1e-3, 0.9, 0.01, 0 }, .unlike.lars = { 1e-3, 0.9, 1.5e-6, 0 } },
+    { "optim.name=lars optim.clip_lr=1", OPT_LARS,
+      .want.lars = { 1e-3, 0.9, 1.5e-6, 1 }, .unlike.lars = { 1e-3, 0.9, 1.5e-6, 0 } },
+    { "optim.name=sgd", OPT_SGD,
+      .want.sgd = { 0.9, 0, 1.5e-6, 0, 1 }, .unlike.sgd = { 0.8, 0, 1.5e-6, 0, 1 } },
+    { "optim.name=sgd optim.weight_decay=0.01", OPT_SGD,
+      .want.sgd = { 0.9, 0, 0.01, 0, 1 }, .unlike.sgd = { 0.9, 0, 0.01, 0, 0 } },
+    { "optim.name=sgd optim.momentum=0.5", OPT_SGD,
+      .want.sgd = { 0.5, 0, 1.5e-6, 0, 1 }, .unlike.sgd = { 0.9, 0, 1.5e-6, 0, 1 } },
+    { "optim.name=sgd optim.nesterov=1", OPT_SGD,
+      .want.sgd = { 0.9, 0, 1.5e-6, 1, 1 }, .unlike.sgd = { 0.9, 0, 1.5e-6, 0, 1 } },
+    /* Nesterov needs momentum: the trainer dropped it rather than fail. */
+    { "optim.name=sgd optim.momentum=0 optim.nesterov=1", OPT_SGD,
+      .want.sgd = { 0, 0, 1.5e-6, 0, 1 }, .unlike.sgd = { 0.9, 0, 1.5e-6, 1, 1 } },
+    { "optim.name=adamw optim.weight_decay=0.1", OPT_ADAMW,
+      .want.adamw = { 0.9, 0.999, 1e-8, 0.1, 1 }, .unlike.adamw = { 0.9, 0.999, 1e-8, 0.1, 0 } },
+    { "optim.name=adamw optim.beta1=0.5", OPT_ADAMW,
+      .want.adamw = { 0.5, 0.999, 1e-8, 1.5e-6, 1 },
+      .unlike.adamw = { 0.9, 0.999, 1e-8, 1.5e-6, 1 } },
+    { "optim.name=adamw optim.beta2=0.9", OPT_ADAMW,
+      .want.adamw = { 0.9, 0.9, 1e-8, 1.5e-6, 1 },
+      .unlike.adamw = { 0.9, 0.999, 1e-8, 1.5e-6, 1 } },
+    { "optim.name=adamw optim.eps=0.001", OPT_ADAMW,
+      .want.adamw = { 0.9, 0.999, 1e-3, 1.5e-6, 1 },
+      .unlike.adamw = { 0.9, 0.999, 1e-8, 1.5e-6, 1 } },
+};
+
+static int create_with(int kind, const any_opts *o, int64_t count, byol__optim **out)
+{
+    if (kind == OPT_LARS)
+        return byol__lars_create(&o->lars, count, out);
+    if (kind == OPT_SGD)
+        return byol__sgd_create(&o->sgd, count, out);
+    return byol__adamw_create(&o->adamw, count, out);
+}
+
+/* A weight, a bias, a BN gamma and a second weight, with gaps between them. */
+#define T_COUNT 4683
+static const byol__param_span t_spans[4] = {
+    { 0, 4099, 0 },
+    { 4101, 37, BYOL_TENSOR_BIAS },
+    { 4140, 37, BYOL_TENSOR_NORM },
+    { 4180, 500, 0 },
+};
+
+/* Three steps of o (lr 0.05, 0.1, 0.15: LARS's ratio of about 0.01 gets
+ * clipped) from fixed params and gradients; out = the params, then every
+ * moment buffer (3 * T_COUNT floats, zero where o keeps no buffer). */
+static void run_three(byol__optim *o, float *out)
+{
+    float *g = malloc(T_COUNT * sizeof(float));
+    assert_non_null(g);
+    memset(out, 0, 3 * T_COUNT * sizeof(float));
+    tu_fill(out, T_COUNT, 7, 1.0f);
+    for (int k = 0; k < 3; k++) {
+        tu_fill(g, T_COUNT, 20 + (uint32_t)k, 0.1f);
+        assert_byol_ok(byol__optim_step(o, t_spans, 4, out, g, 0.05 * (k + 1)));
+    }
+    byol__optim_state st;
+    byol__optim_get_state(o, &st);
+    for (int b = 0; b < st.nbuf; b++)
+        memcpy(out + T_COUNT * (1 + b), st.buf[b], T_COUNT * sizeof(float));
+    free(g);
+}
+
+/* The bits of three steps of c's optimizer made from opts, or by the table
+ * from c's settings when opts is NULL. */
+static void run_made(const table_case *c, const any_opts *opts, float *out)
+{
+    byol__optim *o = NULL;
+    if (opts) {
+        assert_byol_ok(create_with(c->kind, opts, T_COUNT, &o));
+    } else {
+        byol_config *cfg = config_of(c->settings);
+        assert_byol_ok(byol__optim_create(cfg, T_COUNT, &o));
+        byol_config_destroy(cfg);
+    }
+    run_three(o, out);
+    byol__optim_destroy(o);
+}
+
+static void test_table_steps_as_the_trainer_did(void **state)
+{
+    (void)state;
+    const size_t bytes = 3 * T_COUNT * sizeof(float);
+    float *table = malloc(bytes), *want = malloc(bytes), *unlike = malloc(bytes);
+    assert_non_null(table);
+    assert_non_null(want);
+    assert_non_null(unlike);
+    for (size_t i = 0; i < sizeof table_cases / sizeof table_cases[0]; i++) {
+        const table_case *c = &table_cases[i];
+        run_made(c, NULL, table);
+        run_made(c, &c->want, want);
+        run_made(c, &c->unlike, unlike);
+        if (memcmp(table, want, bytes) != 0)
+            fail_msg("%s: the table's optimizer steps unlike the trainer's options", c->settings);
+        if (memcmp(want, unlike, bytes) == 0)
+            fail_msg("%s: the case cannot tell its options from the unlike ones", c->settings);
+    }
+    free(table);
+    free(want);
+    free(unlike);
+}
+
+/* Creates from cfg and destroys; returns create's status after checking
+ * that a failed create leaves its result NULL. */
+static int table_create_destroy(void *cfg)
+{
+    byol__optim *o = (byol__optim *)&o;
+    int rc = byol__optim_create(cfg, 1000, &o);
+    if (rc != BYOL_OK)
+        assert_null(o);
+    byol__optim_destroy(o);
+    return rc;
+}
+
+static void test_table_allocation_failures(void **state)
+{
+    (void)state;
+    const long expected_allocs[3] = { 2, 2, 3 };   /* handle + moment buffers */
+    for (int kind = OPT_LARS; kind <= OPT_ADAMW; kind++) {
+        char settings[64];
+        snprintf(settings, sizeof settings, "optim.name=%s", named[kind].name);
+        byol_config *cfg = config_of(settings);
+        assert_int_equal(tu_each_allocation_fails(table_create_destroy, cfg, NULL),
+                         expected_allocs[kind]);
+        byol_config_destroy(cfg);
     }
 }
 
@@ -778,6 +979,9 @@ int main(void)
         cmocka_unit_test(test_bad_calls),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_table_makes_each_named_optimizer),
+        cmocka_unit_test(test_table_steps_as_the_trainer_did),
+        cmocka_unit_test(test_table_allocation_failures),
     };
     return cmocka_run_group_tests_name("optim", tests, NULL, NULL);
 }
