@@ -14,7 +14,7 @@ typedef struct probe {
     float *params, *grads;     /* [W (classes x dim) | b (classes)] */
     float *xb, *logits;        /* one mini-batch: [batch, dim], [batch, classes] */
     int64_t *order;
-    byol__sgd *sgd;
+    byol__optim *sgd;
 } probe;
 
 /* ---- features ---------------------------------------------------------------- */
@@ -92,7 +92,7 @@ static int train_batch(probe *p, const float *x, const int32_t *labels, const in
                gw, p->dim);
     memset(gb, 0, (size_t)p->classes * sizeof(float));
     byol__colsum_add(nb, p->classes, p->logits, gb);
-    return byol__sgd_step(p->sgd, spans, 2, p->params, p->grads, lr);
+    return byol__optim_step(p->sgd, spans, 2, p->params, p->grads, lr);
 }
 
 static void shuffle(int64_t *order, int64_t n, uint64_t seed, int64_t epoch)
@@ -180,7 +180,7 @@ static void free_probe(probe *p)
     byol__free(p->xb);
     byol__free(p->logits);
     byol__free(p->order);
-    byol__sgd_destroy(p->sgd);
+    byol__optim_destroy(p->sgd);
 }
 
 int byol_eval_linear_probe(const byol_config *cfg, const float *train_x,

@@ -75,10 +75,10 @@ static void adamw_tensor(byol__optim *s, const byol__param_span *sp, float *para
 /* optim.name=adamw: the trainer's AdamW, no decay of biases and norms. */
 static int from_config(const byol_config *cfg, int64_t count, byol__optim **out)
 {
-    byol__adamw_opts o = { byol__cfg_float(cfg, "optim.beta1"),
-                           byol__cfg_float(cfg, "optim.beta2"),
-                           byol__cfg_float(cfg, "optim.eps"),
-                           byol__cfg_float(cfg, "optim.weight_decay"), 1 };
+    byol__adamw_opts o = { byol__cfg_float(cfg, BYOL__K_OPTIM_BETA1),
+                           byol__cfg_float(cfg, BYOL__K_OPTIM_BETA2),
+                           byol__cfg_float(cfg, BYOL__K_OPTIM_EPS),
+                           byol__cfg_float(cfg, BYOL__K_OPTIM_WEIGHT_DECAY), 1 };
     return byol__adamw_create(&o, count, out);
 }
 

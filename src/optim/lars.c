@@ -130,10 +130,10 @@ static void lars_tensor(byol__optim *s, const byol__param_span *sp, float *param
 /* optim.name=lars: the trainer's LARS, every option from its optim.* key. */
 static int from_config(const byol_config *cfg, int64_t count, byol__optim **out)
 {
-    byol__lars_opts o = { byol__cfg_float(cfg, "optim.eta"),
-                          byol__cfg_float(cfg, "optim.momentum"),
-                          byol__cfg_float(cfg, "optim.weight_decay"),
-                          (int)byol__cfg_int(cfg, "optim.clip_lr") };
+    byol__lars_opts o = { byol__cfg_float(cfg, BYOL__K_OPTIM_ETA),
+                          byol__cfg_float(cfg, BYOL__K_OPTIM_MOMENTUM),
+                          byol__cfg_float(cfg, BYOL__K_OPTIM_WEIGHT_DECAY),
+                          (int)byol__cfg_int(cfg, BYOL__K_OPTIM_CLIP_LR) };
     return byol__lars_create(&o, count, out);
 }
 

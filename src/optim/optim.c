@@ -32,14 +32,14 @@ int byol__optim_create(const byol_config *cfg, int64_t count, byol__optim **out)
     if (!out)
         return byol__err(BYOL_E_INVALID_ARG, "optim: out must not be NULL");
     *out = NULL;
-    const char *name = byol__cfg_str(cfg, "optim.name");
+    const char *name = byol__cfg_str(cfg, BYOL__K_OPTIM_NAME);
     const byol__optim_ops *ops = find(name);
     /* Only if optim.name's choices (config_keys.c) got ahead of the table. */
     if (!ops)
         return byol__err(BYOL_E_KEY, "optim.name: no optimizer '%s' in the table", name);
     int rc = ops->from_config(cfg, count, out);
     if (rc == BYOL_OK)
-        (*out)->base_lr = byol__cfg_float(cfg, "optim.lr");
+        (*out)->base_lr = byol__cfg_float(cfg, BYOL__K_OPTIM_LR);
     return rc;
 }
 
@@ -194,7 +194,7 @@ void byol__optim_for_blocks(int64_t n, byol__optim_block_fn fn, void *ctx)
     int64_t len = byol__optim_block_len(n);
     int64_t nb = (n + len - 1) / len;
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (n >= BYOL__OPTIM_PAR_MIN)
+    if (n >= BYOL__PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
         int64_t i0 = b * len;
         fn(ctx, b, i0, i0 + len < n ? i0 + len : n);

@@ -82,9 +82,6 @@ static inline int byol__span_excluded(const byol__param_span *s)
  * LARS norm partials fit on the stack. */
 #define BYOL__OPTIM_BLOCK 4096
 #define BYOL__OPTIM_MAX_BLOCKS 256
-/* Below this many elements a tensor is updated by one thread: a parallel
- * region costs more than it saves (BatchNorm vectors, biases). */
-#define BYOL__OPTIM_PAR_MIN 32768
 
 static inline int64_t byol__optim_block_len(int64_t n)
 {
@@ -94,7 +91,7 @@ static inline int64_t byol__optim_block_len(int64_t n)
 }
 
 /* Runs fn(ctx, b, i0, i1) over the blocks b = 0, 1, ... of [0, n), n >= 1,
- * in parallel (byol__num_threads()) when n >= PAR_MIN. Blocks come from
+ * in parallel (byol__num_threads()) when n >= BYOL__PAR_MIN. Blocks come from
  * byol__optim_block_len(n), so which elements share a block, and the block
  * index b, never depend on the thread count. */
 typedef void (*byol__optim_block_fn)(void *ctx, int64_t b, int64_t i0, int64_t i1);
@@ -260,24 +257,6 @@ typedef struct byol__adamw_opts {
 byol__adamw_opts byol__adamw_defaults(void);
 /* As byol__lars_create. State: nbuf 2, "exp_avg", "exp_avg_sq". */
 int byol__adamw_create(const byol__adamw_opts *opts, int64_t count, byol__optim **out);
-
-/* ---- the per-optimizer names, until their last callers move ------------ */
-
-/* The trainer (src/byol, moving to the byol__optim_* calls under issue 9)
- * and src/eval/probe.c still name each optimizer's type and calls; they are
- * the handle and its shared calls. Delete each once nothing names it. */
-typedef byol__optim byol__lars;
-typedef byol__optim byol__sgd;
-typedef byol__optim byol__adamw;
-#define byol__lars_step byol__optim_step
-#define byol__lars_state byol__optim_get_state
-#define byol__lars_destroy byol__optim_destroy
-#define byol__sgd_step byol__optim_step
-#define byol__sgd_state byol__optim_get_state
-#define byol__sgd_destroy byol__optim_destroy
-#define byol__adamw_step byol__optim_step
-#define byol__adamw_state byol__optim_get_state
-#define byol__adamw_destroy byol__optim_destroy
 
 /* ---- schedules (DM schedules.py), pure functions ----------------------- */
 

@@ -68,9 +68,9 @@ static void sgd_tensor(byol__optim *s, const byol__param_span *sp, float *params
  * norms; Nesterov only with momentum (which it needs). */
 static int from_config(const byol_config *cfg, int64_t count, byol__optim **out)
 {
-    double m = byol__cfg_float(cfg, "optim.momentum");
-    byol__sgd_opts o = { m, 0, byol__cfg_float(cfg, "optim.weight_decay"),
-                         (int)byol__cfg_int(cfg, "optim.nesterov") && m > 0, 1 };
+    double m = byol__cfg_float(cfg, BYOL__K_OPTIM_MOMENTUM);
+    byol__sgd_opts o = { m, 0, byol__cfg_float(cfg, BYOL__K_OPTIM_WEIGHT_DECAY),
+                         (int)byol__cfg_int(cfg, BYOL__K_OPTIM_NESTEROV) && m > 0, 1 };
     return byol__sgd_create(&o, count, out);
 }
 

@@ -15,7 +15,7 @@
 static int add_optim(const byol_trainer *t, byol__st_list *l)
 {
     byol__optim_state st;
-    byol__trainer_optim_state(t, &st);
+    byol__optim_get_state(t->optim, &st);
     int rc = BYOL_OK;
     for (int32_t b = 0; rc == BYOL_OK && b < st.nbuf; b++) {
         char name[64];
@@ -43,7 +43,7 @@ int byol_trainer_save(const byol_trainer *t, const char *path)
     if (rc == BYOL_OK)
         rc = byol_config_serialize(t->cfg, &config);
     byol__optim_state st;
-    byol__trainer_optim_state(t, &st);
+    byol__optim_get_state(t->optim, &st);
     char step[32], total[32], osteps[32];
     snprintf(step, sizeof step, "%" PRId64, t->step);
     snprintf(total, sizeof total, "%" PRId64, t->total_steps);
@@ -83,7 +83,7 @@ static int restore(byol_trainer *t, const byol__st_file *f, int copy)
             return rc;
     }
     byol__optim_state st;
-    byol__trainer_optim_state(t, &st);
+    byol__optim_get_state(t->optim, &st);
     for (int32_t b = 0; b < st.nbuf; b++) {
         char name[64];
         snprintf(name, sizeof name, "optim.%s", st.name[b]);

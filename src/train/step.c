@@ -179,15 +179,6 @@ static double grad_norm(const byol_trainer *t)
     return sqrt(s);
 }
 
-static int optim_step(byol_trainer *t, double lr)
-{
-    if (t->optim_kind == BYOL__SGD)
-        return byol__sgd_step(t->optim, t->spans, t->nspans, t->params, t->grads, lr);
-    if (t->optim_kind == BYOL__ADAMW)
-        return byol__adamw_step(t->optim, t->spans, t->nspans, t->params, t->grads, lr);
-    return byol__lars_step(t->optim, t->spans, t->nspans, t->params, t->grads, lr);
-}
-
 int byol_trainer_apply_update(byol_trainer *t, byol_step_stats *stats)
 {
     if (!t)
@@ -197,7 +188,7 @@ int byol_trainer_apply_update(byol_trainer *t, byol_step_stats *stats)
         return byol__err(BYOL_E_NONFINITE, "byol_trainer_apply_update: a gradient is not finite");
     double lr = byol__lr_at(t->step, t->total_steps, t->warmup_steps,
                             byol__scaled_lr(t->base_lr, t->batch));
-    int rc = optim_step(t, lr);
+    int rc = byol__optim_step(t->optim, t->spans, t->nspans, t->params, t->grads, lr);
     if (rc != BYOL_OK)
         return rc;
     if (stats) {

@@ -128,27 +128,6 @@ static int make_spans(byol_trainer *t)
     return BYOL_OK;
 }
 
-static int make_optimizer(byol_trainer *t, const byol_config *cfg)
-{
-    const char *name = byol__cfg_str(cfg, BYOL__K_OPTIM_NAME);
-    double wd = byol__cfg_float(cfg, BYOL__K_OPTIM_WEIGHT_DECAY), m = byol__cfg_float(cfg, BYOL__K_OPTIM_MOMENTUM);
-    if (!strcmp(name, "sgd")) {
-        byol__sgd_opts o = { m, 0, wd, (int)byol__cfg_int(cfg, BYOL__K_OPTIM_NESTEROV) && m > 0, 1 };
-        t->optim_kind = BYOL__SGD;
-        return byol__sgd_create(&o, t->nparams, (byol__sgd **)&t->optim);
-    }
-    if (!strcmp(name, "adamw")) {
-        byol__adamw_opts o = { byol__cfg_float(cfg, BYOL__K_OPTIM_BETA1), byol__cfg_float(cfg, BYOL__K_OPTIM_BETA2),
-                               byol__cfg_float(cfg, BYOL__K_OPTIM_EPS), wd, 1 };
-        t->optim_kind = BYOL__ADAMW;
-        return byol__adamw_create(&o, t->nparams, (byol__adamw **)&t->optim);
-    }
-    byol__lars_opts o = { byol__cfg_float(cfg, BYOL__K_OPTIM_ETA), m, wd,
-                          (int)byol__cfg_int(cfg, BYOL__K_OPTIM_CLIP_LR) };
-    t->optim_kind = BYOL__LARS;
-    return byol__lars_create(&o, t->nparams, (byol__lars **)&t->optim);
-}
-
 /* Scratch: both views in nn's layout, the target projections and the loss
  * gradient, the monitor's sums and the guard's snapshot of BN state. */
 static int make_scratch(byol_trainer *t)
@@ -175,7 +154,6 @@ static int build(byol_trainer *t, const byol_config *cfg, const byol_net *encode
     t->total_steps = byol__cfg_int(cfg, BYOL__K_TRAIN_TOTAL_STEPS);
     t->warmup_steps = byol__cfg_int(cfg, BYOL__K_TRAIN_WARMUP_STEPS);
     t->proj_out = byol__cfg_int(cfg, BYOL__K_BYOL_PROJ_OUT);
-    t->base_lr = byol__cfg_float(cfg, BYOL__K_OPTIM_LR);
     t->tau_base = byol__cfg_float(cfg, BYOL__K_EMA_TAU_BASE);
     t->simsiam = !strcmp(byol__cfg_str(cfg, BYOL__K_BYOL_MODE), "simsiam");
     int rc = make_encoders(t, cfg, encoder);
@@ -190,7 +168,9 @@ static int build(byol_trainer *t, const byol_config *cfg, const byol_net *encode
     if (rc == BYOL_OK)
         rc = make_spans(t);
     if (rc == BYOL_OK)
-        rc = make_optimizer(t, cfg);
+        rc = byol__optim_create(cfg, t->nparams, &t->optim);
+    if (rc == BYOL_OK)
+        t->base_lr = byol__optim_base_lr(t->optim);
     if (rc == BYOL_OK)
         rc = make_scratch(t);
     return rc;
@@ -225,12 +205,7 @@ void byol_trainer_destroy(byol_trainer *t)
     byol_net_destroy(t->target[1]);
     byol__free(t->arena[0]);
     byol__free(t->arena[1]);
-    if (t->optim_kind == BYOL__SGD)
-        byol__sgd_destroy(t->optim);
-    else if (t->optim_kind == BYOL__ADAMW)
-        byol__adamw_destroy(t->optim);
-    else
-        byol__lars_destroy(t->optim);
+    byol__optim_destroy(t->optim);
     byol__free(t->params);
     byol__free(t->grads);
     byol__free(t->tparams);
@@ -255,14 +230,4 @@ int byol__trainer_nets(const byol_trainer *t, byol_net **nets, const char **pref
             prefixes[k] = names[k];
     }
     return 5;
-}
-
-void byol__trainer_optim_state(const byol_trainer *t, byol__optim_state *st)
-{
-    if (t->optim_kind == BYOL__SGD)
-        byol__sgd_state(t->optim, st);
-    else if (t->optim_kind == BYOL__ADAMW)
-        byol__adamw_state(t->optim, st);
-    else
-        byol__lars_state(t->optim, st);
 }

@@ -7,7 +7,6 @@
 #include "optim/optim.h"
 
 enum { BYOL__ENC, BYOL__PROJ, BYOL__PRED, BYOL__PARTS };
-enum { BYOL__LARS, BYOL__SGD, BYOL__ADAMW };
 
 struct byol_trainer {
     byol_config *cfg;                  /* a copy, saved in checkpoints */
@@ -17,14 +16,13 @@ struct byol_trainer {
     float *params, *grads, *tparams;
     float *arena[2];                   /* encoder's and projector's, shared by online and target */
     int64_t nparams, ntarget;
-    int32_t optim_kind;
     int32_t simsiam;                   /* byol.mode=simsiam: no target, stop-gradient */
-    void *optim;                       /* byol__lars / byol__sgd / byol__adamw */
+    byol__optim *optim;
     byol__param_span *spans;
     int64_t nspans;
     int64_t step, total_steps, warmup_steps, batch, feat, proj_out;
     int64_t in_dims[3];                /* the encoder's input [C, H, W] */
-    double base_lr, tau_base;
+    double base_lr, tau_base;          /* optim.lr (from the optimizer), ema.tau_base */
     float *views;                      /* both views in nn's layout, [2][batch, C*H*W] */
     float *work;                       /* target projections and the loss gradient */
     double *monitor;                   /* 2 * proj_out */
@@ -33,8 +31,6 @@ struct byol_trainer {
     void *hook_user;
 };
 
-/* The optimizer's state buffers (for checkpoints). */
-void byol__trainer_optim_state(const byol_trainer *t, byol__optim_state *st);
 /* The five networks in checkpoint order with their name prefixes. */
 int byol__trainer_nets(const byol_trainer *t, byol_net **nets, const char **prefixes);
 
