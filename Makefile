@@ -229,6 +229,8 @@ test: all $(TEST_BINS) $(FUZZ_REPLAYS) examples data
 	  $(BUILD)/tests/replay_$$n tests/fuzz/corpus/$$n || fail=1; done; \
 	  echo "== tests/cli/test_cli.sh"; BYOL=$(BYOL_TOOL) BYOL_CIFAR10_JPG=$(CIFAR_JPG) \
 	  bash tests/cli/test_cli.sh || fail=1; \
+	  echo "== scripts/check-includes.sh"; bash scripts/check-includes.sh || fail=1; \
+	  bash tests/arch/test_check_includes.sh || fail=1; \
 	  bash examples/test.sh $(BUILD)/examples $(FMNIST_DIR) || fail=1; \
 	  if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi
 
