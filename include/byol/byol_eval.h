@@ -30,7 +30,7 @@ BYOL_BEGIN_DECL
 
 /**
  * Weighted k-NN classification as in the BYOL benchmarks (lightly's
- * knn_predict, byol-reference.md 6.2): bank and query rows are
+ * knn_predict; docs/DATA.md): bank and query rows are
  * L2-normalised (copies), each query's eval.knn_k most cosine-similar bank
  * rows vote for their labels with weight exp(similarity /
  * eval.knn_temperature), and the class with the largest total wins (ties:

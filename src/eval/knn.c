@@ -1,4 +1,5 @@
-/* Weighted k-NN on L2-normalised embeddings (byol-reference.md 6.2).
+/* Weighted k-NN on L2-normalised embeddings: the BYOL benchmarks' protocol
+ * (lightly's knn_predict; docs/DATA.md, "Evaluation").
  *
  * Similarities of a block of queries against the whole bank are one GEMM;
  * each query then keeps its k best bank rows in a small heap. The votes

@@ -1,5 +1,5 @@
-/* The BYOL regression loss and the collapse monitor (byol-reference.md
- * section 2): l(p, z) = sum_d (p/|p| - z/|z|)^2 = 2 - 2 cos(p, z), with the
+/* The BYOL regression loss and the collapse monitor (DeepMind's reference,
+ * byol/byol_experiment.py; docs/concepts.md): l(p, z) = sum_d (p/|p| - z/|z|)^2 = 2 - 2 cos(p, z), with the
  * reference's normalisation l2n(x) = x * rsqrt(max(sum x^2, 1e-12)). */
 #ifndef BYOL_TRAIN_LOSS_H
 #define BYOL_TRAIN_LOSS_H

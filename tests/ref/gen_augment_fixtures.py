@@ -6,8 +6,8 @@
 Writes tests/fixtures/augment/{color,blur,resize,crop,pipeline}.safetensors.
 
 Every operation is computed here from the reference specification
-(docs: byol-reference.md section 5: DM byol/utils/augmentations.py and
-dataset.py; TensorFlow's resize kernels), in float64 numpy, written
+(DeepMind's byol/utils/augmentations.py and dataset.py; TensorFlow's
+resize kernels), in float64 numpy, written
 independently of the C code, and checked against a second source where one
 exists:
   * RGB -> HSV: against Python's colorsys;

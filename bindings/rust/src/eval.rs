@@ -30,8 +30,8 @@ fn rows(what: &str, data: &[f32], labels: &[i32], dim: usize) -> Result<i64> {
     to_i64(labels.len(), "rows")
 }
 
-/// Weighted k-NN top-1 accuracy (lightly's protocol, byol-reference.md
-/// 6.2): rows are L2-normalised, each query's `eval.knn_k` most
+/// Weighted k-NN top-1 accuracy (lightly's knn_predict protocol;
+/// docs/DATA.md): rows are L2-normalised, each query's `eval.knn_k` most
 /// cosine-similar bank rows vote with weight exp(sim / eval.knn_temperature).
 /// `bank` is `[bank_labels.len(), dim]`, `query` is `[query_labels.len(), dim]`,
 /// row-major; labels are >= 0.
