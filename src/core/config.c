@@ -213,48 +213,48 @@ int byol_config_set_string(byol_config *cfg, const char *key, const char *value_
     return set_checked(cfg, key, "byol_config_set_string", 0, 0, v);
 }
 
+/* Finds key for a getter and checks that it holds a `type` (an integer
+ * getter reads booleans too), which the message calls `what`. */
 static int get_checked(const byol_config *cfg, const char *key, const void *out,
-                       const char *fn, int32_t *idx)
+                       const char *fn, int32_t type, const char *what, int32_t *idx)
 {
     if (!cfg || !out)
         return byol__err(BYOL_E_INVALID_ARG, "%s: NULL argument", fn);
-    return find_key(key, fn, idx);
+    int rc = find_key(key, fn, idx);
+    if (rc != BYOL_OK)
+        return rc;
+    int32_t t = byol__keys[*idx].type;
+    if (t != type && !(type == BYOL_TYPE_INT && is_int_type(t)))
+        return byol__err(BYOL_E_RANGE, "%s: key '%s' is not %s", fn, key, what);
+    return BYOL_OK;
 }
 
 int byol_config_get_int(const byol_config *cfg, const char *key, int64_t *out)
 {
-    int32_t i;
-    int rc = get_checked(cfg, key, out, "byol_config_get_int", &i);
-    if (rc != BYOL_OK)
-        return rc;
-    if (!is_int_type(byol__keys[i].type))
-        return byol__err(BYOL_E_RANGE, "byol_config_get_int: key '%s' is not an integer", key);
-    *out = cfg->v[i].i;
-    return BYOL_OK;
+    int32_t i = 0;
+    int rc = get_checked(cfg, key, out, "byol_config_get_int", BYOL_TYPE_INT, "an integer", &i);
+    if (rc == BYOL_OK)
+        *out = cfg->v[i].i;
+    return rc;
 }
 
 int byol_config_get_float(const byol_config *cfg, const char *key, double *out)
 {
-    int32_t i;
-    int rc = get_checked(cfg, key, out, "byol_config_get_float", &i);
-    if (rc != BYOL_OK)
-        return rc;
-    if (byol__keys[i].type != BYOL_TYPE_FLOAT)
-        return byol__err(BYOL_E_RANGE, "byol_config_get_float: key '%s' is not a float", key);
-    *out = cfg->v[i].f;
-    return BYOL_OK;
+    int32_t i = 0;
+    int rc = get_checked(cfg, key, out, "byol_config_get_float", BYOL_TYPE_FLOAT, "a float", &i);
+    if (rc == BYOL_OK)
+        *out = cfg->v[i].f;
+    return rc;
 }
 
 int byol_config_get_string(const byol_config *cfg, const char *key, const char **out)
 {
-    int32_t i;
-    int rc = get_checked(cfg, key, out, "byol_config_get_string", &i);
-    if (rc != BYOL_OK)
-        return rc;
-    if (byol__keys[i].type != BYOL_TYPE_STRING)
-        return byol__err(BYOL_E_RANGE, "byol_config_get_string: key '%s' is not a string", key);
-    *out = cfg->v[i].s;
-    return BYOL_OK;
+    int32_t i = 0;
+    int rc = get_checked(cfg, key, out, "byol_config_get_string", BYOL_TYPE_STRING, "a string",
+                         &i);
+    if (rc == BYOL_OK)
+        *out = cfg->v[i].s;
+    return rc;
 }
 
 /* ---- internal readers ---------------------------------------------------- */

@@ -520,42 +520,31 @@ const byol__st_tensor *byol__st_get(const byol__st_file *f, size_t i)
     return f && i < f->n ? &f->entries[i].t : NULL;
 }
 
+/* bsearch comparators: a name against an entry of by_name or of meta. */
+static int find_name(const void *name, const void *elem)
+{
+    return strcmp(name, (*(st_entry *const *)elem)->t.name);
+}
+
+static int find_key(const void *key, const void *elem)
+{
+    return strcmp(key, ((const st_meta *)elem)->key);
+}
+
 const byol__st_tensor *byol__st_find(const byol__st_file *f, const char *name)
 {
-    size_t lo = 0, hi;
-    if (!f || !name)
+    if (!f || !name || f->n == 0)
         return NULL;
-    hi = f->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(name, f->by_name[mid]->t.name);
-        if (c == 0)
-            return &f->by_name[mid]->t;
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
+    st_entry *const *e = bsearch(name, f->by_name, f->n, sizeof *f->by_name, find_name);
+    return e ? &(*e)->t : NULL;
 }
 
 const char *byol__st_meta(const byol__st_file *f, const char *key)
 {
-    size_t lo = 0, hi;
-    if (!f || !key)
+    if (!f || !key || f->n_meta == 0)
         return NULL;
-    hi = f->n_meta;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(key, f->meta[mid].key);
-        if (c == 0)
-            return f->meta[mid].value;
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
+    const st_meta *m = bsearch(key, f->meta, f->n_meta, sizeof *f->meta, find_key);
+    return m ? m->value : NULL;
 }
 
 size_t byol__st_meta_count(const byol__st_file *f) { return f ? f->n_meta : 0; }

@@ -80,23 +80,59 @@ static void sums_tile(const tile *tl, int64_t c, const float *x, double *s,
     }
 }
 
-void byol__bn_sums(int64_t m, int64_t c, const float *x, double *sum,
-                   double *sumsq)
+static void bwd_sums_tile(const tile *tl, int64_t c, const float *x,
+                          const float *dy, const float *mean, double *ds,
+                          double *dd)
 {
-    /* x [m, c] -> sum [c], sumsq [c] (double; x^2 is exact in double) */
+    double mu[BLOCK_MAX];
+    for (int64_t j = 0; j < tl->w; j++) {
+        ds[j] = dd[j] = 0.0;
+        mu[j] = mean[tl->c0 + j];
+    }
+    for (int64_t r = tl->r0; r < tl->r1; r++) {
+        const float *xr = x + r * c + tl->c0;
+        const float *gr = dy + r * c + tl->c0;
+        for (int64_t j = 0; j < tl->w; j++) {
+            double g = gr[j];
+            ds[j] += g;
+            dd[j] += g * ((double)xr[j] - mu[j]);
+        }
+    }
+}
+
+/* What a tile sums, per column j: x and x^2 (forward; dy NULL), or dy and
+ * dy * (x - mean) (backward). */
+typedef struct pair_src {
+    const float *x, *dy, *mean;
+} pair_src;
+
+/* a, b [c] = the two column sums of p over [m, c], tile by tile. */
+static void pair_sums(int64_t m, int64_t c, const pair_src *p, double *a, double *b)
+{
     tiling tg = tiling_make(m, c);
-    double ps[BYOL__REDUCE_PARTIALS], pq[BYOL__REDUCE_PARTIALS];
+    double pa[BYOL__REDUCE_PARTIALS], pb[BYOL__REDUCE_PARTIALS];
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
     if (m * c >= BYOL__PAR_MIN)
     for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
         tile tl = tile_at(&tg, t);
-        double s[BLOCK_MAX], q[BLOCK_MAX];
-        sums_tile(&tl, c, x, s, q);
-        store_tile(&tg, &tl, s, sum, ps);
-        store_tile(&tg, &tl, q, sumsq, pq);
+        double sa[BLOCK_MAX], sb[BLOCK_MAX];
+        if (p->dy)
+            bwd_sums_tile(&tl, c, p->x, p->dy, p->mean, sa, sb);
+        else
+            sums_tile(&tl, c, p->x, sa, sb);
+        store_tile(&tg, &tl, sa, a, pa);
+        store_tile(&tg, &tl, sb, b, pb);
     }
-    combine(&tg, ps, sum);
-    combine(&tg, pq, sumsq);
+    combine(&tg, pa, a);
+    combine(&tg, pb, b);
+}
+
+void byol__bn_sums(int64_t m, int64_t c, const float *x, double *sum,
+                   double *sumsq)
+{
+    /* x [m, c] -> sum [c], sumsq [c] (double; x^2 is exact in double) */
+    const pair_src p = { x, NULL, NULL };
+    pair_sums(m, c, &p, sum, sumsq);
 }
 
 void byol__bn_stats(int64_t count, int64_t c, const double *sum,
@@ -181,45 +217,14 @@ void byol__bn_forward_eval(int64_t m, int64_t c, const float *x,
     affine_apply(m, c, &p, x, y);
 }
 
-static void bwd_sums_tile(const tile *tl, int64_t c, const float *x,
-                          const float *dy, const float *mean, double *ds,
-                          double *dd)
-{
-    double mu[BLOCK_MAX];
-    for (int64_t j = 0; j < tl->w; j++) {
-        ds[j] = dd[j] = 0.0;
-        mu[j] = mean[tl->c0 + j];
-    }
-    for (int64_t r = tl->r0; r < tl->r1; r++) {
-        const float *xr = x + r * c + tl->c0;
-        const float *gr = dy + r * c + tl->c0;
-        for (int64_t j = 0; j < tl->w; j++) {
-            double g = gr[j];
-            ds[j] += g;
-            dd[j] += g * ((double)xr[j] - mu[j]);
-        }
-    }
-}
-
 void byol__bn_backward_sums(int64_t m, int64_t c, const float *x,
                             const float *dy, const float *mean,
                             const float *rstd, double *dsum, double *dxhat)
 {
     /* x, dy [m, c] -> dsum [c] = sum dy, dxhat [c] = sum dy * xhat. The
      * rstd factor is applied once to the finished dot(dy, x - mean). */
-    tiling tg = tiling_make(m, c);
-    double ps[BYOL__REDUCE_PARTIALS], pd[BYOL__REDUCE_PARTIALS];
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (m * c >= BYOL__PAR_MIN)
-    for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
-        tile tl = tile_at(&tg, t);
-        double s[BLOCK_MAX], d[BLOCK_MAX];
-        bwd_sums_tile(&tl, c, x, dy, mean, s, d);
-        store_tile(&tg, &tl, s, dsum, ps);
-        store_tile(&tg, &tl, d, dxhat, pd);
-    }
-    combine(&tg, ps, dsum);
-    combine(&tg, pd, dxhat);
+    const pair_src p = { x, dy, mean };
+    pair_sums(m, c, &p, dsum, dxhat);
     for (int64_t j = 0; j < c; j++)
         dxhat[j] *= rstd[j];
 }

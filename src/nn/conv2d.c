@@ -52,17 +52,23 @@
 #define BYOL_CONV_BLOCK_MIN_ROWS 512
 #endif
 
+int byol__window_out(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride,
+                     int64_t pad, int64_t *oh, int64_t *ow)
+{
+    int64_t eh = h + 2 * pad - kh, ew = w + 2 * pad - kw;
+    if (eh < 0 || ew < 0)
+        return -1;
+    *oh = eh / stride + 1;
+    *ow = ew / stride + 1;
+    return 0;
+}
+
 int byol__conv_geom_init(byol__conv_geom *g)
 {
     if (g->n <= 0 || g->h <= 0 || g->w <= 0 || g->cin <= 0 || g->cout <= 0 ||
         g->kh <= 0 || g->kw <= 0 || g->stride <= 0 || g->pad < 0)
         return -1;
-    int64_t eh = g->h + 2 * g->pad - g->kh, ew = g->w + 2 * g->pad - g->kw;
-    if (eh < 0 || ew < 0)
-        return -1;
-    g->oh = eh / g->stride + 1;
-    g->ow = ew / g->stride + 1;
-    return 0;
+    return byol__window_out(g->h, g->w, g->kh, g->kw, g->stride, g->pad, &g->oh, &g->ow);
 }
 
 static int64_t conv_k(const byol__conv_geom *g)
@@ -130,28 +136,29 @@ size_t byol__conv2d_packed_size(const byol__conv_geom *g)
     return (size_t)(g->cout * conv_k(g));
 }
 
+/* The weight's two layouts, w [cout, cin, kh, kw] and wp [cout, kh, kw, cin]:
+ * to_packed copies src = w into dst = wp, else src = wp is added into
+ * dst = w (the weight gradient). */
+static void permute(const byol__conv_geom *g, const float *src, float *dst, int to_packed)
+{
+    const int64_t cin = g->cin, taps = g->kh * g->kw, k = conv_k(g);
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (g->cout * k >= BYOL__PAR_MIN)
+    for (int64_t o = 0; o < g->cout; o++)
+        for (int64_t ci = 0; ci < cin; ci++)
+            for (int64_t t = 0; t < taps; t++) {
+                int64_t iw = (o * cin + ci) * taps + t, ip = o * k + t * cin + ci;
+                if (to_packed)
+                    dst[ip] = src[iw];
+                else
+                    dst[iw] += src[ip];
+            }
+}
+
 void byol__conv2d_pack(const byol__conv_geom *g, const float *w, float *wp)
 {
     /* w [cout, cin, kh, kw] -> wp [cout, kh, kw, cin] */
-    const int64_t cin = g->cin, taps = g->kh * g->kw, k = conv_k(g);
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (g->cout * k >= BYOL__PAR_MIN)
-    for (int64_t o = 0; o < g->cout; o++)
-        for (int64_t ci = 0; ci < cin; ci++)
-            for (int64_t t = 0; t < taps; t++)
-                wp[o * k + t * cin + ci] = w[(o * cin + ci) * taps + t];
-}
-
-/* dw [cout, cin, kh, kw] += dwp [cout, kh, kw, cin] */
-static void unpack_add(const byol__conv_geom *g, const float *dwp, float *dw)
-{
-    const int64_t cin = g->cin, taps = g->kh * g->kw, k = conv_k(g);
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (g->cout * k >= BYOL__PAR_MIN)
-    for (int64_t o = 0; o < g->cout; o++)
-        for (int64_t ci = 0; ci < cin; ci++)
-            for (int64_t t = 0; t < taps; t++)
-                dw[(o * cin + ci) * taps + t] += dwp[o * k + t * cin + ci];
+    permute(g, w, wp, 1);
 }
 
 /* Copies and zero fills of runs that are often short (kw*cin = 9 floats
@@ -416,7 +423,7 @@ static void finish_dw(const byol__conv_geom *g, float *dwp, float *dw)
     for (int64_t s = 1; s < slots; s++)
         for (int64_t i = 0; i < len; i++)
             dwp[i] += dwp[s * len + i];
-    unpack_add(g, dwp, dw);
+    permute(g, dwp, dw, 0); /* dw [cout, cin, kh, kw] += dwp [cout, kh, kw, cin] */
 }
 
 void byol__conv2d_backward(const byol__conv_geom *g, const float *x,

@@ -33,6 +33,12 @@ void byol__nchw_to_nhwc(int64_t n, int64_t c, int64_t h, int64_t w,
 void byol__nhwc_to_nchw(int64_t n, int64_t c, int64_t h, int64_t w,
                         const float *x, float *y);
 
+/* Output size of a kh x kw window sliding with stride over an h x w map
+ * zero-padded by pad on each side (PyTorch's floor mode): 0, or -1 when the
+ * window does not fit. Shared by convolution and pooling. */
+int byol__window_out(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride,
+                     int64_t pad, int64_t *oh, int64_t *ow);
+
 /* ---- 2-D convolution --------------------------------------------------- */
 typedef struct byol__conv_geom {
     int64_t n, h, w, cin;   /* input  [n, h, w, cin] */

@@ -15,12 +15,7 @@ int byol__pool_geom_init(byol__pool_geom *g)
     if (g->n <= 0 || g->h <= 0 || g->w <= 0 || g->c <= 0 || g->k <= 0 ||
         g->stride <= 0 || g->pad < 0 || 2 * g->pad > g->k)
         return -1;
-    int64_t eh = g->h + 2 * g->pad - g->k, ew = g->w + 2 * g->pad - g->k;
-    if (eh < 0 || ew < 0)
-        return -1;
-    g->oh = eh / g->stride + 1;
-    g->ow = ew / g->stride + 1;
-    return 0;
+    return byol__window_out(g->h, g->w, g->k, g->k, g->stride, g->pad, &g->oh, &g->ow);
 }
 
 /* One output pixel: the window clipped to the image (padding is -inf, so it
