@@ -171,10 +171,21 @@ demo: deps
 
 # Throughput against the PyTorch peer (when torch is installed), 2 threads.
 # Then the loader on the CIFAR-10 JPEG folder (1 and 2 workers) and the photos.
-bench: $(BUILD)/bench/bench_net $(BUILD)/bench/bench_loader data
+# BENCH_BASELINE=<git revision> also builds that revision's bench_net (from
+# git archive, in build/baseline/) and runs it alternately with this one,
+# so each line says how this tree compares with it in the same run.
+BENCH_BASELINE ?=
+BASELINE_NET := $(if $(BENCH_BASELINE),build/baseline/$(BENCH_BASELINE)/$(BUILD)/bench/bench_net)
+
+bench: $(BUILD)/bench/bench_net $(BUILD)/bench/bench_loader data $(BASELINE_NET)
 	@python3 bench/compare.py --bench-net $(BUILD)/bench/bench_net --threads 2 \
 	  --bench-loader $(BUILD)/bench/bench_loader --cifar-dir $(CIFAR_JPG)/train \
-	  --photos-dir $(BYOL_DATA)/photos
+	  --photos-dir $(BYOL_DATA)/photos $(if $(BASELINE_NET),--baseline-bench-net $(BASELINE_NET))
+
+build/baseline/%/$(BUILD)/bench/bench_net:
+	@rm -rf build/baseline/$* && mkdir -p build/baseline/$*
+	git archive --format=tar $* | tar -x -C build/baseline/$*
+	$(MAKE) --no-print-directory -C build/baseline/$* BLAS=$(BLAS) $(BUILD)/bench/bench_net
 
 # ---- fuzz targets ------------------------------------------------------------
 # Each tests/fuzz/fuzz_<name>.c is linked with tests/fuzz/replay.c into a plain

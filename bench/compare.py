@@ -20,12 +20,19 @@ threads, and the imagenet preset on the photos folder with 2, each as
 where torch= is torchvision's ImageFolder + DataLoader making the same two views
 with as many worker processes (bench/torch_loader_peer.py, CIFAR-10 cases), and step_ratio is the loader's img/s over the resnet18-cifar BYOL step's img/s
 of the same run (the data must come at least 3x faster than training uses it).
-A missing data folder is reported and its cases are left out. Standard library only.
+A missing data folder is reported and its cases are left out.
+
+With --baseline-bench-net (make bench BENCH_BASELINE=<git revision>) the
+bench_net of another revision runs too, alternating with this one
+(--rounds times each, medians reported), and each BENCH line gains
+before=<img/s> vs_before=<libbyol/before>: whether a change made the step
+faster or slower, measured in the same run. Standard library only.
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -62,13 +69,18 @@ def main():
     ap.add_argument("--bench-loader", help="path of the bench_loader program")
     ap.add_argument("--cifar-dir", help="CIFAR-10 JPEG training folder (class sub-folders)")
     ap.add_argument("--photos-dir", help="folder of photos for the imagenet preset")
+    ap.add_argument("--baseline-bench-net", help="bench_net of another revision, to compare with")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternating runs of each bench_net with --baseline-bench-net")
     args = ap.parse_args()
     cases = args.case or CASES
 
-    ours = {}
+    ours, before = {}, {}
     for case in cases:
-        for r in run_json([args.bench_net, case, str(args.threads), str(args.min_seconds)]):
-            ours[r["case"]] = r
+        if args.baseline_bench_net:
+            ours[case], before[case] = alternate(args, case)
+        else:
+            ours[case] = run_case(args.bench_net, case, args)
     tv = torch_version()
     theirs = {}
     if tv:
@@ -98,11 +110,34 @@ def main():
         line += f" threads={args.threads} peak_mb={o['peak_mb']:.1f}"
         if t:
             line += f" torch_peak_mb={t['peak_mb']:.1f}"
+        if case in before:
+            b = before[case]
+            line += f" before={b['img_s']:.2f} vs_before={o['img_s'] / b['img_s']:.3f}"
+            line += f" before_peak_mb={b['peak_mb']:.1f}"
         print(line)
     if args.bench_loader:
         step = ours.get("byol_step_resnet18_cifar_b64")
         bench_loaders(args, step["img_s"] if step else None)
     return 0
+
+
+def run_case(bench_net, case, args):
+    return run_json([bench_net, case, str(args.threads), str(args.min_seconds)])[0]
+
+
+def alternate(args, case):
+    """(this revision, the baseline) for one case: --rounds runs of each,
+    alternating so that drift of the machine hits both alike; the median
+    img/s of each, with its peak memory."""
+    runs = {args.bench_net: [], args.baseline_bench_net: []}
+    for _ in range(args.rounds):
+        for prog in runs:
+            runs[prog].append(run_case(prog, case, args))
+    medians = []
+    for rs in runs.values():
+        mid = statistics.median(r["img_s"] for r in rs)
+        medians.append(dict(min(rs, key=lambda r: abs(r["img_s"] - mid)), img_s=mid))
+    return medians[0], medians[1]
 
 
 def torch_loader(args, workers):
