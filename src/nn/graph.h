@@ -99,6 +99,9 @@ struct byol_net {
     void *cancel_user;
 };
 
+/* Where the counters start in the state block, in bytes. */
+size_t byol__net_counters_offset(const byol_net *net);
+
 /* Options a net keeps, read from a config (NULL = defaults). */
 void byol__net_opts_from(byol__net_opts *o, const byol_config *cfg);
 

@@ -122,6 +122,18 @@ int64_t byol__nn_input_size(const byol_net *net) { return byol__node_size(&net->
 
 int64_t byol__nn_output_size(const byol_net *net) { return byol__node_size(&net->nodes[net->output]); }
 
+size_t byol__net_counters_offset(const byol_net *net)
+{
+    /* the running statistics and one extra float (never an empty buffer),
+     * rounded up to the counters' alignment */
+    return (((size_t)net->nstate + 1) * sizeof(float) + 7) & ~(size_t)7;
+}
+
+size_t byol__nn_state_bytes(const byol_net *net)
+{
+    return byol__net_counters_offset(net) + (size_t)net->ncounters * sizeof(int64_t);
+}
+
 void byol__nn_state_save(const byol_net *net, void *buf)
 {
     memcpy(buf, net->state, byol__nn_state_bytes(net));

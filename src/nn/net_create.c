@@ -187,18 +187,6 @@ static int copy_nodes(byol_net *net, const byol_builder *b, int32_t output,
     return BYOL_OK;
 }
 
-/* Bytes of the state block before its counters: the running statistics
- * and one extra float (so the buffer is never empty), 8-byte aligned. */
-static size_t counters_offset(const byol_net *net)
-{
-    return (((size_t)net->nstate + 1) * sizeof(float) + 7) & ~(size_t)7;
-}
-
-size_t byol__nn_state_bytes(const byol_net *net)
-{
-    return counters_offset(net) + (size_t)net->ncounters * sizeof(int64_t);
-}
-
 static int alloc_buffers(byol_net *net)
 {
     /* One extra float keeps every buffer non-NULL even when empty. */
@@ -208,7 +196,7 @@ static int alloc_buffers(byol_net *net)
     if (!net->params || !net->grads || !net->state)
         return byol__err(BYOL_E_NOMEM, "net: out of memory for %lld parameters",
                          (long long)net->nparams);
-    net->counters = (int64_t *)(void *)((char *)net->state + counters_offset(net));
+    net->counters = (int64_t *)(void *)((char *)net->state + byol__net_counters_offset(net));
     return BYOL_OK;
 }
 
