@@ -57,6 +57,12 @@ static int take_views(byol_trainer *t, const byol_tensor *v1, const byol_tensor 
                                  k + 1, (long long)i);
     }
     *n = v1->shape[0];
+    /* the one net a caller can re-plan: byol_trainer_encoder() */
+    int64_t planned = byol__nn_planned_batch(t->online[BYOL__ENC]);
+    if (planned < *n)
+        return byol__err(BYOL_E_SHAPE, "%s: the encoder is planned for %lld samples "
+                         "(byol_net_plan on byol_trainer_encoder()), the views hold %lld", fn,
+                         (long long)planned, (long long)*n);
     const int64_t per_view = t->batch * dims[0] * dims[1] * dims[2];
     for (int k = 0; k < 2; k++)
         byol__nn_input_from_nchw(t->online[BYOL__ENC], *n, v[k]->data, t->views + k * per_view);
