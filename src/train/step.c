@@ -33,45 +33,57 @@ static void snapshot(byol_trainer *t, int restore)
 
 /* ---- the passes ------------------------------------------------------------ */
 
-/* Checks both views once (shape, finiteness) and converts them to nn's
- * layout in t->views, for the target and the online passes alike. */
+/* View k (0 or 1) of this step in nn's layout: t->views holds two,
+ * [batch, C*H*W] each. */
+static float *view(const byol_trainer *t, int k)
+{
+    return t->views + k * t->batch * byol__nn_input_size(t->online[BYOL__ENC]);
+}
+
+/* View k+1 is [n, C, H, W] (n taken from view 1) and finite. */
+static int check_view(const byol_trainer *t, const byol_tensor *v, int k, int64_t n,
+                      const char *fn)
+{
+    const int64_t *dims = t->in_dims;
+    if (!v || !v->data || v->struct_size < sizeof *v)
+        return byol__err(BYOL_E_INVALID_ARG, "%s: view%d is NULL or has a bad struct_size", fn,
+                         k + 1);
+    const int64_t *s = v->shape;
+    if (v->ndim != 4 || s[0] < 1 || s[0] > t->batch || s[1] != dims[0] || s[2] != dims[1] ||
+        s[3] != dims[2] || s[0] != n)
+        return byol__err(BYOL_E_SHAPE, "%s: view%d must be [N,%lld,%lld,%lld] with the same N "
+                         "for both views and N <= train.batch_size %lld", fn, k + 1,
+                         (long long)dims[0], (long long)dims[1], (long long)dims[2],
+                         (long long)t->batch);
+    int64_t len = s[0] * s[1] * s[2] * s[3];
+    for (int64_t i = 0; i < len; i++)
+        if (!isfinite(v->data[i]))
+            return byol__err(BYOL_E_NONFINITE, "%s: view%d element %lld is not finite", fn,
+                             k + 1, (long long)i);
+    return BYOL_OK;
+}
+
+/* Checks both views once and converts them once to nn's layout, for the
+ * target and the online passes alike. */
 static int take_views(byol_trainer *t, const byol_tensor *v1, const byol_tensor *v2,
                       const char *fn, int64_t *n)
 {
-    const int64_t *dims = t->in_dims;
     const byol_tensor *v[2] = { v1, v2 };
+    *n = v1 && v1->struct_size >= sizeof *v1 ? v1->shape[0] : 0;
     for (int k = 0; k < 2; k++) {
-        if (!v[k] || !v[k]->data || v[k]->struct_size < sizeof *v[k])
-            return byol__err(BYOL_E_INVALID_ARG, "%s: view%d is NULL or has a bad struct_size", fn, k + 1);
-        const int64_t *s = v[k]->shape;
-        if (v[k]->ndim != 4 || s[0] < 1 || s[0] > t->batch || s[1] != dims[0] ||
-            s[2] != dims[1] || s[3] != dims[2] || s[0] != v1->shape[0])
-            return byol__err(BYOL_E_SHAPE, "%s: view%d must be [N,%lld,%lld,%lld] with the same N "
-                             "for both views and N <= train.batch_size %lld", fn, k + 1,
-                             (long long)dims[0], (long long)dims[1], (long long)dims[2],
-                             (long long)t->batch);
-        int64_t len = s[0] * s[1] * s[2] * s[3];
-        for (int64_t i = 0; i < len; i++)
-            if (!isfinite(v[k]->data[i]))
-                return byol__err(BYOL_E_NONFINITE, "%s: view%d element %lld is not finite", fn,
-                                 k + 1, (long long)i);
+        int rc = check_view(t, v[k], k, *n, fn);
+        if (rc != BYOL_OK)
+            return rc;
     }
-    *n = v1->shape[0];
     /* the one net a caller can re-plan: byol_trainer_encoder() */
     int64_t planned = byol__nn_planned_batch(t->online[BYOL__ENC]);
     if (planned < *n)
         return byol__err(BYOL_E_SHAPE, "%s: the encoder is planned for %lld samples "
                          "(byol_net_plan on byol_trainer_encoder()), the views hold %lld", fn,
                          (long long)planned, (long long)*n);
-    const int64_t per_view = t->batch * dims[0] * dims[1] * dims[2];
     for (int k = 0; k < 2; k++)
-        byol__nn_input_from_nchw(t->online[BYOL__ENC], *n, v[k]->data, t->views + k * per_view);
+        byol__nn_input_from_nchw(t->online[BYOL__ENC], *n, v[k]->data, view(t, k));
     return BYOL_OK;
-}
-
-static const float *view(const byol_trainer *t, int k)
-{
-    return t->views + k * t->batch * t->in_dims[0] * t->in_dims[1] * t->in_dims[2];
 }
 
 /* Target projection of one view: z = g_xi(f_xi(x)), no gradient. In

@@ -137,7 +137,7 @@ static int make_scratch(byol_trainer *t)
     byol__trainer_nets(t, nets, NULL);
     for (int k = 0; k < 5; k++)
         state += byol__nn_state_bytes(nets[k]);
-    int64_t view = t->batch * t->in_dims[0] * t->in_dims[1] * t->in_dims[2];
+    int64_t view = t->batch * byol__nn_input_size(t->online[BYOL__ENC]);
     t->views = byol__calloc((size_t)(2 * view), sizeof(float));
     t->work = byol__calloc((size_t)(3 * t->batch * t->proj_out), sizeof(float));
     t->monitor = byol__calloc((size_t)(2 * t->proj_out), sizeof(double));
