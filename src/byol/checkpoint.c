@@ -10,7 +10,7 @@
 #include "core/internal.h"
 #include "io/net_io.h"
 
-#define FORMAT "libbyol-checkpoint-1"
+#define FORMAT BYOL__CHECKPOINT_FORMAT
 
 static int add_optim(byol_trainer *t, byol__st_list *l)
 {
