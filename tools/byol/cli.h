@@ -35,8 +35,6 @@ int cmd_info(int argc, char **argv);
 /* ---- errors (main.c) -------------------------------------------------------- */
 /* Name of the running subcommand, for messages ("pretrain"). */
 extern const char *cli_cmd;
-/* "BYOL_E_IO" for BYOL_E_IO: the public API has only byol_strerror()'s prose. */
-const char *cli_code_name(int rc);
 /* Records a message of the tool's own for status rc; returns rc. */
 int cli_error(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Passes a library status through, copying byol_last_error() when it failed. */
@@ -136,40 +134,12 @@ double cli_now(void);
 /* "1h02m", "3m05s", "12s" into buf. */
 void cli_format_duration(double seconds, char *buf, size_t len);
 
-/* ---- files the tool writes itself ---------------------------------------------- */
+/* ---- files the tool writes ------------------------------------------------------ */
+/* len bytes as the file at path, atomically (byol_file_write_atomic). */
+int cli_write_file(const char *path, const void *data, size_t len);
 /* NPY v1.0, float32 [rows, cols] or int32 [rows] (cols 0); atomic (npy.c). */
 int cli_npy_write_f32(const char *path, const float *data, int64_t rows, int64_t cols);
 int cli_npy_write_i32(const char *path, const int32_t *data, int64_t rows);
-
-/* safetensors headers (stfile.c). */
-typedef struct cli_st_tensor {
-    char *name;
-    char dtype[8];
-    int32_t ndim;
-    int64_t shape[8];
-    int64_t numel;
-    uint64_t begin, end;
-} cli_st_tensor;
-
-typedef struct cli_st_header {
-    cli_st_tensor *tensors;
-    int64_t ntensors;
-    char **meta_keys, **meta_values;
-    int64_t nmeta;
-    uint64_t file_size;
-} cli_st_header;
-
-/* Reads and checks a safetensors file's header: the JSON, every tensor's
- * dtype, shape and extent inside the file. BYOL_E_IO / BYOL_E_FORMAT name it. */
-int cli_st_read(const char *path, cli_st_header *h);
-void cli_st_free(cli_st_header *h);
-const char *cli_st_meta(const cli_st_header *h, const char *key);
-/* Writes embeddings [n, dim] float32 and labels [n] int32 as a safetensors file. */
-int cli_st_write_embeddings(const char *path, const float *emb, const int32_t *labels, int64_t n,
-                            int64_t dim);
-/* Writes `len` bytes to path through a temporary file and a rename. */
-int cli_write_atomic(const char *path, const void *head, size_t head_len, const void *body,
-                     size_t body_len, const void *tail, size_t tail_len);
 
 /* ---- progress line (progress.c) -------------------------------------------------- */
 typedef struct cli_progress {

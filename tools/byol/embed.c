@@ -1,6 +1,6 @@
 /* byol embed: a dataset's features to a file numpy or safetensors reads.
- * The .npy and .safetensors writers are the tool's own (npy.c, stfile.c):
- * the library writes weight files only. */
+ * The library writes the .safetensors file (byol_file_write_safetensors);
+ * the .npy header is formatted here (npy.c) and written by the library. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,11 +79,25 @@ static int parse(int argc, char **argv, embed_opts *o)
     return cli_model_check(&o->m, "--checkpoint, --weights, --random-init or --pixels");
 }
 
+/* Tensors "embeddings" F32 [n, dim] and "labels" I32 [n]. */
+static int write_safetensors(const char *out, const float *x, const int32_t *y, int64_t n,
+                             int64_t dim)
+{
+    byol_file_tensor t[2] = {
+        { .struct_size = sizeof t[0], .dtype = BYOL_DTYPE_F32, .name = "embeddings", .ndim = 2,
+          .shape = { n, dim }, .nbytes = (uint64_t)(n * dim) * sizeof *x, .data = x },
+        { .struct_size = sizeof t[0], .dtype = BYOL_DTYPE_I32, .name = "labels", .ndim = 1,
+          .shape = { n }, .nbytes = (uint64_t)n * sizeof *y, .data = y },
+    };
+    const char *meta[] = { "format", "pt", "producer", "byol embed" };
+    return cli_lib(byol_file_write_safetensors(out, t, 2, meta, 2));
+}
+
 /* FILE.npy and FILE.labels.npy, or one FILE.safetensors. */
 static int write_out(const char *out, const float *x, const int32_t *y, int64_t n, int64_t dim)
 {
     if (ends_with(out, ".safetensors"))
-        return cli_st_write_embeddings(out, x, y, n, dim);
+        return write_safetensors(out, x, y, n, dim);
     char labels[4096];
     size_t stem = strlen(out) - strlen(".npy");
     if (stem + sizeof ".labels.npy" > sizeof labels)

@@ -199,7 +199,7 @@ static int write_config(const run *r)
     if (rc == BYOL_OK)
         rc = cli_lib(byol_config_serialize(r->cfg, &text));
     if (rc == BYOL_OK)
-        rc = cli_write_atomic(path, text, strlen(text), NULL, 0, NULL, 0);
+        rc = cli_write_file(path, text, strlen(text));
     byol_free(text);
     return rc;
 }
