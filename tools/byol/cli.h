@@ -62,6 +62,31 @@ typedef struct cli_opt {
     int seen;           /* set by the parser */
 } cli_opt;
 
+/* Rows of option tables that several subcommands share, so that a flag
+ * reads, checks and stores the same everywhere. Each expands to rows
+ * separated by commas: put it in a table like one row. */
+/* The encoder (a cli_model *m): --checkpoint, --weights, --random-init, --pixels. */
+#define CLI_OPTS_MODEL(m)                                             \
+    { "checkpoint", 0, OPT_STRING, &(m)->checkpoint, 0, 0, 0 },        \
+    { "weights", 0, OPT_STRING, &(m)->weights, 0, 0, 0 },              \
+    { "random-init", 0, OPT_FLAG, &(m)->random_init, 0, 0, 0 },        \
+    { "pixels", 0, OPT_FLAG, &(m)->pixels, 0, 0, 0 }
+/* The recipe (a cli_common *c): --preset, --set. */
+#define CLI_OPTS_RECIPE(c)                                            \
+    { "preset", 0, OPT_STRING, &(c)->preset, 0, 0, 0 },                \
+    { "set", 0, OPT_LIST, &(c)->sets, 0, 0, 0 }
+/* How the data is read (a cli_common *c): --format, --split. */
+#define CLI_OPTS_DATA(c)                                              \
+    { "format", 0, OPT_STRING, &(c)->format, 0, 0, 0 },                \
+    { "split", 0, OPT_STRING, &(c)->split, 0, 0, 0 }
+/* Batch and threads (a cli_common *c): --batch-size, --threads, --workers. */
+#define CLI_OPTS_COMPUTE(c)                                           \
+    { "batch-size", 0, OPT_INT, &(c)->batch_size, 2, 1 << 20, 0 },     \
+    { "threads", 0, OPT_INT, &(c)->threads, 0, 1024, 0 },              \
+    { "workers", 0, OPT_INT, &(c)->workers, 1, 256, 0 }
+/* The row that ends every table. */
+#define CLI_OPTS_END { NULL, 0, OPT_FLAG, NULL, 0, 0, 0 }
+
 /* Parses argv[1..argc-1] against opts (terminated by a NULL name). Non-option
  * words go to positional[0..*npositional-1] (at most max_positional).
  * Returns BYOL_OK, CLI_HELP (-h/--help seen) or CLI_USAGE (message recorded). */
@@ -69,6 +94,8 @@ int cli_parse(int argc, char **argv, cli_opt *opts, const char **positional, int
               int *npositional);
 /* True if option `name` was given on the command line. */
 int cli_seen(const cli_opt *opts, const char *name);
+/* A usage error naming both unless options a and b were both given. */
+int cli_require(const cli_opt *opts, const char *a, const char *b);
 void cli_list_free(cli_list *l);
 
 /* ---- configuration and models (common.c) ------------------------------------- */
@@ -88,6 +115,12 @@ int cli_config_build(const char *base, const cli_common *c, byol_config **out);
 
 /* Reads a libbyol checkpoint's stored configuration (owned by the caller, free()). */
 int cli_checkpoint_config(const char *path, char **config);
+
+/* How a subcommand starts, given the status of its parse(): prints usage
+ * for CLI_HELP; after a good parse builds the config from the settings
+ * stored in `checkpoint` (NULL: none) and the flags (cli_config_build). */
+int cli_setup(int rc, const char *usage, const char *checkpoint, const cli_common *c,
+              byol_config **cfg);
 
 /* Where an encoder's weights come from. */
 typedef struct cli_model {

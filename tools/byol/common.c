@@ -81,6 +81,20 @@ int cli_checkpoint_config(const char *path, char **config)
     return rc;
 }
 
+int cli_setup(int rc, const char *usage, const char *checkpoint, const cli_common *c,
+              byol_config **cfg)
+{
+    char *base = NULL;
+    if (rc == CLI_HELP)
+        fputs(usage, stdout);
+    if (rc == BYOL_OK && checkpoint)
+        rc = cli_checkpoint_config(checkpoint, &base);
+    if (rc == BYOL_OK)
+        rc = cli_config_build(base, c, cfg);
+    free(base);
+    return rc;
+}
+
 int cli_model_check(const cli_model *m, const char *choices)
 {
     int n = !!m->checkpoint + !!m->weights + !!m->random_init + !!m->pixels;

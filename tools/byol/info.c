@@ -198,7 +198,7 @@ int cmd_info(int argc, char **argv)
     cli_opt opts[] = {
         { "keys", 0, OPT_FLAG, &keys, 0, 0, 0 },
         { "presets", 0, OPT_FLAG, &presets, 0, 0, 0 },
-        { NULL, 0, OPT_FLAG, NULL, 0, 0, 0 },
+        CLI_OPTS_END,
     };
     int rc = cli_parse(argc, argv, opts, &file, 1, &npos);
     if (rc == CLI_HELP)
