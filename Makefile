@@ -123,6 +123,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) $< -o $@ $(LIB_A) -lcmocka $(LIBS)
 
+# What the library makes of a file, for tests/cli/test_info_files.sh: public API only.
+$(BUILD)/tests/file_probe: tests/cli/file_probe.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(CFLAGS) $< -o $@ $(LIB_A) $(LIBS)
+
 $(BUILD)/tests/net_tool: tests/ref/net_tool.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $< -o $@ $(LIB_A) $(LIBS)
@@ -232,7 +237,7 @@ $(CIFAR_JPG)/.unpacked:
 
 data: $(CIFAR_JPG)/.unpacked
 
-test: all $(TEST_BINS) $(FUZZ_REPLAYS) examples data
+test: all $(TEST_BINS) $(FUZZ_REPLAYS) $(BUILD)/tests/file_probe examples data
 	@fail=0; for t in $(TEST_BINS); do echo "== $$t"; \
 	  BYOL_FIXTURES=tests/fixtures BYOL_DATA_DIR=$(BYOL_DATA) BYOL_CIFAR10_JPG=$(CIFAR_JPG) \
 	  $$t || fail=1; done; \
@@ -240,6 +245,8 @@ test: all $(TEST_BINS) $(FUZZ_REPLAYS) examples data
 	  $(BUILD)/tests/replay_$$n tests/fuzz/corpus/$$n || fail=1; done; \
 	  echo "== tests/cli/test_cli.sh"; BYOL=$(BYOL_TOOL) BYOL_CIFAR10_JPG=$(CIFAR_JPG) \
 	  bash tests/cli/test_cli.sh || fail=1; \
+	  echo "== tests/cli/test_info_files.sh"; BYOL=$(BYOL_TOOL) PROBE=$(BUILD)/tests/file_probe \
+	  bash tests/cli/test_info_files.sh || fail=1; \
 	  echo "== scripts/check-includes.sh"; bash scripts/check-includes.sh || fail=1; \
 	  bash tests/arch/test_check_includes.sh || fail=1; \
 	  bash examples/test.sh $(BUILD)/examples $(FMNIST_DIR) || fail=1; \

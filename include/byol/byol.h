@@ -24,10 +24,16 @@
  *   and worker threads handing out batches of two views.
  * - evaluation (byol_eval.h): byol_embed_dataset(), weighted k-NN and a
  *   linear probe on frozen embeddings.
+ * - byol_file (byol_file.h): what a weight file or checkpoint holds
+ *   (tensors, metadata, kind) without a net of the right architecture,
+ *   checked by the same reader as the loads; safetensors and plain files
+ *   written atomically, as the library writes its own.
  *
  * Conventions that hold everywhere (byol_common.h):
  * - Fallible calls return BYOL_OK (0) or a negative BYOL_E_* code;
- *   byol_last_error() names what went wrong (a file, a key, a shape).
+ *   byol_last_error() names what went wrong (a file, a key, a shape),
+ *   byol_strerror() says what the code means and byol_error_name() how it
+ *   is spelled ("BYOL_E_FORMAT").
  * - The library never prints, exits or aborts. A failed call leaves every
  *   handle usable: a failed load changes no weights, a failed save keeps
  *   the previous file.
@@ -70,5 +76,6 @@
 #include "byol_trainer.h"
 #include "byol_data.h"
 #include "byol_eval.h"
+#include "byol_file.h"
 
 #endif

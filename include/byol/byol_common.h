@@ -78,12 +78,26 @@ BYOL_BEGIN_DECL
 /**
  * English text for a status code ("invalid argument"), the same for every
  * call; use byol_last_error() for what went wrong in a particular call.
- * @param code a BYOL_OK / BYOL_E_* value; any other value gives
- *        "unknown status code".
+ * @param code a BYOL_OK / BYOL_E_* value (or BYOL_DONE); any other value
+ *        gives "unknown status code".
  * @return static storage owned by the library: never NULL, never freed.
  *         Cannot fail. Thread-safe.
  */
 BYOL_API const char *byol_strerror(int code);
+
+/**
+ * The C name of a status code, as spelled in the headers: "BYOL_OK" for 0,
+ * "BYOL_E_RANGE" for #BYOL_E_RANGE, "BYOL_DONE" for BYOL_DONE (byol_data.h),
+ * so that messages and other languages need no copy of the table (the
+ * byol command prints "byol: info: BYOL_E_FORMAT: <message>").
+ * @param code any int.
+ * @return static storage owned by the library: never NULL, never freed.
+ *         A value that is no status code of this library version gives
+ *         "BYOL_E_UNKNOWN", a name no code will ever have (codes are only
+ *         appended: a newer library may know it). Cannot fail. Thread-safe.
+ * @since 1.3
+ */
+BYOL_API const char *byol_error_name(int code);
 
 /**
  * The message of the last failure on the calling thread, naming what was

@@ -13,7 +13,7 @@
 /** Major version: the N of the SONAME libbyol.so.N; changes only when the ABI breaks. */
 #define BYOL_VERSION_MAJOR 1
 /** Minor version: each adds functions (a new symbol-map node), never removes any. */
-#define BYOL_VERSION_MINOR 2
+#define BYOL_VERSION_MINOR 3
 /** Patch version: fixes only; the ABI of MAJOR.MINOR does not change. */
 #define BYOL_VERSION_PATCH 0
 
@@ -22,7 +22,7 @@
     (BYOL_VERSION_MAJOR * 10000 + BYOL_VERSION_MINOR * 100 + BYOL_VERSION_PATCH)
 #define BYOL__STR2(x) #x
 #define BYOL__STR(x) BYOL__STR2(x)
-/** "MAJOR.MINOR.PATCH" as a string literal, e.g. "1.2.0". */
+/** "MAJOR.MINOR.PATCH" as a string literal, e.g. "1.3.0". */
 #define BYOL_VERSION_STRING \
     BYOL__STR(BYOL_VERSION_MAJOR) "." BYOL__STR(BYOL_VERSION_MINOR) "." BYOL__STR(BYOL_VERSION_PATCH)
 

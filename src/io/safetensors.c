@@ -513,6 +513,8 @@ void byol__st_close(byol__st_file *f)
 
 const char *byol__st_label(const byol__st_file *f) { return f ? f->label : ""; }
 
+size_t byol__st_size(const byol__st_file *f) { return f ? f->len : 0; }
+
 size_t byol__st_count(const byol__st_file *f) { return f ? f->n : 0; }
 
 const byol__st_tensor *byol__st_get(const byol__st_file *f, size_t i)

@@ -25,6 +25,13 @@ enum {
 };
 #define BYOL__ST_MAX_DIMS 8
 
+/* The metadata "format" of a trainer checkpoint (written by
+ * src/byol/checkpoint.c). It lives here, beside the reader, so that io can
+ * tell a checkpoint from a weight file without depending on the trainer.
+ * A change of the checkpoint layout gets a new number after the prefix. */
+#define BYOL__CHECKPOINT_FORMAT "libbyol-checkpoint-1"
+#define BYOL__CHECKPOINT_PREFIX "libbyol-checkpoint-"
+
 typedef struct byol__st_tensor {
     const char *name;
     int32_t dtype;                       /* BYOL__ST_* */
@@ -44,6 +51,8 @@ int byol__st_open_buffer(const void *buf, size_t len, const char *label,
                          byol__st_file **out);
 void byol__st_close(byol__st_file *f);
 const char *byol__st_label(const byol__st_file *f);
+/* Size of the file (or buffer) in bytes. */
+size_t byol__st_size(const byol__st_file *f);
 size_t byol__st_count(const byol__st_file *f);
 const byol__st_tensor *byol__st_get(const byol__st_file *f, size_t i);
 const byol__st_tensor *byol__st_find(const byol__st_file *f, const char *name);

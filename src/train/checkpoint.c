@@ -10,7 +10,6 @@
 #include "nn/nn.h"
 #include "train/trainer.h"
 
-#define FORMAT "libbyol-checkpoint-1"
 
 static int add_optim(const byol_trainer *t, byol__st_list *l)
 {
@@ -48,7 +47,7 @@ int byol_trainer_save(const byol_trainer *t, const char *path)
     snprintf(step, sizeof step, "%" PRId64, t->step);
     snprintf(total, sizeof total, "%" PRId64, t->total_steps);
     snprintf(osteps, sizeof osteps, "%" PRId64, *st.steps);
-    const char *meta[] = { "format", FORMAT, "libbyol_version", BYOL_VERSION_STRING,
+    const char *meta[] = { "format", BYOL__CHECKPOINT_FORMAT, "libbyol_version", BYOL_VERSION_STRING,
                            "step", step, "total_steps", total, "optim_steps", osteps,
                            "config", config ? config : "" };
     if (rc == BYOL_OK)
@@ -115,9 +114,9 @@ int byol_trainer_load(byol_trainer *t, const char *path)
     if (rc != BYOL_OK)
         return rc;
     const char *format = byol__st_meta(f, "format");
-    if (!format || strcmp(format, FORMAT))
+    if (!format || strcmp(format, BYOL__CHECKPOINT_FORMAT))
         rc = byol__err(BYOL_E_FORMAT, "%s: not a libbyol checkpoint (format '%s', expected '%s')",
-                       path, format ? format : "none", FORMAT);
+                       path, format ? format : "none", BYOL__CHECKPOINT_FORMAT);
     if (rc == BYOL_OK)
         rc = restore(t, f, 0);
     if (rc == BYOL_OK)

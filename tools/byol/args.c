@@ -137,6 +137,13 @@ int cli_seen(const cli_opt *opts, const char *name)
     return 0;
 }
 
+int cli_require(const cli_opt *opts, const char *a, const char *b)
+{
+    if (cli_seen(opts, a) && cli_seen(opts, b))
+        return BYOL_OK;
+    return cli_error(CLI_USAGE, "--%s and --%s are required", a, b);
+}
+
 void cli_list_free(cli_list *l)
 {
     free(l->items);

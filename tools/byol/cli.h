@@ -35,8 +35,6 @@ int cmd_info(int argc, char **argv);
 /* ---- errors (main.c) -------------------------------------------------------- */
 /* Name of the running subcommand, for messages ("pretrain"). */
 extern const char *cli_cmd;
-/* "BYOL_E_IO" for BYOL_E_IO: the public API has only byol_strerror()'s prose. */
-const char *cli_code_name(int rc);
 /* Records a message of the tool's own for status rc; returns rc. */
 int cli_error(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Passes a library status through, copying byol_last_error() when it failed. */
@@ -64,6 +62,31 @@ typedef struct cli_opt {
     int seen;           /* set by the parser */
 } cli_opt;
 
+/* Rows of option tables that several subcommands share, so that a flag
+ * reads, checks and stores the same everywhere. Each expands to rows
+ * separated by commas: put it in a table like one row. */
+/* The encoder (a cli_model *m): --checkpoint, --weights, --random-init, --pixels. */
+#define CLI_OPTS_MODEL(m)                                             \
+    { "checkpoint", 0, OPT_STRING, &(m)->checkpoint, 0, 0, 0 },        \
+    { "weights", 0, OPT_STRING, &(m)->weights, 0, 0, 0 },              \
+    { "random-init", 0, OPT_FLAG, &(m)->random_init, 0, 0, 0 },        \
+    { "pixels", 0, OPT_FLAG, &(m)->pixels, 0, 0, 0 }
+/* The recipe (a cli_common *c): --preset, --set. */
+#define CLI_OPTS_RECIPE(c)                                            \
+    { "preset", 0, OPT_STRING, &(c)->preset, 0, 0, 0 },                \
+    { "set", 0, OPT_LIST, &(c)->sets, 0, 0, 0 }
+/* How the data is read (a cli_common *c): --format, --split. */
+#define CLI_OPTS_DATA(c)                                              \
+    { "format", 0, OPT_STRING, &(c)->format, 0, 0, 0 },                \
+    { "split", 0, OPT_STRING, &(c)->split, 0, 0, 0 }
+/* Batch and threads (a cli_common *c): --batch-size, --threads, --workers. */
+#define CLI_OPTS_COMPUTE(c)                                           \
+    { "batch-size", 0, OPT_INT, &(c)->batch_size, 2, 1 << 20, 0 },     \
+    { "threads", 0, OPT_INT, &(c)->threads, 0, 1024, 0 },              \
+    { "workers", 0, OPT_INT, &(c)->workers, 1, 256, 0 }
+/* The row that ends every table. */
+#define CLI_OPTS_END { NULL, 0, OPT_FLAG, NULL, 0, 0, 0 }
+
 /* Parses argv[1..argc-1] against opts (terminated by a NULL name). Non-option
  * words go to positional[0..*npositional-1] (at most max_positional).
  * Returns BYOL_OK, CLI_HELP (-h/--help seen) or CLI_USAGE (message recorded). */
@@ -71,6 +94,8 @@ int cli_parse(int argc, char **argv, cli_opt *opts, const char **positional, int
               int *npositional);
 /* True if option `name` was given on the command line. */
 int cli_seen(const cli_opt *opts, const char *name);
+/* A usage error naming both unless options a and b were both given. */
+int cli_require(const cli_opt *opts, const char *a, const char *b);
 void cli_list_free(cli_list *l);
 
 /* ---- configuration and models (common.c) ------------------------------------- */
@@ -90,6 +115,12 @@ int cli_config_build(const char *base, const cli_common *c, byol_config **out);
 
 /* Reads a libbyol checkpoint's stored configuration (owned by the caller, free()). */
 int cli_checkpoint_config(const char *path, char **config);
+
+/* How a subcommand starts, given the status of its parse(): prints usage
+ * for CLI_HELP; after a good parse builds the config from the settings
+ * stored in `checkpoint` (NULL: none) and the flags (cli_config_build). */
+int cli_setup(int rc, const char *usage, const char *checkpoint, const cli_common *c,
+              byol_config **cfg);
 
 /* Where an encoder's weights come from. */
 typedef struct cli_model {
@@ -136,40 +167,12 @@ double cli_now(void);
 /* "1h02m", "3m05s", "12s" into buf. */
 void cli_format_duration(double seconds, char *buf, size_t len);
 
-/* ---- files the tool writes itself ---------------------------------------------- */
+/* ---- files the tool writes ------------------------------------------------------ */
+/* len bytes as the file at path, atomically (byol_file_write_atomic). */
+int cli_write_file(const char *path, const void *data, size_t len);
 /* NPY v1.0, float32 [rows, cols] or int32 [rows] (cols 0); atomic (npy.c). */
 int cli_npy_write_f32(const char *path, const float *data, int64_t rows, int64_t cols);
 int cli_npy_write_i32(const char *path, const int32_t *data, int64_t rows);
-
-/* safetensors headers (stfile.c). */
-typedef struct cli_st_tensor {
-    char *name;
-    char dtype[8];
-    int32_t ndim;
-    int64_t shape[8];
-    int64_t numel;
-    uint64_t begin, end;
-} cli_st_tensor;
-
-typedef struct cli_st_header {
-    cli_st_tensor *tensors;
-    int64_t ntensors;
-    char **meta_keys, **meta_values;
-    int64_t nmeta;
-    uint64_t file_size;
-} cli_st_header;
-
-/* Reads and checks a safetensors file's header: the JSON, every tensor's
- * dtype, shape and extent inside the file. BYOL_E_IO / BYOL_E_FORMAT name it. */
-int cli_st_read(const char *path, cli_st_header *h);
-void cli_st_free(cli_st_header *h);
-const char *cli_st_meta(const cli_st_header *h, const char *key);
-/* Writes embeddings [n, dim] float32 and labels [n] int32 as a safetensors file. */
-int cli_st_write_embeddings(const char *path, const float *emb, const int32_t *labels, int64_t n,
-                            int64_t dim);
-/* Writes `len` bytes to path through a temporary file and a rename. */
-int cli_write_atomic(const char *path, const void *head, size_t head_len, const void *body,
-                     size_t body_len, const void *tail, size_t tail_len);
 
 /* ---- progress line (progress.c) -------------------------------------------------- */
 typedef struct cli_progress {

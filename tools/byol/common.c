@@ -22,7 +22,7 @@ static int usage_lib(int rc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
-    return cli_error(CLI_USAGE, "%s: %s: %s", ctx, cli_code_name(rc), byol_last_error());
+    return cli_error(CLI_USAGE, "%s: %s: %s", ctx, byol_error_name(rc), byol_last_error());
 }
 
 static int apply_flags(byol_config *cfg, const cli_common *c)
@@ -62,20 +62,36 @@ int cli_config_build(const char *base, const cli_common *c, byol_config **out)
     return rc;
 }
 
+/* The library's reader decides what a checkpoint is (byol_file_kind), so
+ * a file it would refuse is refused here first, with its message. */
 int cli_checkpoint_config(const char *path, char **config)
 {
-    cli_st_header h;
+    byol_file *f = NULL;
+    const char *text = NULL;
     *config = NULL;
-    int rc = cli_st_read(path, &h);
-    if (rc != BYOL_OK)
-        return rc;
-    const char *text = cli_st_meta(&h, "config");
-    if (!text)
+    int rc = cli_lib(byol_file_open(path, &f));
+    if (rc == BYOL_OK && byol_file_kind(f) == BYOL_FILE_TENSORS)
         rc = cli_error(BYOL_E_FORMAT, "%s: not a libbyol checkpoint (no stored configuration; "
                        "a weight file? use --weights)", path);
-    else if (!(*config = strdup(text)))
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_file_metadata_find(f, "config", &text));
+    if (rc == BYOL_OK && !(*config = strdup(text)))
         rc = cli_error(BYOL_E_NOMEM, "out of memory");
-    cli_st_free(&h);
+    byol_file_close(f);
+    return rc;
+}
+
+int cli_setup(int rc, const char *usage, const char *checkpoint, const cli_common *c,
+              byol_config **cfg)
+{
+    char *base = NULL;
+    if (rc == CLI_HELP)
+        fputs(usage, stdout);
+    if (rc == BYOL_OK && checkpoint)
+        rc = cli_checkpoint_config(checkpoint, &base);
+    if (rc == BYOL_OK)
+        rc = cli_config_build(base, c, cfg);
+    free(base);
     return rc;
 }
 
@@ -256,6 +272,11 @@ int cli_features(byol_net *encoder, const byol_config *cfg, const byol_dataset *
 }
 
 /* ---- small utilities ------------------------------------------------------------- */
+
+int cli_write_file(const char *path, const void *data, size_t len)
+{
+    return cli_lib(byol_file_write_atomic(path, &data, &len, 1));
+}
 
 void cli_json_string(FILE *f, const char *s)
 {

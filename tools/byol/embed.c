@@ -1,6 +1,6 @@
 /* byol embed: a dataset's features to a file numpy or safetensors reads.
- * The .npy and .safetensors writers are the tool's own (npy.c, stfile.c):
- * the library writes weight files only. */
+ * The library writes the .safetensors file (byol_file_write_safetensors);
+ * the .npy header is formatted here (npy.c) and written by the library. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,37 +53,44 @@ static int parse(int argc, char **argv, embed_opts *o)
     cli_opt opts[] = {
         { "data", 0, OPT_STRING, &o->data, 0, 0, 0 },
         { "out", 'o', OPT_STRING, &o->out, 0, 0, 0 },
-        { "format", 0, OPT_STRING, &o->c.format, 0, 0, 0 },
-        { "split", 0, OPT_STRING, &o->c.split, 0, 0, 0 },
+        CLI_OPTS_DATA(&o->c),
         { "limit", 0, OPT_INT, &o->limit, 1, (int64_t)1e12, 0 },
-        { "checkpoint", 0, OPT_STRING, &o->m.checkpoint, 0, 0, 0 },
-        { "weights", 0, OPT_STRING, &o->m.weights, 0, 0, 0 },
-        { "random-init", 0, OPT_FLAG, &o->m.random_init, 0, 0, 0 },
-        { "pixels", 0, OPT_FLAG, &o->m.pixels, 0, 0, 0 },
-        { "preset", 0, OPT_STRING, &o->c.preset, 0, 0, 0 },
-        { "set", 0, OPT_LIST, &o->c.sets, 0, 0, 0 },
-        { "batch-size", 0, OPT_INT, &o->c.batch_size, 2, 1 << 20, 0 },
-        { "threads", 0, OPT_INT, &o->c.threads, 0, 1024, 0 },
-        { "workers", 0, OPT_INT, &o->c.workers, 1, 256, 0 },
+        CLI_OPTS_MODEL(&o->m),
+        CLI_OPTS_RECIPE(&o->c),
+        CLI_OPTS_COMPUTE(&o->c),
         { "quiet", 'q', OPT_FLAG, &o->quiet, 0, 0, 0 },
-        { NULL, 0, OPT_FLAG, NULL, 0, 0, 0 },
+        CLI_OPTS_END,
     };
     int rc = cli_parse(argc, argv, opts, NULL, 0, NULL);
+    if (rc == BYOL_OK)
+        rc = cli_require(opts, "data", "out");
     if (rc != BYOL_OK)
         return rc;
-    if (!o->data || !o->out)
-        return cli_error(CLI_USAGE, "--data and --out are required");
     if (!ends_with(o->out, ".npy") && !ends_with(o->out, ".safetensors"))
         return cli_error(CLI_USAGE, "--out '%s': the name must end in .npy or .safetensors",
                          o->out);
     return cli_model_check(&o->m, "--checkpoint, --weights, --random-init or --pixels");
 }
 
+/* Tensors "embeddings" F32 [n, dim] and "labels" I32 [n]. */
+static int write_safetensors(const char *out, const float *x, const int32_t *y, int64_t n,
+                             int64_t dim)
+{
+    byol_file_tensor t[2] = {
+        { .struct_size = sizeof t[0], .dtype = BYOL_DTYPE_F32, .name = "embeddings", .ndim = 2,
+          .shape = { n, dim }, .nbytes = (uint64_t)(n * dim) * sizeof *x, .data = x },
+        { .struct_size = sizeof t[0], .dtype = BYOL_DTYPE_I32, .name = "labels", .ndim = 1,
+          .shape = { n }, .nbytes = (uint64_t)n * sizeof *y, .data = y },
+    };
+    const char *meta[] = { "format", "pt", "producer", "byol embed" };
+    return cli_lib(byol_file_write_safetensors(out, t, 2, meta, 2));
+}
+
 /* FILE.npy and FILE.labels.npy, or one FILE.safetensors. */
 static int write_out(const char *out, const float *x, const int32_t *y, int64_t n, int64_t dim)
 {
     if (ends_with(out, ".safetensors"))
-        return cli_st_write_embeddings(out, x, y, n, dim);
+        return write_safetensors(out, x, y, n, dim);
     char labels[4096];
     size_t stem = strlen(out) - strlen(".npy");
     if (stem + sizeof ".labels.npy" > sizeof labels)
@@ -104,14 +111,8 @@ int cmd_embed(int argc, char **argv)
     byol_trainer *t = NULL;
     byol_net *net = NULL, *enc = NULL;
     cli_feats f = { 0 };
-    char *base = NULL;
     int rc = parse(argc, argv, &o);
-    if (rc == CLI_HELP)
-        fputs(usage, stdout);
-    if (rc == BYOL_OK && o.m.checkpoint)
-        rc = cli_checkpoint_config(o.m.checkpoint, &base);
-    if (rc == BYOL_OK)
-        rc = cli_config_build(base, &o.c, &cfg);
+    rc = cli_setup(rc, usage, o.m.checkpoint, &o.c, &cfg);
     if (rc == BYOL_OK)
         rc = cli_dataset_open(cfg, o.data, 0, &ds);
     if (rc == BYOL_OK)
@@ -125,7 +126,6 @@ int cmd_embed(int argc, char **argv)
         printf("wrote %s: %lld x %lld float32 (%.1f s)\n", o.out, (long long)f.n,
                (long long)f.dim, cli_now() - t0);
     cli_feats_free(&f);
-    free(base);
     byol_net_destroy(net);
     byol_trainer_destroy(t);
     byol_dataset_destroy(ds);

@@ -72,25 +72,19 @@ static int parse(int argc, char **argv, eval_opts *o)
         { "test-data", 0, OPT_STRING, &o->test_data, 0, 0, 0 },
         { "format", 0, OPT_STRING, &o->c.format, 0, 0, 0 },
         { "limit", 0, OPT_INT, &o->limit, 1, (int64_t)1e12, 0 },
-        { "checkpoint", 0, OPT_STRING, &o->m.checkpoint, 0, 0, 0 },
-        { "weights", 0, OPT_STRING, &o->m.weights, 0, 0, 0 },
-        { "random-init", 0, OPT_FLAG, &o->m.random_init, 0, 0, 0 },
-        { "pixels", 0, OPT_FLAG, &o->m.pixels, 0, 0, 0 },
-        { "preset", 0, OPT_STRING, &o->c.preset, 0, 0, 0 },
-        { "set", 0, OPT_LIST, &o->c.sets, 0, 0, 0 },
-        { "batch-size", 0, OPT_INT, &o->c.batch_size, 2, 1 << 20, 0 },
-        { "threads", 0, OPT_INT, &o->c.threads, 0, 1024, 0 },
-        { "workers", 0, OPT_INT, &o->c.workers, 1, 256, 0 },
+        CLI_OPTS_MODEL(&o->m),
+        CLI_OPTS_RECIPE(&o->c),
+        CLI_OPTS_COMPUTE(&o->c),
         { "knn-only", 0, OPT_FLAG, &o->knn_only, 0, 0, 0 },
         { "probe-only", 0, OPT_FLAG, &o->probe_only, 0, 0, 0 },
         { "json", 0, OPT_FLAG, &o->json, 0, 0, 0 },
-        { NULL, 0, OPT_FLAG, NULL, 0, 0, 0 },
+        CLI_OPTS_END,
     };
     int rc = cli_parse(argc, argv, opts, NULL, 0, NULL);
+    if (rc == BYOL_OK)
+        rc = cli_require(opts, "data", "test-data");
     if (rc != BYOL_OK)
         return rc;
-    if (!o->data || !o->test_data)
-        return cli_error(CLI_USAGE, "--data and --test-data are required");
     if (o->knn_only && o->probe_only)
         return cli_error(CLI_USAGE, "--knn-only and --probe-only: give at most one");
     return cli_model_check(&o->m, "--checkpoint, --weights, --random-init or --pixels");
@@ -200,14 +194,8 @@ int cmd_eval(int argc, char **argv)
     eval_opts o = { 0 };
     split tr = { 0 }, te = { 0 };
     byol_config *cfg = NULL;
-    char *base = NULL;
     int rc = parse(argc, argv, &o);
-    if (rc == CLI_HELP)
-        fputs(usage, stdout);
-    if (rc == BYOL_OK && o.m.checkpoint)
-        rc = cli_checkpoint_config(o.m.checkpoint, &base);
-    if (rc == BYOL_OK)
-        rc = cli_config_build(base, &o.c, &cfg);
+    rc = cli_setup(rc, usage, o.m.checkpoint, &o.c, &cfg);
     if (rc == BYOL_OK)
         rc = run_eval(&o, cfg, &tr, &te);
     split *s[2] = { &tr, &te };
@@ -215,7 +203,6 @@ int cmd_eval(int argc, char **argv)
         cli_feats_free(&s[i]->f);
         byol_dataset_destroy(s[i]->ds);
     }
-    free(base);
     byol_config_destroy(cfg);
     cli_list_free(&o.c.sets);
     return cli_exit(rc);

@@ -38,15 +38,12 @@ static int parse(int argc, char **argv, export_opts *o)
     cli_opt opts[] = {
         { "checkpoint", 0, OPT_STRING, &o->checkpoint, 0, 0, 0 },
         { "out", 'o', OPT_STRING, &o->out, 0, 0, 0 },
-        { "preset", 0, OPT_STRING, &o->c.preset, 0, 0, 0 },
-        { "set", 0, OPT_LIST, &o->c.sets, 0, 0, 0 },
+        CLI_OPTS_RECIPE(&o->c),
         { "quiet", 'q', OPT_FLAG, &o->quiet, 0, 0, 0 },
-        { NULL, 0, OPT_FLAG, NULL, 0, 0, 0 },
+        CLI_OPTS_END,
     };
     int rc = cli_parse(argc, argv, opts, NULL, 0, NULL);
-    if (rc == BYOL_OK && (!o->checkpoint || !o->out))
-        rc = cli_error(CLI_USAGE, "--checkpoint and --out are required");
-    return rc;
+    return rc == BYOL_OK ? cli_require(opts, "checkpoint", "out") : rc;
 }
 
 static int export_encoder(const export_opts *o, byol_config *cfg)
@@ -76,17 +73,10 @@ int cmd_export(int argc, char **argv)
 {
     export_opts o = { 0 };
     byol_config *cfg = NULL;
-    char *base = NULL;
     int rc = parse(argc, argv, &o);
-    if (rc == CLI_HELP)
-        fputs(usage, stdout);
-    if (rc == BYOL_OK)
-        rc = cli_checkpoint_config(o.checkpoint, &base);
-    if (rc == BYOL_OK)
-        rc = cli_config_build(base, &o.c, &cfg);
+    rc = cli_setup(rc, usage, o.checkpoint, &o.c, &cfg);
     if (rc == BYOL_OK)
         rc = export_encoder(&o, cfg);
-    free(base);
     byol_config_destroy(cfg);
     cli_list_free(&o.c.sets);
     return cli_exit(rc);

@@ -1,12 +1,11 @@
 /* byol info: what a checkpoint or weight file holds, and the settings the
  * library knows (--keys, --presets).
  *
- * The public API has no call that describes a file (byol_net_load() and
- * byol_trainer_load() need a net or trainer of the right architecture
- * first), so the description comes from the safetensors header (stfile.c):
- * tensor names, dtypes and shapes, and a checkpoint's metadata (format,
- * library version, step, total steps, settings). The stored settings are
- * then checked with byol_config_parse(). */
+ * The file is read by the library (byol_file_open(): the reader of
+ * byol_net_load() and byol_trainer_load(), so a file they refuse is refused
+ * here with their message), which gives its kind, its tensors and a
+ * checkpoint's metadata (format, library version, step, total steps,
+ * settings). The stored settings are then checked with byol_config_parse(). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,12 +66,14 @@ static void group_name(const char *tensor, char *out, size_t len)
     out[i] = '\0';
 }
 
-static int count_groups(const cli_st_header *h, group *g, int max)
+static int count_groups(const byol_file *f, group *g, int max)
 {
     int n = 0;
-    for (int64_t i = 0; i < h->ntensors; i++) {
+    for (int64_t i = 0; i < byol_file_tensor_count(f); i++) {
+        byol_file_tensor t = { .struct_size = sizeof t };
         char name[64];
-        group_name(h->tensors[i].name, name, sizeof name);
+        byol_file_tensor_info(f, i, &t); /* cannot fail: i is in range */
+        group_name(t.name, name, sizeof name);
         int k = 0;
         while (k < n && strcmp(g[k].name, name))
             k++;
@@ -81,10 +82,10 @@ static int count_groups(const cli_st_header *h, group *g, int max)
         else if (k == n)
             snprintf(g[n++].name, sizeof g[0].name, "%s", name);
         g[k].tensors++;
-        if (is_buffer(h->tensors[i].name))
-            g[k].buffers += h->tensors[i].numel;
+        if (is_buffer(t.name))
+            g[k].buffers += t.numel;
         else
-            g[k].params += h->tensors[i].numel;
+            g[k].params += t.numel;
     }
     return n;
 }
@@ -99,7 +100,7 @@ static void print_settings(const char *text)
                                                        : "all at their defaults")
                                                : "NOT readable by this library version:");
     if (rc != BYOL_OK)
-        printf("             %s: %s\n", cli_code_name(rc), byol_last_error());
+        printf("             %s: %s\n", byol_error_name(rc), byol_last_error());
     byol_config_destroy(cfg);
     for (const char *line = text; *line;) {
         const char *end = strchr(line, '\n');
@@ -110,20 +111,30 @@ static void print_settings(const char *text)
     }
 }
 
-static void print_checkpoint(const cli_st_header *h)
+/* A metadata value, or NULL when the file has none under key. */
+static const char *meta(const byol_file *f, const char *key)
 {
-    const char *fmt = cli_st_meta(h, "format"), *ver = cli_st_meta(h, "libbyol_version");
-    const char *step = cli_st_meta(h, "step"), *total = cli_st_meta(h, "total_steps");
-    printf("kind         checkpoint (%s), written by libbyol %s\n", fmt ? fmt : "format unnamed",
+    const char *value = NULL;
+    byol_file_metadata_find(f, key, &value);
+    return value;
+}
+
+static void print_checkpoint(const byol_file *f)
+{
+    const char *fmt = meta(f, "format"), *ver = meta(f, "libbyol_version");
+    const char *step = meta(f, "step"), *total = meta(f, "total_steps");
+    printf("kind         checkpoint (%s), written by libbyol %s\n", fmt,
            ver ? ver : "(version unknown)");
+    if (byol_file_kind(f) == BYOL_FILE_CHECKPOINT_OTHER)
+        printf("             a layout libbyol %s cannot read\n", byol_version_string());
     printf("step         %s of %s\n", step ? step : "?", total ? total : "?");
 }
 
-static void print_tensors(const cli_st_header *h, int checkpoint)
+static void print_tensors(const byol_file *f, int checkpoint)
 {
     group g[16] = { { "", 0, 0, 0 } };
-    int n = count_groups(h, g, 16);
-    printf("tensors      %lld\n", (long long)h->ntensors);
+    int n = count_groups(f, g, 16);
+    printf("tensors      %lld\n", (long long)byol_file_tensor_count(f));
     for (int i = 0; checkpoint && i < n; i++)
         printf("  %-18s %5lld tensors, %12lld parameters, %9lld state numbers\n", g[i].name,
                (long long)g[i].tensors, (long long)g[i].params, (long long)g[i].buffers);
@@ -140,22 +151,23 @@ static void print_tensors(const cli_st_header *h, int checkpoint)
 
 static int describe(const char *path)
 {
-    cli_st_header h;
-    int rc = cli_st_read(path, &h);
+    byol_file *f = NULL;
+    int rc = cli_lib(byol_file_open(path, &f));
     if (rc != BYOL_OK)
         return rc;
-    const char *config = cli_st_meta(&h, "config");
-    double size = (double)h.file_size;
+    int checkpoint = byol_file_kind(f) != BYOL_FILE_TENSORS;
+    const char *config = meta(f, "config");
+    double size = (double)byol_file_size(f);
     printf("file         %s (%.4g %s)\n", path, size >= 1e6 ? size / 1e6 : size >= 1e3 ? size / 1e3
            : size, size >= 1e6 ? "MB" : size >= 1e3 ? "kB" : "bytes");
-    if (config)
-        print_checkpoint(&h);
+    if (checkpoint)
+        print_checkpoint(f);
     else
         printf("kind         weight file (state_dict names, no training state)\n");
-    print_tensors(&h, config != NULL);
-    if (config)
+    print_tensors(f, checkpoint);
+    if (checkpoint && config)
         print_settings(config);
-    cli_st_free(&h);
+    byol_file_close(f);
     return BYOL_OK;
 }
 
@@ -186,7 +198,7 @@ int cmd_info(int argc, char **argv)
     cli_opt opts[] = {
         { "keys", 0, OPT_FLAG, &keys, 0, 0, 0 },
         { "presets", 0, OPT_FLAG, &presets, 0, 0, 0 },
-        { NULL, 0, OPT_FLAG, NULL, 0, 0, 0 },
+        CLI_OPTS_END,
     };
     int rc = cli_parse(argc, argv, opts, &file, 1, &npos);
     if (rc == CLI_HELP)

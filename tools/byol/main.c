@@ -44,28 +44,6 @@ static const struct {
     { "preview", cmd_preview },   { "export", cmd_export },   { "info", cmd_info },
 };
 
-const char *cli_code_name(int rc)
-{
-    switch (rc) {
-    case BYOL_E_GENERIC: return "BYOL_E_GENERIC";
-    case BYOL_E_NOMEM: return "BYOL_E_NOMEM";
-    case BYOL_E_INVALID_ARG: return "BYOL_E_INVALID_ARG";
-    case BYOL_E_BAD_STATE: return "BYOL_E_BAD_STATE";
-    case BYOL_E_SHAPE: return "BYOL_E_SHAPE";
-    case BYOL_E_UNSUPPORTED: return "BYOL_E_UNSUPPORTED";
-    case BYOL_E_IO: return "BYOL_E_IO";
-    case BYOL_E_DECODE: return "BYOL_E_DECODE";
-    case BYOL_E_FORMAT: return "BYOL_E_FORMAT";
-    case BYOL_E_NONFINITE: return "BYOL_E_NONFINITE";
-    case BYOL_E_CANCELLED: return "BYOL_E_CANCELLED";
-    case BYOL_E_ABI: return "BYOL_E_ABI";
-    case BYOL_E_BLAS: return "BYOL_E_BLAS";
-    case BYOL_E_KEY: return "BYOL_E_KEY";
-    case BYOL_E_RANGE: return "BYOL_E_RANGE";
-    default: return "BYOL_E_?";
-    }
-}
-
 static int set_message(int rc, const char *prefix, const char *fmt, va_list ap)
 {
     size_t n = 0;
@@ -122,7 +100,7 @@ int cli_exit(int rc)
         fprintf(stderr, "Try 'byol %s --help' for more information.\n", cli_cmd);
         return EXIT_USAGE;
     }
-    fprintf(stderr, "byol: %s: %s: %s\n", cli_cmd, cli_code_name(rc), msg);
+    fprintf(stderr, "byol: %s: %s: %s\n", cli_cmd, byol_error_name(rc), msg);
     return EXIT_RUNTIME;
 }
 

@@ -83,7 +83,7 @@ static int reload(cli_metrics *m, int64_t step)
     }
     fclose(f);
     if (rc == BYOL_OK)
-        rc = cli_write_atomic(m->path, kept, len, NULL, 0, NULL, 0);
+        rc = cli_write_file(m->path, kept, len);
     free(kept);
     return rc;
 }

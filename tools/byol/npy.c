@@ -1,7 +1,8 @@
 /* NPY format version 1.0 (numpy.lib.format): magic "\x93NUMPY", version
  * 1.0, a little-endian uint16 header length, then a Python dict literal
  * padded with spaces and ended by '\n' so that the data starts on a
- * 64-byte boundary (what numpy itself writes), then the raw array. */
+ * 64-byte boundary (what numpy itself writes), then the raw array. The
+ * write is the library's atomic one, header and array as two parts. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +24,9 @@ static int write_npy(const char *path, const char *descr, const char *shape, con
     memset(head + 10, ' ', hlen);
     memcpy(head + 10, dict, (size_t)len);
     head[total - 1] = '\n';
-    return cli_write_atomic(path, head, total, data, bytes, NULL, 0);
+    const void *parts[] = { head, data };
+    const size_t sizes[] = { total, bytes };
+    return cli_lib(byol_file_write_atomic(path, parts, sizes, 2));
 }
 
 int cli_npy_write_f32(const char *path, const float *data, int64_t rows, int64_t cols)

@@ -111,15 +111,11 @@ static int parse(int argc, char **argv, pretrain_opts *o)
 {
     cli_opt opts[] = {
         { "data", 0, OPT_STRING, &o->data, 0, 0, 0 },
-        { "format", 0, OPT_STRING, &o->c.format, 0, 0, 0 },
-        { "split", 0, OPT_STRING, &o->c.split, 0, 0, 0 },
-        { "preset", 0, OPT_STRING, &o->c.preset, 0, 0, 0 },
-        { "set", 0, OPT_LIST, &o->c.sets, 0, 0, 0 },
+        CLI_OPTS_DATA(&o->c),
+        CLI_OPTS_RECIPE(&o->c),
         { "epochs", 0, OPT_INT, &o->epochs, 1, 1000000, 0 },
         { "steps", 0, OPT_INT, &o->steps, 1, (int64_t)1e15, 0 },
-        { "batch-size", 0, OPT_INT, &o->c.batch_size, 2, 1 << 20, 0 },
-        { "threads", 0, OPT_INT, &o->c.threads, 0, 1024, 0 },
-        { "workers", 0, OPT_INT, &o->c.workers, 1, 256, 0 },
+        CLI_OPTS_COMPUTE(&o->c),
         { "out", 'o', OPT_STRING, &o->out, 0, 0, 0 },
         { "resume", 0, OPT_STRING, &o->resume, 0, 0, 0 },
         { "force", 0, OPT_FLAG, &o->force, 0, 0, 0 },
@@ -132,17 +128,17 @@ static int parse(int argc, char **argv, pretrain_opts *o)
         { "monitor-queries", 0, OPT_INT, &o->monitor_queries, 1, (int64_t)1e12, 0 },
         { "quiet", 'q', OPT_FLAG, &o->quiet, 0, 0, 0 },
         { "json", 0, OPT_FLAG, &o->json, 0, 0, 0 },
-        { NULL, 0, OPT_FLAG, NULL, 0, 0, 0 },
+        CLI_OPTS_END,
     };
     o->checkpoint_every = 500;
     o->log_every = 1;
     o->monitor_bank = 5000;
     o->monitor_queries = 2000;
     int rc = cli_parse(argc, argv, opts, NULL, 0, NULL);
+    if (rc == BYOL_OK)
+        rc = cli_require(opts, "data", "out");
     if (rc != BYOL_OK)
         return rc;
-    if (!o->data || !o->out)
-        return cli_error(CLI_USAGE, "--data and --out are required");
     if (o->epochs && o->steps)
         return cli_error(CLI_USAGE, "--epochs and --steps: give one or the other");
     if (o->monitor_every && !o->monitor_data)
@@ -155,17 +151,6 @@ static int join(char *buf, size_t len, const char *dir, const char *name)
     if ((size_t)snprintf(buf, len, "%s/%s", dir, name) >= len)
         return cli_error(CLI_USAGE, "--out '%s': path too long", dir);
     return BYOL_OK;
-}
-
-/* Settings: the checkpoint's (when resuming), then preset, --set, flags. */
-static int make_config(run *r)
-{
-    char *base = NULL;
-    int rc = r->o->resume ? cli_checkpoint_config(r->o->resume, &base) : BYOL_OK;
-    if (rc == BYOL_OK)
-        rc = cli_config_build(base, &r->o->c, &r->cfg);
-    free(base);
-    return rc;
 }
 
 /* train.total_steps from --steps or --epochs (needs the loader's epoch length). */
@@ -199,7 +184,7 @@ static int write_config(const run *r)
     if (rc == BYOL_OK)
         rc = cli_lib(byol_config_serialize(r->cfg, &text));
     if (rc == BYOL_OK)
-        rc = cli_write_atomic(path, text, strlen(text), NULL, 0, NULL, 0);
+        rc = cli_write_file(path, text, strlen(text));
     byol_free(text);
     return rc;
 }
@@ -246,7 +231,8 @@ static int open_trainer(run *r)
 
 static int open_run(run *r)
 {
-    int rc = make_config(r);
+    /* Settings: the checkpoint's (when resuming), then preset, --set, flags. */
+    int rc = cli_setup(BYOL_OK, NULL, r->o->resume, &r->o->c, &r->cfg);
     if (rc == BYOL_OK)
         rc = join(r->ckpt, sizeof r->ckpt, r->o->out, "checkpoint.safetensors");
     if (rc == BYOL_OK)

@@ -38,18 +38,14 @@ static int parse(int argc, char **argv, preview_opts *o)
         { "out", 'o', OPT_STRING, &o->out, 0, 0, 0 },
         { "count", 0, OPT_INT, &o->count, 1, 256, 0 },
         { "first", 0, OPT_INT, &o->first, 0, (int64_t)1e15, 0 },
-        { "format", 0, OPT_STRING, &o->c.format, 0, 0, 0 },
-        { "split", 0, OPT_STRING, &o->c.split, 0, 0, 0 },
-        { "preset", 0, OPT_STRING, &o->c.preset, 0, 0, 0 },
-        { "set", 0, OPT_LIST, &o->c.sets, 0, 0, 0 },
+        CLI_OPTS_DATA(&o->c),
+        CLI_OPTS_RECIPE(&o->c),
         { "quiet", 'q', OPT_FLAG, &o->quiet, 0, 0, 0 },
-        { NULL, 0, OPT_FLAG, NULL, 0, 0, 0 },
+        CLI_OPTS_END,
     };
     o->count = 8;
     int rc = cli_parse(argc, argv, opts, NULL, 0, NULL);
-    if (rc == BYOL_OK && (!o->data || !o->out))
-        rc = cli_error(CLI_USAGE, "--data and --out are required");
-    return rc;
+    return rc == BYOL_OK ? cli_require(opts, "data", "out") : rc;
 }
 
 int cmd_preview(int argc, char **argv)
@@ -58,10 +54,7 @@ int cmd_preview(int argc, char **argv)
     byol_config *cfg = NULL;
     byol_dataset *ds = NULL;
     int rc = parse(argc, argv, &o);
-    if (rc == CLI_HELP)
-        fputs(usage, stdout);
-    if (rc == BYOL_OK)
-        rc = cli_config_build(NULL, &o.c, &cfg);
+    rc = cli_setup(rc, usage, NULL, &o.c, &cfg);
     if (rc == BYOL_OK)
         rc = cli_dataset_open(cfg, o.data, 0, &ds);
     int64_t n = byol_dataset_size(ds);

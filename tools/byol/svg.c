@@ -143,7 +143,7 @@ int cli_plot_write(const char *path, const cli_series *loss, const cli_series *k
                 "logged yet</text>\n", W / 2, H / 2);
     fputs("</svg>\n", f);
     fclose(f);
-    int rc = cli_write_atomic(path, buf, len, NULL, 0, NULL, 0);
+    int rc = cli_write_file(path, buf, len);
     free(buf);
     return rc;
 }

@@ -9,7 +9,9 @@ installed libbyol.so.1 (see byol._lib). Objects wrap the library's handles:
 - :class:`Trainer`: the BYOL step, its parts, checkpoints;
 - :class:`Dataset`, :class:`Augmenter`, :class:`Loader`, :func:`preview`:
   the data pipeline;
-- :mod:`byol.eval`: k-NN and linear-probe accuracy of embeddings.
+- :mod:`byol.eval`: k-NN and linear-probe accuracy of embeddings;
+- :class:`TensorFile`, :func:`write_safetensors`, :func:`write_atomic`:
+  what a weight file or checkpoint holds, and the library's atomic writers.
 
 Ownership: each object owns its C handle and releases it on close(), at the
 end of a ``with`` block, or when collected. Objects that borrow another's
@@ -19,7 +21,8 @@ Arrays passed in are read during the call only; arrays returned are owned
 by Python (copies), except the documented buffer views.
 
 Errors: a failing call raises a :class:`byol.Error` subclass chosen by the
-status code, carrying .code, .name and the library's message.
+status code, carrying .code, .code_name ("BYOL_E_RANGE", from the library),
+.name and the library's message.
 
 Threads: an object is used by one thread at a time; distinct objects may be
 used from distinct threads (ctypes releases the GIL during library calls).
@@ -62,10 +65,11 @@ from .errors import (
     ShapeError,
     UnsupportedError,
 )
+from .file import FileTensorInfo, TensorFile, write_atomic, write_safetensors
 from .net import Builder, Net, TensorInfo
 from .trainer import Trainer, schedule_lr, schedule_tau
 
-__version__ = "1.2.0"  # follows the libbyol release it was written against
+__version__ = "1.3.0"  # follows the libbyol release it was written against
 
 library_path: str = _lib.path
 """The file the library was loaded from."""
@@ -107,6 +111,12 @@ def strerror(code: int) -> str:
     return _lib.strerror(code)
 
 
+def error_name(code: int) -> str:
+    """The C name of a status code as the library spells it ("BYOL_E_RANGE";
+    "BYOL_E_UNKNOWN" for a value that is no status code)."""
+    return _lib.error_name(code)
+
+
 __all__ = [
     "AbiError",
     "Augmenter",
@@ -121,6 +131,7 @@ __all__ = [
     "Dataset",
     "DecodeError",
     "Error",
+    "FileTensorInfo",
     "FormatError",
     "GenericError",
     "InvalidArgumentError",
@@ -135,12 +146,14 @@ __all__ = [
     "OutOfMemoryError",
     "RangeError",
     "ShapeError",
+    "TensorFile",
     "TensorInfo",
     "Trainer",
     "UnsupportedError",
     "decode",
     "decode_bytes",
     "embed_dataset",
+    "error_name",
     "eval",
     "has_function",
     "key_info",
@@ -153,7 +166,9 @@ __all__ = [
     "schedule_tau",
     "set_log_callback",
     "strerror",
+    "write_atomic",
     "write_png",
+    "write_safetensors",
 ]
 
 del ctypes

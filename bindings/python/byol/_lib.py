@@ -9,9 +9,11 @@ The library is looked for, in this order:
 3. an installed library: ``ctypes.util.find_library("byol")``, then
    ``libbyol.so.1`` through the dynamic loader's search path.
 
-It must be of major version 1. Functions that the loaded library does not
-export (an older minor release) are declared as missing: calling them
-raises :class:`byol.UnsupportedError` naming the function, and
+It must be of major version 1 and at least 1.3, whose byol_error_name()
+gives the status codes their names (the exception classes are bound to the
+codes the library names: errors.bind_codes). Functions that the loaded
+library does not export (an older minor release) are declared as missing:
+calling them raises :class:`byol.UnsupportedError` naming the function, and
 :func:`has` tells in advance.
 
 Every function that returns a status gets an ``errcheck`` that turns a
@@ -38,6 +40,7 @@ from ctypes import (
     c_size_t,
     c_uint8,
     c_uint32,
+    c_uint64,
     c_void_p,
 )
 from pathlib import Path
@@ -45,6 +48,7 @@ from pathlib import Path
 from . import errors
 
 REQUIRED_MAJOR = 1
+REQUIRED_FUNCTION = "byol_error_name"  # libbyol 1.3: the names of the status codes
 ENV_VAR = "BYOL_LIBRARY"
 SONAME = "libbyol.so.1"
 
@@ -151,6 +155,22 @@ class TensorInfo(_Sized):
     ]
 
 
+class FileTensor(_Sized):
+    """byol_file_tensor: one tensor of a safetensors file."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("dtype", c_int32),
+        ("name", c_char_p),
+        ("ndim", c_int32),
+        ("reserved", c_int32),
+        ("shape", c_int64 * 8),
+        ("numel", c_int64),
+        ("nbytes", c_uint64),
+        ("data", c_void_p),
+    ]
+
+
 STRUCTS = {
     "byol_tensor": Tensor,
     "byol_step_stats": StepStats,
@@ -158,6 +178,7 @@ STRUCTS = {
     "byol_batch": Batch,
     "byol_key_info": KeyInfo,
     "byol_tensor_info": TensorInfo,
+    "byol_file_tensor": FileTensor,
 }
 
 # Callback types (byol_common.h, byol_trainer.h).
@@ -178,6 +199,7 @@ _F32P = POINTER(c_float)
 _FUNCTIONS = {
     # byol_common.h
     "byol_strerror": (c_char_p, [c_int]),
+    "byol_error_name": (c_char_p, [c_int]),
     "byol_last_error": (c_char_p, []),
     "byol_last_error_copy": (c_size_t, [c_char_p, c_size_t]),
     "byol_version_number": (c_int, []),
@@ -294,6 +316,22 @@ _FUNCTIONS = {
         _STATUS,
         [_P, _P, _P, POINTER(_F32P), POINTER(_I32P), _I64P, _I64P],
     ),
+    # byol_file.h
+    "byol_file_open": (_STATUS, [c_char_p, _PP]),
+    "byol_file_close": (None, [_P]),
+    "byol_file_kind": (c_int32, [_P]),
+    "byol_file_size": (c_int64, [_P]),
+    "byol_file_tensor_count": (c_int64, [_P]),
+    "byol_file_tensor_info": (_STATUS, [_P, c_int64, POINTER(FileTensor)]),
+    "byol_file_tensor_find": (_STATUS, [_P, c_char_p, POINTER(FileTensor)]),
+    "byol_file_metadata_count": (c_int64, [_P]),
+    "byol_file_metadata_entry": (_STATUS, [_P, c_int64, POINTER(c_char_p), POINTER(c_char_p)]),
+    "byol_file_metadata_find": (_STATUS, [_P, c_char_p, POINTER(c_char_p)]),
+    "byol_file_write_safetensors": (
+        _STATUS,
+        [c_char_p, POINTER(FileTensor), c_int64, POINTER(c_char_p), c_int64],
+    ),
+    "byol_file_write_atomic": (_STATUS, [c_char_p, POINTER(c_void_p), POINTER(c_size_t), c_int64]),
 }
 
 
@@ -336,6 +374,12 @@ def _load() -> tuple[ctypes.CDLL, str]:
             raise ImportError(
                 f"{name} ({origin}) is libbyol {version // 10000}.{version // 100 % 100}."
                 f"{version % 100}; these bindings need major version {REQUIRED_MAJOR}"
+            )
+        if not hasattr(lib, REQUIRED_FUNCTION):
+            raise ImportError(
+                f"{name} ({origin}) is libbyol {version // 10000}.{version // 100 % 100}."
+                f"{version % 100}; these bindings need libbyol 1.3 or later "
+                f"({REQUIRED_FUNCTION}, which names the status codes)"
             )
         return lib, name
     raise ImportError(
@@ -398,6 +442,15 @@ for _name, (_restype, _argtypes) in _FUNCTIONS.items():
     _present.add(_name)
 
 version_number: int = _lib.byol_version_number()
+
+
+def error_name(code: int) -> str:
+    """The C name of a status code ("BYOL_E_RANGE"), from the library;
+    "BYOL_E_UNKNOWN" for a value that is no status code."""
+    return fn.byol_error_name(code).decode("ascii")
+
+
+errors.bind_codes(error_name)
 version_string: str = fn.byol_version_string().decode()
 
 

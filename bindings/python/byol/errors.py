@@ -2,13 +2,14 @@
 
 Every libbyol call that fails returns a negative ``BYOL_E_*`` code and
 records a message naming what was wrong (a file, a config key, a shape).
-The bindings turn that into an exception of the class registered for the
-code below, all derived from :class:`byol.Error`:
+The bindings turn that into an exception of the class whose ``c_name`` the
+library gives that code (byol_error_name), all derived from
+:class:`byol.Error`:
 
     try:
         cfg["optim.lr"] = -1.0
     except byol.RangeError as e:
-        print(e.code, e.name, e.message)
+        print(e.code, e.code_name, e.message)   # -15 BYOL_E_RANGE key 'optim.lr': ...
 
 Where a Python built-in exception has the same meaning the class derives
 from it too (``ShapeError`` is a ``ValueError``, ``ByolIOError`` an
@@ -39,24 +40,11 @@ __all__ = [
     "error_class",
 ]
 
-# The status codes of byol_common.h; their values never change.
-OK = 0
-DONE = 1
-E_GENERIC = -1
-E_NOMEM = -2
-E_INVALID_ARG = -3
-E_BAD_STATE = -4
-E_SHAPE = -5
-E_UNSUPPORTED = -6
-E_IO = -7
-E_DECODE = -8
-E_FORMAT = -9
-E_NONFINITE = -10
-E_CANCELLED = -11
-E_ABI = -12
-E_BLAS = -13
-E_KEY = -14
-E_RANGE = -15
+# The status codes: their C names are the bindings' vocabulary, their values
+# come from the loaded library (byol_error_name(), see bind_codes), so no
+# table here mirrors byol_common.h. After import, E_RANGE etc. hold the
+# values of "BYOL_E_RANGE" etc., and OK and DONE those of BYOL_OK, BYOL_DONE.
+CODES: dict[str, int] = {}
 
 
 class Error(Exception):
@@ -64,13 +52,15 @@ class Error(Exception):
 
     Attributes:
         code: the negative ``BYOL_E_*`` status code.
+        code_name: its C name, ``"BYOL_E_RANGE"`` (``byol_error_name``).
         name: the library's text for the code (``byol_strerror``).
         message: the library's message for this failure (``byol_last_error``,
             read on the failing thread right after the call), or the bindings'
             own message for a check made in Python.
     """
 
-    code: int = E_GENERIC
+    c_name = "BYOL_E_GENERIC"
+    code: int | None = None  # the value of c_name, set by bind_codes() at import
 
     def __init__(self, message: str = "", code: int | None = None, name: str | None = None):
         # One argument to the base classes: OSError would read more as errno.
@@ -88,6 +78,13 @@ class Error(Exception):
             self._name = _lib.strerror(self.code)
         return self._name
 
+    @property
+    def code_name(self) -> str:
+        """The C name of the code, e.g. ``"BYOL_E_RANGE"``, from the library."""
+        from . import _lib
+
+        return _lib.error_name(self.code)
+
     def __str__(self) -> str:
         return f"{self.name}: {self.message}" if self.message else self.name
 
@@ -101,118 +98,138 @@ class Error(Exception):
 class GenericError(Error):
     """BYOL_E_GENERIC: an unclassified failure."""
 
-    code = E_GENERIC
+    c_name = "BYOL_E_GENERIC"
 
 
 class OutOfMemoryError(Error, MemoryError):
     """BYOL_E_NOMEM: the allocator returned NULL."""
 
-    code = E_NOMEM
+    c_name = "BYOL_E_NOMEM"
 
 
 class InvalidArgumentError(Error, ValueError):
     """BYOL_E_INVALID_ARG: a NULL handle or a malformed argument."""
 
-    code = E_INVALID_ARG
+    c_name = "BYOL_E_INVALID_ARG"
 
 
 class BadStateError(Error, RuntimeError):
     """BYOL_E_BAD_STATE: a call out of order, or a closed handle."""
 
-    code = E_BAD_STATE
+    c_name = "BYOL_E_BAD_STATE"
 
 
 class ShapeError(Error, ValueError):
     """BYOL_E_SHAPE: a tensor shape or batch size that does not fit."""
 
-    code = E_SHAPE
+    c_name = "BYOL_E_SHAPE"
 
 
 class UnsupportedError(Error):
     """BYOL_E_UNSUPPORTED: a valid request this build cannot do (also raised
     when the loaded library predates a function)."""
 
-    code = E_UNSUPPORTED
+    c_name = "BYOL_E_UNSUPPORTED"
 
 
 class ByolIOError(Error, OSError):
     """BYOL_E_IO: a file could not be opened, read or written."""
 
-    code = E_IO
+    c_name = "BYOL_E_IO"
 
 
 class DecodeError(Error, ValueError):
     """BYOL_E_DECODE: an image could not be decoded."""
 
-    code = E_DECODE
+    c_name = "BYOL_E_DECODE"
 
 
 class FormatError(Error, ValueError):
     """BYOL_E_FORMAT: a file is malformed, truncated or of the wrong layout."""
 
-    code = E_FORMAT
+    c_name = "BYOL_E_FORMAT"
 
 
 class NonFiniteError(Error, ArithmeticError):
     """BYOL_E_NONFINITE: a NaN or infinity in inputs, loss or gradients."""
 
-    code = E_NONFINITE
+    c_name = "BYOL_E_NONFINITE"
 
 
 class CancelledError(Error):
     """BYOL_E_CANCELLED: a cancel callback or gradient hook asked to stop."""
 
-    code = E_CANCELLED
+    c_name = "BYOL_E_CANCELLED"
 
 
 class AbiError(Error):
     """BYOL_E_ABI: a struct_size the library does not accept."""
 
-    code = E_ABI
+    c_name = "BYOL_E_ABI"
 
 
 class BlasError(Error):
     """BYOL_E_BLAS: the BLAS provider failed."""
 
-    code = E_BLAS
+    c_name = "BYOL_E_BLAS"
 
 
 class ByolKeyError(Error, KeyError):
     """BYOL_E_KEY: an unknown configuration key or preset name."""
 
-    code = E_KEY
+    c_name = "BYOL_E_KEY"
 
 
 class RangeError(Error, ValueError):
     """BYOL_E_RANGE: a configuration value out of bounds or of the wrong type
     (also an index outside a dataset)."""
 
-    code = E_RANGE
+    c_name = "BYOL_E_RANGE"
 
 
-_BY_CODE = {
-    cls.code: cls
-    for cls in (
-        GenericError,
-        OutOfMemoryError,
-        InvalidArgumentError,
-        BadStateError,
-        ShapeError,
-        UnsupportedError,
-        ByolIOError,
-        DecodeError,
-        FormatError,
-        NonFiniteError,
-        CancelledError,
-        AbiError,
-        BlasError,
-        ByolKeyError,
-        RangeError,
-    )
-}
+_CLASSES = (
+    GenericError,
+    OutOfMemoryError,
+    InvalidArgumentError,
+    BadStateError,
+    ShapeError,
+    UnsupportedError,
+    ByolIOError,
+    DecodeError,
+    FormatError,
+    NonFiniteError,
+    CancelledError,
+    AbiError,
+    BlasError,
+    ByolKeyError,
+    RangeError,
+)
+_BY_CODE: dict[int, type[Error]] = {}
+
+
+def bind_codes(error_name) -> None:
+    """Learns every status code from the library: error_name(code) is
+    byol_error_name. Codes are dense and append-only (0, -1, -2, ...; and
+    BYOL_DONE = 1), so the scan stops at the first unknown negative code.
+    Then each class's ``code`` is the value of its ``c_name``, and
+    ``E_<NAME>``, ``OK`` and ``DONE`` are module attributes."""
+    CODES.clear()
+    for code in [1, *range(0, -1000, -1)]:
+        name = error_name(code)
+        if name == "BYOL_E_UNKNOWN":
+            if code < 0:
+                break
+            continue
+        CODES[name] = code
+        globals()[name[len("BYOL_"):]] = code
+    _BY_CODE.clear()
+    for cls in (Error, *_CLASSES):
+        cls.code = CODES.get(cls.c_name)
+        if cls is not Error and cls.code is not None:
+            _BY_CODE[cls.code] = cls
 
 
 def error_class(code: int) -> type[Error]:
     """The exception class for a status code (:class:`Error` for codes this
-    version of the bindings does not know)."""
+    version of the bindings has no class for)."""
     return _BY_CODE.get(code, Error)

@@ -69,26 +69,32 @@ impl ErrorKind {
         }
     }
 
-    /// The C name of the code, e.g. `"BYOL_E_KEY"`.
-    pub fn name(self) -> &'static str {
+    /// The status code of the kind.
+    pub fn code(self) -> i32 {
         match self {
-            ErrorKind::Generic => "BYOL_E_GENERIC",
-            ErrorKind::NoMem => "BYOL_E_NOMEM",
-            ErrorKind::InvalidArg => "BYOL_E_INVALID_ARG",
-            ErrorKind::BadState => "BYOL_E_BAD_STATE",
-            ErrorKind::Shape => "BYOL_E_SHAPE",
-            ErrorKind::Unsupported => "BYOL_E_UNSUPPORTED",
-            ErrorKind::Io => "BYOL_E_IO",
-            ErrorKind::Decode => "BYOL_E_DECODE",
-            ErrorKind::Format => "BYOL_E_FORMAT",
-            ErrorKind::NonFinite => "BYOL_E_NONFINITE",
-            ErrorKind::Cancelled => "BYOL_E_CANCELLED",
-            ErrorKind::Abi => "BYOL_E_ABI",
-            ErrorKind::Blas => "BYOL_E_BLAS",
-            ErrorKind::Key => "BYOL_E_KEY",
-            ErrorKind::Range => "BYOL_E_RANGE",
-            ErrorKind::Unknown(_) => "BYOL_E_UNKNOWN",
+            ErrorKind::Generic => sys::BYOL_E_GENERIC,
+            ErrorKind::NoMem => sys::BYOL_E_NOMEM,
+            ErrorKind::InvalidArg => sys::BYOL_E_INVALID_ARG,
+            ErrorKind::BadState => sys::BYOL_E_BAD_STATE,
+            ErrorKind::Shape => sys::BYOL_E_SHAPE,
+            ErrorKind::Unsupported => sys::BYOL_E_UNSUPPORTED,
+            ErrorKind::Io => sys::BYOL_E_IO,
+            ErrorKind::Decode => sys::BYOL_E_DECODE,
+            ErrorKind::Format => sys::BYOL_E_FORMAT,
+            ErrorKind::NonFinite => sys::BYOL_E_NONFINITE,
+            ErrorKind::Cancelled => sys::BYOL_E_CANCELLED,
+            ErrorKind::Abi => sys::BYOL_E_ABI,
+            ErrorKind::Blas => sys::BYOL_E_BLAS,
+            ErrorKind::Key => sys::BYOL_E_KEY,
+            ErrorKind::Range => sys::BYOL_E_RANGE,
+            ErrorKind::Unknown(code) => code,
         }
+    }
+
+    /// The C name of the code, e.g. `"BYOL_E_KEY"`, from the library
+    /// ([`error_name`]).
+    pub fn name(self) -> &'static str {
+        error_name(self.code())
     }
 }
 
@@ -137,9 +143,10 @@ impl Error {
         ErrorKind::from_code(self.code)
     }
 
-    /// The C name of the code, e.g. `"BYOL_E_KEY"`.
+    /// The C name of the code, e.g. `"BYOL_E_KEY"`, from the library
+    /// ([`error_name`]); `"BYOL_E_UNKNOWN"` for a code it does not know.
     pub fn name(&self) -> &'static str {
-        self.kind().name()
+        error_name(self.code)
     }
 
     /// The library's message naming what was wrong.
@@ -151,6 +158,14 @@ impl Error {
     pub fn description(&self) -> &'static str {
         strerror(self.code)
     }
+}
+
+/// `byol_error_name()`: the C name of a status code as the headers spell
+/// it (`"BYOL_OK"`, `"BYOL_E_RANGE"`), or `"BYOL_E_UNKNOWN"` for a value
+/// that is no status code of the loaded library.
+pub fn error_name(code: i32) -> &'static str {
+    // SAFETY: byol_error_name returns static storage, never NULL.
+    unsafe { static_str(sys::byol_error_name(code)) }
 }
 
 /// `byol_strerror()`: the static English text for a status code.

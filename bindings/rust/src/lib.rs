@@ -52,6 +52,7 @@
 //! | [`Config`], [`Net`], [`Builder`], [`Trainer`] | yes | no | no thread affinity; one thread at a time |
 //! | [`Loader`] | yes | no | one consumer; its worker threads are its own |
 //! | [`Dataset`], [`Augmenter`] | yes | yes | read-only after creation (byol_data.h) |
+//! | [`TensorFile`] | yes | no | one thread at a time (byol_file.h) |
 //! | `&NetRef` / `&mut NetRef` | no | no | borrowed from a `Net` or `Trainer` on this thread |
 //!
 //! Error messages are per thread in the C library; the wrapper reads them
@@ -120,12 +121,16 @@ mod config;
 mod data;
 mod error;
 pub mod eval;
+mod file;
 mod net;
 mod trainer;
 
 pub use config::{Config, FromConfig, KeyInfo, KeyType, Value};
 pub use data::{Augmenter, Batch, BatchRef, Dataset, Image, Loader, LoaderMode};
-pub use error::{strerror, Error, ErrorKind, Result};
+pub use error::{error_name, strerror, Error, ErrorKind, Result};
+pub use file::{
+    write_atomic, write_safetensors, Dtype, FileKind, FileTensor, TensorFile, TensorRef,
+};
 pub use net::{Buffer, Builder, LoadMode, Net, NetRef, Node, TensorInfo};
 pub use trainer::{schedule_lr, schedule_tau, StepStats, Trainer};
 

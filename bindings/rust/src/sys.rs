@@ -30,7 +30,7 @@ macro_rules! opaque {
 
 // ---- byol_version.h ---------------------------------------------------------
 pub const BYOL_VERSION_MAJOR: c_int = 1;
-pub const BYOL_VERSION_MINOR: c_int = 2;
+pub const BYOL_VERSION_MINOR: c_int = 3;
 pub const BYOL_VERSION_PATCH: c_int = 0;
 /// MAJOR*10000 + MINOR*100 + PATCH of the headers these declarations mirror.
 pub const BYOL_VERSION_NUMBER: c_int =
@@ -182,6 +182,35 @@ pub struct byol_batch {
     pub samples: *const i64,
 }
 
+// ---- byol_file.h ------------------------------------------------------------
+pub const BYOL_FILE_TENSORS: i32 = 1;
+pub const BYOL_FILE_CHECKPOINT: i32 = 2;
+pub const BYOL_FILE_CHECKPOINT_OTHER: i32 = 3;
+
+pub const BYOL_DTYPE_F32: i32 = 1;
+pub const BYOL_DTYPE_F64: i32 = 2;
+pub const BYOL_DTYPE_I64: i32 = 3;
+pub const BYOL_DTYPE_I32: i32 = 4;
+pub const BYOL_DTYPE_U8: i32 = 5;
+
+pub const BYOL_FILE_MAX_DIMS: usize = 8;
+
+/// One tensor of a file (byol_file_tensor_info(), byol_file_write_safetensors());
+/// struct_size = sizeof(byol_file_tensor).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct byol_file_tensor {
+    pub struct_size: u32,
+    pub dtype: i32,
+    pub name: *const c_char,
+    pub ndim: i32,
+    pub reserved: i32,
+    pub shape: [i64; BYOL_FILE_MAX_DIMS],
+    pub numel: i64,
+    pub nbytes: u64,
+    pub data: *const c_void,
+}
+
 opaque! {
     /// Opaque settings object (byol_config.h).
     byol_config;
@@ -197,6 +226,8 @@ opaque! {
     byol_augmenter;
     /// Opaque loader (byol_data.h).
     byol_loader;
+    /// Opaque safetensors file read into memory (byol_file.h).
+    byol_file;
 }
 
 /// `sizeof` of each struct on 64-bit targets, as the C compiler lays them
@@ -212,11 +243,13 @@ const _: () = {
     assert!(size_of::<byol_step_stats>() == 72);
     assert!(size_of::<byol_image>() == 24);
     assert!(size_of::<byol_batch>() == 144);
+    assert!(size_of::<byol_file_tensor>() == 112);
 };
 
 extern "C" {
     // ---- byol_common.h
     pub fn byol_strerror(code: c_int) -> *const c_char;
+    pub fn byol_error_name(code: c_int) -> *const c_char;
     pub fn byol_last_error() -> *const c_char;
     pub fn byol_last_error_copy(buf: *mut c_char, len: usize) -> usize;
     pub fn byol_version_number() -> c_int;
@@ -500,5 +533,47 @@ extern "C" {
         labels: *mut *mut i32,
         count: *mut i64,
         dim: *mut i64,
+    ) -> c_int;
+
+    // ---- byol_file.h
+    pub fn byol_file_open(path: *const c_char, out: *mut *mut byol_file) -> c_int;
+    pub fn byol_file_close(f: *mut byol_file);
+    pub fn byol_file_kind(f: *const byol_file) -> i32;
+    pub fn byol_file_size(f: *const byol_file) -> i64;
+    pub fn byol_file_tensor_count(f: *const byol_file) -> i64;
+    pub fn byol_file_tensor_info(
+        f: *const byol_file,
+        index: i64,
+        info: *mut byol_file_tensor,
+    ) -> c_int;
+    pub fn byol_file_tensor_find(
+        f: *const byol_file,
+        name: *const c_char,
+        info: *mut byol_file_tensor,
+    ) -> c_int;
+    pub fn byol_file_metadata_count(f: *const byol_file) -> i64;
+    pub fn byol_file_metadata_entry(
+        f: *const byol_file,
+        index: i64,
+        key: *mut *const c_char,
+        value: *mut *const c_char,
+    ) -> c_int;
+    pub fn byol_file_metadata_find(
+        f: *const byol_file,
+        key: *const c_char,
+        value: *mut *const c_char,
+    ) -> c_int;
+    pub fn byol_file_write_safetensors(
+        path: *const c_char,
+        tensors: *const byol_file_tensor,
+        count: i64,
+        metadata: *const *const c_char,
+        n_metadata: i64,
+    ) -> c_int;
+    pub fn byol_file_write_atomic(
+        path: *const c_char,
+        parts: *const *const c_void,
+        sizes: *const usize,
+        nparts: i64,
     ) -> c_int;
 }

@@ -43,6 +43,11 @@ fn rust_layout() -> Vec<(&'static str, &'static str, usize)> {
         struct_size => "struct_size", reserved => "reserved", epoch => "epoch", index => "index",
         count => "count", view1 => "view1", view2 => "view2", labels => "labels", samples => "samples",
     });
+    st!(byol_file_tensor {
+        struct_size => "struct_size", dtype => "dtype", name => "name", ndim => "ndim",
+        reserved => "reserved", shape => "shape", numel => "numel", nbytes => "nbytes",
+        data => "data",
+    });
     v
 }
 
@@ -89,6 +94,15 @@ fn rust_constants() -> Vec<(&'static str, i64)> {
         BYOL_DONE,
         BYOL_LOADER_TRAIN,
         BYOL_LOADER_EVAL,
+        BYOL_FILE_TENSORS,
+        BYOL_FILE_CHECKPOINT,
+        BYOL_FILE_CHECKPOINT_OTHER,
+        BYOL_DTYPE_F32,
+        BYOL_DTYPE_F64,
+        BYOL_DTYPE_I64,
+        BYOL_DTYPE_I32,
+        BYOL_DTYPE_U8,
+        BYOL_FILE_MAX_DIMS,
     )
 }
 
