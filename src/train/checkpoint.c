@@ -10,7 +10,6 @@
 #include "nn/nn.h"
 #include "train/trainer.h"
 
-
 static int add_optim(const byol_trainer *t, byol__st_list *l)
 {
     byol__optim_state st;
@@ -47,7 +46,8 @@ int byol_trainer_save(const byol_trainer *t, const char *path)
     snprintf(step, sizeof step, "%" PRId64, t->step);
     snprintf(total, sizeof total, "%" PRId64, t->total_steps);
     snprintf(osteps, sizeof osteps, "%" PRId64, *st.steps);
-    const char *meta[] = { "format", BYOL__CHECKPOINT_FORMAT, "libbyol_version", BYOL_VERSION_STRING,
+    const char *meta[] = { "format", BYOL__CHECKPOINT_FORMAT,
+                           "libbyol_version", BYOL_VERSION_STRING,
                            "step", step, "total_steps", total, "optim_steps", osteps,
                            "config", config ? config : "" };
     if (rc == BYOL_OK)
