@@ -62,10 +62,12 @@ static inline void tu_assert_close(const char *what, const float *got,
 
 /* ---- allocation failures ------------------------------------------------
  * A counting allocator for byol_set_allocator that fails once `countdown`
- * allocations have succeeded (< 0: never) and counts live blocks. */
+ * allocations have succeeded (< 0: never) and counts live blocks and the
+ * allocations that succeeded (a hook test checks that the library used it). */
 typedef struct tu_failing {
     long countdown;
     long live;
+    long total;
 } tu_failing;
 
 static inline void *tu_failing_alloc(size_t size, size_t align, void *user)
@@ -79,6 +81,7 @@ static inline void *tu_failing_alloc(size_t size, size_t align, void *user)
     if (posix_memalign(&p, align, size) != 0)
         return NULL;
     f->live++;
+    f->total++;
     return p;
 }
 
@@ -94,7 +97,7 @@ static inline void tu_failing_free(void *p, void *user)
 static inline long tu_each_allocation_fails(int (*fn)(void *), void *arg,
                                             void (*check)(void *))
 {
-    tu_failing f = { -1, 0 };
+    tu_failing f = { -1, 0, 0 };
     byol_allocator a = { sizeof a, 0, tu_failing_alloc, tu_failing_free, &f };
     assert_int_equal(byol_set_allocator(&a), BYOL_OK);
     long failures = 0;

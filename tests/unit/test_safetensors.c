@@ -120,39 +120,6 @@ static unsigned char *make_image(const char *header, size_t hlen, size_t data_le
     return b;
 }
 
-/* Counting allocator: fails allocation number fail_at (1-based, 0 = never)
- * and tracks blocks still live, so a failed call that leaks is caught even
- * without a leak checker. */
-static long alloc_calls, alloc_fail_at, alloc_live;
-
-static void *count_alloc(size_t size, size_t align, void *user)
-{
-    void *p = NULL;
-    (void)user;
-    if (++alloc_calls == alloc_fail_at)
-        return NULL;
-    if (posix_memalign(&p, align, size) != 0)
-        return NULL;
-    alloc_live++;
-    return p;
-}
-
-static void count_free(void *ptr, void *user)
-{
-    (void)user;
-    alloc_live--;
-    free(ptr);
-}
-
-static void install_counting(long fail_at)
-{
-    byol_allocator a = { sizeof(byol_allocator), 0, count_alloc, count_free, NULL };
-    alloc_calls = 0;
-    alloc_live = 0;
-    alloc_fail_at = fail_at;
-    assert_byol_ok(byol_set_allocator(&a));
-}
-
 static void assert_msg_has(const char *needle)
 {
     const char *msg = byol_last_error();
@@ -946,70 +913,89 @@ static void test_failed_write_keeps_target(void **state)
 
 /* Every allocation the reader makes may fail: each failure is NOMEM with
  * nothing leaked, and with enough memory the same call succeeds. */
+typedef struct oom_read {
+    const unsigned char *img;
+    size_t len;
+    int via_file;
+    byol__st_file *f;   /* what the last open left */
+} oom_read;
+
+/* Opens the hand-written file; once that succeeds, checks and closes it
+ * (the allocation loop wants nothing alive when the call returns). */
+static int open_hand_file(void *arg)
+{
+    oom_read *o = arg;
+    o->f = NULL;
+    int rc = o->via_file ? byol__st_open(tmp_path("oom.safetensors"), &o->f)
+                         : byol__st_open_buffer(o->img, o->len, "oom", &o->f);
+    if (rc == BYOL_OK) {
+        check_hand_file(o->f);
+        byol__st_close(o->f);
+    }
+    return rc;
+}
+
+static void open_failed_cleanly(void *arg)
+{
+    assert_null(((oom_read *)arg)->f);
+    assert_true(strlen(byol_last_error()) > 0);
+}
+
 static void test_reader_allocation_failures(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *img = hand_image(&len);
-    spit(tmp_path("oom.safetensors"), img, len);
-    for (int via_file = 0; via_file < 2; via_file++) {
-        long n;
-        for (n = 1;; n++) {
-            byol__st_file *f = NULL;
-            install_counting(n);
-            int rc = via_file ? byol__st_open(tmp_path("oom.safetensors"), &f)
-                              : byol__st_open_buffer(img, len, "oom", &f);
-            if (rc == BYOL_OK) {
-                check_hand_file(f);
-                byol__st_close(f);
-                assert_int_equal(alloc_live, 0);
-                break;
-            }
-            assert_byol_ok(byol_set_allocator(NULL));
-            if (rc != BYOL_E_NOMEM)
-                fail_msg("allocation %ld failing gave %d: %s", n, rc, byol_last_error());
-            assert_null(f);
-            assert_int_equal(alloc_live, 0);
-            assert_true(strlen(byol_last_error()) > 0);
-        }
-        assert_byol_ok(byol_set_allocator(NULL));
-        assert_true(n > 4);  /* the loop really exercised several sites */
+    oom_read o = { NULL, 0, 0, NULL };
+    unsigned char *img = hand_image(&o.len);
+    o.img = img;
+    spit(tmp_path("oom.safetensors"), img, o.len);
+    for (o.via_file = 0; o.via_file < 2; o.via_file++) {
+        long failures = tu_each_allocation_fails(open_hand_file, &o, open_failed_cleanly);
+        assert_true(failures >= 4);  /* the loop really exercised several sites */
     }
     free(img);
+}
+
+/* Every allocation the writer makes may fail: each failure is NOMEM with
+ * nothing leaked, names the file and leaves the old file as it was. */
+typedef struct oom_write {
+    const char *path;
+    const rt_set *set;           /* what to write */
+    const unsigned char *before; /* the file's bytes before */
+    size_t before_len;
+} oom_write;
+
+static int write_set(void *arg)
+{
+    const oom_write *w = arg;
+    return byol__st_write(w->path, w->set->t, RT_N, rt_meta, 3);
+}
+
+static void target_untouched(void *arg)
+{
+    const oom_write *w = arg;
+    size_t len;
+    assert_msg_has(w->path);
+    unsigned char *now = slurp(w->path, &len);
+    assert_int_equal(len, w->before_len);
+    assert_memory_equal(now, w->before, w->before_len);
+    free(now);
+    assert_int_equal(count_temp_files(), 0);
 }
 
 static void test_writer_allocation_failures(void **state)
 {
     (void)state;
-    const char *path = tmp_path("oomw.safetensors");
     rt_set *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
-    size_t len0, len;
-    unsigned char *before, *now;
-    long n;
+    oom_write w = { tmp_path("oomw.safetensors"), b, NULL, 0 };
+    unsigned char *before;
     rt_fill(a, 3);
     rt_fill(b, 4);
-    assert_byol_ok(byol__st_write(path, a->t, RT_N, rt_meta, 3));
-    before = slurp(path, &len0);
-    for (n = 1;; n++) {
-        install_counting(n);
-        int rc = byol__st_write(path, b->t, RT_N, rt_meta, 3);
-        long live = alloc_live;
-        assert_byol_ok(byol_set_allocator(NULL));
-        assert_int_equal(live, 0);
-        if (rc == BYOL_OK)
-            break;
-        if (rc != BYOL_E_NOMEM)
-            fail_msg("allocation %ld failing gave %d: %s", n, rc, byol_last_error());
-        assert_msg_has(path);
-        now = slurp(path, &len);
-        assert_int_equal(len, len0);
-        assert_memory_equal(now, before, len0);
-        free(now);
-        assert_int_equal(count_temp_files(), 0);
-    }
-    assert_true(n > 2);
+    assert_byol_ok(byol__st_write(w.path, a->t, RT_N, rt_meta, 3));
+    before = slurp(w.path, &w.before_len);
+    w.before = before;
+    assert_true(tu_each_allocation_fails(write_set, &w, target_untouched) >= 2);
     byol__st_file *f = NULL;
-    assert_byol_ok(byol__st_open(path, &f));
+    assert_byol_ok(byol__st_open(w.path, &f));
     check_round_trip(f, b);
     byol__st_close(f);
     free(before);
