@@ -175,6 +175,29 @@ static inline int du_require(const char *what, const char *path, const char *how
     return 0;
 }
 
+/* Folder of the four Fashion-MNIST gzip IDX files: BYOL_FASHION_MNIST, else
+ * where Debian's dataset-fashion-mnist puts them. NULL after a skip
+ * (du_require: missing files fail unless BYOL_ALLOW_MISSING_DATA=1). */
+static inline const char *du_fashion_mnist_dir(void)
+{
+    static const char *names[4] = { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                     "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" };
+    const char *dir = getenv("BYOL_FASHION_MNIST");
+    char path[1024];
+    if (!dir || !*dir)
+        dir = "/usr/share/datasets/fashion-mnist";
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (!du_require("Fashion-MNIST", path, "Install it with 'apt-get install -y "
+                        "dataset-fashion-mnist' (Debian/Ubuntu), or point BYOL_FASHION_MNIST "
+                        "at a folder holding train-images-idx3-ubyte.gz, "
+                        "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
+                        "t10k-labels-idx1-ubyte.gz."))
+            return NULL;
+    }
+    return dir;
+}
+
 /* ---- a config ------------------------------------------------------------ */
 
 /* A config from settings text (byol_config_parse syntax); destroy it after. */

@@ -780,19 +780,9 @@ static void check_fashion(const char *dir, const char *prefix, int64_t n)
 static void test_fashion_mnist(void **state)
 {
     (void)state;
-    static const char *names[4] = { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                                     "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" };
-    const char *dir = getenv("BYOL_FASHION_MNIST");
-    char path[1024];
-    if (!dir || !*dir)
-        dir = "/usr/share/datasets/fashion-mnist";
-    for (int i = 0; i < 4; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (!du_require("Fashion-MNIST", path, "Install it with 'apt-get install -y "
-                        "dataset-fashion-mnist' (Debian/Ubuntu), or point BYOL_FASHION_MNIST "
-                        "at a folder holding the four gzip IDX files."))
-            return;
-    }
+    const char *dir = du_fashion_mnist_dir();
+    if (!dir)
+        return;
     check_fashion(dir, "train", 60000);
     check_fashion(dir, "t10k", 10000);
 }
