@@ -2,6 +2,7 @@
 #ifndef BYOL_TEST_UTIL_H
 #define BYOL_TEST_UTIL_H
 
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,6 +118,25 @@ static inline long tu_each_allocation_fails(int (*fn)(void *), void *arg,
     }
     assert_int_equal(byol_set_allocator(NULL), BYOL_OK);
     return failures;
+}
+
+/* The whole file at path, in a malloc'ed block one byte longer than *len;
+ * fails the test when it cannot be read. */
+static inline unsigned char *tu_slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        fail_msg("cannot open %s: %s", path, strerror(errno));
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    long n = ftell(fp);
+    assert_true(n >= 0);
+    rewind(fp);
+    unsigned char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    *len = (size_t)n;
+    return buf;
 }
 
 /* Folder of the shared real data (../shared/data by default). */

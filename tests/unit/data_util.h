@@ -1,6 +1,7 @@
-/* Helpers of the data-pipeline tests (decoding, datasets): a scratch
- * folder, files written byte by byte, tiny hand-made images, and the rule
- * for real data that is absent. Include after test_util.h. */
+/* Helpers of the tests that read and write files (decoding, datasets,
+ * safetensors): a scratch folder, files written byte by byte, tiny
+ * hand-made images, and the rule for real data that is absent. Include
+ * after test_util.h. */
 #ifndef BYOL_DATA_UTIL_H
 #define BYOL_DATA_UTIL_H
 
@@ -67,6 +68,20 @@ static inline void du_mkdir(const char *name)
 {
     if (mkdir(du_path(name), 0755) != 0 && errno != EEXIST)
         fail_msg("mkdir %s: %s", du_path(name), strerror(errno));
+}
+
+/* Number of entries in du_dir whose name contains ".tmp." (leftovers of
+ * an interrupted atomic save). */
+static inline int du_count_temp_files(void)
+{
+    DIR *d = opendir(du_dir);
+    struct dirent *de;
+    int n = 0;
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL)
+        n += strstr(de->d_name, ".tmp.") != NULL;
+    closedir(d);
+    return n;
 }
 
 /* Writes bytes as du_dir/name (gzip-compressed when gz). */

@@ -283,18 +283,6 @@ static void test_photos(void **state)
 
 /* ---- writing PNG --------------------------------------------------------- */
 
-static int count_temp_files(void)
-{
-    DIR *d = opendir(du_dir);
-    struct dirent *de;
-    int n = 0;
-    assert_non_null(d);
-    while ((de = readdir(d)) != NULL)
-        n += strstr(de->d_name, ".tmp.") != NULL;
-    closedir(d);
-    return n;
-}
-
 static void round_trip(int channels)
 {
     char settings[32];
@@ -323,7 +311,7 @@ static void test_png_round_trip(void **state)
     (void)state;
     round_trip(1);
     round_trip(3);
-    assert_int_equal(count_temp_files(), 0);
+    assert_int_equal(du_count_temp_files(), 0);
 }
 
 static void test_png_write_errors(void **state)
@@ -337,7 +325,7 @@ static void test_png_write_errors(void **state)
     du_mkdir("a-folder.png");
     assert_int_equal(byol_image_write_png(du_path("a-folder.png"), &img), BYOL_E_IO);
     du_msg_has("a-folder.png", "rename");
-    assert_int_equal(count_temp_files(), 0);
+    assert_int_equal(du_count_temp_files(), 0);
     img.channels = 2;
     assert_int_equal(byol_image_write_png(du_path("x.png"), &img), BYOL_E_INVALID_ARG);
     img.channels = 3;

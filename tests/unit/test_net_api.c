@@ -223,15 +223,10 @@ static void test_save_load(void **state)
     assert_memory_equal(keep, pc, (size_t)nc * 4);
 
     /* truncated and missing files */
-    FILE *f = fopen(path, "rb");
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *bytes = malloc((size_t)size);
-    assert_int_equal(fread(bytes, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    assert_byol_ok(byol_net_load_buffer(b, bytes, (size_t)size, BYOL_LOAD_STRICT));
-    assert_int_equal(byol_net_load_buffer(b, bytes, (size_t)size - 100, BYOL_LOAD_STRICT),
+    size_t size;
+    unsigned char *bytes = tu_slurp(path, &size);
+    assert_byol_ok(byol_net_load_buffer(b, bytes, size, BYOL_LOAD_STRICT));
+    assert_int_equal(byol_net_load_buffer(b, bytes, size - 100, BYOL_LOAD_STRICT),
                      BYOL_E_FORMAT);
     assert_int_equal(byol_net_load(b, tmp_path("missing.safetensors"), 0), BYOL_E_IO);
     assert_non_null(strstr(byol_last_error(), "missing.safetensors"));

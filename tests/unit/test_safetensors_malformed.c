@@ -96,8 +96,8 @@ static void test_malformed_headers(void **state)
             fail_msg("case %zu (%s): status %d, message %s", i, c->header, rc,
                      byol_last_error());
         assert_null(f);
-        assert_msg_has("w.safetensors: ");
-        assert_msg_has(c->expect);
+        du_msg_has("w.safetensors: ", NULL);
+        du_msg_has(c->expect, NULL);
         free(img);
     }
 }
@@ -134,16 +134,16 @@ static void test_malformed_framing(void **state)
         if (rc != BYOL_E_FORMAT)
             fail_msg("case %zu: status %d (%s)", i, rc, byol_last_error());
         assert_null(f);
-        assert_msg_has("frame.st: ");
-        assert_msg_has(cases[i].expect);
+        du_msg_has("frame.st: ", NULL);
+        du_msg_has(cases[i].expect, NULL);
         free(img);
     }
     /* The same checks reached through a file; a short file fails on its size
      * alone. */
-    spit(tmp_path("short.safetensors"), "\x02\0\0", 3);
+    du_write("short.safetensors", "\x02\0\0", 3, 0);
     byol__st_file *f = NULL;
-    assert_int_equal(byol__st_open(tmp_path("short.safetensors"), &f), BYOL_E_FORMAT);
-    assert_msg_has("short.safetensors: 3 bytes is too short");
+    assert_int_equal(byol__st_open(du_path("short.safetensors"), &f), BYOL_E_FORMAT);
+    du_msg_has("short.safetensors: 3 bytes is too short", NULL);
     assert_null(f);
 }
 
@@ -151,12 +151,12 @@ static void test_missing_file_and_folder(void **state)
 {
     (void)state;
     byol__st_file *f = NULL;
-    assert_int_equal(byol__st_open(tmp_path("does-not-exist.safetensors"), &f), BYOL_E_IO);
+    assert_int_equal(byol__st_open(du_path("does-not-exist.safetensors"), &f), BYOL_E_IO);
     assert_null(f);
-    assert_msg_has("does-not-exist.safetensors");
-    assert_msg_has(strerror(ENOENT));
-    assert_int_equal(byol__st_open(tmp_dir, &f), BYOL_E_IO);
-    assert_msg_has("not a regular file");
+    du_msg_has("does-not-exist.safetensors", NULL);
+    du_msg_has(strerror(ENOENT), NULL);
+    assert_int_equal(byol__st_open(du_dir, &f), BYOL_E_IO);
+    du_msg_has("not a regular file", NULL);
     assert_null(f);
 }
 
@@ -167,5 +167,5 @@ int main(void)
         cmocka_unit_test(test_malformed_framing),
         cmocka_unit_test(test_missing_file_and_folder),
     };
-    return cmocka_run_group_tests_name("safetensors_malformed", tests, setup_dir, remove_dir);
+    return cmocka_run_group_tests_name("safetensors_malformed", tests, du_setup, du_teardown);
 }

@@ -115,9 +115,9 @@ static void test_hand_written_file(void **state)
     check_hand_file(f);
     byol__st_close(f);
 
-    spit(tmp_path("hand.safetensors"), img, len);
-    assert_byol_ok(byol__st_open(tmp_path("hand.safetensors"), &f));
-    assert_string_equal(byol__st_label(f), tmp_path("hand.safetensors"));
+    du_write("hand.safetensors", img, len, 0);
+    assert_byol_ok(byol__st_open(du_path("hand.safetensors"), &f));
+    assert_string_equal(byol__st_label(f), du_path("hand.safetensors"));
     check_hand_file(f);
     byol__st_close(f);
     free(img);
@@ -158,7 +158,7 @@ static int open_hand_file(void *arg)
 {
     oom_read *o = arg;
     o->f = NULL;
-    int rc = o->via_file ? byol__st_open(tmp_path("oom.safetensors"), &o->f)
+    int rc = o->via_file ? byol__st_open(du_path("oom.safetensors"), &o->f)
                          : byol__st_open_buffer(o->img, o->len, "oom", &o->f);
     if (rc == BYOL_OK) {
         check_hand_file(o->f);
@@ -179,7 +179,7 @@ static void test_reader_allocation_failures(void **state)
     oom_read o = { NULL, 0, 0, NULL };
     unsigned char *img = hand_image(&o.len);
     o.img = img;
-    spit(tmp_path("oom.safetensors"), img, o.len);
+    du_write("oom.safetensors", img, o.len, 0);
     for (o.via_file = 0; o.via_file < 2; o.via_file++) {
         long failures = tu_each_allocation_fails(open_hand_file, &o, open_failed_cleanly);
         assert_true(failures >= 4);  /* the loop really exercised several sites */
@@ -194,5 +194,5 @@ int main(void)
         cmocka_unit_test(test_empty_files),
         cmocka_unit_test(test_reader_allocation_failures),
     };
-    return cmocka_run_group_tests_name("safetensors_read", tests, setup_dir, remove_dir);
+    return cmocka_run_group_tests_name("safetensors_read", tests, du_setup, du_teardown);
 }

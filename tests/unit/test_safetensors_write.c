@@ -9,39 +9,6 @@
 #include "safetensors_util.h"
 #include "io/safetensors.h"
 
-/* Number of entries in tmp_dir whose name contains ".tmp." (leftovers of
- * an interrupted atomic save). */
-static int count_temp_files(void)
-{
-    DIR *d = opendir(tmp_dir);
-    struct dirent *de;
-    int n = 0;
-    assert_non_null(d);
-    while ((de = readdir(d)) != NULL)
-        if (strstr(de->d_name, ".tmp."))
-            n++;
-    closedir(d);
-    return n;
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    unsigned char *buf;
-    long n;
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    n = ftell(fp);
-    assert_true(n >= 0);
-    rewind(fp);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* ---- round trip -------------------------------------------------------------- */
 
 #define RT_N 9
@@ -133,7 +100,7 @@ static void test_round_trip(void **state)
 {
     (void)state;
     rt_set *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
-    const char *path = tmp_path("rt.safetensors");
+    const char *path = du_path("rt.safetensors");
     byol__st_file *f = NULL;
     size_t len;
     unsigned char *img;
@@ -147,7 +114,7 @@ static void test_round_trip(void **state)
 
     /* Layout: header padded with spaces to 8-byte alignment, data packed in
      * the given order right after it. */
-    img = slurp(path, &len);
+    img = tu_slurp(path, &len);
     hlen = get_le(img, 8);
     assert_int_equal(hlen % 8, 0);
     assert_int_equal(img[8], '{');
@@ -168,14 +135,14 @@ static void test_round_trip(void **state)
     assert_byol_ok(byol__st_open(path, &f));
     check_round_trip(f, b);
     byol__st_close(f);
-    assert_int_equal(count_temp_files(), 0);
+    assert_int_equal(du_count_temp_files(), 0);
 
     /* No tensors, no metadata. */
-    assert_byol_ok(byol__st_write(tmp_path("none.safetensors"), NULL, 0, NULL, 0));
-    assert_byol_ok(byol__st_open(tmp_path("none.safetensors"), &f));
+    assert_byol_ok(byol__st_write(du_path("none.safetensors"), NULL, 0, NULL, 0));
+    assert_byol_ok(byol__st_open(du_path("none.safetensors"), &f));
     assert_int_equal(byol__st_count(f), 0);
     byol__st_close(f);
-    img = slurp(tmp_path("none.safetensors"), &len);
+    img = tu_slurp(du_path("none.safetensors"), &len);
     assert_int_equal(len, 16);
     assert_memory_equal(img + 8, "{}      ", 8);
     free(img);
@@ -203,7 +170,7 @@ static void test_reads_reference_fixtures(void **state)
         assert_true(byol__st_count(f) > 0);
         assert_non_null(byol__st_meta(f, "net"));
         /* rewriting it and reading it back gives the same tensors */
-        const char *copy = tmp_path("fixture_copy.safetensors");
+        const char *copy = du_path("fixture_copy.safetensors");
         size_t n = byol__st_count(f);
         byol__st_tensor *ts = calloc(n, sizeof *ts);
         for (size_t k = 0; k < n; k++)
@@ -235,22 +202,22 @@ static void test_writer_rejects_bad_arguments(void **state)
     float x[4] = { 0 };
     const int64_t shape[] = { 4 };
     byol__st_tensor t[2];
-    const char *path = tmp_path("bad_args.safetensors");
+    const char *path = du_path("bad_args.safetensors");
     const char *dup_meta[] = { "k", "1", "k", "2" };
     const char *null_meta[] = { "k", NULL };
 
     rt_tensor(&t[0], "a", BYOL__ST_F32, 1, shape, x, sizeof x);
     rt_tensor(&t[1], "a", BYOL__ST_F32, 1, shape, x, sizeof x);
     assert_int_equal(byol__st_write(path, t, 2, NULL, 0), BYOL_E_INVALID_ARG);
-    assert_msg_has("duplicate tensor name 'a'");
+    du_msg_has("duplicate tensor name 'a'", NULL);
     t[1].name = "b";
     t[1].nbytes = 12;
     assert_int_equal(byol__st_write(path, t, 2, NULL, 0), BYOL_E_INVALID_ARG);
-    assert_msg_has("tensor 'b': nbytes 12");
+    du_msg_has("tensor 'b': nbytes 12", NULL);
     t[1].nbytes = sizeof x;
     t[1].dtype = 99;
     assert_int_equal(byol__st_write(path, t, 2, NULL, 0), BYOL_E_INVALID_ARG);
-    assert_msg_has("tensor 'b': unknown dtype 99");
+    du_msg_has("tensor 'b': unknown dtype 99", NULL);
     t[1].dtype = BYOL__ST_F32;
     t[1].name = "__metadata__";
     assert_int_equal(byol__st_write(path, t, 2, NULL, 0), BYOL_E_INVALID_ARG);
@@ -267,11 +234,11 @@ static void test_writer_rejects_bad_arguments(void **state)
     assert_int_equal(byol__st_write(path, t, 2, NULL, 0), BYOL_E_INVALID_ARG);
     t[1].data = x;
     assert_int_equal(byol__st_write(path, t, 2, dup_meta, 2), BYOL_E_INVALID_ARG);
-    assert_msg_has("duplicate metadata key 'k'");
+    du_msg_has("duplicate metadata key 'k'", NULL);
     assert_int_equal(byol__st_write(path, t, 2, null_meta, 1), BYOL_E_INVALID_ARG);
     assert_int_equal(byol__st_write(NULL, t, 2, NULL, 0), BYOL_E_INVALID_ARG);
     assert_int_equal(access(path, F_OK), -1);
-    assert_int_equal(count_temp_files(), 0);
+    assert_int_equal(du_count_temp_files(), 0);
     assert_byol_ok(byol__st_write(path, t, 2, NULL, 0));
 }
 
@@ -281,13 +248,13 @@ static void test_write_into_missing_folder(void **state)
     float x[2] = { 1, 2 };
     const int64_t shape[] = { 2 };
     byol__st_tensor t;
-    const char *path = tmp_path("no-such-folder/w.safetensors");
+    const char *path = du_path("no-such-folder/w.safetensors");
     rt_tensor(&t, "x", BYOL__ST_F32, 1, shape, x, sizeof x);
     assert_int_equal(byol__st_write(path, &t, 1, NULL, 0), BYOL_E_IO);
-    assert_msg_has(path);
-    assert_msg_has(strerror(ENOENT));
-    assert_int_equal(count_temp_files(), 0);
-    assert_int_equal(access(tmp_path("no-such-folder"), F_OK), -1);
+    du_msg_has(path, NULL);
+    du_msg_has(strerror(ENOENT), NULL);
+    assert_int_equal(du_count_temp_files(), 0);
+    assert_int_equal(access(du_path("no-such-folder"), F_OK), -1);
 }
 
 /* The rename fails (the target is a folder): the temporary file goes. */
@@ -297,13 +264,13 @@ static void test_failed_rename_cleans_up(void **state)
     float x[2] = { 1, 2 };
     const int64_t shape[] = { 2 };
     byol__st_tensor t;
-    const char *path = tmp_path("a-folder");
+    const char *path = du_path("a-folder");
     rt_tensor(&t, "x", BYOL__ST_F32, 1, shape, x, sizeof x);
     assert_int_equal(mkdir(path, 0700), 0);
     assert_int_equal(byol__st_write(path, &t, 1, NULL, 0), BYOL_E_IO);
-    assert_msg_has(path);
-    assert_msg_has("rename");
-    assert_int_equal(count_temp_files(), 0);
+    du_msg_has(path, NULL);
+    du_msg_has("rename", NULL);
+    assert_int_equal(du_count_temp_files(), 0);
     assert_int_equal(rmdir(path), 0);
 }
 
@@ -312,7 +279,7 @@ static void test_failed_rename_cleans_up(void **state)
 static void test_failed_write_keeps_target(void **state)
 {
     (void)state;
-    const char *path = tmp_path("keep.safetensors");
+    const char *path = du_path("keep.safetensors");
     static float big[64 * 1024];
     const int64_t shape[] = { 64 * 1024 };
     byol__st_tensor t;
@@ -324,7 +291,7 @@ static void test_failed_write_keeps_target(void **state)
     rt_tensor(&t, "small", BYOL__ST_F32, 1, shape, big, 16);
     t.shape[0] = 4;
     assert_byol_ok(byol__st_write(path, &t, 1, NULL, 0));
-    before = slurp(path, &len0);
+    before = tu_slurp(path, &len0);
 
     rt_tensor(&t, "big", BYOL__ST_F32, 1, shape, big, sizeof big);
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
@@ -337,12 +304,12 @@ static void test_failed_write_keeps_target(void **state)
     signal(SIGXFSZ, old_handler);
 
     assert_int_equal(rc, BYOL_E_IO);
-    assert_msg_has(path);
-    assert_msg_has(strerror(EFBIG));
-    after = slurp(path, &len1);
+    du_msg_has(path, NULL);
+    du_msg_has(strerror(EFBIG), NULL);
+    after = tu_slurp(path, &len1);
     assert_int_equal(len0, len1);
     assert_memory_equal(before, after, len0);
-    assert_int_equal(count_temp_files(), 0);
+    assert_int_equal(du_count_temp_files(), 0);
     free(before);
     free(after);
 }
@@ -366,24 +333,24 @@ static void target_untouched(void *arg)
 {
     const oom_write *w = arg;
     size_t len;
-    assert_msg_has(w->path);
-    unsigned char *now = slurp(w->path, &len);
+    du_msg_has(w->path, NULL);
+    unsigned char *now = tu_slurp(w->path, &len);
     assert_int_equal(len, w->before_len);
     assert_memory_equal(now, w->before, w->before_len);
     free(now);
-    assert_int_equal(count_temp_files(), 0);
+    assert_int_equal(du_count_temp_files(), 0);
 }
 
 static void test_writer_allocation_failures(void **state)
 {
     (void)state;
     rt_set *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
-    oom_write w = { tmp_path("oomw.safetensors"), b, NULL, 0 };
+    oom_write w = { du_path("oomw.safetensors"), b, NULL, 0 };
     unsigned char *before;
     rt_fill(a, 3);
     rt_fill(b, 4);
     assert_byol_ok(byol__st_write(w.path, a->t, RT_N, rt_meta, 3));
-    before = slurp(w.path, &w.before_len);
+    before = tu_slurp(w.path, &w.before_len);
     w.before = before;
     assert_true(tu_each_allocation_fails(write_set, &w, target_untouched) >= 2);
     byol__st_file *f = NULL;
@@ -406,5 +373,5 @@ int main(void)
         cmocka_unit_test(test_failed_write_keeps_target),
         cmocka_unit_test(test_writer_allocation_failures),
     };
-    return cmocka_run_group_tests_name("safetensors_write", tests, setup_dir, remove_dir);
+    return cmocka_run_group_tests_name("safetensors_write", tests, du_setup, du_teardown);
 }

@@ -366,28 +366,15 @@ static int lifecycle(void *path)
 }
 
 static unsigned char *saved;
-static long saved_len;
-
-static unsigned char *slurp(const char *path, long *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)*len);
-    assert_int_equal(fread(b, 1, (size_t)*len, f), (size_t)*len);
-    fclose(f);
-    return b;
-}
+static size_t saved_len;
 
 /* A failed save keeps the previous checkpoint, byte for byte. */
 static void same_checkpoint(void *path)
 {
-    long len;
-    unsigned char *now = slurp(path, &len);
+    size_t len;
+    unsigned char *now = tu_slurp(path, &len);
     assert_int_equal(len, saved_len);
-    assert_memory_equal(now, saved, (size_t)len);
+    assert_memory_equal(now, saved, len);
     free(now);
 }
 
@@ -396,7 +383,7 @@ static void test_allocation_failures(void **state_)
     (void)state_;
     char *path = tmp("oom.ckpt");
     assert_byol_ok(lifecycle(path));
-    saved = slurp(path, &saved_len);
+    saved = tu_slurp(path, &saved_len);
     assert_true(tu_each_allocation_fails(lifecycle, path, same_checkpoint) > 30);
     free(saved);
     unlink(path);
