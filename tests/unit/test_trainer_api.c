@@ -78,6 +78,22 @@ static char *tmp(const char *name)
     return p;
 }
 
+/* Fails unless trainers a and b are in the same state, compared through
+ * their checkpoints in two scratch files (removed after). Two calls of
+ * tmp() only, so a path the caller holds from tmp() stays valid. */
+static void assert_same_trainers(byol_trainer *a, byol_trainer *b)
+{
+    const char *pa = tmp("same_a.st"), *pb = tmp("same_b.st");
+    state x, y;
+    capture(a, pa, &x);
+    capture(b, pb, &y);
+    assert_same_state(&x, &y);
+    free(x.params);
+    free(y.params);
+    unlink(pa);
+    unlink(pb);
+}
+
 static void test_split_step_equals_step(void **state_)
 {
     (void)state_;
@@ -98,14 +114,7 @@ static void test_split_step_equals_step(void **state_)
         assert_true(fabs(sa.loss - (sa.loss_12 + sa.loss_21)) < 1e-12);
         assert_true(sa.collapse_std > 0);
     }
-    state x, y;
-    capture(a, tmp("a"), &x);
-    capture(b, tmp("b"), &y);
-    assert_same_state(&x, &y);
-    free(x.params);
-    free(y.params);
-    unlink(tmp("a"));
-    unlink(tmp("b"));
+    assert_same_trainers(a, b);
     byol_trainer_destroy(a);
     byol_trainer_destroy(b);
 }
@@ -172,14 +181,7 @@ static void test_resume_and_threads_give_same_bits(void **state_)
         assert_byol_ok(byol_trainer_step(a, &v.v1, &v.v2, NULL));
         assert_byol_ok(byol_trainer_step(b, &v.v1, &v.v2, NULL));
     }
-    state x, y;
-    capture(a, tmp("x"), &x);
-    capture(b, tmp("y"), &y);
-    assert_same_state(&x, &y);
-    free(x.params);
-    free(y.params);
-    unlink(tmp("x"));
-    unlink(tmp("y"));
+    assert_same_trainers(a, b);
     unlink(ck);
     byol_trainer_destroy(a);
     byol_trainer_destroy(b);
@@ -330,14 +332,7 @@ static void test_encoder_use_between_steps(void **state_)
         if (k == 1)
             assert_byol_ok(byol_net_plan(enc, 2 * B));
     }
-    state sa, sb;
-    capture(a, tmp("use_a.st"), &sa);
-    capture(b, tmp("use_b.st"), &sb);
-    assert_same_state(&sa, &sb);
-    free(sa.params);
-    free(sb.params);
-    unlink(tmp("use_a.st"));
-    unlink(tmp("use_b.st"));
+    assert_same_trainers(a, b);
     byol_trainer_destroy(a);
     byol_trainer_destroy(b);
 }
