@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "byol/byol.h"
@@ -118,6 +119,29 @@ static inline long tu_each_allocation_fails(int (*fn)(void *), void *arg,
     }
     assert_int_equal(byol_set_allocator(NULL), BYOL_OK);
     return failures;
+}
+
+/* A config from settings text (byol_config_parse syntax, NULL: the
+ * defaults); destroy it after. */
+static inline byol_config *tu_config(const char *settings)
+{
+    byol_config *cfg = NULL;
+    assert_byol_ok(byol_config_create(&cfg));
+    if (settings)
+        assert_byol_ok(byol_config_parse(cfg, settings));
+    return cfg;
+}
+
+/* A scratch file of this process, /tmp/byol_test_<pid>_<name> (the pid
+ * keeps test programs that run at once apart); four results stay valid at
+ * once. */
+static inline char *tu_tmp_path(const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    char *p = buf[k++ % 4];
+    snprintf(p, 256, "/tmp/byol_test_%d_%s", (int)getpid(), name);
+    return p;
 }
 
 /* The whole file at path, in a malloc'ed block one byte longer than *len;

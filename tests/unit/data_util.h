@@ -213,16 +213,4 @@ static inline const char *du_fashion_mnist_dir(void)
     return dir;
 }
 
-/* ---- a config ------------------------------------------------------------ */
-
-/* A config from settings text (byol_config_parse syntax); destroy it after. */
-static inline byol_config *du_config(const char *settings)
-{
-    byol_config *cfg = NULL;
-    assert_byol_ok(byol_config_create(&cfg));
-    if (settings)
-        assert_byol_ok(byol_config_parse(cfg, settings));
-    return cfg;
-}
-
 #endif

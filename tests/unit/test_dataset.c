@@ -16,7 +16,7 @@
 
 static byol_dataset *open_ok(const char *settings, const char *path)
 {
-    byol_config *cfg = du_config(settings);
+    byol_config *cfg = tu_config(settings);
     byol_dataset *ds = NULL;
     int rc = byol_dataset_open(cfg, path, &ds);
     if (rc != BYOL_OK)
@@ -30,7 +30,7 @@ static byol_dataset *open_ok(const char *settings, const char *path)
 static void open_fails(const char *settings, const char *path, int code, const char *a,
                        const char *b)
 {
-    byol_config *cfg = du_config(settings);
+    byol_config *cfg = tu_config(settings);
     byol_dataset *ds = (byol_dataset *)&cfg;  /* must be reset to NULL */
     int rc = byol_dataset_open(cfg, path, &ds);
     if (rc != code)
@@ -475,7 +475,7 @@ static void test_memory(void **state)
     (void)state;
     uint8_t px[2 * 1 * 2 * 3] = { 255, 0, 0, 0, 255, 0, 0, 0, 250, 10, 20, 30 };
     const int32_t labels[2] = { 4, 1 };
-    byol_config *gray = du_config("data.channels=1");
+    byol_config *gray = tu_config("data.channels=1");
     byol_dataset *ds = NULL;
     byol_image img = { .struct_size = sizeof img };
     assert_byol_ok(byol_dataset_from_memory(gray, px, 2, 1, 2, 3, labels, &ds));
@@ -511,7 +511,7 @@ static void test_memory(void **state)
                      BYOL_E_INVALID_ARG);
     assert_int_equal(byol_dataset_from_memory(NULL, g, 1, 1, 1, 1, NULL, NULL),
                      BYOL_E_INVALID_ARG);
-    byol_config *two = du_config("data.channels=2");
+    byol_config *two = tu_config("data.channels=2");
     assert_int_equal(byol_dataset_from_memory(two, g, 1, 1, 1, 1, NULL, &ds), BYOL_E_RANGE);
     du_msg_has("data.channels", NULL);
     byol_config_destroy(two);

@@ -12,10 +12,8 @@ enum { B = 4, PIX = 28 * 28 };
 
 static byol_trainer *make(const char *extra)
 {
-    byol_config *cfg;
+    byol_config *cfg = tu_config(SMALL);
     byol_trainer *t = NULL;
-    assert_byol_ok(byol_config_create(&cfg));
-    assert_byol_ok(byol_config_parse(cfg, SMALL));
     if (extra)
         assert_byol_ok(byol_config_parse(cfg, extra));
     assert_byol_ok(byol_trainer_create(cfg, NULL, &t));
@@ -69,21 +67,12 @@ static void assert_same_state(const state *a, const state *b)
     assert_memory_equal(a->params, b->params, (size_t)a->np);
 }
 
-static char *tmp(const char *name)
-{
-    static char buf[4][256];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 256, "/tmp/byol_trainer_%d_%s", (int)getpid(), name);
-    return p;
-}
-
 /* Fails unless trainers a and b are in the same state, compared through
  * their checkpoints in two scratch files (removed after). Two calls of
- * tmp() only, so a path the caller holds from tmp() stays valid. */
+ * tu_tmp_path() only, so a path the caller holds from it stays valid. */
 static void assert_same_trainers(byol_trainer *a, byol_trainer *b)
 {
-    const char *pa = tmp("same_a.st"), *pb = tmp("same_b.st");
+    const char *pa = tu_tmp_path("same_a.st"), *pb = tu_tmp_path("same_b.st");
     state x, y;
     capture(a, pa, &x);
     capture(b, pb, &y);
@@ -165,7 +154,7 @@ static void test_accumulation_equals_full_batch(void **state_)
 static void test_resume_and_threads_give_same_bits(void **state_)
 {
     (void)state_;
-    const char *ck = tmp("ck.safetensors");
+    const char *ck = tu_tmp_path("ck.safetensors");
     byol_trainer *a = make("threads=2"), *b = make("threads=1");
     views v;
     for (int s = 0; s < 4; s++) {
@@ -206,7 +195,7 @@ static void test_guard_and_hook_change_nothing(void **state_)
     make_views(&v, 7, B);
     assert_byol_ok(byol_trainer_step(t, &v.v1, &v.v2, NULL));
     state before, after;
-    capture(t, tmp("before"), &before);
+    capture(t, tu_tmp_path("before"), &before);
     v.x1[5] = NAN;
     assert_int_equal(byol_trainer_step(t, &v.v1, &v.v2, NULL), BYOL_E_NONFINITE);
     assert_non_null(strstr(byol_last_error(), "view1 element 5"));
@@ -218,17 +207,17 @@ static void test_guard_and_hook_change_nothing(void **state_)
     assert_int_equal(byol_trainer_step(t, &v.v1, &v.v2, NULL), BYOL_E_CANCELLED);
     assert_int_equal(calls, 2);
     /* nothing changed: parameters, target, BN statistics, optimizer, step */
-    capture(t, tmp("after"), &after);
+    capture(t, tu_tmp_path("after"), &after);
     assert_same_state(&before, &after);
     free(after.params);
     assert_byol_ok(byol_trainer_step(t, &v.v1, &v.v2, NULL));
-    capture(t, tmp("after"), &after);
+    capture(t, tu_tmp_path("after"), &after);
     assert_int_equal(after.step, before.step + 1);
     assert_memory_not_equal(before.params, after.params, (size_t)before.np);
     free(before.params);
     free(after.params);
-    unlink(tmp("before"));
-    unlink(tmp("after"));
+    unlink(tu_tmp_path("before"));
+    unlink(tu_tmp_path("after"));
     byol_trainer_destroy(t);
 }
 
@@ -287,7 +276,7 @@ static void test_target_init_and_encoder(void **state_)
     float *online = byol_trainer_buffer(copy, BYOL_BUFFER_PARAMS, NULL);
     assert_ptr_equal(p, online); /* the encoder comes first in the online buffer */
     /* export: the encoder loads into a preset network strictly */
-    const char *path = tmp("enc.safetensors");
+    const char *path = tu_tmp_path("enc.safetensors");
     assert_byol_ok(byol_net_save(enc, path));
     byol_config *cfg;
     byol_net *net;
@@ -376,7 +365,7 @@ static void same_checkpoint(void *path)
 static void test_allocation_failures(void **state_)
 {
     (void)state_;
-    char *path = tmp("oom.ckpt");
+    char *path = tu_tmp_path("oom.ckpt");
     assert_byol_ok(lifecycle(path));
     saved = tu_slurp(path, &saved_len);
     assert_true(tu_each_allocation_fails(lifecycle, path, same_checkpoint) > 30);

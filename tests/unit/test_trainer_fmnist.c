@@ -97,7 +97,7 @@ static byol_dataset *open_split(const char *dir, const char *split, int64_t n)
 {
     char settings[64];
     snprintf(settings, sizeof settings, "data.format=idx data.channels=1 data.split=%s", split);
-    byol_config *cfg = du_config(settings);
+    byol_config *cfg = tu_config(settings);
     byol_dataset *ds = NULL;
     assert_byol_ok(byol_dataset_open(cfg, dir, &ds));
     byol_config_destroy(cfg);
