@@ -2,6 +2,7 @@
 #ifndef BYOL_TEST_UTIL_H
 #define BYOL_TEST_UTIL_H
 
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "byol/byol.h"
@@ -62,10 +64,12 @@ static inline void tu_assert_close(const char *what, const float *got,
 
 /* ---- allocation failures ------------------------------------------------
  * A counting allocator for byol_set_allocator that fails once `countdown`
- * allocations have succeeded (< 0: never) and counts live blocks. */
+ * allocations have succeeded (< 0: never) and counts live blocks and the
+ * allocations that succeeded (a hook test checks that the library used it). */
 typedef struct tu_failing {
     long countdown;
     long live;
+    long total;
 } tu_failing;
 
 static inline void *tu_failing_alloc(size_t size, size_t align, void *user)
@@ -79,6 +83,7 @@ static inline void *tu_failing_alloc(size_t size, size_t align, void *user)
     if (posix_memalign(&p, align, size) != 0)
         return NULL;
     f->live++;
+    f->total++;
     return p;
 }
 
@@ -94,7 +99,7 @@ static inline void tu_failing_free(void *p, void *user)
 static inline long tu_each_allocation_fails(int (*fn)(void *), void *arg,
                                             void (*check)(void *))
 {
-    tu_failing f = { -1, 0 };
+    tu_failing f = { -1, 0, 0 };
     byol_allocator a = { sizeof a, 0, tu_failing_alloc, tu_failing_free, &f };
     assert_int_equal(byol_set_allocator(&a), BYOL_OK);
     long failures = 0;
@@ -114,6 +119,48 @@ static inline long tu_each_allocation_fails(int (*fn)(void *), void *arg,
     }
     assert_int_equal(byol_set_allocator(NULL), BYOL_OK);
     return failures;
+}
+
+/* A config from settings text (byol_config_parse syntax, NULL: the
+ * defaults); destroy it after. */
+static inline byol_config *tu_config(const char *settings)
+{
+    byol_config *cfg = NULL;
+    assert_byol_ok(byol_config_create(&cfg));
+    if (settings)
+        assert_byol_ok(byol_config_parse(cfg, settings));
+    return cfg;
+}
+
+/* A scratch file of this process, /tmp/byol_test_<pid>_<name> (the pid
+ * keeps test programs that run at once apart); four results stay valid at
+ * once. */
+static inline char *tu_tmp_path(const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    char *p = buf[k++ % 4];
+    snprintf(p, 256, "/tmp/byol_test_%d_%s", (int)getpid(), name);
+    return p;
+}
+
+/* The whole file at path, in a malloc'ed block one byte longer than *len;
+ * fails the test when it cannot be read. */
+static inline unsigned char *tu_slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        fail_msg("cannot open %s: %s", path, strerror(errno));
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    long n = ftell(fp);
+    assert_true(n >= 0);
+    rewind(fp);
+    unsigned char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    *len = (size_t)n;
+    return buf;
 }
 
 /* Folder of the shared real data (../shared/data by default). */

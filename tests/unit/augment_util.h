@@ -8,10 +8,8 @@
 /* An augmenter from the defaults changed by `settings` (byol_config_parse syntax). */
 static inline byol_augmenter *tu_augmenter(const char *settings)
 {
-    byol_config *cfg = NULL;
+    byol_config *cfg = tu_config(settings);
     byol_augmenter *aug = NULL;
-    assert_byol_ok(byol_config_create(&cfg));
-    assert_byol_ok(byol_config_parse(cfg, settings));
     assert_byol_ok(byol_augmenter_create(cfg, &aug));
     byol_config_destroy(cfg);
     return aug;

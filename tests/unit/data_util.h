@@ -1,6 +1,7 @@
-/* Helpers of the data-pipeline tests (decoding, datasets): a scratch
- * folder, files written byte by byte, tiny hand-made images, and the rule
- * for real data that is absent. Include after test_util.h. */
+/* Helpers of the tests that read and write files (decoding, datasets,
+ * safetensors): a scratch folder, files written byte by byte, tiny
+ * hand-made images, and the rule for real data that is absent. Include
+ * after test_util.h. */
 #ifndef BYOL_DATA_UTIL_H
 #define BYOL_DATA_UTIL_H
 
@@ -67,6 +68,20 @@ static inline void du_mkdir(const char *name)
 {
     if (mkdir(du_path(name), 0755) != 0 && errno != EEXIST)
         fail_msg("mkdir %s: %s", du_path(name), strerror(errno));
+}
+
+/* Number of entries in du_dir whose name contains ".tmp." (leftovers of
+ * an interrupted atomic save). */
+static inline int du_count_temp_files(void)
+{
+    DIR *d = opendir(du_dir);
+    struct dirent *de;
+    int n = 0;
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL)
+        n += strstr(de->d_name, ".tmp.") != NULL;
+    closedir(d);
+    return n;
 }
 
 /* Writes bytes as du_dir/name (gzip-compressed when gz). */
@@ -175,16 +190,27 @@ static inline int du_require(const char *what, const char *path, const char *how
     return 0;
 }
 
-/* ---- a config ------------------------------------------------------------ */
-
-/* A config from settings text (byol_config_parse syntax); destroy it after. */
-static inline byol_config *du_config(const char *settings)
+/* Folder of the four Fashion-MNIST gzip IDX files: BYOL_FASHION_MNIST, else
+ * where Debian's dataset-fashion-mnist puts them. NULL after a skip
+ * (du_require: missing files fail unless BYOL_ALLOW_MISSING_DATA=1). */
+static inline const char *du_fashion_mnist_dir(void)
 {
-    byol_config *cfg = NULL;
-    assert_byol_ok(byol_config_create(&cfg));
-    if (settings)
-        assert_byol_ok(byol_config_parse(cfg, settings));
-    return cfg;
+    static const char *names[4] = { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                     "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" };
+    const char *dir = getenv("BYOL_FASHION_MNIST");
+    char path[1024];
+    if (!dir || !*dir)
+        dir = "/usr/share/datasets/fashion-mnist";
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (!du_require("Fashion-MNIST", path, "Install it with 'apt-get install -y "
+                        "dataset-fashion-mnist' (Debian/Ubuntu), or point BYOL_FASHION_MNIST "
+                        "at a folder holding train-images-idx3-ubyte.gz, "
+                        "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
+                        "t10k-labels-idx1-ubyte.gz."))
+            return NULL;
+    }
+    return dir;
 }
 
 #endif

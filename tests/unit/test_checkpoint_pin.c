@@ -129,22 +129,6 @@ static void run(const recipe *r, const char *path)
     byol_config_destroy(cfg);
 }
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* Puts this library's version where the recorded file has its own. */
 static void substitute_version(unsigned char *buf, size_t len, const char *path)
 {
@@ -180,7 +164,7 @@ static void test_pinned(void **state)
             continue;
         }
         size_t nwant, ngot;
-        unsigned char *want = slurp(want_path, &nwant), *got = slurp(got_path, &ngot);
+        unsigned char *want = tu_slurp(want_path, &nwant), *got = tu_slurp(got_path, &ngot);
         remove(got_path);
         substitute_version(want, nwant, want_path);
         size_t at = 0;

@@ -2,17 +2,10 @@
  * allocator and log hooks. */
 #include "test_util.h"
 
-static byol_config *fresh(void)
-{
-    byol_config *cfg = NULL;
-    assert_byol_ok(byol_config_create(&cfg));
-    return cfg;
-}
-
 static void test_defaults_and_typed_access(void **state)
 {
     (void)state;
-    byol_config *cfg = fresh();
+    byol_config *cfg = tu_config(NULL);
     const char *s;
     int64_t i;
     double f;
@@ -37,7 +30,7 @@ static void test_defaults_and_typed_access(void **state)
 static void test_errors_name_the_key_and_change_nothing(void **state)
 {
     (void)state;
-    byol_config *cfg = fresh();
+    byol_config *cfg = tu_config(NULL);
     double f;
     const char *s;
     assert_int_equal(byol_config_set_int(cfg, "net.nope", 1), BYOL_E_KEY);
@@ -62,7 +55,7 @@ static void test_errors_name_the_key_and_change_nothing(void **state)
 static void test_parse(void **state)
 {
     (void)state;
-    byol_config *cfg = fresh();
+    byol_config *cfg = tu_config(NULL);
     const char *s;
     int64_t i;
     double f;
@@ -99,7 +92,7 @@ static void test_parse(void **state)
 static void test_presets(void **state)
 {
     (void)state;
-    byol_config *cfg = fresh();
+    byol_config *cfg = tu_config(NULL);
     const char *s;
     int n = 0;
     while (byol_config_preset_name(n))
@@ -123,7 +116,7 @@ static void test_presets(void **state)
 static void test_listing_and_round_trip(void **state)
 {
     (void)state;
-    byol_config *cfg = fresh(), *back = fresh();
+    byol_config *cfg = tu_config(NULL), *back = tu_config(NULL);
     int32_t n = byol_config_key_count();
     assert_true(n > 10);
     for (int32_t i = 0; i < n; i++) {
@@ -182,7 +175,7 @@ static void test_status_codes_and_last_error(void **state)
             assert_string_not_equal(byol_strerror(c), byol_strerror(d));
     }
     assert_string_equal(byol_strerror(-999), "unknown status code");
-    byol_config *cfg = fresh();
+    byol_config *cfg = tu_config(NULL);
     assert_int_equal(byol_config_set_int(cfg, "no.such.key", 1), BYOL_E_KEY);
     size_t need = byol_last_error_copy(NULL, 0);
     assert_int_equal(need, strlen(byol_last_error()) + 1);
@@ -200,32 +193,11 @@ static void test_status_codes_and_last_error(void **state)
 
 /* ---- hooks ----------------------------------------------------------------- */
 
-typedef struct counting {
-    int live, total;
-} counting;
-
-static void *count_alloc(size_t size, size_t align, void *user)
-{
-    counting *c = user;
-    void *p = NULL;
-    if (posix_memalign(&p, align, size) != 0)
-        return NULL;
-    c->live++;
-    c->total++;
-    return p;
-}
-
-static void count_free(void *ptr, void *user)
-{
-    ((counting *)user)->live--;
-    free(ptr);
-}
-
 static void test_allocator_hook(void **state)
 {
     (void)state;
-    counting c = { 0, 0 };
-    byol_allocator a = { sizeof a, 0, count_alloc, count_free, &c };
+    tu_failing c = { -1, 0, 0 };   /* counts, never fails */
+    byol_allocator a = { sizeof a, 0, tu_failing_alloc, tu_failing_free, &c };
     byol_allocator bad = a;
     bad.struct_size = 8;
     assert_int_equal(byol_set_allocator(&bad), BYOL_E_ABI);
@@ -233,7 +205,7 @@ static void test_allocator_hook(void **state)
     bad.free = NULL;
     assert_int_equal(byol_set_allocator(&bad), BYOL_E_INVALID_ARG);
     assert_byol_ok(byol_set_allocator(&a));
-    byol_config *cfg = fresh();
+    byol_config *cfg = tu_config(NULL);
     char *text = NULL;
     assert_byol_ok(byol_config_set_string(cfg, "net.arch", "mlp"));
     assert_byol_ok(byol_config_serialize(cfg, &text));
@@ -262,7 +234,7 @@ static void test_log_callback(void **state)
 {
     (void)state;
     log_seen seen = { 0, -1, "" };
-    byol_config *cfg = fresh();
+    byol_config *cfg = tu_config(NULL);
     byol_set_log_callback(on_log, &seen, BYOL_LOG_DEBUG);
     assert_int_equal(byol_config_set_int(cfg, "logged.key", 1), BYOL_E_KEY);
     assert_true(seen.calls >= 1);

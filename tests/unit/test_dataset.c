@@ -16,7 +16,7 @@
 
 static byol_dataset *open_ok(const char *settings, const char *path)
 {
-    byol_config *cfg = du_config(settings);
+    byol_config *cfg = tu_config(settings);
     byol_dataset *ds = NULL;
     int rc = byol_dataset_open(cfg, path, &ds);
     if (rc != BYOL_OK)
@@ -30,7 +30,7 @@ static byol_dataset *open_ok(const char *settings, const char *path)
 static void open_fails(const char *settings, const char *path, int code, const char *a,
                        const char *b)
 {
-    byol_config *cfg = du_config(settings);
+    byol_config *cfg = tu_config(settings);
     byol_dataset *ds = (byol_dataset *)&cfg;  /* must be reset to NULL */
     int rc = byol_dataset_open(cfg, path, &ds);
     if (rc != code)
@@ -475,7 +475,7 @@ static void test_memory(void **state)
     (void)state;
     uint8_t px[2 * 1 * 2 * 3] = { 255, 0, 0, 0, 255, 0, 0, 0, 250, 10, 20, 30 };
     const int32_t labels[2] = { 4, 1 };
-    byol_config *gray = du_config("data.channels=1");
+    byol_config *gray = tu_config("data.channels=1");
     byol_dataset *ds = NULL;
     byol_image img = { .struct_size = sizeof img };
     assert_byol_ok(byol_dataset_from_memory(gray, px, 2, 1, 2, 3, labels, &ds));
@@ -511,7 +511,7 @@ static void test_memory(void **state)
                      BYOL_E_INVALID_ARG);
     assert_int_equal(byol_dataset_from_memory(NULL, g, 1, 1, 1, 1, NULL, NULL),
                      BYOL_E_INVALID_ARG);
-    byol_config *two = du_config("data.channels=2");
+    byol_config *two = tu_config("data.channels=2");
     assert_int_equal(byol_dataset_from_memory(two, g, 1, 1, 1, 1, NULL, &ds), BYOL_E_RANGE);
     du_msg_has("data.channels", NULL);
     byol_config_destroy(two);
@@ -780,19 +780,9 @@ static void check_fashion(const char *dir, const char *prefix, int64_t n)
 static void test_fashion_mnist(void **state)
 {
     (void)state;
-    static const char *names[4] = { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                                     "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" };
-    const char *dir = getenv("BYOL_FASHION_MNIST");
-    char path[1024];
-    if (!dir || !*dir)
-        dir = "/usr/share/datasets/fashion-mnist";
-    for (int i = 0; i < 4; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (!du_require("Fashion-MNIST", path, "Install it with 'apt-get install -y "
-                        "dataset-fashion-mnist' (Debian/Ubuntu), or point BYOL_FASHION_MNIST "
-                        "at a folder holding the four gzip IDX files."))
-            return;
-    }
+    const char *dir = du_fashion_mnist_dir();
+    if (!dir)
+        return;
     check_fashion(dir, "train", 60000);
     check_fashion(dir, "t10k", 10000);
 }

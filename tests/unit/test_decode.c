@@ -65,7 +65,7 @@ static void expect_pixels(const char *name, int channels, int h, int w, const ui
 {
     char settings[32];
     snprintf(settings, sizeof settings, "data.channels=%d", channels);
-    byol_config *cfg = du_config(settings);
+    byol_config *cfg = tu_config(settings);
     byol_image img = { .struct_size = sizeof img };
     assert_byol_ok(byol_image_decode(cfg, du_path(name), &img));
     assert_int_equal(img.height, h);
@@ -224,7 +224,7 @@ static const struct photo *find_photo(const char *name)
  * formula applied to the RGB decode, a gray file's RGB has equal channels. */
 static void check_photo(const char *path, const struct photo *p)
 {
-    byol_config *gray_cfg = du_config("data.channels=1");
+    byol_config *gray_cfg = tu_config("data.channels=1");
     byol_image rgb = { .struct_size = sizeof rgb }, g = { .struct_size = sizeof g };
     assert_byol_ok(byol_image_decode(NULL, path, &rgb));
     assert_byol_ok(byol_image_decode(gray_cfg, path, &g));
@@ -283,18 +283,6 @@ static void test_photos(void **state)
 
 /* ---- writing PNG --------------------------------------------------------- */
 
-static int count_temp_files(void)
-{
-    DIR *d = opendir(du_dir);
-    struct dirent *de;
-    int n = 0;
-    assert_non_null(d);
-    while ((de = readdir(d)) != NULL)
-        n += strstr(de->d_name, ".tmp.") != NULL;
-    closedir(d);
-    return n;
-}
-
 static void round_trip(int channels)
 {
     char settings[32];
@@ -305,7 +293,7 @@ static void round_trip(int channels)
     for (size_t i = 0; i < sizeof pix; i++)
         pix[i] = (uint8_t)(127.5f + 127.5f * noise[i]);
     snprintf(settings, sizeof settings, "data.channels=%d", channels);
-    byol_config *cfg = du_config(settings);
+    byol_config *cfg = tu_config(settings);
     /* twice: the second write replaces the first */
     assert_byol_ok(byol_image_write_png(du_path("rt.png"), &img));
     assert_byol_ok(byol_image_write_png(du_path("rt.png"), &img));
@@ -323,7 +311,7 @@ static void test_png_round_trip(void **state)
     (void)state;
     round_trip(1);
     round_trip(3);
-    assert_int_equal(count_temp_files(), 0);
+    assert_int_equal(du_count_temp_files(), 0);
 }
 
 static void test_png_write_errors(void **state)
@@ -337,7 +325,7 @@ static void test_png_write_errors(void **state)
     du_mkdir("a-folder.png");
     assert_int_equal(byol_image_write_png(du_path("a-folder.png"), &img), BYOL_E_IO);
     du_msg_has("a-folder.png", "rename");
-    assert_int_equal(count_temp_files(), 0);
+    assert_int_equal(du_count_temp_files(), 0);
     img.channels = 2;
     assert_int_equal(byol_image_write_png(du_path("x.png"), &img), BYOL_E_INVALID_ARG);
     img.channels = 3;
@@ -368,7 +356,7 @@ static void test_max_pixels_before_decoding(void **state)
 
     uint8_t small[512];
     du_write("4x4.png", small, du_png(small, 4, 4, 0, pix, NULL, 0, NULL, 0), 0);
-    byol_config *cfg = du_config("data.max_pixels=15");
+    byol_config *cfg = tu_config("data.max_pixels=15");
     expect_failure(cfg, du_path("4x4.png"), BYOL_E_RANGE, "data.max_pixels=15");
     assert_byol_ok(byol_config_parse(cfg, "data.max_pixels=16"));
     byol_image img = { .struct_size = sizeof img };
@@ -416,7 +404,7 @@ static void test_bad_arguments(void **state)
     uint8_t file[256], pix[4] = { 1, 2, 3, 4 };
     size_t n = du_png(file, 2, 2, 0, pix, NULL, 0, NULL, 0);
     byol_image img = { .struct_size = sizeof img };
-    byol_config *cfg = du_config("data.channels=2");
+    byol_config *cfg = tu_config("data.channels=2");
     assert_int_equal(byol_image_decode_memory(cfg, file, n, "x", &img), BYOL_E_RANGE);
     du_msg_has("data.channels=2", NULL);
     byol_config_destroy(cfg);

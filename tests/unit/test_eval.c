@@ -3,15 +3,6 @@
 #define _DEFAULT_SOURCE /* M_PI */
 #include "test_util.h"
 
-static byol_config *cfg_with(const char *settings)
-{
-    byol_config *cfg;
-    assert_byol_ok(byol_config_create(&cfg));
-    if (settings)
-        assert_byol_ok(byol_config_parse(cfg, settings));
-    return cfg;
-}
-
 /* By hand: bank on the unit circle at 0, 10, 70 degrees (class 0) and 90,
  * 105 degrees (class 1). A query at 72 degrees has cosines 0.9994 (70),
  * 0.951 (90), 0.839 (105), 0.469 (10), 0.309 (0). With k=3 the votes are
@@ -29,7 +20,7 @@ static double knn_one(const char *settings, double query_deg, int32_t truth)
     }
     q[0] = 3.0f * (float)cos(query_deg * M_PI / 180); /* normalised inside */
     q[1] = 3.0f * (float)sin(query_deg * M_PI / 180);
-    byol_config *cfg = cfg_with(settings);
+    byol_config *cfg = tu_config(settings);
     double acc = -1;
     assert_byol_ok(byol_eval_knn(cfg, bank, bl, 5, q, &truth, 1, 2, &acc));
     byol_config_destroy(cfg);
@@ -105,7 +96,7 @@ static void test_knn_matches_brute_force(void **state)
     for (int threads = 1; threads <= 2; threads++) {
         char s[128];
         snprintf(s, sizeof s, "eval.knn_k=%d eval.knn_temperature=0.07 threads=%d", K, threads);
-        byol_config *cfg = cfg_with(s);
+        byol_config *cfg = tu_config(s);
         assert_byol_ok(byol_eval_knn(cfg, bank, bl, NB, query, ql, NQ, D, &acc));
         assert_true(acc == (double)want / NQ);
         byol_config_destroy(cfg);
@@ -134,7 +125,7 @@ static void test_probe_learns_separable_data(void **state)
     static int32_t y[N], yt[NT];
     make_blobs(x, y, N, D, CL, 3, 1.0f);
     make_blobs(t, yt, NT, D, CL, 4, 1.0f);
-    byol_config *cfg = cfg_with("eval.probe_epochs=10");
+    byol_config *cfg = tu_config("eval.probe_epochs=10");
     double acc, acc2;
     assert_byol_ok(byol_eval_linear_probe(cfg, x, y, N, t, yt, NT, D, &acc));
     assert_true(acc > 0.97);
@@ -177,7 +168,7 @@ static void test_embed_dataset(void **state)
         px[i] = (uint8_t)((unsigned)i * 2654435761u >> 24);
     for (int i = 0; i < N; i++)
         lab[i] = i % 3;
-    byol_config *cfg = cfg_with(NULL);
+    byol_config *cfg = tu_config(NULL);
     assert_byol_ok(byol_config_apply_preset(cfg, "fashion-mnist"));
     assert_byol_ok(byol_config_parse(cfg, "net.width=0.25 train.batch_size=8 loader.workers=2"));
     byol_dataset *ds;

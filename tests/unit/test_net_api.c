@@ -6,10 +6,8 @@
 
 static byol_net *make(const char *settings)
 {
-    byol_config *cfg;
+    byol_config *cfg = tu_config(settings);
     byol_net *net = NULL;
-    assert_byol_ok(byol_config_create(&cfg));
-    assert_byol_ok(byol_config_parse(cfg, settings));
     assert_byol_ok(byol_net_create(cfg, &net));
     byol_config_destroy(cfg);
     return net;
@@ -189,19 +187,10 @@ static void test_bad_calls_give_specific_errors(void **state)
     byol_config_destroy(cfg);
 }
 
-static char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 256, "/tmp/byol_test_%d_%s", (int)getpid(), name);
-    return p;
-}
-
 static void test_save_load(void **state)
 {
     (void)state;
-    const char *path = tmp_path("w.safetensors");
+    const char *path = tu_tmp_path("w.safetensors");
     byol_net *a = make("net.arch=resnet18-cifar net.width=0.25 seed=1");
     byol_net *b = make("net.arch=resnet18-cifar net.width=0.25 seed=2");
     int64_t n = count_params(a), ns;
@@ -223,17 +212,12 @@ static void test_save_load(void **state)
     assert_memory_equal(keep, pc, (size_t)nc * 4);
 
     /* truncated and missing files */
-    FILE *f = fopen(path, "rb");
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *bytes = malloc((size_t)size);
-    assert_int_equal(fread(bytes, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    assert_byol_ok(byol_net_load_buffer(b, bytes, (size_t)size, BYOL_LOAD_STRICT));
-    assert_int_equal(byol_net_load_buffer(b, bytes, (size_t)size - 100, BYOL_LOAD_STRICT),
+    size_t size;
+    unsigned char *bytes = tu_slurp(path, &size);
+    assert_byol_ok(byol_net_load_buffer(b, bytes, size, BYOL_LOAD_STRICT));
+    assert_int_equal(byol_net_load_buffer(b, bytes, size - 100, BYOL_LOAD_STRICT),
                      BYOL_E_FORMAT);
-    assert_int_equal(byol_net_load(b, tmp_path("missing.safetensors"), 0), BYOL_E_IO);
+    assert_int_equal(byol_net_load(b, tu_tmp_path("missing.safetensors"), 0), BYOL_E_IO);
     assert_non_null(strstr(byol_last_error(), "missing.safetensors"));
     assert_int_equal(byol_net_save(a, "/nonexistent-dir/w.safetensors"), BYOL_E_IO);
     assert_non_null(strstr(byol_last_error(), "/nonexistent-dir/w.safetensors"));
@@ -244,7 +228,7 @@ static void test_save_load(void **state)
     assert_int_equal(byol_net_load(b, path, BYOL_LOAD_STRICT), BYOL_E_FORMAT);
     assert_non_null(strstr(byol_last_error(), "unexpected tensor 'fc."));
     assert_byol_ok(byol_net_load(b, path, BYOL_LOAD_IGNORE_UNEXPECTED));
-    assert_int_equal(byol_net_load(cls, tmp_path("w.safetensors"), 0), BYOL_OK);
+    assert_int_equal(byol_net_load(cls, tu_tmp_path("w.safetensors"), 0), BYOL_OK);
     free(bytes);
     free(keep);
     unlink(path);
@@ -286,7 +270,7 @@ static void test_builder_matches_preset(void **state)
     assert_byol_ok(byol_builder_finish(b, out, &built));
     byol_builder_destroy(b);
 
-    const char *path = tmp_path("p.safetensors");
+    const char *path = tu_tmp_path("p.safetensors");
     assert_byol_ok(byol_net_save(preset, path));
     assert_byol_ok(byol_net_load(built, path, BYOL_LOAD_STRICT));
     unlink(path);
@@ -456,7 +440,7 @@ static void same_file(void *path) { assert_int_equal(file_size(path), saved_size
 static void test_allocation_failures(void **state)
 {
     (void)state;
-    char *path = tmp_path("oom.safetensors");
+    char *path = tu_tmp_path("oom.safetensors");
     assert_int_equal(lifecycle(path), BYOL_OK); /* a previous file to protect */
     saved_size = file_size(path);
     assert_true(tu_each_allocation_fails(lifecycle, path, same_file) > 20);

@@ -12,10 +12,8 @@ enum { B = 4, PIX = 28 * 28 };
 
 static byol_trainer *make(const char *extra)
 {
-    byol_config *cfg;
+    byol_config *cfg = tu_config(SMALL);
     byol_trainer *t = NULL;
-    assert_byol_ok(byol_config_create(&cfg));
-    assert_byol_ok(byol_config_parse(cfg, SMALL));
     if (extra)
         assert_byol_ok(byol_config_parse(cfg, extra));
     assert_byol_ok(byol_trainer_create(cfg, NULL, &t));
@@ -69,13 +67,20 @@ static void assert_same_state(const state *a, const state *b)
     assert_memory_equal(a->params, b->params, (size_t)a->np);
 }
 
-static char *tmp(const char *name)
+/* Fails unless trainers a and b are in the same state, compared through
+ * their checkpoints in two scratch files (removed after). Two calls of
+ * tu_tmp_path() only, so a path the caller holds from it stays valid. */
+static void assert_same_trainers(byol_trainer *a, byol_trainer *b)
 {
-    static char buf[4][256];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 256, "/tmp/byol_trainer_%d_%s", (int)getpid(), name);
-    return p;
+    const char *pa = tu_tmp_path("same_a.st"), *pb = tu_tmp_path("same_b.st");
+    state x, y;
+    capture(a, pa, &x);
+    capture(b, pb, &y);
+    assert_same_state(&x, &y);
+    free(x.params);
+    free(y.params);
+    unlink(pa);
+    unlink(pb);
 }
 
 static void test_split_step_equals_step(void **state_)
@@ -98,14 +103,7 @@ static void test_split_step_equals_step(void **state_)
         assert_true(fabs(sa.loss - (sa.loss_12 + sa.loss_21)) < 1e-12);
         assert_true(sa.collapse_std > 0);
     }
-    state x, y;
-    capture(a, tmp("a"), &x);
-    capture(b, tmp("b"), &y);
-    assert_same_state(&x, &y);
-    free(x.params);
-    free(y.params);
-    unlink(tmp("a"));
-    unlink(tmp("b"));
+    assert_same_trainers(a, b);
     byol_trainer_destroy(a);
     byol_trainer_destroy(b);
 }
@@ -156,7 +154,7 @@ static void test_accumulation_equals_full_batch(void **state_)
 static void test_resume_and_threads_give_same_bits(void **state_)
 {
     (void)state_;
-    const char *ck = tmp("ck.safetensors");
+    const char *ck = tu_tmp_path("ck.safetensors");
     byol_trainer *a = make("threads=2"), *b = make("threads=1");
     views v;
     for (int s = 0; s < 4; s++) {
@@ -172,14 +170,7 @@ static void test_resume_and_threads_give_same_bits(void **state_)
         assert_byol_ok(byol_trainer_step(a, &v.v1, &v.v2, NULL));
         assert_byol_ok(byol_trainer_step(b, &v.v1, &v.v2, NULL));
     }
-    state x, y;
-    capture(a, tmp("x"), &x);
-    capture(b, tmp("y"), &y);
-    assert_same_state(&x, &y);
-    free(x.params);
-    free(y.params);
-    unlink(tmp("x"));
-    unlink(tmp("y"));
+    assert_same_trainers(a, b);
     unlink(ck);
     byol_trainer_destroy(a);
     byol_trainer_destroy(b);
@@ -204,7 +195,7 @@ static void test_guard_and_hook_change_nothing(void **state_)
     make_views(&v, 7, B);
     assert_byol_ok(byol_trainer_step(t, &v.v1, &v.v2, NULL));
     state before, after;
-    capture(t, tmp("before"), &before);
+    capture(t, tu_tmp_path("before"), &before);
     v.x1[5] = NAN;
     assert_int_equal(byol_trainer_step(t, &v.v1, &v.v2, NULL), BYOL_E_NONFINITE);
     assert_non_null(strstr(byol_last_error(), "view1 element 5"));
@@ -216,17 +207,17 @@ static void test_guard_and_hook_change_nothing(void **state_)
     assert_int_equal(byol_trainer_step(t, &v.v1, &v.v2, NULL), BYOL_E_CANCELLED);
     assert_int_equal(calls, 2);
     /* nothing changed: parameters, target, BN statistics, optimizer, step */
-    capture(t, tmp("after"), &after);
+    capture(t, tu_tmp_path("after"), &after);
     assert_same_state(&before, &after);
     free(after.params);
     assert_byol_ok(byol_trainer_step(t, &v.v1, &v.v2, NULL));
-    capture(t, tmp("after"), &after);
+    capture(t, tu_tmp_path("after"), &after);
     assert_int_equal(after.step, before.step + 1);
     assert_memory_not_equal(before.params, after.params, (size_t)before.np);
     free(before.params);
     free(after.params);
-    unlink(tmp("before"));
-    unlink(tmp("after"));
+    unlink(tu_tmp_path("before"));
+    unlink(tu_tmp_path("after"));
     byol_trainer_destroy(t);
 }
 
@@ -285,7 +276,7 @@ static void test_target_init_and_encoder(void **state_)
     float *online = byol_trainer_buffer(copy, BYOL_BUFFER_PARAMS, NULL);
     assert_ptr_equal(p, online); /* the encoder comes first in the online buffer */
     /* export: the encoder loads into a preset network strictly */
-    const char *path = tmp("enc.safetensors");
+    const char *path = tu_tmp_path("enc.safetensors");
     assert_byol_ok(byol_net_save(enc, path));
     byol_config *cfg;
     byol_net *net;
@@ -330,14 +321,7 @@ static void test_encoder_use_between_steps(void **state_)
         if (k == 1)
             assert_byol_ok(byol_net_plan(enc, 2 * B));
     }
-    state sa, sb;
-    capture(a, tmp("use_a.st"), &sa);
-    capture(b, tmp("use_b.st"), &sb);
-    assert_same_state(&sa, &sb);
-    free(sa.params);
-    free(sb.params);
-    unlink(tmp("use_a.st"));
-    unlink(tmp("use_b.st"));
+    assert_same_trainers(a, b);
     byol_trainer_destroy(a);
     byol_trainer_destroy(b);
 }
@@ -366,37 +350,24 @@ static int lifecycle(void *path)
 }
 
 static unsigned char *saved;
-static long saved_len;
-
-static unsigned char *slurp(const char *path, long *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)*len);
-    assert_int_equal(fread(b, 1, (size_t)*len, f), (size_t)*len);
-    fclose(f);
-    return b;
-}
+static size_t saved_len;
 
 /* A failed save keeps the previous checkpoint, byte for byte. */
 static void same_checkpoint(void *path)
 {
-    long len;
-    unsigned char *now = slurp(path, &len);
+    size_t len;
+    unsigned char *now = tu_slurp(path, &len);
     assert_int_equal(len, saved_len);
-    assert_memory_equal(now, saved, (size_t)len);
+    assert_memory_equal(now, saved, len);
     free(now);
 }
 
 static void test_allocation_failures(void **state_)
 {
     (void)state_;
-    char *path = tmp("oom.ckpt");
+    char *path = tu_tmp_path("oom.ckpt");
     assert_byol_ok(lifecycle(path));
-    saved = slurp(path, &saved_len);
+    saved = tu_slurp(path, &saved_len);
     assert_true(tu_each_allocation_fails(lifecycle, path, same_checkpoint) > 30);
     free(saved);
     unlink(path);

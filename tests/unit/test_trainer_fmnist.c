@@ -8,9 +8,10 @@
  *
  * Data: Debian's dataset-fashion-mnist package (apt-get install
  * dataset-fashion-mnist), or any folder holding the four gzip IDX files,
- * named by BYOL_FASHION_MNIST (default /usr/share/datasets/fashion-mnist).
- * Missing data fails the test, unless BYOL_ALLOW_MISSING_DATA=1 turns that
- * into a skip.
+ * named by BYOL_FASHION_MNIST (default /usr/share/datasets/fashion-mnist),
+ * read with the library's own dataset API (byol_dataset_open, data.format
+ * idx). Missing data fails the test, unless BYOL_ALLOW_MISSING_DATA=1 turns
+ * that into a skip.
  *
  * BYOL_FMNIST_STEPS=n runs n steps instead of 300. Fewer steps (e.g. under
  * ASan) assert only the per-step checks; the quality bounds below were
@@ -18,9 +19,9 @@
  * also asserts that the k-NN accuracy beats the encoder before training,
  * which 300 steps do not reach (see the bounds). */
 #include <time.h>
-#include <zlib.h>
 
 #include "test_util.h"
+#include "data_util.h"
 
 #define IMG 28
 #define PIX (IMG * IMG)
@@ -77,7 +78,7 @@
 #define MIN_KNN_GAIN 0.01
 #define MIN_KNN_LONG 0.72
 
-/* ---- gzip IDX files --------------------------------------------------------- */
+/* ---- the data, through the library's dataset API ---------------------------- */
 
 typedef struct dataset {
     uint8_t *train_x, *train_y, *test_x, *test_y;
@@ -90,113 +91,62 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int file_exists(const char *path)
+/* Opens one split (data.split) of the IDX files in dir, which must hold
+ * exactly n images. */
+static byol_dataset *open_split(const char *dir, const char *split, int64_t n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    fclose(f);
-    return 1;
+    char settings[64];
+    snprintf(settings, sizeof settings, "data.format=idx data.channels=1 data.split=%s", split);
+    byol_config *cfg = tu_config(settings);
+    byol_dataset *ds = NULL;
+    assert_byol_ok(byol_dataset_open(cfg, dir, &ds));
+    byol_config_destroy(cfg);
+    if (byol_dataset_size(ds) != n)
+        fail_msg("%s (%s): %lld images, expected %lld", dir, split,
+                 (long long)byol_dataset_size(ds), (long long)n);
+    return ds;
 }
 
-/* Reads exactly len bytes; fails the test on a short read or a zlib error. */
-static void gz_read_all(gzFile gz, const char *path, void *buf, size_t len)
+/* Copies image i, which must be IMG x IMG gray, to dst and returns its
+ * label, which must be a class 0..9. */
+static uint8_t read_image(const byol_dataset *ds, const char *split, int64_t i, uint8_t *dst)
 {
-    size_t got = 0;
-    while (got < len) {
-        size_t want = len - got > (1u << 30) ? (1u << 30) : len - got;
-        int n = gzread(gz, (char *)buf + got, (unsigned)want);
-        if (n < 0) {
-            int err;
-            const char *msg = gzerror(gz, &err);
-            fail_msg("%s: read error: %s", path, msg);
-        }
-        if (n == 0)
-            fail_msg("%s: truncated: %zu of %zu bytes", path, got, len);
-        got += (size_t)n;
-    }
+    byol_image img = { .struct_size = sizeof img };
+    int32_t label;
+    assert_byol_ok(byol_dataset_get(ds, i, &img));
+    if (img.height != IMG || img.width != IMG || img.channels != 1)
+        fail_msg("%s image %lld is %dx%dx%d, expected %dx%dx1", split, (long long)i, img.height,
+                 img.width, img.channels, IMG, IMG);
+    memcpy(dst, img.data, PIX);
+    byol_image_release(&img);
+    assert_byol_ok(byol_dataset_label(ds, i, &label));
+    if (label < 0 || label > 9)
+        fail_msg("%s label %d at %lld is not a class 0..9", split, (int)label, (long long)i);
+    return (uint8_t)label;
 }
 
-/* Reads an IDX file of unsigned bytes (magic 0x00000800 | ndims) whose
- * dimensions must be dims[0..ndims-1] exactly, with no byte missing or
- * trailing and a sound gzip stream. Returns malloc'ed data. */
-static uint8_t *idx_read(const char *path, int ndims, const uint32_t *dims)
+/* One split: its n images back to back in file order and their labels,
+ * as malloc'ed arrays. */
+static void read_split(const char *dir, const char *split, int64_t n, uint8_t **x, uint8_t **y)
 {
-    gzFile gz = gzopen(path, "rb");
-    if (!gz)
-        fail_msg("%s: cannot open", path);
-    unsigned char head[4 + 4 * 3];
-    size_t head_len = 4 + 4 * (size_t)ndims;
-    gz_read_all(gz, path, head, head_len);
-    uint32_t magic = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 |
-                     (uint32_t)head[2] << 8 | head[3];
-    if (magic != (0x00000800u | (uint32_t)ndims))
-        fail_msg("%s: magic 0x%08x, expected 0x%08x (unsigned bytes, %d dimensions)", path,
-                 magic, 0x00000800u | (uint32_t)ndims, ndims);
-    size_t total = 1;
-    for (int d = 0; d < ndims; d++) {
-        const unsigned char *p = head + 4 + 4 * d;
-        uint32_t v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-        if (v != dims[d])
-            fail_msg("%s: dimension %d is %u, expected %u", path, d, v, dims[d]);
-        total *= v;
-    }
-    uint8_t *data = malloc(total);
-    assert_non_null(data);
-    gz_read_all(gz, path, data, total);
-    unsigned char extra;
-    int n = gzread(gz, &extra, 1);
-    if (n != 0)
-        fail_msg("%s: %s after the %zu bytes the header announces", path,
-                 n > 0 ? "trailing data" : "read error", total);
-    int rc = gzclose_r(gz);
-    if (rc != Z_OK)
-        fail_msg("%s: gzip stream is corrupt (zlib error %d)", path, rc);
-    return data;
+    byol_dataset *ds = open_split(dir, split, n);
+    *x = malloc((size_t)n * PIX);
+    *y = malloc((size_t)n);
+    assert_non_null(*x);
+    assert_non_null(*y);
+    for (int64_t i = 0; i < n; i++)
+        (*y)[i] = read_image(ds, split, i, *x + (size_t)i * PIX);
+    byol_dataset_destroy(ds);
 }
 
-static void check_labels(const char *path, const uint8_t *y, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (y[i] > 9)
-            fail_msg("%s: label %u at %zu is not a class 0..9", path, y[i], i);
-}
-
-/* Loads the four files; returns 0 after a skip (missing data allowed). */
+/* Loads both splits; returns 0 after a skip (missing data allowed). */
 static int load_fashion_mnist(dataset *ds)
 {
-    const char *dir = getenv("BYOL_FASHION_MNIST");
-    if (!dir || !*dir)
-        dir = "/usr/share/datasets/fashion-mnist";
-    static const char *names[4] = { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                                     "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" };
-    char paths[4][1024];
-    for (int i = 0; i < 4; i++) {
-        snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]);
-        if (file_exists(paths[i]))
-            continue;
-        const char *allow = getenv("BYOL_ALLOW_MISSING_DATA");
-        if (allow && !strcmp(allow, "1")) {
-            printf("SKIPPED: Fashion-MNIST not found (%s is missing); "
-                   "BYOL_ALLOW_MISSING_DATA=1 allows the skip\n", paths[i]);
-            fflush(stdout);
-            skip();
-            return 0;
-        }
-        fail_msg("Fashion-MNIST not found: %s is missing. Install it with "
-                 "'apt-get install -y dataset-fashion-mnist' (Debian/Ubuntu), or point "
-                 "BYOL_FASHION_MNIST at a folder holding %s, %s, %s and %s. "
-                 "BYOL_ALLOW_MISSING_DATA=1 skips instead of failing.",
-                 paths[i], names[0], names[1], names[2], names[3]);
-    }
-    const uint32_t train_x[3] = { N_TRAIN, IMG, IMG }, train_y[1] = { N_TRAIN };
-    const uint32_t test_x[3] = { N_TEST, IMG, IMG }, test_y[1] = { N_TEST };
-    ds->train_x = idx_read(paths[0], 3, train_x);
-    ds->train_y = idx_read(paths[1], 1, train_y);
-    ds->test_x = idx_read(paths[2], 3, test_x);
-    ds->test_y = idx_read(paths[3], 1, test_y);
-    check_labels(paths[1], ds->train_y, N_TRAIN);
-    check_labels(paths[3], ds->test_y, N_TEST);
+    const char *dir = du_fashion_mnist_dir();
+    if (!dir)
+        return 0;
+    read_split(dir, "train", N_TRAIN, &ds->train_x, &ds->train_y);
+    read_split(dir, "test", N_TEST, &ds->test_x, &ds->test_y);
     return 1;
 }
 

@@ -1,0 +1,331 @@
+/* Convolution: geometry, forward and backward against a direct double
+ * reference, finite differences, chunked im2col, accumulation and the same
+ * bits for 1 and 2 threads. */
+#include "layers_util.h"
+
+#include "core/internal.h"
+#include "nn/kernels.h"
+
+typedef struct conv_case {
+    byol__conv_geom g;
+    int bias;
+    float *x, *w, *b, *wp, *y, *dy, *scratch;
+    float *dw, *db;   /* parameter gradients the dx callback writes into */
+} conv_case;
+
+static size_t conv_xlen(const byol__conv_geom *g)
+{
+    return (size_t)(g->n * g->h * g->w * g->cin);
+}
+
+static size_t conv_ylen(const byol__conv_geom *g)
+{
+    return (size_t)(g->n * g->oh * g->ow * g->cout);
+}
+
+static size_t conv_wlen(const byol__conv_geom *g)
+{
+    return (size_t)(g->cout * g->cin * g->kh * g->kw);
+}
+
+static void conv_setup(conv_case *c, byol__conv_geom g, int bias,
+                       uint32_t seed)
+{
+    memset(c, 0, sizeof *c);
+    assert_int_equal(byol__conv_geom_init(&g), 0);
+    c->g = g;
+    c->bias = bias;
+    c->x = frand(conv_xlen(&g), seed, 1.0f);
+    c->w = frand(conv_wlen(&g), seed + 1, 0.5f);
+    c->b = bias ? frand((size_t)g.cout, seed + 2, 0.5f) : NULL;
+    c->wp = fbuf(byol__conv2d_packed_size(&g));
+    c->y = fbuf(conv_ylen(&g));
+    c->dy = frand(conv_ylen(&g), seed + 3, 1.0f);
+    c->scratch = fbuf(byol__conv2d_scratch(&g));
+    c->dw = fbuf(conv_wlen(&g));
+    c->db = fbuf((size_t)g.cout);
+    ffill(c->dw, conv_wlen(&g), 0.0f);
+    ffill(c->db, (size_t)g.cout, 0.0f);
+}
+
+static void conv_free(conv_case *c)
+{
+    free(c->x); free(c->w); free(c->b); free(c->wp); free(c->y);
+    free(c->dy); free(c->scratch); free(c->dw); free(c->db);
+}
+
+static void conv_fwd(void *p)
+{
+    conv_case *c = p;
+    byol__conv2d_pack(&c->g, c->w, c->wp);
+    byol__conv2d_forward(&c->g, c->x, c->wp, c->b, c->y, c->scratch);
+}
+
+static void conv_bwd(void *p, float *dx, int accum)
+{
+    conv_case *c = p;
+    byol__conv2d_pack(&c->g, c->w, c->wp);
+    byol__conv2d_backward(&c->g, c->x, c->wp, c->dy, dx, accum, c->dw,
+                          c->bias ? c->db : NULL, c->scratch);
+}
+
+/* Direct convolution, forward and backward, in double. */
+static void conv_ref(const conv_case *c, double *y, double *dx, double *dw,
+                     double *db)
+{
+    const byol__conv_geom *g = &c->g;
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t o = 0; o < g->cout; o++)
+            for (int64_t oh = 0; oh < g->oh; oh++)
+                for (int64_t ow = 0; ow < g->ow; ow++) {
+                    int64_t yi = nhwc(g->oh, g->ow, g->cout, n, oh, ow, o);
+                    double s = c->b ? c->b[o] : 0.0, gy = c->dy[yi];
+                    db[o] += gy;
+                    for (int64_t ci = 0; ci < g->cin; ci++)
+                        for (int64_t i = 0; i < g->kh; i++)
+                            for (int64_t j = 0; j < g->kw; j++) {
+                                int64_t ih = oh * g->stride - g->pad + i;
+                                int64_t iw = ow * g->stride - g->pad + j;
+                                if (ih < 0 || ih >= g->h || iw < 0 || iw >= g->w)
+                                    continue;
+                                int64_t xi = nhwc(g->h, g->w, g->cin, n, ih, iw, ci);
+                                int64_t wi = ((o * g->cin + ci) * g->kh + i) * g->kw + j;
+                                s += (double)c->w[wi] * c->x[xi];
+                                dx[xi] += (double)c->w[wi] * gy;
+                                dw[wi] += (double)c->x[xi] * gy;
+                            }
+                    y[yi] = s;
+                }
+}
+
+static byol__conv_geom geom(int64_t n, int64_t h, int64_t w, int64_t cin,
+                            int64_t cout, int64_t k, int64_t s, int64_t p)
+{
+    byol__conv_geom g = { n, h, w, cin, cout, k, k, s, p, 0, 0 };
+    return g;
+}
+
+typedef struct conv_spec {
+    const char *name;
+    byol__conv_geom g;
+    int bias;
+} conv_spec;
+
+static const conv_spec conv_specs[] = {
+    { "3x3 s1 p1", { 2, 7, 5, 3, 4, 3, 3, 1, 1, 0, 0 }, 1 },
+    { "3x3 s2 p1", { 2, 8, 7, 5, 3, 3, 3, 2, 1, 0, 0 }, 0 },
+    { "1x1 s1 p0", { 2, 5, 6, 4, 6, 1, 1, 1, 0, 0, 0 }, 1 },
+    { "1x1 s2 p0", { 2, 7, 6, 4, 5, 1, 1, 2, 0, 0, 0 }, 0 },
+    { "7x7 s2 p3", { 1, 11, 9, 3, 4, 7, 7, 2, 3, 0, 0 }, 1 },
+    { "3x2 s3 p2", { 2, 8, 10, 3, 2, 3, 2, 3, 2, 0, 0 }, 0 },
+    { "1x1 s1 p1", { 1, 4, 3, 2, 3, 1, 1, 1, 1, 0, 0 }, 1 },
+};
+#define N_CONV_SPECS (sizeof conv_specs / sizeof conv_specs[0])
+
+/* Forward, dx, dw, db against the direct double reference. */
+static void conv_check_ref(const char *name, conv_case *c)
+{
+    const byol__conv_geom *g = &c->g;
+    size_t nx = conv_xlen(g), ny = conv_ylen(g), nw = conv_wlen(g);
+    double *y = dbuf(ny), *dx = dbuf(nx), *dw = dbuf(nw), *db = dbuf((size_t)g->cout);
+    conv_ref(c, y, dx, dw, db);
+    float *gx = fbuf(nx);
+    char msg[96];
+    conv_fwd(c);
+    snprintf(msg, sizeof msg, "conv %s forward", name);
+    assert_close_d(msg, c->y, y, ny, REF_TOL);
+    ffill(c->dw, nw, 0.0f);
+    ffill(c->db, (size_t)g->cout, 0.0f);
+    conv_bwd(c, gx, 0);
+    snprintf(msg, sizeof msg, "conv %s dx", name);
+    assert_close_d(msg, gx, dx, nx, REF_TOL);
+    snprintf(msg, sizeof msg, "conv %s dw", name);
+    assert_close_d(msg, c->dw, dw, nw, REF_TOL);
+    if (c->bias) {
+        snprintf(msg, sizeof msg, "conv %s db", name);
+        assert_close_d(msg, c->db, db, (size_t)g->cout, REF_TOL);
+    }
+    free(y); free(dx); free(dw); free(db); free(gx);
+}
+
+static void test_conv_reference(void **state)
+{
+    (void)state;
+    for (size_t s = 0; s < N_CONV_SPECS; s++)
+        for (int bias = 0; bias < 2; bias++) {
+            conv_case c;
+            conv_setup(&c, conv_specs[s].g, bias, (uint32_t)(10 + s));
+            conv_check_ref(conv_specs[s].name, &c);
+            conv_free(&c);
+        }
+}
+
+/* Analytic gradients of every conv tensor vs finite differences. */
+static void conv_check_fd(const char *name, conv_case *c)
+{
+    const byol__conv_geom *g = &c->g;
+    size_t nx = conv_xlen(g), ny = conv_ylen(g), nw = conv_wlen(g);
+    float *dx = fbuf(nx);
+    ffill(c->dw, nw, 0.0f);
+    ffill(c->db, (size_t)g->cout, 0.0f);
+    conv_bwd(c, dx, 0);
+    fd_param ps[] = { { "x", c->x, nx, dx }, { "w", c->w, nw, c->dw },
+                      { "b", c->b, (size_t)g->cout, c->db } };
+    char msg[64];
+    snprintf(msg, sizeof msg, "conv %s", name);
+    fd_check(msg, conv_fwd, c, c->y, c->dy, ny, ps, c->bias ? 3 : 2);
+    free(dx);
+}
+
+static void test_conv_gradcheck(void **state)
+{
+    (void)state;
+    for (size_t s = 0; s < N_CONV_SPECS; s++) {
+        conv_case c;
+        conv_setup(&c, conv_specs[s].g, conv_specs[s].bias, (uint32_t)(20 + s));
+        conv_check_fd(conv_specs[s].name, &c);
+        conv_free(&c);
+    }
+}
+
+/* A geometry whose im2col matrix spans several chunks, with boundaries in
+ * the middle of an output row and across images. */
+static void test_conv_chunked(void **state)
+{
+    (void)state;
+    conv_case c;
+    conv_setup(&c, geom(3, 34, 33, 64, 5, 3, 1, 1), 1, 40);
+    size_t full = (size_t)(c.g.n * c.g.oh * c.g.ow * 9 * c.g.cin);
+    if (byol__conv2d_scratch(&c.g) >= full)
+        fail_msg("chunked case is not chunked (scratch %zu >= %zu)",
+                 byol__conv2d_scratch(&c.g), full);
+    conv_check_ref("chunked", &c);
+    conv_check_fd("chunked", &c);
+    conv_free(&c);
+    /* A dW too large for per-block accumulators: split by columns. */
+    conv_setup(&c, geom(4, 24, 24, 64, 128, 3, 1, 1), 0, 41);
+    conv_check_ref("chunked, wide dW", &c);
+    conv_free(&c);
+}
+
+static void test_conv_accum(void **state)
+{
+    (void)state;
+    const size_t pick[] = { 0, 2, 3 };   /* im2col, 1x1 direct, 1x1 s2 */
+    for (size_t s = 0; s < 3; s++) {
+        conv_case c;
+        conv_setup(&c, conv_specs[pick[s]].g, 1, (uint32_t)(50 + s));
+        size_t nx = conv_xlen(&c.g), nw = conv_wlen(&c.g);
+        char msg[64];
+        snprintf(msg, sizeof msg, "conv %s dx", conv_specs[pick[s]].name);
+        check_accum(msg, conv_bwd, &c, nx);
+        /* dw, db always add: two passes from zero give twice one pass. */
+        float *dx = fbuf(nx), *w1 = fbuf(nw), *b1 = fbuf((size_t)c.g.cout);
+        ffill(c.dw, nw, 0.0f);
+        ffill(c.db, (size_t)c.g.cout, 0.0f);
+        conv_bwd(&c, dx, 0);
+        for (size_t i = 0; i < nw; i++)
+            w1[i] = 2.0f * c.dw[i];
+        for (int64_t i = 0; i < c.g.cout; i++)
+            b1[i] = 2.0f * c.db[i];
+        conv_bwd(&c, dx, 0);
+        tu_assert_close("conv dw accumulates", c.dw, w1, nw, 1e-6, 1e-6);
+        tu_assert_close("conv db accumulates", c.db, b1, (size_t)c.g.cout,
+                        1e-6, 1e-6);
+        /* dx = NULL (a first layer) still yields dw. */
+        ffill(c.dw, nw, 0.0f);
+        byol__conv2d_backward(&c.g, c.x, c.wp, c.dy, NULL, 0, c.dw, NULL,
+                              c.scratch);
+        for (size_t i = 0; i < nw; i++)
+            w1[i] *= 0.5f;
+        tu_assert_close("conv dw with dx = NULL", c.dw, w1, nw, 1e-6, 1e-6);
+        free(dx); free(w1); free(b1);
+        conv_free(&c);
+    }
+}
+
+static void test_conv_geom(void **state)
+{
+    (void)state;
+    byol__conv_geom g = geom(1, 32, 32, 3, 8, 3, 2, 1);
+    assert_int_equal(byol__conv_geom_init(&g), 0);
+    assert_int_equal(g.oh, 16);
+    assert_int_equal(g.ow, 16);
+    g = geom(1, 224, 224, 3, 8, 7, 2, 3);
+    assert_int_equal(byol__conv_geom_init(&g), 0);
+    assert_int_equal(g.oh, 112);
+    g = geom(1, 2, 2, 3, 8, 5, 1, 1);   /* kernel larger than padded input */
+    assert_int_equal(byol__conv_geom_init(&g), -1);
+    g = geom(1, 4, 4, 3, 8, 3, 0, 1);
+    assert_int_equal(byol__conv_geom_init(&g), -1);
+    /* 1x1 stride-1 convolutions need no scratch at all. */
+    g = geom(64, 8, 8, 256, 512, 1, 1, 0);
+    assert_int_equal(byol__conv_geom_init(&g), 0);
+    assert_int_equal(byol__conv2d_scratch(&g), 0);
+}
+
+/* ---- determinism across thread counts ------------------------------------- */
+
+typedef struct conv_out {
+    float *y, *dx, *dw, *db;
+} conv_out;
+
+static conv_out conv_run(conv_case *c, int threads)
+{
+    conv_out o;
+    size_t nw = conv_wlen(&c->g);
+    byol__set_threads(threads);
+    o.y = fbuf(conv_ylen(&c->g));
+    o.dx = fbuf(conv_xlen(&c->g));
+    o.dw = fbuf(nw);
+    o.db = fbuf((size_t)c->g.cout);
+    ffill(o.dw, nw, 0.0f);
+    ffill(o.db, (size_t)c->g.cout, 0.0f);
+    byol__conv2d_pack(&c->g, c->w, c->wp);
+    byol__conv2d_forward(&c->g, c->x, c->wp, c->b, o.y, c->scratch);
+    byol__conv2d_backward(&c->g, c->x, c->wp, c->dy, o.dx, 0, o.dw, o.db,
+                          c->scratch);
+    byol__set_threads(2);
+    return o;
+}
+
+static void conv_out_free(conv_out *o)
+{
+    free(o->y); free(o->dx); free(o->dw); free(o->db);
+}
+
+static void test_conv_determinism(void **state)
+{
+    (void)state;
+    const byol__conv_geom gs[] = {
+        { 3, 34, 33, 64, 48, 3, 3, 1, 1, 0, 0 },   /* chunked */
+        { 8, 16, 16, 64, 128, 3, 3, 2, 1, 0, 0 },
+        { 8, 16, 16, 64, 96, 1, 1, 1, 0, 0, 0 },
+        { 32, 32, 32, 3, 16, 3, 3, 1, 1, 0, 0 },   /* dW split by depth */
+    };
+    for (size_t s = 0; s < sizeof gs / sizeof gs[0]; s++) {
+        conv_case c;
+        conv_setup(&c, gs[s], 1, (uint32_t)(60 + s));
+        conv_out a = conv_run(&c, 1), b = conv_run(&c, 2);
+        assert_memory_equal(a.y, b.y, conv_ylen(&c.g) * sizeof(float));
+        assert_memory_equal(a.dx, b.dx, conv_xlen(&c.g) * sizeof(float));
+        assert_memory_equal(a.dw, b.dw, conv_wlen(&c.g) * sizeof(float));
+        assert_memory_equal(a.db, b.db, (size_t)c.g.cout * sizeof(float));
+        conv_out_free(&a);
+        conv_out_free(&b);
+        conv_free(&c);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_geom),
+        cmocka_unit_test(test_conv_reference),
+        cmocka_unit_test(test_conv_gradcheck),
+        cmocka_unit_test(test_conv_chunked),
+        cmocka_unit_test(test_conv_accum),
+        cmocka_unit_test(test_conv_determinism),
+    };
+    return cmocka_run_group_tests(tests, group_setup, NULL);
+}

@@ -1,0 +1,110 @@
+/* GEMM (byol__gemm, byol__gemm_limited) against a direct double reference:
+ * transposes, padded leading dimensions, splits by a size limit, threaded
+ * blocks (the same bits for 1 and 2 threads) and an empty k. */
+#include "layers_util.h"
+
+#include "core/internal.h"
+#include "nn/kernels.h"
+
+static void gemm_ref(int ta, int tb, int64_t m, int64_t n, int64_t k,
+                     float alpha, const float *a, int64_t lda, const float *b,
+                     int64_t ldb, float beta, const float *c0, int64_t ldc,
+                     double *out)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double s = 0;
+            for (int64_t p = 0; p < k; p++) {
+                double av = ta ? a[p * lda + i] : a[i * lda + p];
+                double bv = tb ? b[j * ldb + p] : b[p * ldb + j];
+                s += av * bv;
+            }
+            double cv = beta == 0.0f ? 0.0 : (double)beta * c0[i * ldc + j];
+            out[i * n + j] = alpha * s + cv;
+        }
+}
+
+static void gemm_case(int64_t limit, int ta, int tb, int64_t m, int64_t n,
+                      int64_t k, int64_t pad, float beta)
+{
+    /* Padded leading dimensions, so a small limit also cuts by rows. */
+    int64_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+    int64_t ar = ta ? k : m, br = tb ? n : k;
+    float *a = frand((size_t)(ar * lda), 1, 1.0f);
+    float *b = frand((size_t)(br * ldb), 2, 1.0f);
+    float *c = frand((size_t)(m * ldc), 3, 1.0f);
+    double *ref = dbuf((size_t)(m * n));
+    if (beta == 0.0f)
+        ffill(c, (size_t)(m * ldc), NAN);
+    gemm_ref(ta, tb, m, n, k, 0.75f, a, lda, b, ldb, beta, c, ldc, ref);
+    byol__gemm_limited(limit, ta, tb, m, n, k, 0.75f, a, lda, b, ldb, beta, c,
+                       ldc);
+    float *got = fbuf((size_t)(m * n));
+    for (int64_t i = 0; i < m; i++)
+        memcpy(got + i * n, c + i * ldc, (size_t)n * sizeof(float));
+    char msg[96];
+    snprintf(msg, sizeof msg, "gemm limit=%lld ta=%d tb=%d beta=%g",
+             (long long)limit, ta, tb, beta);
+    assert_close_d(msg, got, ref, (size_t)(m * n), REF_TOL);
+    free(a); free(b); free(c); free(ref); free(got);
+}
+
+static void test_gemm_split(void **state)
+{
+    (void)state;
+    const int64_t limits[] = { 3, 4, 1000 };
+    for (int l = 0; l < 3; l++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                gemm_case(limits[l], ta, tb, 7, 5, 9, 0, 0.0f);
+                gemm_case(limits[l], ta, tb, 7, 5, 9, 2, 0.5f);
+                gemm_case(limits[l], ta, tb, 1, 8, 3, 1, 1.0f);
+            }
+    gemm_case(INT32_MAX, 0, 1, 33, 17, 65, 3, 1.0f);
+}
+
+static void test_gemm_empty_k(void **state)
+{
+    (void)state;
+    float c[6] = { 1, 2, 3, 4, 5, NAN };
+    float a[1] = { 0 }, b[1] = { 0 };
+    byol__gemm(0, 0, 2, 3, 0, 1.0f, a, 1, b, 3, 2.0f, c, 3);
+    assert_true(c[0] == 2.0f && c[4] == 10.0f);
+    byol__gemm(0, 0, 2, 3, 0, 1.0f, a, 1, b, 3, 0.0f, c, 3);
+    for (int i = 0; i < 6; i++)
+        assert_true(c[i] == 0.0f);
+}
+
+/* byol__gemm's threaded blocks: right, and the same bits for 1 and 2
+ * threads (the provider's own threading would not give that). */
+static void test_gemm_blocked(void **state)
+{
+    (void)state;
+    const int64_t shapes[][3] = { { 300, 200, 150 }, { 40, 700, 300 } };
+    for (int s = 0; s < 2; s++) {
+        int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], blk;
+        assert_true(byol__gemm_blocks(m, n, k, &blk) > 1);
+        float *a = frand((size_t)(k * m), 1, 1.0f), *b = frand((size_t)(k * n), 2, 1.0f);
+        float *c1 = frand((size_t)(m * n), 3, 1.0f), *c2 = fbuf((size_t)(m * n));
+        double *ref = dbuf((size_t)(m * n));
+        memcpy(c2, c1, (size_t)(m * n) * sizeof(float));
+        gemm_ref(1, 0, m, n, k, 1.0f, a, m, b, n, 0.5f, c1, n, ref);
+        byol__set_threads(1);
+        byol__gemm(1, 0, m, n, k, 1.0f, a, m, b, n, 0.5f, c1, n);
+        byol__set_threads(2);
+        byol__gemm(1, 0, m, n, k, 1.0f, a, m, b, n, 0.5f, c2, n);
+        assert_close_d("gemm blocked", c2, ref, (size_t)(m * n), REF_TOL);
+        assert_memory_equal(c1, c2, (size_t)(m * n) * sizeof(float));
+        free(a); free(b); free(c1); free(c2); free(ref);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_split),
+        cmocka_unit_test(test_gemm_empty_k),
+        cmocka_unit_test(test_gemm_blocked),
+    };
+    return cmocka_run_group_tests(tests, group_setup, NULL);
+}
