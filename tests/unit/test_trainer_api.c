@@ -303,7 +303,8 @@ static void test_target_init_and_encoder(void **state_)
 
 /* The target's passes share the online nets' activation arenas. Using the
  * borrowed encoder between steps (an embedding, even a new plan of its own)
- * must change nothing the next steps compute. */
+ * must change nothing the next steps compute; a plan too small for the views
+ * makes the step fail without a trace. */
 static void test_encoder_use_between_steps(void **state_)
 {
     (void)state_;
@@ -316,6 +317,13 @@ static void test_encoder_use_between_steps(void **state_)
     byol_tensor x = { sizeof x, 4, { 3, 1, 28, 28 }, v.x2 };
     for (int k = 0; k < 3; k++) {
         assert_byol_ok(byol_trainer_step(a, &v.v1, &v.v2, NULL));
+        if (k == 0) {
+            /* planned too small for the views: refused, nothing changed */
+            assert_byol_ok(byol_net_plan(enc, 1));
+            assert_int_equal(byol_trainer_step(b, &v.v1, &v.v2, NULL), BYOL_E_SHAPE);
+            assert_non_null(strstr(byol_last_error(), "the encoder is planned for 1 samples"));
+            assert_byol_ok(byol_net_plan(enc, B));
+        }
         assert_byol_ok(byol_trainer_step(b, &v.v1, &v.v2, NULL));
         assert_byol_ok(byol_net_embed(enc, &x, &e));
         if (k == 1)
