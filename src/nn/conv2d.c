@@ -136,23 +136,36 @@ size_t byol__conv2d_packed_size(const byol__conv_geom *g)
     return (size_t)(g->cout * conv_k(g));
 }
 
-/* The weight's two layouts, w [cout, cin, kh, kw] and wp [cout, kh, kw, cin]:
- * to_packed copies src = w into dst = wp, else src = wp is added into
- * dst = w (the weight gradient). */
+/* Output channel o's weights in the two layouts, w [cout, cin, kh, kw] and
+ * wp [cout, kh, kw, cin]: copied into wp, or wp's added into w (the weight
+ * gradient). */
+static void pack_row(int64_t cin, int64_t taps, const float *w, float *wp)
+{
+    for (int64_t ci = 0; ci < cin; ci++)
+        for (int64_t t = 0; t < taps; t++)
+            wp[t * cin + ci] = w[ci * taps + t];
+}
+
+static void unpack_add_row(int64_t cin, int64_t taps, const float *wp, float *w)
+{
+    for (int64_t ci = 0; ci < cin; ci++)
+        for (int64_t t = 0; t < taps; t++)
+            w[ci * taps + t] += wp[t * cin + ci];
+}
+
+/* Every output channel, one of the two ways: to_packed copies src = w into
+ * dst = wp, else adds src = wp into dst = w. */
 static void permute(const byol__conv_geom *g, const float *src, float *dst, int to_packed)
 {
     const int64_t cin = g->cin, taps = g->kh * g->kw, k = conv_k(g);
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
     if (g->cout * k >= BYOL__PAR_MIN)
-    for (int64_t o = 0; o < g->cout; o++)
-        for (int64_t ci = 0; ci < cin; ci++)
-            for (int64_t t = 0; t < taps; t++) {
-                int64_t iw = (o * cin + ci) * taps + t, ip = o * k + t * cin + ci;
-                if (to_packed)
-                    dst[ip] = src[iw];
-                else
-                    dst[iw] += src[ip];
-            }
+    for (int64_t o = 0; o < g->cout; o++) {
+        if (to_packed)
+            pack_row(cin, taps, src + o * k, dst + o * k);
+        else
+            unpack_add_row(cin, taps, src + o * k, dst + o * k);
+    }
 }
 
 void byol__conv2d_pack(const byol__conv_geom *g, const float *w, float *wp)
