@@ -210,7 +210,7 @@ $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) tests/fuzz/fuzz_$*.c tests/fuzz/replay.c -o $@ $(LIB_A) $(LIBS)
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) $(wildcard include/byol/*.h) $(wildcard src/*/*.h)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) $(wildcard include/byol/*.h) $(wildcard src/*/*.h src/*/*.def)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(STB_CFLAGS) $< $(FUZZ_LIB_SRCS) -o $@ \

@@ -35,10 +35,17 @@ HIDDEN_FROM_TESTS="nn/graph.h"
 fail=0
 report() { echo "$*"; fail=1; }
 
-# Prints "line:header" for each quoted #include of a file.
+# Prints "line:header" for each #include of a file: quoted ones, and those
+# in angle brackets that name a module (<nn/graph.h> reaches the same header
+# through -Isrc; <sys/stat.h> is the system's).
 includes() {
-  grep -n -E '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$1" |
-    sed -E 's/^([0-9]+):[^"]*"([^"]*)".*/\1:\2/' || true
+  grep -n -E '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]' "$1" |
+    sed -E 's/^([0-9]+):[^"<]*(["<])([^">]*)[">].*/\1:\2:\3/' |
+    while IFS=: read -r line bracket inc; do
+      if [ "$bracket" = '"' ] || [[ -v ALLOWED[${inc%%/*}] && $inc == */* ]]; then
+        echo "$line:$inc"
+      fi
+    done || true
 }
 
 contains() { [[ " $1 " == *" $2 "* ]]; }

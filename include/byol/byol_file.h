@@ -234,7 +234,8 @@ BYOL_API int byol_file_metadata_find(const byol_file *f, const char *key, const 
  * @param n_metadata the number of key/value pairs, >= 0.
  * @return BYOL_OK; BYOL_E_INVALID_ARG (a NULL or empty path, a bad tensor
  *         or metadata entry; the message names it); BYOL_E_ABI (a
- *         struct_size too small or not the same in every element);
+ *         struct_size too small, not a multiple of 8, more than 16 times
+ *         this header's, or not the same in every element);
  *         BYOL_E_IO (names the path, the step that failed and the system's
  *         reason); BYOL_E_NOMEM.
  */

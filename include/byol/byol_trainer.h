@@ -209,7 +209,10 @@ BYOL_API float *byol_trainer_buffer(byol_trainer *t, int32_t which, int64_t *cou
  * export it with byol_net_save() under torchvision's names. Its weights are
  * the trainer's: they change with each step. It is planned for
  * train.batch_size (byol_net_embed() takes any N, in chunks of that size)
- * and, like the trainer, used by one thread at a time.
+ * and, like the trainer, used by one thread at a time. A step refuses to
+ * run if the encoder was re-planned for fewer samples than its views hold
+ * (BYOL_E_SHAPE) or left in evaluation mode by byol_net_set_training()
+ * (BYOL_E_BAD_STATE).
  * @param t the trainer, borrowed for the call.
  * @return the encoder, borrowed until the trainer is destroyed (never
  *         destroy it yourself), or NULL when t is NULL (no error recorded).

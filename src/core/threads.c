@@ -1,7 +1,7 @@
 /* The thread count of the handle that is running, read by every parallel
  * loop's num_threads clause.
  *
- * The BLAS provider is kept single-threaded (nn/gemm.c): our threads split
+ * The BLAS provider is kept single-threaded (linalg/gemm.c): our threads split
  * every GEMM into blocks fixed by its shape, so the bits never depend on the
  * thread count, and one pool means the cores are never oversubscribed. */
 #include <unistd.h>

@@ -29,6 +29,11 @@ static int check_sizes(const char *path, const byol_file_tensor *tensors, int64_
     if (size < sizeof *tensors)
         return byol__err(BYOL_E_ABI, "%s: tensor 0: struct_size %u < %zu", path,
                          (unsigned)size, sizeof *tensors);
+    /* Elements are struct_size apart: a value no later struct can have
+     * (misaligned, or far beyond this one) would read past the array. */
+    if (size % _Alignof(byol_file_tensor) != 0 || size > 16 * sizeof *tensors)
+        return byol__err(BYOL_E_ABI, "%s: tensor 0: struct_size %u is not that of a "
+                         "byol_file_tensor", path, (unsigned)size);
     for (int64_t i = 1; i < count; i++)
         if (element(tensors, size, i)->struct_size != size)
             return byol__err(BYOL_E_ABI, "%s: tensor %lld: struct_size %u, tensor 0 has %u",

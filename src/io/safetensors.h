@@ -26,7 +26,7 @@ enum {
 #define BYOL__ST_MAX_DIMS 8
 
 /* The metadata "format" of a trainer checkpoint (written by
- * src/byol/checkpoint.c). It lives here, beside the reader, so that io can
+ * src/train/checkpoint.c). It lives here, beside the reader, so that io can
  * tell a checkpoint from a weight file without depending on the trainer.
  * A change of the checkpoint layout gets a new number after the prefix. */
 #define BYOL__CHECKPOINT_FORMAT "libbyol-checkpoint-1"

@@ -80,7 +80,7 @@ struct byol_net {
     int64_t *counters;
     int64_t nparams, nstate;
     int32_t ncounters;
-    int32_t borrowed;        /* params/grads live in a caller's buffers (byol__net_use_buffers) */
+    int32_t borrowed;        /* params/grads live in a caller's buffers (byol__nn_use_buffers) */
     int32_t training;
     /* arena */
     int64_t max_batch;

@@ -120,7 +120,11 @@ int64_t byol__nn_planned_batch(const byol_net *net) { return net->max_batch; }
 
 int64_t byol__nn_input_size(const byol_net *net) { return byol__node_size(&net->nodes[0]); }
 
-int64_t byol__nn_output_size(const byol_net *net) { return byol__node_size(&net->nodes[net->output]); }
+int byol__nn_input_is_map(const byol_net *net) { return net->nodes[0].rank == 4; }
+
+int byol__nn_training(const byol_net *net) { return net->training; }
+
+float *byol__nn_input_buffer(byol_net *net) { return net->in_slot; }
 
 size_t byol__net_counters_offset(const byol_net *net)
 {

@@ -7,7 +7,9 @@
  * internal layout (NHWC; [N, C] for vectors), so nets chain by pointer: the
  * output of one is the input of the next, and the input gradient a backward
  * pass returns is the next backward's dy. Pointers a pass returns live in
- * the net's arena until its next pass or plan. */
+ * the net's arena until the next pass of any net planned into that arena,
+ * or the next plan. Inputs and dy are only read, and must stay as they are
+ * until the backward pass (its first layer's gradient reads the input). */
 #ifndef BYOL_NN_NN_H
 #define BYOL_NN_NN_H
 
@@ -15,7 +17,10 @@
 #include <stdint.h>
 
 #include "byol/byol_net.h"
-#include "io/safetensors.h"
+
+/* io's safetensors types (io/safetensors.h), for the state_dict calls. */
+typedef struct byol__st_file byol__st_file;
+typedef struct byol__st_list byol__st_list;
 
 /* ---- creation ------------------------------------------------------------ */
 
@@ -63,21 +68,27 @@ int byol__nn_arena_floats(byol_net *net, int64_t max_batch, int64_t *floats);
 int byol__nn_plan_in(byol_net *net, int64_t max_batch, float *arena);
 /* The batch the net is planned for, 0 if it was never planned. */
 int64_t byol__nn_planned_batch(const byol_net *net);
+/* The arena's input buffer: planned-batch samples in nn's layout, which
+ * the passes here never touch, so a caller may stage an input in it
+ * (byol_net_forward() and byol_net_embed() overwrite it). */
+float *byol__nn_input_buffer(byol_net *net);
 
 /* ---- passes ------------------------------------------------------------------- */
 
-/* Floats per sample of the input and of the output. */
+/* Floats per sample of the input; whether it is an image map [C, H, W]
+ * (else a vector); whether byol_net_set_training() left the net in
+ * training mode. */
 int64_t byol__nn_input_size(const byol_net *net);
-int64_t byol__nn_output_size(const byol_net *net);
+int byol__nn_input_is_map(const byol_net *net);
+int byol__nn_training(const byol_net *net);
 /* x [batch, C, H, W] (the public layout) -> y [batch, ...] in the internal
  * layout the passes take. */
 void byol__nn_input_from_nchw(const byol_net *net, int64_t batch, const float *x, float *y);
 /* Training-mode forward pass over batch <= the planned batch samples of x
- * (internal layout, borrowed until the backward pass: its first layer's
- * gradient reads it). *y receives the output. Errors: BYOL_E_CANCELLED. */
+ * (nn's layout). *y receives the output. Errors: BYOL_E_CANCELLED. */
 int byol__nn_forward(byol_net *net, const float *x, int64_t batch, const float **y);
-/* Backward pass of the last byol__nn_forward from dy (internal layout of
- * the output, borrowed for the call), adding into the parameter gradients.
+/* Backward pass of the last byol__nn_forward from dy (nn's layout of the
+ * output), adding into the parameter gradients.
  * With dx non-NULL, *dx receives the input gradient. Errors:
  * BYOL_E_CANCELLED (the gradients are partial). */
 int byol__nn_backward(byol_net *net, const float *dy, const float **dx);

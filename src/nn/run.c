@@ -214,7 +214,7 @@ void byol__nn_input_from_nchw(const byol_net *net, int64_t batch, const float *x
 
 int byol__nn_forward(byol_net *net, const float *x, int64_t batch, const float **y)
 {
-    net->nodes[0].out = (float *)(uintptr_t)x; /* read only: no layer writes its input */
+    net->nodes[0].out = (float *)(uintptr_t)x; /* read only (nn.h): no layer writes node 0 */
     int rc = run_forward(net, batch, 1);
     *y = net->nodes[net->output].out;
     return rc;
@@ -330,7 +330,7 @@ int byol_net_backward(byol_net *net, const byol_tensor *dy, byol_tensor *dx)
 
 int byol__nn_backward(byol_net *net, const float *dy, const float **dx)
 {
-    net->nodes[net->output].grad = (float *)(uintptr_t)dy; /* read only: see nn.h */
+    net->nodes[net->output].grad = (float *)(uintptr_t)dy; /* read only (nn.h) */
     int rc = run_backward(net, dx != NULL);
     if (rc != BYOL_OK || !dx)
         return rc;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "io/safetensors.h"
 #include "nn/graph.h"
 
 static void entry_name(char *buf, size_t len, const char *prefix, const char *name,

@@ -34,7 +34,7 @@ int byol__optim_create(const byol_config *cfg, int64_t count, byol__optim **out)
     *out = NULL;
     const char *name = byol__cfg_str(cfg, BYOL__K_OPTIM_NAME);
     const byol__optim_ops *ops = find(name);
-    /* Only if optim.name's choices (config_keys.c) got ahead of the table. */
+    /* Only if optim.name's choices (config_keys.def) got ahead of the table. */
     if (!ops)
         return byol__err(BYOL_E_KEY, "optim.name: no optimizer '%s' in the table", name);
     int rc = ops->from_config(cfg, count, out);

@@ -24,7 +24,7 @@
  *      `const byol__optim_ops byol__<name>_ops`;
  *   2. that row declared and listed in the table in optim.c;
  *   3. <name> among optim.name's choices, and any new keys, in
- *      src/core/config_keys.c.
+ *      src/core/config_keys.def.
  * Nothing in the trainer. Declare a byol__<name>_create here only if code
  * outside the table makes the optimizer directly.
  *

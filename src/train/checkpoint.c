@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "io/safetensors.h"
 #include "nn/nn.h"
 #include "train/trainer.h"
 
@@ -29,11 +30,11 @@ int byol_trainer_save(const byol_trainer *t, const char *path)
     if (!t || !path)
         return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_save: NULL argument");
     byol__st_list l = { 0 };
-    byol_net *nets[5];
-    const char *prefix[5];
+    byol_net *nets[BYOL__NETS];
+    const char *prefix[BYOL__NETS];
     byol__trainer_nets(t, nets, prefix);
     int rc = BYOL_OK;
-    for (int k = 0; rc == BYOL_OK && k < 5; k++)
+    for (int k = 0; rc == BYOL_OK && k < BYOL__NETS; k++)
         rc = byol__nn_entries(nets[k], prefix[k], &l);
     if (rc == BYOL_OK)
         rc = add_optim(t, &l);
@@ -72,11 +73,11 @@ static int read_int(const byol__st_file *f, const char *key, int64_t *out)
 /* Checks (copy = 0) or restores (copy = 1) the whole state from f. */
 static int restore(byol_trainer *t, const byol__st_file *f, int copy)
 {
-    byol_net *nets[5];
-    const char *prefix[5];
+    byol_net *nets[BYOL__NETS];
+    const char *prefix[BYOL__NETS];
     int64_t matched = 0;
     byol__trainer_nets(t, nets, prefix);
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < BYOL__NETS; k++) {
         int rc = byol__nn_read_entries(nets[k], f, prefix[k], copy, &matched);
         if (rc != BYOL_OK)
             return rc;

@@ -19,10 +19,10 @@ static float *region(const byol_trainer *t, int r) { return t->work + r * t->bat
 
 static void snapshot(byol_trainer *t, int restore)
 {
-    byol_net *nets[5];
+    byol_net *nets[BYOL__NETS];
     unsigned char *at = t->snapshot;
     byol__trainer_nets(t, nets, NULL);
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < BYOL__NETS; k++) {
         if (restore)
             byol__nn_state_restore(nets[k], at);
         else
@@ -33,11 +33,11 @@ static void snapshot(byol_trainer *t, int restore)
 
 /* ---- the passes ------------------------------------------------------------ */
 
-/* View k (0 or 1) of this step in nn's layout: t->views holds two,
- * [batch, C*H*W] each. */
+/* View k (0 or 1) of this step in nn's layout, [batch, C*H*W]: view 1 is
+ * staged in the online encoder's own input buffer, view 2 in the trainer's. */
 static float *view(const byol_trainer *t, int k)
 {
-    return t->views + k * t->batch * byol__nn_input_size(t->online[BYOL__ENC]);
+    return k == 0 ? byol__nn_input_buffer(t->online[BYOL__ENC]) : t->view2;
 }
 
 /* View k+1 is [n, C, H, W] (n taken from view 1) and finite. */
@@ -63,6 +63,27 @@ static int check_view(const byol_trainer *t, const byol_tensor *v, int k, int64_
     return BYOL_OK;
 }
 
+/* The online encoder is the one net a caller holds (byol_trainer_encoder()):
+ * it must still take images, in training mode, n at a time. */
+static int check_encoder(const byol_trainer *t, int64_t n, const char *fn)
+{
+    const byol_net *enc = t->online[BYOL__ENC];
+    if (!byol__nn_input_is_map(enc))
+        return byol__err(BYOL_E_SHAPE, "%s: the encoder takes vectors of %lld features; a "
+                         "trainer's views are images [N,C,H,W]", fn,
+                         (long long)byol__nn_input_size(enc));
+    if (!byol__nn_training(enc))
+        return byol__err(BYOL_E_BAD_STATE, "%s: the encoder is in evaluation mode "
+                         "(byol_net_set_training on byol_trainer_encoder()); a step trains it",
+                         fn);
+    int64_t planned = byol__nn_planned_batch(enc);
+    if (planned < n)
+        return byol__err(BYOL_E_SHAPE, "%s: the encoder is planned for %lld samples "
+                         "(byol_net_plan on byol_trainer_encoder()), the views hold %lld", fn,
+                         (long long)planned, (long long)n);
+    return BYOL_OK;
+}
+
 /* Checks both views once and converts them once to nn's layout, for the
  * target and the online passes alike. */
 static int take_views(byol_trainer *t, const byol_tensor *v1, const byol_tensor *v2,
@@ -75,12 +96,9 @@ static int take_views(byol_trainer *t, const byol_tensor *v1, const byol_tensor 
         if (rc != BYOL_OK)
             return rc;
     }
-    /* the one net a caller can re-plan: byol_trainer_encoder() */
-    int64_t planned = byol__nn_planned_batch(t->online[BYOL__ENC]);
-    if (planned < *n)
-        return byol__err(BYOL_E_SHAPE, "%s: the encoder is planned for %lld samples "
-                         "(byol_net_plan on byol_trainer_encoder()), the views hold %lld", fn,
-                         (long long)planned, (long long)*n);
+    int rc = check_encoder(t, *n, fn);
+    if (rc != BYOL_OK)
+        return rc;
     for (int k = 0; k < 2; k++)
         byol__nn_input_from_nchw(t->online[BYOL__ENC], *n, v[k]->data, view(t, k));
     return BYOL_OK;

@@ -128,21 +128,22 @@ static int make_spans(byol_trainer *t)
     return BYOL_OK;
 }
 
-/* Scratch: both views in nn's layout, the target projections and the loss
- * gradient, the monitor's sums and the guard's snapshot of BN state. */
+/* Scratch: view 2 in nn's layout (view 1 goes to the encoder's input
+ * buffer), the target projections and the loss gradient, the monitor's
+ * sums and the guard's snapshot of BN state. */
 static int make_scratch(byol_trainer *t)
 {
-    byol_net *nets[5];
+    byol_net *nets[BYOL__NETS];
     size_t state = 0;
     byol__trainer_nets(t, nets, NULL);
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < BYOL__NETS; k++)
         state += byol__nn_state_bytes(nets[k]);
-    int64_t view = t->batch * byol__nn_input_size(t->online[BYOL__ENC]);
-    t->views = byol__calloc((size_t)(2 * view), sizeof(float));
+    t->view2 = byol__calloc((size_t)(t->batch * byol__nn_input_size(t->online[BYOL__ENC])),
+                            sizeof(float));
     t->work = byol__calloc((size_t)(3 * t->batch * t->proj_out), sizeof(float));
     t->monitor = byol__calloc((size_t)(2 * t->proj_out), sizeof(double));
     t->snapshot = byol__calloc(state, 1);
-    if (!t->views || !t->work || !t->monitor || !t->snapshot)
+    if (!t->view2 || !t->work || !t->monitor || !t->snapshot)
         return byol__err(BYOL_E_NOMEM, "byol_trainer_create: out of memory for batch %lld",
                          (long long)t->batch);
     return BYOL_OK;
@@ -210,7 +211,7 @@ void byol_trainer_destroy(byol_trainer *t)
     byol__free(t->grads);
     byol__free(t->tparams);
     byol__free(t->spans);
-    byol__free(t->views);
+    byol__free(t->view2);
     byol__free(t->work);
     byol__free(t->monitor);
     byol__free(t->snapshot);
@@ -218,16 +219,16 @@ void byol_trainer_destroy(byol_trainer *t)
     byol__free(t);
 }
 
-int byol__trainer_nets(const byol_trainer *t, byol_net **nets, const char **prefixes)
+void byol__trainer_nets(const byol_trainer *t, byol_net **nets, const char **prefixes)
 {
-    static const char *const names[5] = { "online.encoder.", "online.projector.",
-                                          "online.predictor.", "target.encoder.",
-                                          "target.projector." };
-    byol_net *all[5] = { t->online[0], t->online[1], t->online[2], t->target[0], t->target[1] };
-    for (int k = 0; k < 5; k++) {
+    static const char *const names[BYOL__NETS] = { "online.encoder.", "online.projector.",
+                                                   "online.predictor.", "target.encoder.",
+                                                   "target.projector." };
+    byol_net *const all[BYOL__NETS] = { t->online[0], t->online[1], t->online[2],
+                                        t->target[0], t->target[1] };
+    for (int k = 0; k < BYOL__NETS; k++) {
         nets[k] = all[k];
         if (prefixes)
             prefixes[k] = names[k];
     }
-    return 5;
 }

@@ -7,6 +7,8 @@
 #include "optim/optim.h"
 
 enum { BYOL__ENC, BYOL__PROJ, BYOL__PRED, BYOL__PARTS };
+/* Nets in a trainer: the three online parts and the target's two. */
+#define BYOL__NETS 5
 
 struct byol_trainer {
     byol_config *cfg;                  /* a copy, saved in checkpoints */
@@ -23,7 +25,7 @@ struct byol_trainer {
     int64_t step, total_steps, warmup_steps, batch, feat, proj_out;
     int64_t in_dims[3];                /* the encoder's input [C, H, W] */
     double base_lr, tau_base;          /* optim.lr (from the optimizer), ema.tau_base */
-    float *views;                      /* both views in nn's layout, [2][batch, C*H*W] */
+    float *view2;                      /* view 2 in nn's layout, [batch, C*H*W] (step.c) */
     float *work;                       /* target projections and the loss gradient */
     double *monitor;                   /* 2 * proj_out */
     unsigned char *snapshot;           /* BN state of all nets, for the guard */
@@ -31,7 +33,7 @@ struct byol_trainer {
     void *hook_user;
 };
 
-/* The five networks in checkpoint order with their name prefixes. */
-int byol__trainer_nets(const byol_trainer *t, byol_net **nets, const char **prefixes);
+/* The BYOL__NETS networks in checkpoint order with their name prefixes. */
+void byol__trainer_nets(const byol_trainer *t, byol_net **nets, const char **prefixes);
 
 #endif

@@ -519,7 +519,8 @@ static void test_write_safetensors_round_trip(void **state)
 }
 
 /* Elements are struct_size apart: a caller with a newer header passes
- * larger structs, and one struct_size smaller than 1.3's is refused. */
+ * larger structs; one smaller than 1.3's, misaligned or absurdly large is
+ * refused. */
 static void test_write_struct_sizes(void **state)
 {
     (void)state;
@@ -544,6 +545,13 @@ static void test_write_struct_sizes(void **state)
     assert_msg_has("tensor 1");
     byol_file_tensor small = { sizeof small - 8, BYOL_DTYPE_F32, "x", 1, 0, { 2 }, 0, 8, x };
     assert_int_equal(byol_file_write_safetensors(path, &small, 1, NULL, 0), BYOL_E_ABI);
+    /* a size no struct can have would step past the array: misaligned, or huge */
+    v[0].t.struct_size = sizeof v[0] + 4;
+    assert_int_equal(byol_file_write_safetensors(path, &v[0].t, 1, NULL, 0), BYOL_E_ABI);
+    assert_msg_has("is not that of a byol_file_tensor");
+    v[0].t.struct_size = 0x7fff0000u;
+    assert_int_equal(byol_file_write_safetensors(path, &v[0].t, 2, NULL, 0), BYOL_E_ABI);
+    assert_msg_has("is not that of a byol_file_tensor");
 }
 
 /* Every bad argument is refused before the file is touched. */

@@ -304,7 +304,7 @@ static void test_target_init_and_encoder(void **state_)
 /* The target's passes share the online nets' activation arenas. Using the
  * borrowed encoder between steps (an embedding, even a new plan of its own)
  * must change nothing the next steps compute; a plan too small for the views
- * makes the step fail without a trace. */
+ * or evaluation mode makes the step fail without a trace. */
 static void test_encoder_use_between_steps(void **state_)
 {
     (void)state_;
@@ -318,11 +318,16 @@ static void test_encoder_use_between_steps(void **state_)
     for (int k = 0; k < 3; k++) {
         assert_byol_ok(byol_trainer_step(a, &v.v1, &v.v2, NULL));
         if (k == 0) {
-            /* planned too small for the views: refused, nothing changed */
+            /* planned too small for the views, or in evaluation mode:
+             * refused, nothing changed */
             assert_byol_ok(byol_net_plan(enc, 1));
             assert_int_equal(byol_trainer_step(b, &v.v1, &v.v2, NULL), BYOL_E_SHAPE);
             assert_non_null(strstr(byol_last_error(), "the encoder is planned for 1 samples"));
             assert_byol_ok(byol_net_plan(enc, B));
+            assert_byol_ok(byol_net_set_training(enc, 0));
+            assert_int_equal(byol_trainer_step(b, &v.v1, &v.v2, NULL), BYOL_E_BAD_STATE);
+            assert_non_null(strstr(byol_last_error(), "the encoder is in evaluation mode"));
+            assert_byol_ok(byol_net_set_training(enc, 1));
         }
         assert_byol_ok(byol_trainer_step(b, &v.v1, &v.v2, NULL));
         assert_byol_ok(byol_net_embed(enc, &x, &e));
@@ -400,6 +405,21 @@ static void test_bad_calls(void **state_)
     byol_trainer *bad = NULL;
     assert_byol_ok(byol_config_create(&cfg));
     assert_int_equal(byol_config_parse(cfg, "train.batch_size=1"), BYOL_E_RANGE);
+    /* an encoder of vectors trains on no views: its steps are refused */
+    byol_builder *bl;
+    byol_net *mlp;
+    int32_t y;
+    assert_byol_ok(byol_config_parse(cfg, SMALL));
+    assert_byol_ok(byol_builder_create(NULL, 784, 1, 1, &bl));
+    assert_byol_ok(byol_builder_linear(bl, "fc", 0, 16, 1, &y));
+    assert_byol_ok(byol_builder_finish(bl, y, &mlp));
+    byol_builder_destroy(bl);
+    assert_byol_ok(byol_trainer_create(cfg, mlp, &bad));
+    byol_tensor flat1 = { sizeof flat1, 4, { B, 784, 1, 1 }, v.x1 };
+    byol_tensor flat2 = { sizeof flat2, 4, { B, 784, 1, 1 }, v.x2 };
+    assert_int_equal(byol_trainer_step(bad, &flat1, &flat2, NULL), BYOL_E_SHAPE);
+    assert_non_null(strstr(byol_last_error(), "the encoder takes vectors of 784 features"));
+    byol_net_destroy(mlp);
     byol_config_destroy(cfg);
     byol_trainer_destroy(bad);
     byol_trainer_destroy(t);
