@@ -320,8 +320,11 @@ if [ -d "$CIFAR/train" ] && [ -d "$CIFAR/test" ]; then
     --data "$CIFAR/train" --test-data "$CIFAR/test" --limit 1000 --threads 2
   sed 's/^/# /' "$T/out"
   check "cifar10: eval reports both accuracies" grep -q "probe top-1" "$T/out"
+elif [ "${BYOL_REQUIRE_DATA:-}" = 1 ]; then
+  not_ok "the CIFAR-10 cases: $CIFAR/train and /test not found (make data unpacks them);" \
+         "BYOL_REQUIRE_DATA=1 makes real data mandatory"
 else
-  echo "# skipping the CIFAR-10 cases: $CIFAR/train and /test not found (make data unpacks them)"
+  echo "# SKIPPED: the CIFAR-10 cases: $CIFAR/train and /test not found (make data unpacks them)"
 fi
 
 echo "# byol CLI: $pass passed, $failed failed"

@@ -170,29 +170,29 @@ static inline size_t du_pnm(uint8_t *out, int w, int h, int channels, const uint
 
 /* ---- real data ----------------------------------------------------------- */
 
-/* 1 when path exists; else a skip (BYOL_ALLOW_MISSING_DATA=1) or a failure
- * saying what is missing and how to get it. */
+/* 1 when path exists. Else, in a user's clone, a visible SKIPPED line and
+ * a skip (cmocka counts it); with BYOL_REQUIRE_DATA=1 (.ci/run sets it, as
+ * CI has the data) a failure saying what is missing and how to get it. */
 static inline int du_require(const char *what, const char *path, const char *how)
 {
     struct stat st;
-    const char *allow = getenv("BYOL_ALLOW_MISSING_DATA");
+    const char *require = getenv("BYOL_REQUIRE_DATA");
     if (stat(path, &st) == 0)
         return 1;
-    if (allow && !strcmp(allow, "1")) {
-        printf("SKIPPED: %s not found (%s is missing); BYOL_ALLOW_MISSING_DATA=1 allows the "
-               "skip\n", what, path);
+    if (!require || strcmp(require, "1")) {
+        printf("SKIPPED: %s not found (%s is missing). %s\n", what, path, how);
         fflush(stdout);
         skip();
         return 0;
     }
-    fail_msg("%s not found: %s is missing. %s BYOL_ALLOW_MISSING_DATA=1 skips instead of "
-             "failing.", what, path, how);
+    fail_msg("%s not found: %s is missing. %s (BYOL_REQUIRE_DATA=1: real data is mandatory.)",
+             what, path, how);
     return 0;
 }
 
 /* Folder of the four Fashion-MNIST gzip IDX files: BYOL_FASHION_MNIST, else
  * where Debian's dataset-fashion-mnist puts them. NULL after a skip
- * (du_require: missing files fail unless BYOL_ALLOW_MISSING_DATA=1). */
+ * (du_require: missing files are a skip unless BYOL_REQUIRE_DATA=1). */
 static inline const char *du_fashion_mnist_dir(void)
 {
     static const char *names[4] = { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",

@@ -10,8 +10,8 @@
  * dataset-fashion-mnist), or any folder holding the four gzip IDX files,
  * named by BYOL_FASHION_MNIST (default /usr/share/datasets/fashion-mnist),
  * read with the library's own dataset API (byol_dataset_open, data.format
- * idx). Missing data fails the test, unless BYOL_ALLOW_MISSING_DATA=1 turns
- * that into a skip.
+ * idx). Missing data is a skip, or a failure with BYOL_REQUIRE_DATA=1 (as
+ * in CI).
  *
  * BYOL_FMNIST_STEPS=n runs n steps instead of 300. Fewer steps (e.g. under
  * ASan) assert only the per-step checks; the quality bounds below were
