@@ -66,22 +66,6 @@ static int count_temp_files(const char *dir)
     return n;
 }
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long n = ftell(fp);
-    assert_true(n >= 0);
-    rewind(fp);
-    unsigned char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    *len = (size_t)n;
-    return buf;
-}
-
 static void spit(const char *path, const void *data, size_t len)
 {
     FILE *fp = fopen(path, "wb");
@@ -262,16 +246,22 @@ static void test_weight_file(void **state)
     byol_net_destroy(net);
 }
 
+/* A fresh TRAINER trainer, saved as path; the caller destroys it. */
+static byol_trainer *saved_trainer(const char *path)
+{
+    byol_config *cfg = tu_config(TRAINER);
+    byol_trainer *t = NULL;
+    assert_byol_ok(byol_trainer_create(cfg, NULL, &t));
+    assert_byol_ok(byol_trainer_save(t, path));
+    byol_config_destroy(cfg);
+    return t;
+}
+
 static void test_checkpoint(void **state)
 {
     (void)state;
     const char *path = tmp_path("ck.safetensors");
-    byol_config *cfg;
-    byol_trainer *t = NULL;
-    assert_byol_ok(byol_config_create(&cfg));
-    assert_byol_ok(byol_config_parse(cfg, TRAINER));
-    assert_byol_ok(byol_trainer_create(cfg, NULL, &t));
-    assert_byol_ok(byol_trainer_save(t, path));
+    byol_trainer *t = saved_trainer(path);
     byol_file *f = NULL;
     assert_byol_ok(byol_file_open(path, &f));
     assert_int_equal(byol_file_kind(f), BYOL_FILE_CHECKPOINT);
@@ -288,7 +278,6 @@ static void test_checkpoint(void **state)
     assert_int_equal(ft.numel, nparams);
     byol_file_close(f);
     byol_trainer_destroy(t);
-    byol_config_destroy(cfg);
 }
 
 /* The kind comes from the metadata "format" alone. */
@@ -404,7 +393,7 @@ static void test_refuses_what_net_load_refuses(void **state)
     byol_net *net = make_net();
     assert_byol_ok(byol_net_save(net, good));
     size_t len;
-    unsigned char *bytes = slurp(good, &len);
+    unsigned char *bytes = tu_slurp(good, &len);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = hlen << 8 | bytes[i];
@@ -513,7 +502,7 @@ static void test_write_safetensors_round_trip(void **state)
     byol_file_close(f);
     /* the data section starts 8-byte aligned */
     size_t len;
-    unsigned char *bytes = slurp(path, &len);
+    unsigned char *bytes = tu_slurp(path, &len);
     assert_int_equal(bytes[0] % 8, 0);
     free(bytes);
 }
@@ -563,7 +552,7 @@ static void test_write_bad_arguments_keep_the_file(void **state)
     byol_file_tensor good = { sizeof good, BYOL_DTYPE_F32, "x", 1, 0, { 4 }, 0, 16, x };
     assert_byol_ok(byol_file_write_safetensors(path, &good, 1, NULL, 0));
     size_t len0, len1;
-    unsigned char *before = slurp(path, &len0);
+    unsigned char *before = tu_slurp(path, &len0);
     byol_file_tensor bad[8];
     for (int i = 0; i < 8; i++)
         bad[i] = good;
@@ -592,7 +581,7 @@ static void test_write_bad_arguments_keep_the_file(void **state)
     assert_int_equal(byol_file_write_safetensors(path, &good, 1, NULL, 1), BYOL_E_INVALID_ARG);
     assert_int_equal(byol_file_write_safetensors("", &good, 1, NULL, 0), BYOL_E_INVALID_ARG);
     assert_int_equal(byol_file_write_safetensors(NULL, &good, 1, NULL, 0), BYOL_E_INVALID_ARG);
-    unsigned char *after = slurp(path, &len1);
+    unsigned char *after = tu_slurp(path, &len1);
     assert_int_equal(len0, len1);
     assert_memory_equal(before, after, len0);
     assert_int_equal(count_temp_files(tmp_dir), 0);
@@ -608,12 +597,12 @@ static void test_write_atomic_parts(void **state)
     const size_t sizes[] = { 4, 0, 4, 0 };
     assert_byol_ok(byol_file_write_atomic(path, parts, sizes, 4));
     size_t len;
-    unsigned char *got = slurp(path, &len);
+    unsigned char *got = tu_slurp(path, &len);
     assert_int_equal(len, 8);
     assert_memory_equal(got, "headbody", 8);
     free(got);
     assert_byol_ok(byol_file_write_atomic(path, NULL, NULL, 0));
-    got = slurp(path, &len);
+    got = tu_slurp(path, &len);
     assert_int_equal(len, 0);
     free(got);
     const void *nul[] = { NULL };
@@ -665,7 +654,7 @@ static void test_write_atomic_unwritable_folder(void **state)
     assert_msg_has(path);
     assert_msg_has(strerror(EACCES));
     size_t len;
-    unsigned char *got = slurp(path, &len);
+    unsigned char *got = tu_slurp(path, &len);
     assert_int_equal(len, 3);
     assert_memory_equal(got, "old", 3);
     free(got);
@@ -702,7 +691,7 @@ static void test_write_atomic_failure_keeps_the_file(void **state)
     assert_msg_has(path);
     assert_msg_has(strerror(EFBIG));
     size_t len;
-    unsigned char *got = slurp(path, &len);
+    unsigned char *got = tu_slurp(path, &len);
     assert_int_equal(len, 8);
     assert_memory_equal(got, "previous", 8);
     free(got);
@@ -729,14 +718,7 @@ static void test_open_allocation_failures(void **state)
 {
     (void)state;
     const char *path = tmp_path("oom.safetensors");
-    byol_config *cfg;
-    byol_trainer *t = NULL;
-    assert_byol_ok(byol_config_create(&cfg));
-    assert_byol_ok(byol_config_parse(cfg, TRAINER));
-    assert_byol_ok(byol_trainer_create(cfg, NULL, &t));
-    assert_byol_ok(byol_trainer_save(t, path));
-    byol_trainer_destroy(t);
-    byol_config_destroy(cfg);
+    byol_trainer_destroy(saved_trainer(path));
     assert_true(tu_each_allocation_fails(open_and_describe, (void *)path, NULL) >= 4);
 }
 
@@ -766,7 +748,7 @@ static void still_old(void *arg)
 {
     write_job *j = arg;
     size_t len;
-    unsigned char *now = slurp(j->path, &len);
+    unsigned char *now = tu_slurp(j->path, &len);
     assert_int_equal(len, j->len0);
     assert_memory_equal(now, j->before, len);
     free(now);
@@ -781,7 +763,7 @@ static void test_write_allocation_failures(void **state)
         const void *old[] = { "old" };
         const size_t old_n[] = { 3 };
         assert_byol_ok(byol_file_write_atomic(j.path, old, old_n, 1));
-        j.before = slurp(j.path, &j.len0);
+        j.before = tu_slurp(j.path, &j.len0);
         assert_true(tu_each_allocation_fails(write_new, &j, still_old) >= 1);
         free(j.before);
     }

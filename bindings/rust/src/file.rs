@@ -286,38 +286,34 @@ pub struct TensorRef<'a> {
     pub data: &'a [u8],
 }
 
+/// The bytes of a slice of `f32` or `i32` (private: only such types, whose
+/// every value is its initialised bytes with no padding, may come here).
+fn bytes_of<T: Copy>(values: &[T]) -> &[u8] {
+    // SAFETY: T is f32 or i32 (see the callers): no padding, all bytes
+    // initialised; the slice covers the same memory for the same lifetime.
+    unsafe {
+        core::slice::from_raw_parts(values.as_ptr() as *const u8, core::mem::size_of_val(values))
+    }
+}
+
 impl<'a> TensorRef<'a> {
     /// An `F32` tensor over `values`.
     pub fn f32(name: &'a str, shape: &'a [usize], values: &'a [f32]) -> TensorRef<'a> {
-        // SAFETY: any f32 is 4 initialised bytes; the slice covers the same memory.
-        let data = unsafe {
-            core::slice::from_raw_parts(
-                values.as_ptr() as *const u8,
-                core::mem::size_of_val(values),
-            )
-        };
         TensorRef {
             name,
             dtype: Dtype::F32,
             shape,
-            data,
+            data: bytes_of(values),
         }
     }
 
     /// An `I32` tensor over `values`.
     pub fn i32(name: &'a str, shape: &'a [usize], values: &'a [i32]) -> TensorRef<'a> {
-        // SAFETY: as for f32.
-        let data = unsafe {
-            core::slice::from_raw_parts(
-                values.as_ptr() as *const u8,
-                core::mem::size_of_val(values),
-            )
-        };
         TensorRef {
             name,
             dtype: Dtype::I32,
             shape,
-            data,
+            data: bytes_of(values),
         }
     }
 }
