@@ -75,7 +75,7 @@ LIB_SO := $(LIB_DIR)/libbyol.so.$(VERSION)
 # The byol command (tools/byol): public API only, linked with the static library.
 BYOL_TOOL := $(BUILD)/tools/byol
 
-.PHONY: FORCE fuzz all check test data demo bench install uninstall abi-check abi-baseline clean \
+.PHONY: FORCE fuzz all check test data demo bench quality install uninstall abi-check abi-baseline clean \
         deps check-symbols check-headers tools rust-test examples docs
 
 all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc $(BYOL_TOOL)
@@ -186,6 +186,16 @@ bench: $(BUILD)/bench/bench_net $(BUILD)/bench/bench_loader data $(BASELINE_NET)
 	@python3 bench/compare.py --bench-net $(BUILD)/bench/bench_net --threads 2 \
 	  --bench-loader $(BUILD)/bench/bench_loader --cifar-dir $(CIFAR_JPG)/train \
 	  --photos-dir $(BYOL_DATA)/photos $(if $(BASELINE_NET),--baseline-bench-net $(BASELINE_NET))
+
+# Feature quality at equal steps on CIFAR-10 (docs/QUALITY.md): libbyol's
+# `byol pretrain` and the PyTorch reference of tests/ref/ train the same recipe
+# for STEPS steps, each scored by byol eval's k-NN; about 45 minutes at 780
+# steps on 2 cores. Needs /usr/bin/python3 with torch and torchvision.
+STEPS ?= 780
+quality: $(BYOL_TOOL) $(LIB_SO) data
+	@python3 bench/quality/quality.py --arm libbyol --steps $(STEPS) --byol $(BYOL_TOOL)
+	@python3 bench/quality/quality.py --arm torch --steps $(STEPS) --byol $(BYOL_TOOL)
+	@python3 bench/quality/quality.py --table
 
 build/baseline/%/$(BUILD)/bench/bench_net:
 	@rm -rf build/baseline/$* && mkdir -p build/baseline/$*

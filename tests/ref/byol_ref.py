@@ -25,6 +25,8 @@ then `.to(dtype)` / `.double()` everything before constructing Byol).
     excluded, u *= eta*||p||/||u|| when both norms are > 0 (else ratio 1);
     mu = m*mu + u (mu starts at 0); p -= lr*mu. Excluded from BOTH weight
     decay and the trust ratio: every bias and every BatchNorm weight/bias.
+  * SGD (Hyper.optimizer="sgd", libbyol's optim.name=sgd): torch.optim.SGD's
+    momentum; biases and norms get no weight decay unless decay_bias_norm.
   * lr(k) = base_lr*B/256 * k/W for k < W, else
     base_lr*B/256 * 0.5*(1 + cos(pi*min(k-W, K-W)/(K-W)));
     tau(k) = 1 - (1 - tau_base)*(cos(pi*min(k, K)/K) + 1)/2; k is the 0-based
@@ -71,6 +73,8 @@ class Hyper:
     eta: float = 1e-3            # LARS trust coefficient
     momentum: float = 0.9        # LARS momentum
     weight_decay: float = 1.5e-6  # coupled L2, added to the gradient
+    optimizer: str = "lars"      # "lars" (DM) or "sgd" (torch.optim.SGD semantics)
+    decay_bias_norm: bool = False  # sgd only: also decay biases and norms (torch's default)
 
 
 def mlp_head(in_dim, hidden_dim, out_dim):
@@ -161,6 +165,41 @@ class Lars:
             p.sub_(lr * mu)
 
 
+class Sgd:
+    """torch.optim.SGD with momentum (no dampening, no Nesterov): d = g + wd*p
+    (wd 0 for biases and norms unless hp.decay_bias_norm); the momentum
+    buffer starts as d on the first step, then mu = m*mu + d; p -= lr*mu.
+    This is libbyol's optim.name=sgd."""
+
+    def __init__(self, parts, hp):
+        self.hp = hp
+        self.entries = []   # (part, name, param, decay)
+        self.mu = {}
+        for part, mod in parts.items():
+            for full, m, pname, p in named_params_with_modules(mod):
+                decay = hp.decay_bias_norm or not lars_excluded(m, pname)
+                self.entries.append((part, full, p, decay))
+                self.mu[f"{part}.{full}"] = None
+
+    @torch.no_grad()
+    def step(self, lr):
+        hp = self.hp
+        for part, name, p, decay in self.entries:
+            d = p.grad if p.grad is not None else torch.zeros_like(p)
+            if decay:
+                d = d + hp.weight_decay * p
+            key = f"{part}.{name}"
+            mu = self.mu[key]
+            if mu is None:
+                mu = self.mu[key] = d.clone()
+            else:
+                mu.mul_(hp.momentum).add_(d)
+            p.sub_(lr * mu)
+
+
+OPTIMIZERS = {"lars": Lars, "sgd": Sgd}
+
+
 class Byol(nn.Module):
     """Online (encoder, projector, predictor) + target (encoder, projector)."""
 
@@ -175,7 +214,7 @@ class Byol(nn.Module):
         })
         for p in self.target.parameters():
             p.requires_grad_(False)
-        self.opt = Lars(dict(self.online.items()), hp)
+        self.opt = OPTIMIZERS[hp.optimizer](dict(self.online.items()), hp)
 
     def online_forward(self, x):
         """Returns the online prediction q(g(f(x)))."""
@@ -235,5 +274,6 @@ class Byol(nn.Module):
             for n, t in self.target[part].state_dict().items():
                 out[f"{prefix}target.{part}.{n}"] = t.detach().clone()
         for key, mu in self.opt.mu.items():
-            out[f"{prefix}momentum.online.{key}"] = mu.detach().clone()
+            if mu is not None:  # SGD makes its buffers on the first step
+                out[f"{prefix}momentum.online.{key}"] = mu.detach().clone()
         return out
