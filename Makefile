@@ -174,8 +174,10 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BYOL_TOOL)
 	@bash scripts/demo.sh $(BYOL_TOOL) out/demo
 
-# Throughput against the PyTorch peer (when torch is installed), 2 threads.
-# Then the loader on the CIFAR-10 JPEG folder (1 and 2 workers) and the photos.
+# Throughput against the PyTorch peer (when torch is installed), 2 threads:
+# forward+backward and BYOL step cases, then the whole pipeline (the loader,
+# 1 worker, feeding the step) on the CIFAR-10 JPEG folder, then the loader
+# alone on that folder (1 and 2 workers) and the photos.
 # BENCH_BASELINE=<git revision> also builds that revision's bench_net (from
 # git archive, in build/baseline/) and runs it alternately with this one,
 # so each line says how this tree compares with it in the same run.

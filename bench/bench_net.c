@@ -2,18 +2,25 @@
  * bench/torch_peer.py measures PyTorch, so bench/compare.py can print the
  * two side by side. Public API only.
  *
- *   bench_net <case> [threads] [min_seconds]
+ *   bench_net <case> [threads] [min_seconds] [dataset path]
  * prints one JSON line: {"case":..., "img_s":..., "peak_mb":..., "threads":...}
  *
- * Two kinds of case:
+ * Three kinds of case:
  *  - fwdbwd_*: one network in training mode; an iteration is zero_grad,
  *    forward, backward of sum(y * dy) into every parameter (no input grad).
  *  - byol_step_*: a whole BYOL step, byol_trainer_step() on two views of
  *    `batch` images each (target forwards, online forwards and backwards per
- *    view, loss, LARS, target EMA), with the settings of a config preset.
+ *    view, loss, the optimizer, target EMA), with the settings of a config
+ *    preset and the case's own.
  *    One step consumes `batch` images (seen as two views), so img/s is
  *    batch * steps / seconds, as for the fwdbwd cases.
- * Both: 3 untimed warmup iterations, then timed iterations until at least
+ *  - pipeline_*: the whole training loop of `byol pretrain`: byol_loader
+ *    (decoding and augmenting the image folder given as the dataset path,
+ *    loader.workers=1) feeding byol_trainer_step(), with the recipe of a
+ *    byol_step case. An iteration is byol_loader_next() + the step, so the
+ *    time the step waits for data counts. Run with OMP_WAIT_POLICY=passive
+ *    as the byol command is (main() below).
+ * All: 3 untimed warmup iterations, then timed iterations until at least
  * min_seconds have passed and at least 3 were run.
  *
  * Memory: after building the net (or trainer), planning the arena and
@@ -22,31 +29,46 @@
  * timed loop. The arena is allocated before the baseline but first touched
  * inside the loop, so its pages count, as PyTorch's activations do in the
  * peer. Parameters, gradients and optimizer state are allocated (and
- * zeroed) at creation, so they are in the baseline. */
+ * zeroed) at creation, so they are in the baseline. The pipeline's loader
+ * is created before the baseline too: pages its worker touches before the
+ * baseline is read are in it, the rest count. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <byol/byol.h>
 
-enum { KIND_FWDBWD, KIND_BYOL_STEP };
+enum { KIND_FWDBWD, KIND_BYOL_STEP, KIND_PIPELINE };
 
 typedef struct bench_case {
     const char *name;
     int kind;
-    const char *preset;   /* byol_step: config preset applied first, else NULL */
+    const char *preset;   /* byol_step, pipeline: config preset applied first, else NULL */
     const char *settings; /* then these "key=value" settings */
     int64_t batch;
 } bench_case;
+
+/* A CIFAR-10 recipe small enough to train on 2 cores: resnet18-cifar at a
+ * quarter width, 1024-wide heads, SGD. The step case and the pipeline case
+ * share it, so the pipeline's img/s can be read against the bare step's. */
+#define W025_RECIPE                                                                       \
+    "net.width=0.25 byol.proj_hidden=1024 byol.proj_out=256 byol.pred_hidden=1024 "     \
+    "optim.name=sgd optim.lr=0.05 optim.weight_decay=1e-3 optim.momentum=0.9 "          \
+    "ema.tau_base=0.99 train.warmup_steps=39 train.batch_size=256"
 
 static const bench_case cases[] = {
     { "fwdbwd_resnet18_cifar_b64", KIND_FWDBWD, NULL, "net.arch=resnet18-cifar", 64 },
     { "fwdbwd_cnn_small_b256", KIND_FWDBWD, NULL, "net.arch=cnn-small", 256 },
     { "byol_step_resnet18_cifar_b64", KIND_BYOL_STEP, "cifar10", "train.batch_size=64", 64 },
     { "byol_step_cnn_small_b256", KIND_BYOL_STEP, "fashion-mnist", "train.batch_size=256", 256 },
+    { "byol_step_resnet18_cifar_w025_b256", KIND_BYOL_STEP, "cifar10", W025_RECIPE, 256 },
+    /* The loader's one worker and the step's 2 threads share the cores. */
+    { "pipeline_cifar10_w025_b256", KIND_PIPELINE, "cifar10", W025_RECIPE " loader.workers=1",
+      256 },
 };
 
 static double now(void)
@@ -233,19 +255,42 @@ static int step_iter(void *vc)
     return byol_trainer_step(c->t, c->v1, c->v2, &c->stats);
 }
 
+/* The config of a byol_step or pipeline case (its preset, its settings,
+ * `threads`) and a trainer built from it; on failure both are NULL. */
+static int open_trainer(const bench_case *c, int threads, byol_config **cfg, byol_trainer **t)
+{
+    *cfg = NULL;
+    *t = NULL;
+    int rc = byol_config_create(cfg);
+    if (rc == BYOL_OK)
+        rc = byol_config_apply_preset(*cfg, c->preset);
+    if (rc == BYOL_OK)
+        rc = byol_config_parse(*cfg, c->settings);
+    if (rc == BYOL_OK)
+        rc = byol_config_set_int(*cfg, "threads", threads);
+    if (rc == BYOL_OK)
+        rc = byol_trainer_create(*cfg, NULL, t);
+    if (rc != BYOL_OK) {
+        byol_config_destroy(*cfg);
+        *cfg = NULL;
+    }
+    return rc;
+}
+
+static void report_step(const bench_case *c, int threads, const measurement *m,
+                         const byol_step_stats *stats, const char *more)
+{
+    char extra[320];
+    snprintf(extra, sizeof extra, ", \"preset\": \"%s\", \"last_loss\": %.6f, \"steps\": %lld%s",
+             c->preset, stats->loss, (long long)stats->step + 1, more);
+    report(c, threads, m, extra);
+}
+
 static int run_byol_step(const bench_case *c, int threads, double min_seconds)
 {
-    byol_config *cfg = NULL;
-    byol_trainer *t = NULL;
-    int rc = byol_config_create(&cfg);
-    if (rc == BYOL_OK)
-        rc = byol_config_apply_preset(cfg, c->preset);
-    if (rc == BYOL_OK)
-        rc = byol_config_parse(cfg, c->settings);
-    if (rc == BYOL_OK)
-        rc = byol_config_set_int(cfg, "threads", threads);
-    if (rc == BYOL_OK)
-        rc = byol_trainer_create(cfg, NULL, &t);
+    byol_config *cfg;
+    byol_trainer *t;
+    int rc = open_trainer(c, threads, &cfg, &t);
     int64_t in[3];
     if (rc == BYOL_OK)
         rc = byol_net_input_dims(byol_trainer_encoder(t), in);
@@ -263,14 +308,10 @@ static int run_byol_step(const bench_case *c, int threads, double min_seconds)
     step_ctx ctx = { t, &v1, &v2, { 0 } };
     measurement m;
     rc = measure(step_iter, &ctx, min_seconds, &m);
-    if (rc != BYOL_OK) {
+    if (rc != BYOL_OK)
         fail(rc);
-    } else {
-        char extra[160];
-        snprintf(extra, sizeof extra, ", \"preset\": \"%s\", \"last_loss\": %.6f, \"steps\": %lld",
-                 c->preset, ctx.stats.loss, (long long)ctx.stats.step + 1);
-        report(c, threads, &m, extra);
-    }
+    else
+        report_step(c, threads, &m, &ctx.stats, "");
     free(x1);
     free(x2);
     byol_trainer_destroy(t);
@@ -278,21 +319,103 @@ static int run_byol_step(const bench_case *c, int threads, double min_seconds)
     return rc != BYOL_OK;
 }
 
+/* ---- pipeline: the loader feeding the step ----------------------------------- */
+
+typedef struct pipeline_ctx {
+    byol_loader *ld;
+    byol_trainer *t;
+    byol_step_stats stats;
+} pipeline_ctx;
+
+/* One iteration of `byol pretrain`'s loop: wait for a batch, then step. */
+static int pipeline_iter(void *vc)
+{
+    pipeline_ctx *c = vc;
+    byol_batch b = { .struct_size = sizeof b };
+    int rc = byol_loader_next(c->ld, &b);
+    c->stats.struct_size = sizeof c->stats;
+    if (rc == BYOL_OK)
+        rc = byol_trainer_step(c->t, &b.view1, &b.view2, &c->stats);
+    return rc;
+}
+
+static int run_pipeline(const bench_case *c, int threads, double min_seconds, const char *path)
+{
+    byol_config *cfg;
+    byol_dataset *ds = NULL;
+    pipeline_ctx ctx = { NULL, NULL, { 0 } };
+    int rc = open_trainer(c, threads, &cfg, &ctx.t);
+    if (rc == BYOL_OK)
+        rc = byol_dataset_open(cfg, path, &ds);
+    if (rc == BYOL_OK)
+        rc = byol_loader_create(cfg, ds, BYOL_LOADER_TRAIN, &ctx.ld);
+    int64_t workers = 0;
+    if (rc == BYOL_OK)
+        rc = byol_config_get_int(cfg, "loader.workers", &workers);
+    measurement m;
+    if (rc == BYOL_OK)
+        rc = measure(pipeline_iter, &ctx, min_seconds, &m);
+    if (rc != BYOL_OK) {
+        fail(rc);
+    } else {
+        char more[160];
+        snprintf(more, sizeof more, ", \"workers\": %lld, \"images_in_dataset\": %lld",
+                 (long long)workers, (long long)byol_dataset_size(ds));
+        report_step(c, threads, &m, &ctx.stats, more);
+    }
+    byol_loader_destroy(ctx.ld); /* before the dataset it reads */
+    byol_dataset_destroy(ds);
+    byol_trainer_destroy(ctx.t);
+    byol_config_destroy(cfg);
+    return rc != BYOL_OK;
+}
+
+/* libgomp reads OMP_WAIT_POLICY once, as it loads. With the loader's worker
+ * on the same cores, threads spinning at libbyol's barriers would take the
+ * core the worker needs, so the pipeline runs with the passive policy, as
+ * the byol command does (tools/byol/main.c), unless the caller chose one. */
+static void prefer_passive_wait(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    /* No /proc: go on with the default policy. */
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_net <case> [threads] [min_seconds] [dataset path]\n"
+                    "(pipeline_* cases need the dataset path)\ncases:");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        fprintf(stderr, " %s", cases[i].name);
+    fprintf(stderr, "\n");
+}
+
+static int run(const bench_case *c, int argc, char **argv)
+{
+    int threads = argc > 2 ? atoi(argv[2]) : 2;
+    double min_seconds = argc > 3 ? atof(argv[3]) : 5.0;
+    if (c->kind == KIND_FWDBWD)
+        return run_fwdbwd(c, threads, min_seconds);
+    if (c->kind == KIND_BYOL_STEP)
+        return run_byol_step(c, threads, min_seconds);
+    if (argc < 5) {
+        usage();
+        return 2;
+    }
+    prefer_passive_wait(argv);
+    return run_pipeline(c, threads, min_seconds, argv[4]);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_net <case> [threads] [min_seconds]\ncases:");
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-            fprintf(stderr, " %s", cases[i].name);
-        fprintf(stderr, "\n");
+        usage();
         return 2;
     }
-    int threads = argc > 2 ? atoi(argv[2]) : 2;
-    double min_seconds = argc > 3 ? atof(argv[3]) : 5.0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (!strcmp(cases[i].name, argv[1]))
-            return cases[i].kind == KIND_BYOL_STEP ? run_byol_step(&cases[i], threads, min_seconds)
-                                                   : run_fwdbwd(&cases[i], threads, min_seconds);
+            return run(&cases[i], argc, argv);
     fprintf(stderr, "bench_net: unknown case '%s'\n", argv[1]);
     return 2;
 }

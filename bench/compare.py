@@ -1,15 +1,26 @@
 #!/usr/bin/env python3
 """`make bench`: libbyol next to PyTorch on the same machine and thread count.
 
-Runs build/<blas>/bench/bench_net for each case (by default all four:
+Runs build/<blas>/bench/bench_net for each case (by default all five:
 fwdbwd_resnet18_cifar_b64, fwdbwd_cnn_small_b256, byol_step_resnet18_cifar_b64,
-byol_step_cnn_small_b256), then bench/torch_peer.py (with /usr/bin/python3,
-when torch is importable there) for the same cases, prints a table and one
-machine-readable line per case:
+byol_step_cnn_small_b256, byol_step_resnet18_cifar_w025_b256), then
+bench/torch_peer.py (with /usr/bin/python3, when torch is importable there)
+for the same cases, prints a table and one machine-readable line per case:
 
   BENCH name=<case> libbyol=<img/s> torch=<img/s> ratio=<libbyol/torch> threads=<n> peak_mb=<MiB> torch_peak_mb=<MiB>
 
 torch= and ratio= are omitted when no PyTorch peer can run.
+
+Then the pipeline case, pipeline_cifar10_w025_b256 (also by default; left
+out with a note when --cifar-dir is missing): the loader with 1 worker
+decoding and augmenting the CIFAR-10 JPEG training folder, feeding the
+byol_step_resnet18_cifar_w025_b256 step on 2 compute threads (bench_net),
+against torchvision's DataLoader with 1 worker process feeding the same
+torch step (torch_peer.py), as
+
+  BENCH name=<case> libbyol=<img/s> torch=<img/s> ratio=<x> threads=<n> workers=1 peak_mb=<MiB> torch_peak_mb=<MiB>
+
+(torch_peak_mb counts the training process, not its worker process.)
 
 With --bench-loader it then measures byol_loader (build/<blas>/bench/bench_loader):
 the cifar10 preset on the CIFAR-10 JPEG training folder with 1 and 2 worker
@@ -41,7 +52,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # step (byol_trainer_step) of a config preset. img/s = batch * iterations /
 # seconds for both (a BYOL step consumes `batch` images, seen as two views).
 CASES = ["fwdbwd_resnet18_cifar_b64", "fwdbwd_cnn_small_b256",
-         "byol_step_resnet18_cifar_b64", "byol_step_cnn_small_b256"]
+         "byol_step_resnet18_cifar_b64", "byol_step_cnn_small_b256",
+         "byol_step_resnet18_cifar_w025_b256"]
+# pipeline_*: the loader (1 worker) feeding a byol_step case's step; img/s
+# as above, the time spent waiting for a batch included.
+PIPELINE_CASES = ["pipeline_cifar10_w025_b256"]
 TORCH_PY = "/usr/bin/python3"
 
 
@@ -65,7 +80,7 @@ def main():
     ap.add_argument("--bench-net", required=True, help="path of the bench_net program")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--min-seconds", type=float, default=5.0)
-    ap.add_argument("--case", action="append", choices=CASES)
+    ap.add_argument("--case", action="append", choices=CASES + PIPELINE_CASES)
     ap.add_argument("--bench-loader", help="path of the bench_loader program")
     ap.add_argument("--cifar-dir", help="CIFAR-10 JPEG training folder (class sub-folders)")
     ap.add_argument("--photos-dir", help="folder of photos for the imagenet preset")
@@ -73,13 +88,30 @@ def main():
     ap.add_argument("--rounds", type=int, default=3,
                     help="alternating runs of each bench_net with --baseline-bench-net")
     args = ap.parse_args()
-    cases = args.case or CASES
+    cases = args.case or CASES + PIPELINE_CASES
+    net_cases = [c for c in cases if c in CASES]
+    ours = bench_nets(args, net_cases) if net_cases else {}
+    pipelines = [c for c in cases if c in PIPELINE_CASES]
+    if pipelines:
+        bench_pipelines(args, pipelines)
+    if args.bench_loader:
+        step = ours.get("byol_step_resnet18_cifar_b64")
+        bench_loaders(args, step["img_s"] if step else None)
+    return 0
 
+
+def bench_nets(args, cases):
+    """The bench_net cases with their PyTorch peers: a table and BENCH lines;
+    returns libbyol's result per case."""
     ours, before = {}, {}
+    baseline_cases = known_cases(args.baseline_bench_net) if args.baseline_bench_net else []
     for case in cases:
-        if args.baseline_bench_net:
+        if case in baseline_cases:
             ours[case], before[case] = alternate(args, case)
         else:
+            if args.baseline_bench_net:
+                print(f"note: the baseline bench_net has no case {case}; measured once, "
+                      f"without before=")
             ours[case] = run_case(args.bench_net, case, args)
     tv = torch_version()
     theirs = {}
@@ -94,12 +126,12 @@ def main():
     print(f"libbyol {next(iter(ours.values()))['libbyol']} vs "
           f"{'PyTorch ' + tv if tv else 'no PyTorch peer (torch not installed)'}, "
           f"threads={args.threads}")
-    print(f"{'case':32} {'libbyol img/s':>14} {'torch img/s':>12} {'ratio':>7} "
+    print(f"{'case':36} {'libbyol img/s':>14} {'torch img/s':>12} {'ratio':>7} "
           f"{'peak MiB':>9} {'torch MiB':>10}")
     for case in cases:
         o, t = ours[case], theirs.get(case)
         ratio = o["img_s"] / t["img_s"] if t else None
-        print(f"{case:32} {o['img_s']:14.1f} {t['img_s'] if t else float('nan'):12.1f} "
+        print(f"{case:36} {o['img_s']:14.1f} {t['img_s'] if t else float('nan'):12.1f} "
               f"{ratio if ratio else float('nan'):7.2f} {o['peak_mb']:9.1f} "
               f"{t['peak_mb'] if t else float('nan'):10.1f}")
     for case in cases:
@@ -115,14 +147,57 @@ def main():
             line += f" before={b['img_s']:.2f} vs_before={o['img_s'] / b['img_s']:.3f}"
             line += f" before_peak_mb={b['peak_mb']:.1f}"
         print(line)
-    if args.bench_loader:
-        step = ours.get("byol_step_resnet18_cifar_b64")
-        bench_loaders(args, step["img_s"] if step else None)
-    return 0
+    return ours
 
 
 def run_case(bench_net, case, args):
     return run_json([bench_net, case, str(args.threads), str(args.min_seconds)])[0]
+
+
+def bench_pipelines(args, cases):
+    """The pipeline cases: libbyol's loader feeding its step, and the torch
+    peer's DataLoader feeding its step, same threads, one loader worker."""
+    if not args.cifar_dir or not os.path.isdir(args.cifar_dir):
+        why = f"CIFAR-10 folder {args.cifar_dir} not found" if args.cifar_dir else \
+            "no --cifar-dir"
+        print(f"note: {', '.join(cases)} left out: {why}")
+        return
+    tv = torch_version()
+    for case in cases:
+        o = run_json([args.bench_net, case, str(args.threads), str(args.min_seconds),
+                      args.cifar_dir])[0]
+        t = None
+        if tv:
+            t = run_json([TORCH_PY, os.path.join(HERE, "torch_peer.py"), "--case", case,
+                          "--threads", str(args.threads), "--min-seconds", str(args.min_seconds),
+                          "--cifar-dir", args.cifar_dir])[0]
+        print_pipeline(case, args.threads, o, t, tv)
+
+
+def print_pipeline(case, threads, o, t, tv):
+    """A sentence saying what ran, then the BENCH line."""
+    peer = (f"PyTorch {tv} {t['img_s']:.1f} img/s (DataLoader with {t['workers']} worker "
+            f"process, torch.set_num_threads({t['threads']}))" if t else "no PyTorch peer")
+    print(f"{case}: the loader with {o['workers']} worker thread feeding the BYOL step on "
+          f"{threads} compute threads, batch {o['batch']}, {o['iters']} steps timed after 3: "
+          f"libbyol {o['img_s']:.1f} img/s, {peer}")
+    line = f"BENCH name={case} libbyol={o['img_s']:.2f}"
+    if t:
+        line += f" torch={t['img_s']:.2f} ratio={o['img_s'] / t['img_s']:.3f}"
+    line += f" threads={threads} workers={o['workers']} peak_mb={o['peak_mb']:.1f}"
+    if t:
+        line += f" torch_peak_mb={t['peak_mb']:.1f}"
+    print(line)
+
+
+def known_cases(bench_net):
+    """The cases a bench_net program has: its usage message lists them
+    (a baseline revision may predate a case)."""
+    r = subprocess.run([bench_net], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in r.stderr.splitlines():
+        if line.startswith("cases:"):
+            return line.split()[1:]
+    return []
 
 
 def alternate(args, case):

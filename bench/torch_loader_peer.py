@@ -47,16 +47,23 @@ def one_thread(_):
     torch.set_num_threads(1)
 
 
+def make_loader(cifar_dir, workers, batch=256):
+    """The DataLoader this benchmark measures, also what torch_peer.py's
+    pipeline case trains from: shuffled, drop_last, `workers` processes of
+    one thread each, two batches prefetched per worker."""
+    ds = torchvision.datasets.ImageFolder(cifar_dir, transform=TwoViews())
+    return torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True,
+                                       num_workers=workers, worker_init_fn=one_thread,
+                                       prefetch_factor=2, persistent_workers=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--min-seconds", type=float, default=5.0)
     ap.add_argument("--cifar-dir", required=True)
     args = ap.parse_args()
-    ds = torchvision.datasets.ImageFolder(args.cifar_dir, transform=TwoViews())
-    dl = torch.utils.data.DataLoader(ds, batch_size=256, shuffle=True, drop_last=True,
-                                     num_workers=args.workers, worker_init_fn=one_thread,
-                                     prefetch_factor=2, persistent_workers=True)
+    dl = make_loader(args.cifar_dir, args.workers)
     images = batches = 0
     t0 = None
     for k, ((v1, v2), _) in enumerate(dl):

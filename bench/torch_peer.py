@@ -14,6 +14,20 @@ driver can print libbyol's figures next to PyTorch's on the same machine:
   byol_step_cnn_small_b256      BYOL step as the "fashion-mnist" preset:
                                 cnn-small, heads 128->512->128 and
                                 128->512->128, LARS, two views [256,1,28,28]
+  byol_step_resnet18_cifar_w025_b256
+                                BYOL step of the "cifar10" preset with
+                                net.width=0.25, heads 128->1024->256 and
+                                256->1024->256, SGD (lr 0.05, momentum 0.9,
+                                wd 1e-3, biases and BatchNorm not decayed),
+                                warmup 39 steps, two views [256,3,32,32]
+  pipeline_cifar10_w025_b256    the step above fed by torchvision's
+                                ImageFolder + DataLoader over --cifar-dir
+                                (bench/torch_loader_peer.py's two views,
+                                1 worker process, batch 256); an iteration
+                                is taking the next batch and the step, so
+                                waiting for data counts; run with
+                                OMP_WAIT_POLICY=passive (unless set), as
+                                libbyol's side is
 
 fwdbwd iteration, in train mode (BatchNorm uses batch statistics and
 updates its running stats): parameter grads set to None, out = model(x),
@@ -25,13 +39,16 @@ zeroed in place; target projections z1, z2 of each view as separate
 forwards in train mode under no_grad; online predictions p1, p2 as
 separate forwards; loss = mean(l(p1, z2) + l(p2, z1)); one backward; LARS
 with DM's trust ratio eta*|p|/|g + wd*p| (biases and BatchNorm excluded),
-plus the preset's clip_lr (solo-learn's min(r/lr, 1), a per-tensor scalar);
+plus the preset's clip_lr (solo-learn's min(r/lr, 1), a per-tensor scalar),
+or SGD as torch.optim.SGD (momentum, no dampening, weight decay added to the
+gradient except for biases and BatchNorm, as libbyol's optim.name=sgd);
 then the target EMA with the new online parameters. Views are
 torch.randn with a fixed seed. One step consumes `batch` images (two views
-of each), so img_s = batch * steps / seconds. Gradients and LARS momentum
+of each), so img_s = batch * steps / seconds. Gradients and momentum
 are allocated when the model is built (like libbyol's, which are allocated
 when the trainer is created), so they are in the memory baseline.
-`--self-check` compares this step against byol_ref.Byol.step in float64.
+`--self-check` compares this step against byol_ref.Byol.step in float64
+(with LARS, and with torch.optim.SGD in place of byol_ref's LARS).
 
 Both kinds: --warmup iterations are run untimed, then timed iterations
 until at least --min-seconds have passed and at least --min-iters were run;
@@ -56,7 +73,7 @@ progress and errors go to stderr. Exit status is non-zero if a case failed.
 
 Usage:
     /usr/bin/python3 bench/torch_peer.py [--threads 2] [--case NAME]...
-        [--warmup 3] [--min-seconds 5] [--min-iters 3]
+        [--warmup 3] [--min-seconds 5] [--min-iters 3] [--cifar-dir DIR]
     /usr/bin/python3 bench/torch_peer.py --self-check
 """
 
@@ -79,23 +96,36 @@ FWDBWD_CASES = {
 }
 
 # case name -> the BYOL step of a libbyol preset (src/core/config_keys.c):
-# encoder, head sizes and optimizer settings as the preset sets them, with
-# the library defaults train.total_steps=1000, train.warmup_steps=0,
-# optim.momentum=0.9.
+# encoder, head sizes and optimizer settings as the preset sets them (or as
+# the case in bench/bench_net.c overrides them), with the library defaults
+# train.total_steps=1000, train.warmup_steps=0, optim.momentum=0.9 where the
+# case sets nothing else.
 BYOL_CASES = {
     "byol_step_resnet18_cifar_b64": dict(
         preset="cifar10", net="resnet18_cifar", width=1.0, batch=64,
-        proj_hidden=4096, proj_out=256, pred_hidden=4096,
+        proj_hidden=4096, proj_out=256, pred_hidden=4096, optim="lars",
         base_lr=1.0, weight_decay=1e-5, eta=0.02, clip_lr=True, momentum=0.9,
         tau_base=0.99, total_steps=1000, warmup_steps=0),
     "byol_step_cnn_small_b256": dict(
         preset="fashion-mnist", net="cnn_small", width=1.0, batch=256,
-        proj_hidden=512, proj_out=128, pred_hidden=512,
+        proj_hidden=512, proj_out=128, pred_hidden=512, optim="lars",
         base_lr=2.0, weight_decay=1e-5, eta=0.02, clip_lr=True, momentum=0.9,
         tau_base=0.99, total_steps=1000, warmup_steps=0),
+    # bench_net.c's W025_RECIPE: lr 0.05 * 256/256, warmup 39 of 1000 steps.
+    "byol_step_resnet18_cifar_w025_b256": dict(
+        preset="cifar10", net="resnet18_cifar", width=0.25, batch=256,
+        proj_hidden=1024, proj_out=256, pred_hidden=1024, optim="sgd",
+        base_lr=0.05, weight_decay=1e-3, momentum=0.9,
+        tau_base=0.99, total_steps=1000, warmup_steps=39),
 }
 
-CASES = list(FWDBWD_CASES) + list(BYOL_CASES)
+# case name -> (the BYOL_CASES step it runs, DataLoader worker processes):
+# the step fed by torch_loader_peer.py's loader over --cifar-dir.
+PIPELINE_CASES = {
+    "pipeline_cifar10_w025_b256": ("byol_step_resnet18_cifar_w025_b256", 1),
+}
+
+CASES = list(FWDBWD_CASES) + list(BYOL_CASES) + list(PIPELINE_CASES)
 
 
 def proc_status_kib(field):
@@ -139,6 +169,8 @@ class ByolPeer:
     byol_ref's own functions; only the update loops are rewritten with
     torch._foreach_* so the optimizer and the EMA cost a few fused passes
     over the parameters instead of a Python loop with .item() syncs.
+    spec["optim"] is "lars" or "sgd"; SGD leaves out of weight decay the
+    parameters LARS excludes, as libbyol's SGD does.
     """
 
     def __init__(self, encoder, feat, spec, dtype=None):
@@ -149,9 +181,11 @@ class ByolPeer:
         self.torch, self.ref = torch, byol_ref
         self.hp = byol_ref.Hyper(
             base_lr=spec["base_lr"], batch=spec["batch"], total_steps=spec["total_steps"],
-            warmup_steps=spec["warmup_steps"], tau_base=spec["tau_base"], eta=spec["eta"],
-            momentum=spec["momentum"], weight_decay=spec["weight_decay"])
-        self.clip_lr = spec["clip_lr"]
+            warmup_steps=spec["warmup_steps"], tau_base=spec["tau_base"],
+            eta=spec.get("eta", 0.0), momentum=spec["momentum"],
+            weight_decay=spec["weight_decay"])
+        self.clip_lr = spec.get("clip_lr", False)
+        self.update = {"lars": self.lars, "sgd": self.sgd}[spec["optim"]]
         self.online = nn.ModuleDict({
             "encoder": encoder,
             "projector": byol_ref.mlp_head(feat, spec["proj_hidden"], spec["proj_out"]),
@@ -174,6 +208,8 @@ class ByolPeer:
         self.params = self.inc + self.exc
         # Persistent gradients (zeroed in place each step, torch 1.13's
         # zero_grad default) and momentum, allocated now as libbyol does.
+        # A zero momentum buffer gives torch.optim.SGD's first step (buffer
+        # = gradient) exactly, since there is no dampening.
         for p in self.params:
             p.grad = torch.zeros_like(p)
         self.mu_inc = [torch.zeros_like(p) for p in self.inc]
@@ -209,11 +245,26 @@ class ByolPeer:
                 r = torch.where(ok & (r < lr), r / lr, torch.ones_like(r)) if lr > 0 \
                     else torch.ones_like(r)
             torch._foreach_mul_(u, r.tolist())
-            torch._foreach_mul_(self.mu_inc, hp.momentum)
-            torch._foreach_add_(self.mu_inc, u)
-            torch._foreach_mul_(self.mu_exc, hp.momentum)
-            torch._foreach_add_(self.mu_exc, [p.grad for p in self.exc])
-            torch._foreach_add_(self.params, self.mu_inc + self.mu_exc, alpha=-lr)
+            self.momentum_step(u, lr)
+
+    def sgd(self, lr):
+        """torch.optim.SGD (momentum, dampening 0, weight decay added to the
+        gradient) with the excluded parameters in a group without decay."""
+        torch, hp = self.torch, self.hp
+        with torch.no_grad():
+            u = torch._foreach_add([p.grad for p in self.inc], self.inc, alpha=hp.weight_decay)
+            self.momentum_step(u, lr)
+
+    def momentum_step(self, u_inc, lr):
+        """mu = momentum*mu + u (u_inc for the decayed parameters, the bare
+        gradient for the excluded ones), then p -= lr*mu: the tail LARS and
+        SGD share."""
+        torch, hp = self.torch, self.hp
+        torch._foreach_mul_(self.mu_inc, hp.momentum)
+        torch._foreach_add_(self.mu_inc, u_inc)
+        torch._foreach_mul_(self.mu_exc, hp.momentum)
+        torch._foreach_add_(self.mu_exc, [p.grad for p in self.exc])
+        torch._foreach_add_(self.params, self.mu_inc + self.mu_exc, alpha=-lr)
 
     def ema(self, tau):
         """target = tau*target + (1 - tau)*online, parameters only."""
@@ -232,13 +283,40 @@ class ByolPeer:
         p2 = self.online_forward(view2)
         loss = (ref.regression_loss(p1, z2) + ref.regression_loss(p2, z1)).mean()
         loss.backward()
-        self.lars(ref.learning_rate(self.k, self.hp))
+        self.update(ref.learning_rate(self.k, self.hp))
         self.ema(ref.target_tau(self.k, self.hp))
         self.k += 1
         return loss.detach()
 
 
-def build_workload(case, batch_seed=0):
+def build_peer(case):
+    """The ByolPeer of a BYOL_CASES case; returns (peer, batch, view shape)."""
+    import nets
+
+    spec = BYOL_CASES[case]
+    encoder, chw = nets.build(spec["net"], spec["width"])
+    return ByolPeer(encoder, encoder.out_features, spec), spec["batch"], chw
+
+
+def endless(loader):
+    """(view1, view2) batches of a DataLoader, epoch after epoch."""
+    while True:
+        for (v1, v2), _ in loader:
+            yield v1, v2
+
+
+def build_pipeline(case, cifar_dir):
+    """A PIPELINE_CASES case: the step of its BYOL case fed by
+    torch_loader_peer.py's loader; returns (batch, iteration fn)."""
+    import torch_loader_peer
+
+    step_case, workers = PIPELINE_CASES[case]
+    peer, batch, _ = build_peer(step_case)
+    batches = endless(torch_loader_peer.make_loader(cifar_dir, workers, batch))
+    return batch, lambda: peer.step(*next(batches))
+
+
+def build_workload(case, cifar_dir=None, batch_seed=0):
     """Builds a case's model(s) and inputs; returns (batch, iteration fn)."""
     import torch
     import nets
@@ -251,21 +329,20 @@ def build_workload(case, batch_seed=0):
         x = torch.randn((batch,) + chw)
         dy = torch.randn(batch, model.out_features)
         return batch, lambda: train_step(model, x, dy)
-    spec = BYOL_CASES[case]
-    encoder, chw = nets.build(spec["net"], spec["width"])
-    peer = ByolPeer(encoder, encoder.out_features, spec)
-    batch = spec["batch"]
+    if case in PIPELINE_CASES:
+        return build_pipeline(case, cifar_dir)
+    peer, batch, chw = build_peer(case)
     view1 = torch.randn((batch,) + chw)
     view2 = torch.randn((batch,) + chw)
     return batch, lambda: peer.step(view1, view2)
 
 
-def run_case(case, threads, warmup, min_seconds, min_iters):
+def run_case(case, threads, warmup, min_seconds, min_iters, cifar_dir=None):
     """Measures one case in this process; returns its result dict."""
     import torch
 
     torch.set_num_threads(threads)
-    batch, iteration = build_workload(case)
+    batch, iteration = build_workload(case, cifar_dir)
 
     base_kib = proc_status_kib("VmRSS")
     hwm_reset = reset_peak_rss()
@@ -297,28 +374,59 @@ def run_case(case, threads, warmup, min_seconds, min_iters):
         "rss_base_mb": round(base_kib / 1024.0, 1),
         "mem_method": method,
     }
+    if case in PIPELINE_CASES:
+        res["workers"] = PIPELINE_CASES[case][1]
+        res["mem_note"] = "this process only, not its DataLoader worker processes"
+        case = PIPELINE_CASES[case][0]
     if case in BYOL_CASES:
         res["preset"] = BYOL_CASES[case]["preset"]
         res["last_loss"] = round(float(out), 6)
     return res
 
 
-def self_check():
-    """ByolPeer.step against byol_ref.Byol.step (float64, small nets, 3
-    steps, clip_lr off since byol_ref has no clip); returns 0 if they agree."""
+class TorchSgd:
+    """torch.optim.SGD behind byol_ref's optimizer interface (step(lr)),
+    biases and BatchNorm in a group without weight decay: the reference
+    the peer's SGD is checked against."""
+
+    def __init__(self, online, hp):
+        import torch
+        import byol_ref
+
+        groups = ([], [])
+        for part in byol_ref.ONLINE_PARTS:
+            for _, m, pname, p in byol_ref.named_params_with_modules(online[part]):
+                groups[byol_ref.lars_excluded(m, pname)].append(p)
+        self.opt = torch.optim.SGD([{"params": groups[0], "weight_decay": hp.weight_decay},
+                                    {"params": groups[1], "weight_decay": 0.0}],
+                                   lr=0.0, momentum=hp.momentum)
+
+    def step(self, lr):
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        self.opt.step()
+
+
+def check_against_ref(optim):
+    """Largest difference between ByolPeer.step and byol_ref.Byol.step with
+    `optim` ("lars": byol_ref's own LARS; "sgd": torch.optim.SGD) over 3
+    steps in float64, small nets, clip_lr off since byol_ref has no clip."""
     import torch
     import byol_ref
     import nets
 
     torch.manual_seed(0)
     spec = dict(BYOL_CASES["byol_step_cnn_small_b256"], batch=8, proj_hidden=32, proj_out=16,
-                pred_hidden=32, clip_lr=False, total_steps=6, warmup_steps=2, eta=1e-3)
+                pred_hidden=32, clip_lr=False, total_steps=6, warmup_steps=2, eta=1e-3,
+                optim=optim, weight_decay=1e-2 if optim == "sgd" else 1e-5)
     enc = nets.cnn_small()
     peer = ByolPeer(enc, enc.out_features, spec, dtype=torch.float64)
     hp = peer.hp
     ref = byol_ref.Byol(copy.deepcopy(peer.online["encoder"]),
                         copy.deepcopy(peer.online["projector"]),
                         copy.deepcopy(peer.online["predictor"]), hp)
+    if optim == "sgd":
+        ref.opt = TorchSgd(ref.online, hp)
     # byol_ref deep-copies its target from the online net it is given, as the peer did.
     worst = 0.0
     for k in range(3):
@@ -331,8 +439,19 @@ def self_check():
             sa, sb = net_a.state_dict(), net_b.state_dict()
             for name in sb:
                 worst = max(worst, float((sa[name].double() - sb[name].double()).abs().max()))
-    print(f"self-check: max abs difference after 3 steps {worst:.3g}", file=sys.stderr)
-    return 0 if worst < 1e-9 else 1
+    return worst
+
+
+def self_check():
+    """ByolPeer.step against byol_ref.Byol.step, with LARS and with SGD;
+    returns 0 if both agree."""
+    status = 0
+    for optim in ("lars", "sgd"):
+        worst = check_against_ref(optim)
+        print(f"self-check ({optim}): max abs difference after 3 steps {worst:.3g}",
+              file=sys.stderr)
+        status |= worst >= 1e-9
+    return int(status)
 
 
 def spawn_case(case, args):
@@ -340,8 +459,16 @@ def spawn_case(case, args):
     cmd = [sys.executable, os.path.abspath(__file__), "--child", case,
            "--threads", str(args.threads), "--warmup", str(args.warmup),
            "--min-seconds", str(args.min_seconds), "--min-iters", str(args.min_iters)]
+    if args.cifar_dir:
+        cmd += ["--cifar-dir", args.cifar_dir]
+    env = dict(os.environ)
+    if case in PIPELINE_CASES:
+        # As libbyol's side (bench_net, like the byol command) runs it: GNU
+        # OpenMP threads spinning at barriers would take the core the loader
+        # worker needs. libgomp reads this as it loads, hence the child.
+        env.setdefault("OMP_WAIT_POLICY", "passive")
     print(f"torch_peer: running {case} ...", file=sys.stderr, flush=True)
-    res = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
     lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
     if res.returncode != 0 or len(lines) != 1:
         print(f"torch_peer: {case} failed (exit {res.returncode})", file=sys.stderr)
@@ -353,12 +480,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     ap.add_argument("--case", action="append", choices=CASES,
-                    help="run only this case (repeatable; default: all)")
+                    help="run only this case (repeatable; default: all, the "
+                         "pipeline_* ones only with --cifar-dir)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed iterations (default 3)")
     ap.add_argument("--min-seconds", type=float, default=5.0,
                     help="time at least this long per case (default 5)")
     ap.add_argument("--min-iters", type=int, default=3,
                     help="and at least this many timed iterations (default 3)")
+    ap.add_argument("--cifar-dir",
+                    help="CIFAR-10 JPEG training folder, for the pipeline_* cases")
     ap.add_argument("--self-check", action="store_true",
                     help="compare the BYOL step with tests/ref/byol_ref.py and exit")
     ap.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
@@ -366,11 +496,15 @@ def main(argv=None):
     if args.self_check:
         return self_check()
     if args.child:
-        result = run_case(args.child, args.threads, args.warmup, args.min_seconds, args.min_iters)
+        result = run_case(args.child, args.threads, args.warmup, args.min_seconds,
+                          args.min_iters, args.cifar_dir)
         print(json.dumps(result), flush=True)
         return 0
+    cases = args.case or [c for c in CASES if args.cifar_dir or c not in PIPELINE_CASES]
+    if any(c in PIPELINE_CASES for c in cases) and not args.cifar_dir:
+        ap.error("the pipeline_* cases need --cifar-dir")
     failed = 0
-    for case in args.case or CASES:
+    for case in cases:
         line = spawn_case(case, args)
         if line is None:
             failed += 1
