@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "nn/conv_direct.h"
 #include "nn/kernels.h"
 
 /* Floats in one im2col chunk (4 MiB): a chunk is written by im2col and
@@ -133,7 +134,8 @@ size_t byol__conv2d_scratch(const byol__conv_geom *g)
 
 size_t byol__conv2d_packed_size(const byol__conv_geom *g)
 {
-    return (size_t)(g->cout * conv_k(g));
+    /* wp [cout, K], then what the direct kernels want besides */
+    return (size_t)(g->cout * conv_k(g)) + byol__conv_direct_packed(g);
 }
 
 /* Output channel o's weights in the two layouts, w [cout, cin, kh, kw] and
@@ -170,8 +172,10 @@ static void permute(const byol__conv_geom *g, const float *src, float *dst, int 
 
 void byol__conv2d_pack(const byol__conv_geom *g, const float *w, float *wp)
 {
-    /* w [cout, cin, kh, kw] -> wp [cout, kh, kw, cin] */
+    /* w [cout, cin, kh, kw] -> wp [cout, kh, kw, cin], then its transpose */
     permute(g, w, wp, 1);
+    if (!is_direct(g))
+        byol__conv_direct_pack(g, wp, wp + g->cout * conv_k(g));
 }
 
 /* Copies and zero fills of runs that are often short (kw*cin = 9 floats
@@ -351,6 +355,8 @@ void byol__conv2d_forward(const byol__conv_geom *g, const float *x,
                    y, cout);
         return;
     }
+    if (byol__conv_direct_forward(g, x, wp + cout * k, bias, y))
+        return;
     byol__gemm_prepare();
     const int64_t step = chunk_rows(g);
     for (int64_t m0 = 0; m0 < m; m0 += step)
