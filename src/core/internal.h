@@ -40,6 +40,13 @@ int byol__num_threads(void);
  * parallel region costs more than it saves (biases, BatchNorm vectors). */
 #define BYOL__PAR_MIN 32768
 
+/* Does this CPU (and OS) run AVX-512F code? Detected at run time. Tests and
+ * benchmarks may turn the AVX-512 kernels off (0), back on where the CPU
+ * has them (1) or return to detection (-1) with byol__cpu_force_avx512;
+ * not thread-safe, meant for a program's set-up. */
+int byol__cpu_avx512(void);
+void byol__cpu_force_avx512(int on);
+
 /* Counter-based RNG (Philox-4x32-10): the stream for (seed, a, b, c) is a
  * pure function of those values, so draws never depend on thread order. */
 typedef struct byol__rng {

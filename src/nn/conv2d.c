@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "nn/conv_direct.h"
 #include "nn/kernels.h"
 
 /* Floats in one im2col chunk (4 MiB): a chunk is written by im2col and
@@ -81,7 +82,7 @@ static int64_t conv_m(const byol__conv_geom *g)
     return g->n * g->oh * g->ow;
 }
 
-static int is_direct(const byol__conv_geom *g)
+static int is_pointwise(const byol__conv_geom *g)
 {
     return g->kh == 1 && g->kw == 1 && g->stride == 1 && g->pad == 0;
 }
@@ -126,14 +127,15 @@ static int64_t dw_slots(const byol__conv_geom *g)
 size_t byol__conv2d_scratch(const byol__conv_geom *g)
 {
     /* forward: one im2col chunk; backward: that plus dW in packed layout. */
-    if (is_direct(g))
+    if (is_pointwise(g))
         return 0;
     return col_floats(g) + (size_t)(dw_slots(g) * g->cout * conv_k(g));
 }
 
 size_t byol__conv2d_packed_size(const byol__conv_geom *g)
 {
-    return (size_t)(g->cout * conv_k(g));
+    /* wp [cout, K], then what the direct kernels want besides */
+    return (size_t)(g->cout * conv_k(g)) + byol__conv_direct_packed(g);
 }
 
 /* Output channel o's weights in the two layouts, w [cout, cin, kh, kw] and
@@ -170,8 +172,10 @@ static void permute(const byol__conv_geom *g, const float *src, float *dst, int 
 
 void byol__conv2d_pack(const byol__conv_geom *g, const float *w, float *wp)
 {
-    /* w [cout, cin, kh, kw] -> wp [cout, kh, kw, cin] */
+    /* w [cout, cin, kh, kw] -> wp [cout, kh, kw, cin], then its transpose */
     permute(g, w, wp, 1);
+    if (!is_pointwise(g))
+        byol__conv_direct_pack(g, wp, wp + g->cout * conv_k(g));
 }
 
 /* Copies and zero fills of runs that are often short (kw*cin = 9 floats
@@ -344,13 +348,15 @@ void byol__conv2d_forward(const byol__conv_geom *g, const float *x,
      * The bias is written first and the GEMM adds onto it (beta = 1), as
      * PyTorch's addmm does. */
     const int64_t m = conv_m(g), k = conv_k(g), cout = g->cout;
-    if (is_direct(g)) {
+    if (is_pointwise(g)) {
         if (bias)
             fill_rows(m, cout, bias, y);
         byol__gemm(0, 1, m, cout, k, 1.0f, x, k, wp, k, bias ? 1.0f : 0.0f,
                    y, cout);
         return;
     }
+    if (byol__conv_direct_forward(g, x, wp + cout * k, bias, y))
+        return;
     byol__gemm_prepare();
     const int64_t step = chunk_rows(g);
     for (int64_t m0 = 0; m0 < m; m0 += step)
@@ -360,7 +366,7 @@ void byol__conv2d_forward(const byol__conv_geom *g, const float *x,
 
 /* 1x1 stride-1 backward: x and dx are [M, cin] matrices and dw [cout, cin]
  * is already in packed layout, so both products go straight to them. */
-static void backward_direct(const byol__conv_geom *g, const float *x,
+static void backward_pointwise(const byol__conv_geom *g, const float *x,
                             const float *wp, const float *dy, float *dx,
                             int accum, float *dw)
 {
@@ -452,8 +458,8 @@ void byol__conv2d_backward(const byol__conv_geom *g, const float *x,
     const int64_t m = conv_m(g), cout = g->cout;
     if (db)
         byol__colsum_add(m, cout, dy, db);
-    if (is_direct(g)) {
-        backward_direct(g, x, wp, dy, dx, accum, dw);
+    if (is_pointwise(g)) {
+        backward_pointwise(g, x, wp, dy, dx, accum, dw);
         return;
     }
     byol__gemm_prepare();

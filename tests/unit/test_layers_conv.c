@@ -317,6 +317,67 @@ static void test_conv_determinism(void **state)
     }
 }
 
+/* ---- the direct forward: the bits of a sequential sum ---------------------- */
+
+/* y as the GEMM on im2col's matrix computes it when it adds one product at
+ * a time in order of k = (kh, kw, cin), padding taps as zeros, then the
+ * bias: what test_checkpoint_pin's cblas_sgemm does. */
+static void conv_sequential(const conv_case *c, float *y)
+{
+    const byol__conv_geom *g = &c->g;
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t oh = 0; oh < g->oh; oh++)
+            for (int64_t ow = 0; ow < g->ow; ow++)
+                for (int64_t o = 0; o < g->cout; o++) {
+                    float s = 0.0f;
+                    for (int64_t i = 0; i < g->kh; i++)
+                        for (int64_t j = 0; j < g->kw; j++)
+                            for (int64_t ci = 0; ci < g->cin; ci++) {
+                                int64_t ih = oh * g->stride - g->pad + i;
+                                int64_t iw = ow * g->stride - g->pad + j;
+                                int in = ih >= 0 && ih < g->h && iw >= 0 && iw < g->w;
+                                float x = in ? c->x[nhwc(g->h, g->w, g->cin, n, ih, iw, ci)]
+                                             : 0.0f;
+                                s += x * c->w[((o * g->cin + ci) * g->kh + i) * g->kw + j];
+                            }
+                    y[nhwc(g->oh, g->ow, g->cout, n, oh, ow, o)] = c->b ? s + c->b[o] : s;
+                }
+}
+
+/* Geometries the AVX-512 forward takes (cout a multiple of 16, small K):
+ * tiles with a remainder, two channel blocks, stride 2, padding 2, 1x1. */
+static void test_conv_direct_bits(void **state)
+{
+    (void)state;
+    const conv_spec specs[] = {
+        { "stem 3x3", { 2, 7, 9, 3, 16, 3, 3, 1, 1, 0, 0 }, 1 },
+        { "3x3 s2, 32 out", { 2, 8, 7, 3, 32, 3, 3, 2, 1, 0, 0 }, 0 },
+        { "1x1 s2 shortcut", { 2, 7, 6, 16, 32, 1, 1, 2, 0, 0, 0 }, 0 },
+        { "80 out, 40 wide", { 1, 5, 40, 3, 80, 3, 3, 1, 1, 0, 0 }, 1 },
+        { "3x3 s3 p2", { 2, 8, 10, 2, 48, 3, 3, 3, 2, 0, 0 }, 1 },
+    };
+    if (!byol__cpu_avx512()) {
+        print_message("      skipped: this CPU has no AVX-512F, so convolutions use im2col\n");
+        return;
+    }
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+        conv_case c;
+        conv_setup(&c, specs[s].g, specs[s].bias, (uint32_t)(70 + s));
+        float *want = fbuf(conv_ylen(&c.g));
+        conv_sequential(&c, want);
+        conv_fwd(&c);
+        if (memcmp(c.y, want, conv_ylen(&c.g) * sizeof(float)) != 0)
+            fail_msg("conv %s: direct forward differs from the sequential sum", specs[s].name);
+        /* and agrees with im2col + BLAS, which may sum in another order */
+        byol__cpu_force_avx512(0);
+        conv_fwd(&c);
+        byol__cpu_force_avx512(-1);
+        tu_assert_close(specs[s].name, c.y, want, conv_ylen(&c.g), 1e-5, 1e-5);
+        free(want);
+        conv_free(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_conv_chunked),
         cmocka_unit_test(test_conv_accum),
         cmocka_unit_test(test_conv_determinism),
+        cmocka_unit_test(test_conv_direct_bits),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }
