@@ -191,7 +191,7 @@ bench: $(BUILD)/bench/bench_net $(BUILD)/bench/bench_loader data $(BASELINE_NET)
 
 # Feature quality at equal steps on CIFAR-10 (docs/QUALITY.md): libbyol's
 # `byol pretrain` and the PyTorch reference of tests/ref/ train the same recipe
-# for STEPS steps, each scored by byol eval's k-NN; about 45 minutes at 780
+# for STEPS steps, each scored by byol eval's k-NN; about an hour at 780
 # steps on 2 cores. Needs /usr/bin/python3 with torch and torchvision.
 STEPS ?= 780
 quality: $(BYOL_TOOL) $(LIB_SO) data

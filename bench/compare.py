@@ -136,12 +136,7 @@ def bench_nets(args, cases):
               f"{t['peak_mb'] if t else float('nan'):10.1f}")
     for case in cases:
         o, t = ours[case], theirs.get(case)
-        line = f"BENCH name={case} libbyol={o['img_s']:.2f}"
-        if t:
-            line += f" torch={t['img_s']:.2f} ratio={o['img_s'] / t['img_s']:.3f}"
-        line += f" threads={args.threads} peak_mb={o['peak_mb']:.1f}"
-        if t:
-            line += f" torch_peak_mb={t['peak_mb']:.1f}"
+        line = bench_line(case, o, t, f"threads={args.threads}")
         if case in before:
             b = before[case]
             line += f" before={b['img_s']:.2f} vs_before={o['img_s'] / b['img_s']:.3f}"
@@ -181,13 +176,19 @@ def print_pipeline(case, threads, o, t, tv):
     print(f"{case}: the loader with {o['workers']} worker thread feeding the BYOL step on "
           f"{threads} compute threads, batch {o['batch']}, {o['iters']} steps timed after 3: "
           f"libbyol {o['img_s']:.1f} img/s, {peer}")
+    print(bench_line(case, o, t, f"threads={threads} workers={o['workers']}"))
+
+
+def bench_line(case, o, t, counts):
+    """The BENCH line of a case: libbyol's result o, the peer's t (or None)
+    and the thread counts ("threads=2 ...")."""
     line = f"BENCH name={case} libbyol={o['img_s']:.2f}"
     if t:
         line += f" torch={t['img_s']:.2f} ratio={o['img_s'] / t['img_s']:.3f}"
-    line += f" threads={threads} workers={o['workers']} peak_mb={o['peak_mb']:.1f}"
+    line += f" {counts} peak_mb={o['peak_mb']:.1f}"
     if t:
         line += f" torch_peak_mb={t['peak_mb']:.1f}"
-    print(line)
+    return line
 
 
 def known_cases(bench_net):

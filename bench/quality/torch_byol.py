@@ -66,6 +66,9 @@ def parse_args(argv):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init-from", metavar="CKPT",
+                    help="start from the weights of a libbyol checkpoint (online and target)")
+    ap.add_argument("--stop-at", type=int, help="stop after this step (schedules of --steps)")
     return ap.parse_args(argv)
 
 
@@ -127,6 +130,18 @@ def build_model(args):
                          byol_ref.mlp_head(args.proj_out, args.hidden, args.proj_out), hp)
 
 
+def load_checkpoint(model, path):
+    """Copies a libbyol checkpoint's online.<part>.* and target.<part>.*
+    tensors into the model (the names are the reference's, tests/ref)."""
+    tensors = st.read(path)[0]
+    for side in ("online", "target"):
+        for part, module in getattr(model, side).items():
+            prefix = f"{side}.{part}."
+            sd = {k[len(prefix):]: torch.from_numpy(v.copy()) for k, v in tensors.items()
+                  if k.startswith(prefix)}
+            module.load_state_dict(sd, strict=True)
+
+
 def save_encoder(model, path, args):
     sd = {k: v.detach().contiguous() for k, v in model.online["encoder"].state_dict().items()}
     st.write(path, sd, {"script": "bench/quality/torch_byol.py", "net": "resnet18-cifar",
@@ -139,17 +154,19 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     model = build_model(args)
+    if args.init_from:
+        load_checkpoint(model, args.init_from)
     save_encoder(model, os.path.join(args.out, "encoder_init.safetensors"), args)
     batches = torchvision_batches(args) if args.views == "torchvision" else libbyol_batches(args)
     t0 = time.perf_counter()
     with open(os.path.join(args.out, "metrics.jsonl"), "w") as log:
-        for k in range(args.steps):
+        for k in range(args.stop_at or args.steps):
             v1, v2 = next(batches)
             r = model.step(k, v1, v2)
             rec = {"step": k + 1, "loss": float(r["loss"]), "lr": r["lr"], "tau": r["tau"],
                    "seconds": round(time.perf_counter() - t0, 3)}
             log.write(json.dumps(rec) + "\n")
-            if (k + 1) % 20 == 0 or k + 1 == args.steps:
+            if (k + 1) % 20 == 0:
                 log.flush()
                 print(f"step {k + 1}/{args.steps} loss {rec['loss']:.4f} "
                       f"{(k + 1) * args.batch / rec['seconds']:.1f} img/s", flush=True)

@@ -101,9 +101,14 @@ static void test_presets(void **state)
     assert_null(byol_config_preset_name(-1));
     for (int i = 0; i < n; i++)
         assert_byol_ok(byol_config_apply_preset(cfg, byol_config_preset_name(i)));
+    assert_byol_ok(byol_config_apply_preset(cfg, "imagenet"));
+    assert_byol_ok(byol_config_get_string(cfg, "augment.jitter", &s));
+    assert_string_equal(s, "tf"); /* the reference's jitter at the paper's scale */
     assert_byol_ok(byol_config_apply_preset(cfg, "cifar10"));
     assert_byol_ok(byol_config_get_string(cfg, "net.arch", &s));
     assert_string_equal(s, "resnet18-cifar");
+    assert_byol_ok(byol_config_get_string(cfg, "augment.jitter", &s));
+    assert_string_equal(s, "torchvision"); /* docs/QUALITY.md */
     assert_byol_ok(byol_config_apply_preset(cfg, "fashion-mnist"));
     assert_byol_ok(byol_config_get_string(cfg, "net.arch", &s));
     assert_string_equal(s, "cnn-small");
