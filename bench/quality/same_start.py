@@ -13,7 +13,6 @@ level of the curves can be compared.
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -34,11 +33,6 @@ def step0_checkpoint(path, settings):
         cfg.parse(" ".join(settings))
         with byol.Trainer(cfg) as t:
             t.save(path)
-
-
-def curve(path):
-    return {r["step"]: r["loss"] for r in map(json.loads, open(path))
-            if r.get("type", "step") == "step"}
 
 
 def main(argv=None):
@@ -63,7 +57,8 @@ def main(argv=None):
                     "--out", ref, "--steps", str(args.steps), "--stop-at", str(args.stop_at),
                     "--views", "libbyol", "--init-from", ckpt], check=True,
                    stdout=subprocess.DEVNULL)
-    a, b = curve(os.path.join(lib, "metrics.jsonl")), curve(os.path.join(ref, "metrics.jsonl"))
+    a = quality.losses(os.path.join(lib, "metrics.jsonl"))
+    b = quality.losses(os.path.join(ref, "metrics.jsonl"))
     print("| step | libbyol loss | PyTorch loss |\n|---:|---:|---:|")
     for s in sorted(set(a) & set(b)):
         if s <= 5 or s % 10 == 0:
