@@ -27,6 +27,7 @@
 #include "core/internal.h"
 #include "nn/conv_direct.h"
 #include "nn/kernels.h"
+#include "nn/winograd.h"
 
 /* Floats in one im2col chunk (4 MiB): a chunk is written by im2col and
  * read back by the GEMM while still in L2/L3. But never fewer rows than
@@ -129,13 +130,17 @@ size_t byol__conv2d_scratch(const byol__conv_geom *g)
     /* forward: one im2col chunk; backward: that plus dW in packed layout. */
     if (is_pointwise(g))
         return 0;
-    return col_floats(g) + (size_t)(dw_slots(g) * g->cout * conv_k(g));
+    size_t n = col_floats(g) + (size_t)(dw_slots(g) * g->cout * conv_k(g));
+    if (byol__wino_fits(g) && byol__wino_scratch(g) > n)
+        n = byol__wino_scratch(g);
+    return n;
 }
 
 size_t byol__conv2d_packed_size(const byol__conv_geom *g)
 {
-    /* wp [cout, K], then what the direct kernels want besides */
-    return (size_t)(g->cout * conv_k(g)) + byol__conv_direct_packed(g);
+    /* wp [cout, K], then what Winograd or the direct kernels want besides */
+    return (size_t)(g->cout * conv_k(g)) +
+           (byol__wino_fits(g) ? byol__wino_packed(g) : byol__conv_direct_packed(g));
 }
 
 /* Output channel o's weights in the two layouts, w [cout, cin, kh, kw] and
@@ -174,7 +179,9 @@ void byol__conv2d_pack(const byol__conv_geom *g, const float *w, float *wp)
 {
     /* w [cout, cin, kh, kw] -> wp [cout, kh, kw, cin], then its transpose */
     permute(g, w, wp, 1);
-    if (!is_pointwise(g))
+    if (byol__wino_fits(g))
+        byol__wino_pack(g, w, wp + g->cout * conv_k(g));
+    else if (!is_pointwise(g))
         byol__conv_direct_pack(g, wp, wp + g->cout * conv_k(g));
 }
 
@@ -355,6 +362,10 @@ void byol__conv2d_forward(const byol__conv_geom *g, const float *x,
                    y, cout);
         return;
     }
+    if (byol__wino_fits(g)) {
+        byol__wino_forward(g, x, wp + cout * k, bias, y, scratch);
+        return;
+    }
     if (byol__conv_direct_forward(g, x, wp + cout * k, bias, y))
         return;
     byol__gemm_prepare();
@@ -454,8 +465,10 @@ void byol__conv2d_backward(const byol__conv_geom *g, const float *x,
      * Per chunk, one parallel region: im2col feeds dW, then the same buffer
      * takes dcol for col2im (the loops' barriers order the reuse). dW
      * collects in scratch (beta = 0 on the first chunk) and is added into
-     * dw once at the end. */
+     * dw once at the end. Under Winograd, dx comes after dW, from the same
+     * scratch. */
     const int64_t m = conv_m(g), cout = g->cout;
+    float *dx_im2col = byol__wino_fits(g) ? NULL : dx;
     if (db)
         byol__colsum_add(m, cout, dy, db);
     if (is_pointwise(g)) {
@@ -464,7 +477,7 @@ void byol__conv2d_backward(const byol__conv_geom *g, const float *x,
     }
     byol__gemm_prepare();
     float *col = scratch, *dwp = scratch + col_floats(g);
-    if (dx && !accum)
+    if (dx_im2col && !accum)
         zero(g->n * g->h * g->w * g->cin, dx);
     const int64_t step = chunk_rows(g);
     for (int64_t m0 = 0; m0 < m; m0 += step) {
@@ -473,9 +486,11 @@ void byol__conv2d_backward(const byol__conv_geom *g, const float *x,
 #pragma omp parallel num_threads(byol__num_threads())
         {
             dw_chunk(g, x, dyc, m0, rows, col, dwp);
-            if (dx)
+            if (dx_im2col)
                 dx_chunk(g, wp, dyc, m0, rows, col, dx);
         }
     }
     finish_dw(g, dwp, dw);
+    if (dx && !dx_im2col)
+        byol__wino_backward_data(g, dy, wp + cout * conv_k(g), dx, accum, scratch);
 }

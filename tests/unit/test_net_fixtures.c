@@ -11,8 +11,13 @@ typedef struct fixture {
     const char *settings;  /* libbyol config */
 } fixture;
 
-static const fixture resnet = { "resnet18_cifar", "net.arch=resnet18-cifar net.width=0.25" };
-static const fixture cnn = { "cnn_small", "net.arch=cnn-small" };
+/* The fixture tolerance (1e-4) holds for both convolution algorithms:
+ * im2col is the exact path, Winograd's extra rounding stays far below it. */
+static const fixture resnet = { "resnet18_cifar",
+                                "net.arch=resnet18-cifar net.width=0.25 nn.conv_algo=im2col" };
+static const fixture resnet_wino = { "resnet18_cifar",
+                                     "net.arch=resnet18-cifar net.width=0.25 nn.conv_algo=winograd" };
+static const fixture cnn = { "cnn_small", "net.arch=cnn-small nn.conv_algo=im2col" };
 
 static byol__st_file *open_fixture(const char *stem, const char *kind)
 {
@@ -134,6 +139,12 @@ static void test_resnet18_cifar_matches_pytorch(void **state)
     check_against(&resnet, 2);
 }
 
+static void test_resnet18_cifar_winograd_matches_pytorch(void **state)
+{
+    (void)state;
+    check_against(&resnet_wino, 2);
+}
+
 static void test_cnn_small_matches_pytorch(void **state)
 {
     (void)state;
@@ -182,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_names_match_state_dict),
         cmocka_unit_test(test_cnn_small_matches_pytorch),
         cmocka_unit_test(test_resnet18_cifar_matches_pytorch),
+        cmocka_unit_test(test_resnet18_cifar_winograd_matches_pytorch),
         cmocka_unit_test(test_one_thread_matches_pytorch),
     };
     return cmocka_run_group_tests_name("net_fixtures", tests, NULL, NULL);

@@ -1,0 +1,45 @@
+/* Winograd F(2x2, 3x3) convolution for 3x3 stride-1 layers, private to
+ * conv2d.c (nn.conv_algo=winograd, or auto on CPUs with AVX-512).
+ *
+ * Each 2x2 block of outputs takes 16 products per (input, output) channel
+ * pair instead of 36: 2.25x fewer multiplies than im2col + GEMM, and no
+ * im2col matrix. The results are not im2col's bits: they differ by float
+ * rounding (a relative 1e-6 or so; tests/unit/test_layers_winograd.c
+ * bounds them against float64), are the same for any thread count, and
+ * are the same on every run. */
+#ifndef BYOL_NN_WINOGRAD_H
+#define BYOL_NN_WINOGRAD_H
+
+#include "nn/kernels.h"
+
+/* Does this layer run as Winograd: g->winograd set, 3x3, stride 1, pad
+ * <= 2, channel counts multiples of 16. */
+int byol__wino_fits(const byol__conv_geom *g);
+
+/* Floats of transformed weights after conv2d's own: the forward's
+ * [16, cin, cout] and the input gradient's [16, cout, cin]. */
+size_t byol__wino_packed(const byol__conv_geom *g);
+/* w [cout, cin, 3, 3] -> u, both transforms. */
+void byol__wino_pack(const byol__conv_geom *g, const float *w, float *u);
+
+/* Floats of scratch either pass needs. */
+size_t byol__wino_scratch(const byol__conv_geom *g);
+
+/* x [n, h, w, cin] -> y [n, oh, ow, cout] (+ bias when not NULL). */
+void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *u,
+                        const float *bias, float *y, float *scratch);
+/* dy [n, oh, ow, cout] -> dx [n, h, w, cin], added to dx when accum. */
+void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *u,
+                              float *dx, int accum, float *scratch);
+
+/* c [m, n] = a [m, k] b [k, n] (rows packed, n a multiple of 16) on
+ * one thread with the AVX-512 kernels of wino_avx512.c; 0 where the CPU
+ * has none, and the caller multiplies through the BLAS. */
+int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c);
+/* winograd.c's transforms for channel counts that are multiples of 16,
+ * to be called only where byol__cpu_avx512(). */
+void byol__wino_input_avx512(int64_t cin, const float *const *d, float *v, int64_t ldv);
+void byol__wino_output_avx512(int64_t cout, const float *m, int64_t ldm,
+                              const float *const *base, float *const *y);
+
+#endif
