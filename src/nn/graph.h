@@ -59,7 +59,7 @@ typedef struct byol__net_opts {
     int32_t haiku_init;
     int32_t bn_unbiased;
     float bn_eps, bn_momentum;
-    int32_t conv_winograd;   /* nn.conv_algo resolved for this CPU */
+    int32_t conv_winograd;   /* nn.conv_algo resolved for this CPU: 0, or the tile 2 or 4 */
 } byol__net_opts;
 
 struct byol_builder {

@@ -82,65 +82,112 @@ int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, const flo
 }
 
 /* The transforms of winograd.c, 16 channels at a time (cin and cout are
- * multiples of 16 there). */
-TARGET void byol__wino_input_avx512(int64_t cin, const float *const *d, float *v, int64_t ldv)
+ * multiples of 16 there), as 1-D transforms of columns, then of rows. */
+#define INL static inline __attribute__((always_inline)) TARGET
+#define ADD _mm512_add_ps
+#define SUB _mm512_sub_ps
+#define MUL(k, x) _mm512_mul_ps(_mm512_set1_ps(k), x)
+
+/* r = B^T x for the a values x[0], x[s], ..., each a vector. */
+INL void in2(const __m512 *x, int s, __m512 *r, int rs)
+{
+    r[0] = SUB(x[0], x[2 * s]);
+    r[rs] = ADD(x[s], x[2 * s]);
+    r[2 * rs] = SUB(x[2 * s], x[s]);
+    r[3 * rs] = SUB(x[s], x[3 * s]);
+}
+
+INL void in4(const __m512 *x, int s, __m512 *r, int rs)
+{
+    __m512 x0 = x[0], x1 = x[s], x2 = x[2 * s], x3 = x[3 * s], x4 = x[4 * s], x5 = x[5 * s];
+    __m512 a = SUB(x4, MUL(4.0f, x2)), b = SUB(x3, MUL(4.0f, x1));
+    __m512 c = SUB(x4, x2), d = MUL(2.0f, SUB(x3, x1));
+    r[0] = ADD(SUB(MUL(4.0f, x0), MUL(5.0f, x2)), x4);
+    r[rs] = ADD(a, b);
+    r[2 * rs] = SUB(a, b);
+    r[3 * rs] = ADD(c, d);
+    r[4 * rs] = SUB(c, d);
+    r[5 * rs] = ADD(SUB(MUL(4.0f, x1), MUL(5.0f, x3)), x5);
+}
+
+/* r = A^T x. */
+INL void out2(const __m512 *x, int s, __m512 *r, int rs)
+{
+    r[0] = ADD(ADD(x[0], x[s]), x[2 * s]);
+    r[rs] = SUB(SUB(x[s], x[2 * s]), x[3 * s]);
+}
+
+INL void out4(const __m512 *x, int s, __m512 *r, int rs)
+{
+    __m512 p1 = ADD(x[s], x[2 * s]), m1 = SUB(x[s], x[2 * s]);
+    __m512 p2 = ADD(x[3 * s], x[4 * s]), m2 = SUB(x[3 * s], x[4 * s]);
+    r[0] = ADD(ADD(x[0], p1), p2);
+    r[rs] = ADD(m1, MUL(2.0f, m2));
+    r[2 * rs] = ADD(p1, MUL(4.0f, p2));
+    r[3 * rs] = ADD(ADD(m1, MUL(8.0f, m2)), x[5 * s]);
+}
+
+INL void input_a(int a, int64_t cin, const float *const *d, float *v, int64_t ldv)
 {
     for (int64_t c = 0; c < cin; c += 16) {
-        __m512 x[16], t[16];
-        for (int i = 0; i < 16; i++)
+        __m512 x[36], t[36], r[36];
+        for (int i = 0; i < a * a; i++)
             x[i] = _mm512_loadu_ps(d[i] + c);
-        for (int j = 0; j < 4; j++) {
-            t[j] = _mm512_sub_ps(x[j], x[8 + j]);
-            t[4 + j] = _mm512_add_ps(x[4 + j], x[8 + j]);
-            t[8 + j] = _mm512_sub_ps(x[8 + j], x[4 + j]);
-            t[12 + j] = _mm512_sub_ps(x[4 + j], x[12 + j]);
-        }
-        for (int i = 0; i < 4; i++) {
-            const __m512 *r = t + 4 * i;
-            float *o = v + 4 * i * ldv + c;
-            _mm512_storeu_ps(o, _mm512_sub_ps(r[0], r[2]));
-            _mm512_storeu_ps(o + ldv, _mm512_add_ps(r[1], r[2]));
-            _mm512_storeu_ps(o + 2 * ldv, _mm512_sub_ps(r[2], r[1]));
-            _mm512_storeu_ps(o + 3 * ldv, _mm512_sub_ps(r[1], r[3]));
-        }
+        for (int j = 0; j < a; j++)    /* columns: t = B^T x */
+            a == 4 ? in2(x + j, a, t + j, a) : in4(x + j, a, t + j, a);
+        for (int i = 0; i < a; i++)    /* rows: r = t B */
+            a == 4 ? in2(t + a * i, 1, r + a * i, 1) : in4(t + a * i, 1, r + a * i, 1);
+        for (int i = 0; i < a * a; i++)
+            _mm512_storeu_ps(v + i * ldv + c, r[i]);
     }
 }
 
-TARGET void byol__wino_output_avx512(int64_t cout, const float *m, int64_t ldm,
+TARGET void byol__wino_input_avx512(int a, int64_t cin, const float *const *d, float *v,
+                                    int64_t ldv)
+{
+    if (a == 4)
+        input_a(4, cin, d, v, ldv);
+    else
+        input_a(6, cin, d, v, ldv);
+}
+
+INL void output_a(int a, int64_t cout, const float *m, int64_t ldm, const float *const *base,
+                  float *const *y)
+{
+    const int o = a - 2;
+    for (int64_t c = 0; c < cout; c += 16) {
+        __m512 x[36], t[24], r[16];
+        for (int i = 0; i < a * a; i++)
+            x[i] = _mm512_loadu_ps(m + i * ldm + c);
+        for (int j = 0; j < a; j++)    /* columns: t = A^T x */
+            a == 4 ? out2(x + j, a, t + j, a) : out4(x + j, a, t + j, a);
+        for (int i = 0; i < o; i++)    /* rows: r = t A */
+            a == 4 ? out2(t + a * i, 1, r + o * i, 1) : out4(t + a * i, 1, r + o * i, 1);
+        for (int i = 0; i < o * o; i++)
+            _mm512_storeu_ps(y[i] + c, ADD(_mm512_loadu_ps(base[i] + c), r[i]));
+    }
+}
+
+TARGET void byol__wino_output_avx512(int a, int64_t cout, const float *m, int64_t ldm,
                                      const float *const *base, float *const *y)
 {
-    for (int64_t c = 0; c < cout; c += 16) {
-        __m512 t[8];
-        for (int j = 0; j < 4; j++) {
-            __m512 m0 = _mm512_loadu_ps(m + j * ldm + c);
-            __m512 m1 = _mm512_loadu_ps(m + (4 + j) * ldm + c);
-            __m512 m2 = _mm512_loadu_ps(m + (8 + j) * ldm + c);
-            __m512 m3 = _mm512_loadu_ps(m + (12 + j) * ldm + c);
-            t[j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-            t[4 + j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
-        }
-        for (int i = 0; i < 2; i++) {
-            const __m512 *r = t + 4 * i;
-            __m512 o0 = _mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]);
-            __m512 o1 = _mm512_sub_ps(_mm512_sub_ps(r[1], r[2]), r[3]);
-            _mm512_storeu_ps(y[2 * i] + c, _mm512_add_ps(_mm512_loadu_ps(base[2 * i] + c), o0));
-            _mm512_storeu_ps(y[2 * i + 1] + c,
-                             _mm512_add_ps(_mm512_loadu_ps(base[2 * i + 1] + c), o1));
-        }
-    }
+    if (a == 4)
+        output_a(4, cout, m, ldm, base, y);
+    else
+        output_a(6, cout, m, ldm, base, y);
 }
 
 #else
 
-void byol__wino_input_avx512(int64_t cin, const float *const *d, float *v, int64_t ldv)
+void byol__wino_input_avx512(int a, int64_t cin, const float *const *d, float *v, int64_t ldv)
 {
-    (void)cin, (void)d, (void)v, (void)ldv;
+    (void)a, (void)cin, (void)d, (void)v, (void)ldv;
 }
 
-void byol__wino_output_avx512(int64_t cout, const float *m, int64_t ldm,
+void byol__wino_output_avx512(int a, int64_t cout, const float *m, int64_t ldm,
                               const float *const *base, float *const *y)
 {
-    (void)cout, (void)m, (void)ldm, (void)base, (void)y;
+    (void)a, (void)cout, (void)m, (void)ldm, (void)base, (void)y;
 }
 
 int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c)

@@ -29,144 +29,175 @@
  * transform to its output transform. */
 #define SLOT_VM_FLOATS 131072
 
-/* One 3x3 stride-1 convolution: x [n, h, w, cin] -> y [n, oh, ow, cout]. */
+/* One 3x3 stride-1 convolution: x [n, h, w, cin] -> y [n, oh, ow, cout],
+ * in m x m output tiles, each from an a x a input patch (a = m + 2). */
 typedef struct wino {
     int64_t n, h, w, cin, cout, pad, oh, ow;
-    int64_t th, tw;   /* 2x2 output tiles per image, down and across */
+    int m, a;
+    int64_t th, tw;   /* tiles per image, down and across */
     int64_t tb;       /* tiles per block */
 } wino;
 
 int byol__wino_fits(const byol__conv_geom *g)
 {
-    return g->winograd && g->kh == 3 && g->kw == 3 && g->stride == 1 && g->pad <= 2 &&
-           g->cin % 16 == 0 && g->cout % 16 == 0;
+    return (g->winograd == 2 || g->winograd == 4) && g->kh == 3 && g->kw == 3 &&
+           g->stride == 1 && g->pad <= 2 && g->cin % 16 == 0 && g->cout % 16 == 0;
 }
 
-static int64_t block_tiles(int64_t cin, int64_t cout)
+static int64_t block_tiles(int a, int64_t cin, int64_t cout)
 {
-    int64_t tb = SLOT_VM_FLOATS / (16 * (cin + cout));
+    int64_t tb = SLOT_VM_FLOATS / (a * a * (cin + cout));
     return tb < 16 ? 16 : tb;
 }
 
-/* Floats between two of the 16 planes of V or M for channel count c: one
+/* Floats between two of the a*a planes of V or M for channel count c: one
  * cache line more than a block's worth, as planes a power of two apart
  * (16 KiB with 16 channels) would all fall into the same L1 set and evict
- * each other while a tile's 16 values are written or read. */
+ * each other while a tile's values are written or read. */
 static int64_t plane(int64_t tb, int64_t c)
 {
     return tb * c + 16;
 }
 
-static int64_t slot_floats(int64_t cin, int64_t cout)
+static int64_t slot_floats(int a, int64_t cin, int64_t cout)
 {
-    int64_t c = cin > cout ? cin : cout, tb = block_tiles(cin, cout);
-    return 16 * (plane(tb, cin) + plane(tb, cout)) + 2 * c;
+    int64_t c = cin > cout ? cin : cout, tb = block_tiles(a, cin, cout);
+    return a * a * (plane(tb, cin) + plane(tb, cout)) + 2 * c;
 }
 
 size_t byol__wino_scratch(const byol__conv_geom *g)
 {
-    return (size_t)(NSLOT * slot_floats(g->cin, g->cout));
+    int a = g->winograd + 2;
+    return (size_t)(NSLOT * slot_floats(a, g->cin, g->cout));
 }
 
 size_t byol__wino_packed(const byol__conv_geom *g)
 {
-    return (size_t)(2 * 16 * g->cin * g->cout);
+    int a = g->winograd + 2;
+    return (size_t)(2 * a * a * g->cin * g->cout);
 }
 
-static wino make_wino(int64_t n, int64_t h, int64_t w, int64_t cin, int64_t cout, int64_t pad)
+static wino make_wino(int m, int64_t n, int64_t h, int64_t w, int64_t cin, int64_t cout,
+                      int64_t pad)
 {
     wino q = { .n = n, .h = h, .w = w, .cin = cin, .cout = cout, .pad = pad,
-               .oh = h + 2 * pad - 2, .ow = w + 2 * pad - 2 };
-    q.th = (q.oh + 1) / 2;
-    q.tw = (q.ow + 1) / 2;
-    q.tb = block_tiles(cin, cout);
+               .oh = h + 2 * pad - 2, .ow = w + 2 * pad - 2, .m = m, .a = m + 2 };
+    q.th = (q.oh + m - 1) / m;
+    q.tw = (q.ow + m - 1) / m;
+    q.tb = block_tiles(q.a, cin, cout);
     return q;
 }
 
 /* ---- transforms -------------------------------------------------------- */
+/* The matrices (Lavin and Gray, section 4; interpolation points 0, 1, -1
+ * for F(2, 3) and 0, 1, -1, 2, -2 for F(4, 3)): input B^T [a, a], output
+ * A^T [m, a], kernel G [a, 3]. */
+static const float bt2[16] = { 1, 0, -1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, 1, 0, -1 };
+static const float at2[8] = { 1, 1, 1, 0, 0, 1, -1, -1 };
+static const float g2[12] = { 1, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0, 0, 1 };
+static const float bt4[36] = { 4, 0, -5, 0, 1, 0,  0, -4, -4, 1, 1, 0,  0, 4, -4, -1, 1, 0,
+                               0, -2, -1, 2, 1, 0, 0, 2, -1, -2, 1, 0, 0, 4, 0, -5, 0, 1 };
+static const float at4[24] = { 1, 1, 1, 1, 1, 0,  0, 1, -1, 2, -2, 0,
+                               0, 1, 1, 4, 4, 0,  0, 1, -1, 8, -8, 1 };
+static const float g4[18] = { 1.0f / 4, 0, 0,
+                              -1.0f / 6, -1.0f / 6, -1.0f / 6,
+                              -1.0f / 6, 1.0f / 6, -1.0f / 6,
+                              1.0f / 24, 1.0f / 12, 1.0f / 6,
+                              1.0f / 24, -1.0f / 12, 1.0f / 6,
+                              0, 0, 1 };
 
-/* u [16] = G g G^T for one 3x3 kernel g [9], G = [1 0 0; .5 .5 .5;
- * .5 -.5 .5; 0 0 1]. flip: g turned by 180 degrees first. */
-static void weight_transform(const float *g, int flip, float *u)
+/* u [a * a] = G g G^T for one 3x3 kernel g [9]; flip: g turned by 180
+ * degrees first. In double, rounded once. */
+static void weight_transform(int a, const float *g, int flip, float *u)
 {
-    float k[9], t[4][3];
-    for (int i = 0; i < 9; i++)
-        k[i] = g[flip ? 8 - i : i];
-    for (int j = 0; j < 3; j++) {
-        t[0][j] = k[j];
-        t[1][j] = 0.5f * (k[j] + k[3 + j] + k[6 + j]);
-        t[2][j] = 0.5f * (k[j] - k[3 + j] + k[6 + j]);
-        t[3][j] = k[6 + j];
-    }
-    for (int i = 0; i < 4; i++) {
-        u[4 * i + 0] = t[i][0];
-        u[4 * i + 1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-        u[4 * i + 2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-        u[4 * i + 3] = t[i][2];
-    }
+    const float *gm = a == 4 ? g2 : g4;
+    double t[6][3];
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < 3; j++) {
+            double s = 0;
+            for (int k = 0; k < 3; k++)
+                s += (double)gm[3 * i + k] * g[flip ? 8 - (3 * k + j) : 3 * k + j];
+            t[i][j] = s;
+        }
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++) {
+            double s = 0;
+            for (int k = 0; k < 3; k++)
+                s += t[i][k] * gm[3 * j + k];
+            u[a * i + j] = (float)s;
+        }
 }
 
 void byol__wino_pack(const byol__conv_geom *g, const float *w, float *u)
 {
-    /* w [cout, cin, 3, 3] -> u: forward [16, cin, cout], then input
-     * gradient [16, cout, cin] from the turned kernels. */
-    const int64_t cin = g->cin, cout = g->cout, plane = cin * cout;
-    float *ub = u + 16 * plane;
+    /* w [cout, cin, 3, 3] -> u: forward [a*a, cin, cout], then input
+     * gradient [a*a, cout, cin] from the turned kernels. */
+    const int a = g->winograd + 2;
+    const int64_t cin = g->cin, cout = g->cout, plane_ = cin * cout;
+    float *ub = u + a * a * plane_;
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (16 * plane >= BYOL__PAR_MIN)
+    if (a * a * plane_ >= BYOL__PAR_MIN)
     for (int64_t o = 0; o < cout; o++)
         for (int64_t c = 0; c < cin; c++) {
-            float f[16], b[16];
-            weight_transform(w + (o * cin + c) * 9, 0, f);
-            weight_transform(w + (o * cin + c) * 9, 1, b);
-            for (int xi = 0; xi < 16; xi++) {
-                u[xi * plane + c * cout + o] = f[xi];
-                ub[xi * plane + o * cin + c] = b[xi];
+            float f[36], b[36];
+            weight_transform(a, w + (o * cin + c) * 9, 0, f);
+            weight_transform(a, w + (o * cin + c) * 9, 1, b);
+            for (int xi = 0; xi < a * a; xi++) {
+                u[xi * plane_ + c * cout + o] = f[xi];
+                ub[xi * plane_ + o * cin + c] = b[xi];
             }
         }
 }
 
-/* v[xi * ldv + c] = (B^T d B)[xi] for the patch whose 16 pixels d[i]
- * point at cin floats each, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. */
-static void input_transform(int64_t cin, const float *const *d, float *v, int64_t ldv)
+/* v[xi * ldv + c] = (B^T d B)[xi] for the patch whose a*a pixels d[i]
+ * point at cin floats each: the portable loop. */
+static void input_transform(int a, int64_t cin, const float *const *d, float *v, int64_t ldv)
 {
+    const float *bt = a == 4 ? bt2 : bt4;
 #pragma omp simd
     for (int64_t c = 0; c < cin; c++) {
-        float t[4][4];
-        for (int j = 0; j < 4; j++) {
-            float d0 = d[j][c], d1 = d[4 + j][c], d2 = d[8 + j][c], d3 = d[12 + j][c];
-            t[0][j] = d0 - d2;
-            t[1][j] = d1 + d2;
-            t[2][j] = d2 - d1;
-            t[3][j] = d1 - d3;
-        }
-        for (int i = 0; i < 4; i++) {
-            v[(4 * i + 0) * ldv + c] = t[i][0] - t[i][2];
-            v[(4 * i + 1) * ldv + c] = t[i][1] + t[i][2];
-            v[(4 * i + 2) * ldv + c] = t[i][2] - t[i][1];
-            v[(4 * i + 3) * ldv + c] = t[i][1] - t[i][3];
-        }
+        float t[6][6];
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < a; j++) {
+                float s = 0;
+                for (int k = 0; k < a; k++)
+                    s += bt[a * i + k] * d[a * k + j][c];
+                t[i][j] = s;
+            }
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < a; j++) {
+                float s = 0;
+                for (int k = 0; k < a; k++)
+                    s += t[i][k] * bt[a * j + k];
+                v[(a * i + j) * ldv + c] = s;
+            }
     }
 }
 
-/* y[p][c] = base[p][c] + (A^T m A)[p] for the tile's 4 outputs p, m's 16
- * positions ldm floats apart, A^T = [1 1 1 0; 0 1 -1 -1]. */
-static void output_transform(int64_t cout, const float *m, int64_t ldm,
+/* y[p][c] = base[p][c] + (A^T m A)[p] for the tile's m*m outputs p, m's
+ * a*a positions ldm floats apart: the portable loop. */
+static void output_transform(int a, int64_t cout, const float *m, int64_t ldm,
                              const float *const *base, float *const *y)
 {
+    const int o = a - 2;
+    const float *at = a == 4 ? at2 : at4;
 #pragma omp simd
     for (int64_t c = 0; c < cout; c++) {
-        float t[2][4];
-        for (int j = 0; j < 4; j++) {
-            float m0 = m[j * ldm + c], m1 = m[(4 + j) * ldm + c];
-            float m2 = m[(8 + j) * ldm + c], m3 = m[(12 + j) * ldm + c];
-            t[0][j] = m0 + m1 + m2;
-            t[1][j] = m1 - m2 - m3;
-        }
-        for (int i = 0; i < 2; i++) {
-            y[2 * i][c] = base[2 * i][c] + (t[i][0] + t[i][1] + t[i][2]);
-            y[2 * i + 1][c] = base[2 * i + 1][c] + (t[i][1] - t[i][2] - t[i][3]);
-        }
+        float t[4][6];
+        for (int i = 0; i < o; i++)
+            for (int j = 0; j < a; j++) {
+                float s = 0;
+                for (int k = 0; k < a; k++)
+                    s += at[a * i + k] * m[(a * k + j) * ldm + c];
+                t[i][j] = s;
+            }
+        for (int i = 0; i < o; i++)
+            for (int j = 0; j < o; j++) {
+                float s = 0;
+                for (int k = 0; k < a; k++)
+                    s += t[i][k] * at[a * j + k];
+                y[o * i + j][c] = base[o * i + j][c] + s;
+            }
     }
 }
 
@@ -183,8 +214,8 @@ static void tile_at(const wino *q, int64_t t, int64_t *n, int64_t *oh, int64_t *
 {
     int64_t per = q->th * q->tw, r = t % per;
     *n = t / per;
-    *oh = 2 * (r / q->tw);
-    *ow = 2 * (r % q->tw);
+    *oh = q->m * (r / q->tw);
+    *ow = q->m * (r % q->tw);
 }
 
 static void gather(const wino *q, const float *x, int64_t t, const float *zero,
@@ -192,11 +223,11 @@ static void gather(const wino *q, const float *x, int64_t t, const float *zero,
 {
     int64_t n, oh, ow;
     tile_at(q, t, &n, &oh, &ow);
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
+    for (int i = 0; i < q->a; i++)
+        for (int j = 0; j < q->a; j++) {
             int64_t ih = oh - q->pad + i, iw = ow - q->pad + j;
             int in = ih >= 0 && ih < q->h && iw >= 0 && iw < q->w;
-            d[4 * i + j] = in ? x + ((n * q->h + ih) * q->w + iw) * q->cin : zero;
+            d[q->a * i + j] = in ? x + ((n * q->h + ih) * q->w + iw) * q->cin : zero;
         }
 }
 
@@ -207,9 +238,9 @@ static void scatter(const wino *q, const pass *p, int64_t t, const float *zero,
 {
     int64_t n, oh, ow;
     tile_at(q, t, &n, &oh, &ow);
-    for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 2; j++) {
-            int k = 2 * i + j;
+    for (int i = 0; i < q->m; i++)
+        for (int j = 0; j < q->m; j++) {
+            int k = q->m * i + j;
             if (oh + i >= q->oh || ow + j >= q->ow) {
                 y[k] = sink;
                 base[k] = zero;
@@ -220,43 +251,43 @@ static void scatter(const wino *q, const pass *p, int64_t t, const float *zero,
         }
 }
 
-/* Tiles [t0, t0 + nt): V, the 16 products into M, the outputs. */
+/* Tiles [t0, t0 + nt): V, the a*a products into M, the outputs. */
 static void run_block(const wino *q, const pass *p, int64_t t0, int64_t nt, float *slot)
 {
     const int64_t cin = q->cin, cout = q->cout, c = cin > cout ? cin : cout;
     const int64_t lv = plane(q->tb, cin), lm = plane(q->tb, cout);
-    float *v = slot, *m = v + 16 * lv, *zero = m + 16 * lm, *sink = zero + c;
-    const int avx512 = byol__cpu_avx512();
+    const int a = q->a, avx512 = byol__cpu_avx512();
+    float *v = slot, *m = v + a * a * lv, *zero = m + a * a * lm, *sink = zero + c;
     memset(zero, 0, (size_t)c * sizeof(float));
     for (int64_t t = 0; t < nt; t++) {
-        const float *d[16];
+        const float *d[36];
         gather(q, p->x, t0 + t, zero, d);
         if (avx512)
-            byol__wino_input_avx512(cin, d, v + t * cin, lv);
+            byol__wino_input_avx512(a, cin, d, v + t * cin, lv);
         else
-            input_transform(cin, d, v + t * cin, lv);
+            input_transform(a, cin, d, v + t * cin, lv);
     }
-    for (int xi = 0; xi < 16; xi++) {
-        const float *a = v + xi * lv, *b = p->u + xi * cin * cout;
+    for (int xi = 0; xi < a * a; xi++) {
+        const float *va = v + xi * lv, *ub = p->u + xi * cin * cout;
         float *mc = m + xi * lm;
-        if (!byol__wino_matmul(nt, cout, cin, a, b, mc))
-            byol__gemm_serial(0, 0, nt, cout, cin, 1.0f, a, cin, b, cout, 0.0f, mc, cout);
+        if (!byol__wino_matmul(nt, cout, cin, va, ub, mc))
+            byol__gemm_serial(0, 0, nt, cout, cin, 1.0f, va, cin, ub, cout, 0.0f, mc, cout);
     }
     for (int64_t t = 0; t < nt; t++) {
-        const float *base[4];
-        float *y[4];
+        const float *base[16];
+        float *y[16];
         scatter(q, p, t0 + t, zero, sink, base, y);
         if (avx512)
-            byol__wino_output_avx512(cout, m + t * cout, lm, base, y);
+            byol__wino_output_avx512(a, cout, m + t * cout, lm, base, y);
         else
-            output_transform(cout, m + t * cout, lm, base, y);
+            output_transform(a, cout, m + t * cout, lm, base, y);
     }
 }
 
 static void run(const wino *q, const pass *p, float *scratch)
 {
     const int64_t tiles = q->n * q->th * q->tw, nb = (tiles + q->tb - 1) / q->tb;
-    const int64_t slot = slot_floats(q->cin, q->cout);
+    const int64_t slot = slot_floats(q->a, q->cin, q->cout);
     int threads = byol__num_threads();
     if (threads > NSLOT)
         threads = NSLOT;
@@ -277,9 +308,9 @@ static void run(const wino *q, const pass *p, float *scratch)
 void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *u,
                         const float *bias, float *y, float *scratch)
 {
-    /* x [n, h, w, cin], u [16, cin, cout], bias [cout] or NULL ->
+    /* x [n, h, w, cin], u [a*a, cin, cout], bias [cout] or NULL ->
      * y [n, oh, ow, cout] */
-    wino q = make_wino(g->n, g->h, g->w, g->cin, g->cout, g->pad);
+    wino q = make_wino(g->winograd, g->n, g->h, g->w, g->cin, g->cout, g->pad);
     pass p = { .x = x, .u = u, .bias = bias, .y = y, .accum = 0 };
     run(&q, &p, scratch);
 }
@@ -287,9 +318,9 @@ void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *u
 void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *u,
                               float *dx, int accum, float *scratch)
 {
-    /* dy [n, oh, ow, cout], u's second half [16, cout, cin] ->
+    /* dy [n, oh, ow, cout], u's second half [a*a, cout, cin] ->
      * dx [n, h, w, cin] (+)= */
-    wino q = make_wino(g->n, g->oh, g->ow, g->cout, g->cin, 2 - g->pad);
-    pass p = { .x = dy, .u = u + 16 * g->cin * g->cout, .y = dx, .accum = accum };
+    wino q = make_wino(g->winograd, g->n, g->oh, g->ow, g->cout, g->cin, 2 - g->pad);
+    pass p = { .x = dy, .u = u + q.a * q.a * g->cin * g->cout, .y = dx, .accum = accum };
     run(&q, &p, scratch);
 }

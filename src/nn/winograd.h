@@ -38,8 +38,8 @@ void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const f
 int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c);
 /* winograd.c's transforms for channel counts that are multiples of 16,
  * to be called only where byol__cpu_avx512(). */
-void byol__wino_input_avx512(int64_t cin, const float *const *d, float *v, int64_t ldv);
-void byol__wino_output_avx512(int64_t cout, const float *m, int64_t ldm,
+void byol__wino_input_avx512(int a, int64_t cin, const float *const *d, float *v, int64_t ldv);
+void byol__wino_output_avx512(int a, int64_t cout, const float *m, int64_t ldm,
                               const float *const *base, float *const *y);
 
 #endif

@@ -318,8 +318,8 @@ static void test_same_bits_any_run_any_threads(void **state)
     byol_net *probe = make("net.arch=resnet18-cifar net.width=0.25");
     int64_t ng = count_params(probe);
     byol_net_destroy(probe);
-    static const char *const algos[] = { "im2col", "winograd" };
-    for (int a = 0; a < 2; a++) {
+    static const char *const algos[] = { "im2col", "winograd", "winograd2" };
+    for (int a = 0; a < 3; a++) {
         float y[3][8 * 128];
         float *g[3];
         for (int r = 0; r < 3; r++) {

@@ -132,12 +132,13 @@ static void test_resnet18_cifar_three_steps(void **state)
                 "nn.conv_algo=im2col");
 }
 
-/* Three full steps through Winograd's layers stay within the same bounds. */
+/* Three full steps through Winograd F(2x2)'s layers stay within the same
+ * bounds (F(4x4): see test_net_fixtures.c). */
 static void test_resnet18_cifar_winograd_three_steps(void **state)
 {
     (void)state;
     run_fixture("byol_resnet18_cifar", "net.arch=resnet18-cifar net.width=0.125 "
-                "nn.conv_algo=winograd");
+                "nn.conv_algo=winograd2");
 }
 
 int main(void)
