@@ -465,19 +465,23 @@ void byol__conv2d_backward(const byol__conv_geom *g, const float *x,
      * Per chunk, one parallel region: im2col feeds dW, then the same buffer
      * takes dcol for col2im (the loops' barriers order the reuse). dW
      * collects in scratch (beta = 0 on the first chunk) and is added into
-     * dw once at the end. Under Winograd, dx comes after dW, from the same
-     * scratch. */
+     * dw once at the end. */
     const int64_t m = conv_m(g), cout = g->cout;
-    float *dx_im2col = byol__wino_fits(g) ? NULL : dx;
     if (db)
         byol__colsum_add(m, cout, dy, db);
     if (is_pointwise(g)) {
         backward_pointwise(g, x, wp, dy, dx, accum, dw);
         return;
     }
+    if (byol__wino_fits(g)) {
+        byol__wino_backward_weights(g, x, dy, dw, scratch);
+        if (dx)
+            byol__wino_backward_data(g, dy, wp + cout * conv_k(g), dx, accum, scratch);
+        return;
+    }
     byol__gemm_prepare();
     float *col = scratch, *dwp = scratch + col_floats(g);
-    if (dx_im2col && !accum)
+    if (dx && !accum)
         zero(g->n * g->h * g->w * g->cin, dx);
     const int64_t step = chunk_rows(g);
     for (int64_t m0 = 0; m0 < m; m0 += step) {
@@ -486,11 +490,9 @@ void byol__conv2d_backward(const byol__conv_geom *g, const float *x,
 #pragma omp parallel num_threads(byol__num_threads())
         {
             dw_chunk(g, x, dyc, m0, rows, col, dwp);
-            if (dx_im2col)
+            if (dx)
                 dx_chunk(g, wp, dyc, m0, rows, col, dx);
         }
     }
     finish_dw(g, dwp, dw);
-    if (dx && !dx_im2col)
-        byol__wino_backward_data(g, dy, wp + cout * conv_k(g), dx, accum, scratch);
 }

@@ -1,10 +1,13 @@
-/* Winograd's 16 matrix products on AVX-512F (winograd.c), one block of
- * tiles at a time on one thread:
- *     c [m, n] = a [m, k] b [k, n]   (row-major, n a multiple of 16)
- * with a = V[xi] (tiles x input channels), b = U[xi], c = M[xi]. The sizes
- * are small (k and n are channel counts, 16 to a few hundred; m a block
- * of tiles), so a BLAS call per product would cost more in set-up and
- * packing than the arithmetic. Each register tile keeps R rows x V
+/* Winograd's matrix products and transforms on AVX-512F (winograd.c).
+ *
+ * The products, one per position xi of a block of tiles, on one thread:
+ *     c [m, n] (+)= a [m, k] b [k, n]   (b and c row-major, n a multiple
+ *     of 16; a's entry (r, p) at a[r * ars + p * acs])
+ * forward: a = V[xi] (tiles x input channels), b = U[xi], c = M[xi];
+ * weight gradient: a = V[xi] transposed (input channels x tiles),
+ * b = dM[xi], c += into dU[xi]. The sizes are small (channel counts, and
+ * blocks of tiles), so a BLAS call per product would cost more in set-up
+ * and packing than the arithmetic. Each register tile keeps R rows x V
  * vectors of 16 columns of c and walks k: per k, V vectors of b and R
  * broadcasts of a into fused multiply-adds. Sums run in order of k, so the
  * bits depend on the sizes only, never on the thread count. */
@@ -19,22 +22,31 @@
 /* Largest R per V: R * V sums plus V vectors of b fit the 32 registers. */
 static const int rmax[4] = { 8, 12, 8, 6 };
 
-typedef void (*tile_fn)(int64_t k, const float *a, int64_t lda, const float *b,
-                        int64_t ldb, float *c, int64_t ldc);
+typedef struct mm_args {
+    int64_t k, ars, acs, ldb, ldc;
+    const float *a, *b;
+    float *c;
+    int accumulate;
+} mm_args;
 
-static inline __attribute__((always_inline)) TARGET void
-tile(int R, int V, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
-     float *c, int64_t ldc)
+typedef void (*tile_fn)(const mm_args *m);
+
+static inline __attribute__((always_inline)) TARGET void tile(int R, int V, const mm_args *m)
 {
     __m512 acc[24];
-    for (int i = 0; i < R * V; i++)
-        acc[i] = _mm512_setzero_ps();
+    const int64_t k = m->k, ars = m->ars, acs = m->acs, ldb = m->ldb, ldc = m->ldc;
+    const float *a = m->a, *b = m->b;
+    float *c = m->c;
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++)
+            acc[r * V + v] = m->accumulate ? _mm512_loadu_ps(c + r * ldc + 16 * v)
+                                           : _mm512_setzero_ps();
     for (int64_t p = 0; p < k; p++, b += ldb) {
         __m512 w[4];
         for (int v = 0; v < V; v++)
             w[v] = _mm512_loadu_ps(b + 16 * v);
         for (int r = 0; r < R; r++) {
-            __m512 x = _mm512_set1_ps(a[r * lda + p]);
+            __m512 x = _mm512_set1_ps(a[r * ars + p * acs]);
             for (int v = 0; v < V; v++)
                 acc[r * V + v] = _mm512_fmadd_ps(x, w[v], acc[r * V + v]);
         }
@@ -44,12 +56,8 @@ tile(int R, int V, int64_t k, const float *a, int64_t lda, const float *b, int64
             _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r * V + v]);
 }
 
-#define T(R, V)                                                                        \
-    static TARGET void t_##R##_##V(int64_t k, const float *a, int64_t lda, const float *b, \
-                                   int64_t ldb, float *c, int64_t ldc)                 \
-    {                                                                                  \
-        tile(R, V, k, a, lda, b, ldb, c, ldc);                                         \
-    }
+#define T(R, V) \
+    static TARGET void t_##R##_##V(const mm_args *m) { tile(R, V, m); }
 #define T6(V) T(1, V) T(2, V) T(3, V) T(4, V) T(5, V) T(6, V)
 T6(1) T(7, 1) T(8, 1) T(9, 1) T(10, 1) T(11, 1) T(12, 1) T(13, 1) T(14, 1) T(15, 1) T(16, 1)
 T6(2) T(7, 2) T(8, 2) T(9, 2) T(10, 2) T(11, 2) T(12, 2)
@@ -65,17 +73,23 @@ static const tile_fn table[4][17] = {
     { NULL, ROW6(4) },
 };
 
-int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c)
+int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
+                      int64_t acs, const float *b, float *c, int accumulate)
 {
-    /* a [m, k], b [k, n], c [m, n], all rows packed */
+    /* a [m, k] (strides ars, acs), b [k, n], c [m, n] (+)= a b */
     if (!byol__cpu_avx512() || n % 16)
         return 0;
     const int64_t vtot = n / 16;
+    mm_args t = { .k = k, .ars = ars, .acs = acs, .ldb = n, .ldc = n,
+                  .accumulate = accumulate };
     for (int64_t v0 = 0; v0 < vtot; v0 += 4) {
         const int v = vtot - v0 < 4 ? (int)(vtot - v0) : 4, rm = rmax[v - 1];
         for (int64_t r0 = 0; r0 < m; r0 += rm) {
             int r = m - r0 < rm ? (int)(m - r0) : rm;
-            table[v - 1][r](k, a + r0 * k, k, b + 16 * v0, n, c + r0 * n + 16 * v0, n);
+            t.a = a + r0 * ars;
+            t.b = b + 16 * v0;
+            t.c = c + r0 * n + 16 * v0;
+            table[v - 1][r](&t);
         }
     }
     return 1;
@@ -125,6 +139,54 @@ INL void out4(const __m512 *x, int s, __m512 *r, int rs)
     r[rs] = ADD(m1, MUL(2.0f, m2));
     r[2 * rs] = ADD(p1, MUL(4.0f, p2));
     r[3 * rs] = ADD(ADD(m1, MUL(8.0f, m2)), x[5 * s]);
+}
+
+/* r = A x for the m values x[0], x[s], ... (the output transform's
+ * transpose, for the weight gradient). */
+INL void grad2(const __m512 *x, int s, __m512 *r, int rs)
+{
+    r[0] = x[0];
+    r[rs] = ADD(x[0], x[s]);
+    r[2 * rs] = SUB(x[0], x[s]);
+    r[3 * rs] = SUB(_mm512_setzero_ps(), x[s]);
+}
+
+INL void grad4(const __m512 *x, int s, __m512 *r, int rs)
+{
+    __m512 x0 = x[0], x1 = x[s], x2 = x[2 * s], x3 = x[3 * s];
+    __m512 e = ADD(x0, x2), o = ADD(x1, x3);
+    __m512 e4 = ADD(x0, MUL(4.0f, x2)), o4 = ADD(MUL(2.0f, x1), MUL(8.0f, x3));
+    r[0] = x0;
+    r[rs] = ADD(e, o);
+    r[2 * rs] = SUB(e, o);
+    r[3 * rs] = ADD(e4, o4);
+    r[4 * rs] = SUB(e4, o4);
+    r[5 * rs] = x3;
+}
+
+INL void grad_a(int a, int64_t cout, const float *const *d, float *v, int64_t ldv)
+{
+    const int o = a - 2;
+    for (int64_t c = 0; c < cout; c += 16) {
+        __m512 x[16], t[24], r[36];
+        for (int i = 0; i < o * o; i++)
+            x[i] = _mm512_loadu_ps(d[i] + c);
+        for (int j = 0; j < o; j++)    /* columns: t = A x */
+            a == 4 ? grad2(x + j, o, t + j, o) : grad4(x + j, o, t + j, o);
+        for (int i = 0; i < a; i++)    /* rows: r = t A^T */
+            a == 4 ? grad2(t + o * i, 1, r + a * i, 1) : grad4(t + o * i, 1, r + a * i, 1);
+        for (int i = 0; i < a * a; i++)
+            _mm512_storeu_ps(v + i * ldv + c, r[i]);
+    }
+}
+
+TARGET void byol__wino_grad_avx512(int a, int64_t cout, const float *const *d, float *v,
+                                   int64_t ldv)
+{
+    if (a == 4)
+        grad_a(4, cout, d, v, ldv);
+    else
+        grad_a(6, cout, d, v, ldv);
 }
 
 INL void input_a(int a, int64_t cin, const float *const *d, float *v, int64_t ldv)
@@ -190,9 +252,15 @@ void byol__wino_output_avx512(int a, int64_t cout, const float *m, int64_t ldm,
     (void)a, (void)cout, (void)m, (void)ldm, (void)base, (void)y;
 }
 
-int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c)
+void byol__wino_grad_avx512(int a, int64_t cout, const float *const *d, float *v, int64_t ldv)
 {
-    (void)m, (void)n, (void)k, (void)a, (void)b, (void)c;
+    (void)a, (void)cout, (void)d, (void)v, (void)ldv;
+}
+
+int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
+                      int64_t acs, const float *b, float *c, int accumulate)
+{
+    (void)m, (void)n, (void)k, (void)a, (void)ars, (void)acs, (void)b, (void)c, (void)accumulate;
     return 0;
 }
 

@@ -65,10 +65,31 @@ static int64_t slot_floats(int a, int64_t cin, int64_t cout)
     return a * a * (plane(tb, cin) + plane(tb, cout)) + 2 * c;
 }
 
+/* Tiles per block of the weight gradient: each block reads and writes dU
+ * [a*a, cin, cout] once for a*a*cin*cout*tb multiply-adds, so blocks are
+ * longer than the forward's when channels are many. */
+#ifndef BYOL_WINO_WGRAD_TILES
+#define BYOL_WINO_WGRAD_TILES 128
+#endif
+static int64_t wgrad_tiles(int a, int64_t cin, int64_t cout)
+{
+    int64_t tb = block_tiles(a, cin, cout);
+    return tb > BYOL_WINO_WGRAD_TILES ? tb : BYOL_WINO_WGRAD_TILES;
+}
+
+/* The weight gradient's scratch: dU [a*a, cin, cout], then V and dM of
+ * one block of tiles shared by all threads, then a zero row. */
+static int64_t wgrad_floats(int a, int64_t cin, int64_t cout)
+{
+    int64_t tb = wgrad_tiles(a, cin, cout), c = cin > cout ? cin : cout;
+    return a * a * (cin * cout + plane(tb, cin) + plane(tb, cout)) + c;
+}
+
 size_t byol__wino_scratch(const byol__conv_geom *g)
 {
     int a = g->winograd + 2;
-    return (size_t)(NSLOT * slot_floats(a, g->cin, g->cout));
+    int64_t fwd = NSLOT * slot_floats(a, g->cin, g->cout), wg = wgrad_floats(a, g->cin, g->cout);
+    return (size_t)(fwd > wg ? fwd : wg);
 }
 
 size_t byol__wino_packed(const byol__conv_geom *g)
@@ -201,6 +222,63 @@ static void output_transform(int a, int64_t cout, const float *m, int64_t ldm,
     }
 }
 
+/* v[xi * ldv + c] = (A dY A^T)[xi] for the tile's m*m output gradients
+ * d[i] (cout floats each): the portable loop. */
+static void grad_transform(int a, int64_t cout, const float *const *d, float *v, int64_t ldv)
+{
+    const int o = a - 2;
+    const float *at = a == 4 ? at2 : at4;
+#pragma omp simd
+    for (int64_t c = 0; c < cout; c++) {
+        float t[6][4];
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < o; j++) {
+                float s = 0;
+                for (int k = 0; k < o; k++)
+                    s += at[a * k + i] * d[o * k + j][c];
+                t[i][j] = s;
+            }
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < a; j++) {
+                float s = 0;
+                for (int k = 0; k < o; k++)
+                    s += t[i][k] * at[a * k + j];
+                v[(a * i + j) * ldv + c] = s;
+            }
+    }
+}
+
+/* dw [cout, cin, 3, 3] += G^T dU G for input channel c and every output
+ * channel, 16 at a time along dU's rows [cout]. */
+static void weight_grad(int a, const float *du, int64_t plane_, int64_t cin, int64_t cout,
+                        int64_t c, float *dw)
+{
+    const float *gm = a == 4 ? g2 : g4;
+    for (int64_t o0 = 0; o0 < cout; o0 += 16) {
+        const float *d = du + c * cout + o0;
+        float t[3][6][16], r[9][16];
+        for (int k = 0; k < 3; k++)
+            for (int j = 0; j < a; j++)
+                for (int l = 0; l < 16; l++) {
+                    float s = 0;
+                    for (int i = 0; i < a; i++)
+                        s += gm[3 * i + k] * d[(a * i + j) * plane_ + l];
+                    t[k][j][l] = s;
+                }
+        for (int k = 0; k < 3; k++)
+            for (int e = 0; e < 3; e++)
+                for (int l = 0; l < 16; l++) {
+                    float s = 0;
+                    for (int j = 0; j < a; j++)
+                        s += t[k][j][l] * gm[3 * j + e];
+                    r[3 * k + e][l] = s;
+                }
+        for (int l = 0; l < 16; l++)
+            for (int e = 0; e < 9; e++)
+                dw[((o0 + l) * cin + c) * 9 + e] += r[e][l];
+    }
+}
+
 /* ---- one block of tiles --------------------------------------------------- */
 
 typedef struct pass {
@@ -270,7 +348,7 @@ static void run_block(const wino *q, const pass *p, int64_t t0, int64_t nt, floa
     for (int xi = 0; xi < a * a; xi++) {
         const float *va = v + xi * lv, *ub = p->u + xi * cin * cout;
         float *mc = m + xi * lm;
-        if (!byol__wino_matmul(nt, cout, cin, va, ub, mc))
+        if (!byol__wino_matmul(nt, cout, cin, va, cin, 1, ub, mc, 0))
             byol__gemm_serial(0, 0, nt, cout, cin, 1.0f, va, cin, ub, cout, 0.0f, mc, cout);
     }
     for (int64_t t = 0; t < nt; t++) {
@@ -323,4 +401,85 @@ void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const f
     wino q = make_wino(g->winograd, g->n, g->oh, g->ow, g->cout, g->cin, 2 - g->pad);
     pass p = { .x = dy, .u = u + q.a * q.a * g->cin * g->cout, .y = dx, .accum = accum };
     run(&q, &p, scratch);
+}
+
+/* ---- weight gradient ------------------------------------------------------ */
+/* With U = G g G^T and y = A^T (U .* V) A per tile,
+ *     dU[xi] [cin, cout] = sum over tiles of V[xi]^T (A dY A^T)[xi]
+ * and dg = G^T dU G. The sum over tiles runs block by block in tile
+ * order; within a block the threads split the tiles for the transforms,
+ * then the a*a positions for the products, so every sum has one order. */
+
+static void gather_dy(const wino *q, const float *dy, int64_t t, const float *zero,
+                      const float **d)
+{
+    int64_t n, oh, ow;
+    tile_at(q, t, &n, &oh, &ow);
+    for (int i = 0; i < q->m; i++)
+        for (int j = 0; j < q->m; j++) {
+            int in = oh + i < q->oh && ow + j < q->ow;
+            d[q->m * i + j] = in ? dy + ((n * q->oh + oh + i) * q->ow + ow + j) * q->cout : zero;
+        }
+}
+
+static void wgrad_transforms(const wino *q, const float *x, const float *dy, int64_t t0,
+                             int64_t nt, float *v, float *dm, const float *zero, int avx512)
+{
+    const int a = q->a;
+    const int64_t lv = plane(q->tb, q->cin), lm = plane(q->tb, q->cout);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < nt; t++) {
+        const float *d[36];
+        gather(q, x, t0 + t, zero, d);
+        if (avx512)
+            byol__wino_input_avx512(a, q->cin, d, v + t * q->cin, lv);
+        else
+            input_transform(a, q->cin, d, v + t * q->cin, lv);
+        gather_dy(q, dy, t0 + t, zero, d);
+        if (avx512)
+            byol__wino_grad_avx512(a, q->cout, d, dm + t * q->cout, lm);
+        else
+            grad_transform(a, q->cout, d, dm + t * q->cout, lm);
+    }
+}
+
+static void wgrad_products(const wino *q, int64_t nt, const float *v, const float *dm,
+                           float *du)
+{
+    const int64_t cin = q->cin, cout = q->cout;
+    const int64_t lv = plane(q->tb, cin), lm = plane(q->tb, cout);
+#pragma omp for schedule(static)
+    for (int xi = 0; xi < q->a * q->a; xi++) {
+        const float *va = v + xi * lv, *b = dm + xi * lm;
+        float *c = du + xi * cin * cout;
+        if (!byol__wino_matmul(cin, cout, nt, va, 1, cin, b, c, 1))
+            byol__gemm_serial(1, 0, cin, cout, nt, 1.0f, va, cin, b, cout, 1.0f, c, cout);
+    }
+}
+
+void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const float *dy,
+                                 float *dw, float *scratch)
+{
+    /* x [n, h, w, cin], dy [n, oh, ow, cout] -> dw [cout, cin, 3, 3] += */
+    wino q = make_wino(g->winograd, g->n, g->h, g->w, g->cin, g->cout, g->pad);
+    q.tb = wgrad_tiles(q.a, q.cin, q.cout);
+    const int a = q.a, avx512 = byol__cpu_avx512();
+    const int64_t cin = q.cin, cout = q.cout, plane_ = cin * cout;
+    const int64_t tiles = q.n * q.th * q.tw;
+    float *du = scratch, *v = du + a * a * plane_;
+    float *dm = v + a * a * plane(q.tb, cin), *zero = dm + a * a * plane(q.tb, cout);
+    memset(du, 0, (size_t)(a * a * plane_) * sizeof(float));
+    memset(zero, 0, (size_t)(cin > cout ? cin : cout) * sizeof(float));
+    byol__gemm_prepare();
+#pragma omp parallel num_threads(byol__num_threads())
+    {
+        for (int64_t t0 = 0; t0 < tiles; t0 += q.tb) {
+            int64_t nt = tiles - t0 < q.tb ? tiles - t0 : q.tb;
+            wgrad_transforms(&q, x, dy, t0, nt, v, dm, zero, avx512);
+            wgrad_products(&q, nt, v, dm, du);
+        }
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < cin; c++)
+            weight_grad(a, du, plane_, cin, cout, c, dw);
+    }
 }

@@ -31,15 +31,21 @@ void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *u
 /* dy [n, oh, ow, cout] -> dx [n, h, w, cin], added to dx when accum. */
 void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *u,
                               float *dx, int accum, float *scratch);
+/* x [n, h, w, cin], dy [n, oh, ow, cout] -> dw [cout, cin, 3, 3] +=. */
+void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const float *dy,
+                                 float *dw, float *scratch);
 
-/* c [m, n] = a [m, k] b [k, n] (rows packed, n a multiple of 16) on
- * one thread with the AVX-512 kernels of wino_avx512.c; 0 where the CPU
- * has none, and the caller multiplies through the BLAS. */
-int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c);
+/* c [m, n] (+)= a [m, k] b [k, n] (a's entry (r, p) at a[r * ars +
+ * p * acs]; b, c rows packed; n a multiple of 16) on one thread with the
+ * AVX-512 kernels of wino_avx512.c; 0 where the CPU has none, and the
+ * caller multiplies through the BLAS. */
+int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
+                      int64_t acs, const float *b, float *c, int accumulate);
 /* winograd.c's transforms for channel counts that are multiples of 16,
  * to be called only where byol__cpu_avx512(). */
 void byol__wino_input_avx512(int a, int64_t cin, const float *const *d, float *v, int64_t ldv);
 void byol__wino_output_avx512(int a, int64_t cout, const float *m, int64_t ldm,
                               const float *const *base, float *const *y);
+void byol__wino_grad_avx512(int a, int64_t cout, const float *const *d, float *v, int64_t ldv);
 
 #endif
