@@ -476,7 +476,7 @@ void byol__conv2d_backward(const byol__conv_geom *g, const float *x,
     if (byol__wino_fits(g)) {
         byol__wino_backward_weights(g, x, dy, dw, scratch);
         if (dx)
-            byol__wino_backward_data(g, dy, wp + cout * conv_k(g), dx, accum, scratch);
+            byol__wino_backward_data(g, dy, wp, dx, accum, scratch);
         return;
     }
     byol__gemm_prepare();

@@ -1,22 +1,24 @@
-/* Winograd F(2x2, 3x3) on NHWC activations (Lavin and Gray, "Fast
- * Algorithms for Convolutional Neural Networks", 2016). For a 4x4 input
- * patch d and a 3x3 kernel g, the 2x2 outputs are
+/* Winograd F(m x m, 3x3) on NHWC activations, m = 2 or 4 (Lavin and Gray,
+ * "Fast Algorithms for Convolutional Neural Networks", 2016). For an a x a
+ * input patch d (a = m + 2) and a 3x3 kernel g, the m x m outputs are
  *     Y = A^T [ (G g G^T) .* (B^T d B) ] A
- * with the matrices below. Over channels, the 16 element-wise products
- * become 16 matrix products per block of tiles:
+ * with the matrices below. Over channels, the a*a element-wise products
+ * become a*a matrix products per block of tiles:
  *     M[xi] [tiles, cout] = V[xi] [tiles, cin] U[xi] [cin, cout]
  * where V[xi] holds position xi of every tile's B^T d B and U[xi] that of
- * every G g G^T (packed once per step, with the weights).
+ * every G g G^T (packed with the weights, before each forward).
+ * F(2x2) takes 16 products for 4 outputs (2.25x fewer than 36), F(4x4) 36
+ * for 16 (4x fewer), with larger transform coefficients, so more rounding.
  *
  * The input gradient of a 3x3 stride-1 convolution with padding p is the
  * same kind of convolution of dy, with the kernel turned by 180 degrees,
- * input and output channels swapped and padding 2 - p; its U is packed
- * beside the forward's.
+ * input and output channels swapped and padding 2 - p. The weight gradient
+ * is at the end of this file.
  *
- * Work is cut into blocks of tiles whose size depends on the channel counts
- * only; a block is transformed, multiplied and transformed back by one
- * thread in its own slot of scratch (V, M, a zero row and a sink row), so
- * no result depends on the thread count. */
+ * Forward and input gradient cut the tiles into blocks whose size depends
+ * on the channel counts only; a block is transformed, multiplied and
+ * transformed back by one thread in its own slot of scratch (V, M, a zero
+ * row and a sink row), so no result depends on the thread count. */
 #include <omp.h>
 #include <string.h>
 
@@ -87,15 +89,18 @@ static int64_t wgrad_floats(int a, int64_t cin, int64_t cout)
 
 size_t byol__wino_scratch(const byol__conv_geom *g)
 {
+    /* forward: the slots; input gradient: its weights, then the slots;
+     * weight gradient: wgrad_floats */
     int a = g->winograd + 2;
-    int64_t fwd = NSLOT * slot_floats(a, g->cin, g->cout), wg = wgrad_floats(a, g->cin, g->cout);
-    return (size_t)(fwd > wg ? fwd : wg);
+    int64_t dx = a * a * g->cin * g->cout + NSLOT * slot_floats(a, g->cin, g->cout);
+    int64_t wg = wgrad_floats(a, g->cin, g->cout);
+    return (size_t)(dx > wg ? dx : wg);
 }
 
 size_t byol__wino_packed(const byol__conv_geom *g)
 {
     int a = g->winograd + 2;
-    return (size_t)(2 * a * a * g->cin * g->cout);
+    return (size_t)(a * a * g->cin * g->cout);
 }
 
 static wino make_wino(int m, int64_t n, int64_t h, int64_t w, int64_t cin, int64_t cout,
@@ -127,9 +132,9 @@ static const float g4[18] = { 1.0f / 4, 0, 0,
                               1.0f / 24, -1.0f / 12, 1.0f / 6,
                               0, 0, 1 };
 
-/* u [a * a] = G g G^T for one 3x3 kernel g [9]; flip: g turned by 180
- * degrees first. In double, rounded once. */
-static void weight_transform(int a, const float *g, int flip, float *u)
+/* u [a * a] = G g G^T for one 3x3 kernel g (tap t at g[t * gs]); flip:
+ * g turned by 180 degrees first. In double, rounded once. */
+static void weight_transform(int a, const float *g, int64_t gs, int flip, float *u)
 {
     const float *gm = a == 4 ? g2 : g4;
     double t[6][3];
@@ -137,7 +142,7 @@ static void weight_transform(int a, const float *g, int flip, float *u)
         for (int j = 0; j < 3; j++) {
             double s = 0;
             for (int k = 0; k < 3; k++)
-                s += (double)gm[3 * i + k] * g[flip ? 8 - (3 * k + j) : 3 * k + j];
+                s += (double)gm[3 * i + k] * g[(flip ? 8 - (3 * k + j) : 3 * k + j) * gs];
             t[i][j] = s;
         }
     for (int i = 0; i < a; i++)
@@ -151,22 +156,36 @@ static void weight_transform(int a, const float *g, int flip, float *u)
 
 void byol__wino_pack(const byol__conv_geom *g, const float *w, float *u)
 {
-    /* w [cout, cin, 3, 3] -> u: forward [a*a, cin, cout], then input
-     * gradient [a*a, cout, cin] from the turned kernels. */
+    /* w [cout, cin, 3, 3] -> u [a*a, cin, cout] */
     const int a = g->winograd + 2;
     const int64_t cin = g->cin, cout = g->cout, plane_ = cin * cout;
-    float *ub = u + a * a * plane_;
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
     if (a * a * plane_ >= BYOL__PAR_MIN)
     for (int64_t o = 0; o < cout; o++)
         for (int64_t c = 0; c < cin; c++) {
-            float f[36], b[36];
-            weight_transform(a, w + (o * cin + c) * 9, 0, f);
-            weight_transform(a, w + (o * cin + c) * 9, 1, b);
-            for (int xi = 0; xi < a * a; xi++) {
+            float f[36];
+            weight_transform(a, w + (o * cin + c) * 9, 1, 0, f);
+            for (int xi = 0; xi < a * a; xi++)
                 u[xi * plane_ + c * cout + o] = f[xi];
+        }
+}
+
+/* The input gradient's weights: wp [cout, 3, 3, cin] (conv2d's packed
+ * copy) -> ub [a*a, cout, cin] from the turned kernels. Made by the
+ * backward pass, which runs once per forward of the online network only,
+ * into scratch: kept packed, it would take as much memory as u again. */
+static void pack_backward(const byol__conv_geom *g, const float *wp, float *ub)
+{
+    const int a = g->winograd + 2;
+    const int64_t cin = g->cin, cout = g->cout, plane_ = cin * cout;
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (a * a * plane_ >= BYOL__PAR_MIN)
+    for (int64_t o = 0; o < cout; o++)
+        for (int64_t c = 0; c < cin; c++) {
+            float b[36];
+            weight_transform(a, wp + o * 9 * cin + c, cin, 1, b);
+            for (int xi = 0; xi < a * a; xi++)
                 ub[xi * plane_ + o * cin + c] = b[xi];
-            }
         }
 }
 
@@ -393,14 +412,15 @@ void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *u
     run(&q, &p, scratch);
 }
 
-void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *u,
+void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *wp,
                               float *dx, int accum, float *scratch)
 {
-    /* dy [n, oh, ow, cout], u's second half [a*a, cout, cin] ->
-     * dx [n, h, w, cin] (+)= */
+    /* dy [n, oh, ow, cout], wp [cout, 3, 3, cin] -> dx [n, h, w, cin] (+)= */
     wino q = make_wino(g->winograd, g->n, g->oh, g->ow, g->cout, g->cin, 2 - g->pad);
-    pass p = { .x = dy, .u = u + q.a * q.a * g->cin * g->cout, .y = dx, .accum = accum };
-    run(&q, &p, scratch);
+    float *ub = scratch;
+    pack_backward(g, wp, ub);
+    pass p = { .x = dy, .u = ub, .y = dx, .accum = accum };
+    run(&q, &p, scratch + q.a * q.a * g->cin * g->cout);
 }
 
 /* ---- weight gradient ------------------------------------------------------ */

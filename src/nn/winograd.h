@@ -1,25 +1,27 @@
-/* Winograd F(2x2, 3x3) convolution for 3x3 stride-1 layers, private to
- * conv2d.c (nn.conv_algo=winograd, or auto on CPUs with AVX-512).
+/* Winograd convolution for 3x3 stride-1 layers, private to conv2d.c:
+ * F(4x4, 3x3) under nn.conv_algo=winograd (and auto on CPUs with AVX-512),
+ * F(2x2, 3x3) under winograd2. Forward, input gradient and weight gradient,
+ * with no im2col matrix.
  *
- * Each 2x2 block of outputs takes 16 products per (input, output) channel
- * pair instead of 36: 2.25x fewer multiplies than im2col + GEMM, and no
- * im2col matrix. The results are not im2col's bits: they differ by float
- * rounding (a relative 1e-6 or so; tests/unit/test_layers_winograd.c
- * bounds them against float64), are the same for any thread count, and
- * are the same on every run. */
+ * F(4x4) takes 36 products per (input, output) channel pair for 16 outputs
+ * where im2col + GEMM takes 144 (4x fewer), F(2x2) 16 for 4 (2.25x). The
+ * results are not im2col's bits: they differ by float rounding (relative
+ * to the largest output, up to 7e-7 with F(2x2) and 2e-6 to 2e-5 with
+ * F(4x4); tests/unit/test_layers_conv.c bounds them against float64), are
+ * the same for any thread count, and are the same on every run. */
 #ifndef BYOL_NN_WINOGRAD_H
 #define BYOL_NN_WINOGRAD_H
 
 #include "nn/kernels.h"
 
-/* Does this layer run as Winograd: g->winograd set, 3x3, stride 1, pad
- * <= 2, channel counts multiples of 16. */
+/* Does this layer run as Winograd: g->winograd 2 or 4, 3x3, stride 1,
+ * pad <= 2, channel counts multiples of 16. */
 int byol__wino_fits(const byol__conv_geom *g);
 
 /* Floats of transformed weights after conv2d's own: the forward's
- * [16, cin, cout] and the input gradient's [16, cout, cin]. */
+ * [a*a, cin, cout], a = m + 2. */
 size_t byol__wino_packed(const byol__conv_geom *g);
-/* w [cout, cin, 3, 3] -> u, both transforms. */
+/* w [cout, cin, 3, 3] -> u [a*a, cin, cout]. */
 void byol__wino_pack(const byol__conv_geom *g, const float *w, float *u);
 
 /* Floats of scratch either pass needs. */
@@ -28,8 +30,9 @@ size_t byol__wino_scratch(const byol__conv_geom *g);
 /* x [n, h, w, cin] -> y [n, oh, ow, cout] (+ bias when not NULL). */
 void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *u,
                         const float *bias, float *y, float *scratch);
-/* dy [n, oh, ow, cout] -> dx [n, h, w, cin], added to dx when accum. */
-void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *u,
+/* dy [n, oh, ow, cout] -> dx [n, h, w, cin], added to dx when accum,
+ * with conv2d's packed weights wp [cout, 3, 3, cin]. */
+void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *wp,
                               float *dx, int accum, float *scratch);
 /* x [n, h, w, cin], dy [n, oh, ow, cout] -> dw [cout, cin, 3, 3] +=. */
 void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const float *dy,
