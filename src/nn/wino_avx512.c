@@ -164,97 +164,57 @@ INL void grad4(const __m512 *x, int s, __m512 *r, int rs)
     r[5 * rs] = x3;
 }
 
-INL void grad_a(int a, int64_t cout, const float *const *d, float *v, int64_t ldv)
+/* One 1-D transform of this kind and size. */
+INL void t1d(int kind, int a, const __m512 *x, int s, __m512 *r, int rs)
 {
-    const int o = a - 2;
-    for (int64_t c = 0; c < cout; c += 16) {
-        __m512 x[16], t[24], r[36];
-        for (int i = 0; i < o * o; i++)
-            x[i] = _mm512_loadu_ps(d[i] + c);
-        for (int j = 0; j < o; j++)    /* columns: t = A x */
-            a == 4 ? grad2(x + j, o, t + j, o) : grad4(x + j, o, t + j, o);
-        for (int i = 0; i < a; i++)    /* rows: r = t A^T */
-            a == 4 ? grad2(t + o * i, 1, r + a * i, 1) : grad4(t + o * i, 1, r + a * i, 1);
-        for (int i = 0; i < a * a; i++)
-            _mm512_storeu_ps(v + i * ldv + c, r[i]);
-    }
-}
-
-TARGET void byol__wino_grad_avx512(int a, int64_t cout, const float *const *d, float *v,
-                                   int64_t ldv)
-{
-    if (a == 4)
-        grad_a(4, cout, d, v, ldv);
+    if (kind == BYOL__WINO_IN)
+        a == 4 ? in2(x, s, r, rs) : in4(x, s, r, rs);
+    else if (kind == BYOL__WINO_OUT)
+        a == 4 ? out2(x, s, r, rs) : out4(x, s, r, rs);
     else
-        grad_a(6, cout, d, v, ldv);
+        a == 4 ? grad2(x, s, r, rs) : grad4(x, s, r, rs);
 }
 
-INL void input_a(int a, int64_t cin, const float *const *d, float *v, int64_t ldv)
+/* Columns, then rows, 16 channels at a time. */
+INL void twod(int kind, int a, int64_t n, const float *const *src, const float *const *base,
+              float *const *dst)
 {
-    for (int64_t c = 0; c < cin; c += 16) {
+    const int ni = kind == BYOL__WINO_GRAD ? a - 2 : a, no = kind == BYOL__WINO_OUT ? a - 2 : a;
+    for (int64_t c = 0; c < n; c += 16) {
         __m512 x[36], t[36], r[36];
-        for (int i = 0; i < a * a; i++)
-            x[i] = _mm512_loadu_ps(d[i] + c);
-        for (int j = 0; j < a; j++)    /* columns: t = B^T x */
-            a == 4 ? in2(x + j, a, t + j, a) : in4(x + j, a, t + j, a);
-        for (int i = 0; i < a; i++)    /* rows: r = t B */
-            a == 4 ? in2(t + a * i, 1, r + a * i, 1) : in4(t + a * i, 1, r + a * i, 1);
-        for (int i = 0; i < a * a; i++)
-            _mm512_storeu_ps(v + i * ldv + c, r[i]);
+        for (int i = 0; i < ni * ni; i++)
+            x[i] = _mm512_loadu_ps(src[i] + c);
+        for (int j = 0; j < ni; j++)    /* t [no, ni]: column j transformed */
+            t1d(kind, a, x + j, ni, t + j, ni);
+        for (int i = 0; i < no; i++)    /* r [no, no]: row i of t transformed */
+            t1d(kind, a, t + ni * i, 1, r + no * i, 1);
+        for (int i = 0; i < no * no; i++)
+            _mm512_storeu_ps(dst[i] + c, base ? ADD(_mm512_loadu_ps(base[i] + c), r[i]) : r[i]);
     }
 }
 
-TARGET void byol__wino_input_avx512(int a, int64_t cin, const float *const *d, float *v,
-                                    int64_t ldv)
-{
-    if (a == 4)
-        input_a(4, cin, d, v, ldv);
-    else
-        input_a(6, cin, d, v, ldv);
-}
+#define TWOD(K, A) \
+    static TARGET void twod_##K##_##A(int64_t n, const float *const *src, \
+                                      const float *const *base, float *const *dst) \
+    { twod(BYOL__WINO_##K, A, n, src, base, dst); }
+TWOD(IN, 4) TWOD(IN, 6) TWOD(OUT, 4) TWOD(OUT, 6) TWOD(GRAD, 4) TWOD(GRAD, 6)
 
-INL void output_a(int a, int64_t cout, const float *m, int64_t ldm, const float *const *base,
-                  float *const *y)
+TARGET void byol__wino_transform_avx512(int kind, int a, int64_t n, const float *const *src,
+                                        const float *const *base, float *const *dst)
 {
-    const int o = a - 2;
-    for (int64_t c = 0; c < cout; c += 16) {
-        __m512 x[36], t[24], r[16];
-        for (int i = 0; i < a * a; i++)
-            x[i] = _mm512_loadu_ps(m + i * ldm + c);
-        for (int j = 0; j < a; j++)    /* columns: t = A^T x */
-            a == 4 ? out2(x + j, a, t + j, a) : out4(x + j, a, t + j, a);
-        for (int i = 0; i < o; i++)    /* rows: r = t A */
-            a == 4 ? out2(t + a * i, 1, r + o * i, 1) : out4(t + a * i, 1, r + o * i, 1);
-        for (int i = 0; i < o * o; i++)
-            _mm512_storeu_ps(y[i] + c, ADD(_mm512_loadu_ps(base[i] + c), r[i]));
-    }
-}
-
-TARGET void byol__wino_output_avx512(int a, int64_t cout, const float *m, int64_t ldm,
-                                     const float *const *base, float *const *y)
-{
-    if (a == 4)
-        output_a(4, cout, m, ldm, base, y);
-    else
-        output_a(6, cout, m, ldm, base, y);
+    typedef void (*fn)(int64_t, const float *const *, const float *const *, float *const *);
+    static const fn table[3][2] = { { twod_IN_4, twod_IN_6 },
+                                    { twod_OUT_4, twod_OUT_6 },
+                                    { twod_GRAD_4, twod_GRAD_6 } };
+    table[kind][a == 6](n, src, base, dst);
 }
 
 #else
 
-void byol__wino_input_avx512(int a, int64_t cin, const float *const *d, float *v, int64_t ldv)
+void byol__wino_transform_avx512(int kind, int a, int64_t n, const float *const *src,
+                                 const float *const *base, float *const *dst)
 {
-    (void)a, (void)cin, (void)d, (void)v, (void)ldv;
-}
-
-void byol__wino_output_avx512(int a, int64_t cout, const float *m, int64_t ldm,
-                              const float *const *base, float *const *y)
-{
-    (void)a, (void)cout, (void)m, (void)ldm, (void)base, (void)y;
-}
-
-void byol__wino_grad_avx512(int a, int64_t cout, const float *const *d, float *v, int64_t ldv)
-{
-    (void)a, (void)cout, (void)d, (void)v, (void)ldv;
+    (void)kind, (void)a, (void)n, (void)src, (void)base, (void)dst;
 }
 
 int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,

@@ -154,9 +154,12 @@ static void weight_transform(int a, const float *g, int64_t gs, int flip, float 
         }
 }
 
-void byol__wino_pack(const byol__conv_geom *g, const float *w, float *u)
+/* u [a*a, cin, cout] (forward) or, turned, [a*a, cout, cin] (input
+ * gradient) from the kernels of w: kernel (o, c) starts at w[o * os + c * cs],
+ * its taps gs apart. */
+static void pack_u(const byol__conv_geom *g, const float *w, int64_t os, int64_t cs,
+                   int64_t gs, int turned, float *u)
 {
-    /* w [cout, cin, 3, 3] -> u [a*a, cin, cout] */
     const int a = g->winograd + 2;
     const int64_t cin = g->cin, cout = g->cout, plane_ = cin * cout;
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
@@ -164,10 +167,17 @@ void byol__wino_pack(const byol__conv_geom *g, const float *w, float *u)
     for (int64_t o = 0; o < cout; o++)
         for (int64_t c = 0; c < cin; c++) {
             float f[36];
-            weight_transform(a, w + (o * cin + c) * 9, 1, 0, f);
+            int64_t at = turned ? o * cin + c : c * cout + o;
+            weight_transform(a, w + o * os + c * cs, gs, turned, f);
             for (int xi = 0; xi < a * a; xi++)
-                u[xi * plane_ + c * cout + o] = f[xi];
+                u[xi * plane_ + at] = f[xi];
         }
+}
+
+void byol__wino_pack(const byol__conv_geom *g, const float *w, float *u)
+{
+    /* w [cout, cin, 3, 3] -> u [a*a, cin, cout] */
+    pack_u(g, w, g->cin * 9, 9, 1, 0, u);
 }
 
 /* The input gradient's weights: wp [cout, 3, 3, cin] (conv2d's packed
@@ -176,95 +186,54 @@ void byol__wino_pack(const byol__conv_geom *g, const float *w, float *u)
  * into scratch: kept packed, it would take as much memory as u again. */
 static void pack_backward(const byol__conv_geom *g, const float *wp, float *ub)
 {
-    const int a = g->winograd + 2;
-    const int64_t cin = g->cin, cout = g->cout, plane_ = cin * cout;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (a * a * plane_ >= BYOL__PAR_MIN)
-    for (int64_t o = 0; o < cout; o++)
-        for (int64_t c = 0; c < cin; c++) {
-            float b[36];
-            weight_transform(a, wp + o * 9 * cin + c, cin, 1, b);
-            for (int xi = 0; xi < a * a; xi++)
-                ub[xi * plane_ + o * cin + c] = b[xi];
-        }
+    pack_u(g, wp, 9 * g->cin, 1, g->cin, 1, ub);
 }
 
-/* v[xi * ldv + c] = (B^T d B)[xi] for the patch whose a*a pixels d[i]
- * point at cin floats each: the portable loop. */
-static void input_transform(int a, int64_t cin, const float *const *d, float *v, int64_t ldv)
+/* The transforms of winograd.h (BYOL__WINO_IN, _OUT, _GRAD) in portable
+ * C: dst = base + L X L^T for the k x k grid X of src and the r x k
+ * matrix L (B^T, A^T or A), one channel at a time. */
+static void transform_c(int kind, int a, int64_t n, const float *const *src,
+                        const float *const *base, float *const *dst)
 {
-    const float *bt = a == 4 ? bt2 : bt4;
+    const int o = a - 2;
+    const int k = kind == BYOL__WINO_GRAD ? o : a, r = kind == BYOL__WINO_OUT ? o : a;
+    const float *at = a == 4 ? at2 : at4, *l = kind == BYOL__WINO_IN ? (a == 4 ? bt2 : bt4) : at;
+    /* L[i][p] at l[i * li + p * lp]: A is A^T read across */
+    const int li = kind == BYOL__WINO_GRAD ? 1 : a, lp = kind == BYOL__WINO_GRAD ? a : 1;
 #pragma omp simd
-    for (int64_t c = 0; c < cin; c++) {
+    for (int64_t c = 0; c < n; c++) {
         float t[6][6];
-        for (int i = 0; i < a; i++)
-            for (int j = 0; j < a; j++) {
+        for (int i = 0; i < r; i++)
+            for (int q = 0; q < k; q++) {
                 float s = 0;
-                for (int k = 0; k < a; k++)
-                    s += bt[a * i + k] * d[a * k + j][c];
-                t[i][j] = s;
+                for (int p = 0; p < k; p++)
+                    s += l[i * li + p * lp] * src[k * p + q][c];
+                t[i][q] = s;
             }
-        for (int i = 0; i < a; i++)
-            for (int j = 0; j < a; j++) {
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < r; j++) {
                 float s = 0;
-                for (int k = 0; k < a; k++)
-                    s += t[i][k] * bt[a * j + k];
-                v[(a * i + j) * ldv + c] = s;
-            }
-    }
-}
-
-/* y[p][c] = base[p][c] + (A^T m A)[p] for the tile's m*m outputs p, m's
- * a*a positions ldm floats apart: the portable loop. */
-static void output_transform(int a, int64_t cout, const float *m, int64_t ldm,
-                             const float *const *base, float *const *y)
-{
-    const int o = a - 2;
-    const float *at = a == 4 ? at2 : at4;
-#pragma omp simd
-    for (int64_t c = 0; c < cout; c++) {
-        float t[4][6];
-        for (int i = 0; i < o; i++)
-            for (int j = 0; j < a; j++) {
-                float s = 0;
-                for (int k = 0; k < a; k++)
-                    s += at[a * i + k] * m[(a * k + j) * ldm + c];
-                t[i][j] = s;
-            }
-        for (int i = 0; i < o; i++)
-            for (int j = 0; j < o; j++) {
-                float s = 0;
-                for (int k = 0; k < a; k++)
-                    s += t[i][k] * at[a * j + k];
-                y[o * i + j][c] = base[o * i + j][c] + s;
+                for (int q = 0; q < k; q++)
+                    s += t[i][q] * l[j * li + q * lp];
+                dst[r * i + j][c] = (base ? base[r * i + j][c] : 0.0f) + s;
             }
     }
 }
 
-/* v[xi * ldv + c] = (A dY A^T)[xi] for the tile's m*m output gradients
- * d[i] (cout floats each): the portable loop. */
-static void grad_transform(int a, int64_t cout, const float *const *d, float *v, int64_t ldv)
+static void transform(int avx512, int kind, int a, int64_t n, const float *const *src,
+                      const float *const *base, float *const *dst)
 {
-    const int o = a - 2;
-    const float *at = a == 4 ? at2 : at4;
-#pragma omp simd
-    for (int64_t c = 0; c < cout; c++) {
-        float t[6][4];
-        for (int i = 0; i < a; i++)
-            for (int j = 0; j < o; j++) {
-                float s = 0;
-                for (int k = 0; k < o; k++)
-                    s += at[a * k + i] * d[o * k + j][c];
-                t[i][j] = s;
-            }
-        for (int i = 0; i < a; i++)
-            for (int j = 0; j < a; j++) {
-                float s = 0;
-                for (int k = 0; k < o; k++)
-                    s += t[i][k] * at[a * k + j];
-                v[(a * i + j) * ldv + c] = s;
-            }
-    }
+    if (avx512)
+        byol__wino_transform_avx512(kind, a, n, src, base, dst);
+    else
+        transform_c(kind, a, n, src, base, dst);
+}
+
+/* p[i] = at + i * ld for the count planes of V, M or dM. */
+static void planes(float *at, int64_t ld, int count, float **p)
+{
+    for (int i = 0; i < count; i++)
+        p[i] = at + i * ld;
 }
 
 /* dw [cout, cin, 3, 3] += G^T dU G for input channel c and every output
@@ -358,11 +327,10 @@ static void run_block(const wino *q, const pass *p, int64_t t0, int64_t nt, floa
     memset(zero, 0, (size_t)c * sizeof(float));
     for (int64_t t = 0; t < nt; t++) {
         const float *d[36];
+        float *vt[36];
         gather(q, p->x, t0 + t, zero, d);
-        if (avx512)
-            byol__wino_input_avx512(a, cin, d, v + t * cin, lv);
-        else
-            input_transform(a, cin, d, v + t * cin, lv);
+        planes(v + t * cin, lv, a * a, vt);
+        transform(avx512, BYOL__WINO_IN, a, cin, d, NULL, vt);
     }
     for (int xi = 0; xi < a * a; xi++) {
         const float *va = v + xi * lv, *ub = p->u + xi * cin * cout;
@@ -372,12 +340,10 @@ static void run_block(const wino *q, const pass *p, int64_t t0, int64_t nt, floa
     }
     for (int64_t t = 0; t < nt; t++) {
         const float *base[16];
-        float *y[16];
+        float *y[16], *mt[36];
         scatter(q, p, t0 + t, zero, sink, base, y);
-        if (avx512)
-            byol__wino_output_avx512(a, cout, m + t * cout, lm, base, y);
-        else
-            output_transform(a, cout, m + t * cout, lm, base, y);
+        planes(m + t * cout, lm, a * a, mt);
+        transform(avx512, BYOL__WINO_OUT, a, cout, (const float *const *)mt, base, y);
     }
 }
 
@@ -450,16 +416,13 @@ static void wgrad_transforms(const wino *q, const float *x, const float *dy, int
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < nt; t++) {
         const float *d[36];
+        float *vt[36];
         gather(q, x, t0 + t, zero, d);
-        if (avx512)
-            byol__wino_input_avx512(a, q->cin, d, v + t * q->cin, lv);
-        else
-            input_transform(a, q->cin, d, v + t * q->cin, lv);
+        planes(v + t * q->cin, lv, a * a, vt);
+        transform(avx512, BYOL__WINO_IN, a, q->cin, d, NULL, vt);
         gather_dy(q, dy, t0 + t, zero, d);
-        if (avx512)
-            byol__wino_grad_avx512(a, q->cout, d, dm + t * q->cout, lm);
-        else
-            grad_transform(a, q->cout, d, dm + t * q->cout, lm);
+        planes(dm + t * q->cout, lm, a * a, vt);
+        transform(avx512, BYOL__WINO_GRAD, a, q->cout, d, NULL, vt);
     }
 }
 

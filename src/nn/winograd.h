@@ -44,11 +44,15 @@ void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const
  * caller multiplies through the BLAS. */
 int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
                       int64_t acs, const float *b, float *c, int accumulate);
-/* winograd.c's transforms for channel counts that are multiples of 16,
- * to be called only where byol__cpu_avx512(). */
-void byol__wino_input_avx512(int a, int64_t cin, const float *const *d, float *v, int64_t ldv);
-void byol__wino_output_avx512(int a, int64_t cout, const float *m, int64_t ldm,
-                              const float *const *base, float *const *y);
-void byol__wino_grad_avx512(int a, int64_t cout, const float *const *d, float *v, int64_t ldv);
+/* The transforms of one tile, applied to n channels, each a matrix on
+ * both sides of a k x k grid of vectors src[i] (row-major):
+ *   BYOL__WINO_IN:   a x a input patch d    -> B^T d B   (a x a)
+ *   BYOL__WINO_OUT:  a x a products m       -> A^T m A   (m x m)
+ *   BYOL__WINO_GRAD: m x m output gradient  -> A dY A^T  (a x a)
+ * dst[i][c] = base[i][c] + result (base NULL: + 0). The AVX-512 version
+ * wants n a multiple of 16 and may run only where byol__cpu_avx512(). */
+enum { BYOL__WINO_IN, BYOL__WINO_OUT, BYOL__WINO_GRAD };
+void byol__wino_transform_avx512(int kind, int a, int64_t n, const float *const *src,
+                                 const float *const *base, float *const *dst);
 
 #endif
