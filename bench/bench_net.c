@@ -18,8 +18,8 @@
  *    (decoding and augmenting the image folder given as the dataset path,
  *    loader.workers=1) feeding byol_trainer_step(), with the recipe of a
  *    byol_step case. An iteration is byol_loader_next() + the step, so the
- *    time the step waits for data counts. Run with OMP_WAIT_POLICY=passive
- *    as the byol command is (main() below).
+ *    time the step waits for data counts. Run with GOMP_SPINCOUNT=1000 as
+ *    the byol command is (main() below).
  * All: 3 untimed warmup iterations, then timed iterations until at least
  * min_seconds have passed and at least 3 were run.
  *
@@ -370,13 +370,14 @@ static int run_pipeline(const bench_case *c, int threads, double min_seconds, co
     return rc != BYOL_OK;
 }
 
-/* libgomp reads OMP_WAIT_POLICY once, as it loads. With the loader's worker
- * on the same cores, threads spinning at libbyol's barriers would take the
- * core the worker needs, so the pipeline runs with the passive policy, as
- * the byol command does (tools/byol/main.c), unless the caller chose one. */
-static void prefer_passive_wait(char **argv)
+/* libgomp reads its wait settings once, as it loads. The pipeline runs with
+ * the short spin the byol command chooses (tools/byol/main.c), so that
+ * threads spinning at libbyol's barriers do not take the core the loader
+ * worker needs, unless the caller set OMP_WAIT_POLICY or GOMP_SPINCOUNT. */
+static void prefer_short_spin(char **argv)
 {
-    if (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") ||
+        setenv("GOMP_SPINCOUNT", "1000", 1) != 0)
         return;
     execv("/proc/self/exe", argv);
     /* No /proc: go on with the default policy. */
@@ -403,7 +404,7 @@ static int run(const bench_case *c, int argc, char **argv)
         usage();
         return 2;
     }
-    prefer_passive_wait(argv);
+    prefer_short_spin(argv);
     return run_pipeline(c, threads, min_seconds, argv[4]);
 }
 

@@ -15,6 +15,11 @@ void byol__net_opts_from(byol__net_opts *o, const byol_config *cfg)
     o->bn_unbiased = !strcmp(byol__cfg_str(cfg, BYOL__K_NET_BN_RUNNING_VAR), "unbiased");
     o->bn_eps = (float)byol__cfg_float(cfg, BYOL__K_NET_BN_EPS);
     o->bn_momentum = (float)byol__cfg_float(cfg, BYOL__K_NET_BN_MOMENTUM);
+    /* Resolved once, so the packed weights planned and those used agree. */
+    const char *algo = byol__cfg_str(cfg, BYOL__K_NN_CONV_ALGO);
+    o->conv_winograd = !strcmp(algo, "winograd2") ? 2
+                       : !strcmp(algo, "winograd") || (!strcmp(algo, "auto") && byol__cpu_avx512()) ? 4
+                       : 0;
 }
 
 int byol__builder_init(byol_builder *b, const byol_config *cfg, int64_t c, int64_t h,

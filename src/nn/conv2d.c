@@ -27,6 +27,7 @@
 #include "core/internal.h"
 #include "nn/conv_direct.h"
 #include "nn/kernels.h"
+#include "nn/winograd.h"
 
 /* Floats in one im2col chunk (4 MiB): a chunk is written by im2col and
  * read back by the GEMM while still in L2/L3. But never fewer rows than
@@ -129,13 +130,17 @@ size_t byol__conv2d_scratch(const byol__conv_geom *g)
     /* forward: one im2col chunk; backward: that plus dW in packed layout. */
     if (is_pointwise(g))
         return 0;
-    return col_floats(g) + (size_t)(dw_slots(g) * g->cout * conv_k(g));
+    size_t n = col_floats(g) + (size_t)(dw_slots(g) * g->cout * conv_k(g));
+    if (byol__wino_fits(g) && byol__wino_scratch(g) > n)
+        n = byol__wino_scratch(g);
+    return n;
 }
 
 size_t byol__conv2d_packed_size(const byol__conv_geom *g)
 {
-    /* wp [cout, K], then what the direct kernels want besides */
-    return (size_t)(g->cout * conv_k(g)) + byol__conv_direct_packed(g);
+    /* wp [cout, K], then what Winograd or the direct kernels want besides */
+    return (size_t)(g->cout * conv_k(g)) +
+           (byol__wino_fits(g) ? byol__wino_packed(g) : byol__conv_direct_packed(g));
 }
 
 /* Output channel o's weights in the two layouts, w [cout, cin, kh, kw] and
@@ -174,7 +179,9 @@ void byol__conv2d_pack(const byol__conv_geom *g, const float *w, float *wp)
 {
     /* w [cout, cin, kh, kw] -> wp [cout, kh, kw, cin], then its transpose */
     permute(g, w, wp, 1);
-    if (!is_pointwise(g))
+    if (byol__wino_fits(g))
+        byol__wino_pack(g, w, wp + g->cout * conv_k(g));
+    else if (!is_pointwise(g))
         byol__conv_direct_pack(g, wp, wp + g->cout * conv_k(g));
 }
 
@@ -355,6 +362,10 @@ void byol__conv2d_forward(const byol__conv_geom *g, const float *x,
                    y, cout);
         return;
     }
+    if (byol__wino_fits(g)) {
+        byol__wino_forward(g, x, wp + cout * k, bias, y, scratch);
+        return;
+    }
     if (byol__conv_direct_forward(g, x, wp + cout * k, bias, y))
         return;
     byol__gemm_prepare();
@@ -460,6 +471,12 @@ void byol__conv2d_backward(const byol__conv_geom *g, const float *x,
         byol__colsum_add(m, cout, dy, db);
     if (is_pointwise(g)) {
         backward_pointwise(g, x, wp, dy, dx, accum, dw);
+        return;
+    }
+    if (byol__wino_fits(g)) {
+        byol__wino_backward_weights(g, x, dy, dw, scratch);
+        if (dx)
+            byol__wino_backward_data(g, dy, wp, dx, accum, scratch);
         return;
     }
     byol__gemm_prepare();

@@ -59,6 +59,7 @@ typedef struct byol__net_opts {
     int32_t haiku_init;
     int32_t bn_unbiased;
     float bn_eps, bn_momentum;
+    int32_t conv_winograd;   /* nn.conv_algo resolved for this CPU: 0, or the tile 2 or 4 */
 } byol__net_opts;
 
 struct byol_builder {
@@ -101,6 +102,9 @@ struct byol_net {
 
 /* Where the counters start in the state block, in bytes. */
 size_t byol__net_counters_offset(const byol_net *net);
+
+/* Geometry of conv node n at this batch, with the net's algorithm. */
+byol__conv_geom byol__net_conv_geom(const byol_net *net, const byol__node *n, int64_t batch);
 
 /* Options a net keeps, read from a config (NULL = defaults). */
 void byol__net_opts_from(byol__net_opts *o, const byol_config *cfg);

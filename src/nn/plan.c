@@ -95,13 +95,10 @@ static void plan_regions(const byol_net *net, int64_t batch, layout *l)
     int64_t scratch = 0, max_c = 1;
     for (int32_t i = 0; i < net->nnodes; i++) {
         const byol__node *n = &net->nodes[i];
-        const byol__node *s = i ? &net->nodes[n->src[0]] : n;
         l->out[i] = byol__relu_in_place(net, i) ? l->out[n->src[0]]
                                                 : take(l, batch * byol__node_size(n));
         if (n->op == BYOL__OP_CONV) {
-            byol__conv_geom g = { .n = batch, .h = s->h, .w = s->w, .cin = s->c, .cout = n->c,
-                                  .kh = n->k, .kw = n->k, .stride = n->stride, .pad = n->pad };
-            byol__conv_geom_init(&g);
+            byol__conv_geom g = byol__net_conv_geom(net, n, batch);
             l->wp[i] = take(l, (int64_t)byol__conv2d_packed_size(&g));
             if ((int64_t)byol__conv2d_scratch(&g) > scratch)
                 scratch = (int64_t)byol__conv2d_scratch(&g);

@@ -11,11 +11,12 @@ static int cancelled(const byol_net *net)
     return net->cancel && net->cancel(net->cancel_user);
 }
 
-static byol__conv_geom conv_geom(const byol_net *net, const byol__node *n, int64_t batch)
+byol__conv_geom byol__net_conv_geom(const byol_net *net, const byol__node *n, int64_t batch)
 {
     const byol__node *s = &net->nodes[n->src[0]];
     byol__conv_geom g = { .n = batch, .h = s->h, .w = s->w, .cin = s->c, .cout = n->c,
-                          .kh = n->k, .kw = n->k, .stride = n->stride, .pad = n->pad };
+                          .kh = n->k, .kw = n->k, .stride = n->stride, .pad = n->pad,
+                          .winograd = net->opts.conv_winograd };
     byol__conv_geom_init(&g);
     return g;
 }
@@ -122,7 +123,7 @@ static void forward_node(byol_net *net, byol__node *n, int64_t batch, int traini
     const float *x = s->out;
     switch (n->op) {
     case BYOL__OP_CONV: {
-        byol__conv_geom g = conv_geom(net, n, batch);
+        byol__conv_geom g = byol__net_conv_geom(net, n, batch);
         byol__conv2d_pack(&g, net->params + n->w_off, n->wp);
         byol__conv2d_forward(&g, x, n->wp, n->has_bias ? net->params + n->b_off : NULL, n->out,
                              net->scratch);
@@ -251,7 +252,7 @@ static void backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
     int accum = net->touched[si];
     switch (n->op) {
     case BYOL__OP_CONV: {
-        byol__conv_geom g = conv_geom(net, n, batch);
+        byol__conv_geom g = byol__net_conv_geom(net, n, batch);
         byol__conv2d_backward(&g, s->out, n->wp, n->grad, dx, accum, net->grads + n->w_off,
                               n->has_bias ? net->grads + n->b_off : NULL, net->scratch);
         break;

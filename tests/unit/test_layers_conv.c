@@ -1,10 +1,11 @@
 /* Convolution: geometry, forward and backward against a direct double
  * reference, finite differences, chunked im2col, accumulation and the same
- * bits for 1 and 2 threads. */
+ * bits for 1 and 2 threads; the same for Winograd F(2x2, 3x3). */
 #include "layers_util.h"
 
 #include "core/internal.h"
 #include "nn/kernels.h"
+#include "nn/winograd.h"
 
 typedef struct conv_case {
     byol__conv_geom g;
@@ -101,7 +102,7 @@ static void conv_ref(const conv_case *c, double *y, double *dx, double *dw,
 static byol__conv_geom geom(int64_t n, int64_t h, int64_t w, int64_t cin,
                             int64_t cout, int64_t k, int64_t s, int64_t p)
 {
-    byol__conv_geom g = { n, h, w, cin, cout, k, k, s, p, 0, 0 };
+    byol__conv_geom g = { n, h, w, cin, cout, k, k, s, p, 0, 0, 0 };
     return g;
 }
 
@@ -112,40 +113,45 @@ typedef struct conv_spec {
 } conv_spec;
 
 static const conv_spec conv_specs[] = {
-    { "3x3 s1 p1", { 2, 7, 5, 3, 4, 3, 3, 1, 1, 0, 0 }, 1 },
-    { "3x3 s2 p1", { 2, 8, 7, 5, 3, 3, 3, 2, 1, 0, 0 }, 0 },
-    { "1x1 s1 p0", { 2, 5, 6, 4, 6, 1, 1, 1, 0, 0, 0 }, 1 },
-    { "1x1 s2 p0", { 2, 7, 6, 4, 5, 1, 1, 2, 0, 0, 0 }, 0 },
-    { "7x7 s2 p3", { 1, 11, 9, 3, 4, 7, 7, 2, 3, 0, 0 }, 1 },
-    { "3x2 s3 p2", { 2, 8, 10, 3, 2, 3, 2, 3, 2, 0, 0 }, 0 },
-    { "1x1 s1 p1", { 1, 4, 3, 2, 3, 1, 1, 1, 1, 0, 0 }, 1 },
+    { "3x3 s1 p1", { 2, 7, 5, 3, 4, 3, 3, 1, 1, 0, 0, 0 }, 1 },
+    { "3x3 s2 p1", { 2, 8, 7, 5, 3, 3, 3, 2, 1, 0, 0, 0 }, 0 },
+    { "1x1 s1 p0", { 2, 5, 6, 4, 6, 1, 1, 1, 0, 0, 0, 0 }, 1 },
+    { "1x1 s2 p0", { 2, 7, 6, 4, 5, 1, 1, 2, 0, 0, 0, 0 }, 0 },
+    { "7x7 s2 p3", { 1, 11, 9, 3, 4, 7, 7, 2, 3, 0, 0, 0 }, 1 },
+    { "3x2 s3 p2", { 2, 8, 10, 3, 2, 3, 2, 3, 2, 0, 0, 0 }, 0 },
+    { "1x1 s1 p1", { 1, 4, 3, 2, 3, 1, 1, 1, 1, 0, 0, 0 }, 1 },
 };
 #define N_CONV_SPECS (sizeof conv_specs / sizeof conv_specs[0])
 
 /* Forward, dx, dw, db against the direct double reference. */
-static void conv_check_ref(const char *name, conv_case *c)
+static void conv_check_ref_tol(const char *name, conv_case *c, double tol)
 {
     const byol__conv_geom *g = &c->g;
     size_t nx = conv_xlen(g), ny = conv_ylen(g), nw = conv_wlen(g);
     double *y = dbuf(ny), *dx = dbuf(nx), *dw = dbuf(nw), *db = dbuf((size_t)g->cout);
     conv_ref(c, y, dx, dw, db);
     float *gx = fbuf(nx);
-    char msg[96];
+    char msg[160];
     conv_fwd(c);
     snprintf(msg, sizeof msg, "conv %s forward", name);
-    assert_close_d(msg, c->y, y, ny, REF_TOL);
+    assert_close_d(msg, c->y, y, ny, tol);
     ffill(c->dw, nw, 0.0f);
     ffill(c->db, (size_t)g->cout, 0.0f);
     conv_bwd(c, gx, 0);
     snprintf(msg, sizeof msg, "conv %s dx", name);
-    assert_close_d(msg, gx, dx, nx, REF_TOL);
+    assert_close_d(msg, gx, dx, nx, tol);
     snprintf(msg, sizeof msg, "conv %s dw", name);
-    assert_close_d(msg, c->dw, dw, nw, REF_TOL);
+    assert_close_d(msg, c->dw, dw, nw, tol);
     if (c->bias) {
         snprintf(msg, sizeof msg, "conv %s db", name);
         assert_close_d(msg, c->db, db, (size_t)g->cout, REF_TOL);
     }
     free(y); free(dx); free(dw); free(db); free(gx);
+}
+
+static void conv_check_ref(const char *name, conv_case *c)
+{
+    conv_check_ref_tol(name, c, REF_TOL);
 }
 
 static void test_conv_reference(void **state)
@@ -298,10 +304,10 @@ static void test_conv_determinism(void **state)
 {
     (void)state;
     const byol__conv_geom gs[] = {
-        { 3, 34, 33, 64, 48, 3, 3, 1, 1, 0, 0 },   /* chunked */
-        { 8, 16, 16, 64, 128, 3, 3, 2, 1, 0, 0 },
-        { 8, 16, 16, 64, 96, 1, 1, 1, 0, 0, 0 },
-        { 32, 32, 32, 3, 16, 3, 3, 1, 1, 0, 0 },   /* dW split by depth */
+        { 3, 34, 33, 64, 48, 3, 3, 1, 1, 0, 0, 0 },   /* chunked */
+        { 8, 16, 16, 64, 128, 3, 3, 2, 1, 0, 0, 0 },
+        { 8, 16, 16, 64, 96, 1, 1, 1, 0, 0, 0, 0 },
+        { 32, 32, 32, 3, 16, 3, 3, 1, 1, 0, 0, 0 },   /* dW split by depth */
     };
     for (size_t s = 0; s < sizeof gs / sizeof gs[0]; s++) {
         conv_case c;
@@ -350,11 +356,11 @@ static void test_conv_direct_bits(void **state)
 {
     (void)state;
     const conv_spec specs[] = {
-        { "stem 3x3", { 2, 7, 9, 3, 16, 3, 3, 1, 1, 0, 0 }, 1 },
-        { "3x3 s2, 32 out", { 2, 8, 7, 3, 32, 3, 3, 2, 1, 0, 0 }, 0 },
-        { "1x1 s2 shortcut", { 2, 7, 6, 16, 32, 1, 1, 2, 0, 0, 0 }, 0 },
-        { "80 out, 40 wide", { 1, 5, 40, 3, 80, 3, 3, 1, 1, 0, 0 }, 1 },
-        { "3x3 s3 p2", { 2, 8, 10, 2, 48, 3, 3, 3, 2, 0, 0 }, 1 },
+        { "stem 3x3", { 2, 7, 9, 3, 16, 3, 3, 1, 1, 0, 0, 0 }, 1 },
+        { "3x3 s2, 32 out", { 2, 8, 7, 3, 32, 3, 3, 2, 1, 0, 0, 0 }, 0 },
+        { "1x1 s2 shortcut", { 2, 7, 6, 16, 32, 1, 1, 2, 0, 0, 0, 0 }, 0 },
+        { "80 out, 40 wide", { 1, 5, 40, 3, 80, 3, 3, 1, 1, 0, 0, 0 }, 1 },
+        { "3x3 s3 p2", { 2, 8, 10, 2, 48, 3, 3, 3, 2, 0, 0, 0 }, 1 },
     };
     if (!byol__cpu_avx512()) {
         print_message("      skipped: this CPU has no AVX-512F, so convolutions use im2col\n");
@@ -378,6 +384,86 @@ static void test_conv_direct_bits(void **state)
     }
 }
 
+/* ---- Winograd F(2x2, 3x3) ---------------------------------------------------- */
+
+/* Its outputs are sums of transformed values, each rounded: against the
+ * double reference, relative to the largest output, F(2x2) was off by at
+ * most 7e-7 and F(4x4), whose transforms have entries up to 8 and 1/24,
+ * by 2e-6 to 6e-6 on the resnet18-cifar layers (16 to 128 channels) and
+ * 1.9e-5 with 512 channels; dW, a sum over the whole batch, by up to
+ * 1.1e-5 with F(4x4) (8 images of 32x32). */
+#define WINO_TOL 2e-5
+
+static const conv_spec wino_specs[] = {
+    { "16->32, 6x5, pad 1", { 2, 6, 5, 16, 32, 3, 3, 1, 1, 0, 0, 1 }, 1 },
+    { "32->16, 7x7, pad 0", { 1, 7, 7, 32, 16, 3, 3, 1, 0, 0, 0, 1 }, 0 },
+    { "16->16, 5x6, pad 2", { 2, 5, 6, 16, 16, 3, 3, 1, 2, 0, 0, 1 }, 1 },
+    { "64->48, 9x9 (blocks)", { 9, 9, 9, 64, 48, 3, 3, 1, 1, 0, 0, 1 }, 0 },
+    { "16->16, 8 x 32x32", { 8, 32, 32, 16, 16, 3, 3, 1, 1, 0, 0, 1 }, 0 },
+};
+#define N_WINO_SPECS (sizeof wino_specs / sizeof wino_specs[0])
+
+static void test_conv_winograd(void **state)
+{
+    (void)state;
+    for (size_t s = 0; s < N_WINO_SPECS; s++)
+        for (int k = 0; k < 4; k++) {
+            const int avx = k & 1, m = k < 2 ? 2 : 4;
+            byol__conv_geom g = wino_specs[s].g;
+            g.winograd = m;
+            conv_case c;
+            conv_setup(&c, g, wino_specs[s].bias, (uint32_t)(80 + s));
+            assert_true(byol__wino_fits(&c.g));
+            char name[96];
+            snprintf(name, sizeof name, "winograd F(%d) %s%s", m, wino_specs[s].name,
+                     avx ? "" : ", BLAS products");
+            byol__cpu_force_avx512(avx ? -1 : 0);
+            conv_check_ref_tol(name, &c, WINO_TOL);
+            check_accum(name, conv_bwd, &c, conv_xlen(&c.g));
+            byol__cpu_force_avx512(-1);
+            conv_free(&c);
+        }
+}
+
+/* Geometries Winograd leaves to im2col, even when asked for it. */
+static void test_conv_winograd_fits(void **state)
+{
+    (void)state;
+    const byol__conv_geom no[] = {
+        { 1, 8, 8, 3, 16, 3, 3, 1, 1, 0, 0, 4 },    /* RGB input */
+        { 1, 8, 8, 16, 24, 3, 3, 1, 1, 0, 0, 4 },   /* 24 outputs */
+        { 1, 8, 8, 16, 16, 3, 3, 2, 1, 0, 0, 4 },   /* stride 2 */
+        { 1, 8, 8, 16, 16, 5, 5, 1, 2, 0, 0, 4 },   /* 5x5 */
+        { 1, 8, 8, 16, 16, 3, 3, 1, 3, 0, 0, 4 },   /* pad 3 */
+        { 1, 8, 8, 16, 16, 3, 3, 1, 1, 0, 0, 0 },   /* not asked */
+    };
+    for (size_t s = 0; s < sizeof no / sizeof no[0]; s++) {
+        byol__conv_geom g = no[s];
+        assert_int_equal(byol__conv_geom_init(&g), 0);
+        assert_false(byol__wino_fits(&g));
+    }
+}
+
+/* Tiles split into many blocks: the same bits on 1, 2 and 3 threads. */
+static void test_conv_winograd_determinism(void **state)
+{
+    (void)state;
+    for (int m = 2; m <= 4; m += 2) {
+        conv_case c;
+        conv_setup(&c, (byol__conv_geom){ 12, 16, 15, 16, 16, 3, 3, 1, 1, 0, 0, m }, 1, 90);
+        conv_out a = conv_run(&c, 1);
+        for (int t = 2; t <= 3; t++) {
+            conv_out b = conv_run(&c, t);
+            assert_memory_equal(a.y, b.y, conv_ylen(&c.g) * sizeof(float));
+            assert_memory_equal(a.dx, b.dx, conv_xlen(&c.g) * sizeof(float));
+            assert_memory_equal(a.dw, b.dw, conv_wlen(&c.g) * sizeof(float));
+            conv_out_free(&b);
+        }
+        conv_out_free(&a);
+        conv_free(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +474,9 @@ int main(void)
         cmocka_unit_test(test_conv_accum),
         cmocka_unit_test(test_conv_determinism),
         cmocka_unit_test(test_conv_direct_bits),
+        cmocka_unit_test(test_conv_winograd),
+        cmocka_unit_test(test_conv_winograd_fits),
+        cmocka_unit_test(test_conv_winograd_determinism),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

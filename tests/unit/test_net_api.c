@@ -292,10 +292,11 @@ static void test_builder_matches_preset(void **state)
 }
 
 /* One forward+backward of resnet18-cifar; returns output and gradients. */
-static void step(int threads, float *y, float *grads, int64_t ng)
+static void step(const char *algo, int threads, float *y, float *grads, int64_t ng)
 {
-    char s[128];
-    snprintf(s, sizeof s, "net.arch=resnet18-cifar net.width=0.25 seed=11 threads=%d", threads);
+    char s[160];
+    snprintf(s, sizeof s, "net.arch=resnet18-cifar net.width=0.25 seed=11 threads=%d "
+             "nn.conv_algo=%s", threads, algo);
     byol_net *net = make(s);
     float *x = malloc(8 * 3 * 32 * 32 * sizeof *x), dy[8 * 128];
     tu_fill(x, 8 * 3 * 32 * 32, 5, 2.0f);
@@ -317,18 +318,21 @@ static void test_same_bits_any_run_any_threads(void **state)
     byol_net *probe = make("net.arch=resnet18-cifar net.width=0.25");
     int64_t ng = count_params(probe);
     byol_net_destroy(probe);
-    float y[3][8 * 128];
-    float *g[3];
-    for (int r = 0; r < 3; r++) {
-        g[r] = malloc((size_t)ng * sizeof(float));
-        step(r == 2 ? 1 : 2, y[r], g[r], ng);
+    static const char *const algos[] = { "im2col", "winograd", "winograd2" };
+    for (int a = 0; a < 3; a++) {
+        float y[3][8 * 128];
+        float *g[3];
+        for (int r = 0; r < 3; r++) {
+            g[r] = malloc((size_t)ng * sizeof(float));
+            step(algos[a], r == 2 ? 1 : 2, y[r], g[r], ng);
+        }
+        assert_memory_equal(y[0], y[1], sizeof y[0]);
+        assert_memory_equal(g[0], g[1], (size_t)ng * sizeof(float));
+        assert_memory_equal(y[0], y[2], sizeof y[0]);
+        assert_memory_equal(g[0], g[2], (size_t)ng * sizeof(float));
+        for (int r = 0; r < 3; r++)
+            free(g[r]);
     }
-    assert_memory_equal(y[0], y[1], sizeof y[0]);
-    assert_memory_equal(g[0], g[1], (size_t)ng * sizeof(float));
-    assert_memory_equal(y[0], y[2], sizeof y[0]);
-    assert_memory_equal(g[0], g[2], (size_t)ng * sizeof(float));
-    for (int r = 0; r < 3; r++)
-        free(g[r]);
 }
 
 static void test_embed_and_accumulation(void **state)

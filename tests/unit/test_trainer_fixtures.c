@@ -122,13 +122,23 @@ static void run_fixture(const char *name, const char *settings)
 static void test_cnn_small_three_steps(void **state)
 {
     (void)state;
-    run_fixture("byol_cnn_small", "net.arch=cnn-small");
+    run_fixture("byol_cnn_small", "net.arch=cnn-small nn.conv_algo=im2col");
 }
 
 static void test_resnet18_cifar_three_steps(void **state)
 {
     (void)state;
-    run_fixture("byol_resnet18_cifar", "net.arch=resnet18-cifar net.width=0.125");
+    run_fixture("byol_resnet18_cifar", "net.arch=resnet18-cifar net.width=0.125 "
+                "nn.conv_algo=im2col");
+}
+
+/* Three full steps through Winograd F(2x2)'s layers stay within the same
+ * bounds (F(4x4): see test_net_fixtures.c). */
+static void test_resnet18_cifar_winograd_three_steps(void **state)
+{
+    (void)state;
+    run_fixture("byol_resnet18_cifar", "net.arch=resnet18-cifar net.width=0.125 "
+                "nn.conv_algo=winograd2");
 }
 
 int main(void)
@@ -136,6 +146,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cnn_small_three_steps),
         cmocka_unit_test(test_resnet18_cifar_three_steps),
+        cmocka_unit_test(test_resnet18_cifar_winograd_three_steps),
     };
     return cmocka_run_group_tests_name("trainer_fixtures", tests, NULL, NULL);
 }

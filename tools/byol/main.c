@@ -104,16 +104,19 @@ int cli_exit(int rc)
     return EXIT_RUNTIME;
 }
 
-/* libgomp reads OMP_WAIT_POLICY once, as it loads (before main). Its
- * default spins at every barrier of libbyol's parallel loops; whenever the
- * cores are shared (the loader's decoding threads, any other process) a
- * spinning thread holds the core its partner needs. Measured on 2 cores with
- * one busy elsewhere: a cnn-small BYOL step at batch 256 ran at 99 img/s
- * spinning, 891 img/s passive. So unless the user chose a policy, the command
- * runs itself again, once, with OMP_WAIT_POLICY=passive. */
-static void prefer_passive_wait(char **argv)
+/* libgomp reads its wait settings once, as it loads (before main). By
+ * default a thread spins up to 300,000 times at every barrier of libbyol's
+ * parallel loops before it sleeps; whenever the cores are shared (the
+ * loader's threads, any other process) that spinning holds the core its
+ * partner needs, and sleeping at once (OMP_WAIT_POLICY=passive) pays a
+ * wake-up at every barrier instead. A short spin does best in both cases
+ * (docs/threading.md has the figures). So unless the user chose
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT, the command runs itself again, once,
+ * with GOMP_SPINCOUNT=1000. */
+static void prefer_short_spin(char **argv)
 {
-    if (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") ||
+        setenv("GOMP_SPINCOUNT", "1000", 1) != 0)
         return;
     execv("/proc/self/exe", argv);
     /* No /proc (not Linux?): go on with the default policy. */
@@ -121,7 +124,7 @@ static void prefer_passive_wait(char **argv)
 
 int main(int argc, char **argv)
 {
-    prefer_passive_wait(argv);
+    prefer_short_spin(argv);
     if (argc < 2) {
         fputs(usage, stderr);
         return EXIT_USAGE;

@@ -1,0 +1,227 @@
+/* Winograd's matrix products and transforms on AVX-512F (winograd.c).
+ *
+ * The products, one per position xi of a block of tiles, on one thread:
+ *     c [m, n] (+)= a [m, k] b [k, n]   (b and c row-major, n a multiple
+ *     of 16; a's entry (r, p) at a[r * ars + p * acs])
+ * forward: a = V[xi] (tiles x input channels), b = U[xi], c = M[xi];
+ * weight gradient: a = V[xi] transposed (input channels x tiles),
+ * b = dM[xi], c += into dU[xi]. The sizes are small (channel counts, and
+ * blocks of tiles), so a BLAS call per product would cost more in set-up
+ * and packing than the arithmetic. Each register tile keeps R rows x V
+ * vectors of 16 columns of c and walks k: per k, V vectors of b and R
+ * broadcasts of a into fused multiply-adds. Sums run in order of k, so the
+ * bits depend on the sizes only, never on the thread count. */
+#include "core/internal.h"
+#include "nn/winograd.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("avx512f")))
+
+/* Largest R per V: R * V sums plus V vectors of b fit the 32 registers. */
+static const int rmax[4] = { 8, 12, 8, 6 };
+
+typedef struct mm_args {
+    int64_t k, ars, acs, ldb, ldc;
+    const float *a, *b;
+    float *c;
+    int accumulate;
+} mm_args;
+
+typedef void (*tile_fn)(const mm_args *m);
+
+static inline __attribute__((always_inline)) TARGET void tile(int R, int V, const mm_args *m)
+{
+    __m512 acc[24];
+    const int64_t k = m->k, ars = m->ars, acs = m->acs, ldb = m->ldb, ldc = m->ldc;
+    const float *a = m->a, *b = m->b;
+    float *c = m->c;
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++)
+            acc[r * V + v] = m->accumulate ? _mm512_loadu_ps(c + r * ldc + 16 * v)
+                                           : _mm512_setzero_ps();
+    for (int64_t p = 0; p < k; p++, b += ldb) {
+        __m512 w[4];
+        for (int v = 0; v < V; v++)
+            w[v] = _mm512_loadu_ps(b + 16 * v);
+        for (int r = 0; r < R; r++) {
+            __m512 x = _mm512_set1_ps(a[r * ars + p * acs]);
+            for (int v = 0; v < V; v++)
+                acc[r * V + v] = _mm512_fmadd_ps(x, w[v], acc[r * V + v]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++)
+            _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r * V + v]);
+}
+
+#define T(R, V) \
+    static TARGET void t_##R##_##V(const mm_args *m) { tile(R, V, m); }
+#define T6(V) T(1, V) T(2, V) T(3, V) T(4, V) T(5, V) T(6, V)
+T6(1) T(7, 1) T(8, 1) T(9, 1) T(10, 1) T(11, 1) T(12, 1) T(13, 1) T(14, 1) T(15, 1) T(16, 1)
+T6(2) T(7, 2) T(8, 2) T(9, 2) T(10, 2) T(11, 2) T(12, 2)
+T6(3) T(7, 3) T(8, 3)
+T6(4)
+
+#define ROW6(V) t_1_##V, t_2_##V, t_3_##V, t_4_##V, t_5_##V, t_6_##V
+static const tile_fn table[4][17] = {
+    { NULL, ROW6(1), t_7_1, t_8_1, t_9_1, t_10_1, t_11_1, t_12_1, t_13_1, t_14_1, t_15_1,
+      t_16_1 },
+    { NULL, ROW6(2), t_7_2, t_8_2, t_9_2, t_10_2, t_11_2, t_12_2 },
+    { NULL, ROW6(3), t_7_3, t_8_3 },
+    { NULL, ROW6(4) },
+};
+
+int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
+                      int64_t acs, const float *b, float *c, int accumulate)
+{
+    /* a [m, k] (strides ars, acs), b [k, n], c [m, n] (+)= a b */
+    if (!byol__cpu_avx512() || n % 16)
+        return 0;
+    const int64_t vtot = n / 16;
+    mm_args t = { .k = k, .ars = ars, .acs = acs, .ldb = n, .ldc = n,
+                  .accumulate = accumulate };
+    for (int64_t v0 = 0; v0 < vtot; v0 += 4) {
+        const int v = vtot - v0 < 4 ? (int)(vtot - v0) : 4, rm = rmax[v - 1];
+        for (int64_t r0 = 0; r0 < m; r0 += rm) {
+            int r = m - r0 < rm ? (int)(m - r0) : rm;
+            t.a = a + r0 * ars;
+            t.b = b + 16 * v0;
+            t.c = c + r0 * n + 16 * v0;
+            table[v - 1][r](&t);
+        }
+    }
+    return 1;
+}
+
+/* The transforms of winograd.c, 16 channels at a time (cin and cout are
+ * multiples of 16 there), as 1-D transforms of columns, then of rows. */
+#define INL static inline __attribute__((always_inline)) TARGET
+#define ADD _mm512_add_ps
+#define SUB _mm512_sub_ps
+#define MUL(k, x) _mm512_mul_ps(_mm512_set1_ps(k), x)
+
+/* r = B^T x for the a values x[0], x[s], ..., each a vector. */
+INL void in2(const __m512 *x, int s, __m512 *r, int rs)
+{
+    r[0] = SUB(x[0], x[2 * s]);
+    r[rs] = ADD(x[s], x[2 * s]);
+    r[2 * rs] = SUB(x[2 * s], x[s]);
+    r[3 * rs] = SUB(x[s], x[3 * s]);
+}
+
+INL void in4(const __m512 *x, int s, __m512 *r, int rs)
+{
+    __m512 x0 = x[0], x1 = x[s], x2 = x[2 * s], x3 = x[3 * s], x4 = x[4 * s], x5 = x[5 * s];
+    __m512 a = SUB(x4, MUL(4.0f, x2)), b = SUB(x3, MUL(4.0f, x1));
+    __m512 c = SUB(x4, x2), d = MUL(2.0f, SUB(x3, x1));
+    r[0] = ADD(SUB(MUL(4.0f, x0), MUL(5.0f, x2)), x4);
+    r[rs] = ADD(a, b);
+    r[2 * rs] = SUB(a, b);
+    r[3 * rs] = ADD(c, d);
+    r[4 * rs] = SUB(c, d);
+    r[5 * rs] = ADD(SUB(MUL(4.0f, x1), MUL(5.0f, x3)), x5);
+}
+
+/* r = A^T x. */
+INL void out2(const __m512 *x, int s, __m512 *r, int rs)
+{
+    r[0] = ADD(ADD(x[0], x[s]), x[2 * s]);
+    r[rs] = SUB(SUB(x[s], x[2 * s]), x[3 * s]);
+}
+
+INL void out4(const __m512 *x, int s, __m512 *r, int rs)
+{
+    __m512 p1 = ADD(x[s], x[2 * s]), m1 = SUB(x[s], x[2 * s]);
+    __m512 p2 = ADD(x[3 * s], x[4 * s]), m2 = SUB(x[3 * s], x[4 * s]);
+    r[0] = ADD(ADD(x[0], p1), p2);
+    r[rs] = ADD(m1, MUL(2.0f, m2));
+    r[2 * rs] = ADD(p1, MUL(4.0f, p2));
+    r[3 * rs] = ADD(ADD(m1, MUL(8.0f, m2)), x[5 * s]);
+}
+
+/* r = A x for the m values x[0], x[s], ... (the output transform's
+ * transpose, for the weight gradient). */
+INL void grad2(const __m512 *x, int s, __m512 *r, int rs)
+{
+    r[0] = x[0];
+    r[rs] = ADD(x[0], x[s]);
+    r[2 * rs] = SUB(x[0], x[s]);
+    r[3 * rs] = SUB(_mm512_setzero_ps(), x[s]);
+}
+
+INL void grad4(const __m512 *x, int s, __m512 *r, int rs)
+{
+    __m512 x0 = x[0], x1 = x[s], x2 = x[2 * s], x3 = x[3 * s];
+    __m512 e = ADD(x0, x2), o = ADD(x1, x3);
+    __m512 e4 = ADD(x0, MUL(4.0f, x2)), o4 = ADD(MUL(2.0f, x1), MUL(8.0f, x3));
+    r[0] = x0;
+    r[rs] = ADD(e, o);
+    r[2 * rs] = SUB(e, o);
+    r[3 * rs] = ADD(e4, o4);
+    r[4 * rs] = SUB(e4, o4);
+    r[5 * rs] = x3;
+}
+
+/* One 1-D transform of this kind and size. */
+INL void t1d(int kind, int a, const __m512 *x, int s, __m512 *r, int rs)
+{
+    if (kind == BYOL__WINO_IN)
+        a == 4 ? in2(x, s, r, rs) : in4(x, s, r, rs);
+    else if (kind == BYOL__WINO_OUT)
+        a == 4 ? out2(x, s, r, rs) : out4(x, s, r, rs);
+    else
+        a == 4 ? grad2(x, s, r, rs) : grad4(x, s, r, rs);
+}
+
+/* Columns, then rows, 16 channels at a time. */
+INL void twod(int kind, int a, int64_t n, const float *const *src, const float *const *base,
+              float *const *dst)
+{
+    const int ni = kind == BYOL__WINO_GRAD ? a - 2 : a, no = kind == BYOL__WINO_OUT ? a - 2 : a;
+    for (int64_t c = 0; c < n; c += 16) {
+        __m512 x[36], t[36], r[36];
+        for (int i = 0; i < ni * ni; i++)
+            x[i] = _mm512_loadu_ps(src[i] + c);
+        for (int j = 0; j < ni; j++)    /* t [no, ni]: column j transformed */
+            t1d(kind, a, x + j, ni, t + j, ni);
+        for (int i = 0; i < no; i++)    /* r [no, no]: row i of t transformed */
+            t1d(kind, a, t + ni * i, 1, r + no * i, 1);
+        for (int i = 0; i < no * no; i++)
+            _mm512_storeu_ps(dst[i] + c, base ? ADD(_mm512_loadu_ps(base[i] + c), r[i]) : r[i]);
+    }
+}
+
+#define TWOD(K, A) \
+    static TARGET void twod_##K##_##A(int64_t n, const float *const *src, \
+                                      const float *const *base, float *const *dst) \
+    { twod(BYOL__WINO_##K, A, n, src, base, dst); }
+TWOD(IN, 4) TWOD(IN, 6) TWOD(OUT, 4) TWOD(OUT, 6) TWOD(GRAD, 4) TWOD(GRAD, 6)
+
+TARGET void byol__wino_transform_avx512(int kind, int a, int64_t n, const float *const *src,
+                                        const float *const *base, float *const *dst)
+{
+    typedef void (*fn)(int64_t, const float *const *, const float *const *, float *const *);
+    static const fn table[3][2] = { { twod_IN_4, twod_IN_6 },
+                                    { twod_OUT_4, twod_OUT_6 },
+                                    { twod_GRAD_4, twod_GRAD_6 } };
+    table[kind][a == 6](n, src, base, dst);
+}
+
+#else
+
+void byol__wino_transform_avx512(int kind, int a, int64_t n, const float *const *src,
+                                 const float *const *base, float *const *dst)
+{
+    (void)kind, (void)a, (void)n, (void)src, (void)base, (void)dst;
+}
+
+int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
+                      int64_t acs, const float *b, float *c, int accumulate)
+{
+    (void)m, (void)n, (void)k, (void)a, (void)ars, (void)acs, (void)b, (void)c, (void)accumulate;
+    return 0;
+}
+
+#endif

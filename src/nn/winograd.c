@@ -1,0 +1,468 @@
+/* Winograd F(m x m, 3x3) on NHWC activations, m = 2 or 4 (Lavin and Gray,
+ * "Fast Algorithms for Convolutional Neural Networks", 2016). For an a x a
+ * input patch d (a = m + 2) and a 3x3 kernel g, the m x m outputs are
+ *     Y = A^T [ (G g G^T) .* (B^T d B) ] A
+ * with the matrices below. Over channels, the a*a element-wise products
+ * become a*a matrix products per block of tiles:
+ *     M[xi] [tiles, cout] = V[xi] [tiles, cin] U[xi] [cin, cout]
+ * where V[xi] holds position xi of every tile's B^T d B and U[xi] that of
+ * every G g G^T (packed with the weights, before each forward).
+ * F(2x2) takes 16 products for 4 outputs (2.25x fewer than 36), F(4x4) 36
+ * for 16 (4x fewer), with larger transform coefficients, so more rounding.
+ *
+ * The input gradient of a 3x3 stride-1 convolution with padding p is the
+ * same kind of convolution of dy, with the kernel turned by 180 degrees,
+ * input and output channels swapped and padding 2 - p. The weight gradient
+ * is at the end of this file.
+ *
+ * Forward and input gradient cut the tiles into blocks whose size depends
+ * on the channel counts only; a block is transformed, multiplied and
+ * transformed back by one thread in its own slot of scratch (V, M, a zero
+ * row and a sink row), so no result depends on the thread count. */
+#include <omp.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "nn/winograd.h"
+
+/* Scratch slots, hence at most this many threads per layer. */
+#define NSLOT 8
+/* Floats of V and M per slot (512 KiB): a block stays in L2 from its input
+ * transform to its output transform. */
+#define SLOT_VM_FLOATS 131072
+
+/* One 3x3 stride-1 convolution: x [n, h, w, cin] -> y [n, oh, ow, cout],
+ * in m x m output tiles, each from an a x a input patch (a = m + 2). */
+typedef struct wino {
+    int64_t n, h, w, cin, cout, pad, oh, ow;
+    int m, a;
+    int64_t th, tw;   /* tiles per image, down and across */
+    int64_t tb;       /* tiles per block */
+} wino;
+
+int byol__wino_fits(const byol__conv_geom *g)
+{
+    return (g->winograd == 2 || g->winograd == 4) && g->kh == 3 && g->kw == 3 &&
+           g->stride == 1 && g->pad <= 2 && g->cin % 16 == 0 && g->cout % 16 == 0;
+}
+
+static int64_t block_tiles(int a, int64_t cin, int64_t cout)
+{
+    int64_t tb = SLOT_VM_FLOATS / (a * a * (cin + cout));
+    return tb < 16 ? 16 : tb;
+}
+
+/* Floats between two of the a*a planes of V or M for channel count c: one
+ * cache line more than a block's worth, as planes a power of two apart
+ * (16 KiB with 16 channels) would all fall into the same L1 set and evict
+ * each other while a tile's values are written or read. */
+static int64_t plane(int64_t tb, int64_t c)
+{
+    return tb * c + 16;
+}
+
+static int64_t slot_floats(int a, int64_t cin, int64_t cout)
+{
+    int64_t c = cin > cout ? cin : cout, tb = block_tiles(a, cin, cout);
+    return a * a * (plane(tb, cin) + plane(tb, cout)) + 2 * c;
+}
+
+/* Tiles per block of the weight gradient: each block reads and writes dU
+ * [a*a, cin, cout] once for a*a*cin*cout*tb multiply-adds, so blocks are
+ * longer than the forward's when channels are many. */
+#ifndef BYOL_WINO_WGRAD_TILES
+#define BYOL_WINO_WGRAD_TILES 128
+#endif
+static int64_t wgrad_tiles(int a, int64_t cin, int64_t cout)
+{
+    int64_t tb = block_tiles(a, cin, cout);
+    return tb > BYOL_WINO_WGRAD_TILES ? tb : BYOL_WINO_WGRAD_TILES;
+}
+
+/* The weight gradient's scratch: dU [a*a, cin, cout], then V and dM of
+ * one block of tiles shared by all threads, then a zero row. */
+static int64_t wgrad_floats(int a, int64_t cin, int64_t cout)
+{
+    int64_t tb = wgrad_tiles(a, cin, cout), c = cin > cout ? cin : cout;
+    return a * a * (cin * cout + plane(tb, cin) + plane(tb, cout)) + c;
+}
+
+size_t byol__wino_scratch(const byol__conv_geom *g)
+{
+    /* forward: the slots; input gradient: its weights, then the slots;
+     * weight gradient: wgrad_floats */
+    int a = g->winograd + 2;
+    int64_t dx = a * a * g->cin * g->cout + NSLOT * slot_floats(a, g->cin, g->cout);
+    int64_t wg = wgrad_floats(a, g->cin, g->cout);
+    return (size_t)(dx > wg ? dx : wg);
+}
+
+size_t byol__wino_packed(const byol__conv_geom *g)
+{
+    int a = g->winograd + 2;
+    return (size_t)(a * a * g->cin * g->cout);
+}
+
+static wino make_wino(int m, int64_t n, int64_t h, int64_t w, int64_t cin, int64_t cout,
+                      int64_t pad)
+{
+    wino q = { .n = n, .h = h, .w = w, .cin = cin, .cout = cout, .pad = pad,
+               .oh = h + 2 * pad - 2, .ow = w + 2 * pad - 2, .m = m, .a = m + 2 };
+    q.th = (q.oh + m - 1) / m;
+    q.tw = (q.ow + m - 1) / m;
+    q.tb = block_tiles(q.a, cin, cout);
+    return q;
+}
+
+/* ---- transforms -------------------------------------------------------- */
+/* The matrices (Lavin and Gray, section 4; interpolation points 0, 1, -1
+ * for F(2, 3) and 0, 1, -1, 2, -2 for F(4, 3)): input B^T [a, a], output
+ * A^T [m, a], kernel G [a, 3]. */
+static const float bt2[16] = { 1, 0, -1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, 1, 0, -1 };
+static const float at2[8] = { 1, 1, 1, 0, 0, 1, -1, -1 };
+static const float g2[12] = { 1, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0, 0, 1 };
+static const float bt4[36] = { 4, 0, -5, 0, 1, 0,  0, -4, -4, 1, 1, 0,  0, 4, -4, -1, 1, 0,
+                               0, -2, -1, 2, 1, 0, 0, 2, -1, -2, 1, 0, 0, 4, 0, -5, 0, 1 };
+static const float at4[24] = { 1, 1, 1, 1, 1, 0,  0, 1, -1, 2, -2, 0,
+                               0, 1, 1, 4, 4, 0,  0, 1, -1, 8, -8, 1 };
+static const float g4[18] = { 1.0f / 4, 0, 0,
+                              -1.0f / 6, -1.0f / 6, -1.0f / 6,
+                              -1.0f / 6, 1.0f / 6, -1.0f / 6,
+                              1.0f / 24, 1.0f / 12, 1.0f / 6,
+                              1.0f / 24, -1.0f / 12, 1.0f / 6,
+                              0, 0, 1 };
+
+/* u [a * a] = G g G^T for one 3x3 kernel g (tap t at g[t * gs]); flip:
+ * g turned by 180 degrees first. In double, rounded once. */
+static void weight_transform(int a, const float *g, int64_t gs, int flip, float *u)
+{
+    const float *gm = a == 4 ? g2 : g4;
+    double t[6][3];
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < 3; j++) {
+            double s = 0;
+            for (int k = 0; k < 3; k++)
+                s += (double)gm[3 * i + k] * g[(flip ? 8 - (3 * k + j) : 3 * k + j) * gs];
+            t[i][j] = s;
+        }
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++) {
+            double s = 0;
+            for (int k = 0; k < 3; k++)
+                s += t[i][k] * gm[3 * j + k];
+            u[a * i + j] = (float)s;
+        }
+}
+
+/* u [a*a, cin, cout] (forward) or, turned, [a*a, cout, cin] (input
+ * gradient) from the kernels of w: kernel (o, c) starts at w[o * os + c * cs],
+ * its taps gs apart. */
+static void pack_u(const byol__conv_geom *g, const float *w, int64_t os, int64_t cs,
+                   int64_t gs, int turned, float *u)
+{
+    const int a = g->winograd + 2;
+    const int64_t cin = g->cin, cout = g->cout, plane_ = cin * cout;
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (a * a * plane_ >= BYOL__PAR_MIN)
+    for (int64_t o = 0; o < cout; o++)
+        for (int64_t c = 0; c < cin; c++) {
+            float f[36];
+            int64_t at = turned ? o * cin + c : c * cout + o;
+            weight_transform(a, w + o * os + c * cs, gs, turned, f);
+            for (int xi = 0; xi < a * a; xi++)
+                u[xi * plane_ + at] = f[xi];
+        }
+}
+
+void byol__wino_pack(const byol__conv_geom *g, const float *w, float *u)
+{
+    /* w [cout, cin, 3, 3] -> u [a*a, cin, cout] */
+    pack_u(g, w, g->cin * 9, 9, 1, 0, u);
+}
+
+/* The input gradient's weights: wp [cout, 3, 3, cin] (conv2d's packed
+ * copy) -> ub [a*a, cout, cin] from the turned kernels. Made by the
+ * backward pass, which runs once per forward of the online network only,
+ * into scratch: kept packed, it would take as much memory as u again. */
+static void pack_backward(const byol__conv_geom *g, const float *wp, float *ub)
+{
+    pack_u(g, wp, 9 * g->cin, 1, g->cin, 1, ub);
+}
+
+/* The transforms of winograd.h (BYOL__WINO_IN, _OUT, _GRAD) in portable
+ * C: dst = base + L X L^T for the k x k grid X of src and the r x k
+ * matrix L (B^T, A^T or A), one channel at a time. */
+static void transform_c(int kind, int a, int64_t n, const float *const *src,
+                        const float *const *base, float *const *dst)
+{
+    const int o = a - 2;
+    const int k = kind == BYOL__WINO_GRAD ? o : a, r = kind == BYOL__WINO_OUT ? o : a;
+    const float *at = a == 4 ? at2 : at4, *l = kind == BYOL__WINO_IN ? (a == 4 ? bt2 : bt4) : at;
+    /* L[i][p] at l[i * li + p * lp]: A is A^T read across */
+    const int li = kind == BYOL__WINO_GRAD ? 1 : a, lp = kind == BYOL__WINO_GRAD ? a : 1;
+#pragma omp simd
+    for (int64_t c = 0; c < n; c++) {
+        float t[6][6];
+        for (int i = 0; i < r; i++)
+            for (int q = 0; q < k; q++) {
+                float s = 0;
+                for (int p = 0; p < k; p++)
+                    s += l[i * li + p * lp] * src[k * p + q][c];
+                t[i][q] = s;
+            }
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < r; j++) {
+                float s = 0;
+                for (int q = 0; q < k; q++)
+                    s += t[i][q] * l[j * li + q * lp];
+                dst[r * i + j][c] = (base ? base[r * i + j][c] : 0.0f) + s;
+            }
+    }
+}
+
+static void transform(int avx512, int kind, int a, int64_t n, const float *const *src,
+                      const float *const *base, float *const *dst)
+{
+    if (avx512)
+        byol__wino_transform_avx512(kind, a, n, src, base, dst);
+    else
+        transform_c(kind, a, n, src, base, dst);
+}
+
+/* p[i] = at + i * ld for the count planes of V, M or dM. */
+static void planes(float *at, int64_t ld, int count, float **p)
+{
+    for (int i = 0; i < count; i++)
+        p[i] = at + i * ld;
+}
+
+/* dw [cout, cin, 3, 3] += G^T dU G for input channel c and every output
+ * channel, 16 at a time along dU's rows [cout]. */
+static void weight_grad(int a, const float *du, int64_t plane_, int64_t cin, int64_t cout,
+                        int64_t c, float *dw)
+{
+    const float *gm = a == 4 ? g2 : g4;
+    for (int64_t o0 = 0; o0 < cout; o0 += 16) {
+        const float *d = du + c * cout + o0;
+        float t[3][6][16], r[9][16];
+        for (int k = 0; k < 3; k++)
+            for (int j = 0; j < a; j++)
+                for (int l = 0; l < 16; l++) {
+                    float s = 0;
+                    for (int i = 0; i < a; i++)
+                        s += gm[3 * i + k] * d[(a * i + j) * plane_ + l];
+                    t[k][j][l] = s;
+                }
+        for (int k = 0; k < 3; k++)
+            for (int e = 0; e < 3; e++)
+                for (int l = 0; l < 16; l++) {
+                    float s = 0;
+                    for (int j = 0; j < a; j++)
+                        s += t[k][j][l] * gm[3 * j + e];
+                    r[3 * k + e][l] = s;
+                }
+        for (int l = 0; l < 16; l++)
+            for (int e = 0; e < 9; e++)
+                dw[((o0 + l) * cin + c) * 9 + e] += r[e][l];
+    }
+}
+
+/* ---- one block of tiles --------------------------------------------------- */
+
+typedef struct pass {
+    const float *x, *u, *bias;
+    float *y;
+    int accum;
+} pass;
+
+/* Tile t's image and top-left output pixel. */
+static void tile_at(const wino *q, int64_t t, int64_t *n, int64_t *oh, int64_t *ow)
+{
+    int64_t per = q->th * q->tw, r = t % per;
+    *n = t / per;
+    *oh = q->m * (r / q->tw);
+    *ow = q->m * (r % q->tw);
+}
+
+static void gather(const wino *q, const float *x, int64_t t, const float *zero,
+                   const float **d)
+{
+    int64_t n, oh, ow;
+    tile_at(q, t, &n, &oh, &ow);
+    for (int i = 0; i < q->a; i++)
+        for (int j = 0; j < q->a; j++) {
+            int64_t ih = oh - q->pad + i, iw = ow - q->pad + j;
+            int in = ih >= 0 && ih < q->h && iw >= 0 && iw < q->w;
+            d[q->a * i + j] = in ? x + ((n * q->h + ih) * q->w + iw) * q->cin : zero;
+        }
+}
+
+/* Where tile t's outputs go and what they are added to: the bias (or
+ * zeros), y itself when accumulating; outputs past the map go to sink. */
+static void scatter(const wino *q, const pass *p, int64_t t, const float *zero,
+                    float *sink, const float **base, float **y)
+{
+    int64_t n, oh, ow;
+    tile_at(q, t, &n, &oh, &ow);
+    for (int i = 0; i < q->m; i++)
+        for (int j = 0; j < q->m; j++) {
+            int k = q->m * i + j;
+            if (oh + i >= q->oh || ow + j >= q->ow) {
+                y[k] = sink;
+                base[k] = zero;
+                continue;
+            }
+            y[k] = p->y + ((n * q->oh + oh + i) * q->ow + ow + j) * q->cout;
+            base[k] = p->accum ? y[k] : p->bias ? p->bias : zero;
+        }
+}
+
+/* Tiles [t0, t0 + nt): V, the a*a products into M, the outputs. */
+static void run_block(const wino *q, const pass *p, int64_t t0, int64_t nt, float *slot)
+{
+    const int64_t cin = q->cin, cout = q->cout, c = cin > cout ? cin : cout;
+    const int64_t lv = plane(q->tb, cin), lm = plane(q->tb, cout);
+    const int a = q->a, avx512 = byol__cpu_avx512();
+    float *v = slot, *m = v + a * a * lv, *zero = m + a * a * lm, *sink = zero + c;
+    memset(zero, 0, (size_t)c * sizeof(float));
+    for (int64_t t = 0; t < nt; t++) {
+        const float *d[36];
+        float *vt[36];
+        gather(q, p->x, t0 + t, zero, d);
+        planes(v + t * cin, lv, a * a, vt);
+        transform(avx512, BYOL__WINO_IN, a, cin, d, NULL, vt);
+    }
+    for (int xi = 0; xi < a * a; xi++) {
+        const float *va = v + xi * lv, *ub = p->u + xi * cin * cout;
+        float *mc = m + xi * lm;
+        if (!byol__wino_matmul(nt, cout, cin, va, cin, 1, ub, mc, 0))
+            byol__gemm_serial(0, 0, nt, cout, cin, 1.0f, va, cin, ub, cout, 0.0f, mc, cout);
+    }
+    for (int64_t t = 0; t < nt; t++) {
+        const float *base[16];
+        float *y[16], *mt[36];
+        scatter(q, p, t0 + t, zero, sink, base, y);
+        planes(m + t * cout, lm, a * a, mt);
+        transform(avx512, BYOL__WINO_OUT, a, cout, (const float *const *)mt, base, y);
+    }
+}
+
+static void run(const wino *q, const pass *p, float *scratch)
+{
+    const int64_t tiles = q->n * q->th * q->tw, nb = (tiles + q->tb - 1) / q->tb;
+    const int64_t slot = slot_floats(q->a, q->cin, q->cout);
+    int threads = byol__num_threads();
+    if (threads > NSLOT)
+        threads = NSLOT;
+    if (threads > nb)
+        threads = (int)nb;
+    byol__gemm_prepare();
+#pragma omp parallel num_threads(threads)
+    {
+        float *mine = scratch + omp_get_thread_num() * slot;
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t t0 = b * q->tb;
+            run_block(q, p, t0, tiles - t0 < q->tb ? tiles - t0 : q->tb, mine);
+        }
+    }
+}
+
+void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *u,
+                        const float *bias, float *y, float *scratch)
+{
+    /* x [n, h, w, cin], u [a*a, cin, cout], bias [cout] or NULL ->
+     * y [n, oh, ow, cout] */
+    wino q = make_wino(g->winograd, g->n, g->h, g->w, g->cin, g->cout, g->pad);
+    pass p = { .x = x, .u = u, .bias = bias, .y = y, .accum = 0 };
+    run(&q, &p, scratch);
+}
+
+void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *wp,
+                              float *dx, int accum, float *scratch)
+{
+    /* dy [n, oh, ow, cout], wp [cout, 3, 3, cin] -> dx [n, h, w, cin] (+)= */
+    wino q = make_wino(g->winograd, g->n, g->oh, g->ow, g->cout, g->cin, 2 - g->pad);
+    float *ub = scratch;
+    pack_backward(g, wp, ub);
+    pass p = { .x = dy, .u = ub, .y = dx, .accum = accum };
+    run(&q, &p, scratch + q.a * q.a * g->cin * g->cout);
+}
+
+/* ---- weight gradient ------------------------------------------------------ */
+/* With U = G g G^T and y = A^T (U .* V) A per tile,
+ *     dU[xi] [cin, cout] = sum over tiles of V[xi]^T (A dY A^T)[xi]
+ * and dg = G^T dU G. The sum over tiles runs block by block in tile
+ * order; within a block the threads split the tiles for the transforms,
+ * then the a*a positions for the products, so every sum has one order. */
+
+static void gather_dy(const wino *q, const float *dy, int64_t t, const float *zero,
+                      const float **d)
+{
+    int64_t n, oh, ow;
+    tile_at(q, t, &n, &oh, &ow);
+    for (int i = 0; i < q->m; i++)
+        for (int j = 0; j < q->m; j++) {
+            int in = oh + i < q->oh && ow + j < q->ow;
+            d[q->m * i + j] = in ? dy + ((n * q->oh + oh + i) * q->ow + ow + j) * q->cout : zero;
+        }
+}
+
+static void wgrad_transforms(const wino *q, const float *x, const float *dy, int64_t t0,
+                             int64_t nt, float *v, float *dm, const float *zero, int avx512)
+{
+    const int a = q->a;
+    const int64_t lv = plane(q->tb, q->cin), lm = plane(q->tb, q->cout);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < nt; t++) {
+        const float *d[36];
+        float *vt[36];
+        gather(q, x, t0 + t, zero, d);
+        planes(v + t * q->cin, lv, a * a, vt);
+        transform(avx512, BYOL__WINO_IN, a, q->cin, d, NULL, vt);
+        gather_dy(q, dy, t0 + t, zero, d);
+        planes(dm + t * q->cout, lm, a * a, vt);
+        transform(avx512, BYOL__WINO_GRAD, a, q->cout, d, NULL, vt);
+    }
+}
+
+static void wgrad_products(const wino *q, int64_t nt, const float *v, const float *dm,
+                           float *du)
+{
+    const int64_t cin = q->cin, cout = q->cout;
+    const int64_t lv = plane(q->tb, cin), lm = plane(q->tb, cout);
+#pragma omp for schedule(static)
+    for (int xi = 0; xi < q->a * q->a; xi++) {
+        const float *va = v + xi * lv, *b = dm + xi * lm;
+        float *c = du + xi * cin * cout;
+        if (!byol__wino_matmul(cin, cout, nt, va, 1, cin, b, c, 1))
+            byol__gemm_serial(1, 0, cin, cout, nt, 1.0f, va, cin, b, cout, 1.0f, c, cout);
+    }
+}
+
+void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const float *dy,
+                                 float *dw, float *scratch)
+{
+    /* x [n, h, w, cin], dy [n, oh, ow, cout] -> dw [cout, cin, 3, 3] += */
+    wino q = make_wino(g->winograd, g->n, g->h, g->w, g->cin, g->cout, g->pad);
+    q.tb = wgrad_tiles(q.a, q.cin, q.cout);
+    const int a = q.a, avx512 = byol__cpu_avx512();
+    const int64_t cin = q.cin, cout = q.cout, plane_ = cin * cout;
+    const int64_t tiles = q.n * q.th * q.tw;
+    float *du = scratch, *v = du + a * a * plane_;
+    float *dm = v + a * a * plane(q.tb, cin), *zero = dm + a * a * plane(q.tb, cout);
+    memset(du, 0, (size_t)(a * a * plane_) * sizeof(float));
+    memset(zero, 0, (size_t)(cin > cout ? cin : cout) * sizeof(float));
+    byol__gemm_prepare();
+#pragma omp parallel num_threads(byol__num_threads())
+    {
+        for (int64_t t0 = 0; t0 < tiles; t0 += q.tb) {
+            int64_t nt = tiles - t0 < q.tb ? tiles - t0 : q.tb;
+            wgrad_transforms(&q, x, dy, t0, nt, v, dm, zero, avx512);
+            wgrad_products(&q, nt, v, dm, du);
+        }
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < cin; c++)
+            weight_grad(a, du, plane_, cin, cout, c, dw);
+    }
+}

@@ -1,0 +1,58 @@
+/* Winograd convolution for 3x3 stride-1 layers, private to conv2d.c:
+ * F(4x4, 3x3) under nn.conv_algo=winograd (and auto on CPUs with AVX-512),
+ * F(2x2, 3x3) under winograd2. Forward, input gradient and weight gradient,
+ * with no im2col matrix.
+ *
+ * F(4x4) takes 36 products per (input, output) channel pair for 16 outputs
+ * where im2col + GEMM takes 144 (4x fewer), F(2x2) 16 for 4 (2.25x). The
+ * results are not im2col's bits: they differ by float rounding (relative
+ * to the largest output, up to 7e-7 with F(2x2) and 2e-6 to 2e-5 with
+ * F(4x4); tests/unit/test_layers_conv.c bounds them against float64), are
+ * the same for any thread count, and are the same on every run. */
+#ifndef BYOL_NN_WINOGRAD_H
+#define BYOL_NN_WINOGRAD_H
+
+#include "nn/kernels.h"
+
+/* Does this layer run as Winograd: g->winograd 2 or 4, 3x3, stride 1,
+ * pad <= 2, channel counts multiples of 16. */
+int byol__wino_fits(const byol__conv_geom *g);
+
+/* Floats of transformed weights after conv2d's own: the forward's
+ * [a*a, cin, cout], a = m + 2. */
+size_t byol__wino_packed(const byol__conv_geom *g);
+/* w [cout, cin, 3, 3] -> u [a*a, cin, cout]. */
+void byol__wino_pack(const byol__conv_geom *g, const float *w, float *u);
+
+/* Floats of scratch either pass needs. */
+size_t byol__wino_scratch(const byol__conv_geom *g);
+
+/* x [n, h, w, cin] -> y [n, oh, ow, cout] (+ bias when not NULL). */
+void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *u,
+                        const float *bias, float *y, float *scratch);
+/* dy [n, oh, ow, cout] -> dx [n, h, w, cin], added to dx when accum,
+ * with conv2d's packed weights wp [cout, 3, 3, cin]. */
+void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *wp,
+                              float *dx, int accum, float *scratch);
+/* x [n, h, w, cin], dy [n, oh, ow, cout] -> dw [cout, cin, 3, 3] +=. */
+void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const float *dy,
+                                 float *dw, float *scratch);
+
+/* c [m, n] (+)= a [m, k] b [k, n] (a's entry (r, p) at a[r * ars +
+ * p * acs]; b, c rows packed; n a multiple of 16) on one thread with the
+ * AVX-512 kernels of wino_avx512.c; 0 where the CPU has none, and the
+ * caller multiplies through the BLAS. */
+int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
+                      int64_t acs, const float *b, float *c, int accumulate);
+/* The transforms of one tile, applied to n channels, each a matrix on
+ * both sides of a k x k grid of vectors src[i] (row-major):
+ *   BYOL__WINO_IN:   a x a input patch d    -> B^T d B   (a x a)
+ *   BYOL__WINO_OUT:  a x a products m       -> A^T m A   (m x m)
+ *   BYOL__WINO_GRAD: m x m output gradient  -> A dY A^T  (a x a)
+ * dst[i][c] = base[i][c] + result (base NULL: + 0). The AVX-512 version
+ * wants n a multiple of 16 and may run only where byol__cpu_avx512(). */
+enum { BYOL__WINO_IN, BYOL__WINO_OUT, BYOL__WINO_GRAD };
+void byol__wino_transform_avx512(int kind, int a, int64_t n, const float *const *src,
+                                 const float *const *base, float *const *dst);
+
+#endif
