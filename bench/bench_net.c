@@ -373,7 +373,10 @@ static int run_pipeline(const bench_case *c, int threads, double min_seconds, co
 /* libgomp reads its wait settings once, as it loads. The pipeline runs with
  * the short spin the byol command chooses (tools/byol/main.c), so that
  * threads spinning at libbyol's barriers do not take the core the loader
- * worker needs, unless the caller set OMP_WAIT_POLICY or GOMP_SPINCOUNT. */
+ * worker needs, unless the caller set OMP_WAIT_POLICY or GOMP_SPINCOUNT.
+ * GOMP_SPINCOUNT is libgomp's, the OpenMP of gcc's -fopenmp that the
+ * Makefile builds with; a clang build on LLVM's libomp would want
+ * KMP_BLOCKTIME instead. */
 static void prefer_short_spin(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") ||

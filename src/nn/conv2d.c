@@ -127,7 +127,8 @@ static int64_t dw_slots(const byol__conv_geom *g)
 
 size_t byol__conv2d_scratch(const byol__conv_geom *g)
 {
-    /* forward: one im2col chunk; backward: that plus dW in packed layout. */
+    /* forward: one im2col chunk; backward: that plus dW in packed layout;
+     * under Winograd, what winograd.c needs if that is more. */
     if (is_pointwise(g))
         return 0;
     size_t n = col_floats(g) + (size_t)(dw_slots(g) * g->cout * conv_k(g));

@@ -49,7 +49,8 @@ typedef struct byol__conv_geom {
 } byol__conv_geom;
 /* Computes oh/ow; returns 0, or -1 if the output would be empty. */
 int byol__conv_geom_init(byol__conv_geom *g);
-/* Floats of scratch needed by forward and backward (im2col chunk + packed weights). */
+/* Floats of scratch needed by forward and backward (im2col chunk and dW, or
+ * Winograd's blocks and transformed weights). */
 size_t byol__conv2d_scratch(const byol__conv_geom *g);
 /* Packs w [cout, cin, kh, kw] into the layout the GEMM wants; wp lives in
  * scratch-independent memory of byol__conv2d_packed_size(g) floats so it

@@ -25,10 +25,12 @@
 #include "core/internal.h"
 #include "nn/winograd.h"
 
-/* Scratch slots, hence at most this many threads per layer. */
+/* Scratch slots of the forward and the input gradient, hence at most this
+ * many threads in those passes (the weight gradient uses all). */
 #define NSLOT 8
-/* Floats of V and M per slot (512 KiB): a block stays in L2 from its input
- * transform to its output transform. */
+/* Floats of V and M per slot (512 KiB) when a block of at least 16 tiles
+ * fits: then a block stays in L2 from its input transform to its output
+ * transform. */
 #define SLOT_VM_FLOATS 131072
 
 /* One 3x3 stride-1 convolution: x [n, h, w, cin] -> y [n, oh, ow, cout],
@@ -44,6 +46,11 @@ int byol__wino_fits(const byol__conv_geom *g)
 {
     return (g->winograd == 2 || g->winograd == 4) && g->kh == 3 && g->kw == 3 &&
            g->stride == 1 && g->pad <= 2 && g->cin % 16 == 0 && g->cout % 16 == 0;
+}
+
+static int64_t max_c(int64_t cin, int64_t cout)
+{
+    return cin > cout ? cin : cout;
 }
 
 static int64_t block_tiles(int a, int64_t cin, int64_t cout)
@@ -63,8 +70,8 @@ static int64_t plane(int64_t tb, int64_t c)
 
 static int64_t slot_floats(int a, int64_t cin, int64_t cout)
 {
-    int64_t c = cin > cout ? cin : cout, tb = block_tiles(a, cin, cout);
-    return a * a * (plane(tb, cin) + plane(tb, cout)) + 2 * c;
+    int64_t tb = block_tiles(a, cin, cout);
+    return a * a * (plane(tb, cin) + plane(tb, cout)) + 2 * max_c(cin, cout);
 }
 
 /* Tiles per block of the weight gradient: each block reads and writes dU
@@ -83,8 +90,8 @@ static int64_t wgrad_tiles(int a, int64_t cin, int64_t cout)
  * one block of tiles shared by all threads, then a zero row. */
 static int64_t wgrad_floats(int a, int64_t cin, int64_t cout)
 {
-    int64_t tb = wgrad_tiles(a, cin, cout), c = cin > cout ? cin : cout;
-    return a * a * (cin * cout + plane(tb, cin) + plane(tb, cout)) + c;
+    int64_t tb = wgrad_tiles(a, cin, cout);
+    return a * a * (cin * cout + plane(tb, cin) + plane(tb, cout)) + max_c(cin, cout);
 }
 
 size_t byol__wino_scratch(const byol__conv_geom *g)
@@ -297,6 +304,17 @@ static void gather(const wino *q, const float *x, int64_t t, const float *zero,
         }
 }
 
+/* Tile t's B^T d B into row t of V's a*a planes (lv floats apart). */
+static void input_tile(const wino *q, const float *x, int64_t t, const float *zero, float *v,
+                       int64_t lv, int avx512)
+{
+    const float *d[36];
+    float *vt[36];
+    gather(q, x, t, zero, d);
+    planes(v, lv, q->a * q->a, vt);
+    transform(avx512, BYOL__WINO_IN, q->a, q->cin, d, NULL, vt);
+}
+
 /* Where tile t's outputs go and what they are added to: the bias (or
  * zeros), y itself when accumulating; outputs past the map go to sink. */
 static void scatter(const wino *q, const pass *p, int64_t t, const float *zero,
@@ -320,18 +338,13 @@ static void scatter(const wino *q, const pass *p, int64_t t, const float *zero,
 /* Tiles [t0, t0 + nt): V, the a*a products into M, the outputs. */
 static void run_block(const wino *q, const pass *p, int64_t t0, int64_t nt, float *slot)
 {
-    const int64_t cin = q->cin, cout = q->cout, c = cin > cout ? cin : cout;
+    const int64_t cin = q->cin, cout = q->cout, c = max_c(cin, cout);
     const int64_t lv = plane(q->tb, cin), lm = plane(q->tb, cout);
     const int a = q->a, avx512 = byol__cpu_avx512();
     float *v = slot, *m = v + a * a * lv, *zero = m + a * a * lm, *sink = zero + c;
     memset(zero, 0, (size_t)c * sizeof(float));
-    for (int64_t t = 0; t < nt; t++) {
-        const float *d[36];
-        float *vt[36];
-        gather(q, p->x, t0 + t, zero, d);
-        planes(v + t * cin, lv, a * a, vt);
-        transform(avx512, BYOL__WINO_IN, a, cin, d, NULL, vt);
-    }
+    for (int64_t t = 0; t < nt; t++)
+        input_tile(q, p->x, t0 + t, zero, v + t * cin, lv, avx512);
     for (int xi = 0; xi < a * a; xi++) {
         const float *va = v + xi * lv, *ub = p->u + xi * cin * cout;
         float *mc = m + xi * lm;
@@ -415,14 +428,12 @@ static void wgrad_transforms(const wino *q, const float *x, const float *dy, int
     const int64_t lv = plane(q->tb, q->cin), lm = plane(q->tb, q->cout);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < nt; t++) {
-        const float *d[36];
-        float *vt[36];
-        gather(q, x, t0 + t, zero, d);
-        planes(v + t * q->cin, lv, a * a, vt);
-        transform(avx512, BYOL__WINO_IN, a, q->cin, d, NULL, vt);
+        const float *d[16];
+        float *dt[36];
+        input_tile(q, x, t0 + t, zero, v + t * q->cin, lv, avx512);
         gather_dy(q, dy, t0 + t, zero, d);
-        planes(dm + t * q->cout, lm, a * a, vt);
-        transform(avx512, BYOL__WINO_GRAD, a, q->cout, d, NULL, vt);
+        planes(dm + t * q->cout, lm, a * a, dt);
+        transform(avx512, BYOL__WINO_GRAD, a, q->cout, d, NULL, dt);
     }
 }
 
@@ -452,7 +463,7 @@ void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const
     float *du = scratch, *v = du + a * a * plane_;
     float *dm = v + a * a * plane(q.tb, cin), *zero = dm + a * a * plane(q.tb, cout);
     memset(du, 0, (size_t)(a * a * plane_) * sizeof(float));
-    memset(zero, 0, (size_t)(cin > cout ? cin : cout) * sizeof(float));
+    memset(zero, 0, (size_t)max_c(cin, cout) * sizeof(float));
     byol__gemm_prepare();
 #pragma omp parallel num_threads(byol__num_threads())
     {

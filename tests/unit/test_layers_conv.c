@@ -1,6 +1,7 @@
 /* Convolution: geometry, forward and backward against a direct double
  * reference, finite differences, chunked im2col, accumulation and the same
- * bits for 1 and 2 threads; the same for Winograd F(2x2, 3x3). */
+ * bits for 1 and 2 threads; the same for Winograd F(2x2, 3x3) and
+ * F(4x4, 3x3). */
 #include "layers_util.h"
 
 #include "core/internal.h"
@@ -384,7 +385,7 @@ static void test_conv_direct_bits(void **state)
     }
 }
 
-/* ---- Winograd F(2x2, 3x3) ---------------------------------------------------- */
+/* ---- Winograd F(2x2, 3x3) and F(4x4, 3x3) ------------------------------------ */
 
 /* Its outputs are sums of transformed values, each rounded: against the
  * double reference, relative to the largest output, F(2x2) was off by at

@@ -112,7 +112,9 @@ int cli_exit(int rc)
  * wake-up at every barrier instead. A short spin does best in both cases
  * (docs/threading.md has the figures). So unless the user chose
  * OMP_WAIT_POLICY or GOMP_SPINCOUNT, the command runs itself again, once,
- * with GOMP_SPINCOUNT=1000. */
+ * with GOMP_SPINCOUNT=1000. GOMP_SPINCOUNT is libgomp's, the OpenMP of
+ * gcc's -fopenmp that the Makefile builds with; a clang build on LLVM's
+ * libomp would want KMP_BLOCKTIME instead. */
 static void prefer_short_spin(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") ||
