@@ -315,24 +315,35 @@ static void input_tile(const wino *q, const float *x, int64_t t, const float *ze
     transform(avx512, BYOL__WINO_IN, q->a, q->cin, d, NULL, vt);
 }
 
-/* Where tile t's outputs go and what they are added to: the bias (or
- * zeros), y itself when accumulating; outputs past the map go to sink. */
-static void scatter(const wino *q, const pass *p, int64_t t, const float *zero,
-                    float *sink, const float **base, float **y)
+/* Offsets in an output-shaped tensor [n, oh, ow, cout] of tile t's m*m
+ * output pixels, -1 for those past the map. */
+static void tile_outputs(const wino *q, int64_t t, int64_t *off)
 {
     int64_t n, oh, ow;
     tile_at(q, t, &n, &oh, &ow);
     for (int i = 0; i < q->m; i++)
         for (int j = 0; j < q->m; j++) {
-            int k = q->m * i + j;
-            if (oh + i >= q->oh || ow + j >= q->ow) {
-                y[k] = sink;
-                base[k] = zero;
-                continue;
-            }
-            y[k] = p->y + ((n * q->oh + oh + i) * q->ow + ow + j) * q->cout;
-            base[k] = p->accum ? y[k] : p->bias ? p->bias : zero;
+            int in = oh + i < q->oh && ow + j < q->ow;
+            off[q->m * i + j] = in ? ((n * q->oh + oh + i) * q->ow + ow + j) * q->cout : -1;
         }
+}
+
+/* Where tile t's outputs go and what they are added to: the bias (or
+ * zeros), y itself when accumulating; outputs past the map go to sink. */
+static void scatter(const wino *q, const pass *p, int64_t t, const float *zero,
+                    float *sink, const float **base, float **y)
+{
+    int64_t off[16];
+    tile_outputs(q, t, off);
+    for (int k = 0; k < q->m * q->m; k++) {
+        if (off[k] < 0) {
+            y[k] = sink;
+            base[k] = zero;
+            continue;
+        }
+        y[k] = p->y + off[k];
+        base[k] = p->accum ? y[k] : p->bias ? p->bias : zero;
+    }
 }
 
 /* Tiles [t0, t0 + nt): V, the a*a products into M, the outputs. */
@@ -412,13 +423,10 @@ void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const f
 static void gather_dy(const wino *q, const float *dy, int64_t t, const float *zero,
                       const float **d)
 {
-    int64_t n, oh, ow;
-    tile_at(q, t, &n, &oh, &ow);
-    for (int i = 0; i < q->m; i++)
-        for (int j = 0; j < q->m; j++) {
-            int in = oh + i < q->oh && ow + j < q->ow;
-            d[q->m * i + j] = in ? dy + ((n * q->oh + oh + i) * q->ow + ow + j) * q->cout : zero;
-        }
+    int64_t off[16];
+    tile_outputs(q, t, off);
+    for (int k = 0; k < q->m * q->m; k++)
+        d[k] = off[k] < 0 ? zero : dy + off[k];
 }
 
 static void wgrad_transforms(const wino *q, const float *x, const float *dy, int64_t t0,
