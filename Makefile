@@ -140,6 +140,10 @@ $(BUILD)/bench/bench_loader: bench/bench_loader.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O2 -Iinclude $< -o $@ $(LIB_A) $(LIBS)
 
+$(BUILD)/bench/peak: bench/peak.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O2 -D_POSIX_C_SOURCE=200809L -fopenmp $< -o $@
+
 # One compiler call for the few files of the tool; it links libbyol.a like the
 # benchmarks, so the installed command needs no libbyol.so.
 TOOL_SRCS := $(sort $(wildcard tools/byol/*.c))
@@ -184,8 +188,9 @@ demo: deps
 BENCH_BASELINE ?=
 BASELINE_NET := $(if $(BENCH_BASELINE),build/baseline/$(BENCH_BASELINE)/$(BUILD)/bench/bench_net)
 
-bench: $(BUILD)/bench/bench_net $(BUILD)/bench/bench_loader data $(BASELINE_NET)
+bench: $(BUILD)/bench/bench_net $(BUILD)/bench/bench_loader $(BUILD)/bench/peak data $(BASELINE_NET)
 	@python3 bench/compare.py --bench-net $(BUILD)/bench/bench_net --threads 2 \
+	  --peak $(BUILD)/bench/peak \
 	  --bench-loader $(BUILD)/bench/bench_loader --cifar-dir $(CIFAR_JPG)/train \
 	  --photos-dir $(BYOL_DATA)/photos $(if $(BASELINE_NET),--baseline-bench-net $(BASELINE_NET))
 

@@ -2,8 +2,10 @@
  * bench/torch_peer.py measures PyTorch, so bench/compare.py can print the
  * two side by side. Public API only.
  *
- *   bench_net <case> [threads] [min_seconds] [dataset path]
+ *   bench_net <case> [threads] [min_seconds] [dataset path] [KEY=VALUE...]
  * prints one JSON line: {"case":..., "img_s":..., "peak_mb":..., "threads":...}
+ * KEY=VALUE arguments are settings applied after the case's own (make bench
+ * runs the ResNet cases again with nn.conv_algo=im2col, the exact mode).
  *
  * Three kinds of case:
  *  - fwdbwd_*: one network in training mode; an iteration is zero_grad,
@@ -66,10 +68,15 @@ static const bench_case cases[] = {
     { "byol_step_resnet18_cifar_b64", KIND_BYOL_STEP, "cifar10", "train.batch_size=64", 64 },
     { "byol_step_cnn_small_b256", KIND_BYOL_STEP, "fashion-mnist", "train.batch_size=256", 256 },
     { "byol_step_resnet18_cifar_w025_b256", KIND_BYOL_STEP, "cifar10", W025_RECIPE, 256 },
+    /* 224 px: 1x1 convolutions and memory traffic weigh more than on CIFAR. */
+    { "byol_step_resnet50_b32", KIND_BYOL_STEP, "imagenet", "train.batch_size=32", 32 },
     /* The loader's one worker and the step's 2 threads share the cores. */
     { "pipeline_cifar10_w025_b256", KIND_PIPELINE, "cifar10", W025_RECIPE " loader.workers=1",
       256 },
 };
+
+/* KEY=VALUE arguments of the command line, applied after a case's settings. */
+static char extra_settings[1024];
 
 static double now(void)
 {
@@ -160,11 +167,11 @@ static void report(const bench_case *c, int threads, const measurement *m, const
 {
     printf("{\"case\": \"%s\", \"img_s\": %.2f, \"peak_mb\": %.1f, \"threads\": %d, "
            "\"batch\": %lld, \"iters\": %d, \"seconds\": %.3f, \"rss_base_mb\": %.1f, "
-           "\"mem_method\": \"%s\", \"libbyol\": \"%s\"%s}\n",
+           "\"mem_method\": \"%s\", \"libbyol\": \"%s\", \"settings\": \"%s\"%s}\n",
            c->name, (double)c->batch * m->iters / m->seconds,
            (double)(m->peak_kib - m->base_kib) / 1024.0, threads, (long long)c->batch, m->iters,
            m->seconds, (double)m->base_kib / 1024.0, m->reset ? "vmhwm_reset" : "vmhwm_total",
-           byol_version_string(), extra);
+           byol_version_string(), extra_settings, extra);
 }
 
 static int fail(int rc)
@@ -198,6 +205,8 @@ static int run_fwdbwd(const bench_case *c, int threads, double min_seconds)
     int rc = byol_config_create(&cfg);
     if (rc == BYOL_OK)
         rc = byol_config_parse(cfg, c->settings);
+    if (rc == BYOL_OK)
+        rc = byol_config_parse(cfg, extra_settings);
     if (rc == BYOL_OK)
         rc = byol_config_set_int(cfg, "threads", threads);
     if (rc == BYOL_OK)
@@ -266,6 +275,8 @@ static int open_trainer(const bench_case *c, int threads, byol_config **cfg, byo
         rc = byol_config_apply_preset(*cfg, c->preset);
     if (rc == BYOL_OK)
         rc = byol_config_parse(*cfg, c->settings);
+    if (rc == BYOL_OK)
+        rc = byol_config_parse(*cfg, extra_settings);
     if (rc == BYOL_OK)
         rc = byol_config_set_int(*cfg, "threads", threads);
     if (rc == BYOL_OK)
@@ -388,17 +399,18 @@ static void prefer_short_spin(char **argv)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_net <case> [threads] [min_seconds] [dataset path]\n"
+    fprintf(stderr, "usage: bench_net <case> [threads] [min_seconds] [dataset path] "
+                    "[KEY=VALUE...]\n"
                     "(pipeline_* cases need the dataset path)\ncases:");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         fprintf(stderr, " %s", cases[i].name);
     fprintf(stderr, "\n");
 }
 
-static int run(const bench_case *c, int argc, char **argv)
+static int run(const bench_case *c, int argc, char **pos, char **argv)
 {
-    int threads = argc > 2 ? atoi(argv[2]) : 2;
-    double min_seconds = argc > 3 ? atof(argv[3]) : 5.0;
+    int threads = argc > 2 ? atoi(pos[2]) : 2;
+    double min_seconds = argc > 3 ? atof(pos[3]) : 5.0;
     if (c->kind == KIND_FWDBWD)
         return run_fwdbwd(c, threads, min_seconds);
     if (c->kind == KIND_BYOL_STEP)
@@ -408,18 +420,36 @@ static int run(const bench_case *c, int argc, char **argv)
         return 2;
     }
     prefer_short_spin(argv);
-    return run_pipeline(c, threads, min_seconds, argv[4]);
+    return run_pipeline(c, threads, min_seconds, pos[4]);
+}
+
+/* Splits the command line: KEY=VALUE arguments after the case go to
+ * extra_settings, the others to pos (argv itself stays whole for
+ * prefer_short_spin's re-exec). Returns the count of pos. */
+static int split_args(int argc, char **argv, char **pos)
+{
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        size_t len = strlen(extra_settings);
+        if (i > 1 && strchr(argv[i], '='))
+            snprintf(extra_settings + len, sizeof extra_settings - len, "%s ", argv[i]);
+        else
+            pos[n++] = argv[i];
+    }
+    return n;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
+    char *pos[16];
+    int npos = argc < 16 ? split_args(argc, argv, pos) : 0;
+    if (npos < 2) {
         usage();
         return 2;
     }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        if (!strcmp(cases[i].name, argv[1]))
-            return run(&cases[i], argc, argv);
-    fprintf(stderr, "bench_net: unknown case '%s'\n", argv[1]);
+        if (!strcmp(cases[i].name, pos[1]))
+            return run(&cases[i], npos, pos, argv);
+    fprintf(stderr, "bench_net: unknown case '%s'\n", pos[1]);
     return 2;
 }

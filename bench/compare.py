@@ -1,15 +1,27 @@
 #!/usr/bin/env python3
 """`make bench`: libbyol next to PyTorch on the same machine and thread count.
 
-Runs build/<blas>/bench/bench_net for each case (by default all five:
+With --peak it first measures the machine's multiply-add peak on the same
+thread count (bench/peak.c: register-only fp32 FMAs, and bf16 dot products
+where the CPU has AVX512_BF16), printed as
+
+  PEAK threads=<n> fp32_gflops=<x> fp32_isa=<isa> bf16_gflops=<y> bf16_isa=<isa>
+
+Then it runs build/<blas>/bench/bench_net for each case (by default all six:
 fwdbwd_resnet18_cifar_b64, fwdbwd_cnn_small_b256, byol_step_resnet18_cifar_b64,
-byol_step_cnn_small_b256, byol_step_resnet18_cifar_w025_b256), then
+byol_step_cnn_small_b256, byol_step_resnet18_cifar_w025_b256,
+byol_step_resnet50_b32) at the default settings, and the ResNet cases again
+in the exact mode (EXACT_SETTINGS, named <case>_exact), then
 bench/torch_peer.py (with /usr/bin/python3, when torch is importable there)
 for the same cases, prints a table and one machine-readable line per case:
 
-  BENCH name=<case> libbyol=<img/s> torch=<img/s> ratio=<libbyol/torch> threads=<n> peak_mb=<MiB> torch_peak_mb=<MiB>
+  BENCH name=<case> libbyol=<img/s> torch=<img/s> ratio=<libbyol/torch> threads=<n> peak_mb=<MiB> torch_peak_mb=<MiB> gflops=<x> pct_peak=<y> torch_gflops=<x> torch_pct_peak=<y>
 
-torch= and ratio= are omitted when no PyTorch peer can run.
+torch=, ratio= and the torch_* fields are omitted when no PyTorch peer can
+run. gflops is img/s times the FLOPs of an image counted as a direct
+convolution computes them (torch_peer.py's gflop_per_img, so it needs the
+peer), whatever algorithm ran: Winograd, which does fewer multiplies, can
+show above 100 % of the peak. pct_peak is against the fp32 peak.
 
 Then the pipeline case, pipeline_cifar10_w025_b256 (also by default; left
 out with a note when --cifar-dir is missing): the loader with 1 worker
@@ -53,7 +65,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # seconds for both (a BYOL step consumes `batch` images, seen as two views).
 CASES = ["fwdbwd_resnet18_cifar_b64", "fwdbwd_cnn_small_b256",
          "byol_step_resnet18_cifar_b64", "byol_step_cnn_small_b256",
-         "byol_step_resnet18_cifar_w025_b256"]
+         "byol_step_resnet18_cifar_w025_b256", "byol_step_resnet50_b32"]
+# The ResNet cases run again with these settings: libbyol's exact mode (the
+# im2col GEMM path the fixture tests hold to PyTorch at 1e-4).
+EXACT_SETTINGS = ["nn.conv_algo=im2col"]
+EXACT_CASES = ["fwdbwd_resnet18_cifar_b64", "byol_step_resnet18_cifar_b64",
+               "byol_step_resnet50_b32"]
 # pipeline_*: the loader (1 worker) feeding a byol_step case's step; img/s
 # as above, the time spent waiting for a batch included.
 PIPELINE_CASES = ["pipeline_cifar10_w025_b256"]
@@ -78,6 +95,7 @@ def torch_version():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bench-net", required=True, help="path of the bench_net program")
+    ap.add_argument("--peak", help="path of the peak program (bench/peak.c)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--min-seconds", type=float, default=5.0)
     ap.add_argument("--case", action="append", choices=CASES + PIPELINE_CASES)
@@ -90,7 +108,8 @@ def main():
     args = ap.parse_args()
     cases = args.case or CASES + PIPELINE_CASES
     net_cases = [c for c in cases if c in CASES]
-    ours = bench_nets(args, net_cases) if net_cases else {}
+    peak = measure_peak(args) if args.peak else None
+    ours = bench_nets(args, net_cases, peak) if net_cases else {}
     pipelines = [c for c in cases if c in PIPELINE_CASES]
     if pipelines:
         bench_pipelines(args, pipelines)
@@ -100,7 +119,15 @@ def main():
     return 0
 
 
-def bench_nets(args, cases):
+def measure_peak(args):
+    """The PEAK line, and its figures as a dict."""
+    p = run_json([args.peak, str(args.threads)])[0]
+    print(f"PEAK threads={p['threads']} fp32_gflops={p['fp32_gflops']:.1f} "
+          f"fp32_isa={p['fp32_isa']} bf16_gflops={p['bf16_gflops']:.1f} bf16_isa={p['bf16_isa']}")
+    return p
+
+
+def bench_nets(args, cases, peak):
     """The bench_net cases with their PyTorch peers: a table and BENCH lines;
     returns libbyol's result per case."""
     ours, before = {}, {}
@@ -113,6 +140,11 @@ def bench_nets(args, cases):
                 print(f"note: the baseline bench_net has no case {case}; measured once, "
                       f"without before=")
             ours[case] = run_case(args.bench_net, case, args)
+    rows = list(cases)
+    for case in cases:
+        if case in EXACT_CASES:
+            rows.append(case + "_exact")
+            ours[case + "_exact"] = run_case(args.bench_net, case, args, EXACT_SETTINGS)
     tv = torch_version()
     theirs = {}
     if tv:
@@ -122,21 +154,27 @@ def bench_nets(args, cases):
             cmd += ["--case", case]
         for r in run_json(cmd):
             theirs[r["case"]] = r
+            theirs[r["case"] + "_exact"] = r
 
     print(f"libbyol {next(iter(ours.values()))['libbyol']} vs "
           f"{'PyTorch ' + tv if tv else 'no PyTorch peer (torch not installed)'}, "
-          f"threads={args.threads}")
+          f"threads={args.threads}; *_exact: libbyol with {' '.join(EXACT_SETTINGS)}")
     print(f"{'case':36} {'libbyol img/s':>14} {'torch img/s':>12} {'ratio':>7} "
-          f"{'peak MiB':>9} {'torch MiB':>10}")
-    for case in cases:
+          f"{'peak MiB':>9} {'torch MiB':>10} {'GFLOP/s':>8} {'% peak':>7} "
+          f"{'torch GFLOP/s':>14} {'% peak':>7}")
+    nan = float("nan")
+    for case in rows:
         o, t = ours[case], theirs.get(case)
-        ratio = o["img_s"] / t["img_s"] if t else None
-        print(f"{case:36} {o['img_s']:14.1f} {t['img_s'] if t else float('nan'):12.1f} "
-              f"{ratio if ratio else float('nan'):7.2f} {o['peak_mb']:9.1f} "
-              f"{t['peak_mb'] if t else float('nan'):10.1f}")
-    for case in cases:
+        f = flop_rates(o, t, peak)
+        print(f"{case:36} {o['img_s']:14.1f} {t['img_s'] if t else nan:12.1f} "
+              f"{o['img_s'] / t['img_s'] if t else nan:7.2f} {o['peak_mb']:9.1f} "
+              f"{t['peak_mb'] if t else nan:10.1f} {f.get('gflops', nan):8.1f} "
+              f"{f.get('pct_peak', nan):7.1f} {f.get('torch_gflops', nan):14.1f} "
+              f"{f.get('torch_pct_peak', nan):7.1f}")
+    for case in rows:
         o, t = ours[case], theirs.get(case)
         line = bench_line(case, o, t, f"threads={args.threads}")
+        line += "".join(f" {k}={v:.1f}" for k, v in flop_rates(o, t, peak).items())
         if case in before:
             b = before[case]
             line += f" before={b['img_s']:.2f} vs_before={o['img_s'] / b['img_s']:.3f}"
@@ -145,8 +183,23 @@ def bench_nets(args, cases):
     return ours
 
 
-def run_case(bench_net, case, args):
-    return run_json([bench_net, case, str(args.threads), str(args.min_seconds)])[0]
+def flop_rates(o, t, peak):
+    """GFLOP/s of libbyol's result o and the peer's t at the peer's FLOP
+    count of an image, and their % of the fp32 peak (a dict of what can be
+    computed: nothing without the peer)."""
+    if not t or "gflop_per_img" not in t:
+        return {}
+    rates = {"gflops": o["img_s"] * t["gflop_per_img"],
+             "torch_gflops": t["img_s"] * t["gflop_per_img"]}
+    if peak and peak["fp32_gflops"] > 0:
+        rates["pct_peak"] = 100 * rates["gflops"] / peak["fp32_gflops"]
+        rates["torch_pct_peak"] = 100 * rates["torch_gflops"] / peak["fp32_gflops"]
+    return {k: rates[k] for k in ("gflops", "pct_peak", "torch_gflops", "torch_pct_peak")
+            if k in rates}
+
+
+def run_case(bench_net, case, args, settings=()):
+    return run_json([bench_net, case, str(args.threads), str(args.min_seconds), *settings])[0]
 
 
 def bench_pipelines(args, cases):

@@ -20,6 +20,11 @@ driver can print libbyol's figures next to PyTorch's on the same machine:
                                 256->1024->256, SGD (lr 0.05, momentum 0.9,
                                 wd 1e-3, biases and BatchNorm not decayed),
                                 warmup 39 steps, two views [256,3,32,32]
+  byol_step_resnet50_b32        BYOL step as the "imagenet" preset at batch 32:
+                                torchvision's resnet50 without fc, heads
+                                2048->4096->256 and 256->4096->256, LARS
+                                (lr 0.2, eta 0.001, wd 1.5e-6, not clipped),
+                                two views [32,3,224,224]
   pipeline_cifar10_w025_b256    the step above fed by torchvision's
                                 ImageFolder + DataLoader over --cifar-dir
                                 (bench/torch_loader_peer.py's two views,
@@ -50,6 +55,14 @@ are allocated when the model is built (like libbyol's, which are allocated
 when the trainer is created), so they are in the memory baseline.
 `--self-check` compares this step against byol_ref.Byol.step in float64
 (with LARS, and with torch.optim.SGD in place of byol_ref's LARS).
+
+FLOPs: gflop_per_img in the output counts what a direct convolution
+computes, whatever algorithm runs: 2 FLOPs per multiply-add of every
+Conv2d and Linear in one forward pass of one image (counted by forward
+hooks), times 3 for forward + backward (the two backward products cost a
+forward each). A fwdbwd iteration is 3 forward passes of the network per
+image; a BYOL step is, per image, two views of 3 online passes (encoder,
+projector, predictor) and 1 target pass (encoder, projector).
 
 Both kinds: --warmup iterations are run untimed, then timed iterations
 until at least --min-seconds have passed and at least --min-iters were run;
@@ -118,6 +131,11 @@ BYOL_CASES = {
         proj_hidden=1024, proj_out=256, pred_hidden=1024, optim="sgd",
         base_lr=0.05, weight_decay=1e-3, momentum=0.9,
         tau_base=0.99, total_steps=1000, warmup_steps=39),
+    "byol_step_resnet50_b32": dict(
+        preset="imagenet", net="resnet50", width=1.0, batch=32,
+        proj_hidden=4096, proj_out=256, pred_hidden=4096, optim="lars",
+        base_lr=0.2, weight_decay=1.5e-6, eta=0.001, clip_lr=False, momentum=0.9,
+        tau_base=0.996, total_steps=1000, warmup_steps=0),
 }
 
 # case name -> (the BYOL_CASES step it runs, DataLoader worker processes):
@@ -338,6 +356,47 @@ def build_workload(case, cifar_dir=None, batch_seed=0):
     return batch, lambda: peer.step(view1, view2)
 
 
+def forward_flops(*modules, chw):
+    """FLOPs of one image through the modules in turn (2 per multiply-add
+    of Conv2d and Linear)."""
+    import torch
+    from torch import nn
+
+    total = [0]
+
+    def count(m, inp, out):
+        if isinstance(m, nn.Conv2d):
+            k = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+            total[0] += 2 * out.numel() * k
+        elif isinstance(m, nn.Linear):
+            total[0] += 2 * out.numel() * m.in_features
+
+    hooks = [m.register_forward_hook(count) for mod in modules for m in mod.modules()]
+    x = torch.zeros((2,) + chw)  # 2 images: BatchNorm needs more than one
+    with torch.no_grad():
+        for mod in modules:
+            mod.eval()
+            x = mod(x)
+    for h in hooks:
+        h.remove()
+    return total[0] / 2
+
+
+def gflop_per_image(case):
+    """GFLOPs of one image of a case's iteration (see FLOPs above)."""
+    case = PIPELINE_CASES[case][0] if case in PIPELINE_CASES else case
+    if case in FWDBWD_CASES:
+        import nets
+        name, width, _ = FWDBWD_CASES[case]
+        model, chw = nets.build(name, width)
+        return 3 * forward_flops(model, chw=chw) / 1e9
+    peer, _, chw = build_peer(case)
+    o = peer.online
+    online = forward_flops(o["encoder"], o["projector"], o["predictor"], chw=chw)
+    target = forward_flops(o["encoder"], o["projector"], chw=chw)
+    return 2 * (3 * online + target) / 1e9
+
+
 def run_case(case, threads, warmup, min_seconds, min_iters, cifar_dir=None):
     """Measures one case in this process; returns its result dict."""
     import torch
@@ -374,6 +433,7 @@ def run_case(case, threads, warmup, min_seconds, min_iters, cifar_dir=None):
         "warmup": warmup,
         "rss_base_mb": round(base_kib / 1024.0, 1),
         "mem_method": method,
+        "gflop_per_img": round(gflop_per_image(case), 4),
     }
     if case in PIPELINE_CASES:
         res["workers"] = PIPELINE_CASES[case][1]

@@ -268,12 +268,18 @@ BYOL_API int byol_trainer_save(const byol_trainer *t, const char *path);
  * the same architecture settings. Everything is checked before anything is
  * copied: on failure the trainer is unchanged. The stored settings are not
  * applied: the trainer keeps its own (the total steps and schedules
- * included).
+ * included). The numerics modes are: a checkpoint records the modes it
+ * was trained with as resolved on its CPU (nn.conv_algo=auto becomes
+ * winograd or im2col), and a trainer whose modes differ refuses it unless
+ * its settings have train.allow_mode_change=1, since the run would go on
+ * with other bits.
  * @param t the trainer, borrowed for the call.
  * @param path the checkpoint, borrowed for the call (read, then closed).
  * @return BYOL_OK; BYOL_E_IO; BYOL_E_FORMAT (not a libbyol checkpoint, a
  *         missing tensor, another architecture; the message names the
- *         file and tensor); BYOL_E_NOMEM; BYOL_E_INVALID_ARG.
+ *         file and tensor); BYOL_E_UNSUPPORTED (trained under other
+ *         modes; the message names both); BYOL_E_NOMEM;
+ *         BYOL_E_INVALID_ARG.
  */
 BYOL_API int byol_trainer_load(byol_trainer *t, const char *path);
 /** @} */

@@ -1,4 +1,5 @@
 /* byol_net: mode, shapes, flat buffers, BatchNorm state, destroy. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -22,6 +23,12 @@ void byol_net_destroy(byol_net *net)
     if (!net->arena_borrowed)
         byol__free(net->arena);
     byol__free(net);
+}
+
+void byol__nn_modes(const byol_net *net, char *buf, size_t n)
+{
+    int32_t w = net->opts.conv_winograd;
+    snprintf(buf, n, "nn.conv_algo=%s", w == 4 ? "winograd" : w == 2 ? "winograd2" : "im2col");
 }
 
 int byol_net_set_training(byol_net *net, int32_t training)

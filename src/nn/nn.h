@@ -49,6 +49,11 @@ int byol__nn_clone(const byol_net *src, byol_net **out);
 /* Initialises every parameter and statistic again from another seed. */
 void byol__nn_reinit(byol_net *net, uint64_t seed);
 
+/* The numerics modes the net runs with, as resolved for this CPU
+ * ("nn.conv_algo=winograd"), into buf of n bytes. Checkpoints record them:
+ * nets with equal modes compute the same bits from the same inputs. */
+void byol__nn_modes(const byol_net *net, char *buf, size_t n);
+
 /* ---- buffers ---------------------------------------------------------------- */
 
 int64_t byol__nn_param_count(const byol_net *net);

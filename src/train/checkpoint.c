@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/internal.h"
 #include "io/safetensors.h"
 #include "nn/nn.h"
@@ -47,12 +48,14 @@ int byol_trainer_save(const byol_trainer *t, const char *path)
     snprintf(step, sizeof step, "%" PRId64, t->step);
     snprintf(total, sizeof total, "%" PRId64, t->total_steps);
     snprintf(osteps, sizeof osteps, "%" PRId64, *st.steps);
+    char modes[128];
+    byol__nn_modes(t->online[BYOL__ENC], modes, sizeof modes);
     const char *meta[] = { "format", BYOL__CHECKPOINT_FORMAT,
                            "libbyol_version", BYOL_VERSION_STRING,
                            "step", step, "total_steps", total, "optim_steps", osteps,
-                           "config", config ? config : "" };
+                           "modes", modes, "config", config ? config : "" };
     if (rc == BYOL_OK)
-        rc = byol__st_write(path, l.t, l.n, meta, 6);
+        rc = byol__st_write(path, l.t, l.n, meta, 7);
     byol_free(config);
     byol__st_list_free(&l);
     return rc;
@@ -106,6 +109,23 @@ static int restore(byol_trainer *t, const byol__st_file *f, int copy)
     return rc;
 }
 
+/* A checkpoint trained under other numerics modes would continue with other
+ * bits than the run that wrote it, so it resumes only when the trainer's
+ * settings allow it. Checkpoints written before 1.3 record no modes. */
+static int check_modes(const byol_trainer *t, const byol__st_file *f)
+{
+    const char *stored = byol__st_meta(f, "modes");
+    char modes[128];
+    byol__nn_modes(t->online[BYOL__ENC], modes, sizeof modes);
+    if (!stored || !strcmp(stored, modes) ||
+        byol__cfg_int(t->cfg, BYOL__K_TRAIN_ALLOW_MODE_CHANGE))
+        return BYOL_OK;
+    return byol__err(BYOL_E_UNSUPPORTED, "%s: trained with %s, this trainer runs %s on this "
+                     "CPU; set the stored modes to continue the same run, or "
+                     "train.allow_mode_change=1 to continue under the new ones",
+                     byol__st_label(f), stored, modes);
+}
+
 int byol_trainer_load(byol_trainer *t, const char *path)
 {
     if (!t || !path)
@@ -118,6 +138,8 @@ int byol_trainer_load(byol_trainer *t, const char *path)
     if (!format || strcmp(format, BYOL__CHECKPOINT_FORMAT))
         rc = byol__err(BYOL_E_FORMAT, "%s: not a libbyol checkpoint (format '%s', expected '%s')",
                        path, format ? format : "none", BYOL__CHECKPOINT_FORMAT);
+    if (rc == BYOL_OK)
+        rc = check_modes(t, f);
     if (rc == BYOL_OK)
         rc = restore(t, f, 0);
     if (rc == BYOL_OK)

@@ -103,9 +103,19 @@ def resnet18(num_classes=1000):
     return tv_resnet.resnet18(num_classes=num_classes)
 
 
+def resnet50_encoder():
+    """The `resnet50` encoder: torchvision's resnet50 with its fc taken
+    out, so the output is the 2048 pooled features."""
+    model = tv_resnet.resnet50()
+    model.fc = nn.Identity()
+    model.out_features = 2048
+    return model
+
+
 def build(name, width=1.0):
     """Builds a network by libbyol arch name ("resnet18-cifar", "cnn-small")
-    or fixture name ("resnet18_cifar", "cnn_small"); returns (model, input CHW)."""
+    or fixture name ("resnet18_cifar", "cnn_small"); returns (model, input CHW).
+    "resnet50" is the encoder without a classifier."""
     key = name.replace("-", "_")
     if key == "resnet18_cifar":
         return resnet18_cifar(width), (3, 32, 32)
@@ -113,4 +123,6 @@ def build(name, width=1.0):
         return cnn_small(), (1, 28, 28)
     if key == "resnet18":
         return resnet18(), (3, 224, 224)
+    if key == "resnet50":
+        return resnet50_encoder(), (3, 224, 224)
     raise ValueError(f"unknown network {name!r}")

@@ -1,6 +1,8 @@
 /* Pinned checkpoint bytes: four fixed 3-step BYOL runs whose checkpoints
- * must stay byte for byte what libbyol 1.2 wrote before the architecture
- * change of issue 9 (tests/fixtures/pin/). A regression guard for refactors
+ * must stay byte for byte what libbyol wrote before the architecture
+ * change of issue 9 (tests/fixtures/pin/; recorded again in 1.3 for the
+ * new "modes" metadata and the recipes' explicit nn.conv_algo=im2col, with
+ * the tensor index and data checked equal to 1.2's). A regression guard for refactors
  * that must not change behaviour; correctness against an independent
  * computation is test_trainer_fixtures' job (PyTorch).
  *
@@ -72,7 +74,7 @@ typedef struct recipe {
 
 #define BATCH 4
 #define STEPS 3
-#define COMMON "seed=7 train.batch_size=4 train.total_steps=5 byol.proj_hidden=8 " \
+#define COMMON "nn.conv_algo=im2col seed=7 train.batch_size=4 train.total_steps=5 byol.proj_hidden=8 " \
                "byol.proj_out=4 byol.pred_hidden=8 optim.lr=0.4 "
 
 static const recipe recipes[] = {

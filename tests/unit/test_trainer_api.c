@@ -176,6 +176,50 @@ static void test_resume_and_threads_give_same_bits(void **state_)
     byol_trainer_destroy(b);
 }
 
+/* A checkpoint names the modes it was trained with as resolved (never
+ * "auto"), and a trainer running other modes refuses it, unchanged, unless
+ * train.allow_mode_change is set. */
+static void test_modes_recorded_and_checked(void **state_)
+{
+    (void)state_;
+    const char *ck = tu_tmp_path("modes.safetensors"), *before = tu_tmp_path("before.st");
+    byol_trainer *a = make("nn.conv_algo=im2col"), *b = make("nn.conv_algo=winograd2 seed=8");
+    views v;
+    make_views(&v, 40, B);
+    assert_byol_ok(byol_trainer_step(a, &v.v1, &v.v2, NULL));
+    assert_byol_ok(byol_trainer_save(a, ck));
+    byol_file *f;
+    const char *modes = NULL;
+    assert_byol_ok(byol_file_open(ck, &f));
+    assert_byol_ok(byol_file_metadata_find(f, "modes", &modes));
+    assert_string_equal(modes, "nn.conv_algo=im2col");
+    byol_file_close(f);
+    state s0, s1;
+    capture(b, before, &s0);
+    assert_int_equal(byol_trainer_load(b, ck), BYOL_E_UNSUPPORTED);
+    assert_non_null(strstr(byol_last_error(), "nn.conv_algo=im2col"));
+    assert_non_null(strstr(byol_last_error(), "nn.conv_algo=winograd2"));
+    capture(b, before, &s1);
+    assert_same_state(&s0, &s1);
+    byol_trainer *c = make("nn.conv_algo=winograd2 train.allow_mode_change=1");
+    assert_byol_ok(byol_trainer_load(c, ck));
+    assert_int_equal(byol_trainer_step_index(c), 1);
+    byol_trainer *d = make("nn.conv_algo=auto");
+    assert_byol_ok(byol_trainer_save(d, ck));
+    assert_byol_ok(byol_file_open(ck, &f));
+    assert_byol_ok(byol_file_metadata_find(f, "modes", &modes));
+    assert_true(!strcmp(modes, "nn.conv_algo=winograd") || !strcmp(modes, "nn.conv_algo=im2col"));
+    byol_file_close(f);
+    free(s0.params);
+    free(s1.params);
+    unlink(ck);
+    unlink(before);
+    byol_trainer_destroy(a);
+    byol_trainer_destroy(b);
+    byol_trainer_destroy(c);
+    byol_trainer_destroy(d);
+}
+
 /* Gradient hook: the first call poisons a gradient, the second cancels,
  * later ones let the step through. */
 static int meddle(float *grads, int64_t count, void *user)
@@ -431,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_split_step_equals_step),
         cmocka_unit_test(test_accumulation_equals_full_batch),
         cmocka_unit_test(test_resume_and_threads_give_same_bits),
+        cmocka_unit_test(test_modes_recorded_and_checked),
         cmocka_unit_test(test_guard_and_hook_change_nothing),
         cmocka_unit_test(test_simsiam_first_step_equals_byol),
         cmocka_unit_test(test_schedules_closed_form),

@@ -128,6 +128,8 @@ static void print_checkpoint(const byol_file *f)
     if (byol_file_kind(f) == BYOL_FILE_CHECKPOINT_OTHER)
         printf("             a layout libbyol %s cannot read\n", byol_version_string());
     printf("step         %s of %s\n", step ? step : "?", total ? total : "?");
+    const char *modes = meta(f, "modes");
+    printf("modes        %s\n", modes ? modes : "(not recorded: written before libbyol 1.3)");
 }
 
 static void print_tensors(const byol_file *f, int checkpoint)

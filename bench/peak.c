@@ -1,0 +1,169 @@
+/* The machine's multiply-add peak, for `make bench`'s "% of peak" column:
+ * every thread runs independent chains of fused multiply-adds on registers
+ * only (no loads or stores), so the figure is the arithmetic limit of the
+ * cores, which no convolution can pass.
+ *
+ *   peak [threads] [seconds]
+ * measures each kind for `seconds` (default 1) as the best of 5 runs and
+ * prints one JSON line:
+ *   {"threads": n, "fp32_gflops": x, "fp32_isa": "avx512f",
+ *    "bf16_gflops": y, "bf16_isa": "avx512bf16"}
+ * fp32 runs on the widest of AVX-512F, AVX2+FMA or scalar the CPU has;
+ * bf16 (vdpbf16ps: bf16 pairs summed into fp32) only where the CPU has
+ * AVX512_BF16, else bf16_gflops is 0 and bf16_isa "none". A FLOP is a
+ * multiply or an add, so one fp32 lane of an FMA is 2 and one fp32 lane of
+ * vdpbf16ps is 4. The choice is made at run time: the program runs on any
+ * x86-64 CPU. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <omp.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+/* Independent accumulators per thread: enough to cover the FMA latency
+ * (4 cycles) times the FMA ports (2) with room to spare. The loops over
+ * them are unrolled so that they live in registers. */
+enum { CHAINS = 12, ITERS = 1 << 16 };
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Each kernel runs ITERS rounds of CHAINS multiply-adds and returns a sum
+ * of its accumulators, so the compiler keeps the work. */
+typedef float (*kernel_fn)(void);
+
+#ifdef HAVE_X86
+static __attribute__((target("avx512f"))) float fp32_avx512(void)
+{
+    __m512 acc[CHAINS], x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+    for (int c = 0; c < CHAINS; c++)
+        acc[c] = _mm512_set1_ps((float)c);
+    for (int i = 0; i < ITERS; i++)
+#pragma GCC unroll 12
+        for (int c = 0; c < CHAINS; c++)
+            acc[c] = _mm512_fmadd_ps(acc[c], x, y);
+    for (int c = 1; c < CHAINS; c++)
+        acc[0] = _mm512_add_ps(acc[0], acc[c]);
+    return _mm512_reduce_add_ps(acc[0]);
+}
+
+static __attribute__((target("avx2,fma"))) float fp32_avx2(void)
+{
+    __m256 acc[CHAINS], x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+    for (int c = 0; c < CHAINS; c++)
+        acc[c] = _mm256_set1_ps((float)c);
+    for (int i = 0; i < ITERS; i++)
+#pragma GCC unroll 12
+        for (int c = 0; c < CHAINS; c++)
+            acc[c] = _mm256_fmadd_ps(acc[c], x, y);
+    float out[8], s = 0;
+    for (int c = 1; c < CHAINS; c++)
+        acc[0] = _mm256_add_ps(acc[0], acc[c]);
+    _mm256_storeu_ps(out, acc[0]);
+    for (int l = 0; l < 8; l++)
+        s += out[l];
+    return s;
+}
+
+static __attribute__((target("avx512f,avx512bf16"))) float bf16_avx512(void)
+{
+    __m512 acc[CHAINS];
+    __m512bh x = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.5f), _mm512_set1_ps(0.25f));
+    for (int c = 0; c < CHAINS; c++)
+        acc[c] = _mm512_set1_ps((float)c);
+    for (int i = 0; i < ITERS; i++)
+#pragma GCC unroll 12
+        for (int c = 0; c < CHAINS; c++)
+            acc[c] = _mm512_dpbf16_ps(acc[c], x, x);
+    for (int c = 1; c < CHAINS; c++)
+        acc[0] = _mm512_add_ps(acc[0], acc[c]);
+    return _mm512_reduce_add_ps(acc[0]);
+}
+#endif
+
+static float fp32_scalar(void)
+{
+    float acc[CHAINS];
+    for (int c = 0; c < CHAINS; c++)
+        acc[c] = (float)c;
+    for (int i = 0; i < ITERS; i++)
+#pragma GCC unroll 12
+        for (int c = 0; c < CHAINS; c++)
+            acc[c] = acc[c] * 0.999999f + 1e-7f;
+    float s = 0;
+    for (int c = 0; c < CHAINS; c++)
+        s += acc[c];
+    return s;
+}
+
+/* GFLOP/s of kernel f on `threads` threads, each calling it until
+ * `seconds` have passed; flops_per_call counts one call's FLOPs. */
+static double gflops_once(kernel_fn f, double flops_per_call, int threads, double seconds)
+{
+    double total = 0;
+    volatile float sink = 0;
+    f(); /* wake the vector units up before timing */
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+    {
+        long calls = 0;
+        float s = 0;
+        double t0 = now(), t;
+        do {
+            s += f();
+            calls++;
+            t = now();
+        } while (t - t0 < seconds);
+        sink += s;
+        total += (double)calls * flops_per_call / (t - t0);
+    }
+    (void)sink;
+    return total / 1e9;
+}
+
+/* The best of 5 runs: a peak is what the cores can do, and a virtual
+ * machine's neighbours only ever take from it. */
+static double gflops(kernel_fn f, double flops_per_call, int threads, double seconds)
+{
+    double best = 0;
+    for (int r = 0; r < 5; r++) {
+        double g = gflops_once(f, flops_per_call, threads, seconds / 5);
+        best = g > best ? g : best;
+    }
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = argc > 1 ? atoi(argv[1]) : 2;
+    double seconds = argc > 2 ? atof(argv[2]) : 1.0;
+    kernel_fn fp32 = fp32_scalar, bf16 = NULL;
+    const char *fp32_isa = "scalar";
+    int lanes = 1;
+#ifdef HAVE_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        fp32 = fp32_avx512, fp32_isa = "avx512f", lanes = 16;
+        if (__builtin_cpu_supports("avx512bf16"))
+            bf16 = bf16_avx512;
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        fp32 = fp32_avx2, fp32_isa = "avx2", lanes = 8;
+    }
+#endif
+    const double per_call = (double)ITERS * CHAINS * lanes;
+    double g32 = gflops(fp32, 2 * per_call, threads, seconds);
+    double g16 = bf16 ? gflops(bf16, 4 * (double)ITERS * CHAINS * 16, threads, seconds) : 0;
+    printf("{\"threads\": %d, \"fp32_gflops\": %.1f, \"fp32_isa\": \"%s\", "
+           "\"bf16_gflops\": %.1f, \"bf16_isa\": \"%s\"}\n",
+           threads, g32, fp32_isa, g16, bf16 ? "avx512bf16" : "none");
+    return 0;
+}
