@@ -10,8 +10,9 @@ where the CPU has AVX512_BF16), printed as
 Then it runs build/<blas>/bench/bench_net for each case (by default all six:
 fwdbwd_resnet18_cifar_b64, fwdbwd_cnn_small_b256, byol_step_resnet18_cifar_b64,
 byol_step_cnn_small_b256, byol_step_resnet18_cifar_w025_b256,
-byol_step_resnet50_b32) at the default settings, and the ResNet cases again
-in the exact mode (EXACT_SETTINGS, named <case>_exact), then
+byol_step_resnet50_b32) at the default settings, the ResNet cases again in
+the exact mode (EXACT_SETTINGS, named <case>_exact) and, where the CPU has
+AVX512_BF16, the resnet18 cases in bf16 (BF16_SETTINGS, <case>_bf16), then
 bench/torch_peer.py (with /usr/bin/python3, when torch is importable there)
 for the same cases, prints a table and one machine-readable line per case:
 
@@ -21,7 +22,8 @@ torch=, ratio= and the torch_* fields are omitted when no PyTorch peer can
 run. gflops is img/s times the FLOPs of an image counted as a direct
 convolution computes them (torch_peer.py's gflop_per_img, so it needs the
 peer), whatever algorithm ran: Winograd, which does fewer multiplies, can
-show above 100 % of the peak. pct_peak is against the fp32 peak.
+show above 100 % of the peak. pct_peak is against the fp32 peak (the bf16
+peak for the _bf16 rows), torch_pct_peak against the fp32 peak.
 
 Then the pipeline case, pipeline_cifar10_w025_b256 (also by default; left
 out with a note when --cifar-dir is missing): the loader with 1 worker
@@ -71,6 +73,10 @@ CASES = ["fwdbwd_resnet18_cifar_b64", "fwdbwd_cnn_small_b256",
 EXACT_SETTINGS = ["nn.conv_algo=im2col"]
 EXACT_CASES = ["fwdbwd_resnet18_cifar_b64", "byol_step_resnet18_cifar_b64",
                "byol_step_resnet50_b32"]
+# And the resnet18 cases with bf16 products, where the CPU has AVX512_BF16
+# (named <case>_bf16; their % of peak is against the bf16 peak).
+BF16_SETTINGS = ["nn.precision=bf16"]
+BF16_CASES = ["fwdbwd_resnet18_cifar_b64", "byol_step_resnet18_cifar_b64"]
 # pipeline_*: the loader (1 worker) feeding a byol_step case's step; img/s
 # as above, the time spent waiting for a batch included.
 PIPELINE_CASES = ["pipeline_cifar10_w025_b256"]
@@ -141,10 +147,14 @@ def bench_nets(args, cases, peak):
                       f"without before=")
             ours[case] = run_case(args.bench_net, case, args)
     rows = list(cases)
-    for case in cases:
-        if case in EXACT_CASES:
-            rows.append(case + "_exact")
-            ours[case + "_exact"] = run_case(args.bench_net, case, args, EXACT_SETTINGS)
+    variants = [("_exact", EXACT_CASES, EXACT_SETTINGS)]
+    if peak and peak["bf16_isa"] != "none":
+        variants.append(("_bf16", BF16_CASES, BF16_SETTINGS))
+    for suffix, which, settings in variants:
+        for case in cases:
+            if case in which:
+                rows.append(case + suffix)
+                ours[case + suffix] = run_case(args.bench_net, case, args, settings)
     tv = torch_version()
     theirs = {}
     if tv:
@@ -153,19 +163,20 @@ def bench_nets(args, cases, peak):
         for case in cases:
             cmd += ["--case", case]
         for r in run_json(cmd):
-            theirs[r["case"]] = r
-            theirs[r["case"] + "_exact"] = r
+            for suffix in ("", "_exact", "_bf16"):
+                theirs[r["case"] + suffix] = r
 
     print(f"libbyol {next(iter(ours.values()))['libbyol']} vs "
           f"{'PyTorch ' + tv if tv else 'no PyTorch peer (torch not installed)'}, "
-          f"threads={args.threads}; *_exact: libbyol with {' '.join(EXACT_SETTINGS)}")
+          f"threads={args.threads}; *_exact: libbyol with {' '.join(EXACT_SETTINGS)}; "
+          f"*_bf16: with {' '.join(BF16_SETTINGS)} (% of the bf16 peak)")
     print(f"{'case':36} {'libbyol img/s':>14} {'torch img/s':>12} {'ratio':>7} "
           f"{'peak MiB':>9} {'torch MiB':>10} {'GFLOP/s':>8} {'% peak':>7} "
           f"{'torch GFLOP/s':>14} {'% peak':>7}")
     nan = float("nan")
     for case in rows:
         o, t = ours[case], theirs.get(case)
-        f = flop_rates(o, t, peak)
+        f = flop_rates(o, t, peak, case.endswith("_bf16"))
         print(f"{case:36} {o['img_s']:14.1f} {t['img_s'] if t else nan:12.1f} "
               f"{o['img_s'] / t['img_s'] if t else nan:7.2f} {o['peak_mb']:9.1f} "
               f"{t['peak_mb'] if t else nan:10.1f} {f.get('gflops', nan):8.1f} "
@@ -174,7 +185,8 @@ def bench_nets(args, cases, peak):
     for case in rows:
         o, t = ours[case], theirs.get(case)
         line = bench_line(case, o, t, f"threads={args.threads}")
-        line += "".join(f" {k}={v:.1f}" for k, v in flop_rates(o, t, peak).items())
+        line += "".join(f" {k}={v:.1f}"
+                        for k, v in flop_rates(o, t, peak, case.endswith("_bf16")).items())
         if case in before:
             b = before[case]
             line += f" before={b['img_s']:.2f} vs_before={o['img_s'] / b['img_s']:.3f}"
@@ -183,16 +195,18 @@ def bench_nets(args, cases, peak):
     return ours
 
 
-def flop_rates(o, t, peak):
+def flop_rates(o, t, peak, bf16=False):
     """GFLOP/s of libbyol's result o and the peer's t at the peer's FLOP
-    count of an image, and their % of the fp32 peak (a dict of what can be
-    computed: nothing without the peer)."""
+    count of an image, and their % of the fp32 peak (libbyol's against the
+    bf16 peak for a bf16 run; a dict of what can be computed: nothing
+    without the peer)."""
     if not t or "gflop_per_img" not in t:
         return {}
     rates = {"gflops": o["img_s"] * t["gflop_per_img"],
              "torch_gflops": t["img_s"] * t["gflop_per_img"]}
     if peak and peak["fp32_gflops"] > 0:
-        rates["pct_peak"] = 100 * rates["gflops"] / peak["fp32_gflops"]
+        ours = peak["bf16_gflops"] if bf16 else peak["fp32_gflops"]
+        rates["pct_peak"] = 100 * rates["gflops"] / ours
         rates["torch_pct_peak"] = 100 * rates["torch_gflops"] / peak["fp32_gflops"]
     return {k: rates[k] for k in ("gflops", "pct_peak", "torch_gflops", "torch_pct_peak")
             if k in rates}

@@ -46,6 +46,9 @@ int byol__num_threads(void);
  * not thread-safe, meant for a program's set-up. */
 int byol__cpu_avx512(void);
 void byol__cpu_force_avx512(int on);
+/* Does it run AVX512_BF16 code (vdpbf16ps)? Never where byol__cpu_avx512()
+ * says no. Both also answer no for what BYOL_CPU_DISABLE lists (cpu.c). */
+int byol__cpu_bf16(void);
 
 /* Counter-based RNG (Philox-4x32-10): the stream for (seed, a, b, c) is a
  * pure function of those values, so draws never depend on thread order. */

@@ -1,5 +1,6 @@
 /* byol_builder: assembles a graph of layers and finishes it into a net. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +21,24 @@ void byol__net_opts_from(byol__net_opts *o, const byol_config *cfg)
     o->conv_winograd = !strcmp(algo, "winograd2") ? 2
                        : !strcmp(algo, "winograd") || (!strcmp(algo, "auto") && byol__cpu_avx512()) ? 4
                        : 0;
+    /* bf16 runs in the Winograd products only, so it needs them and the CPU's
+     * bf16 instructions; else fp32, said once per process, not per net.
+     * With bf16 operands F(4x4)'s transforms put the error at 4-7 % of the
+     * largest output, F(2x2)'s at 0.5 % (tests/unit/test_layers_conv.c), so
+     * bf16 takes F(2x2). */
+    static atomic_int told;
+    o->bf16 = 0;
+    if (!strcmp(byol__cfg_str(cfg, BYOL__K_NN_PRECISION), "bf16")) {
+        o->bf16 = o->conv_winograd && byol__cpu_bf16();
+        if (o->bf16)
+            o->conv_winograd = 2;
+        if (!o->bf16 && !atomic_exchange(&told, 1))
+            byol__log(BYOL_LOG_INFO, "nn.precision=bf16 computes in fp32 here: %s",
+                      !o->conv_winograd ? "it applies to Winograd convolutions, and "
+                                          "nn.conv_algo resolved to im2col"
+                                        : "this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE "
+                                          "turns it off)");
+    }
 }
 
 int byol__builder_init(byol_builder *b, const byol_config *cfg, int64_t c, int64_t h,

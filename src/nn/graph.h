@@ -60,6 +60,7 @@ typedef struct byol__net_opts {
     int32_t bn_unbiased;
     float bn_eps, bn_momentum;
     int32_t conv_winograd;   /* nn.conv_algo resolved for this CPU: 0, or the tile 2 or 4 */
+    int32_t bf16;            /* nn.precision=bf16 on a CPU with AVX512_BF16 */
 } byol__net_opts;
 
 struct byol_builder {

@@ -46,6 +46,7 @@ typedef struct byol__conv_geom {
     int64_t stride, pad;    /* same stride and symmetric zero pad on H and W */
     int64_t oh, ow;         /* output [n, oh, ow, cout]; filled by byol__conv_geom_init */
     int32_t winograd;       /* 2 or 4: 3x3 stride-1 layers that fit run as Winograd F(mxm, 3x3) */
+    int32_t bf16;           /* Winograd's products in bf16 (only where byol__cpu_bf16()) */
 } byol__conv_geom;
 /* Computes oh/ow; returns 0, or -1 if the output would be empty. */
 int byol__conv_geom_init(byol__conv_geom *g);

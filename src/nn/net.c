@@ -28,7 +28,8 @@ void byol_net_destroy(byol_net *net)
 void byol__nn_modes(const byol_net *net, char *buf, size_t n)
 {
     int32_t w = net->opts.conv_winograd;
-    snprintf(buf, n, "nn.conv_algo=%s", w == 4 ? "winograd" : w == 2 ? "winograd2" : "im2col");
+    snprintf(buf, n, "nn.conv_algo=%s nn.precision=%s",
+             w == 4 ? "winograd" : w == 2 ? "winograd2" : "im2col", net->opts.bf16 ? "bf16" : "fp32");
 }
 
 int byol_net_set_training(byol_net *net, int32_t training)

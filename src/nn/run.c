@@ -16,7 +16,7 @@ byol__conv_geom byol__net_conv_geom(const byol_net *net, const byol__node *n, in
     const byol__node *s = &net->nodes[n->src[0]];
     byol__conv_geom g = { .n = batch, .h = s->h, .w = s->w, .cin = s->c, .cout = n->c,
                           .kh = n->k, .kw = n->k, .stride = n->stride, .pad = n->pad,
-                          .winograd = net->opts.conv_winograd };
+                          .winograd = net->opts.conv_winograd, .bf16 = net->opts.bf16 };
     byol__conv_geom_init(&g);
     return g;
 }

@@ -10,7 +10,11 @@
  * and packing than the arithmetic. Each register tile keeps R rows x V
  * vectors of 16 columns of c and walks k: per k, V vectors of b and R
  * broadcasts of a into fused multiply-adds. Sums run in order of k, so the
- * bits depend on the sizes only, never on the thread count. */
+ * bits depend on the sizes only, never on the thread count. Under
+ * nn.precision=bf16 the forward and input-gradient products take bf16
+ * operands instead (below), on CPUs with AVX512_BF16. */
+#include <string.h>
+
 #include "core/internal.h"
 #include "nn/winograd.h"
 
@@ -74,6 +78,93 @@ static const tile_fn table[4][13] = {
     { NULL, ROW6(3), t_7_3, t_8_3 },
     { NULL, ROW6(4) },
 };
+
+/* ---- the products in bf16 (AVX512_BF16) ------------------------------------
+ * vdpbf16ps adds to each fp32 lane i the two products of the bf16 pairs
+ * (2i, 2i+1) of its operands, at the FMA's instruction rate: twice the
+ * multiply-adds. So k is walked in pairs: a's rows hold the pair
+ * (a[r][p], a[r][p+1]) as one 32-bit word, broadcast; b is packed as
+ * [k/2, n, 2], so that one 64-byte load holds the pairs of 16 columns. */
+#define TARGET_BF16 __attribute__((target("avx512f,avx512bf16")))
+
+typedef struct mm16_args {
+    int64_t k2, ars, n;   /* pairs of k; a's row stride and c's (in their elements) */
+    const uint16_t *a, *b;
+    float *c;
+} mm16_args;
+
+typedef void (*tile16_fn)(const mm16_args *m);
+
+static inline __attribute__((always_inline)) TARGET_BF16 void tile16(int R, int V,
+                                                                      const mm16_args *m)
+{
+    __m512 acc[24];
+    const uint16_t *a = m->a, *b = m->b;
+    for (int i = 0; i < R * V; i++)
+        acc[i] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < m->k2; p++, b += 2 * m->n) {
+        __m512bh w[4];
+        for (int v = 0; v < V; v++)
+            w[v] = (__m512bh)_mm512_loadu_si512(b + 32 * v);
+        for (int r = 0; r < R; r++) {
+            uint32_t pair;
+            memcpy(&pair, a + r * m->ars + 2 * p, sizeof pair);
+            __m512bh x = (__m512bh)_mm512_set1_epi32((int)pair);
+            for (int v = 0; v < V; v++)
+                acc[r * V + v] = _mm512_dpbf16_ps(acc[r * V + v], x, w[v]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++)
+            _mm512_storeu_ps(m->c + r * m->n + 16 * v, acc[r * V + v]);
+}
+
+#define T16(R, V) \
+    static TARGET_BF16 void u_##R##_##V(const mm16_args *m) { tile16(R, V, m); }
+#define T16_6(V) T16(1, V) T16(2, V) T16(3, V) T16(4, V) T16(5, V) T16(6, V)
+T16_6(1) T16(7, 1) T16(8, 1)
+T16_6(2) T16(7, 2) T16(8, 2) T16(9, 2) T16(10, 2) T16(11, 2) T16(12, 2)
+T16_6(3) T16(7, 3) T16(8, 3)
+T16_6(4)
+
+#define ROW16(V) u_1_##V, u_2_##V, u_3_##V, u_4_##V, u_5_##V, u_6_##V
+static const tile16_fn table16[4][13] = {
+    { NULL, ROW16(1), u_7_1, u_8_1 },
+    { NULL, ROW16(2), u_7_2, u_8_2, u_9_2, u_10_2, u_11_2, u_12_2 },
+    { NULL, ROW16(3), u_7_3, u_8_3 },
+    { NULL, ROW16(4) },
+};
+
+TARGET_BF16 void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a,
+                                        int64_t ars, const uint16_t *b, float *c)
+{
+    /* a [m, k] bf16 (row stride ars), b [k/2, n, 2] bf16 -> c [m, n] fp32 */
+    const int64_t vtot = n / 16;
+    mm16_args t = { .k2 = k / 2, .ars = ars, .n = n };
+    for (int64_t v0 = 0; v0 < vtot; v0 += 4) {
+        const int v = vtot - v0 < 4 ? (int)(vtot - v0) : 4, rm = rmax[v - 1];
+        for (int64_t r0 = 0; r0 < m; r0 += rm) {
+            int r = m - r0 < rm ? (int)(m - r0) : rm;
+            t.a = a + r0 * ars;
+            t.b = b + 32 * v0;
+            t.c = c + r0 * n + 16 * v0;
+            table16[v - 1][r](&t);
+        }
+    }
+}
+
+TARGET_BF16 void byol__wino_to_bf16(int64_t n, const float *x, uint16_t *y)
+{
+    /* x [n] -> y [n] rounded to nearest even, 16 at a time in increasing
+     * order: y may start where x does (each store lands on floats already
+     * read) */
+    for (int64_t i = 0; i < n; i += 16) {
+        __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + i));
+        _mm256_storeu_si256((__m256i *)(y + i), (__m256i)h);
+    }
+}
+
+/* ---- the products in fp32 ---------------------------------------------------- */
 
 int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
                       int64_t acs, const float *b, float *c, int accumulate)
@@ -224,6 +315,18 @@ int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t a
 {
     (void)m, (void)n, (void)k, (void)a, (void)ars, (void)acs, (void)b, (void)c, (void)accumulate;
     return 0;
+}
+
+/* Never called: byol__cpu_bf16() is 0 off x86-64. */
+void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a, int64_t ars,
+                            const uint16_t *b, float *c)
+{
+    (void)m, (void)n, (void)k, (void)a, (void)ars, (void)b, (void)c;
+}
+
+void byol__wino_to_bf16(int64_t n, const float *x, uint16_t *y)
+{
+    (void)n, (void)x, (void)y;
 }
 
 #endif

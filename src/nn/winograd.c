@@ -40,6 +40,7 @@ typedef struct wino {
     int m, a;
     int64_t th, tw;   /* tiles per image, down and across */
     int64_t tb;       /* tiles per block */
+    int bf16;         /* products with bf16 operands (U packed for them) */
 } wino;
 
 int byol__wino_fits(const byol__conv_geom *g)
@@ -104,6 +105,13 @@ size_t byol__wino_scratch(const byol__conv_geom *g)
     return (size_t)(dx > wg ? dx : wg);
 }
 
+/* Do the forward and input-gradient products of g run in bf16? Packing and
+ * products ask the same question, so U is in the layout they read. */
+static int use_bf16(const byol__conv_geom *g)
+{
+    return g->bf16 && byol__cpu_bf16();
+}
+
 size_t byol__wino_packed(const byol__conv_geom *g)
 {
     int a = g->winograd + 2;
@@ -161,23 +169,41 @@ static void weight_transform(int a, const float *g, int64_t gs, int flip, float 
         }
 }
 
+/* f rounded to the nearest bf16, ties to even, as vcvtneps2bf16 rounds
+ * (f is finite: the trainer refuses non-finite weights). */
+static uint16_t bf16_round(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return (uint16_t)(x >> 16);
+}
+
 /* u [a*a, cin, cout] (forward) or, turned, [a*a, cout, cin] (input
  * gradient) from the kernels of w: kernel (o, c) starts at w[o * os + c * cs],
- * its taps gs apart. */
+ * its taps gs apart. Each plane is a product's [k, n] operand; for bf16
+ * products it holds bf16 packed as byol__wino_matmul_bf16 reads it,
+ * [k/2, n, 2], in the first half of u. */
 static void pack_u(const byol__conv_geom *g, const float *w, int64_t os, int64_t cs,
                    int64_t gs, int turned, float *u)
 {
-    const int a = g->winograd + 2;
+    const int a = g->winograd + 2, bf16 = use_bf16(g);
     const int64_t cin = g->cin, cout = g->cout, plane_ = cin * cout;
+    const int64_t n = turned ? cin : cout;
+    uint16_t *u16 = (uint16_t *)u;
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
     if (a * a * plane_ >= BYOL__PAR_MIN)
     for (int64_t o = 0; o < cout; o++)
         for (int64_t c = 0; c < cin; c++) {
             float f[36];
-            int64_t at = turned ? o * cin + c : c * cout + o;
+            const int64_t row = turned ? o : c, col = turned ? c : o;
             weight_transform(a, w + o * os + c * cs, gs, turned, f);
-            for (int xi = 0; xi < a * a; xi++)
-                u[xi * plane_ + at] = f[xi];
+            for (int xi = 0; xi < a * a; xi++) {
+                if (bf16)
+                    u16[xi * plane_ + (row / 2 * n + col) * 2 + row % 2] = bf16_round(f[xi]);
+                else
+                    u[xi * plane_ + row * n + col] = f[xi];
+            }
         }
 }
 
@@ -359,8 +385,15 @@ static void run_block(const wino *q, const pass *p, int64_t t0, int64_t nt, floa
     for (int xi = 0; xi < a * a; xi++) {
         const float *va = v + xi * lv, *ub = p->u + xi * cin * cout;
         float *mc = m + xi * lm;
-        if (!byol__wino_matmul(nt, cout, cin, va, cin, 1, ub, mc, 0))
+        if (q->bf16) {
+            /* V's plane turned into bf16 where it lies */
+            uint16_t *va16 = (uint16_t *)(v + xi * lv);
+            byol__wino_to_bf16(nt * cin, va, va16);
+            byol__wino_matmul_bf16(nt, cout, cin, va16, cin,
+                                   (const uint16_t *)p->u + xi * cin * cout, mc);
+        } else if (!byol__wino_matmul(nt, cout, cin, va, cin, 1, ub, mc, 0)) {
             byol__gemm_serial(0, 0, nt, cout, cin, 1.0f, va, cin, ub, cout, 0.0f, mc, cout);
+        }
     }
     for (int64_t t = 0; t < nt; t++) {
         const float *base[16];
@@ -398,6 +431,7 @@ void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *u
     /* x [n, h, w, cin], u [a*a, cin, cout], bias [cout] or NULL ->
      * y [n, oh, ow, cout] */
     wino q = make_wino(g->winograd, g->n, g->h, g->w, g->cin, g->cout, g->pad);
+    q.bf16 = use_bf16(g);
     pass p = { .x = x, .u = u, .bias = bias, .y = y, .accum = 0 };
     run(&q, &p, scratch);
 }
@@ -407,6 +441,7 @@ void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const f
 {
     /* dy [n, oh, ow, cout], wp [cout, 3, 3, cin] -> dx [n, h, w, cin] (+)= */
     wino q = make_wino(g->winograd, g->n, g->oh, g->ow, g->cout, g->cin, 2 - g->pad);
+    q.bf16 = use_bf16(g);
     float *ub = scratch;
     pack_backward(g, wp, ub);
     pass p = { .x = dy, .u = ub, .y = dx, .accum = accum };

@@ -44,6 +44,14 @@ void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const
  * caller multiplies through the BLAS. */
 int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
                       int64_t acs, const float *b, float *c, int accumulate);
+/* The same product with bf16 operands and fp32 sums, c [m, n] = a b, where
+ * byol__cpu_bf16(): a [m, k] (row stride ars), b packed as [k/2, n, 2]
+ * (b[p][j] at (p/2 * n + j) * 2 + p % 2); k even, n a multiple of 16. */
+void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a, int64_t ars,
+                            const uint16_t *b, float *c);
+/* x [n] -> y [n] in bf16 (round to nearest even), n a multiple of 16, y
+ * possibly in place over x; where byol__cpu_bf16(). */
+void byol__wino_to_bf16(int64_t n, const float *x, uint16_t *y);
 /* The transforms of one tile, applied to n channels, each a matrix on
  * both sides of a k x k grid of vectors src[i] (row-major):
  *   BYOL__WINO_IN:   a x a input patch d    -> B^T d B   (a x a)

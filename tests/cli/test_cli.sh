@@ -166,6 +166,33 @@ run 0 "pretrain --epochs 2 (24 images, batch 8)" "$BYOL" pretrain --data "$T/tra
   --epochs 2 --out "$T/epochs" --quiet
 check "--epochs 2 made 6 steps" grep -q '"step":6,' <(tail -n 1 "$T/epochs/metrics.jsonl")
 
+# nn.precision=bf16 (at half width cnn-small's 3x3 layers have 16k channels,
+# so they run Winograd) on this CPU, and forced down to each fallback by
+# BYOL_CPU_DISABLE: every run completes and records the modes it ran.
+BF16=("${TINY[@]}" --set "net.width=0.5 nn.precision=bf16" --steps 2 --quiet)
+run 0 "pretrain with nn.precision=bf16" "$BYOL" pretrain --data "$T/train" "${BF16[@]}" --out "$T/bf16"
+"$BYOL" info "$T/bf16/checkpoint.safetensors" > "$T/out" 2>&1
+check "the checkpoint records its modes" grep -qE "^modes +nn.conv_algo=\S+ nn.precision=(bf16|fp32)$" "$T/out"
+bf16_here=$(grep -c "^modes.*nn.precision=bf16" "$T/out")
+run 0 "pretrain with nn.precision=bf16, BYOL_CPU_DISABLE=avx512bf16" env BYOL_CPU_DISABLE=avx512bf16 \
+  "$BYOL" pretrain --data "$T/train" "${BF16[@]}" --out "$T/nobf16"
+"$BYOL" info "$T/nobf16/checkpoint.safetensors" > "$T/out" 2>&1
+check "without AVX512_BF16 it ran fp32 Winograd" grep -qE "^modes +nn.conv_algo=winograd nn.precision=fp32$" "$T/out"
+run 0 "pretrain with nn.precision=bf16, BYOL_CPU_DISABLE=avx512" env BYOL_CPU_DISABLE=avx512 \
+  "$BYOL" pretrain --data "$T/train" "${BF16[@]}" --out "$T/noavx"
+"$BYOL" info "$T/noavx/checkpoint.safetensors" > "$T/out" 2>&1
+check "without AVX-512 it ran fp32 im2col" grep -qE "^modes +nn.conv_algo=im2col nn.precision=fp32$" "$T/out"
+if [ "$bf16_here" -eq 1 ]; then
+  run_err 1 "allow_mode_change" "--resume of the bf16 run without AVX512_BF16 is refused" \
+    env BYOL_CPU_DISABLE=avx512bf16 "$BYOL" pretrain --data "$T/train" \
+    --resume "$T/bf16/checkpoint.safetensors" --steps 3 --out "$T/bf16"
+  run 0 "... and goes on with --set train.allow_mode_change=1" env BYOL_CPU_DISABLE=avx512bf16 \
+    "$BYOL" pretrain --data "$T/train" --resume "$T/bf16/checkpoint.safetensors" \
+    --set train.allow_mode_change=1 --steps 3 --out "$T/bf16" --quiet
+else
+  echo "# SKIPPED: the resume refusal under other modes (this CPU has no AVX512_BF16)"
+fi
+
 run_err 2 "required" "pretrain without --data" "$BYOL" pretrain --out "$T/x"
 run_err 1 "$T/missing" "pretrain on a missing folder" \
   "$BYOL" pretrain --data "$T/missing" "${TINY[@]}" --steps 1 --out "$T/x"

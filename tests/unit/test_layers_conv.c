@@ -103,7 +103,7 @@ static void conv_ref(const conv_case *c, double *y, double *dx, double *dw,
 static byol__conv_geom geom(int64_t n, int64_t h, int64_t w, int64_t cin,
                             int64_t cout, int64_t k, int64_t s, int64_t p)
 {
-    byol__conv_geom g = { n, h, w, cin, cout, k, k, s, p, 0, 0, 0 };
+    byol__conv_geom g = { n, h, w, cin, cout, k, k, s, p, 0, 0, 0, 0 };
     return g;
 }
 
@@ -114,13 +114,13 @@ typedef struct conv_spec {
 } conv_spec;
 
 static const conv_spec conv_specs[] = {
-    { "3x3 s1 p1", { 2, 7, 5, 3, 4, 3, 3, 1, 1, 0, 0, 0 }, 1 },
-    { "3x3 s2 p1", { 2, 8, 7, 5, 3, 3, 3, 2, 1, 0, 0, 0 }, 0 },
-    { "1x1 s1 p0", { 2, 5, 6, 4, 6, 1, 1, 1, 0, 0, 0, 0 }, 1 },
-    { "1x1 s2 p0", { 2, 7, 6, 4, 5, 1, 1, 2, 0, 0, 0, 0 }, 0 },
-    { "7x7 s2 p3", { 1, 11, 9, 3, 4, 7, 7, 2, 3, 0, 0, 0 }, 1 },
-    { "3x2 s3 p2", { 2, 8, 10, 3, 2, 3, 2, 3, 2, 0, 0, 0 }, 0 },
-    { "1x1 s1 p1", { 1, 4, 3, 2, 3, 1, 1, 1, 1, 0, 0, 0 }, 1 },
+    { "3x3 s1 p1", { 2, 7, 5, 3, 4, 3, 3, 1, 1, 0, 0, 0, 0 }, 1 },
+    { "3x3 s2 p1", { 2, 8, 7, 5, 3, 3, 3, 2, 1, 0, 0, 0, 0 }, 0 },
+    { "1x1 s1 p0", { 2, 5, 6, 4, 6, 1, 1, 1, 0, 0, 0, 0, 0 }, 1 },
+    { "1x1 s2 p0", { 2, 7, 6, 4, 5, 1, 1, 2, 0, 0, 0, 0, 0 }, 0 },
+    { "7x7 s2 p3", { 1, 11, 9, 3, 4, 7, 7, 2, 3, 0, 0, 0, 0 }, 1 },
+    { "3x2 s3 p2", { 2, 8, 10, 3, 2, 3, 2, 3, 2, 0, 0, 0, 0 }, 0 },
+    { "1x1 s1 p1", { 1, 4, 3, 2, 3, 1, 1, 1, 1, 0, 0, 0, 0 }, 1 },
 };
 #define N_CONV_SPECS (sizeof conv_specs / sizeof conv_specs[0])
 
@@ -305,10 +305,10 @@ static void test_conv_determinism(void **state)
 {
     (void)state;
     const byol__conv_geom gs[] = {
-        { 3, 34, 33, 64, 48, 3, 3, 1, 1, 0, 0, 0 },   /* chunked */
-        { 8, 16, 16, 64, 128, 3, 3, 2, 1, 0, 0, 0 },
-        { 8, 16, 16, 64, 96, 1, 1, 1, 0, 0, 0, 0 },
-        { 32, 32, 32, 3, 16, 3, 3, 1, 1, 0, 0, 0 },   /* dW split by depth */
+        { 3, 34, 33, 64, 48, 3, 3, 1, 1, 0, 0, 0, 0 },   /* chunked */
+        { 8, 16, 16, 64, 128, 3, 3, 2, 1, 0, 0, 0, 0 },
+        { 8, 16, 16, 64, 96, 1, 1, 1, 0, 0, 0, 0, 0 },
+        { 32, 32, 32, 3, 16, 3, 3, 1, 1, 0, 0, 0, 0 },   /* dW split by depth */
     };
     for (size_t s = 0; s < sizeof gs / sizeof gs[0]; s++) {
         conv_case c;
@@ -357,11 +357,11 @@ static void test_conv_direct_bits(void **state)
 {
     (void)state;
     const conv_spec specs[] = {
-        { "stem 3x3", { 2, 7, 9, 3, 16, 3, 3, 1, 1, 0, 0, 0 }, 1 },
-        { "3x3 s2, 32 out", { 2, 8, 7, 3, 32, 3, 3, 2, 1, 0, 0, 0 }, 0 },
-        { "1x1 s2 shortcut", { 2, 7, 6, 16, 32, 1, 1, 2, 0, 0, 0, 0 }, 0 },
-        { "80 out, 40 wide", { 1, 5, 40, 3, 80, 3, 3, 1, 1, 0, 0, 0 }, 1 },
-        { "3x3 s3 p2", { 2, 8, 10, 2, 48, 3, 3, 3, 2, 0, 0, 0 }, 1 },
+        { "stem 3x3", { 2, 7, 9, 3, 16, 3, 3, 1, 1, 0, 0, 0, 0 }, 1 },
+        { "3x3 s2, 32 out", { 2, 8, 7, 3, 32, 3, 3, 2, 1, 0, 0, 0, 0 }, 0 },
+        { "1x1 s2 shortcut", { 2, 7, 6, 16, 32, 1, 1, 2, 0, 0, 0, 0, 0 }, 0 },
+        { "80 out, 40 wide", { 1, 5, 40, 3, 80, 3, 3, 1, 1, 0, 0, 0, 0 }, 1 },
+        { "3x3 s3 p2", { 2, 8, 10, 2, 48, 3, 3, 3, 2, 0, 0, 0, 0 }, 1 },
     };
     if (!byol__cpu_avx512()) {
         print_message("      skipped: this CPU has no AVX-512F, so convolutions use im2col\n");
@@ -396,11 +396,11 @@ static void test_conv_direct_bits(void **state)
 #define WINO_TOL 2e-5
 
 static const conv_spec wino_specs[] = {
-    { "16->32, 6x5, pad 1", { 2, 6, 5, 16, 32, 3, 3, 1, 1, 0, 0, 1 }, 1 },
-    { "32->16, 7x7, pad 0", { 1, 7, 7, 32, 16, 3, 3, 1, 0, 0, 0, 1 }, 0 },
-    { "16->16, 5x6, pad 2", { 2, 5, 6, 16, 16, 3, 3, 1, 2, 0, 0, 1 }, 1 },
-    { "64->48, 9x9 (blocks)", { 9, 9, 9, 64, 48, 3, 3, 1, 1, 0, 0, 1 }, 0 },
-    { "16->16, 8 x 32x32", { 8, 32, 32, 16, 16, 3, 3, 1, 1, 0, 0, 1 }, 0 },
+    { "16->32, 6x5, pad 1", { 2, 6, 5, 16, 32, 3, 3, 1, 1, 0, 0, 1, 0 }, 1 },
+    { "32->16, 7x7, pad 0", { 1, 7, 7, 32, 16, 3, 3, 1, 0, 0, 0, 1, 0 }, 0 },
+    { "16->16, 5x6, pad 2", { 2, 5, 6, 16, 16, 3, 3, 1, 2, 0, 0, 1, 0 }, 1 },
+    { "64->48, 9x9 (blocks)", { 9, 9, 9, 64, 48, 3, 3, 1, 1, 0, 0, 1, 0 }, 0 },
+    { "16->16, 8 x 32x32", { 8, 32, 32, 16, 16, 3, 3, 1, 1, 0, 0, 1, 0 }, 0 },
 };
 #define N_WINO_SPECS (sizeof wino_specs / sizeof wino_specs[0])
 
@@ -426,17 +426,45 @@ static void test_conv_winograd(void **state)
         }
 }
 
+/* nn.precision=bf16: the forward and input-gradient products of F(2x2)
+ * take bf16 operands (8 significant bits, so rounding of up to 2^-9) into
+ * fp32 sums. Against the double reference, relative to the largest value,
+ * y and dx were off by 3.4e-3 to 5.0e-3 on these geometries (F(4x4), which
+ * bf16 never runs, by 3e-2 to 7e-2); dW stays fp32. */
+#define WINO_BF16_TOL 1e-2
+
+static void test_conv_winograd_bf16(void **state)
+{
+    (void)state;
+    if (!byol__cpu_bf16()) {
+        print_message("      skipped: this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE)\n");
+        return;
+    }
+    for (size_t s = 0; s < N_WINO_SPECS; s++) {
+        byol__conv_geom g = wino_specs[s].g;
+        g.winograd = 2;
+        g.bf16 = 1;
+        conv_case c;
+        conv_setup(&c, g, wino_specs[s].bias, (uint32_t)(80 + s));
+        char name[96];
+        snprintf(name, sizeof name, "winograd F(2) bf16 %s", wino_specs[s].name);
+        conv_check_ref_tol(name, &c, WINO_BF16_TOL);
+        check_accum(name, conv_bwd, &c, conv_xlen(&c.g));
+        conv_free(&c);
+    }
+}
+
 /* Geometries Winograd leaves to im2col, even when asked for it. */
 static void test_conv_winograd_fits(void **state)
 {
     (void)state;
     const byol__conv_geom no[] = {
-        { 1, 8, 8, 3, 16, 3, 3, 1, 1, 0, 0, 4 },    /* RGB input */
-        { 1, 8, 8, 16, 24, 3, 3, 1, 1, 0, 0, 4 },   /* 24 outputs */
-        { 1, 8, 8, 16, 16, 3, 3, 2, 1, 0, 0, 4 },   /* stride 2 */
-        { 1, 8, 8, 16, 16, 5, 5, 1, 2, 0, 0, 4 },   /* 5x5 */
-        { 1, 8, 8, 16, 16, 3, 3, 1, 3, 0, 0, 4 },   /* pad 3 */
-        { 1, 8, 8, 16, 16, 3, 3, 1, 1, 0, 0, 0 },   /* not asked */
+        { 1, 8, 8, 3, 16, 3, 3, 1, 1, 0, 0, 4, 0 },    /* RGB input */
+        { 1, 8, 8, 16, 24, 3, 3, 1, 1, 0, 0, 4, 0 },   /* 24 outputs */
+        { 1, 8, 8, 16, 16, 3, 3, 2, 1, 0, 0, 4, 0 },   /* stride 2 */
+        { 1, 8, 8, 16, 16, 5, 5, 1, 2, 0, 0, 4, 0 },   /* 5x5 */
+        { 1, 8, 8, 16, 16, 3, 3, 1, 3, 0, 0, 4, 0 },   /* pad 3 */
+        { 1, 8, 8, 16, 16, 3, 3, 1, 1, 0, 0, 0, 0 },   /* not asked */
     };
     for (size_t s = 0; s < sizeof no / sizeof no[0]; s++) {
         byol__conv_geom g = no[s];
@@ -445,13 +473,16 @@ static void test_conv_winograd_fits(void **state)
     }
 }
 
-/* Tiles split into many blocks: the same bits on 1, 2 and 3 threads. */
+/* Tiles split into many blocks: the same bits on 1, 2 and 3 threads, with
+ * F(2x2), F(4x4) and F(2x2) in bf16 (where the CPU has it). */
 static void test_conv_winograd_determinism(void **state)
 {
     (void)state;
-    for (int m = 2; m <= 4; m += 2) {
+    for (int k = 0; k < 3; k++) {
+        const int m = k == 1 ? 4 : 2, bf16 = k == 2 && byol__cpu_bf16();
         conv_case c;
-        conv_setup(&c, (byol__conv_geom){ 12, 16, 15, 16, 16, 3, 3, 1, 1, 0, 0, m }, 1, 90);
+        conv_setup(&c, (byol__conv_geom){ 12, 16, 15, 16, 16, 3, 3, 1, 1, 0, 0, m, bf16 }, 1,
+                   90);
         conv_out a = conv_run(&c, 1);
         for (int t = 2; t <= 3; t++) {
             conv_out b = conv_run(&c, t);
@@ -476,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_conv_determinism),
         cmocka_unit_test(test_conv_direct_bits),
         cmocka_unit_test(test_conv_winograd),
+        cmocka_unit_test(test_conv_winograd_bf16),
         cmocka_unit_test(test_conv_winograd_fits),
         cmocka_unit_test(test_conv_winograd_determinism),
     };

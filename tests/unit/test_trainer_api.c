@@ -192,7 +192,7 @@ static void test_modes_recorded_and_checked(void **state_)
     const char *modes = NULL;
     assert_byol_ok(byol_file_open(ck, &f));
     assert_byol_ok(byol_file_metadata_find(f, "modes", &modes));
-    assert_string_equal(modes, "nn.conv_algo=im2col");
+    assert_string_equal(modes, "nn.conv_algo=im2col nn.precision=fp32");
     byol_file_close(f);
     state s0, s1;
     capture(b, before, &s0);
@@ -208,7 +208,8 @@ static void test_modes_recorded_and_checked(void **state_)
     assert_byol_ok(byol_trainer_save(d, ck));
     assert_byol_ok(byol_file_open(ck, &f));
     assert_byol_ok(byol_file_metadata_find(f, "modes", &modes));
-    assert_true(!strcmp(modes, "nn.conv_algo=winograd") || !strcmp(modes, "nn.conv_algo=im2col"));
+    assert_true(!strcmp(modes, "nn.conv_algo=winograd nn.precision=fp32") ||
+                !strcmp(modes, "nn.conv_algo=im2col nn.precision=fp32"));
     byol_file_close(f);
     free(s0.params);
     free(s1.params);
