@@ -63,21 +63,27 @@ static inline __attribute__((always_inline)) TARGET void tile(int R, int V, cons
             _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r * V + v]);
 }
 
+/* X(R, V) for every register tile, R <= rmax[V - 1] ... */
+#define ROWS6(X, V) X(1, V) X(2, V) X(3, V) X(4, V) X(5, V) X(6, V)
+#define EVERY_TILE(X)                                                       \
+    ROWS6(X, 1) X(7, 1) X(8, 1)                                             \
+    ROWS6(X, 2) X(7, 2) X(8, 2) X(9, 2) X(10, 2) X(11, 2) X(12, 2)          \
+    ROWS6(X, 3) X(7, 3) X(8, 3)                                             \
+    ROWS6(X, 4)
+/* ... and the table [V - 1][R] of the tiles named P_R_V. */
+#define NAMES6(P, V) P##_1_##V, P##_2_##V, P##_3_##V, P##_4_##V, P##_5_##V, P##_6_##V
+#define TILE_TABLE(P)                                                                  \
+    {                                                                                  \
+        { NULL, NAMES6(P, 1), P##_7_1, P##_8_1 },                                      \
+        { NULL, NAMES6(P, 2), P##_7_2, P##_8_2, P##_9_2, P##_10_2, P##_11_2, P##_12_2 }, \
+        { NULL, NAMES6(P, 3), P##_7_3, P##_8_3 },                                      \
+        { NULL, NAMES6(P, 4) },                                                        \
+    }
+
 #define T(R, V) \
     static TARGET void t_##R##_##V(const mm_args *m) { tile(R, V, m); }
-#define T6(V) T(1, V) T(2, V) T(3, V) T(4, V) T(5, V) T(6, V)
-T6(1) T(7, 1) T(8, 1)
-T6(2) T(7, 2) T(8, 2) T(9, 2) T(10, 2) T(11, 2) T(12, 2)
-T6(3) T(7, 3) T(8, 3)
-T6(4)
-
-#define ROW6(V) t_1_##V, t_2_##V, t_3_##V, t_4_##V, t_5_##V, t_6_##V
-static const tile_fn table[4][13] = {
-    { NULL, ROW6(1), t_7_1, t_8_1 },
-    { NULL, ROW6(2), t_7_2, t_8_2, t_9_2, t_10_2, t_11_2, t_12_2 },
-    { NULL, ROW6(3), t_7_3, t_8_3 },
-    { NULL, ROW6(4) },
-};
+EVERY_TILE(T)
+static const tile_fn table[4][13] = TILE_TABLE(t);
 
 /* ---- the products in bf16 (AVX512_BF16) ------------------------------------
  * vdpbf16ps adds to each fp32 lane i the two products of the bf16 pairs
@@ -119,21 +125,10 @@ static inline __attribute__((always_inline)) TARGET_BF16 void tile16(int R, int 
             _mm512_storeu_ps(m->c + r * m->n + 16 * v, acc[r * V + v]);
 }
 
-#define T16(R, V) \
+#define U(R, V) \
     static TARGET_BF16 void u_##R##_##V(const mm16_args *m) { tile16(R, V, m); }
-#define T16_6(V) T16(1, V) T16(2, V) T16(3, V) T16(4, V) T16(5, V) T16(6, V)
-T16_6(1) T16(7, 1) T16(8, 1)
-T16_6(2) T16(7, 2) T16(8, 2) T16(9, 2) T16(10, 2) T16(11, 2) T16(12, 2)
-T16_6(3) T16(7, 3) T16(8, 3)
-T16_6(4)
-
-#define ROW16(V) u_1_##V, u_2_##V, u_3_##V, u_4_##V, u_5_##V, u_6_##V
-static const tile16_fn table16[4][13] = {
-    { NULL, ROW16(1), u_7_1, u_8_1 },
-    { NULL, ROW16(2), u_7_2, u_8_2, u_9_2, u_10_2, u_11_2, u_12_2 },
-    { NULL, ROW16(3), u_7_3, u_8_3 },
-    { NULL, ROW16(4) },
-};
+EVERY_TILE(U)
+static const tile16_fn table16[4][13] = TILE_TABLE(u);
 
 TARGET_BF16 void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a,
                                         int64_t ars, const uint16_t *b, float *c)
@@ -150,6 +145,27 @@ TARGET_BF16 void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const u
             t.c = c + r0 * n + 16 * v0;
             table16[v - 1][r](&t);
         }
+    }
+}
+
+TARGET_BF16 void byol__wino_pairs_bf16(int64_t planes, int64_t k, int64_t n, float *u)
+{
+    /* plane [k, n] fp32 -> [k/2, n, 2] bf16, plane after plane and in
+     * increasing order within each: every 64-byte store lands on floats
+     * already read (its offset is at most the reads' offsets) */
+    uint16_t *u16 = (uint16_t *)u;
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *src = u + pl * k * n;
+        uint16_t *dst = u16 + pl * k * n;
+        for (int64_t p = 0; p < k / 2; p++)
+            for (int64_t j = 0; j < n; j += 16) {
+                __m256bh b0 = _mm512_cvtneps_pbh(_mm512_loadu_ps(src + 2 * p * n + j));
+                __m256bh b1 = _mm512_cvtneps_pbh(_mm512_loadu_ps(src + (2 * p + 1) * n + j));
+                __m512i lo = _mm512_cvtepu16_epi32((__m256i)b0);
+                __m512i hi = _mm512_cvtepu16_epi32((__m256i)b1);
+                _mm512_storeu_si512(dst + (p * n + j) * 2,
+                                    _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+            }
     }
 }
 
@@ -257,6 +273,70 @@ INL void grad4(const __m512 *x, int s, __m512 *r, int rs)
     r[5 * rs] = x3;
 }
 
+/* r = G x for the 3 values x[0], x[s], x[2s] of a kernel's column or row
+ * (the weight transform). */
+INL void wk2(const __m512 *x, int s, __m512 *r, int rs)
+{
+    __m512 h = MUL(0.5f, ADD(x[0], x[2 * s])), m = MUL(0.5f, x[s]);
+    r[0] = x[0];
+    r[rs] = ADD(h, m);
+    r[2 * rs] = SUB(h, m);
+    r[3 * rs] = x[2 * s];
+}
+
+INL void wk4(const __m512 *x, int s, __m512 *r, int rs)
+{
+    __m512 x0 = x[0], x1 = x[s], x2 = x[2 * s], e = ADD(x0, x2);
+    __m512 p = ADD(MUL(1.0f / 24, x0), MUL(1.0f / 6, x2)), q = MUL(1.0f / 12, x1);
+    r[0] = MUL(1.0f / 4, x0);
+    r[rs] = MUL(-1.0f / 6, ADD(e, x1));
+    r[2 * rs] = MUL(-1.0f / 6, SUB(e, x1));
+    r[3 * rs] = ADD(p, q);
+    r[4 * rs] = SUB(p, q);
+    r[5 * rs] = x2;
+}
+
+/* U = G g G^T for 16 kernels at a time (winograd.h): the kernels' columns,
+ * then the rows of the result. */
+INL void weights(int a, int64_t n, const float *g, int64_t js, int64_t ts, int flip, float *u,
+                 int64_t ps)
+{
+    const __m512i lanes = _mm512_mullo_epi32(_mm512_set1_epi32((int)js),
+                                             _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+                                                               10, 11, 12, 13, 14, 15));
+    for (int64_t j = 0; j < n; j += 16) {
+        __m512 x[9], t[18], r[36];
+        for (int tap = 0; tap < 9; tap++) {
+            const float *p = g + j * js + (flip ? 8 - tap : tap) * ts;
+            x[tap] = js == 1 ? _mm512_loadu_ps(p) : _mm512_i32gather_ps(lanes, p, 4);
+        }
+        for (int l = 0; l < 3; l++)     /* t [a, 3]: column l of the kernel */
+            a == 4 ? wk2(x + l, 3, t + l, 3) : wk4(x + l, 3, t + l, 3);
+        for (int i = 0; i < a; i++)     /* r [a, a]: row i of t */
+            a == 4 ? wk2(t + 3 * i, 1, r + a * i, 1) : wk4(t + 3 * i, 1, r + a * i, 1);
+        for (int xi = 0; xi < a * a; xi++)
+            _mm512_storeu_ps(u + xi * ps + j, r[xi]);
+    }
+}
+
+static TARGET void weights4(int64_t n, const float *g, int64_t js, int64_t ts, int flip,
+                            float *u, int64_t ps)
+{
+    weights(4, n, g, js, ts, flip, u, ps);
+}
+
+static TARGET void weights6(int64_t n, const float *g, int64_t js, int64_t ts, int flip,
+                            float *u, int64_t ps)
+{
+    weights(6, n, g, js, ts, flip, u, ps);
+}
+
+TARGET void byol__wino_weights_avx512(int a, int64_t n, const float *g, int64_t js, int64_t ts,
+                                      int flip, float *u, int64_t ps)
+{
+    (a == 4 ? weights4 : weights6)(n, g, js, ts, flip, u, ps);
+}
+
 /* One 1-D transform of this kind and size. */
 INL void t1d(int kind, int a, const __m512 *x, int s, __m512 *r, int rs)
 {
@@ -327,6 +407,17 @@ void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a, 
 void byol__wino_to_bf16(int64_t n, const float *x, uint16_t *y)
 {
     (void)n, (void)x, (void)y;
+}
+
+void byol__wino_pairs_bf16(int64_t planes, int64_t k, int64_t n, float *u)
+{
+    (void)planes, (void)k, (void)n, (void)u;
+}
+
+void byol__wino_weights_avx512(int a, int64_t n, const float *g, int64_t js, int64_t ts,
+                               int flip, float *u, int64_t ps)
+{
+    (void)a, (void)n, (void)g, (void)js, (void)ts, (void)flip, (void)u, (void)ps;
 }
 
 #endif

@@ -169,42 +169,39 @@ static void weight_transform(int a, const float *g, int64_t gs, int flip, float 
         }
 }
 
-/* f rounded to the nearest bf16, ties to even, as vcvtneps2bf16 rounds
- * (f is finite: the trainer refuses non-finite weights). */
-static uint16_t bf16_round(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, sizeof x);
-    x += 0x7fffu + ((x >> 16) & 1u);
-    return (uint16_t)(x >> 16);
-}
-
 /* u [a*a, cin, cout] (forward) or, turned, [a*a, cout, cin] (input
  * gradient) from the kernels of w: kernel (o, c) starts at w[o * os + c * cs],
- * its taps gs apart. Each plane is a product's [k, n] operand; for bf16
- * products it holds bf16 packed as byol__wino_matmul_bf16 reads it,
- * [k/2, n, 2], in the first half of u. */
+ * its taps gs apart. Each plane is a product's [k, n] operand, filled row
+ * by row so that each plane is written in order (kernel by kernel across
+ * the rows, the packing took 10 % of a BYOL step on resnet18-cifar in cache
+ * misses). With AVX-512 16 kernels of a row are transformed at once, in
+ * float (in double, one at a time, it took 17 %), and for bf16 products
+ * the planes are then packed as byol__wino_matmul_bf16 reads them, [k/2,
+ * n, 2], in the first half of u. */
 static void pack_u(const byol__conv_geom *g, const float *w, int64_t os, int64_t cs,
                    int64_t gs, int turned, float *u)
 {
-    const int a = g->winograd + 2, bf16 = use_bf16(g);
+    const int a = g->winograd + 2, avx512 = byol__cpu_avx512();
     const int64_t cin = g->cin, cout = g->cout, plane_ = cin * cout;
-    const int64_t n = turned ? cin : cout;
-    uint16_t *u16 = (uint16_t *)u;
+    const int64_t rows = turned ? cout : cin, n = turned ? cin : cout;
+    /* row r's kernels start at w + r * rs, column j's jstride further */
+    const int64_t rs = turned ? os : cs, js = turned ? cs : os;
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
     if (a * a * plane_ >= BYOL__PAR_MIN)
-    for (int64_t o = 0; o < cout; o++)
-        for (int64_t c = 0; c < cin; c++) {
-            float f[36];
-            const int64_t row = turned ? o : c, col = turned ? c : o;
-            weight_transform(a, w + o * os + c * cs, gs, turned, f);
-            for (int xi = 0; xi < a * a; xi++) {
-                if (bf16)
-                    u16[xi * plane_ + (row / 2 * n + col) * 2 + row % 2] = bf16_round(f[xi]);
-                else
-                    u[xi * plane_ + row * n + col] = f[xi];
-            }
+    for (int64_t row = 0; row < rows; row++) {
+        if (avx512) {
+            byol__wino_weights_avx512(a, n, w + row * rs, js, gs, turned, u + row * n, plane_);
+            continue;
         }
+        for (int64_t col = 0; col < n; col++) {
+            float f[36];
+            weight_transform(a, w + row * rs + col * js, gs, turned, f);
+            for (int xi = 0; xi < a * a; xi++)
+                u[xi * plane_ + row * n + col] = f[xi];
+        }
+    }
+    if (use_bf16(g))
+        byol__wino_pairs_bf16(a * a, rows, n, u);
 }
 
 void byol__wino_pack(const byol__conv_geom *g, const float *w, float *u)
