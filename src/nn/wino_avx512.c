@@ -11,8 +11,8 @@
  * vectors of 16 columns of c and walks k: per k, V vectors of b and R
  * broadcasts of a into fused multiply-adds. Sums run in order of k, so the
  * bits depend on the sizes only, never on the thread count. Under
- * nn.precision=bf16 the forward and input-gradient products take bf16
- * operands instead (below), on CPUs with AVX512_BF16. */
+ * nn.precision=bf16 the products take bf16 operands instead (below), on
+ * CPUs with AVX512_BF16. */
 #include <string.h>
 
 #include "core/internal.h"
@@ -88,15 +88,16 @@ static const tile_fn table[4][13] = TILE_TABLE(t);
 /* ---- the products in bf16 (AVX512_BF16) ------------------------------------
  * vdpbf16ps adds to each fp32 lane i the two products of the bf16 pairs
  * (2i, 2i+1) of its operands, at the FMA's instruction rate: twice the
- * multiply-adds. So k is walked in pairs: a's rows hold the pair
- * (a[r][p], a[r][p+1]) as one 32-bit word, broadcast; b is packed as
- * [k/2, n, 2], so that one 64-byte load holds the pairs of 16 columns. */
+ * multiply-adds. So k is walked in pairs: a holds the pair (a[r][p],
+ * a[r][p+1]) as one 32-bit word, broadcast; b is packed as [k/2, n, 2],
+ * so that one 64-byte load holds the pairs of 16 columns. */
 #define TARGET_BF16 __attribute__((target("avx512f,avx512bf16")))
 
 typedef struct mm16_args {
-    int64_t k2, ars, n;   /* pairs of k; a's row stride and c's (in their elements) */
+    int64_t k2, ars, aps, n;   /* pairs of k; a's row and pair strides, c's row (elements) */
     const uint16_t *a, *b;
     float *c;
+    int accumulate;
 } mm16_args;
 
 typedef void (*tile16_fn)(const mm16_args *m);
@@ -106,15 +107,17 @@ static inline __attribute__((always_inline)) TARGET_BF16 void tile16(int R, int 
 {
     __m512 acc[24];
     const uint16_t *a = m->a, *b = m->b;
-    for (int i = 0; i < R * V; i++)
-        acc[i] = _mm512_setzero_ps();
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++)
+            acc[r * V + v] = m->accumulate ? _mm512_loadu_ps(m->c + r * m->n + 16 * v)
+                                           : _mm512_setzero_ps();
     for (int64_t p = 0; p < m->k2; p++, b += 2 * m->n) {
         __m512bh w[4];
         for (int v = 0; v < V; v++)
             w[v] = (__m512bh)_mm512_loadu_si512(b + 32 * v);
         for (int r = 0; r < R; r++) {
             uint32_t pair;
-            memcpy(&pair, a + r * m->ars + 2 * p, sizeof pair);
+            memcpy(&pair, a + r * m->ars + p * m->aps, sizeof pair);
             __m512bh x = (__m512bh)_mm512_set1_epi32((int)pair);
             for (int v = 0; v < V; v++)
                 acc[r * V + v] = _mm512_dpbf16_ps(acc[r * V + v], x, w[v]);
@@ -131,11 +134,13 @@ EVERY_TILE(U)
 static const tile16_fn table16[4][13] = TILE_TABLE(u);
 
 TARGET_BF16 void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a,
-                                        int64_t ars, const uint16_t *b, float *c)
+                                        int64_t ars, int64_t aps, const uint16_t *b, float *c,
+                                        int accumulate)
 {
-    /* a [m, k] bf16 (row stride ars), b [k/2, n, 2] bf16 -> c [m, n] fp32 */
+    /* a [m, k] bf16 (pair p of row r at r * ars + p * aps), b [k/2, n, 2]
+     * bf16 -> c [m, n] fp32 (+)= a b */
     const int64_t vtot = n / 16;
-    mm16_args t = { .k2 = k / 2, .ars = ars, .n = n };
+    mm16_args t = { .k2 = k / 2, .ars = ars, .aps = aps, .n = n, .accumulate = accumulate };
     for (int64_t v0 = 0; v0 < vtot; v0 += 4) {
         const int v = vtot - v0 < 4 ? (int)(vtot - v0) : 4, rm = rmax[v - 1];
         for (int64_t r0 = 0; r0 < m; r0 += rm) {
@@ -399,9 +404,10 @@ int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t a
 
 /* Never called: byol__cpu_bf16() is 0 off x86-64. */
 void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a, int64_t ars,
-                            const uint16_t *b, float *c)
+                            int64_t aps, const uint16_t *b, float *c, int accumulate)
 {
-    (void)m, (void)n, (void)k, (void)a, (void)ars, (void)b, (void)c;
+    (void)m, (void)n, (void)k, (void)a, (void)ars, (void)aps, (void)b, (void)c,
+        (void)accumulate;
 }
 
 void byol__wino_to_bf16(int64_t n, const float *x, uint16_t *y)

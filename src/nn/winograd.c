@@ -18,7 +18,11 @@
  * Forward and input gradient cut the tiles into blocks whose size depends
  * on the channel counts only; a block is transformed, multiplied and
  * transformed back by one thread in its own slot of scratch (V, M, a zero
- * row and a sink row), so no result depends on the thread count. */
+ * row and a sink row), so no result depends on the thread count.
+ *
+ * Under nn.precision=bf16 (with F(2x2) only: the builder picks it) every
+ * product takes bf16 operands: U is packed into bf16 pairs, V and dM are
+ * turned into bf16 where they lie, just before their products. */
 #include <omp.h>
 #include <string.h>
 
@@ -84,7 +88,8 @@ static int64_t slot_floats(int a, int64_t cin, int64_t cout)
 static int64_t wgrad_tiles(int a, int64_t cin, int64_t cout)
 {
     int64_t tb = block_tiles(a, cin, cout);
-    return tb > BYOL_WINO_WGRAD_TILES ? tb : BYOL_WINO_WGRAD_TILES;
+    tb = tb > BYOL_WINO_WGRAD_TILES ? tb : BYOL_WINO_WGRAD_TILES;
+    return tb + tb % 2; /* even: bf16 products take tiles in pairs */
 }
 
 /* The weight gradient's scratch: dU [a*a, cin, cout], then V and dM of
@@ -386,8 +391,8 @@ static void run_block(const wino *q, const pass *p, int64_t t0, int64_t nt, floa
             /* V's plane turned into bf16 where it lies */
             uint16_t *va16 = (uint16_t *)(v + xi * lv);
             byol__wino_to_bf16(nt * cin, va, va16);
-            byol__wino_matmul_bf16(nt, cout, cin, va16, cin,
-                                   (const uint16_t *)p->u + xi * cin * cout, mc);
+            byol__wino_matmul_bf16(nt, cout, cin, va16, cin, 2,
+                                   (const uint16_t *)p->u + xi * cin * cout, mc, 0);
         } else if (!byol__wino_matmul(nt, cout, cin, va, cin, 1, ub, mc, 0)) {
             byol__gemm_serial(0, 0, nt, cout, cin, 1.0f, va, cin, ub, cout, 0.0f, mc, cout);
         }
@@ -477,17 +482,28 @@ static void wgrad_transforms(const wino *q, const float *x, const float *dy, int
     }
 }
 
-static void wgrad_products(const wino *q, int64_t nt, const float *v, const float *dm,
-                           float *du)
+/* dU[xi] += V[xi]^T dM[xi] over the block's nt tiles. In bf16 both planes
+ * are first packed in place into tile pairs, [nt/2, c, 2], an odd block
+ * with a zero tile after its last (wgrad_tiles is even, so it fits). */
+static void wgrad_products(const wino *q, int64_t nt, float *v, float *dm, float *du)
 {
     const int64_t cin = q->cin, cout = q->cout;
     const int64_t lv = plane(q->tb, cin), lm = plane(q->tb, cout);
 #pragma omp for schedule(static)
     for (int xi = 0; xi < q->a * q->a; xi++) {
-        const float *va = v + xi * lv, *b = dm + xi * lm;
+        float *va = v + xi * lv, *b = dm + xi * lm;
         float *c = du + xi * cin * cout;
-        if (!byol__wino_matmul(cin, cout, nt, va, 1, cin, b, c, 1))
+        if (q->bf16) {
+            const int64_t k = nt + nt % 2;
+            memset(va + nt * cin, 0, (size_t)(k - nt) * (size_t)cin * sizeof(float));
+            memset(b + nt * cout, 0, (size_t)(k - nt) * (size_t)cout * sizeof(float));
+            byol__wino_pairs_bf16(1, k, cin, va);
+            byol__wino_pairs_bf16(1, k, cout, b);
+            byol__wino_matmul_bf16(cin, cout, k, (const uint16_t *)va, 2, 2 * cin,
+                                   (const uint16_t *)b, c, 1);
+        } else if (!byol__wino_matmul(cin, cout, nt, va, 1, cin, b, c, 1)) {
             byol__gemm_serial(1, 0, cin, cout, nt, 1.0f, va, cin, b, cout, 1.0f, c, cout);
+        }
     }
 }
 
@@ -497,6 +513,7 @@ void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const
     /* x [n, h, w, cin], dy [n, oh, ow, cout] -> dw [cout, cin, 3, 3] += */
     wino q = make_wino(g->winograd, g->n, g->h, g->w, g->cin, g->cout, g->pad);
     q.tb = wgrad_tiles(q.a, q.cin, q.cout);
+    q.bf16 = use_bf16(g);
     const int a = q.a, avx512 = byol__cpu_avx512();
     const int64_t cin = q.cin, cout = q.cout, plane_ = cin * cout;
     const int64_t tiles = q.n * q.th * q.tw;

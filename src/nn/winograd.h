@@ -44,11 +44,12 @@ void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const
  * caller multiplies through the BLAS. */
 int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
                       int64_t acs, const float *b, float *c, int accumulate);
-/* The same product with bf16 operands and fp32 sums, c [m, n] = a b, where
- * byol__cpu_bf16(): a [m, k] (row stride ars), b packed as [k/2, n, 2]
- * (b[p][j] at (p/2 * n + j) * 2 + p % 2); k even, n a multiple of 16. */
+/* The same product with bf16 operands and fp32 sums, c [m, n] (+)= a b,
+ * where byol__cpu_bf16(): a [m, k] with the pair (a[r][2p], a[r][2p+1])
+ * at a + r * ars + p * aps, b packed as [k/2, n, 2] (b[p][j] at
+ * (p/2 * n + j) * 2 + p % 2); k even, n a multiple of 16. */
 void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a, int64_t ars,
-                            const uint16_t *b, float *c);
+                            int64_t aps, const uint16_t *b, float *c, int accumulate);
 /* x [n] -> y [n] in bf16 (round to nearest even), n a multiple of 16, y
  * possibly in place over x; where byol__cpu_bf16(). */
 void byol__wino_to_bf16(int64_t n, const float *x, uint16_t *y);
