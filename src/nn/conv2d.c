@@ -140,8 +140,9 @@ size_t byol__conv2d_scratch(const byol__conv_geom *g)
 size_t byol__conv2d_packed_size(const byol__conv_geom *g)
 {
     /* wp [cout, K], then what Winograd or the direct kernels want besides */
-    return (size_t)(g->cout * conv_k(g)) +
-           (byol__wino_fits(g) ? byol__wino_packed(g) : byol__conv_direct_packed(g));
+    if (byol__wino_fits(g))
+        return 0;
+    return (size_t)(g->cout * conv_k(g)) + byol__conv_direct_packed(g);
 }
 
 /* Output channel o's weights in the two layouts, w [cout, cin, kh, kw] and
@@ -179,10 +180,10 @@ static void permute(const byol__conv_geom *g, const float *src, float *dst, int 
 void byol__conv2d_pack(const byol__conv_geom *g, const float *w, float *wp)
 {
     /* w [cout, cin, kh, kw] -> wp [cout, kh, kw, cin], then its transpose */
-    permute(g, w, wp, 1);
     if (byol__wino_fits(g))
-        byol__wino_pack(g, w, wp + g->cout * conv_k(g));
-    else if (!is_pointwise(g))
+        return;
+    permute(g, w, wp, 1);
+    if (!is_pointwise(g))
         byol__conv_direct_pack(g, wp, wp + g->cout * conv_k(g));
 }
 
@@ -348,11 +349,11 @@ static void forward_chunk(const byol__conv_geom *g, const float *x,
     }
 }
 
-void byol__conv2d_forward(const byol__conv_geom *g, const float *x,
-                          const float *wp, const float *bias, float *y,
-                          float *scratch)
+void byol__conv2d_forward(const byol__conv_geom *g, const float *x, const float *w,
+                          const float *wp, const float *bias, float *y, float *scratch)
 {
-    /* x [n, h, w, cin], wp [cout, K], bias [cout] -> y [n, oh, ow, cout].
+    /* x [n, h, w, cin], w [cout, cin, kh, kw] packed as wp [cout, K],
+     * bias [cout] -> y [n, oh, ow, cout].
      * The bias is written first and the GEMM adds onto it (beta = 1), as
      * PyTorch's addmm does. */
     const int64_t m = conv_m(g), k = conv_k(g), cout = g->cout;
@@ -364,7 +365,7 @@ void byol__conv2d_forward(const byol__conv_geom *g, const float *x,
         return;
     }
     if (byol__wino_fits(g)) {
-        byol__wino_forward(g, x, wp + cout * k, bias, y, scratch);
+        byol__wino_forward(g, x, w, bias, y, scratch);
         return;
     }
     if (byol__conv_direct_forward(g, x, wp + cout * k, bias, y))
@@ -457,11 +458,12 @@ static void finish_dw(const byol__conv_geom *g, float *dwp, float *dw)
     permute(g, dwp, dw, 0); /* dw [cout, cin, kh, kw] += dwp [cout, kh, kw, cin] */
 }
 
-void byol__conv2d_backward(const byol__conv_geom *g, const float *x,
-                           const float *wp, const float *dy, float *dx,
-                           int accum, float *dw, float *db, float *scratch)
+void byol__conv2d_backward(const byol__conv_geom *g, const float *x, const float *w,
+                           const float *wp, const float *dy, float *dx, int accum, float *dw,
+                           float *db, float *scratch)
 {
-    /* x [n, h, w, cin], wp [cout, K], dy [n, oh, ow, cout] ->
+    /* x [n, h, w, cin], w [cout, cin, kh, kw] packed as wp [cout, K],
+     * dy [n, oh, ow, cout] ->
      * dw [cout, cin, kh, kw] +=, db [cout] +=, dx [n, h, w, cin] (+)=.
      * Per chunk, one parallel region: im2col feeds dW, then the same buffer
      * takes dcol for col2im (the loops' barriers order the reuse). dW
@@ -477,7 +479,7 @@ void byol__conv2d_backward(const byol__conv_geom *g, const float *x,
     if (byol__wino_fits(g)) {
         byol__wino_backward_weights(g, x, dy, dw, scratch);
         if (dx)
-            byol__wino_backward_data(g, dy, wp, dx, accum, scratch);
+            byol__wino_backward_data(g, dy, w, dx, accum, scratch);
         return;
     }
     byol__gemm_prepare();

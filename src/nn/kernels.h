@@ -55,18 +55,19 @@ int byol__conv_geom_init(byol__conv_geom *g);
 size_t byol__conv2d_scratch(const byol__conv_geom *g);
 /* Packs w [cout, cin, kh, kw] into the layout the GEMM wants; wp lives in
  * scratch-independent memory of byol__conv2d_packed_size(g) floats so it
- * can be packed once per forward and reused by backward. */
+ * can be packed once per forward and reused by backward. Winograd layers
+ * need none (0 floats): they transform w into scratch in each pass. */
 size_t byol__conv2d_packed_size(const byol__conv_geom *g);
 void byol__conv2d_pack(const byol__conv_geom *g, const float *w, float *wp);
-/* y [n, oh, ow, cout] = conv(x [n, h, w, cin], w) + bias (bias may be NULL). */
-void byol__conv2d_forward(const byol__conv_geom *g, const float *x,
-                          const float *wp, const float *bias, float *y,
-                          float *scratch);
+/* y [n, oh, ow, cout] = conv(x [n, h, w, cin], w) + bias (bias may be NULL),
+ * wp the packed copy of w. */
+void byol__conv2d_forward(const byol__conv_geom *g, const float *x, const float *w,
+                          const float *wp, const float *bias, float *y, float *scratch);
 /* dw [cout, cin, kh, kw] += ..., db [cout] += ... (db may be NULL),
  * dx [n, h, w, cin] (+)= ... (dx may be NULL: not needed for the first layer). */
-void byol__conv2d_backward(const byol__conv_geom *g, const float *x,
-                           const float *wp, const float *dy, float *dx,
-                           int accum, float *dw, float *db, float *scratch);
+void byol__conv2d_backward(const byol__conv_geom *g, const float *x, const float *w,
+                           const float *wp, const float *dy, float *dx, int accum, float *dw,
+                           float *db, float *scratch);
 
 /* ---- BatchNorm (2-D over [M = N*H*W, C]; 1-D is the same with H = W = 1) --
  * Training splits into sums -> (reduction point for synchronized BN across

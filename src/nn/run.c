@@ -125,8 +125,8 @@ static void forward_node(byol_net *net, byol__node *n, int64_t batch, int traini
     case BYOL__OP_CONV: {
         byol__conv_geom g = byol__net_conv_geom(net, n, batch);
         byol__conv2d_pack(&g, net->params + n->w_off, n->wp);
-        byol__conv2d_forward(&g, x, n->wp, n->has_bias ? net->params + n->b_off : NULL, n->out,
-                             net->scratch);
+        byol__conv2d_forward(&g, x, net->params + n->w_off, n->wp,
+                             n->has_bias ? net->params + n->b_off : NULL, n->out, net->scratch);
         break;
     }
     case BYOL__OP_BN: bn_forward(net, n, batch, x, training); break;
@@ -253,8 +253,9 @@ static void backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
     switch (n->op) {
     case BYOL__OP_CONV: {
         byol__conv_geom g = byol__net_conv_geom(net, n, batch);
-        byol__conv2d_backward(&g, s->out, n->wp, n->grad, dx, accum, net->grads + n->w_off,
-                              n->has_bias ? net->grads + n->b_off : NULL, net->scratch);
+        byol__conv2d_backward(&g, s->out, net->params + n->w_off, n->wp, n->grad, dx, accum,
+                              net->grads + n->w_off, n->has_bias ? net->grads + n->b_off : NULL,
+                              net->scratch);
         break;
     }
     case BYOL__OP_BN: bn_backward(net, n, batch, dx, accum); break;

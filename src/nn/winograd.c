@@ -6,7 +6,7 @@
  * become a*a matrix products per block of tiles:
  *     M[xi] [tiles, cout] = V[xi] [tiles, cin] U[xi] [cin, cout]
  * where V[xi] holds position xi of every tile's B^T d B and U[xi] that of
- * every G g G^T (packed with the weights, before each forward).
+ * every G g G^T (made by each pass into scratch).
  * F(2x2) takes 16 products for 4 outputs (2.25x fewer than 36), F(4x4) 36
  * for 16 (4x fewer), with larger transform coefficients, so more rounding.
  *
@@ -102,8 +102,8 @@ static int64_t wgrad_floats(int a, int64_t cin, int64_t cout)
 
 size_t byol__wino_scratch(const byol__conv_geom *g)
 {
-    /* forward: the slots; input gradient: its weights, then the slots;
-     * weight gradient: wgrad_floats */
+    /* forward and input gradient: their transformed weights, then the
+     * slots; weight gradient: wgrad_floats */
     int a = g->winograd + 2;
     int64_t dx = a * a * g->cin * g->cout + NSLOT * slot_floats(a, g->cin, g->cout);
     int64_t wg = wgrad_floats(a, g->cin, g->cout);
@@ -115,12 +115,6 @@ size_t byol__wino_scratch(const byol__conv_geom *g)
 static int use_bf16(const byol__conv_geom *g)
 {
     return g->bf16 && byol__cpu_bf16();
-}
-
-size_t byol__wino_packed(const byol__conv_geom *g)
-{
-    int a = g->winograd + 2;
-    return (size_t)(a * a * g->cin * g->cout);
 }
 
 static wino make_wino(int m, int64_t n, int64_t h, int64_t w, int64_t cin, int64_t cout,
@@ -209,20 +203,6 @@ static void pack_u(const byol__conv_geom *g, const float *w, int64_t os, int64_t
         byol__wino_pairs_bf16(a * a, rows, n, u);
 }
 
-void byol__wino_pack(const byol__conv_geom *g, const float *w, float *u)
-{
-    /* w [cout, cin, 3, 3] -> u [a*a, cin, cout] */
-    pack_u(g, w, g->cin * 9, 9, 1, 0, u);
-}
-
-/* The input gradient's weights: wp [cout, 3, 3, cin] (conv2d's packed
- * copy) -> ub [a*a, cout, cin] from the turned kernels. Made by the
- * backward pass, which runs once per forward of the online network only,
- * into scratch: kept packed, it would take as much memory as u again. */
-static void pack_backward(const byol__conv_geom *g, const float *wp, float *ub)
-{
-    pack_u(g, wp, 9 * g->cin, 1, g->cin, 1, ub);
-}
 
 /* The transforms of winograd.h (BYOL__WINO_IN, _OUT, _GRAD) in portable
  * C: dst = base + L X L^T for the k x k grid X of src and the r x k
@@ -427,26 +407,32 @@ static void run(const wino *q, const pass *p, float *scratch)
     }
 }
 
-void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *u,
+/* The weights are transformed by each pass into the start of scratch:
+ * weights change between steps, so U would be made again for each forward
+ * anyway, and kept per layer U took 4x the weights' memory (179 MB for
+ * resnet18) for no gain. */
+
+void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *w,
                         const float *bias, float *y, float *scratch)
 {
-    /* x [n, h, w, cin], u [a*a, cin, cout], bias [cout] or NULL ->
-     * y [n, oh, ow, cout] */
+    /* x [n, h, w, cin], w [cout, cin, 3, 3], bias [cout] or NULL ->
+     * y [n, oh, ow, cout], with U [a*a, cin, cout] */
     wino q = make_wino(g->winograd, g->n, g->h, g->w, g->cin, g->cout, g->pad);
     q.bf16 = use_bf16(g);
-    pass p = { .x = x, .u = u, .bias = bias, .y = y, .accum = 0 };
-    run(&q, &p, scratch);
+    pack_u(g, w, g->cin * 9, 9, 1, 0, scratch);
+    pass p = { .x = x, .u = scratch, .bias = bias, .y = y, .accum = 0 };
+    run(&q, &p, scratch + q.a * q.a * g->cin * g->cout);
 }
 
-void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *wp,
+void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *w,
                               float *dx, int accum, float *scratch)
 {
-    /* dy [n, oh, ow, cout], wp [cout, 3, 3, cin] -> dx [n, h, w, cin] (+)= */
+    /* dy [n, oh, ow, cout], w [cout, cin, 3, 3] -> dx [n, h, w, cin] (+)=,
+     * with the turned kernels' U [a*a, cout, cin] */
     wino q = make_wino(g->winograd, g->n, g->oh, g->ow, g->cout, g->cin, 2 - g->pad);
     q.bf16 = use_bf16(g);
-    float *ub = scratch;
-    pack_backward(g, wp, ub);
-    pass p = { .x = dy, .u = ub, .y = dx, .accum = accum };
+    pack_u(g, w, g->cin * 9, 9, 1, 1, scratch);
+    pass p = { .x = dy, .u = scratch, .y = dx, .accum = accum };
     run(&q, &p, scratch + q.a * q.a * g->cin * g->cout);
 }
 

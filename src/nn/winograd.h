@@ -18,21 +18,15 @@
  * pad <= 2, channel counts multiples of 16. */
 int byol__wino_fits(const byol__conv_geom *g);
 
-/* Floats of transformed weights after conv2d's own: the forward's
- * [a*a, cin, cout], a = m + 2. */
-size_t byol__wino_packed(const byol__conv_geom *g);
-/* w [cout, cin, 3, 3] -> u [a*a, cin, cout]. */
-void byol__wino_pack(const byol__conv_geom *g, const float *w, float *u);
-
-/* Floats of scratch either pass needs. */
+/* Floats of scratch any pass needs: the transformed weights, then blocks. */
 size_t byol__wino_scratch(const byol__conv_geom *g);
 
-/* x [n, h, w, cin] -> y [n, oh, ow, cout] (+ bias when not NULL). */
-void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *u,
+/* x [n, h, w, cin], w [cout, cin, 3, 3] -> y [n, oh, ow, cout] (+ bias
+ * when not NULL). */
+void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *w,
                         const float *bias, float *y, float *scratch);
-/* dy [n, oh, ow, cout] -> dx [n, h, w, cin], added to dx when accum,
- * with conv2d's packed weights wp [cout, 3, 3, cin]. */
-void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *wp,
+/* dy [n, oh, ow, cout] -> dx [n, h, w, cin], added to dx when accum. */
+void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *w,
                               float *dx, int accum, float *scratch);
 /* x [n, h, w, cin], dy [n, oh, ow, cout] -> dw [cout, cin, 3, 3] +=. */
 void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const float *dy,

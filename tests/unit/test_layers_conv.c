@@ -60,14 +60,14 @@ static void conv_fwd(void *p)
 {
     conv_case *c = p;
     byol__conv2d_pack(&c->g, c->w, c->wp);
-    byol__conv2d_forward(&c->g, c->x, c->wp, c->b, c->y, c->scratch);
+    byol__conv2d_forward(&c->g, c->x, c->w, c->wp, c->b, c->y, c->scratch);
 }
 
 static void conv_bwd(void *p, float *dx, int accum)
 {
     conv_case *c = p;
     byol__conv2d_pack(&c->g, c->w, c->wp);
-    byol__conv2d_backward(&c->g, c->x, c->wp, c->dy, dx, accum, c->dw,
+    byol__conv2d_backward(&c->g, c->x, c->w, c->wp, c->dy, dx, accum, c->dw,
                           c->bias ? c->db : NULL, c->scratch);
 }
 
@@ -241,7 +241,7 @@ static void test_conv_accum(void **state)
                         1e-6, 1e-6);
         /* dx = NULL (a first layer) still yields dw. */
         ffill(c.dw, nw, 0.0f);
-        byol__conv2d_backward(&c.g, c.x, c.wp, c.dy, NULL, 0, c.dw, NULL,
+        byol__conv2d_backward(&c.g, c.x, c.w, c.wp, c.dy, NULL, 0, c.dw, NULL,
                               c.scratch);
         for (size_t i = 0; i < nw; i++)
             w1[i] *= 0.5f;
@@ -289,8 +289,8 @@ static conv_out conv_run(conv_case *c, int threads)
     ffill(o.dw, nw, 0.0f);
     ffill(o.db, (size_t)c->g.cout, 0.0f);
     byol__conv2d_pack(&c->g, c->w, c->wp);
-    byol__conv2d_forward(&c->g, c->x, c->wp, c->b, o.y, c->scratch);
-    byol__conv2d_backward(&c->g, c->x, c->wp, c->dy, o.dx, 0, o.dw, o.db,
+    byol__conv2d_forward(&c->g, c->x, c->w, c->wp, c->b, o.y, c->scratch);
+    byol__conv2d_backward(&c->g, c->x, c->w, c->wp, c->dy, o.dx, 0, o.dw, o.db,
                           c->scratch);
     byol__set_threads(2);
     return o;
