@@ -75,7 +75,7 @@ LIB_SO := $(LIB_DIR)/libbyol.so.$(VERSION)
 # The byol command (tools/byol): public API only, linked with the static library.
 BYOL_TOOL := $(BUILD)/tools/byol
 
-.PHONY: FORCE fuzz all check test data demo bench quality install uninstall abi-check abi-baseline clean \
+.PHONY: FORCE fuzz all check test data demo bench quality quality-modes install uninstall abi-check abi-baseline clean \
         deps check-symbols check-headers tools rust-test examples docs
 
 all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc $(BYOL_TOOL)
@@ -203,6 +203,13 @@ quality: $(BYOL_TOOL) $(LIB_SO) data
 	@python3 bench/quality/quality.py --arm libbyol --steps $(STEPS) --byol $(BYOL_TOOL)
 	@python3 bench/quality/quality.py --arm torch --steps $(STEPS) --byol $(BYOL_TOOL)
 	@python3 bench/quality/quality.py --table
+
+# The numerics modes tested by training (docs/QUALITY.md): the same
+# Fashion-MNIST run under nn.conv_algo=im2col, winograd, winograd2 and
+# nn.precision=bf16; fails if a mode's k-NN is more than 0.5 points from
+# im2col's. About 8 minutes at MODES_EPOCHS=1 on 2 cores.
+quality-modes: $(BYOL_TOOL)
+	@bash bench/quality/modes.sh $(BYOL_TOOL) out/modes
 
 build/baseline/%/$(BUILD)/bench/bench_net:
 	@rm -rf build/baseline/$* && mkdir -p build/baseline/$*
