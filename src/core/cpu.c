@@ -6,6 +6,7 @@
  * turns features off as if the CPU lacked them (turning avx512 off turns
  * avx512bf16 off too), so the fallbacks can run on a CPU that has them. It
  * is read once, at the first question. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,12 +29,13 @@ static int disabled(const char *feature)
 }
 
 /* Bit 0: AVX-512F, bit 1: AVX512_BF16, as the CPU and BYOL_CPU_DISABLE
- * allow. Computed once; a race computes the same value twice. */
+ * allow. Computed once; two threads racing compute the same value. */
 static int detected(void)
 {
-    static int features = -1;
-    if (features >= 0)
-        return features;
+    static atomic_int features = -1;
+    int known = atomic_load(&features);
+    if (known >= 0)
+        return known;
     int f = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
     /* libgcc's check includes the OS enabling the ZMM state (XGETBV);
@@ -45,7 +47,7 @@ static int detected(void)
             f |= 2;
     }
 #endif
-    features = f;
+    atomic_store(&features, f);
     return f;
 }
 

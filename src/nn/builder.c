@@ -30,6 +30,9 @@ void byol__net_opts_from(byol__net_opts *o, const byol_config *cfg)
     o->bf16 = 0;
     if (!strcmp(byol__cfg_str(cfg, BYOL__K_NN_PRECISION), "bf16")) {
         o->bf16 = o->conv_winograd && byol__cpu_bf16();
+        if (o->bf16 && o->conv_winograd == 4 && !atomic_exchange(&told, 1))
+            byol__log(BYOL_LOG_INFO, "nn.precision=bf16 runs Winograd F(2x2,3x3) "
+                      "(nn.conv_algo=winograd2): F(4x4)'s error in bf16 is 3-7 %%");
         if (o->bf16)
             o->conv_winograd = 2;
         if (!o->bf16 && !atomic_exchange(&told, 1))

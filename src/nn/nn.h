@@ -50,8 +50,10 @@ int byol__nn_clone(const byol_net *src, byol_net **out);
 void byol__nn_reinit(byol_net *net, uint64_t seed);
 
 /* The numerics modes the net runs with, as resolved for this CPU
- * ("nn.conv_algo=winograd"), into buf of n bytes. Checkpoints record them:
- * nets with equal modes compute the same bits from the same inputs. */
+ * ("nn.conv_algo=winograd nn.precision=fp32"), into buf of n bytes:
+ * the algorithm choices, which checkpoints record. The bits also depend on
+ * what they do not name: the CPU's kernels (AVX-512 or portable) and the
+ * BLAS provider. */
 void byol__nn_modes(const byol_net *net, char *buf, size_t n);
 
 /* ---- buffers ---------------------------------------------------------------- */

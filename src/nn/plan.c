@@ -1,7 +1,8 @@
 /* Planning the activation arena for a maximum batch size.
  *
  * Every activation a backward pass needs is kept; a ReLU whose input has no
- * other consumer works in place. Gradient buffers live only from their first
+ * other consumer works in place, and so does a residual add over an input
+ * nothing else reads. Gradient buffers live only from their first
  * write to their last read, so they are recycled along the backward order:
  * a ResNet-18 needs a handful of them, not one per node. */
 #include <string.h>
@@ -20,6 +21,32 @@ int byol__relu_in_place(const byol_net *net, int32_t i)
         return 0;
     const byol__node *s = &net->nodes[n->src[0]];
     return s->consumers == 1 && s->op != BYOL__OP_RELU;
+}
+
+/* Can an add write over input s? Only the add reads it, and no backward
+ * pass reads it either: not the net's input (a caller's), not a ReLU's
+ * output (its backward's mask). BatchNorm and convolution backward passes
+ * read their inputs, not their outputs; an add reads neither. In a ResNet
+ * block this is the last BatchNorm's output, one activation per block
+ * (700 MB of resnet50's at batch 32). */
+static int add_may_overwrite(const byol_net *net, int32_t s)
+{
+    const byol__node *n = &net->nodes[s];
+    return s != 0 && n->consumers == 1 && n->op != BYOL__OP_RELU;
+}
+
+/* The input whose buffer node i writes its output over, or -1. */
+static int32_t out_over(const byol_net *net, int32_t i)
+{
+    const byol__node *n = &net->nodes[i];
+    if (byol__relu_in_place(net, i))
+        return n->src[0];
+    if (n->op != BYOL__OP_ADD)
+        return -1;
+    for (int k = 0; k < 2; k++)
+        if (add_may_overwrite(net, n->src[k]))
+            return n->src[k];
+    return -1;
 }
 
 /* Offsets (in floats from the arena start) of every region. */
@@ -95,8 +122,8 @@ static void plan_regions(const byol_net *net, int64_t batch, layout *l)
     int64_t scratch = 0, max_c = 1;
     for (int32_t i = 0; i < net->nnodes; i++) {
         const byol__node *n = &net->nodes[i];
-        l->out[i] = byol__relu_in_place(net, i) ? l->out[n->src[0]]
-                                                : take(l, batch * byol__node_size(n));
+        const int32_t over = out_over(net, i);
+        l->out[i] = over >= 0 ? l->out[over] : take(l, batch * byol__node_size(n));
         if (n->op == BYOL__OP_CONV) {
             byol__conv_geom g = byol__net_conv_geom(net, n, batch);
             l->wp[i] = take(l, (int64_t)byol__conv2d_packed_size(&g));

@@ -26,6 +26,20 @@ static int add_optim(const byol_trainer *t, byol__st_list *l)
     return rc;
 }
 
+/* The settings without train.allow_mode_change: leave to resume under other
+ * modes is given for one load, not inherited by every later resume. */
+static int serialize_config(const byol_config *cfg, char **out)
+{
+    byol_config *c = NULL;
+    int rc = byol_config_copy(cfg, &c);
+    if (rc == BYOL_OK)
+        rc = byol_config_set_int(c, "train.allow_mode_change", 0);
+    if (rc == BYOL_OK)
+        rc = byol_config_serialize(c, out);
+    byol_config_destroy(c);
+    return rc;
+}
+
 int byol_trainer_save(const byol_trainer *t, const char *path)
 {
     if (!t || !path)
@@ -41,7 +55,7 @@ int byol_trainer_save(const byol_trainer *t, const char *path)
         rc = add_optim(t, &l);
     char *config = NULL;
     if (rc == BYOL_OK)
-        rc = byol_config_serialize(t->cfg, &config);
+        rc = serialize_config(t->cfg, &config);
     byol__optim_state st;
     byol__optim_get_state(t->optim, &st);
     char step[32], total[32], osteps[32];
@@ -139,9 +153,9 @@ int byol_trainer_load(byol_trainer *t, const char *path)
         rc = byol__err(BYOL_E_FORMAT, "%s: not a libbyol checkpoint (format '%s', expected '%s')",
                        path, format ? format : "none", BYOL__CHECKPOINT_FORMAT);
     if (rc == BYOL_OK)
-        rc = check_modes(t, f);
-    if (rc == BYOL_OK)
         rc = restore(t, f, 0);
+    if (rc == BYOL_OK)
+        rc = check_modes(t, f);
     if (rc == BYOL_OK)
         rc = restore(t, f, 1);
     byol__st_close(f);

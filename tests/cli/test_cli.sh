@@ -177,18 +177,27 @@ bf16_here=$(grep -c "^modes.*nn.precision=bf16" "$T/out")
 run 0 "pretrain with nn.precision=bf16, BYOL_CPU_DISABLE=avx512bf16" env BYOL_CPU_DISABLE=avx512bf16 \
   "$BYOL" pretrain --data "$T/train" "${BF16[@]}" --out "$T/nobf16"
 "$BYOL" info "$T/nobf16/checkpoint.safetensors" > "$T/out" 2>&1
-check "without AVX512_BF16 it ran fp32 Winograd" grep -qE "^modes +nn.conv_algo=winograd nn.precision=fp32$" "$T/out"
+check "without AVX512_BF16 it ran fp32 (Winograd where AVX-512 is)" \
+  grep -qE "^modes +nn.conv_algo=(winograd|im2col) nn.precision=fp32$" "$T/out"
 run 0 "pretrain with nn.precision=bf16, BYOL_CPU_DISABLE=avx512" env BYOL_CPU_DISABLE=avx512 \
   "$BYOL" pretrain --data "$T/train" "${BF16[@]}" --out "$T/noavx"
 "$BYOL" info "$T/noavx/checkpoint.safetensors" > "$T/out" 2>&1
 check "without AVX-512 it ran fp32 im2col" grep -qE "^modes +nn.conv_algo=im2col nn.precision=fp32$" "$T/out"
 if [ "$bf16_here" -eq 1 ]; then
+  run 0 "export of the bf16 run without AVX512_BF16 (reading weights needs no same modes)" \
+    env BYOL_CPU_DISABLE=avx512bf16 "$BYOL" export --checkpoint "$T/bf16/checkpoint.safetensors" \
+    --out "$T/bf16_encoder.safetensors" --quiet
   run_err 1 "allow_mode_change" "--resume of the bf16 run without AVX512_BF16 is refused" \
     env BYOL_CPU_DISABLE=avx512bf16 "$BYOL" pretrain --data "$T/train" \
     --resume "$T/bf16/checkpoint.safetensors" --steps 3 --out "$T/bf16"
   run 0 "... and goes on with --set train.allow_mode_change=1" env BYOL_CPU_DISABLE=avx512bf16 \
     "$BYOL" pretrain --data "$T/train" --resume "$T/bf16/checkpoint.safetensors" \
     --set train.allow_mode_change=1 --steps 3 --out "$T/bf16" --quiet
+  "$BYOL" info "$T/bf16/checkpoint.safetensors" > "$T/out" 2>&1
+  check "the resumed checkpoint records the new modes and not the permission" \
+    both "^modes +nn.conv_algo=winograd nn.precision=fp32$" "^settings" "$T/out"
+  check "... so the next resume is checked again" \
+    test "$(grep -c "allow_mode_change" "$T/out")" -eq 0
 else
   echo "# SKIPPED: the resume refusal under other modes (this CPU has no AVX512_BF16)"
 fi
