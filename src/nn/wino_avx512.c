@@ -279,30 +279,45 @@ INL void grad4(const __m512 *x, int s, __m512 *r, int rs)
 }
 
 /* r = G x for the 3 values x[0], x[s], x[2s] of a kernel's column or row
- * (the weight transform). */
-INL void wk2(const __m512 *x, int s, __m512 *r, int rs)
+ * (the weight transform), in double: the kernels are rounded to float once,
+ * at the end, as the portable path does (winograd.c). In float the extra
+ * roundings of F(2x2)'s weights were enough to move a resnet18-cifar
+ * fixture past 1e-4 after three LARS steps. */
+#define ADDD _mm512_add_pd
+#define SUBD _mm512_sub_pd
+#define MULD(k, x) _mm512_mul_pd(_mm512_set1_pd((double)(k)), x)
+
+INL void wk2(const __m512d *x, int s, __m512d *r, int rs)
 {
-    __m512 h = MUL(0.5f, ADD(x[0], x[2 * s])), m = MUL(0.5f, x[s]);
+    __m512d h = MULD(0.5f, ADDD(x[0], x[2 * s])), m = MULD(0.5f, x[s]);
     r[0] = x[0];
-    r[rs] = ADD(h, m);
-    r[2 * rs] = SUB(h, m);
+    r[rs] = ADDD(h, m);
+    r[2 * rs] = SUBD(h, m);
     r[3 * rs] = x[2 * s];
 }
 
-INL void wk4(const __m512 *x, int s, __m512 *r, int rs)
+INL void wk4(const __m512d *x, int s, __m512d *r, int rs)
 {
-    __m512 x0 = x[0], x1 = x[s], x2 = x[2 * s], e = ADD(x0, x2);
-    __m512 p = ADD(MUL(1.0f / 24, x0), MUL(1.0f / 6, x2)), q = MUL(1.0f / 12, x1);
-    r[0] = MUL(1.0f / 4, x0);
-    r[rs] = MUL(-1.0f / 6, ADD(e, x1));
-    r[2 * rs] = MUL(-1.0f / 6, SUB(e, x1));
-    r[3 * rs] = ADD(p, q);
-    r[4 * rs] = SUB(p, q);
+    __m512d x0 = x[0], x1 = x[s], x2 = x[2 * s], e = ADDD(x0, x2);
+    __m512d p = ADDD(MULD(1.0f / 24, x0), MULD(1.0f / 6, x2)), q = MULD(1.0f / 12, x1);
+    r[0] = MULD(1.0f / 4, x0);
+    r[rs] = MULD(-1.0f / 6, ADDD(e, x1));
+    r[2 * rs] = MULD(-1.0f / 6, SUBD(e, x1));
+    r[3 * rs] = ADDD(p, q);
+    r[4 * rs] = SUBD(p, q);
     r[5 * rs] = x2;
 }
 
+/* Half h (lanes 8h to 8h + 7) of x, widened to double. */
+INL __m512d widen(__m512 x, int h)
+{
+    __m256 half = h ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))
+                    : _mm512_castps512_ps256(x);
+    return _mm512_cvtps_pd(half);
+}
+
 /* U = G g G^T for 16 kernels at a time (winograd.h): the kernels' columns,
- * then the rows of the result. */
+ * then the rows of the result, 8 kernels at a time in double. */
 INL void weights(int a, int64_t n, const float *g, int64_t js, int64_t ts, int flip, float *u,
                  int64_t ps)
 {
@@ -310,17 +325,31 @@ INL void weights(int a, int64_t n, const float *g, int64_t js, int64_t ts, int f
                                              _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
                                                                10, 11, 12, 13, 14, 15));
     for (int64_t j = 0; j < n; j += 16) {
-        __m512 x[9], t[18], r[36];
+        __m512 x[9];
+        __m256 lo[36];
         for (int tap = 0; tap < 9; tap++) {
             const float *p = g + j * js + (flip ? 8 - tap : tap) * ts;
             x[tap] = js == 1 ? _mm512_loadu_ps(p) : _mm512_i32gather_ps(lanes, p, 4);
         }
-        for (int l = 0; l < 3; l++)     /* t [a, 3]: column l of the kernel */
-            a == 4 ? wk2(x + l, 3, t + l, 3) : wk4(x + l, 3, t + l, 3);
-        for (int i = 0; i < a; i++)     /* r [a, a]: row i of t */
-            a == 4 ? wk2(t + 3 * i, 1, r + a * i, 1) : wk4(t + 3 * i, 1, r + a * i, 1);
-        for (int xi = 0; xi < a * a; xi++)
-            _mm512_storeu_ps(u + xi * ps + j, r[xi]);
+        for (int h = 0; h < 2; h++) {
+            __m512d xd[9], t[18], r[36];
+            for (int tap = 0; tap < 9; tap++)
+                xd[tap] = widen(x[tap], h);
+            for (int l = 0; l < 3; l++)     /* t [a, 3]: column l of the kernel */
+                a == 4 ? wk2(xd + l, 3, t + l, 3) : wk4(xd + l, 3, t + l, 3);
+            for (int i = 0; i < a; i++)     /* r [a, a]: row i of t */
+                a == 4 ? wk2(t + 3 * i, 1, r + a * i, 1) : wk4(t + 3 * i, 1, r + a * i, 1);
+            for (int xi = 0; xi < a * a; xi++) {
+                __m256 f = _mm512_cvtpd_ps(r[xi]);
+                if (!h) {
+                    lo[xi] = f;
+                    continue;
+                }
+                __m512d both = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo[xi])),
+                                                  _mm256_castps_pd(f), 1);
+                _mm512_storeu_ps(u + xi * ps + j, _mm512_castpd_ps(both));
+            }
+        }
     }
 }
 

@@ -252,9 +252,12 @@ static void planes(float *at, int64_t ld, int count, float **p)
 }
 
 /* dw [cout, cin, 3, 3] += G^T dU G for input channel c and every output
- * channel, 16 at a time along dU's rows [cout]. */
-static void weight_grad(int a, const float *du, int64_t plane_, int64_t cin, int64_t cout,
-                        int64_t c, float *dw)
+ * channel, 16 at a time along dU's rows [cout]. Inlined with a constant a
+ * (below), so the loops unroll and the 16 lanes become vectors: with a
+ * variable a it took 7 % of a resnet18-cifar BYOL step. */
+static inline __attribute__((always_inline)) void weight_grad(int a, const float *du,
+                                                              int64_t plane_, int64_t cin,
+                                                              int64_t cout, int64_t c, float *dw)
 {
     const float *gm = a == 4 ? g2 : g4;
     for (int64_t o0 = 0; o0 < cout; o0 += 16) {
@@ -280,6 +283,18 @@ static void weight_grad(int a, const float *du, int64_t plane_, int64_t cin, int
             for (int e = 0; e < 9; e++)
                 dw[((o0 + l) * cin + c) * 9 + e] += r[e][l];
     }
+}
+
+static void weight_grad4(const float *du, int64_t plane_, int64_t cin, int64_t cout, int64_t c,
+                         float *dw)
+{
+    weight_grad(4, du, plane_, cin, cout, c, dw);
+}
+
+static void weight_grad6(const float *du, int64_t plane_, int64_t cin, int64_t cout, int64_t c,
+                         float *dw)
+{
+    weight_grad(6, du, plane_, cin, cout, c, dw);
 }
 
 /* ---- one block of tiles --------------------------------------------------- */
@@ -517,6 +532,6 @@ void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const
         }
 #pragma omp for schedule(static)
         for (int64_t c = 0; c < cin; c++)
-            weight_grad(a, du, plane_, cin, cout, c, dw);
+            (a == 4 ? weight_grad4 : weight_grad6)(du, plane_, cin, cout, c, dw);
     }
 }
