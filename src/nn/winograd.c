@@ -110,8 +110,8 @@ size_t byol__wino_scratch(const byol__conv_geom *g)
     return (size_t)(dx > wg ? dx : wg);
 }
 
-/* Do the forward and input-gradient products of g run in bf16? Packing and
- * products ask the same question, so U is in the layout they read. */
+/* Do g's products run in bf16? Packing and products ask the same
+ * question, so U is in the layout they read. */
 static int use_bf16(const byol__conv_geom *g)
 {
     return g->bf16 && byol__cpu_bf16();
@@ -174,16 +174,16 @@ static void weight_transform(int a, const float *g, int64_t gs, int flip, float 
  * by row so that each plane is written in order (kernel by kernel across
  * the rows, the packing took 10 % of a BYOL step on resnet18-cifar in cache
  * misses). With AVX-512 16 kernels of a row are transformed at once, in
- * float (in double, one at a time, it took 17 %), and for bf16 products
- * the planes are then packed as byol__wino_matmul_bf16 reads them, [k/2,
- * n, 2], in the first half of u. */
+ * double as here (one kernel at a time it took 17 %), and for bf16
+ * products the planes are then packed as byol__wino_matmul_bf16 reads
+ * them, [k/2, n, 2], in the first half of u. */
 static void pack_u(const byol__conv_geom *g, const float *w, int64_t os, int64_t cs,
                    int64_t gs, int turned, float *u)
 {
     const int a = g->winograd + 2, avx512 = byol__cpu_avx512();
     const int64_t cin = g->cin, cout = g->cout, plane_ = cin * cout;
     const int64_t rows = turned ? cout : cin, n = turned ? cin : cout;
-    /* row r's kernels start at w + r * rs, column j's jstride further */
+    /* row r's kernels start at w + r * rs, column j's j * js further */
     const int64_t rs = turned ? os : cs, js = turned ? cs : os;
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
     if (a * a * plane_ >= BYOL__PAR_MIN)
@@ -202,7 +202,6 @@ static void pack_u(const byol__conv_geom *g, const float *w, int64_t os, int64_t
     if (use_bf16(g))
         byol__wino_pairs_bf16(a * a, rows, n, u);
 }
-
 
 /* The transforms of winograd.h (BYOL__WINO_IN, _OUT, _GRAD) in portable
  * C: dst = base + L X L^T for the k x k grid X of src and the r x k

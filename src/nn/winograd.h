@@ -49,9 +49,10 @@ void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a, 
  * possibly in place over x; where byol__cpu_bf16(). */
 void byol__wino_to_bf16(int64_t n, const float *x, uint16_t *y);
 /* The weight transform U = G g G^T of the kernels of one row of U's
- * planes, 16 columns at a time (n a multiple of 16), in float: column j's
- * tap t at g[j * js + t * ts] (turned by 180 degrees when flip), its a*a
- * results at u[xi * ps + j]. Where byol__cpu_avx512(). */
+ * planes, 16 columns at a time (n a multiple of 16), in double and rounded
+ * to float once: column j's tap t at g[j * js + t * ts] (turned by 180
+ * degrees when flip), its a*a results at u[xi * ps + j]. Where
+ * byol__cpu_avx512(). */
 void byol__wino_weights_avx512(int a, int64_t n, const float *g, int64_t js, int64_t ts,
                                int flip, float *u, int64_t ps);
 /* planes fp32 planes [k, n] (k even, n a multiple of 16), one after the
