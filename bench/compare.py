@@ -146,14 +146,14 @@ def bench_nets(args, cases, peak):
                 print(f"note: the baseline bench_net has no case {case}; measured once, "
                       f"without before=")
             ours[case] = run_case(args.bench_net, case, args)
-    rows = list(cases)
+    rows = [(case, case) for case in cases]   # (row name, the peer's case)
     variants = [("_exact", EXACT_CASES, EXACT_SETTINGS)]
     if peak and peak["bf16_isa"] != "none":
         variants.append(("_bf16", BF16_CASES, BF16_SETTINGS))
     for suffix, which, settings in variants:
         for case in cases:
             if case in which:
-                rows.append(case + suffix)
+                rows.append((case + suffix, case))
                 ours[case + suffix] = run_case(args.bench_net, case, args, settings)
     tv = torch_version()
     theirs = {}
@@ -163,8 +163,7 @@ def bench_nets(args, cases, peak):
         for case in cases:
             cmd += ["--case", case]
         for r in run_json(cmd):
-            for suffix in ("", "_exact", "_bf16"):
-                theirs[r["case"] + suffix] = r
+            theirs[r["case"]] = r
 
     print(f"libbyol {next(iter(ours.values()))['libbyol']} vs "
           f"{'PyTorch ' + tv if tv else 'no PyTorch peer (torch not installed)'}, "
@@ -174,21 +173,21 @@ def bench_nets(args, cases, peak):
           f"{'peak MiB':>9} {'torch MiB':>10} {'GFLOP/s':>8} {'% peak':>7} "
           f"{'torch GFLOP/s':>14} {'% peak':>7}")
     nan = float("nan")
-    for case in rows:
-        o, t = ours[case], theirs.get(case)
-        f = flop_rates(o, t, peak, case.endswith("_bf16"))
-        print(f"{case:36} {o['img_s']:14.1f} {t['img_s'] if t else nan:12.1f} "
+    rates = {row: flop_rates(ours[row], theirs.get(peer), peak, row.endswith("_bf16"))
+             for row, peer in rows}
+    for row, peer in rows:
+        o, t, f = ours[row], theirs.get(peer), rates[row]
+        print(f"{row:36} {o['img_s']:14.1f} {t['img_s'] if t else nan:12.1f} "
               f"{o['img_s'] / t['img_s'] if t else nan:7.2f} {o['peak_mb']:9.1f} "
               f"{t['peak_mb'] if t else nan:10.1f} {f.get('gflops', nan):8.1f} "
               f"{f.get('pct_peak', nan):7.1f} {f.get('torch_gflops', nan):14.1f} "
               f"{f.get('torch_pct_peak', nan):7.1f}")
-    for case in rows:
-        o, t = ours[case], theirs.get(case)
-        line = bench_line(case, o, t, f"threads={args.threads}")
-        line += "".join(f" {k}={v:.1f}"
-                        for k, v in flop_rates(o, t, peak, case.endswith("_bf16")).items())
-        if case in before:
-            b = before[case]
+    for row, peer in rows:
+        o, t = ours[row], theirs.get(peer)
+        line = bench_line(row, o, t, f"threads={args.threads}")
+        line += "".join(f" {k}={v:.1f}" for k, v in rates[row].items())
+        if row in before:
+            b = before[row]
             line += f" before={b['img_s']:.2f} vs_before={o['img_s'] / b['img_s']:.3f}"
             line += f" before_peak_mb={b['peak_mb']:.1f}"
         print(line)

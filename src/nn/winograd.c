@@ -421,10 +421,18 @@ static void run(const wino *q, const pass *p, float *scratch)
     }
 }
 
-/* The weights are transformed by each pass into the start of scratch:
- * weights change between steps, so U would be made again for each forward
- * anyway, and kept per layer U took 4x the weights' memory (179 MB for
- * resnet18) for no gain. */
+/* U of w [cout, cin, 3, 3] (turned for the input gradient) into the start
+ * of scratch, then pass p over the rest. Each pass makes its own U: weights
+ * change between steps, so a kept U would be remade every forward anyway,
+ * and kept per layer it took 4x the weights' memory (179 MB for resnet18). */
+static void transform_and_run(const byol__conv_geom *g, wino *q, pass *p, const float *w,
+                              int turned, float *scratch)
+{
+    q->bf16 = use_bf16(g);
+    pack_u(g, w, g->cin * 9, 9, 1, turned, scratch);
+    p->u = scratch;
+    run(q, p, scratch + q->a * q->a * g->cin * g->cout);
+}
 
 void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *w,
                         const float *bias, float *y, float *scratch)
@@ -432,10 +440,8 @@ void byol__wino_forward(const byol__conv_geom *g, const float *x, const float *w
     /* x [n, h, w, cin], w [cout, cin, 3, 3], bias [cout] or NULL ->
      * y [n, oh, ow, cout], with U [a*a, cin, cout] */
     wino q = make_wino(g->winograd, g->n, g->h, g->w, g->cin, g->cout, g->pad);
-    q.bf16 = use_bf16(g);
-    pack_u(g, w, g->cin * 9, 9, 1, 0, scratch);
-    pass p = { .x = x, .u = scratch, .bias = bias, .y = y, .accum = 0 };
-    run(&q, &p, scratch + q.a * q.a * g->cin * g->cout);
+    pass p = { .x = x, .bias = bias, .y = y, .accum = 0 };
+    transform_and_run(g, &q, &p, w, 0, scratch);
 }
 
 void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const float *w,
@@ -444,10 +450,8 @@ void byol__wino_backward_data(const byol__conv_geom *g, const float *dy, const f
     /* dy [n, oh, ow, cout], w [cout, cin, 3, 3] -> dx [n, h, w, cin] (+)=,
      * with the turned kernels' U [a*a, cout, cin] */
     wino q = make_wino(g->winograd, g->n, g->oh, g->ow, g->cout, g->cin, 2 - g->pad);
-    q.bf16 = use_bf16(g);
-    pack_u(g, w, g->cin * 9, 9, 1, 1, scratch);
-    pass p = { .x = dy, .u = scratch, .y = dx, .accum = accum };
-    run(&q, &p, scratch + q.a * q.a * g->cin * g->cout);
+    pass p = { .x = dy, .y = dx, .accum = accum };
+    transform_and_run(g, &q, &p, w, 1, scratch);
 }
 
 /* ---- weight gradient ------------------------------------------------------ */
