@@ -1,5 +1,7 @@
 /* The single funnel from our int64 shapes to cblas_sgemm's int arguments,
- * and the one place that decides how a GEMM uses the threads.
+ * and the one place that decides how a GEMM uses the threads. On CPUs with
+ * AVX-512F each piece runs on libbyol's own kernel instead
+ * (sgemm_avx512.c); BYOL_CPU_DISABLE=avx512 sends every piece to CBLAS.
  *
  * Threads. A provider's own threading is not deterministic across thread
  * counts: OpenBLAS 0.3.21 splits C between its threads and the bits of C
@@ -65,6 +67,9 @@ static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc)
 static void gemm_call(const gemm_args *g, int64_t m, int64_t n, int64_t k,
                       float beta)
 {
+    if (byol__sgemm_avx512(g->trans_a, g->trans_b, m, n, k, g->alpha, g->a,
+                           g->lda, g->b, g->ldb, beta, g->c, g->ldc))
+        return;
     /* Stored shapes: A is [m,k] or [k,m], B is [k,n] or [n,k], C is [m,n]. */
     int lda = g->trans_a ? cblas_ld(k, m, g->lda) : cblas_ld(m, k, g->lda);
     int ldb = g->trans_b ? cblas_ld(n, k, g->ldb) : cblas_ld(k, n, g->ldb);

@@ -5,7 +5,7 @@
  * kernel row of one output pixel is kw*cin floats that are contiguous in
  * the NHWC input and im2col is a memcpy per (pixel, kernel row). The packed
  * weight wp is [cout, K] in the same column order, and
- *     y[M, cout]   = col[M, K] wp^T
+ *     y[M, cout]   = col[M, K] wp^T   (as col wt, wt = wp^T kept beside wp)
  *     dW[cout, K] += dy^T col
  *     dcol[M, K]   = dy wp      (then summed back into dx: col2im)
  * A 1x1 stride-1 unpadded convolution needs no im2col: x is already the
@@ -327,10 +327,12 @@ static void zero(int64_t len, float *x)
         x[i] = 0.0f;
 }
 
-/* y rows [m0, m0+rows) = im2col(x) wp^T (+ bias), one block per thread
- * iteration: im2col of the block, then its GEMM while the block is hot. */
+/* y rows [m0, m0+rows) = im2col(x) wt (+ bias), one block per thread
+ * iteration: im2col of the block, then its GEMM while the block is hot.
+ * wt [K, cout] is wp's transpose (conv_direct.h), so the GEMM reads the
+ * weights row by row rather than transposing them for every block. */
 static void forward_chunk(const byol__conv_geom *g, const float *x,
-                          const float *wp, const float *bias, float *y,
+                          const float *wt, const float *bias, float *y,
                           int64_t m0, int64_t rows, float *col)
 {
     const int64_t k = conv_k(g), cout = g->cout, blk = row_block(g);
@@ -344,7 +346,7 @@ static void forward_chunk(const byol__conv_geom *g, const float *x,
         if (bias)
             for (int64_t i = 0; i < r; i++)
                 memcpy(yb + i * cout, bias, (size_t)cout * sizeof(float));
-        byol__gemm_serial(0, 1, r, cout, k, 1.0f, cb, k, wp, k,
+        byol__gemm_serial(0, 0, r, cout, k, 1.0f, cb, k, wt, cout,
                           bias ? 1.0f : 0.0f, yb, cout);
     }
 }
@@ -373,8 +375,8 @@ void byol__conv2d_forward(const byol__conv_geom *g, const float *x, const float 
     byol__gemm_prepare();
     const int64_t step = chunk_rows(g);
     for (int64_t m0 = 0; m0 < m; m0 += step)
-        forward_chunk(g, x, wp, bias, y, m0, m - m0 < step ? m - m0 : step,
-                      scratch);
+        forward_chunk(g, x, wp + cout * k, bias, y, m0,
+                      m - m0 < step ? m - m0 : step, scratch);
 }
 
 /* 1x1 stride-1 backward: x and dx are [M, cin] matrices and dw [cout, cin]

@@ -1,6 +1,7 @@
 /* GEMM (byol__gemm, byol__gemm_limited) against a direct double reference:
  * transposes, padded leading dimensions, splits by a size limit, threaded
- * blocks (the same bits for 1 and 2 threads) and an empty k. */
+ * blocks (the same bits for 1 and 2 threads) and an empty k; and libbyol's
+ * own AVX-512 kernel against the same reference and the CBLAS provider. */
 #include "layers_util.h"
 
 #include "core/internal.h"
@@ -99,12 +100,97 @@ static void test_gemm_blocked(void **state)
     }
 }
 
+
+/* One product on byol__sgemm_avx512 and on the provider (the CPU feature
+ * forced off), against the double reference. C has 3 padding columns per
+ * row holding a sentinel that the masked stores must leave alone. */
+static void own_case(int ta, int64_t m, int64_t n, int64_t k, int64_t lda_pad,
+                     float beta)
+{
+    const int64_t lda = (ta ? m : k) + lda_pad, ldc = n + 3;
+    float *a = frand((size_t)((ta ? k : m) * lda), 11, 1.0f);
+    float *b = frand((size_t)(k * n), 12, 1.0f);
+    float *c = frand((size_t)(m * ldc), 13, 1.0f);
+    float *cb = fbuf((size_t)(m * ldc)), *got = fbuf((size_t)(m * n));
+    double *ref = dbuf((size_t)(m * n));
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = n; j < ldc; j++)
+            c[i * ldc + j] = 42.0f;
+    if (beta == 0.0f)
+        for (int64_t i = 0; i < m; i++)
+            ffill(c + i * ldc, (size_t)n, NAN);
+    memcpy(cb, c, (size_t)(m * ldc) * sizeof(float));
+    gemm_ref(ta, 0, m, n, k, 0.75f, a, lda, b, n, beta, c, ldc, ref);
+    assert_int_equal(byol__sgemm_avx512(ta, 0, m, n, k, 0.75f, a, lda, b, n,
+                                        beta, c, ldc), 1);
+    byol__cpu_force_avx512(0);
+    byol__gemm_serial(ta, 0, m, n, k, 0.75f, a, lda, b, n, beta, cb, ldc);
+    byol__cpu_force_avx512(-1);
+    char msg[96];
+    snprintf(msg, sizeof msg, "own sgemm ta=%d m=%lld n=%lld k=%lld lda=%lld beta=%g", ta,
+             (long long)m, (long long)n, (long long)k, (long long)lda, beta);
+    for (int pass = 0; pass < 2; pass++) {
+        const float *out = pass ? cb : c;
+        for (int64_t i = 0; i < m; i++) {
+            memcpy(got + i * n, out + i * ldc, (size_t)n * sizeof(float));
+            for (int64_t j = n; j < ldc; j++)
+                assert_true(out[i * ldc + j] == 42.0f);
+        }
+        assert_close_d(msg, got, ref, (size_t)(m * n), REF_TOL);
+    }
+    free(a); free(b); free(c); free(cb); free(got); free(ref);
+}
+
+/* Every tile height (1..14 rows and a second tile), panel edges at 16 and
+ * 32 columns, two column blocks (n > 256), k across two depth blocks
+ * (k > 256), A read in place by rows and by columns, and rows 4 KiB apart
+ * (copied before use). The provider's answer is checked too, so a wrong
+ * reference would show as both failing. */
+static void test_gemm_own_kernel(void **state)
+{
+    (void)state;
+    if (!byol__cpu_avx512()) {
+        print_message("      skipped: this CPU has no AVX-512F (or BYOL_CPU_DISABLE)\n");
+        float c = 1.0f, a = 1.0f, b = 1.0f;
+        assert_int_equal(byol__sgemm_avx512(0, 0, 1, 1, 1, 1.0f, &a, 1, &b, 1, 0.0f, &c, 1), 0);
+        return;
+    }
+    const int64_t ns[] = { 1, 15, 16, 17, 31, 32, 33, 70, 300 };
+    for (int ta = 0; ta < 2; ta++) {
+        for (int64_t m = 1; m <= 29; m += ta ? 7 : 1)
+            own_case(ta, m, 33, 9, 0, 0.0f);
+        for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++)
+            own_case(ta, 15, ns[j], 20, 1, 0.5f);
+        own_case(ta, 30, 64, 600, 0, 0.0f);
+        own_case(ta, 17, 40, 257, 3, 1.0f);
+    }
+    own_case(0, 20, 48, 300, 1100 - 300, 0.5f);   /* lda 1100: rows copied */
+}
+
+/* What the kernel leaves to the provider: a transposed B, more than 1024
+ * rows, a CPU without AVX-512F. C stays untouched each time. */
+static void test_gemm_own_declines(void **state)
+{
+    (void)state;
+    float a[1100] = { 0 }, b[4] = { 0 }, c[1100];
+    ffill(c, 1100, 7.0f);
+    assert_int_equal(byol__sgemm_avx512(0, 1, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2), 0);
+    assert_int_equal(byol__sgemm_avx512(0, 0, 1025, 1, 1, 1.0f, a, 1, b, 1, 0.0f, c, 1), 0);
+    byol__cpu_force_avx512(0);
+    assert_int_equal(byol__sgemm_avx512(0, 0, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2), 0);
+    byol__cpu_force_avx512(-1);
+    for (int i = 0; i < 1100; i++)
+        assert_true(c[i] == 7.0f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_split),
         cmocka_unit_test(test_gemm_empty_k),
         cmocka_unit_test(test_gemm_blocked),
+        cmocka_unit_test(test_gemm_own_kernel),
+        cmocka_unit_test(test_gemm_own_declines),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }
