@@ -6,7 +6,13 @@
  *   k = dot(dy, x - mean) * rstd^2 / N.
  * Sums are taken in double over tiles fixed by (m, c) alone
  * (byol__reduce_tiles), so results do not depend on the thread count.
- * gamma/beta may be NULL (affine = False): gamma = 1, beta = 0. */
+ * gamma/beta may be NULL (affine = False): gamma = 1, beta = 0.
+ *
+ * A ReLU right after BatchNorm, working in place on its output, is fused
+ * (run.c): the forward clamps in the affine pass, and the backward reads
+ * the ReLU's output y and gradient and masks on the fly (dy where y > 0,
+ * else 0, as byol__relu_backward does), so the two ReLU passes over memory
+ * go and every value is the same float as unfused. */
 #include <math.h>
 #include <string.h>
 
@@ -80,11 +86,24 @@ static void sums_tile(const tile *tl, int64_t c, const float *x, double *s,
     }
 }
 
+/* g[j] = dy[j], or 0 where the fused ReLU's output y[j] is <= 0, for a
+ * tile's row of w columns (a separate loop, so both it and the sums that
+ * read g vectorise); returns g. */
+static const float *masked_row(const float *dy, const float *y, int64_t w, float *g)
+{
+    for (int64_t j = 0; j < w; j++) {
+        float v = dy[j];   /* loaded unconditionally so gcc vectorises */
+        g[j] = y[j] <= 0.0f ? 0.0f : v;
+    }
+    return g;
+}
+
 static void bwd_sums_tile(const tile *tl, int64_t c, const float *x,
-                          const float *dy, const float *mean, double *ds,
-                          double *dd)
+                          const float *dy, const float *y, const float *mean,
+                          double *ds, double *dd)
 {
     double mu[BLOCK_MAX];
+    float gm[BLOCK_MAX];
     for (int64_t j = 0; j < tl->w; j++) {
         ds[j] = dd[j] = 0.0;
         mu[j] = mean[tl->c0 + j];
@@ -92,6 +111,8 @@ static void bwd_sums_tile(const tile *tl, int64_t c, const float *x,
     for (int64_t r = tl->r0; r < tl->r1; r++) {
         const float *xr = x + r * c + tl->c0;
         const float *gr = dy + r * c + tl->c0;
+        if (y)
+            gr = masked_row(gr, y + r * c + tl->c0, tl->w, gm);
         for (int64_t j = 0; j < tl->w; j++) {
             double g = gr[j];
             ds[j] += g;
@@ -101,9 +122,9 @@ static void bwd_sums_tile(const tile *tl, int64_t c, const float *x,
 }
 
 /* What a tile sums, per column j: x and x^2 (forward; dy NULL), or dy and
- * dy * (x - mean) (backward). */
+ * dy * (x - mean) (backward; dy masked by a fused ReLU's y unless NULL). */
 typedef struct pair_src {
-    const float *x, *dy, *mean;
+    const float *x, *dy, *y, *mean;
 } pair_src;
 
 /* a, b [c] = the two column sums of p over [m, c], tile by tile. */
@@ -117,7 +138,7 @@ static void pair_sums(int64_t m, int64_t c, const pair_src *p, double *a, double
         tile tl = tile_at(&tg, t);
         double sa[BLOCK_MAX], sb[BLOCK_MAX];
         if (p->dy)
-            bwd_sums_tile(&tl, c, p->x, p->dy, p->mean, sa, sb);
+            bwd_sums_tile(&tl, c, p->x, p->dy, p->y, p->mean, sa, sb);
         else
             sums_tile(&tl, c, p->x, sa, sb);
         store_tile(&tg, &tl, sa, a, pa);
@@ -131,7 +152,7 @@ void byol__bn_sums(int64_t m, int64_t c, const float *x, double *sum,
                    double *sumsq)
 {
     /* x [m, c] -> sum [c], sumsq [c] (double; x^2 is exact in double) */
-    const pair_src p = { x, NULL, NULL };
+    const pair_src p = { x, NULL, NULL, NULL };
     pair_sums(m, c, &p, sum, sumsq);
 }
 
@@ -165,6 +186,7 @@ void byol__bn_stats(int64_t count, int64_t c, const double *sum,
 typedef struct affine {
     const float *mean, *rstd, *var, *gamma, *beta;
     float eps;
+    int relu;   /* clamp at 0 as byol__relu_forward does (NaN passes) */
 } affine;
 
 static void affine_tile(const tile *tl, int64_t c, const affine *p,
@@ -180,8 +202,15 @@ static void affine_tile(const tile *tl, int64_t c, const affine *p,
     for (int64_t r = tl->r0; r < tl->r1; r++) {
         const float *xr = x + r * c + tl->c0;
         float *yr = y + r * c + tl->c0;
-        for (int64_t j = 0; j < tl->w; j++)
-            yr[j] = xr[j] * alpha[j] + shift[j];
+        if (p->relu) {
+            for (int64_t j = 0; j < tl->w; j++) {
+                float v = xr[j] * alpha[j] + shift[j];
+                yr[j] = v < 0.0f ? 0.0f : v;
+            }
+        } else {
+            for (int64_t j = 0; j < tl->w; j++)
+                yr[j] = xr[j] * alpha[j] + shift[j];
+        }
     }
 }
 
@@ -199,31 +228,32 @@ static void affine_apply(int64_t m, int64_t c, const affine *p,
 
 void byol__bn_apply(int64_t m, int64_t c, const float *x, const float *mean,
                     const float *rstd, const float *gamma, const float *beta,
-                    float *y)
+                    int relu, float *y)
 {
     /* x [m, c] -> y [m, c] (may alias x); mean, rstd, gamma, beta [c] */
-    affine p = { mean, rstd, NULL, gamma, beta, 0.0f };
+    affine p = { mean, rstd, NULL, gamma, beta, 0.0f, relu };
     affine_apply(m, c, &p, x, y);
 }
 
 void byol__bn_forward_eval(int64_t m, int64_t c, const float *x,
                            const float *run_mean, const float *run_var,
                            float eps, const float *gamma, const float *beta,
-                           float *y)
+                           int relu, float *y)
 {
     /* x [m, c] -> y [m, c]; rstd = 1 / sqrt(run_var + eps) in float, as
      * PyTorch's eval path computes it. */
-    affine p = { run_mean, NULL, run_var, gamma, beta, eps };
+    affine p = { run_mean, NULL, run_var, gamma, beta, eps, relu };
     affine_apply(m, c, &p, x, y);
 }
 
 void byol__bn_backward_sums(int64_t m, int64_t c, const float *x,
-                            const float *dy, const float *mean,
-                            const float *rstd, double *dsum, double *dxhat)
+                            const float *dy, const float *relu_y,
+                            const float *mean, const float *rstd,
+                            double *dsum, double *dxhat)
 {
-    /* x, dy [m, c] -> dsum [c] = sum dy, dxhat [c] = sum dy * xhat. The
-     * rstd factor is applied once to the finished dot(dy, x - mean). */
-    const pair_src p = { x, dy, mean };
+    /* x, dy, relu_y [m, c] -> dsum [c] = sum dy, dxhat [c] = sum dy * xhat.
+     * The rstd factor is applied once to the finished dot(dy, x - mean). */
+    const pair_src p = { x, dy, relu_y, mean };
     pair_sums(m, c, &p, dsum, dxhat);
     for (int64_t j = 0; j < c; j++)
         dxhat[j] *= rstd[j];
@@ -237,10 +267,10 @@ typedef struct bwd_consts {
 } bwd_consts;
 
 static void bwd_apply_tile(const tile *tl, int64_t c, const bwd_consts *p,
-                           const float *x, const float *dy, float *dx,
-                           int accum)
+                           const float *x, const float *dy, const float *y,
+                           float *dx, int accum)
 {
-    float mu[BLOCK_MAX], gmean[BLOCK_MAX], k[BLOCK_MAX], scale[BLOCK_MAX];
+    float mu[BLOCK_MAX], gmean[BLOCK_MAX], k[BLOCK_MAX], scale[BLOCK_MAX], g[BLOCK_MAX];
     const double n = (double)p->count;
     for (int64_t j = 0; j < tl->w; j++) {
         int64_t q = tl->c0 + j;
@@ -253,6 +283,8 @@ static void bwd_apply_tile(const tile *tl, int64_t c, const bwd_consts *p,
         const float *xr = x + r * c + tl->c0;
         const float *gr = dy + r * c + tl->c0;
         float *d = dx + r * c + tl->c0;
+        if (y)
+            gr = masked_row(gr, y + r * c + tl->c0, tl->w, g);
         if (accum) {
             for (int64_t j = 0; j < tl->w; j++)
                 d[j] += (gr[j] - gmean[j] - (xr[j] - mu[j]) * k[j]) * scale[j];
@@ -265,12 +297,13 @@ static void bwd_apply_tile(const tile *tl, int64_t c, const bwd_consts *p,
 
 void byol__bn_backward_apply(int64_t m, int64_t c, int64_t count,
                              const float *x, const float *dy,
-                             const float *mean, const float *rstd,
+                             const float *relu_y, const float *mean,
+                             const float *rstd,
                              const float *gamma, const double *dsum,
                              const double *dxhat, float *dx, int accum,
                              float *dgamma, float *dbeta)
 {
-    /* x, dy [m, c] -> dx [m, c] (+)= (dx may alias dy when !accum);
+    /* x, dy, relu_y [m, c] -> dx [m, c] (+)= (dx may alias dy when !accum);
      * dgamma, dbeta [c] += (skipped when NULL). count is the (possibly
      * global) number of rows the statistics were taken over. */
     bwd_consts p = { count, mean, rstd, gamma, dsum, dxhat };
@@ -280,7 +313,7 @@ void byol__bn_backward_apply(int64_t m, int64_t c, int64_t count,
     if (m * c >= BYOL__PAR_MIN)
         for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
             tile tl = tile_at(&tg, t);
-            bwd_apply_tile(&tl, c, &p, x, dy, dx, accum);
+            bwd_apply_tile(&tl, c, &p, x, dy, relu_y, dx, accum);
         }
     }
     for (int64_t j = 0; j < c; j++) {

@@ -4,9 +4,20 @@
 #include "core/internal.h"
 #include "nn/kernels.h"
 
-void byol__add_forward(int64_t len, const float *a, const float *b, float *y)
+void byol__add_forward(int64_t len, const float *a, const float *b, int relu,
+                       float *y)
 {
-    /* a, b, y [len]; y may alias a or b. */
+    /* a, b, y [len]; y may alias a or b. The fused ReLU clamps as
+     * byol__relu_forward does (NaN passes). */
+    if (relu) {
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (len >= BYOL__PAR_MIN)
+        for (int64_t i = 0; i < len; i++) {
+            float v = a[i] + b[i];
+            y[i] = v < 0.0f ? 0.0f : v;
+        }
+        return;
+    }
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
     if (len >= BYOL__PAR_MIN)
     for (int64_t i = 0; i < len; i++)

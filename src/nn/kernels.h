@@ -85,24 +85,30 @@ void byol__bn_stats(int64_t count, int64_t c, const double *sum,
                     const double *sumsq, float eps, float momentum,
                     int unbiased, float *mean, float *rstd, float *run_mean,
                     float *run_var);
-/* y[m,c] = (x[m,c] - mean[c]) * rstd[c] * gamma[c] + beta[c] */
+/* y[m,c] = (x[m,c] - mean[c]) * rstd[c] * gamma[c] + beta[c], then
+ * max(y, 0) if relu (a fused ReLU, as byol__relu_forward). */
 void byol__bn_apply(int64_t m, int64_t c, const float *x, const float *mean,
                     const float *rstd, const float *gamma, const float *beta,
-                    float *y);
+                    int relu, float *y);
 /* Eval mode: rstd from running variance. */
 void byol__bn_forward_eval(int64_t m, int64_t c, const float *x,
                            const float *run_mean, const float *run_var,
                            float eps, const float *gamma, const float *beta,
-                           float *y);
+                           int relu, float *y);
 /* Backward sums: dsum[c] = sum_m dy, dxhat_sum[c] = sum_m dy * xhat, where
- * xhat = (x - mean) * rstd. Also a reduction point. */
+ * xhat = (x - mean) * rstd. Also a reduction point. With relu_y (a fused
+ * ReLU's output, else NULL) dy is first masked as byol__relu_backward
+ * does: 0 where relu_y <= 0. */
 void byol__bn_backward_sums(int64_t m, int64_t c, const float *x,
-                            const float *dy, const float *mean,
-                            const float *rstd, double *dsum, double *dxhat);
-/* dgamma += dxhat, dbeta += dsum; dx (+)= gamma*rstd*(dy - dsum/count - xhat*dxhat/count) */
+                            const float *dy, const float *relu_y,
+                            const float *mean, const float *rstd,
+                            double *dsum, double *dxhat);
+/* dgamma += dxhat, dbeta += dsum; dx (+)= gamma*rstd*(dy - dsum/count - xhat*dxhat/count),
+ * dy masked by relu_y as above */
 void byol__bn_backward_apply(int64_t m, int64_t c, int64_t count,
                              const float *x, const float *dy,
-                             const float *mean, const float *rstd,
+                             const float *relu_y, const float *mean,
+                             const float *rstd,
                              const float *gamma, const double *dsum,
                              const double *dxhat, float *dx, int accum,
                              float *dgamma, float *dbeta);
@@ -139,8 +145,10 @@ void byol__linear_backward(int64_t n, int64_t in, int64_t out, const float *x,
                            const float *w, const float *dy, float *dx,
                            int accum, float *dw, float *db);
 
-/* ---- Residual add: y = a + b over len floats; backward is a copy/add ---- */
-void byol__add_forward(int64_t len, const float *a, const float *b, float *y);
+/* ---- Residual add: y = a + b over len floats (then max(y, 0) if relu, a
+ * fused ReLU); backward is a copy/add ---- */
+void byol__add_forward(int64_t len, const float *a, const float *b, int relu,
+                       float *y);
 /* dx (+)= dy */
 void byol__copy_grad(int64_t len, const float *dy, float *dx, int accum);
 

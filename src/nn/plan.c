@@ -23,6 +23,15 @@ int byol__relu_in_place(const byol_net *net, int32_t i)
     return s->consumers == 1 && s->op != BYOL__OP_RELU;
 }
 
+int byol__relu_fused(const byol_net *net, int32_t i)
+{
+    if (i < 2 || i >= net->nnodes || net->nodes[i].src[0] != i - 1 ||
+        !byol__relu_in_place(net, i))
+        return 0;
+    const int op = net->nodes[i - 1].op;
+    return op == BYOL__OP_BN || op == BYOL__OP_ADD;
+}
+
 /* Can an add write over input s? Only the add reads it, and no backward
  * pass reads it either: not the net's input (a caller's), not a ReLU's
  * output (its backward's mask). BatchNorm and convolution backward passes

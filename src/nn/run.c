@@ -99,13 +99,21 @@ static void to_caller(const byol__node *n, int64_t batch, const float *src, floa
 
 /* ---- forward ---------------------------------------------------------------- */
 
+/* Does node i's forward pass apply the ReLU that follows it? */
+static int applies_relu(const byol_net *net, const byol__node *n)
+{
+    return byol__relu_fused(net, (int32_t)(n - net->nodes) + 1);
+}
+
 static void bn_forward(byol_net *net, byol__node *n, int64_t batch, const float *x, int training)
 {
     int64_t m = batch * n->h * n->w;
     float *gamma = net->params + n->w_off, *beta = net->params + n->b_off;
     float *rm = net->state + n->mean_off, *rv = net->state + n->var_off;
+    const int relu = applies_relu(net, n);
     if (!training) {
-        byol__bn_forward_eval(m, n->c, x, rm, rv, net->opts.bn_eps, gamma, beta, n->out);
+        byol__bn_forward_eval(m, n->c, x, rm, rv, net->opts.bn_eps, gamma, beta, relu,
+                              n->out);
         return;
     }
     double *sum = net->bn_sums, *sumsq = sum + n->c;
@@ -113,7 +121,7 @@ static void bn_forward(byol_net *net, byol__node *n, int64_t batch, const float 
     /* Reduction point: a communicator would all-reduce sum/sumsq and m here. */
     byol__bn_stats(m, n->c, sum, sumsq, net->opts.bn_eps, net->opts.bn_momentum,
                    net->opts.bn_unbiased, n->mean, n->rstd, rm, rv);
-    byol__bn_apply(m, n->c, x, n->mean, n->rstd, gamma, beta, n->out);
+    byol__bn_apply(m, n->c, x, n->mean, n->rstd, gamma, beta, relu, n->out);
     net->counters[n->counter]++;
 }
 
@@ -130,7 +138,10 @@ static void forward_node(byol_net *net, byol__node *n, int64_t batch, int traini
         break;
     }
     case BYOL__OP_BN: bn_forward(net, n, batch, x, training); break;
-    case BYOL__OP_RELU: byol__relu_forward(batch * byol__node_size(n), x, n->out); break;
+    case BYOL__OP_RELU:
+        if (!byol__relu_fused(net, (int32_t)(n - net->nodes)))
+            byol__relu_forward(batch * byol__node_size(n), x, n->out);
+        break;
     case BYOL__OP_MAXPOOL: {
         byol__pool_geom g = pool_geom(net, n, batch);
         byol__maxpool_forward(&g, x, n->out, n->argmax);
@@ -142,7 +153,8 @@ static void forward_node(byol_net *net, byol__node *n, int64_t batch, int traini
                              n->has_bias ? net->params + n->b_off : NULL, n->out);
         break;
     case BYOL__OP_ADD:
-        byol__add_forward(batch * byol__node_size(n), x, net->nodes[n->src[1]].out, n->out);
+        byol__add_forward(batch * byol__node_size(n), x, net->nodes[n->src[1]].out,
+                          applies_relu(net, n), n->out);
         break;
     case BYOL__OP_FLATTEN: byol__flatten_forward(batch, s->h, s->w, s->c, x, n->out); break;
     case BYOL__OP_INPUT: break;
@@ -231,14 +243,18 @@ static float *grad_target(const byol_net *net, const byol__node *n, int32_t s, i
     return (s == 0 && !want_dx && skippable) ? NULL : net->nodes[s].grad;
 }
 
+/* With a fused ReLU, n->grad (the ReLU's buffer, handed down in place)
+ * still holds the ReLU's output gradient, masked here by its output, which
+ * lies in n->out. */
 static void bn_backward(byol_net *net, byol__node *n, int64_t batch, float *dx, int accum)
 {
     const byol__node *s = &net->nodes[n->src[0]];
     int64_t m = batch * n->h * n->w;
     double *dsum = net->bn_sums + 2 * n->c, *dxhat = dsum + n->c;
-    byol__bn_backward_sums(m, n->c, s->out, n->grad, n->mean, n->rstd, dsum, dxhat);
+    const float *relu_y = applies_relu(net, n) ? n->out : NULL;
+    byol__bn_backward_sums(m, n->c, s->out, n->grad, relu_y, n->mean, n->rstd, dsum, dxhat);
     /* Reduction point, as in the forward pass. */
-    byol__bn_backward_apply(m, n->c, m, s->out, n->grad, n->mean, n->rstd,
+    byol__bn_backward_apply(m, n->c, m, s->out, n->grad, relu_y, n->mean, n->rstd,
                             net->params + n->w_off, dsum, dxhat, dx, accum,
                             net->grads + n->w_off, net->grads + n->b_off);
 }
@@ -259,7 +275,11 @@ static void backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
         break;
     }
     case BYOL__OP_BN: bn_backward(net, n, batch, dx, accum); break;
-    case BYOL__OP_RELU: byol__relu_backward(batch * byol__node_size(n), n->out, n->grad, dx, accum); break;
+    case BYOL__OP_RELU:
+        /* fused into a BatchNorm: its backward masks (dx is n->grad) */
+        if (!byol__relu_fused(net, i) || s->op != BYOL__OP_BN)
+            byol__relu_backward(batch * byol__node_size(n), n->out, n->grad, dx, accum);
+        break;
     case BYOL__OP_MAXPOOL: {
         byol__pool_geom g = pool_geom(net, n, batch);
         byol__maxpool_backward(&g, n->argmax, n->grad, dx, accum);

@@ -57,7 +57,7 @@ static void test_relu(void **state)
 static void add_fwd(void *p)
 {
     ew_case *e = p;
-    byol__add_forward(e->len, e->x, e->x2, e->y);
+    byol__add_forward(e->len, e->x, e->x2, 0, e->y);
 }
 
 static void add_bwd(void *p, float *dx, int accum)
@@ -83,6 +83,14 @@ static void test_add(void **state)
     for (size_t i = 0; i < n; i++)
         assert_true(e.y[i] == e.x[i] + e.x2[i]);
     check_accum("copy_grad", add_bwd, &e, n);
+    /* The fused ReLU: exactly relu(a + b), in place over an input too, and
+     * NaN passes as through byol__relu_forward. */
+    e.x[5] = NAN;
+    byol__add_forward(e.len, e.x, e.x2, 0, e.y);
+    byol__relu_forward(e.len, e.y, e.y);
+    byol__add_forward(e.len, e.x, e.x2, 1, e.x);
+    assert_memory_equal(e.x, e.y, n * sizeof(float));
+    assert_true(isnan(e.x[5]));
     free(e.x); free(e.x2); free(e.y); free(e.dy); free(da); free(db);
 }
 

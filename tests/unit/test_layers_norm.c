@@ -1,5 +1,6 @@
 /* BatchNorm: training forward, running statistics, evaluation forward,
- * finite differences and the same bits for 1 and 2 threads. */
+ * finite differences, the same bits for 1 and 2 threads, and the fused
+ * ReLU (the same bits as BatchNorm then the ReLU kernels). */
 #include "layers_util.h"
 
 #include "core/internal.h"
@@ -55,7 +56,7 @@ static void bn_fwd(void *p)
     byol__bn_sums(b->m, b->c, b->x, b->s, b->q);
     byol__bn_stats(b->m, b->c, b->s, b->q, 1e-5f, 0.1f, 1, b->mean, b->rstd,
                    b->run_mean, b->run_var);
-    byol__bn_apply(b->m, b->c, b->x, b->mean, b->rstd, b->gamma, b->beta, b->y);
+    byol__bn_apply(b->m, b->c, b->x, b->mean, b->rstd, b->gamma, b->beta, 0, b->y);
 }
 
 static void bn_bwd(void *p, float *dx, int accum)
@@ -63,8 +64,8 @@ static void bn_bwd(void *p, float *dx, int accum)
     bn_case *b = p;
     double *ds = dbuf((size_t)b->c), *dd = dbuf((size_t)b->c);
     bn_fwd(b);
-    byol__bn_backward_sums(b->m, b->c, b->x, b->dy, b->mean, b->rstd, ds, dd);
-    byol__bn_backward_apply(b->m, b->c, b->m, b->x, b->dy, b->mean, b->rstd,
+    byol__bn_backward_sums(b->m, b->c, b->x, b->dy, NULL, b->mean, b->rstd, ds, dd);
+    byol__bn_backward_apply(b->m, b->c, b->m, b->x, b->dy, NULL, b->mean, b->rstd,
                             b->gamma, ds, dd, dx, accum, b->dgamma, b->dbeta);
     free(ds); free(dd);
 }
@@ -157,7 +158,7 @@ static void test_bn_eval(void **state)
                               sqrt((double)b.run_var[j] + 1e-5) * b.gamma[j] +
                               b.beta[j];
     byol__bn_forward_eval(37, 11, b.x, b.run_mean, b.run_var, 1e-5f, b.gamma,
-                          b.beta, b.y);
+                          b.beta, 0, b.y);
     assert_close_d("bn eval forward", b.y, ref, 37 * 11, REF_TOL);
     free(ref);
     bn_free(&b);
@@ -228,6 +229,54 @@ static void test_bn_determinism(void **state)
     }
 }
 
+
+/* BatchNorm with the ReLU fused, against BatchNorm and then
+ * byol__relu_forward / byol__relu_backward: the same bits, forward (train
+ * and eval) and backward (dx overwritten and accumulated, dgamma, dbeta).
+ * Some dy are NaN where the ReLU's output is 0: the mask must drop them
+ * as the ReLU's backward does. */
+static void test_bn_relu_fused(void **state)
+{
+    (void)state;
+    const int64_t m = 3000, c = 40;
+    const size_t len = (size_t)(m * c);
+    bn_case b;
+    bn_setup(&b, m, c, 21);
+    float *y1 = fbuf(len), *dx1 = frand(len, 30, 1.0f), *dx2 = fbuf(len);
+    float *g1 = fbuf(len), *dg = fbuf((size_t)c), *db = fbuf((size_t)c);
+    double *ds = dbuf((size_t)c), *dd = dbuf((size_t)c);
+    bn_fwd(&b);
+    byol__relu_forward((int64_t)len, b.y, y1);
+    byol__bn_apply(m, c, b.x, b.mean, b.rstd, b.gamma, b.beta, 1, b.y);
+    assert_memory_equal(y1, b.y, len * sizeof(float));
+    for (size_t i = 0; i < len; i += 7)
+        if (y1[i] == 0.0f)
+            b.dy[i] = NAN;
+    for (int accum = 0; accum < 2; accum++) {
+        memcpy(dx2, dx1, len * sizeof(float));
+        ffill(b.dgamma, (size_t)c, 0.0f), ffill(b.dbeta, (size_t)c, 0.0f);
+        ffill(dg, (size_t)c, 0.0f), ffill(db, (size_t)c, 0.0f);
+        byol__relu_backward((int64_t)len, y1, b.dy, g1, 0);
+        byol__bn_backward_sums(m, c, b.x, g1, NULL, b.mean, b.rstd, ds, dd);
+        byol__bn_backward_apply(m, c, m, b.x, g1, NULL, b.mean, b.rstd, b.gamma, ds, dd,
+                                dx1, accum, dg, db);
+        byol__bn_backward_sums(m, c, b.x, b.dy, y1, b.mean, b.rstd, ds, dd);
+        byol__bn_backward_apply(m, c, m, b.x, b.dy, y1, b.mean, b.rstd, b.gamma, ds, dd,
+                                dx2, accum, b.dgamma, b.dbeta);
+        assert_memory_equal(dx1, dx2, len * sizeof(float));
+        assert_memory_equal(dg, b.dgamma, (size_t)c * sizeof(float));
+        assert_memory_equal(db, b.dbeta, (size_t)c * sizeof(float));
+        for (size_t i = 0; i < len; i++)
+            assert_false(isnan(dx2[i]));
+    }
+    byol__bn_forward_eval(m, c, b.x, b.run_mean, b.run_var, 1e-5f, b.gamma, b.beta, 0, y1);
+    byol__relu_forward((int64_t)len, y1, y1);
+    byol__bn_forward_eval(m, c, b.x, b.run_mean, b.run_var, 1e-5f, b.gamma, b.beta, 1, b.y);
+    assert_memory_equal(y1, b.y, len * sizeof(float));
+    free(y1); free(dx1); free(dx2); free(g1); free(dg); free(db); free(ds); free(dd);
+    bn_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_bn_eval),
         cmocka_unit_test(test_bn_gradcheck),
         cmocka_unit_test(test_bn_determinism),
+        cmocka_unit_test(test_bn_relu_fused),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }
