@@ -1,15 +1,15 @@
 /* libbyol's own single-threaded SGEMM for CPUs with AVX-512F, taken by
  * gemm.c's funnel before the CBLAS provider (linalg.h).
  *
- * Why not the provider: Debian's BLIS 0.9 runs its AVX2 kernels on Zen 4
- * and allocates pack buffers per call, and both it and OpenBLAS pack the
- * im2col matrix (already a copy) once more. The shapes here are the
- * convolutions' row blocks: a few hundred rows of C against weights of
- * 64 to 512 channels. Measured single-threaded on Zen 4 against BLIS 0.9
- * (interleaved calls, best of 7): 512 x 64 x 576 (a 64-channel 3x3
- * forward) 107 vs 94 GFLOP/s; its weight gradient 64 x 576 x 512, 106 vs
- * 101; 128 x 1152 x 512, 107 vs 92; a 1x1 convolution 4096 x 256 x 64,
- * 88 vs 64; the largest 3x3 products within 5 % either way.
+ * Why not the provider: the convolutions' products are row blocks of a few
+ * hundred rows against weights of 64 to 512 channels, called thousands of
+ * times a step. BLIS 0.9 touches fresh pages in these calls (its page
+ * faults were 2-3 % of the exact resnet18 step); this kernel keeps one
+ * pack buffer per thread. Single-threaded on Zen 4,
+ * interleaved with BLIS 0.9 (best of 7, GFLOP/s, peak 117): 512 x 64 x 576
+ * (a 64-channel 3x3 forward block) 111 vs 105; weight gradients
+ * 128 x 1152 x 512 and 256 x 2304 x 512, 105 vs 90 and 101 vs 85; the
+ * 512-channel products within 2 % either way (docs/PERFORMANCE.md).
  *
  * Scheme (Goto's, with A read in place): B is packed, per block of KC
  * rows and NC columns, into panels of NR = 32 columns, zero-padded; A is
@@ -41,7 +41,7 @@
 #define COPY_LDA 1024
 #define ROW_PAD (KC + 16)
 
-/* B panels of one block, per thread: allocated at a thread's first call,
+/* B panels of one block and a tile's copied rows of A, per thread: allocated at a thread's first call,
  * freed when it exits (the key's destructor); the thread-local pointer
  * keeps it reachable for leak checkers meanwhile. */
 static pthread_key_t pack_key;
@@ -61,7 +61,7 @@ static float *pack_buffer(void)
     pthread_once(&pack_once, make_key);
     if (!pack_key_ok)
         return NULL;
-    float *p = aligned_alloc(64, ((size_t)KC * (NC + NR) + MR * ROW_PAD) * sizeof(float));
+    float *p = aligned_alloc(64, ((size_t)KC * NC + MR * ROW_PAD) * sizeof(float));
     if (p && pthread_setspecific(pack_key, p) != 0) {
         free(p);
         p = NULL;
@@ -190,7 +190,7 @@ int byol__sgemm_avx512(int trans_a, int trans_b, int64_t m, int64_t n,
             const int64_t kc = k - pc < KC ? k - pc : KC;
             pack_b(b + pc * ldb + jc, ldb, kc, nc, bp);
             block(m, nc, kc, alpha, a + pc * acs, ars, acs, bp,
-                  bp + KC * (NC + NR), pc == 0 ? beta : 1.0f, c + jc, ldc);
+                  bp + KC * NC, pc == 0 ? beta : 1.0f, c + jc, ldc);
         }
     }
     return 1;

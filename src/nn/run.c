@@ -99,7 +99,7 @@ static void to_caller(const byol__node *n, int64_t batch, const float *src, floa
 
 /* ---- forward ---------------------------------------------------------------- */
 
-/* Does node i's forward pass apply the ReLU that follows it? */
+/* Does node n's forward pass apply the ReLU that follows it? */
 static int applies_relu(const byol_net *net, const byol__node *n)
 {
     return byol__relu_fused(net, (int32_t)(n - net->nodes) + 1);
