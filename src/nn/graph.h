@@ -130,7 +130,7 @@ static inline int64_t byol__node_size(const byol__node *n) { return n->c * n->h 
 /* May ReLU node i overwrite its input (nothing else reads it)? */
 int byol__relu_in_place(const byol_net *net, int32_t i);
 /* Is node i a ReLU fused into node i-1, a BatchNorm or residual add whose
- * output it overwrites? Then that node's forward pass clamps at 0 and the
+ * output it overwrites (and not the net's output)? Then that node's forward pass clamps at 0 and the
  * ReLU's is skipped; after a BatchNorm, the ReLU's backward pass is done
  * inside BatchNorm's (run.c). */
 int byol__relu_fused(const byol_net *net, int32_t i);

@@ -25,8 +25,10 @@ int byol__relu_in_place(const byol_net *net, int32_t i)
 
 int byol__relu_fused(const byol_net *net, int32_t i)
 {
-    if (i < 2 || i >= net->nnodes || net->nodes[i].src[0] != i - 1 ||
-        !byol__relu_in_place(net, i))
+    /* Not the net's output: byol__nn_backward points the output's gradient
+     * at the caller's dy, which the node before would never see. */
+    if (i < 2 || i >= net->nnodes || i == net->output ||
+        net->nodes[i].src[0] != i - 1 || !byol__relu_in_place(net, i))
         return 0;
     const int op = net->nodes[i - 1].op;
     return op == BYOL__OP_BN || op == BYOL__OP_ADD;
@@ -35,7 +37,9 @@ int byol__relu_fused(const byol_net *net, int32_t i)
 /* Can an add write over input s? Only the add reads it, and no backward
  * pass reads it either: not the net's input (a caller's), not a ReLU's
  * output (its backward's mask). BatchNorm and convolution backward passes
- * read their inputs, not their outputs; an add reads neither. In a ResNet
+ * read their inputs, not their outputs (a BatchNorm with a fused ReLU reads
+ * its output, but that output's one reader is the ReLU); an add reads
+ * neither. In a ResNet
  * block this is the last BatchNorm's output, one activation per block
  * (700 MB of resnet50's at batch 32). */
 static int add_may_overwrite(const byol_net *net, int32_t s)

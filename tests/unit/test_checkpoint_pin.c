@@ -12,8 +12,9 @@
  * order: the static link resolves libbyol's calls to it, and the pinned bytes
  * are those of libbyol's own code on any x86-64 machine and any provider.
  * libbyol's own AVX-512 GEMM (which would take the products before CBLAS)
- * is turned off for the same reason; the AVX-512 direct convolution stays
- * bit-identical to the loop (conv_direct.h), so nothing else changes.
+ * is turned off for the same reason, and with it every AVX-512 kernel; the
+ * recipes pin im2col, and the one other AVX-512 path they could take, the
+ * direct convolution, is bit-identical to the loop (conv_direct.h).
  *
  * The only byte allowed to differ is the library version in the metadata,
  * which the test substitutes. To record the files again (only when a change
