@@ -3,7 +3,7 @@
 
 With --peak it first measures the machine's multiply-add peak on the same
 thread count (bench/peak.c: register-only fp32 FMAs, and bf16 dot products
-where the CPU has AVX512_BF16), printed as
+on AMX tiles or with AVX512_BF16, where the CPU has them), printed as
 
   PEAK threads=<n> fp32_gflops=<x> fp32_isa=<isa> bf16_gflops=<y> bf16_isa=<isa>
 

@@ -9,15 +9,21 @@
  *   {"threads": n, "fp32_gflops": x, "fp32_isa": "avx512f",
  *    "bf16_gflops": y, "bf16_isa": "avx512bf16"}
  * fp32 runs on the widest of AVX-512F, AVX2+FMA or scalar the CPU has;
- * bf16 (vdpbf16ps: bf16 pairs summed into fp32) only where the CPU has
- * AVX512_BF16, else bf16_gflops is 0 and bf16_isa "none". A FLOP is a
- * multiply or an add, so one fp32 lane of an FMA is 2 and one fp32 lane of
- * vdpbf16ps is 4. The choice is made at run time: the program runs on any
- * x86-64 CPU. */
-#define _POSIX_C_SOURCE 200809L
+ * bf16 on AMX tiles (tdpbf16ps) where the CPU and Linux allow them, else
+ * on vdpbf16ps (bf16 pairs summed into fp32) where the CPU has
+ * AVX512_BF16, else bf16_gflops is 0 and bf16_isa "none": the faster unit
+ * libbyol's bf16 products run on. A FLOP is a multiply or an add, so one
+ * fp32 lane of an FMA is 2, one fp32 lane of vdpbf16ps 4, one tdpbf16ps
+ * of 16 x 16 sums over 32 products 16384. The choice is made at run time:
+ * the program runs on any x86-64 CPU. */
+#define _DEFAULT_SOURCE /* syscall */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include <omp.h>
 
@@ -89,6 +95,51 @@ static __attribute__((target("avx512f,avx512bf16"))) float bf16_avx512(void)
         acc[0] = _mm512_add_ps(acc[0], acc[c]);
     return _mm512_reduce_add_ps(acc[0]);
 }
+
+/* Four independent tile sums (tmm0-3) of the same two operand tiles: the
+ * multiply unit, not the loads, is timed. */
+enum { AMX_ITERS = 1 << 12 };
+
+static __attribute__((target("amx-tile,amx-bf16"))) float bf16_amx(void)
+{
+    static const struct {
+        unsigned char palette, start, reserved[14];
+        unsigned short colsb[16];
+        unsigned char rows[16];
+    } cfg = { .palette = 1, .colsb = { 64, 64, 64, 64, 64, 64 }, .rows = { 16, 16, 16, 16, 16, 16 } };
+    static _Alignas(64) unsigned short ones[16 * 32];
+    static _Alignas(64) float out[16 * 16];
+    for (int i = 0; i < 16 * 32; i++)
+        ones[i] = 0x3f80; /* 1.0 */
+    _tile_loadconfig(&cfg);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_loadd(4, ones, 64);
+    _tile_loadd(5, ones, 64);
+    for (int i = 0; i < AMX_ITERS; i++) {
+        _tile_dpbf16ps(0, 4, 5);
+        _tile_dpbf16ps(1, 4, 5);
+        _tile_dpbf16ps(2, 4, 5);
+        _tile_dpbf16ps(3, 4, 5);
+    }
+    _tile_stored(0, out, 64);
+    _tile_release();
+    return out[0];
+}
+
+/* Linux hands out AMX state only on request; without it a tile instruction
+ * raises SIGILL. */
+static int amx_usable(void)
+{
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    return __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") &&
+           syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+#else
+    return 0;
+#endif
+}
 #endif
 
 static float fp32_scalar(void)
@@ -150,23 +201,30 @@ int main(int argc, char **argv)
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     double seconds = argc > 2 ? atof(argv[2]) : 1.0;
     kernel_fn fp32 = fp32_scalar, bf16 = NULL;
-    const char *fp32_isa = "scalar";
+    const char *fp32_isa = "scalar", *bf16_isa = "none";
+    double bf16_flops = 0;
     int lanes = 1;
 #ifdef HAVE_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) {
         fp32 = fp32_avx512, fp32_isa = "avx512f", lanes = 16;
-        if (__builtin_cpu_supports("avx512bf16"))
-            bf16 = bf16_avx512;
+        if (__builtin_cpu_supports("avx512bf16")) {
+            bf16 = bf16_avx512, bf16_isa = "avx512bf16";
+            bf16_flops = 4 * (double)ITERS * CHAINS * 16;
+        }
+        if (bf16 && amx_usable()) {
+            bf16 = bf16_amx, bf16_isa = "amx-bf16";
+            bf16_flops = 4 * 16384 * (double)AMX_ITERS;
+        }
     } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         fp32 = fp32_avx2, fp32_isa = "avx2", lanes = 8;
     }
 #endif
     const double per_call = (double)ITERS * CHAINS * lanes;
     double g32 = gflops(fp32, 2 * per_call, threads, seconds);
-    double g16 = bf16 ? gflops(bf16, 4 * (double)ITERS * CHAINS * 16, threads, seconds) : 0;
+    double g16 = bf16 ? gflops(bf16, bf16_flops, threads, seconds) : 0;
     printf("{\"threads\": %d, \"fp32_gflops\": %.1f, \"fp32_isa\": \"%s\", "
            "\"bf16_gflops\": %.1f, \"bf16_isa\": \"%s\"}\n",
-           threads, g32, fp32_isa, g16, bf16 ? "avx512bf16" : "none");
+           threads, g32, fp32_isa, g16, bf16_isa);
     return 0;
 }

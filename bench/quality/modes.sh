@@ -21,7 +21,7 @@ EPOCHS=${MODES_EPOCHS:-1}
 TOL=${TOL:-0.5}
 COMMON=(--preset fashion-mnist --threads 2)
 MODES=("nn.conv_algo=im2col" "nn.conv_algo=winograd" "nn.conv_algo=winograd2"
-       "nn.precision=bf16")
+       "nn.precision=bf16" "nn.conv_algo=im2col nn.precision=bf16")
 
 if [ ! -f "$DATA/train-images-idx3-ubyte.gz" ]; then
     echo "modes: Fashion-MNIST not found in $DATA (apt-get install dataset-fashion-mnist," \
@@ -33,7 +33,7 @@ json() { sed -n "s/.*\"$2\":\\([^,}]*\\).*/\\1/p" "$1"; }
 
 base="" status=0
 for mode in "${MODES[@]}"; do
-    dir=$OUT/${mode//[=.]/_}
+    dir=$OUT/${mode//[=. ]/_}
     "$BYOL" pretrain --data "$DATA" "${COMMON[@]}" --set "$mode" --epochs "$EPOCHS" --force \
         --checkpoint-every 0 --quiet --out "$dir"
     "$BYOL" eval --data "$DATA" --test-data "$DATA" "${COMMON[@]}" \

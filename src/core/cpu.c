@@ -1,18 +1,24 @@
-/* CPU features, detected at run time: a kernel compiled for AVX-512 runs
- * only where the CPU and the operating system support it, whatever the
- * build machine had.
+/* CPU features, detected at run time: a kernel compiled for AVX-512 or
+ * AMX runs only where the CPU and the operating system support it, whatever
+ * the build machine had.
  *
- * BYOL_CPU_DISABLE, a comma-separated list of "avx512" and "avx512bf16",
- * turns features off as if the CPU lacked them (turning avx512 off turns
- * avx512bf16 off too), so the fallbacks can run on a CPU that has them. It
+ * BYOL_CPU_DISABLE, a comma-separated list of "avx512", "avx512bf16" and
+ * "amx", turns features off as if the CPU lacked them (each turns off the
+ * ones after it too), so the fallbacks can run on a CPU that has them. It
  * is read once, at the first question. */
+#define _DEFAULT_SOURCE /* syscall */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "internal.h"
 
-static int forced = -1;   /* -1: detect; 0 or 1: set by byol__cpu_force_avx512 */
+static int forced = -1;     /* -1: detect; 0 or 1: set by byol__cpu_force_avx512 */
+static int forced_amx = -1; /* -1: detect; 0 or 1: set by byol__cpu_force_amx */
 
 /* Is feature listed in BYOL_CPU_DISABLE? */
 static int disabled(const char *feature)
@@ -28,8 +34,23 @@ static int disabled(const char *feature)
     return 0;
 }
 
-/* Bit 0: AVX-512F, bit 1: AVX512_BF16, as the CPU and BYOL_CPU_DISABLE
- * allow. Computed once; two threads racing compute the same value. */
+/* May this process use AMX tile data? Linux hands out the 8 KiB of tile
+ * state only on request (arch_prctl ARCH_REQ_XCOMP_PERM for
+ * XFEATURE_XTILEDATA); a tile instruction without it raises SIGILL. The
+ * permission is the whole process's, and asking again is harmless. */
+static int amx_permitted(void)
+{
+#if defined(__linux__) && defined(__x86_64__) && defined(SYS_arch_prctl)
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
+                   18 /* XFEATURE_XTILEDATA */) == 0;
+#else
+    return 0;
+#endif
+}
+
+/* Bit 0: AVX-512F, bit 1: AVX512_BF16, bit 2: AMX-BF16 tiles, as the CPU,
+ * the OS and BYOL_CPU_DISABLE allow. Computed once; two threads racing
+ * compute the same value. */
 static int detected(void)
 {
     static atomic_int features = -1;
@@ -43,8 +64,12 @@ static int detected(void)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && !disabled("avx512")) {
         f = 1;
-        if (__builtin_cpu_supports("avx512bf16") && !disabled("avx512bf16"))
+        if (__builtin_cpu_supports("avx512bf16") && !disabled("avx512bf16")) {
             f |= 2;
+            if (__builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") &&
+                !disabled("amx") && amx_permitted())
+                f |= 4;
+        }
     }
 #endif
     atomic_store(&features, f);
@@ -59,6 +84,16 @@ int byol__cpu_avx512(void)
 int byol__cpu_bf16(void)
 {
     return byol__cpu_avx512() && (detected() & 2);
+}
+
+int byol__cpu_amx(void)
+{
+    return byol__cpu_bf16() && (detected() & 4) && forced_amx != 0;
+}
+
+void byol__cpu_force_amx(int on)
+{
+    forced_amx = on < 0 ? -1 : on > 0;
 }
 
 void byol__cpu_force_avx512(int on)

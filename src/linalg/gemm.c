@@ -173,28 +173,38 @@ int64_t byol__gemm_blocks(int64_t m, int64_t n, int64_t k, int64_t *blk)
     return (len + *blk - 1) / *blk;
 }
 
-void byol__gemm_block(int64_t i, int64_t blk, int trans_a, int trans_b,
-                      int64_t m, int64_t n, int64_t k, float alpha,
-                      const float *a, int64_t lda, const float *b, int64_t ldb,
-                      float beta, float *c, int64_t ldc)
+void byol__gemm_block_with(byol__gemm_fn f, int64_t i, int64_t blk,
+                           int trans_a, int trans_b, int64_t m, int64_t n,
+                           int64_t k, float alpha, const float *a, int64_t lda,
+                           const float *b, int64_t ldb, float beta, float *c,
+                           int64_t ldc)
 {
     /* block i of byol__gemm_blocks' cut of C[m,n]: rows or columns
      * [i*blk, i*blk + blk) */
     if (m >= n) {
         int64_t o = i * blk, w = min64(blk, m - o);
-        byol__gemm_serial(trans_a, trans_b, w, n, k, alpha,
-                          at(a, trans_a, lda, o, 0), lda, b, ldb, beta,
-                          c + o * ldc, ldc);
+        f(trans_a, trans_b, w, n, k, alpha, at(a, trans_a, lda, o, 0), lda, b,
+          ldb, beta, c + o * ldc, ldc);
     } else {
         int64_t o = i * blk, w = min64(blk, n - o);
-        byol__gemm_serial(trans_a, trans_b, m, w, k, alpha, a, lda,
-                          at(b, trans_b, ldb, 0, o), ldb, beta, c + o, ldc);
+        f(trans_a, trans_b, m, w, k, alpha, a, lda, at(b, trans_b, ldb, 0, o),
+          ldb, beta, c + o, ldc);
     }
 }
 
-void byol__gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                float alpha, const float *a, int64_t lda, const float *b,
-                int64_t ldb, float beta, float *c, int64_t ldc)
+void byol__gemm_block(int64_t i, int64_t blk, int trans_a, int trans_b,
+                      int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *b, int64_t ldb,
+                      float beta, float *c, int64_t ldc)
+{
+    byol__gemm_block_with(byol__gemm_serial, i, blk, trans_a, trans_b, m, n,
+                          k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void byol__gemm_with(byol__gemm_fn f, int trans_a, int trans_b, int64_t m,
+                     int64_t n, int64_t k, float alpha, const float *a,
+                     int64_t lda, const float *b, int64_t ldb, float beta,
+                     float *c, int64_t ldc)
 {
     /* C[m,n] = alpha op(A) op(B) + beta C over the fixed blocks */
     int64_t blk;
@@ -203,6 +213,14 @@ void byol__gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
     if (nb > 1)
     for (int64_t i = 0; i < nb; i++)
-        byol__gemm_block(i, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b,
-                         ldb, beta, c, ldc);
+        byol__gemm_block_with(f, i, blk, trans_a, trans_b, m, n, k, alpha, a,
+                              lda, b, ldb, beta, c, ldc);
+}
+
+void byol__gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                float alpha, const float *a, int64_t lda, const float *b,
+                int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    byol__gemm_with(byol__gemm_serial, trans_a, trans_b, m, n, k, alpha, a,
+                    lda, b, ldb, beta, c, ldc);
 }

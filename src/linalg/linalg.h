@@ -50,6 +50,22 @@ void byol__gemm_block(int64_t i, int64_t blk, int trans_a, int trans_b,
                       int64_t m, int64_t n, int64_t k, float alpha,
                       const float *a, int64_t lda, const float *b, int64_t ldb,
                       float beta, float *c, int64_t ldc);
+/* A single-threaded product with byol__gemm_serial's arguments: that one,
+ * or one that rounds the operands to bf16 (nn/gemm_bf16.c). byol__gemm and
+ * byol__gemm_block with the pieces computed by f. */
+typedef void (*byol__gemm_fn)(int trans_a, int trans_b, int64_t m, int64_t n,
+                              int64_t k, float alpha, const float *a,
+                              int64_t lda, const float *b, int64_t ldb,
+                              float beta, float *c, int64_t ldc);
+void byol__gemm_with(byol__gemm_fn f, int trans_a, int trans_b, int64_t m,
+                     int64_t n, int64_t k, float alpha, const float *a,
+                     int64_t lda, const float *b, int64_t ldb, float beta,
+                     float *c, int64_t ldc);
+void byol__gemm_block_with(byol__gemm_fn f, int64_t i, int64_t blk,
+                           int trans_a, int trans_b, int64_t m, int64_t n,
+                           int64_t k, float alpha, const float *a, int64_t lda,
+                           const float *b, int64_t ldb, float beta, float *c,
+                           int64_t ldc);
 /* byol__gemm with every CBLAS int argument limited to `limit` (INT_MAX in
  * byol__gemm): larger products are cut into pieces. */
 void byol__gemm_limited(int64_t limit, int trans_a, int trans_b, int64_t m,

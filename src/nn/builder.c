@@ -21,26 +21,25 @@ void byol__net_opts_from(byol__net_opts *o, const byol_config *cfg)
     o->conv_winograd = !strcmp(algo, "winograd2") ? 2
                        : !strcmp(algo, "winograd") || (!strcmp(algo, "auto") && byol__cpu_avx512()) ? 4
                        : 0;
-    /* bf16 runs in the Winograd products only, so it needs them and the CPU's
-     * bf16 instructions; else fp32. Each line is said once per process, not
-     * per net. With bf16 operands F(4x4)'s transforms put the error at 3-7 %
-     * of the largest output, F(2x2)'s at 0.5 % (tests/unit/test_layers_conv.c),
+    /* bf16 runs in every convolution's and Linear layer's products where
+     * the CPU has bf16 instructions (convolutions of at most 32 taps x
+     * input channels, such as the RGB stem, keep their direct fp32
+     * kernel: conv_direct.c); else fp32. Each line is said once per process, not per
+     * net. With bf16 operands F(4x4)'s transforms put the error at 3-7 % of
+     * the largest output, F(2x2)'s at 0.5 % (tests/unit/test_layers_conv.c),
      * so bf16 takes F(2x2). */
     static atomic_int told_tiles, told_fp32;
     o->bf16 = 0;
     if (!strcmp(byol__cfg_str(cfg, BYOL__K_NN_PRECISION), "bf16")) {
-        o->bf16 = o->conv_winograd && byol__cpu_bf16();
+        o->bf16 = byol__cpu_bf16();
         if (o->bf16 && o->conv_winograd == 4 && !atomic_exchange(&told_tiles, 1))
             byol__log(BYOL_LOG_INFO, "nn.precision=bf16 runs Winograd F(2x2,3x3) "
                       "(nn.conv_algo=winograd2): F(4x4)'s error in bf16 is 3-7 %%");
-        if (o->bf16)
+        if (o->bf16 && o->conv_winograd)
             o->conv_winograd = 2;
         if (!o->bf16 && !atomic_exchange(&told_fp32, 1))
-            byol__log(BYOL_LOG_INFO, "nn.precision=bf16 computes in fp32 here: %s",
-                      !o->conv_winograd ? "it applies to Winograd convolutions, and "
-                                          "nn.conv_algo resolved to im2col"
-                                        : "this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE "
-                                          "turns it off)");
+            byol__log(BYOL_LOG_INFO, "nn.precision=bf16 computes in fp32 here: this CPU has "
+                      "no AVX512_BF16 (or BYOL_CPU_DISABLE turns it off)");
     }
 }
 

@@ -46,7 +46,7 @@ typedef struct byol__conv_geom {
     int64_t stride, pad;    /* same stride and symmetric zero pad on H and W */
     int64_t oh, ow;         /* output [n, oh, ow, cout]; filled by byol__conv_geom_init */
     int32_t winograd;       /* 2 or 4: 3x3 stride-1 layers that fit run as Winograd F(mxm, 3x3) */
-    int32_t bf16;           /* Winograd's products in bf16 (only where byol__cpu_bf16()) */
+    int32_t bf16;           /* products in bf16 (nn.precision=bf16, where byol__cpu_bf16()) */
 } byol__conv_geom;
 /* Computes oh/ow; returns 0, or -1 if the output would be empty. */
 int byol__conv_geom_init(byol__conv_geom *g);
@@ -139,11 +139,20 @@ void byol__avgpool_backward(int64_t n, int64_t hw, int64_t c, const float *dy,
 
 /* ---- Linear: y [n, out] = x [n, in] * w[out, in]^T + b[out] (b may be NULL) */
 void byol__linear_forward(int64_t n, int64_t in, int64_t out, const float *x,
-                          const float *w, const float *b, float *y);
-/* dw += dy^T x, db += sum dy (db may be NULL), dx (+)= dy w (dx may be NULL) */
+                          const float *w, const float *b, float *y, int bf16);
+/* dw += dy^T x, db += sum dy (db may be NULL), dx (+)= dy w (dx may be NULL).
+ * bf16: the products take bf16 operands (byol__gemm_bf16_serial). */
 void byol__linear_backward(int64_t n, int64_t in, int64_t out, const float *x,
                            const float *w, const float *dy, float *dx,
-                           int accum, float *dw, float *db);
+                           int accum, float *dw, float *db, int bf16);
+
+/* ---- bf16 GEMM (gemm_bf16.c) --------------------------------------------
+ * byol__gemm_serial's product with the operands rounded to bf16 (nearest
+ * even) and fp32 sums, on AMX tiles or vdpbf16ps, where byol__cpu_bf16(),
+ * alpha is 1 and n a multiple of 16; elsewhere it is byol__gemm_serial. */
+void byol__gemm_bf16_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                            float alpha, const float *a, int64_t lda, const float *b,
+                            int64_t ldb, float beta, float *c, int64_t ldc);
 
 /* ---- Residual add: y = a + b over len floats (then max(y, 0) if relu, a
  * fused ReLU); backward is a copy/add ---- */

@@ -150,7 +150,8 @@ static void forward_node(byol_net *net, byol__node *n, int64_t batch, int traini
     case BYOL__OP_AVGPOOL: byol__avgpool_forward(batch, s->h * s->w, s->c, x, n->out); break;
     case BYOL__OP_LINEAR:
         byol__linear_forward(batch, s->c, n->c, x, net->params + n->w_off,
-                             n->has_bias ? net->params + n->b_off : NULL, n->out);
+                             n->has_bias ? net->params + n->b_off : NULL, n->out,
+                             net->opts.bf16);
         break;
     case BYOL__OP_ADD:
         byol__add_forward(batch * byol__node_size(n), x, net->nodes[n->src[1]].out,
@@ -289,7 +290,7 @@ static void backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
     case BYOL__OP_LINEAR:
         byol__linear_backward(batch, s->c, n->c, s->out, net->params + n->w_off, n->grad, dx,
                               accum, net->grads + n->w_off,
-                              n->has_bias ? net->grads + n->b_off : NULL);
+                              n->has_bias ? net->grads + n->b_off : NULL, net->opts.bf16);
         break;
     case BYOL__OP_ADD:
         byol__copy_grad(batch * byol__node_size(n), n->grad, dx, accum);

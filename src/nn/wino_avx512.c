@@ -94,7 +94,7 @@ static const tile_fn table[4][13] = TILE_TABLE(t);
 #define TARGET_BF16 __attribute__((target("avx512f,avx512bf16")))
 
 typedef struct mm16_args {
-    int64_t k2, ars, aps, n;   /* pairs of k; a's row and pair strides, c's row (elements) */
+    int64_t k2, ars, aps, n, ldc;   /* pairs of k; a's row and pair strides; b's and c's rows */
     const uint16_t *a, *b;
     float *c;
     int accumulate;
@@ -109,7 +109,7 @@ static inline __attribute__((always_inline)) TARGET_BF16 void tile16(int R, int 
     const uint16_t *a = m->a, *b = m->b;
     for (int r = 0; r < R; r++)
         for (int v = 0; v < V; v++)
-            acc[r * V + v] = m->accumulate ? _mm512_loadu_ps(m->c + r * m->n + 16 * v)
+            acc[r * V + v] = m->accumulate ? _mm512_loadu_ps(m->c + r * m->ldc + 16 * v)
                                            : _mm512_setzero_ps();
     for (int64_t p = 0; p < m->k2; p++, b += 2 * m->n) {
         __m512bh w[4];
@@ -125,7 +125,7 @@ static inline __attribute__((always_inline)) TARGET_BF16 void tile16(int R, int 
     }
     for (int r = 0; r < R; r++)
         for (int v = 0; v < V; v++)
-            _mm512_storeu_ps(m->c + r * m->n + 16 * v, acc[r * V + v]);
+            _mm512_storeu_ps(m->c + r * m->ldc + 16 * v, acc[r * V + v]);
 }
 
 #define U(R, V) \
@@ -135,19 +135,24 @@ static const tile16_fn table16[4][13] = TILE_TABLE(u);
 
 TARGET_BF16 void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a,
                                         int64_t ars, int64_t aps, const uint16_t *b, float *c,
-                                        int accumulate)
+                                        int64_t ldc, int accumulate)
 {
     /* a [m, k] bf16 (pair p of row r at r * ars + p * aps), b [k/2, n, 2]
-     * bf16 -> c [m, n] fp32 (+)= a b */
+     * bf16 -> c [m, n] fp32 (rows ldc apart) (+)= a b */
+    if (byol__cpu_amx()) {
+        byol__wino_matmul_amx(m, n, k, a, ars, aps, b, c, ldc, accumulate);
+        return;
+    }
     const int64_t vtot = n / 16;
-    mm16_args t = { .k2 = k / 2, .ars = ars, .aps = aps, .n = n, .accumulate = accumulate };
+    mm16_args t = { .k2 = k / 2, .ars = ars, .aps = aps, .n = n, .ldc = ldc,
+                    .accumulate = accumulate };
     for (int64_t v0 = 0; v0 < vtot; v0 += 4) {
         const int v = vtot - v0 < 4 ? (int)(vtot - v0) : 4, rm = rmax[v - 1];
         for (int64_t r0 = 0; r0 < m; r0 += rm) {
             int r = m - r0 < rm ? (int)(m - r0) : rm;
             t.a = a + r0 * ars;
             t.b = b + 32 * v0;
-            t.c = c + r0 * n + 16 * v0;
+            t.c = c + r0 * ldc + 16 * v0;
             table16[v - 1][r](&t);
         }
     }
@@ -183,6 +188,37 @@ TARGET_BF16 void byol__wino_to_bf16(int64_t n, const float *x, uint16_t *y)
         __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + i));
         _mm256_storeu_si256((__m256i *)(y + i), (__m256i)h);
     }
+}
+
+TARGET void byol__words_transpose16(const uint16_t *src, int64_t ld, uint32_t *dst,
+                                    int64_t ldd)
+{
+    /* 16 x 16 words: row p at src + p * ld (uint16_t) -> row i at dst +
+     * i * ldd (words), dst[i][p] = src[p][i], by the 4-step butterfly of
+     * 32-, 64- and 128-bit interleaves */
+    __m512i r[16], t[16];
+    for (int p = 0; p < 16; p++)
+        r[p] = _mm512_loadu_si512(src + p * ld);
+    for (int p = 0; p < 16; p += 2) {
+        t[p] = _mm512_unpacklo_epi32(r[p], r[p + 1]);
+        t[p + 1] = _mm512_unpackhi_epi32(r[p], r[p + 1]);
+    }
+    for (int p = 0; p < 16; p += 4)
+        for (int j = 0; j < 2; j++) {
+            r[p + 2 * j] = _mm512_unpacklo_epi64(t[p + j], t[p + j + 2]);
+            r[p + 2 * j + 1] = _mm512_unpackhi_epi64(t[p + j], t[p + j + 2]);
+        }
+    for (int p = 0; p < 16; p += 8)
+        for (int j = 0; j < 4; j++) {
+            t[p + j] = _mm512_shuffle_i32x4(r[p + j], r[p + j + 4], 0x88);
+            t[p + j + 4] = _mm512_shuffle_i32x4(r[p + j], r[p + j + 4], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
+    }
+    for (int i = 0; i < 16; i++)
+        _mm512_storeu_si512(dst + i * ldd, r[i]);
 }
 
 /* ---- the products in fp32 ---------------------------------------------------- */
@@ -433,15 +469,20 @@ int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t a
 
 /* Never called: byol__cpu_bf16() is 0 off x86-64. */
 void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a, int64_t ars,
-                            int64_t aps, const uint16_t *b, float *c, int accumulate)
+                            int64_t aps, const uint16_t *b, float *c, int64_t ldc, int accumulate)
 {
-    (void)m, (void)n, (void)k, (void)a, (void)ars, (void)aps, (void)b, (void)c,
+    (void)m, (void)n, (void)k, (void)a, (void)ars, (void)aps, (void)b, (void)c, (void)ldc,
         (void)accumulate;
 }
 
 void byol__wino_to_bf16(int64_t n, const float *x, uint16_t *y)
 {
     (void)n, (void)x, (void)y;
+}
+
+void byol__words_transpose16(const uint16_t *src, int64_t ld, uint32_t *dst, int64_t ldd)
+{
+    (void)src, (void)ld, (void)dst, (void)ldd;
 }
 
 void byol__wino_pairs_bf16(int64_t planes, int64_t k, int64_t n, float *u)

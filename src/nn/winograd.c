@@ -386,7 +386,7 @@ static void run_block(const wino *q, const pass *p, int64_t t0, int64_t nt, floa
             uint16_t *va16 = (uint16_t *)(v + xi * lv);
             byol__wino_to_bf16(nt * cin, va, va16);
             byol__wino_matmul_bf16(nt, cout, cin, va16, cin, 2,
-                                   (const uint16_t *)p->u + xi * cin * cout, mc, 0);
+                                   (const uint16_t *)p->u + xi * cin * cout, mc, cout, 0);
         } else if (!byol__wino_matmul(nt, cout, cin, va, cin, 1, ub, mc, 0)) {
             byol__gemm_serial(0, 0, nt, cout, cin, 1.0f, va, cin, ub, cout, 0.0f, mc, cout);
         }
@@ -504,7 +504,7 @@ static void wgrad_products(const wino *q, int64_t nt, float *v, float *dm, float
             byol__wino_pairs_bf16(1, k, cin, va);
             byol__wino_pairs_bf16(1, k, cout, b);
             byol__wino_matmul_bf16(cin, cout, k, (const uint16_t *)va, 2, 2 * cin,
-                                   (const uint16_t *)b, c, 1);
+                                   (const uint16_t *)b, c, cout, 1);
         } else if (!byol__wino_matmul(cin, cout, nt, va, 1, cin, b, c, 1)) {
             byol__gemm_serial(1, 0, cin, cout, nt, 1.0f, va, cin, b, cout, 1.0f, c, cout);
         }

@@ -167,13 +167,19 @@ run 0 "pretrain --epochs 2 (24 images, batch 8)" "$BYOL" pretrain --data "$T/tra
 check "--epochs 2 made 6 steps" grep -q '"step":6,' <(tail -n 1 "$T/epochs/metrics.jsonl")
 
 # nn.precision=bf16 (at half width cnn-small's 3x3 layers have 16k channels,
-# so they run Winograd) on this CPU, and forced down to each fallback by
-# BYOL_CPU_DISABLE: every run completes and records the modes it ran.
+# so they run Winograd) on this CPU (AMX tiles where it has them), and forced
+# down to each fallback by BYOL_CPU_DISABLE: every run completes and records
+# the modes it ran.
 BF16=("${TINY[@]}" --set "net.width=0.5 nn.precision=bf16" --steps 2 --quiet)
 run 0 "pretrain with nn.precision=bf16" "$BYOL" pretrain --data "$T/train" "${BF16[@]}" --out "$T/bf16"
 "$BYOL" info "$T/bf16/checkpoint.safetensors" > "$T/out" 2>&1
 check "the checkpoint records its modes" grep -qE "^modes +nn.conv_algo=\S+ nn.precision=(bf16|fp32)$" "$T/out"
 bf16_here=$(grep -c "^modes.*nn.precision=bf16" "$T/out")
+run 0 "pretrain with nn.precision=bf16, BYOL_CPU_DISABLE=amx" env BYOL_CPU_DISABLE=amx \
+  "$BYOL" pretrain --data "$T/train" "${BF16[@]}" --out "$T/noamx"
+"$BYOL" info "$T/noamx/checkpoint.safetensors" > "$T/out" 2>&1
+check "without AMX it ran the same modes (bf16 on vdpbf16ps where the CPU has it)" \
+  test "$(grep -c "^modes.*nn.precision=bf16" "$T/out")" -eq "$bf16_here"
 run 0 "pretrain with nn.precision=bf16, BYOL_CPU_DISABLE=avx512bf16" env BYOL_CPU_DISABLE=avx512bf16 \
   "$BYOL" pretrain --data "$T/train" "${BF16[@]}" --out "$T/nobf16"
 "$BYOL" info "$T/nobf16/checkpoint.safetensors" > "$T/out" 2>&1

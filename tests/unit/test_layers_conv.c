@@ -440,18 +440,149 @@ static void test_conv_winograd_bf16(void **state)
         print_message("      skipped: this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE)\n");
         return;
     }
-    for (size_t s = 0; s < N_WINO_SPECS; s++) {
-        byol__conv_geom g = wino_specs[s].g;
-        g.winograd = 2;
-        g.bf16 = 1;
-        conv_case c;
-        conv_setup(&c, g, wino_specs[s].bias, (uint32_t)(80 + s));
-        char name[96];
-        snprintf(name, sizeof name, "winograd F(2) bf16 %s", wino_specs[s].name);
-        conv_check_ref_tol(name, &c, WINO_BF16_TOL);
-        check_accum(name, conv_bwd, &c, conv_xlen(&c.g));
-        conv_free(&c);
+    /* on AMX tiles where the CPU has them, then on vdpbf16ps */
+    for (int amx = byol__cpu_amx(); amx >= 0; amx--) {
+        byol__cpu_force_amx(amx);
+        for (size_t s = 0; s < N_WINO_SPECS; s++) {
+            byol__conv_geom g = wino_specs[s].g;
+            g.winograd = 2;
+            g.bf16 = 1;
+            conv_case c;
+            conv_setup(&c, g, wino_specs[s].bias, (uint32_t)(80 + s));
+            char name[96];
+            snprintf(name, sizeof name, "winograd F(2) bf16%s %s", amx ? " AMX" : "",
+                     wino_specs[s].name);
+            conv_check_ref_tol(name, &c, WINO_BF16_TOL);
+            check_accum(name, conv_bwd, &c, conv_xlen(&c.g));
+            conv_free(&c);
+        }
     }
+    byol__cpu_force_amx(-1);
+}
+
+/* nn.precision=bf16 in the layers Winograd leaves to im2col GEMMs
+ * (gemm_bf16.c): stride 2, 1x1 (straight to the GEMM), and 3x3 stride 1
+ * with Winograd not asked for. Within the bf16 bound of the
+ * Winograd test, and not within fp32's (the products did run in bf16). */
+static void test_conv_im2col_bf16(void **state)
+{
+    (void)state;
+    if (!byol__cpu_bf16()) {
+        print_message("      skipped: this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE)\n");
+        return;
+    }
+    static const conv_spec specs[] = {
+        { "3x3 s2 p1", { 2, 9, 8, 16, 32, 3, 3, 2, 1, 0, 0, 0, 1 }, 1 },
+        { "1x1 s1 p0", { 2, 6, 5, 32, 16, 1, 1, 1, 0, 0, 0, 0, 1 }, 1 },
+        { "1x1 s2 p0", { 2, 7, 6, 48, 32, 1, 1, 2, 0, 0, 0, 0, 1 }, 0 },
+        { "3x3 s1 p1", { 3, 40, 37, 16, 16, 3, 3, 1, 1, 0, 0, 0, 1 }, 0 },
+    };
+    for (int amx = byol__cpu_amx(); amx >= 0; amx--) {
+        byol__cpu_force_amx(amx);
+        for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+            conv_case c;
+            conv_setup(&c, specs[s].g, specs[s].bias, (uint32_t)(60 + s));
+            char name[96];
+            snprintf(name, sizeof name, "im2col bf16%s %s", amx ? " AMX" : "", specs[s].name);
+            conv_check_ref_tol(name, &c, WINO_BF16_TOL);
+            check_accum(name, conv_bwd, &c, conv_xlen(&c.g));
+            /* forward against fp32's: the bf16 rounding shows */
+            size_t ny = conv_ylen(&c.g);
+            float *y16 = fbuf(ny);
+            conv_fwd(&c);
+            memcpy(y16, c.y, ny * sizeof(float));
+            c.g.bf16 = 0;
+            conv_fwd(&c);
+            assert_true(tu_rel_err(y16, c.y, ny, &(double){ 0 }) > 1e-5);
+            free(y16);
+            conv_free(&c);
+        }
+    }
+    byol__cpu_force_amx(-1);
+}
+
+/* The bf16 product kernels alone (AMX tiles where the CPU has them, and
+ * vdpbf16ps) against double sums of the same bf16 operands, on every edge
+ * of their blocking: rows past 16 and 32, 16 or 32 columns left, k in
+ * partial groups of 32 and past the AMX kernel's 512-k pieces, and both
+ * layouts of a (pairs along rows, as the forward's; rows along pairs, as
+ * the weight gradient's). Products of bf16 are exact in fp32, so only the
+ * sums round: at most k * 2^-24 of the sum of |terms| each, far below
+ * any indexing error. */
+static uint16_t bf16_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (uint16_t)(u >> 16);   /* truncated: exactly a bf16 value */
+}
+
+static double bf16_value(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static void check_matmul_bf16(int64_t m, int64_t n, int64_t k, int pair_major, int accum)
+{
+    float *af = frand((size_t)(m * k), (uint32_t)(m * 7 + k), 1.0f);
+    float *bf = frand((size_t)(k * n), (uint32_t)(n * 5 + k), 1.0f);
+    const int64_t ldc = n + 16 * pair_major;   /* rows of c apart: n, or more */
+    float *c0 = frand((size_t)(m * ldc), (uint32_t)(m + n), 1.0f), *c = fbuf((size_t)(m * ldc));
+    uint16_t *a = malloc((size_t)(m * k) * 2), *b = malloc((size_t)(k * n) * 2);
+    assert_true(a && b);
+    /* a's pair p of row r at r * ars + p * aps; b [k/2, n, 2] */
+    const int64_t ars = pair_major ? 2 : k, aps = pair_major ? 2 * m : 2;
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t p = 0; p < k; p++)
+            a[r * ars + (p / 2) * aps + p % 2] = bf16_bits(af[r * k + p]);
+    for (int64_t p = 0; p < k; p++)
+        for (int64_t j = 0; j < n; j++)
+            b[((p / 2) * n + j) * 2 + p % 2] = bf16_bits(bf[p * n + j]);
+    memcpy(c, c0, (size_t)(m * ldc) * sizeof(float));
+    byol__wino_matmul_bf16(m, n, k, a, ars, aps, b, c, ldc, accum);
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < n; j++) {
+            double s = accum ? c0[r * ldc + j] : 0, mag = fabs(s);
+            for (int64_t p = 0; p < k; p++) {
+                double t = bf16_value(a[r * ars + (p / 2) * aps + p % 2]) *
+                           bf16_value(b[((p / 2) * n + j) * 2 + p % 2]);
+                s += t;
+                mag += fabs(t);
+            }
+            double err = fabs(c[r * ldc + j] - s);
+            if (err > (double)(k + 1) * 0x1p-24 * mag + 1e-30)
+                fail_msg("bf16 product m=%lld n=%lld k=%lld %s%s: c[%lld][%lld] = %g, want %g",
+                         (long long)m, (long long)n, (long long)k,
+                         pair_major ? "pair-major" : "row-major", accum ? " accum" : "",
+                         (long long)r, (long long)j, (double)c[r * ldc + j], s);
+            if (j + 1 == n)
+                for (int64_t e = n; e < ldc; e++)   /* between rows: untouched */
+                    assert_true(c[r * ldc + e] == c0[r * ldc + e]);
+        }
+    free(af), free(bf), free(c0), free(c), free(a), free(b);
+}
+
+static void test_matmul_bf16(void **state)
+{
+    (void)state;
+    if (!byol__cpu_bf16()) {
+        print_message("      skipped: this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE)\n");
+        return;
+    }
+    static const int64_t ms[] = { 1, 7, 16, 17, 32, 45 }, ns[] = { 16, 32, 48, 80 };
+    static const int64_t ks[] = { 2, 16, 32, 34, 62, 1026 };
+    if (!byol__cpu_amx())
+        print_message("      no AMX tiles on this CPU: vdpbf16ps only\n");
+    for (int amx = byol__cpu_amx(); amx >= 0; amx--) {
+        byol__cpu_force_amx(amx);
+        for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
+            for (size_t j = 0; j < sizeof ns / sizeof *ns; j++)
+                for (size_t l = 0; l < sizeof ks / sizeof *ks; l++)
+                    check_matmul_bf16(ms[i], ns[j], ks[l], (int)(i + l) % 2, (int)(j % 2));
+    }
+    byol__cpu_force_amx(-1);
 }
 
 /* Geometries Winograd leaves to im2col, even when asked for it. */
@@ -508,6 +639,8 @@ int main(void)
         cmocka_unit_test(test_conv_direct_bits),
         cmocka_unit_test(test_conv_winograd),
         cmocka_unit_test(test_conv_winograd_bf16),
+        cmocka_unit_test(test_matmul_bf16),
+        cmocka_unit_test(test_conv_im2col_bf16),
         cmocka_unit_test(test_conv_winograd_fits),
         cmocka_unit_test(test_conv_winograd_determinism),
     };

@@ -8,24 +8,25 @@
 typedef struct lin_case {
     int64_t n, in, out;
     float *x, *w, *b, *y, *dy, *dw, *db;
+    int bf16;
 } lin_case;
 
 static void lin_fwd(void *p)
 {
     lin_case *l = p;
-    byol__linear_forward(l->n, l->in, l->out, l->x, l->w, l->b, l->y);
+    byol__linear_forward(l->n, l->in, l->out, l->x, l->w, l->b, l->y, l->bf16);
 }
 
 static void lin_bwd(void *p, float *dx, int accum)
 {
     lin_case *l = p;
     byol__linear_backward(l->n, l->in, l->out, l->x, l->w, l->dy, dx, accum,
-                          l->dw, l->b ? l->db : NULL);
+                          l->dw, l->b ? l->db : NULL, l->bf16);
 }
 
 static void lin_check(int bias)
 {
-    lin_case l = { 5, 7, 4, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+    lin_case l = { 5, 7, 4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 };
     size_t nx = 35, nw = 28, ny = 20;
     l.x = frand(nx, 1, 1.0f);
     l.w = frand(nw, 2, 1.0f);
@@ -64,6 +65,63 @@ static void test_linear(void **state)
     lin_check(0);
 }
 
+/* nn.precision=bf16: the three products with bf16 operands
+ * (gemm_bf16.c), against double references, on AMX tiles where the CPU
+ * has them and on vdpbf16ps. bf16 keeps 8 significant bits, so each
+ * product is off by up to 2^-8 relative; the sums of 96 of them stay
+ * within 1e-2 of the largest value, and further than fp32's 1e-5 (the
+ * rounding did happen). */
+static void lin_bf16_case(int64_t n, int64_t in, int64_t out)
+{
+    lin_case l = { n, in, out, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1 };
+    size_t nx = (size_t)(n * in), nw = (size_t)(out * in), ny = (size_t)(n * out);
+    l.x = frand(nx, 11, 1.0f);
+    l.w = frand(nw, 12, 1.0f);
+    l.b = frand((size_t)out, 13, 1.0f);
+    l.y = fbuf(ny);
+    l.dy = frand(ny, 14, 1.0f);
+    l.dw = fbuf(nw);
+    l.db = fbuf((size_t)out);
+    ffill(l.dw, nw, 0.0f);
+    ffill(l.db, (size_t)out, 0.0f);
+    double *y = dbuf(ny), *dx = dbuf(nx), *dw = dbuf(nw);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t o = 0; o < out; o++) {
+            y[i * out + o] = l.b[o];
+            for (int64_t k = 0; k < in; k++) {
+                y[i * out + o] += (double)l.x[i * in + k] * l.w[o * in + k];
+                dx[i * in + k] += (double)l.dy[i * out + o] * l.w[o * in + k];
+                dw[o * in + k] += (double)l.dy[i * out + o] * l.x[i * in + k];
+            }
+        }
+    float *gx = fbuf(nx);
+    lin_fwd(&l);
+    lin_bwd(&l, gx, 0);
+    assert_close_d("linear bf16 forward", l.y, y, ny, 1e-2);
+    assert_close_d("linear bf16 dx", gx, dx, nx, 1e-2);
+    assert_close_d("linear bf16 dw", l.dw, dw, nw, 1e-2);
+    float *yf = to_float(y, ny);
+    assert_true(tu_rel_err(l.y, yf, ny, &(double){ 0 }) > 1e-5);
+    check_accum("linear bf16 dx", lin_bwd, &l, nx);
+    free(l.x); free(l.w); free(l.b); free(l.y); free(l.dy); free(l.dw);
+    free(l.db); free(y); free(dx); free(dw); free(gx); free(yf);
+}
+
+static void test_linear_bf16(void **state)
+{
+    (void)state;
+    if (!byol__cpu_bf16()) {
+        print_message("      skipped: this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE)\n");
+        return;
+    }
+    for (int amx = byol__cpu_amx(); amx >= 0; amx--) {
+        byol__cpu_force_amx(amx);
+        lin_bf16_case(6, 96, 32);    /* head-like: few rows, wide */
+        lin_bf16_case(70, 33, 48);   /* odd in: padded pairs */
+    }
+    byol__cpu_force_amx(-1);
+}
+
 static void test_colsum(void **state)
 {
     (void)state;
@@ -87,6 +145,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_linear_bf16),
         cmocka_unit_test(test_colsum),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);

@@ -1,7 +1,8 @@
 /* GEMM (byol__gemm, byol__gemm_limited) against a direct double reference:
  * transposes, padded leading dimensions, splits by a size limit, threaded
- * blocks (the same bits for 1 and 2 threads) and an empty k; and libbyol's
- * own AVX-512 kernel against the same reference and the CBLAS provider. */
+ * blocks (the same bits for 1 and 2 threads) and an empty k; libbyol's
+ * own AVX-512 kernel against the same reference and the CBLAS provider;
+ * and the bf16 GEMM against a double reference of bf16-rounded operands. */
 #include "layers_util.h"
 
 #include "core/internal.h"
@@ -183,6 +184,83 @@ static void test_gemm_own_declines(void **state)
         assert_true(c[i] == 7.0f);
 }
 
+/* ---- bf16 operands (nn/gemm_bf16.c) ------------------------------------ */
+
+/* f rounded to bf16 (nearest even; finite inputs), as a double; f itself
+ * where the GEMM computes in fp32. */
+static double bf16_round(float f, int rounds)
+{
+    if (!rounds)
+        return f;
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    float r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
+
+/* C = op(A) op(B) + beta C against double sums of the operands rounded to
+ * bf16: products of bf16 are exact, so only the fp32 sums round, by at
+ * most (k + 1) 2^-24 of the sum of |terms| per entry (2k + 2 bounds
+ * fp32's GEMM, whose products round too). A wrong rounding (truncation
+ * instead of nearest, or none) or a wrong index is far above that. */
+static void bf16_case(int ta, int tb, int64_t m, int64_t n, int64_t k, float beta)
+{
+    const int rounds = n % 16 == 0;   /* else the GEMM is fp32's */
+    const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
+    float *a = frand((size_t)((ta ? k : m) * lda), (uint32_t)(m + 3 * k), 1.0f);
+    float *b = frand((size_t)((tb ? n : k) * ldb), (uint32_t)(n + 5 * k), 1.0f);
+    float *c = frand((size_t)(m * ldc), (uint32_t)(m * n), 1.0f);
+    float *c0 = fbuf((size_t)(m * ldc));
+    memcpy(c0, c, (size_t)(m * ldc) * sizeof(float));
+    byol__gemm_bf16_serial(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double s = beta == 0.0f ? 0.0 : (double)beta * c0[i * ldc + j], mag = fabs(s);
+            for (int64_t p = 0; p < k; p++) {
+                double t = bf16_round(ta ? a[p * lda + i] : a[i * lda + p], rounds) *
+                           bf16_round(tb ? b[j * ldb + p] : b[p * ldb + j], rounds);
+                s += t;
+                mag += fabs(t);
+            }
+            if (fabs(c[i * ldc + j] - s) > (double)(2 * k + 2) * 0x1p-24 * mag)
+                fail_msg("bf16 gemm ta=%d tb=%d m=%lld n=%lld k=%lld beta=%g: c[%lld][%lld] "
+                         "= %.9g, want %.9g", ta, tb, (long long)m, (long long)n, (long long)k,
+                         beta, (long long)i, (long long)j, (double)c[i * ldc + j], s);
+        }
+    for (int64_t i = 0; i < m; i++)   /* the padding of C untouched */
+        for (int64_t j = n; j < ldc; j++)
+            assert_true(c[i * ldc + j] == c0[i * ldc + j]);
+    free(a), free(b), free(c), free(c0);
+}
+
+/* Every transpose, odd k, k past one 512-deep panel, n past one 256-wide
+ * panel, m past one 128-row panel; beta 0, 1 and 0.5; on AMX tiles where
+ * the CPU has them and on vdpbf16ps. n = 24 (not a multiple of 16) is
+ * left to fp32's GEMM. */
+static void test_gemm_bf16(void **state)
+{
+    (void)state;
+    if (!byol__cpu_bf16()) {
+        print_message("      skipped: this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE)\n");
+        return;
+    }
+    for (int amx = byol__cpu_amx(); amx >= 0; amx--) {
+        byol__cpu_force_amx(amx);
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                bf16_case(ta, tb, 5, 16, 7, 0.0f);
+                bf16_case(ta, tb, 37, 48, 64, 1.0f);
+                bf16_case(ta, tb, 130, 32, 33, 0.5f);
+                bf16_case(ta, tb, 20, 272, 40, 0.0f);
+                bf16_case(ta, tb, 17, 32, 1030, 0.0f);
+                bf16_case(ta, tb, 9, 24, 10, 1.0f);
+            }
+    }
+    byol__cpu_force_amx(-1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_gemm_blocked),
         cmocka_unit_test(test_gemm_own_kernel),
         cmocka_unit_test(test_gemm_own_declines),
+        cmocka_unit_test(test_gemm_bf16),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }
