@@ -12,7 +12,7 @@ fwdbwd_resnet18_cifar_b64, fwdbwd_cnn_small_b256, byol_step_resnet18_cifar_b64,
 byol_step_cnn_small_b256, byol_step_resnet18_cifar_w025_b256,
 byol_step_resnet50_b32) at the default settings, the ResNet cases again in
 the exact mode (EXACT_SETTINGS, named <case>_exact) and, where the CPU has
-AVX512_BF16, the resnet18 cases in bf16 (BF16_SETTINGS, <case>_bf16), then
+AVX512_BF16, again in bf16 (BF16_SETTINGS, <case>_bf16), then
 bench/torch_peer.py (with /usr/bin/python3, when torch is importable there)
 for the same cases, prints a table and one machine-readable line per case:
 
@@ -73,10 +73,11 @@ CASES = ["fwdbwd_resnet18_cifar_b64", "fwdbwd_cnn_small_b256",
 EXACT_SETTINGS = ["nn.conv_algo=im2col"]
 EXACT_CASES = ["fwdbwd_resnet18_cifar_b64", "byol_step_resnet18_cifar_b64",
                "byol_step_resnet50_b32"]
-# And the resnet18 cases with bf16 products, where the CPU has AVX512_BF16
+# And the ResNet cases with bf16 products, where the CPU has AVX512_BF16
 # (named <case>_bf16; their % of peak is against the bf16 peak).
 BF16_SETTINGS = ["nn.precision=bf16"]
-BF16_CASES = ["fwdbwd_resnet18_cifar_b64", "byol_step_resnet18_cifar_b64"]
+BF16_CASES = ["fwdbwd_resnet18_cifar_b64", "byol_step_resnet18_cifar_b64",
+              "byol_step_resnet50_b32"]
 # pipeline_*: the loader (1 worker) feeding a byol_step case's step; img/s
 # as above, the time spent waiting for a batch included.
 PIPELINE_CASES = ["pipeline_cifar10_w025_b256"]

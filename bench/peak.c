@@ -28,6 +28,7 @@
 #include <omp.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define HAVE_X86 1
 #endif
@@ -106,9 +107,11 @@ static __attribute__((target("amx-tile,amx-bf16"))) float bf16_amx(void)
         unsigned char palette, start, reserved[14];
         unsigned short colsb[16];
         unsigned char rows[16];
-    } cfg = { .palette = 1, .colsb = { 64, 64, 64, 64, 64, 64 }, .rows = { 16, 16, 16, 16, 16, 16 } };
-    static _Alignas(64) unsigned short ones[16 * 32];
-    static _Alignas(64) float out[16 * 16];
+    } cfg = { .palette = 1,
+              .colsb = { 64, 64, 64, 64, 64, 64 },
+              .rows = { 16, 16, 16, 16, 16, 16 } };
+    _Alignas(64) unsigned short ones[16 * 32];
+    _Alignas(64) float out[16 * 16];
     for (int i = 0; i < 16 * 32; i++)
         ones[i] = 0x3f80; /* 1.0 */
     _tile_loadconfig(&cfg);
@@ -129,12 +132,20 @@ static __attribute__((target("amx-tile,amx-bf16"))) float bf16_amx(void)
     return out[0];
 }
 
-/* Linux hands out AMX state only on request; without it a tile instruction
- * raises SIGILL. */
+/* AMX-TILE and AMX-BF16 (CPUID leaf 7, EDX bits 24 and 22; read directly,
+ * as compilers before clang 18 know no "amx" for __builtin_cpu_supports),
+ * the OS saving tile state (XCR0 bits 17 and 18), and Linux's permission,
+ * which it hands out only on request: without it a tile instruction raises
+ * SIGILL. */
 static int amx_usable(void)
 {
 #if defined(__linux__) && defined(SYS_arch_prctl)
-    return __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") &&
+    unsigned a, b, c, d, lo, hi;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || (~d & (1u << 22 | 1u << 24)))
+        return 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    return (lo & (3u << 17)) == (3u << 17) &&
            syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
 #else
     return 0;

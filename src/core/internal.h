@@ -47,11 +47,11 @@ int byol__num_threads(void);
 int byol__cpu_avx512(void);
 void byol__cpu_force_avx512(int on);
 /* Does it run AVX512_BF16 code (vdpbf16ps)? Never where byol__cpu_avx512()
- * says no. Does it run AMX-BF16 tiles (and has Linux granted their state)?
- * Never where byol__cpu_bf16() says no. All answer no for what
- * BYOL_CPU_DISABLE lists (cpu.c). byol__cpu_force_amx turns the tiles off
- * (0), back on where usable (1) or returns to detection (-1), as
- * byol__cpu_force_avx512 does. */
+ * says no. Does it run AMX-BF16 tiles (and has Linux granted their state:
+ * the first question asks for it)? Never where byol__cpu_bf16() says no.
+ * All answer no for what BYOL_CPU_DISABLE lists (cpu.c).
+ * byol__cpu_force_amx(0) turns the tiles off, any other value returns to
+ * detection; as byol__cpu_force_avx512, for a program's set-up. */
 int byol__cpu_bf16(void);
 int byol__cpu_amx(void);
 void byol__cpu_force_amx(int on);

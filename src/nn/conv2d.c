@@ -329,13 +329,6 @@ static void zero(int64_t len, float *x)
         x[i] = 0.0f;
 }
 
-/* The single-threaded product of g's GEMMs: with bf16 operands under
- * nn.precision=bf16 (gemm_bf16.c), else fp32. */
-static byol__gemm_fn conv_mm(const byol__conv_geom *g)
-{
-    return g->bf16 ? byol__gemm_bf16_serial : byol__gemm_serial;
-}
-
 /* y rows [m0, m0+rows) = im2col(x) wt (+ bias), one block per thread
  * iteration: im2col of the block, then its GEMM while the block is hot.
  * wt [K, cout] is wp's transpose (conv_direct.h), so the GEMM reads the
@@ -355,7 +348,7 @@ static void forward_chunk(const byol__conv_geom *g, const float *x,
         if (bias)
             for (int64_t i = 0; i < r; i++)
                 memcpy(yb + i * cout, bias, (size_t)cout * sizeof(float));
-        conv_mm(g)(0, 0, r, cout, k, 1.0f, cb, k, wt, cout, bias ? 1.0f : 0.0f, yb, cout);
+        byol__mm(g->bf16)(0, 0, r, cout, k, 1.0f, cb, k, wt, cout, bias ? 1.0f : 0.0f, yb, cout);
     }
 }
 
@@ -370,7 +363,7 @@ void byol__conv2d_forward(const byol__conv_geom *g, const float *x, const float 
     if (is_pointwise(g)) {
         if (bias)
             fill_rows(m, cout, bias, y);
-        byol__gemm_with(conv_mm(g), 0, 1, m, cout, k, 1.0f, x, k, wp, k,
+        byol__gemm_with(byol__mm(g->bf16), 0, 1, m, cout, k, 1.0f, x, k, wp, k,
                         bias ? 1.0f : 0.0f, y, cout);
         return;
     }
@@ -394,9 +387,9 @@ static void backward_pointwise(const byol__conv_geom *g, const float *x,
                             int accum, float *dw)
 {
     const int64_t m = conv_m(g), cin = g->cin, cout = g->cout;
-    byol__gemm_with(conv_mm(g), 1, 0, cout, cin, m, 1.0f, dy, cout, x, cin, 1.0f, dw, cin);
+    byol__gemm_with(byol__mm(g->bf16), 1, 0, cout, cin, m, 1.0f, dy, cout, x, cin, 1.0f, dw, cin);
     if (dx)
-        byol__gemm_with(conv_mm(g), 0, 0, m, cin, cout, 1.0f, dy, cout, wp, cin,
+        byol__gemm_with(byol__mm(g->bf16), 0, 0, m, cin, cout, 1.0f, dy, cout, wp, cin,
                         accum ? 1.0f : 0.0f, dx, cin);
 }
 
@@ -418,7 +411,7 @@ static void dw_chunk(const byol__conv_geom *g, const float *x,
         for (int64_t b = 0; b < nb; b++) {
             int64_t r0 = b * blk, r = rows - r0 < blk ? rows - r0 : blk;
             im2col(g, x, m0 + r0, r, col + r0 * k);
-            conv_mm(g)(1, 0, k, cout, r, 1.0f, col + r0 * k, k, dyc + r0 * cout, cout, beta,
+            byol__mm(g->bf16)(1, 0, k, cout, r, 1.0f, col + r0 * k, k, dyc + r0 * cout, cout, beta,
                        dwt + b * slot, cout);
         }
         return;
@@ -432,7 +425,7 @@ static void dw_chunk(const byol__conv_geom *g, const float *x,
     const int64_t nwb = byol__gemm_blocks(k, cout, rows, &wblk);
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < nwb; b++)
-        byol__gemm_block_with(conv_mm(g), b, wblk, 1, 0, k, cout, rows, 1.0f, col, k, dyc,
+        byol__gemm_block_with(byol__mm(g->bf16), b, wblk, 1, 0, k, cout, rows, 1.0f, col, k, dyc,
                               cout, beta, dwt, cout);
 }
 
@@ -449,7 +442,7 @@ static void dx_chunk(const byol__conv_geom *g, const float *wp,
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < nb; b++) {
         int64_t r0 = b * blk, r = rows - r0 < blk ? rows - r0 : blk;
-        conv_mm(g)(0, 0, r, k, cout, 1.0f, dyc + r0 * cout, cout, wp, k, 0.0f, col + r0 * k,
+        byol__mm(g->bf16)(0, 0, r, k, cout, 1.0f, dyc + r0 * cout, cout, wp, k, 0.0f, col + r0 * k,
                    k);
     }
 #pragma omp for schedule(static)

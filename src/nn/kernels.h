@@ -148,11 +148,17 @@ void byol__linear_backward(int64_t n, int64_t in, int64_t out, const float *x,
 
 /* ---- bf16 GEMM (gemm_bf16.c) --------------------------------------------
  * byol__gemm_serial's product with the operands rounded to bf16 (nearest
- * even) and fp32 sums, on AMX tiles or vdpbf16ps, where byol__cpu_bf16(),
- * alpha is 1 and n a multiple of 16; elsewhere it is byol__gemm_serial. */
+ * even) and fp32 sums, on AMX tiles or vdpbf16ps, where byol__cpu_bf16()
+ * and alpha is 1; elsewhere it is byol__gemm_serial. */
 void byol__gemm_bf16_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                             float alpha, const float *a, int64_t lda, const float *b,
                             int64_t ldb, float beta, float *c, int64_t ldc);
+/* A layer's single-threaded product: with bf16 operands when bf16, else
+ * fp32 (byol__gemm_serial). */
+static inline byol__gemm_fn byol__mm(int bf16)
+{
+    return bf16 ? byol__gemm_bf16_serial : byol__gemm_serial;
+}
 
 /* ---- Residual add: y = a + b over len floats (then max(y, 0) if relu, a
  * fused ReLU); backward is a copy/add ---- */

@@ -15,19 +15,13 @@ static void fill_rows(int64_t n, int64_t out, const float *b, float *y)
         memcpy(y + r * out, b, (size_t)out * sizeof(float));
 }
 
-/* The products' single-threaded GEMM: bf16 operands, or fp32. */
-static byol__gemm_fn linear_mm(int bf16)
-{
-    return bf16 ? byol__gemm_bf16_serial : byol__gemm_serial;
-}
-
 void byol__linear_forward(int64_t n, int64_t in, int64_t out, const float *x,
                           const float *w, const float *b, float *y, int bf16)
 {
     /* x [n, in], w [out, in], b [out] -> y [n, out] = x w^T + b */
     if (b)
         fill_rows(n, out, b, y);
-    byol__gemm_with(linear_mm(bf16), 0, 1, n, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f,
+    byol__gemm_with(byol__mm(bf16), 0, 1, n, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f,
                     y, out);
 }
 
@@ -37,10 +31,10 @@ void byol__linear_backward(int64_t n, int64_t in, int64_t out, const float *x,
 {
     /* dy [n, out] -> dw [out, in] += dy^T x, db [out] += sum_n dy,
      * dx [n, in] (+)= dy w */
-    byol__gemm_with(linear_mm(bf16), 1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+    byol__gemm_with(byol__mm(bf16), 1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
     if (db)
         byol__colsum_add(n, out, dy, db);
     if (dx)
-        byol__gemm_with(linear_mm(bf16), 0, 0, n, in, out, 1.0f, dy, out, w, in,
+        byol__gemm_with(byol__mm(bf16), 0, 0, n, in, out, 1.0f, dy, out, w, in,
                         accum ? 1.0f : 0.0f, dx, in);
 }

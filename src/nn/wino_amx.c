@@ -141,6 +141,7 @@ TARGET_AMX static void run_block(const block *k)
     const int two_rows = k->mr > 16, two_cols = k->nc > 16, groups = (k->np + KP - 1) / KP;
     int64_t s0, s1 = 0, s2 = 0, s3 = 0;
     float *p0 = c_tile(k, 0, 0, stage[0], &s0), *p1 = NULL, *p2 = NULL, *p3 = NULL;
+    __asm__ volatile("" ::: "memory");
     C_LOAD(0, p0, s0);
     if (two_cols) {
         p1 = c_tile(k, 0, 1, stage[1], &s1);
@@ -157,6 +158,9 @@ TARGET_AMX static void run_block(const block *k)
     for (int q = 0; q < groups; q++) {
         int64_t bs;
         const uint16_t *b = b_group(k, q, bt, &bs);
+        /* gcc's tile loads are asm without a memory operand: the stores
+         * that filled ap, bt and stage must happen before them */
+        __asm__ volatile("" ::: "memory");
         const uint32_t *a = k->ap + (int64_t)q * 32 * KP;
         _tile_loadd(4, a, KP * 4);
         _tile_loadd(6, b, bs);

@@ -463,7 +463,8 @@ static void test_conv_winograd_bf16(void **state)
 /* nn.precision=bf16 in the layers Winograd leaves to im2col GEMMs
  * (gemm_bf16.c): stride 2, 1x1 (straight to the GEMM), and 3x3 stride 1
  * with Winograd not asked for. Within the bf16 bound of the
- * Winograd test, and not within fp32's (the products did run in bf16). */
+ * Winograd test, and not within fp32's (the products did run in bf16);
+ * the same bits on 1 and 3 threads. */
 static void test_conv_im2col_bf16(void **state)
 {
     (void)state;
@@ -495,6 +496,14 @@ static void test_conv_im2col_bf16(void **state)
             conv_fwd(&c);
             assert_true(tu_rel_err(y16, c.y, ny, &(double){ 0 }) > 1e-5);
             free(y16);
+            /* the same bits on 1 and 3 threads */
+            c.g.bf16 = 1;
+            conv_out o1 = conv_run(&c, 1), o3 = conv_run(&c, 3);
+            assert_memory_equal(o1.y, o3.y, ny * sizeof(float));
+            assert_memory_equal(o1.dx, o3.dx, conv_xlen(&c.g) * sizeof(float));
+            assert_memory_equal(o1.dw, o3.dw, conv_wlen(&c.g) * sizeof(float));
+            conv_out_free(&o1);
+            conv_out_free(&o3);
             conv_free(&c);
         }
     }

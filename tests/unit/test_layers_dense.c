@@ -68,9 +68,10 @@ static void test_linear(void **state)
 /* nn.precision=bf16: the three products with bf16 operands
  * (gemm_bf16.c), against double references, on AMX tiles where the CPU
  * has them and on vdpbf16ps. bf16 keeps 8 significant bits, so each
- * product is off by up to 2^-8 relative; the sums of 96 of them stay
- * within 1e-2 of the largest value, and further than fp32's 1e-5 (the
- * rounding did happen). */
+ * product is off by up to 2^-8 relative; the sums stay within 1e-2 of the
+ * largest value, and further than fp32's 1e-5 (the rounding did happen).
+ * The forward's bits are the same on 1 and 3 threads (64 x 512 x 256 is
+ * cut into blocks). */
 static void lin_bf16_case(int64_t n, int64_t in, int64_t out)
 {
     lin_case l = { n, in, out, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1 };
@@ -103,6 +104,16 @@ static void lin_bf16_case(int64_t n, int64_t in, int64_t out)
     float *yf = to_float(y, ny);
     assert_true(tu_rel_err(l.y, yf, ny, &(double){ 0 }) > 1e-5);
     check_accum("linear bf16 dx", lin_bwd, &l, nx);
+    /* the same bits on 1 and 3 threads */
+    float *y1 = fbuf(ny);
+    byol__set_threads(1);
+    lin_fwd(&l);
+    memcpy(y1, l.y, ny * sizeof(float));
+    byol__set_threads(3);
+    lin_fwd(&l);
+    byol__set_threads(2);
+    assert_memory_equal(y1, l.y, ny * sizeof(float));
+    free(y1);
     free(l.x); free(l.w); free(l.b); free(l.y); free(l.dy); free(l.dw);
     free(l.db); free(y); free(dx); free(dw); free(gx); free(yf);
 }
@@ -117,7 +128,8 @@ static void test_linear_bf16(void **state)
     for (int amx = byol__cpu_amx(); amx >= 0; amx--) {
         byol__cpu_force_amx(amx);
         lin_bf16_case(6, 96, 32);    /* head-like: few rows, wide */
-        lin_bf16_case(70, 33, 48);   /* odd in: padded pairs */
+        lin_bf16_case(70, 33, 48);   /* odd in: padded pairs, dx 33 wide */
+        lin_bf16_case(64, 512, 256); /* several blocks */
     }
     byol__cpu_force_amx(-1);
 }
