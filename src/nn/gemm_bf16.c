@@ -123,7 +123,7 @@ static TARGET_BF16 void pack_pairs_t(const float *src, int64_t ld, int64_t rows,
                                                  _mm512_maskz_loadu_ps(lanes(have), s));
                 _mm512_store_si512(blk + 32 * i, (__m512i)h);
             }
-            byol__words_transpose16(blk, 32, turned, 16);
+            byol__transpose16_32(blk, 16, 16, 16, turned, 16);
             for (int64_t q = 0; q < 16 && p / 2 + q < rows2 / 2; q++)
                 memcpy(dst + ((p / 2 + q) * w + j) * 2, turned + 16 * q, 64);
         }

@@ -72,8 +72,8 @@ static void pack_a(const uint16_t *a, int64_t ars, int64_t aps, int64_t r0, int 
             const int have_r = mr - r < 16 ? mr - r : 16;
             const uint16_t *src = a + (r0 + r) * ars + (p0 + q * KP) * aps;
             uint32_t *dst = ap + (q * 32 + r) * KP;
-            if (have_p == KP && have_r == 16 && ars == 2)
-                byol__words_transpose16(src, aps, dst, KP);
+            if (ars == 2)   /* rows adjacent along each pair: turned over */
+                byol__transpose16_32(src, aps / 2, have_p, have_r, dst, KP);
             else
                 for (int p = 0; p < have_p; p++)
                     for (int i = 0; i < have_r; i++)

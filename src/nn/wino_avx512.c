@@ -190,37 +190,6 @@ TARGET_BF16 void byol__wino_to_bf16(int64_t n, const float *x, uint16_t *y)
     }
 }
 
-TARGET void byol__words_transpose16(const uint16_t *src, int64_t ld, uint32_t *dst,
-                                    int64_t ldd)
-{
-    /* 16 x 16 words: row p at src + p * ld (uint16_t) -> row i at dst +
-     * i * ldd (words), dst[i][p] = src[p][i], by the 4-step butterfly of
-     * 32-, 64- and 128-bit interleaves */
-    __m512i r[16], t[16];
-    for (int p = 0; p < 16; p++)
-        r[p] = _mm512_loadu_si512(src + p * ld);
-    for (int p = 0; p < 16; p += 2) {
-        t[p] = _mm512_unpacklo_epi32(r[p], r[p + 1]);
-        t[p + 1] = _mm512_unpackhi_epi32(r[p], r[p + 1]);
-    }
-    for (int p = 0; p < 16; p += 4)
-        for (int j = 0; j < 2; j++) {
-            r[p + 2 * j] = _mm512_unpacklo_epi64(t[p + j], t[p + j + 2]);
-            r[p + 2 * j + 1] = _mm512_unpackhi_epi64(t[p + j], t[p + j + 2]);
-        }
-    for (int p = 0; p < 16; p += 8)
-        for (int j = 0; j < 4; j++) {
-            t[p + j] = _mm512_shuffle_i32x4(r[p + j], r[p + j + 4], 0x88);
-            t[p + j + 4] = _mm512_shuffle_i32x4(r[p + j], r[p + j + 4], 0xdd);
-        }
-    for (int j = 0; j < 8; j++) {
-        r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
-        r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
-    }
-    for (int i = 0; i < 16; i++)
-        _mm512_storeu_si512(dst + i * ldd, r[i]);
-}
-
 /* ---- the products in fp32 ---------------------------------------------------- */
 
 int byol__wino_matmul(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars,
@@ -478,11 +447,6 @@ void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a, 
 void byol__wino_to_bf16(int64_t n, const float *x, uint16_t *y)
 {
     (void)n, (void)x, (void)y;
-}
-
-void byol__words_transpose16(const uint16_t *src, int64_t ld, uint32_t *dst, int64_t ldd)
-{
-    (void)src, (void)ld, (void)dst, (void)ldd;
 }
 
 void byol__wino_pairs_bf16(int64_t planes, int64_t k, int64_t n, float *u)

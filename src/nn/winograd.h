@@ -52,11 +52,6 @@ void byol__wino_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t *a, 
  * tiles' order, so its bits differ from the AVX512_BF16 kernel's. */
 void byol__wino_matmul_amx(int64_t m, int64_t n, int64_t k, const uint16_t *a, int64_t ars,
                            int64_t aps, const uint16_t *b, float *c, int64_t ldc, int accumulate);
-/* 16 x 16 32-bit words (bf16 pairs) turned: dst[i * ldd + p] = the word
- * at src + p * ld + 2 * i (ld in uint16_t). Where byol__cpu_avx512(). The
- * AMX kernel packs a with it where a's pairs lie along its columns (one
- * word at a time that took most of the weight gradient's product time). */
-void byol__words_transpose16(const uint16_t *src, int64_t ld, uint32_t *dst, int64_t ldd);
 /* x [n] -> y [n] in bf16 (round to nearest even), n a multiple of 16, y
  * possibly in place over x; where byol__cpu_bf16(). */
 void byol__wino_to_bf16(int64_t n, const float *x, uint16_t *y);

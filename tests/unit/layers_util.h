@@ -168,4 +168,22 @@ static inline int group_setup(void **state)
     return 0;
 }
 
+/* ---- bf16 units ------------------------------------------------------------
+ * fn(amx) on AMX tiles where the CPU has them (amx = 1), then on vdpbf16ps
+ * (amx = 0); a skip message and nothing where the CPU has no AVX512_BF16. */
+static inline void on_bf16_units(void (*fn)(int amx))
+{
+    if (!byol__cpu_bf16()) {
+        print_message("      skipped: this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE)\n");
+        return;
+    }
+    if (!byol__cpu_amx())
+        print_message("      no AMX tiles here (or BYOL_CPU_DISABLE): vdpbf16ps only\n");
+    for (int amx = byol__cpu_amx(); amx >= 0; amx--) {
+        byol__cpu_force_amx(amx);
+        fn(amx);
+    }
+    byol__cpu_force_amx(-1);
+}
+
 #endif

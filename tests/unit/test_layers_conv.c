@@ -433,31 +433,27 @@ static void test_conv_winograd(void **state)
  * bf16 never runs, by 3e-2 to 7e-2). */
 #define WINO_BF16_TOL 1e-2
 
+static void winograd_bf16_cases(int amx)
+{
+    for (size_t s = 0; s < N_WINO_SPECS; s++) {
+        byol__conv_geom g = wino_specs[s].g;
+        g.winograd = 2;
+        g.bf16 = 1;
+        conv_case c;
+        conv_setup(&c, g, wino_specs[s].bias, (uint32_t)(80 + s));
+        char name[96];
+        snprintf(name, sizeof name, "winograd F(2) bf16%s %s", amx ? " AMX" : "",
+                 wino_specs[s].name);
+        conv_check_ref_tol(name, &c, WINO_BF16_TOL);
+        check_accum(name, conv_bwd, &c, conv_xlen(&c.g));
+        conv_free(&c);
+    }
+}
+
 static void test_conv_winograd_bf16(void **state)
 {
     (void)state;
-    if (!byol__cpu_bf16()) {
-        print_message("      skipped: this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE)\n");
-        return;
-    }
-    /* on AMX tiles where the CPU has them, then on vdpbf16ps */
-    for (int amx = byol__cpu_amx(); amx >= 0; amx--) {
-        byol__cpu_force_amx(amx);
-        for (size_t s = 0; s < N_WINO_SPECS; s++) {
-            byol__conv_geom g = wino_specs[s].g;
-            g.winograd = 2;
-            g.bf16 = 1;
-            conv_case c;
-            conv_setup(&c, g, wino_specs[s].bias, (uint32_t)(80 + s));
-            char name[96];
-            snprintf(name, sizeof name, "winograd F(2) bf16%s %s", amx ? " AMX" : "",
-                     wino_specs[s].name);
-            conv_check_ref_tol(name, &c, WINO_BF16_TOL);
-            check_accum(name, conv_bwd, &c, conv_xlen(&c.g));
-            conv_free(&c);
-        }
-    }
-    byol__cpu_force_amx(-1);
+    on_bf16_units(winograd_bf16_cases);
 }
 
 /* nn.precision=bf16 in the layers Winograd leaves to im2col GEMMs
@@ -465,49 +461,46 @@ static void test_conv_winograd_bf16(void **state)
  * with Winograd not asked for. Within the bf16 bound of the
  * Winograd test, and not within fp32's (the products did run in bf16);
  * the same bits on 1 and 3 threads. */
-static void test_conv_im2col_bf16(void **state)
+static void im2col_bf16_cases(int amx)
 {
-    (void)state;
-    if (!byol__cpu_bf16()) {
-        print_message("      skipped: this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE)\n");
-        return;
-    }
     static const conv_spec specs[] = {
         { "3x3 s2 p1", { 2, 9, 8, 16, 32, 3, 3, 2, 1, 0, 0, 0, 1 }, 1 },
         { "1x1 s1 p0", { 2, 6, 5, 32, 16, 1, 1, 1, 0, 0, 0, 0, 1 }, 1 },
         { "1x1 s2 p0", { 2, 7, 6, 48, 32, 1, 1, 2, 0, 0, 0, 0, 1 }, 0 },
         { "3x3 s1 p1", { 3, 40, 37, 16, 16, 3, 3, 1, 1, 0, 0, 0, 1 }, 0 },
     };
-    for (int amx = byol__cpu_amx(); amx >= 0; amx--) {
-        byol__cpu_force_amx(amx);
-        for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
-            conv_case c;
-            conv_setup(&c, specs[s].g, specs[s].bias, (uint32_t)(60 + s));
-            char name[96];
-            snprintf(name, sizeof name, "im2col bf16%s %s", amx ? " AMX" : "", specs[s].name);
-            conv_check_ref_tol(name, &c, WINO_BF16_TOL);
-            check_accum(name, conv_bwd, &c, conv_xlen(&c.g));
-            /* forward against fp32's: the bf16 rounding shows */
-            size_t ny = conv_ylen(&c.g);
-            float *y16 = fbuf(ny);
-            conv_fwd(&c);
-            memcpy(y16, c.y, ny * sizeof(float));
-            c.g.bf16 = 0;
-            conv_fwd(&c);
-            assert_true(tu_rel_err(y16, c.y, ny, &(double){ 0 }) > 1e-5);
-            free(y16);
-            /* the same bits on 1 and 3 threads */
-            c.g.bf16 = 1;
-            conv_out o1 = conv_run(&c, 1), o3 = conv_run(&c, 3);
-            assert_memory_equal(o1.y, o3.y, ny * sizeof(float));
-            assert_memory_equal(o1.dx, o3.dx, conv_xlen(&c.g) * sizeof(float));
-            assert_memory_equal(o1.dw, o3.dw, conv_wlen(&c.g) * sizeof(float));
-            conv_out_free(&o1);
-            conv_out_free(&o3);
-            conv_free(&c);
-        }
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+        conv_case c;
+        conv_setup(&c, specs[s].g, specs[s].bias, (uint32_t)(60 + s));
+        char name[96];
+        snprintf(name, sizeof name, "im2col bf16%s %s", amx ? " AMX" : "", specs[s].name);
+        conv_check_ref_tol(name, &c, WINO_BF16_TOL);
+        check_accum(name, conv_bwd, &c, conv_xlen(&c.g));
+        /* forward against fp32's: the bf16 rounding shows */
+        size_t ny = conv_ylen(&c.g);
+        float *y16 = fbuf(ny);
+        conv_fwd(&c);
+        memcpy(y16, c.y, ny * sizeof(float));
+        c.g.bf16 = 0;
+        conv_fwd(&c);
+        assert_true(tu_rel_err(y16, c.y, ny, &(double){ 0 }) > 1e-5);
+        free(y16);
+        /* the same bits on 1 and 3 threads */
+        c.g.bf16 = 1;
+        conv_out o1 = conv_run(&c, 1), o3 = conv_run(&c, 3);
+        assert_memory_equal(o1.y, o3.y, ny * sizeof(float));
+        assert_memory_equal(o1.dx, o3.dx, conv_xlen(&c.g) * sizeof(float));
+        assert_memory_equal(o1.dw, o3.dw, conv_wlen(&c.g) * sizeof(float));
+        conv_out_free(&o1);
+        conv_out_free(&o3);
+        conv_free(&c);
     }
-    byol__cpu_force_amx(-1);
+}
+
+static void test_conv_im2col_bf16(void **state)
+{
+    (void)state;
+    on_bf16_units(im2col_bf16_cases);
 }
 
 /* The bf16 product kernels alone (AMX tiles where the CPU has them, and
@@ -562,7 +555,8 @@ static void check_matmul_bf16(int64_t m, int64_t n, int64_t k, int pair_major, i
             }
             double err = fabs(c[r * ldc + j] - s);
             if (err > (double)(k + 1) * 0x1p-24 * mag + 1e-30)
-                fail_msg("bf16 product m=%lld n=%lld k=%lld %s%s: c[%lld][%lld] = %g, want %g",
+                fail_msg("bf16 product (%s) m=%lld n=%lld k=%lld %s%s: c[%lld][%lld] = %g, "
+                         "want %g", byol__cpu_amx() ? "AMX" : "vdpbf16ps",
                          (long long)m, (long long)n, (long long)k,
                          pair_major ? "pair-major" : "row-major", accum ? " accum" : "",
                          (long long)r, (long long)j, (double)c[r * ldc + j], s);
@@ -573,25 +567,21 @@ static void check_matmul_bf16(int64_t m, int64_t n, int64_t k, int pair_major, i
     free(af), free(bf), free(c0), free(c), free(a), free(b);
 }
 
+static void matmul_bf16_cases(int amx)
+{
+    (void)amx;
+    static const int64_t ms[] = { 1, 7, 16, 17, 32, 45 }, ns[] = { 16, 32, 48, 80 };
+    static const int64_t ks[] = { 2, 16, 32, 34, 62, 1026 };
+    for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
+        for (size_t j = 0; j < sizeof ns / sizeof *ns; j++)
+            for (size_t l = 0; l < sizeof ks / sizeof *ks; l++)
+                check_matmul_bf16(ms[i], ns[j], ks[l], (int)(i + l) % 2, (int)(j % 2));
+}
+
 static void test_matmul_bf16(void **state)
 {
     (void)state;
-    if (!byol__cpu_bf16()) {
-        print_message("      skipped: this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE)\n");
-        return;
-    }
-    static const int64_t ms[] = { 1, 7, 16, 17, 32, 45 }, ns[] = { 16, 32, 48, 80 };
-    static const int64_t ks[] = { 2, 16, 32, 34, 62, 1026 };
-    if (!byol__cpu_amx())
-        print_message("      no AMX tiles on this CPU: vdpbf16ps only\n");
-    for (int amx = byol__cpu_amx(); amx >= 0; amx--) {
-        byol__cpu_force_amx(amx);
-        for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
-            for (size_t j = 0; j < sizeof ns / sizeof *ns; j++)
-                for (size_t l = 0; l < sizeof ks / sizeof *ks; l++)
-                    check_matmul_bf16(ms[i], ns[j], ks[l], (int)(i + l) % 2, (int)(j % 2));
-    }
-    byol__cpu_force_amx(-1);
+    on_bf16_units(matmul_bf16_cases);
 }
 
 /* Geometries Winograd leaves to im2col, even when asked for it. */

@@ -118,20 +118,18 @@ static void lin_bf16_case(int64_t n, int64_t in, int64_t out)
     free(l.db); free(y); free(dx); free(dw); free(gx); free(yf);
 }
 
+static void linear_bf16_cases(int amx)
+{
+    (void)amx;
+    lin_bf16_case(6, 96, 32);    /* head-like: few rows, wide */
+    lin_bf16_case(70, 33, 48);   /* odd in: padded pairs, dx 33 wide */
+    lin_bf16_case(64, 512, 256); /* several blocks */
+}
+
 static void test_linear_bf16(void **state)
 {
     (void)state;
-    if (!byol__cpu_bf16()) {
-        print_message("      skipped: this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE)\n");
-        return;
-    }
-    for (int amx = byol__cpu_amx(); amx >= 0; amx--) {
-        byol__cpu_force_amx(amx);
-        lin_bf16_case(6, 96, 32);    /* head-like: few rows, wide */
-        lin_bf16_case(70, 33, 48);   /* odd in: padded pairs, dx 33 wide */
-        lin_bf16_case(64, 512, 256); /* several blocks */
-    }
-    byol__cpu_force_amx(-1);
+    on_bf16_units(linear_bf16_cases);
 }
 
 static void test_colsum(void **state)

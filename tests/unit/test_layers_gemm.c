@@ -184,6 +184,34 @@ static void test_gemm_own_declines(void **state)
         assert_true(c[i] == 7.0f);
 }
 
+/* byol__transpose16_32 for every size from 1 x 1 to 16 x 16: the turned
+ * block, and nothing written past `rows` lanes of a destination row or
+ * past row `cols`. */
+static void test_transpose16(void **state)
+{
+    (void)state;
+    if (!byol__cpu_avx512()) {
+        print_message("      skipped: this CPU has no AVX-512F (or BYOL_CPU_DISABLE)\n");
+        return;
+    }
+    uint32_t src[16 * 20], dst[17 * 18];
+    for (int i = 0; i < 16 * 20; i++)
+        src[i] = 1000u + (uint32_t)i;
+    for (int rows = 1; rows <= 16; rows++)
+        for (int cols = 1; cols <= 16; cols++) {
+            for (int i = 0; i < 17 * 18; i++)
+                dst[i] = 7u;
+            byol__transpose16_32(src, 20, rows, cols, dst, 18);
+            for (int i = 0; i < 17; i++)
+                for (int p = 0; p < 18; p++) {
+                    uint32_t want = i < cols && p < rows ? src[p * 20 + i] : 7u;
+                    if (dst[i * 18 + p] != want)
+                        fail_msg("transpose rows=%d cols=%d: dst[%d][%d] = %u, want %u", rows,
+                                 cols, i, p, dst[i * 18 + p], want);
+                }
+        }
+}
+
 /* ---- bf16 operands (nn/gemm_bf16.c) ------------------------------------ */
 
 /* f rounded to bf16 (nearest even; finite inputs), as a double. */
@@ -221,9 +249,10 @@ static void bf16_case(int ta, int tb, int64_t m, int64_t n, int64_t k, float bet
                 mag += fabs(t);
             }
             if (fabs(c[i * ldc + j] - s) > (double)(k + 2) * 0x1p-24 * mag)
-                fail_msg("bf16 gemm ta=%d tb=%d m=%lld n=%lld k=%lld beta=%g: c[%lld][%lld] "
-                         "= %.9g, want %.9g", ta, tb, (long long)m, (long long)n, (long long)k,
-                         beta, (long long)i, (long long)j, (double)c[i * ldc + j], s);
+                fail_msg("bf16 gemm (%s) ta=%d tb=%d m=%lld n=%lld k=%lld beta=%g: "
+                         "c[%lld][%lld] = %.9g, want %.9g", byol__cpu_amx() ? "AMX" : "vdpbf16ps",
+                         ta, tb, (long long)m, (long long)n, (long long)k, beta, (long long)i,
+                         (long long)j, (double)c[i * ldc + j], s);
         }
     for (int64_t i = 0; i < m; i++)   /* the padding of C untouched */
         for (int64_t j = n; j < ldc; j++)
@@ -235,27 +264,25 @@ static void bf16_case(int ta, int tb, int64_t m, int64_t n, int64_t k, float bet
  * panel, m past one 128-row panel, n not a multiple of 16 (alone, and
  * after a full panel); beta 0, 1 and 0.5; on AMX tiles where the CPU has
  * them and on vdpbf16ps. */
+static void gemm_bf16_cases(int amx)
+{
+    (void)amx;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            bf16_case(ta, tb, 5, 16, 7, 0.0f);
+            bf16_case(ta, tb, 37, 48, 64, 1.0f);
+            bf16_case(ta, tb, 130, 32, 33, 0.5f);
+            bf16_case(ta, tb, 20, 272, 40, 0.0f);
+            bf16_case(ta, tb, 17, 32, 1030, 0.0f);
+            bf16_case(ta, tb, 9, 24, 10, 1.0f);
+            bf16_case(ta, tb, 140, 270, 515, 0.0f);
+        }
+}
+
 static void test_gemm_bf16(void **state)
 {
     (void)state;
-    if (!byol__cpu_bf16()) {
-        print_message("      skipped: this CPU has no AVX512_BF16 (or BYOL_CPU_DISABLE)\n");
-        return;
-    }
-    for (int amx = byol__cpu_amx(); amx >= 0; amx--) {
-        byol__cpu_force_amx(amx);
-        for (int ta = 0; ta < 2; ta++)
-            for (int tb = 0; tb < 2; tb++) {
-                bf16_case(ta, tb, 5, 16, 7, 0.0f);
-                bf16_case(ta, tb, 37, 48, 64, 1.0f);
-                bf16_case(ta, tb, 130, 32, 33, 0.5f);
-                bf16_case(ta, tb, 20, 272, 40, 0.0f);
-                bf16_case(ta, tb, 17, 32, 1030, 0.0f);
-                bf16_case(ta, tb, 9, 24, 10, 1.0f);
-                bf16_case(ta, tb, 140, 270, 515, 0.0f);
-            }
-    }
-    byol__cpu_force_amx(-1);
+    on_bf16_units(gemm_bf16_cases);
 }
 
 int main(void)
@@ -266,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_gemm_blocked),
         cmocka_unit_test(test_gemm_own_kernel),
         cmocka_unit_test(test_gemm_own_declines),
+        cmocka_unit_test(test_transpose16),
         cmocka_unit_test(test_gemm_bf16),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
