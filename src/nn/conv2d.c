@@ -154,28 +154,35 @@ static void pack_row(int64_t cin, int64_t taps, const float *w, float *wp)
             wp[t * cin + ci] = w[ci * taps + t];
 }
 
-/* Output channel o's weight gradient: w [cout, cin, kh, kw] += column o of
- * dwt [kh, kw, cin, cout]. */
-static void unpack_add_col(int64_t cin, int64_t taps, int64_t cout,
-                           const float *dwt, float *w)
+/* dw [cout, cin, kh, kw] += dwt [kh, kw, cin, cout]: blocks of 16 output
+ * x 16 (tap, input) channels turned over (with AVX-512), then each added
+ * where its tap and channel go. One element at a time, the reads went cout
+ * floats apart. Each dw entry takes one addition, so the bits are those of
+ * any order. */
+static void unpack_add(const byol__conv_geom *g, const float *dwt, float *dw)
 {
-    for (int64_t ci = 0; ci < cin; ci++)
-        for (int64_t t = 0; t < taps; t++)
-            w[ci * taps + t] += dwt[(t * cin + ci) * cout];
-}
-
-/* Every output channel, one of the two ways: to_packed copies src = w into
- * dst = wp, else adds src = dwt into dst = w. */
-static void permute(const byol__conv_geom *g, const float *src, float *dst, int to_packed)
-{
-    const int64_t cin = g->cin, taps = g->kh * g->kw, k = conv_k(g);
+    const int64_t cin = g->cin, taps = g->kh * g->kw, k = conv_k(g), cout = g->cout;
+    const int avx512 = byol__cpu_avx512();
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (g->cout * k >= BYOL__PAR_MIN)
-    for (int64_t o = 0; o < g->cout; o++) {
-        if (to_packed)
-            pack_row(cin, taps, src + o * k, dst + o * k);
-        else
-            unpack_add_col(cin, taps, g->cout, src + o, dst + o * k);
+    if (cout * k >= BYOL__PAR_MIN)
+    for (int64_t o0 = 0; o0 < cout; o0 += 16) {
+        const int outs = cout - o0 < 16 ? (int)(cout - o0) : 16;
+        float blk[16 * 16];   /* [output][p] */
+        for (int64_t p0 = 0; p0 < k; p0 += 16) {
+            const int ps = k - p0 < 16 ? (int)(k - p0) : 16;
+            const float *src = dwt + p0 * cout + o0;
+            if (avx512)
+                byol__transpose16_32(src, cout, ps, outs, blk, 16);
+            else
+                for (int i = 0; i < outs; i++)
+                    for (int j = 0; j < ps; j++)
+                        blk[i * 16 + j] = src[j * cout + i];
+            for (int j = 0; j < ps; j++) {
+                const int64_t p = p0 + j, at = (p % cin) * taps + p / cin;
+                for (int i = 0; i < outs; i++)
+                    dw[(o0 + i) * k + at] += blk[i * 16 + j];
+            }
+        }
     }
 }
 
@@ -184,7 +191,11 @@ void byol__conv2d_pack(const byol__conv_geom *g, const float *w, float *wp)
     /* w [cout, cin, kh, kw] -> wp [cout, kh, kw, cin], then its transpose */
     if (byol__wino_fits(g))
         return;
-    permute(g, w, wp, 1);
+    const int64_t cin = g->cin, taps = g->kh * g->kw, k = conv_k(g);
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (g->cout * k >= BYOL__PAR_MIN)
+    for (int64_t o = 0; o < g->cout; o++)
+        pack_row(cin, taps, w + o * k, wp + o * k);
     if (!is_pointwise(g))
         byol__conv_direct_pack(g, wp, wp + g->cout * conv_k(g));
 }
@@ -458,10 +469,12 @@ static void dx_chunk(const byol__conv_geom *g, const float *wp,
 static void finish_dw(const byol__conv_geom *g, float *dwt, float *dw)
 {
     const int64_t slots = dw_slots(g), len = g->cout * conv_k(g);
-    for (int64_t s = 1; s < slots; s++)
-        for (int64_t i = 0; i < len; i++)
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (slots > 1 && len >= BYOL__PAR_MIN)
+    for (int64_t i = 0; i < len; i++)
+        for (int64_t s = 1; s < slots; s++)
             dwt[i] += dwt[s * len + i];
-    permute(g, dwt, dw, 0); /* dw [cout, cin, kh, kw] += dwt [kh, kw, cin, cout] */
+    unpack_add(g, dwt, dw);
 }
 
 void byol__conv2d_backward(const byol__conv_geom *g, const float *x, const float *w,
