@@ -1,4 +1,4 @@
-/* Residual add and gradient copy. */
+/* Residual add, and its backward: gradient copies, masked by a fused ReLU. */
 #include <string.h>
 
 #include "core/internal.h"
@@ -36,4 +36,22 @@ void byol__copy_grad(int64_t len, const float *dy, float *dx, int accum)
     if (len >= BYOL__PAR_MIN)
     for (int64_t i = 0; i < len; i++)
         dx[i] += dy[i];
+}
+
+void byol__add_relu_backward(int64_t len, const float *y, const float *dy, float *da,
+                             int accum_a, float *db, int accum_b)
+{
+    /* y, dy, da, db [len]; da may alias dy, and db da (x + x: then
+     * accum_b is 1). One pass for the ReLU's mask and both copies, with the
+     * bits of byol__relu_backward then byol__copy_grad into da, then into
+     * db. */
+#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
+    if (len >= BYOL__PAR_MIN)
+    for (int64_t i = 0; i < len; i++) {
+        float g = dy[i];   /* loaded unconditionally so gcc vectorises */
+        g = y[i] <= 0.0f ? 0.0f : g;
+        float a = accum_a ? da[i] + g : g;
+        da[i] = a;
+        db[i] = accum_b ? db[i] + g : g;
+    }
 }

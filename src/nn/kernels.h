@@ -166,6 +166,10 @@ void byol__add_forward(int64_t len, const float *a, const float *b, int relu,
                        float *y);
 /* dx (+)= dy */
 void byol__copy_grad(int64_t len, const float *dy, float *dx, int accum);
+/* The backward of an add with a fused ReLU (y its output): g = dy where
+ * y > 0, else 0; da (+)= g, then db (+)= g (da may alias dy, db da). */
+void byol__add_relu_backward(int64_t len, const float *y, const float *dy, float *da,
+                             int accum_a, float *db, int accum_b);
 
 /* ---- Flatten: NHWC [n, h, w, c] -> [n, c*h*w] in PyTorch's (c, h, w)
  * order, so a following Linear uses PyTorch's weight layout. */

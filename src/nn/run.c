@@ -277,8 +277,8 @@ static void backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
     }
     case BYOL__OP_BN: bn_backward(net, n, batch, dx, accum); break;
     case BYOL__OP_RELU:
-        /* fused into a BatchNorm: its backward masks (dx is n->grad) */
-        if (!byol__relu_fused(net, i) || s->op != BYOL__OP_BN)
+        /* fused into a BatchNorm or an add: its backward masks (dx is n->grad) */
+        if (!byol__relu_fused(net, i))
             byol__relu_backward(batch * byol__node_size(n), n->out, n->grad, dx, accum);
         break;
     case BYOL__OP_MAXPOOL: {
@@ -292,13 +292,22 @@ static void backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
                               accum, net->grads + n->w_off,
                               n->has_bias ? net->grads + n->b_off : NULL, net->opts.bf16);
         break;
-    case BYOL__OP_ADD:
-        byol__copy_grad(batch * byol__node_size(n), n->grad, dx, accum);
+    case BYOL__OP_ADD: {
+        const int64_t len = batch * byol__node_size(n);
+        const int32_t s1 = n->src[1];
+        if (applies_relu(net, n)) {
+            /* x + x adds twice into one gradient, as the copies below do */
+            byol__add_relu_backward(len, n->out, n->grad, dx, accum, net->nodes[s1].grad,
+                                    s1 == si || net->touched[s1]);
+        } else {
+            byol__copy_grad(len, n->grad, dx, accum);
+            net->touched[si] = 1;
+            byol__copy_grad(len, n->grad, net->nodes[s1].grad, net->touched[s1]);
+        }
         net->touched[si] = 1;
-        byol__copy_grad(batch * byol__node_size(n), n->grad, net->nodes[n->src[1]].grad,
-                        net->touched[n->src[1]]);
-        net->touched[n->src[1]] = 1;
+        net->touched[s1] = 1;
         break;
+    }
     case BYOL__OP_FLATTEN: byol__flatten_backward(batch, s->h, s->w, s->c, n->grad, dx, accum); break;
     case BYOL__OP_INPUT: break;
     }

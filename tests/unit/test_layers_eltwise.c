@@ -94,11 +94,57 @@ static void test_add(void **state)
     free(e.x); free(e.x2); free(e.y); free(e.dy); free(da); free(db);
 }
 
+/* The add's backward with a fused ReLU against its unfused passes: the
+ * ReLU's backward into a gradient buffer, then byol__copy_grad into each
+ * input's gradient, bit for bit, for every accumulation, with the first
+ * gradient over dy (in place) and with both inputs one (x + x); y holds
+ * zeros of both signs, negatives and a NaN. */
+static void add_relu_case(int accum_a, int accum_b, int in_place, int same)
+{
+    const int64_t len = 40000;
+    const size_t n = (size_t)len;
+    float *y = frand(n, 7, 1.0f), *dy = frand(n, 8, 1.0f);
+    float *a0 = frand(n, 9, 1.0f), *b0 = frand(n, 10, 1.0f);
+    y[1] = 0.0f, y[2] = -0.0f, y[3] = NAN;
+    float *want_a = fbuf(n), *want_b = fbuf(n), *g = fbuf(n);
+    memcpy(want_a, a0, n * sizeof(float));
+    memcpy(want_b, b0, n * sizeof(float));
+    byol__relu_backward(len, y, dy, g, 0);
+    byol__copy_grad(len, g, want_a, accum_a);
+    byol__copy_grad(len, g, same ? want_a : want_b, same || accum_b);
+    float *da = in_place ? dy : fbuf(n), *db = same ? da : fbuf(n);
+    if (!in_place)
+        memcpy(da, a0, n * sizeof(float));
+    if (!same)
+        memcpy(db, b0, n * sizeof(float));
+    byol__add_relu_backward(len, y, dy, da, accum_a, db, same || accum_b);
+    assert_memory_equal(da, want_a, n * sizeof(float));
+    if (!same)
+        assert_memory_equal(db, want_b, n * sizeof(float));
+    if (!in_place)
+        free(da);
+    if (!same)
+        free(db);
+    free(y); free(dy); free(a0); free(b0); free(want_a); free(want_b); free(g);
+}
+
+static void test_add_relu_backward(void **state)
+{
+    (void)state;
+    for (int accum_a = 0; accum_a < 2; accum_a++)
+        for (int accum_b = 0; accum_b < 2; accum_b++)
+            add_relu_case(accum_a, accum_b, 0, 0);
+    add_relu_case(0, 0, 1, 0);   /* da over dy: its first write */
+    add_relu_case(0, 1, 0, 1);   /* x + x */
+    add_relu_case(1, 1, 0, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relu),
         cmocka_unit_test(test_add),
+        cmocka_unit_test(test_add_relu_backward),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }
