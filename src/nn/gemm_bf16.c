@@ -1,6 +1,7 @@
-/* The GEMMs of nn.precision=bf16 outside Winograd: im2col convolutions
- * (stride-2, 1x1 and the weight gradient of every non-Winograd layer) and
- * Linear layers. The operands are rounded to bf16 (nearest even) and the
+/* The GEMMs of nn.precision=bf16 outside Winograd: the products of
+ * convolutions Winograd does not take (stride 2, 1x1, ...; only the
+ * forward of the smallest keeps its direct fp32 kernel) and of Linear
+ * layers. The operands are rounded to bf16 (nearest even) and the
  * sums kept in fp32, on the kernel the Winograd products use
  * (byol__wino_matmul_bf16: AMX tiles where the CPU has them, else
  * vdpbf16ps).
