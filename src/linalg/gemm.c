@@ -1,7 +1,7 @@
 /* The single funnel from our int64 shapes to cblas_sgemm's int arguments,
  * and the one place that decides how a GEMM uses the threads. On CPUs with
  * AVX-512F a piece runs on libbyol's own kernel instead where that kernel
- * takes it (sgemm_avx512.c: not a transposed B, at most 1024 rows);
+ * takes it (sgemm_avx512.c: not a transposed B);
  * BYOL_CPU_DISABLE=avx512 sends every piece to CBLAS.
  *
  * Threads. A provider's own threading is not deterministic across thread

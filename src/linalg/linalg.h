@@ -19,9 +19,9 @@ void byol__gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
 
 /* The same product on libbyol's own AVX-512F kernel (sgemm_avx512.c), one
  * thread, k > 0: returns 1 when done, 0 (C untouched) for a transposed B,
- * more than 1024 rows, a CPU without AVX-512F (or BYOL_CPU_DISABLE listing
- * it) or a per-thread pack buffer that cannot be had (then the bits are
- * the provider's); byol__gemm's pieces then go to cblas_sgemm. */
+ * a CPU without AVX-512F (or BYOL_CPU_DISABLE listing it) or a per-thread
+ * pack buffer that cannot be had (then the bits are the provider's);
+ * byol__gemm's pieces then go to cblas_sgemm. */
 int byol__sgemm_avx512(int trans_a, int trans_b, int64_t m, int64_t n,
                        int64_t k, float alpha, const float *a, int64_t lda,
                        const float *b, int64_t ldb, float beta, float *c,

@@ -34,7 +34,7 @@
 #define NR 32
 #define KC 256
 #define NC 256
-#define MAX_M 1024
+#define MC 1024 /* rows of A per pass over the panels of B */
 /* Rows of a row-major A that are COPY_LDA floats (4 KiB) or more apart map
  * to few sets of the 8-way L1 and evict one another while a tile walks the
  * panels, so a tile's rows are copied ROW_PAD floats apart first. */
@@ -174,23 +174,27 @@ int byol__sgemm_avx512(int trans_a, int trans_b, int64_t m, int64_t n,
     /* C[m,n] = alpha op(A)[m,k] B[k,n] + beta C; k > 0. What this kernel
      * declines goes to the provider, where BLIS 0.9 measured faster: a
      * transposed B (the linear layers' and 1x1 convolutions' forward: the
-     * panels would be gathered) and more than MAX_M rows (a 1x1
-     * convolution's quarter of the batch, 6272 x 256 x 1024: 97 vs 90
-     * GFLOP/s; 14 rows of A stream from memory at once where BLIS packs
-     * them first). */
-    if (trans_b || m > MAX_M || !byol__cpu_avx512())
+     * panels would be gathered; 6272 x 256 x 1024 on Zen 4, 97 vs 90
+     * GFLOP/s). Rows go MC at a time, B packed again for each: a
+     * block of A then stays in L2 while B's panels pass (all of a 1x1
+     * convolution's rows streamed from memory for every panel), for
+     * 1 / MC of the multiply-adds in packing. */
+    if (trans_b || !byol__cpu_avx512())
         return 0;
     float *bp = pack_buffer();
     if (!bp)
         return 0;
     const int64_t ars = trans_a ? 1 : lda, acs = trans_a ? lda : 1;
-    for (int64_t jc = 0; jc < n; jc += NC) {
-        const int64_t nc = n - jc < NC ? n - jc : NC;
-        for (int64_t pc = 0; pc < k; pc += KC) {
-            const int64_t kc = k - pc < KC ? k - pc : KC;
-            pack_b(b + pc * ldb + jc, ldb, kc, nc, bp);
-            block(m, nc, kc, alpha, a + pc * acs, ars, acs, bp,
-                  bp + KC * NC, pc == 0 ? beta : 1.0f, c + jc, ldc);
+    for (int64_t ic = 0; ic < m; ic += MC) {
+        const int64_t mc = m - ic < MC ? m - ic : MC;
+        for (int64_t jc = 0; jc < n; jc += NC) {
+            const int64_t nc = n - jc < NC ? n - jc : NC;
+            for (int64_t pc = 0; pc < k; pc += KC) {
+                const int64_t kc = k - pc < KC ? k - pc : KC;
+                pack_b(b + pc * ldb + jc, ldb, kc, nc, bp);
+                block(mc, nc, kc, alpha, a + ic * ars + pc * acs, ars, acs, bp, bp + KC * NC,
+                      pc == 0 ? beta : 1.0f, c + ic * ldc + jc, ldc);
+            }
         }
     }
     return 1;
