@@ -11,12 +11,12 @@
  * 128 x 1152 x 512 and 256 x 2304 x 512, 105 vs 90 and 101 vs 85; the
  * 512-channel products within 2 % either way (docs/PERFORMANCE.md).
  *
- * Scheme (Goto's, with A read in place): B is packed, per block of KC
- * rows and NC columns, into panels of NR = 32 columns, zero-padded; A is
- * read where it lies, MR = 14 rows at a time, each k broadcast into fused
- * multiply-adds against B's two vectors, so a tile keeps 28 sums in the
- * 32 registers. The rows of an A tile stay in L1 while the tile walks the
- * B panels (in L2). Sums run in order of k within a KC block and blocks add
+ * Scheme (Goto's, with A read in place): for every MC rows of A, B is
+ * packed, per block of KC rows and NC columns, into panels of NR = 32
+ * columns, zero-padded; A is read where it lies, MR = 14 rows at a time,
+ * each k broadcast into fused multiply-adds against B's two vectors, so a
+ * tile keeps 28 sums in the 32 registers. The rows of an A tile stay in
+ * L1 while the tile walks the B panels (in L2). Sums run in order of k within a KC block and blocks add
  * in order, so the bits depend on the shape alone, never on the thread
  * count (the callers split C, never k). */
 #include <pthread.h>
