@@ -27,11 +27,11 @@ int byol__sgemm_avx512(int trans_a, int trans_b, int64_t m, int64_t n,
                        const float *b, int64_t ldb, float beta, float *c,
                        int64_t ldc);
 
-/* 16 x 16 32-bit elements turned over, on AVX-512F (only where
- * byol__cpu_avx512()): dst[i * ldd + p] = src[p * ld + i] for source rows
- * p < rows and columns i < cols (strides in elements; source rows from
- * rows on read as zeros, only `rows` lanes of each dst row written); 1 <=
- * rows, cols <= 16. transpose_avx512.c. */
+/* 16 x 16 32-bit elements turned over (on AVX-512F where
+ * byol__cpu_avx512(), else element by element): dst[i * ldd + p] =
+ * src[p * ld + i] for source rows p < rows and columns i < cols (strides
+ * in elements; only `rows` entries of each dst row written); 1 <= rows,
+ * cols <= 16. transpose_avx512.c. */
 void byol__transpose16_32(const void *src, int64_t ld, int rows, int cols, void *dst,
                           int64_t ldd);
 

@@ -16,9 +16,9 @@
  * columns, zero-padded; A is read where it lies, MR = 14 rows at a time,
  * each k broadcast into fused multiply-adds against B's two vectors, so a
  * tile keeps 28 sums in the 32 registers. The rows of an A tile stay in
- * L1 while the tile walks the B panels (in L2). Sums run in order of k within a KC block and blocks add
- * in order, so the bits depend on the shape alone, never on the thread
- * count (the callers split C, never k). */
+ * L1 while the tile walks the B panels (in L2). Sums run in order of k
+ * within a KC block and blocks add in order, so the bits depend on the
+ * shape alone, never on the thread count (the callers split C, never k). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,18 @@
-/* A 16 x 16 block of 32-bit elements turned over on AVX-512F (linalg.h):
- * it packs the bf16 kernels' operands (pairs of bf16 are 32-bit words)
- * where their rows lie along the other operand's columns. */
+/* A 16 x 16 block of 32-bit elements turned over (linalg.h), on AVX-512F
+ * where the CPU has it, else one element at a time: it packs the bf16
+ * kernels' operands (pairs of bf16 are 32-bit words) where their rows lie
+ * along the other operand's columns, and the convolutions' weights. */
 #include "core/internal.h"
 #include "linalg/linalg.h"
+
+/* The same block, element by element. */
+static void transpose_c(const uint32_t *s, int64_t ld, int rows, int cols, uint32_t *d,
+                        int64_t ldd)
+{
+    for (int i = 0; i < cols; i++)
+        for (int p = 0; p < rows; p++)
+            d[i * ldd + p] = s[p * ld + i];
+}
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -15,13 +25,11 @@ static __mmask16 lanes(int n)
     return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
 }
 
-TARGET void byol__transpose16_32(const void *src, int64_t ld, int rows, int cols, void *dst,
-                                 int64_t ldd)
+static TARGET void transpose_avx512(const uint32_t *s, int64_t ld, int rows, int cols,
+                                    uint32_t *d, int64_t ldd)
 {
     /* src rows [rows (zeros after), cols] -> dst rows [cols, rows], by the
      * 4-step butterfly of 32-, 64- and 128-bit interleaves */
-    const uint32_t *s = src;
-    uint32_t *d = dst;
     __m512i r[16], t[16];
     for (int p = 0; p < 16; p++)
         r[p] = p < rows ? _mm512_maskz_loadu_epi32(lanes(cols), s + p * ld)
@@ -50,13 +58,16 @@ TARGET void byol__transpose16_32(const void *src, int64_t ld, int rows, int cols
         _mm512_mask_storeu_epi32(d + i * ldd, lanes(rows), r[i]);
 }
 
-#else
+#endif
 
-/* Never called: byol__cpu_avx512() is 0 off x86-64. */
 void byol__transpose16_32(const void *src, int64_t ld, int rows, int cols, void *dst,
                           int64_t ldd)
 {
-    (void)src, (void)ld, (void)rows, (void)cols, (void)dst, (void)ldd;
-}
-
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (byol__cpu_avx512()) {
+        transpose_avx512(src, ld, rows, cols, dst, ldd);
+        return;
+    }
 #endif
+    transpose_c(src, ld, rows, cols, dst, ldd);
+}

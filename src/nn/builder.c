@@ -24,10 +24,10 @@ void byol__net_opts_from(byol__net_opts *o, const byol_config *cfg)
     /* bf16 runs in every convolution's and Linear layer's products where
      * the CPU has bf16 instructions (the forward of a convolution of at
      * most 32 taps x input channels, such as a 3x3 RGB stem, keeps its
-     * direct fp32 kernel: conv_direct.c); else fp32. Each line is said once per process, not per
-     * net. With bf16 operands F(4x4)'s transforms put the error at 3-7 % of
-     * the largest output, F(2x2)'s at 0.5 % (tests/unit/test_layers_conv.c),
-     * so bf16 takes F(2x2). */
+     * direct fp32 kernel: conv_direct.c); else fp32. Each line is said
+     * once per process, not per net. With bf16 operands F(4x4)'s transforms
+     * put the error at 3-7 % of the largest output, F(2x2)'s at 0.5 %
+     * (tests/unit/test_layers_conv.c), so bf16 takes F(2x2). */
     static atomic_int told_tiles, told_fp32;
     o->bf16 = 0;
     if (!strcmp(byol__cfg_str(cfg, BYOL__K_NN_PRECISION), "bf16")) {

@@ -155,14 +155,13 @@ static void pack_row(int64_t cin, int64_t taps, const float *w, float *wp)
 }
 
 /* dw [cout, cin, kh, kw] += dwt [kh, kw, cin, cout]: blocks of 16 output
- * x 16 (tap, input) channels turned over (with AVX-512), then each added
+ * x 16 (tap, input) channels turned over, then each added
  * where its tap and channel go. One element at a time, the reads went cout
  * floats apart. Each dw entry takes one addition, so the bits are those of
  * any order. */
 static void unpack_add(const byol__conv_geom *g, const float *dwt, float *dw)
 {
     const int64_t cin = g->cin, taps = g->kh * g->kw, k = conv_k(g), cout = g->cout;
-    const int avx512 = byol__cpu_avx512();
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
     if (cout * k >= BYOL__PAR_MIN)
     for (int64_t o0 = 0; o0 < cout; o0 += 16) {
@@ -170,13 +169,7 @@ static void unpack_add(const byol__conv_geom *g, const float *dwt, float *dw)
         float blk[16 * 16];   /* [output][p] */
         for (int64_t p0 = 0; p0 < k; p0 += 16) {
             const int ps = k - p0 < 16 ? (int)(k - p0) : 16;
-            const float *src = dwt + p0 * cout + o0;
-            if (avx512)
-                byol__transpose16_32(src, cout, ps, outs, blk, 16);
-            else
-                for (int i = 0; i < outs; i++)
-                    for (int j = 0; j < ps; j++)
-                        blk[i * 16 + j] = src[j * cout + i];
+            byol__transpose16_32(dwt + p0 * cout + o0, cout, ps, outs, blk, 16);
             for (int j = 0; j < ps; j++) {
                 const int64_t p = p0 + j, at = (p % cin) * taps + p / cin;
                 for (int i = 0; i < outs; i++)

@@ -58,22 +58,13 @@ void byol__conv_direct_pack(const byol__conv_geom *g, const float *wp, float *wt
      * time the writes went cout floats apart, and the exact resnet18
      * forward spent 3 % of its time here */
     const int64_t k = g->kh * g->kw * g->cin, cout = g->cout;
-    const int avx512 = byol__cpu_avx512();
 #pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
     if (cout * k >= BYOL__PAR_MIN)
     for (int64_t o0 = 0; o0 < cout; o0 += 16) {
         const int rows = cout - o0 < 16 ? (int)(cout - o0) : 16;
         for (int64_t p0 = 0; p0 < k; p0 += 16) {
             const int cols = k - p0 < 16 ? (int)(k - p0) : 16;
-            const float *src = wp + o0 * k + p0;
-            float *dst = wt + p0 * cout + o0;
-            if (avx512) {
-                byol__transpose16_32(src, k, rows, cols, dst, cout);
-                continue;
-            }
-            for (int j = 0; j < cols; j++)
-                for (int i = 0; i < rows; i++)
-                    dst[j * cout + i] = src[i * k + j];
+            byol__transpose16_32(wp + o0 * k + p0, k, rows, cols, wt + p0 * cout + o0, cout);
         }
     }
 }

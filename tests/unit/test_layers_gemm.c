@@ -185,32 +185,34 @@ static void test_gemm_own_declines(void **state)
         assert_true(c[i] == 7.0f);
 }
 
-/* byol__transpose16_32 for every size from 1 x 1 to 16 x 16: the turned
- * block, and nothing written past `rows` lanes of a destination row or
- * past row `cols`. */
+/* byol__transpose16_32 for every size from 1 x 1 to 16 x 16, on AVX-512
+ * where the CPU has it and element by element: the turned block, and
+ * nothing written past `rows` entries of a destination row or past row
+ * `cols`. */
 static void test_transpose16(void **state)
 {
     (void)state;
-    if (!byol__cpu_avx512()) {
-        print_message("      skipped: this CPU has no AVX-512F (or BYOL_CPU_DISABLE)\n");
-        return;
-    }
     uint32_t src[16 * 20], dst[17 * 18];
     for (int i = 0; i < 16 * 20; i++)
         src[i] = 1000u + (uint32_t)i;
-    for (int rows = 1; rows <= 16; rows++)
-        for (int cols = 1; cols <= 16; cols++) {
-            for (int i = 0; i < 17 * 18; i++)
-                dst[i] = 7u;
-            byol__transpose16_32(src, 20, rows, cols, dst, 18);
-            for (int i = 0; i < 17; i++)
-                for (int p = 0; p < 18; p++) {
-                    uint32_t want = i < cols && p < rows ? src[p * 20 + i] : 7u;
-                    if (dst[i * 18 + p] != want)
-                        fail_msg("transpose rows=%d cols=%d: dst[%d][%d] = %u, want %u", rows,
-                                 cols, i, p, dst[i * 18 + p], want);
-                }
-        }
+    for (int avx = byol__cpu_avx512(); avx >= 0; avx--) {
+        byol__cpu_force_avx512(avx ? -1 : 0);
+        for (int rows = 1; rows <= 16; rows++)
+            for (int cols = 1; cols <= 16; cols++) {
+                for (int i = 0; i < 17 * 18; i++)
+                    dst[i] = 7u;
+                byol__transpose16_32(src, 20, rows, cols, dst, 18);
+                for (int i = 0; i < 17; i++)
+                    for (int p = 0; p < 18; p++) {
+                        uint32_t want = i < cols && p < rows ? src[p * 20 + i] : 7u;
+                        if (dst[i * 18 + p] != want)
+                            fail_msg("transpose%s rows=%d cols=%d: dst[%d][%d] = %u, want %u",
+                                     avx ? " (AVX-512)" : "", rows, cols, i, p,
+                                     dst[i * 18 + p], want);
+                    }
+            }
+    }
+    byol__cpu_force_avx512(-1);
 }
 
 /* ---- bf16 operands (nn/gemm_bf16.c) ------------------------------------ */
