@@ -51,9 +51,9 @@ STB_CFLAGS := $(shell pkg-config --cflags stb 2>/dev/null || echo -I/usr/include
 STB_LIBS := $(shell pkg-config --libs stb 2>/dev/null || echo -lstb)
 
 WARN := -std=c11 -Wall -Wextra -Werror
-CFLAGS_LIB := $(WARN) $(OPT) -fPIC -fvisibility=hidden -fopenmp -D_POSIX_C_SOURCE=200809L \
+CFLAGS_LIB := $(WARN) $(OPT) -fPIC -fvisibility=hidden -fopenmp-simd -D_POSIX_C_SOURCE=200809L \
               -DBYOL_BUILDING_LIBRARY -Iinclude -Isrc $(BLAS_CFLAGS) $(STB_CFLAGS) $(CFLAGS)
-LIBS := $(BLAS_LIBS) $(STB_LIBS) -lz -lm -ldl -lpthread -fopenmp
+LIBS := $(BLAS_LIBS) $(STB_LIBS) -lz -lm -ldl -lpthread
 
 SRCS := $(sort $(wildcard src/*/*.c))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)
@@ -76,7 +76,7 @@ LIB_SO := $(LIB_DIR)/libbyol.so.$(VERSION)
 BYOL_TOOL := $(BUILD)/tools/byol
 
 .PHONY: FORCE fuzz all check test data demo bench quality quality-modes install uninstall abi-check abi-baseline clean \
-        deps check-symbols check-headers tools rust-test examples docs
+        deps bench-deps check-symbols check-headers tools rust-test examples docs
 
 all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc $(BYOL_TOOL)
 
@@ -92,12 +92,14 @@ $(LIB_A): $(OBJS)
 	ar rcs $@ $^
 
 # The newest node of the symbol map must name this MAJOR.MINOR (libbpf's rule).
+# -z nodelete: dlclose() must not unmap the code the library's worker threads
+# (core/pool.c) still wait in.
 $(LIB_SO): $(OBJS) $(MAP)
 	@grep -q "LIBBYOL_$(MAJOR).$(MINOR) " $(MAP) || \
 	  { echo "$(MAP) has no node LIBBYOL_$(MAJOR).$(MINOR)"; exit 1; }
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC $(OPT) -Wl,-soname,libbyol.so.$(MAJOR) -Wl,--version-script=$(MAP) \
-	  -Wl,-z,noexecstack -Wl,--no-undefined -o $@ $(OBJS) $(LIBS)
+	  -Wl,-z,noexecstack -Wl,-z,nodelete -Wl,--no-undefined -o $@ $(OBJS) $(LIBS)
 	ln -sf libbyol.so.$(VERSION) $(dir $@)libbyol.so.$(MAJOR)
 	ln -sf libbyol.so.$(MAJOR) $(dir $@)libbyol.so
 
@@ -117,7 +119,7 @@ FORCE:
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 -include $(TEST_BINS:%=%.d)
-TEST_CFLAGS := $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -fopenmp -Iinclude -Isrc -Itests $(CFLAGS)
+TEST_CFLAGS := $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc -Itests $(CFLAGS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -188,11 +190,17 @@ demo: deps
 BENCH_BASELINE ?=
 BASELINE_NET := $(if $(BENCH_BASELINE),build/baseline/$(BENCH_BASELINE)/$(BUILD)/bench/bench_net)
 
-bench: $(BUILD)/bench/bench_net $(BUILD)/bench/bench_loader $(BUILD)/bench/peak data $(BASELINE_NET)
+bench: bench-deps $(BUILD)/bench/bench_net $(BUILD)/bench/bench_loader $(BUILD)/bench/peak \
+       $(BYOL_TOOL) data $(BASELINE_NET)
 	@python3 bench/compare.py --bench-net $(BUILD)/bench/bench_net --threads 2 \
-	  --peak $(BUILD)/bench/peak \
+	  --peak $(BUILD)/bench/peak --byol $(BYOL_TOOL) --blas $(BLAS) \
 	  --bench-loader $(BUILD)/bench/bench_loader --cifar-dir $(CIFAR_JPG)/train \
 	  --photos-dir $(BYOL_DATA)/photos $(if $(BASELINE_NET),--baseline-bench-net $(BASELINE_NET))
+
+# The PyTorch peers (Debian's python3-torch, python3-torchvision). Without
+# them (no root, no network) bench still runs and says why there is no peer.
+bench-deps:
+	-@bash scripts/install-deps.sh --bench
 
 # Feature quality at equal steps on CIFAR-10 (docs/QUALITY.md): libbyol's
 # `byol pretrain` and the PyTorch reference of tests/ref/ train the same recipe

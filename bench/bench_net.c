@@ -20,8 +20,7 @@
  *    (decoding and augmenting the image folder given as the dataset path,
  *    loader.workers=1) feeding byol_trainer_step(), with the recipe of a
  *    byol_step case. An iteration is byol_loader_next() + the step, so the
- *    time the step waits for data counts. Run with GOMP_SPINCOUNT=1000 as
- *    the byol command is (main() below).
+ *    time the step waits for data counts.
  * All: 3 untimed warmup iterations, then timed iterations until at least
  * min_seconds have passed and at least 3 were run.
  *
@@ -291,9 +290,11 @@ static int open_trainer(const bench_case *c, int threads, byol_config **cfg, byo
 static void report_step(const bench_case *c, int threads, const measurement *m,
                          const byol_step_stats *stats, const char *more)
 {
-    char extra[320];
-    snprintf(extra, sizeof extra, ", \"preset\": \"%s\", \"last_loss\": %.6f, \"steps\": %lld%s",
-             c->preset, stats->loss, (long long)stats->step + 1, more);
+    char extra[768];
+    snprintf(extra, sizeof extra,
+             ", \"preset\": \"%s\", \"case_settings\": \"%s\", \"last_loss\": %.6f, "
+             "\"steps\": %lld%s",
+             c->preset, c->settings, stats->loss, (long long)stats->step + 1, more);
     report(c, threads, m, extra);
 }
 
@@ -381,22 +382,6 @@ static int run_pipeline(const bench_case *c, int threads, double min_seconds, co
     return rc != BYOL_OK;
 }
 
-/* libgomp reads its wait settings once, as it loads. The pipeline runs with
- * the short spin the byol command chooses (tools/byol/main.c), so that
- * threads spinning at libbyol's barriers do not take the core the loader
- * worker needs, unless the caller set OMP_WAIT_POLICY or GOMP_SPINCOUNT.
- * GOMP_SPINCOUNT is libgomp's, the OpenMP of gcc's -fopenmp that the
- * Makefile builds with; a clang build on LLVM's libomp would want
- * KMP_BLOCKTIME instead. */
-static void prefer_short_spin(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") ||
-        setenv("GOMP_SPINCOUNT", "1000", 1) != 0)
-        return;
-    execv("/proc/self/exe", argv);
-    /* No /proc: go on with the default policy. */
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_net <case> [threads] [min_seconds] [dataset path] "
@@ -407,7 +392,7 @@ static void usage(void)
     fprintf(stderr, "\n");
 }
 
-static int run(const bench_case *c, int argc, char **pos, char **argv)
+static int run(const bench_case *c, int argc, char **pos)
 {
     int threads = argc > 2 ? atoi(pos[2]) : 2;
     double min_seconds = argc > 3 ? atof(pos[3]) : 5.0;
@@ -419,13 +404,11 @@ static int run(const bench_case *c, int argc, char **pos, char **argv)
         usage();
         return 2;
     }
-    prefer_short_spin(argv);
     return run_pipeline(c, threads, min_seconds, pos[4]);
 }
 
 /* Splits the command line: KEY=VALUE arguments after the case go to
- * extra_settings, the others to pos (argv itself stays whole for
- * prefer_short_spin's re-exec). Returns the count of pos. */
+ * extra_settings, the others to pos. Returns the count of pos. */
 static int split_args(int argc, char **argv, char **pos)
 {
     int n = 0;
@@ -449,7 +432,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (!strcmp(cases[i].name, pos[1]))
-            return run(&cases[i], npos, pos, argv);
+            return run(&cases[i], npos, pos);
     fprintf(stderr, "bench_net: unknown case '%s'\n", pos[1]);
     return 2;
 }

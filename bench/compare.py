@@ -47,6 +47,21 @@ with as many worker processes (bench/torch_loader_peer.py, CIFAR-10 cases), and 
 of the same run (the data must come at least 3x faster than training uses it).
 A missing data folder is reported and its cases are left out.
 
+With --byol (the byol command) the pipeline case's training also runs as
+`byol pretrain` on the same folder with the same settings (--rounds runs of
+each, alternating; medians), timed from its metrics.jsonl after the same 3
+steps, as
+
+  BENCH name=<case>_vs_command libbyol=<img/s> command=<img/s> ratio=<x> threads=<n> workers=1
+
+so a program calling the library gets the command's speed (ratio near 1).
+
+The first lines name the machine: the CPU model, the BLAS provider
+(--blas) and the peer (PyTorch's version, or why it cannot run: then only
+libbyol's figures are printed). `make bench` installs the peer first
+(scripts/install-deps.sh --bench: Debian's python3-torch and
+python3-torchvision).
+
 With --baseline-bench-net (make bench BENCH_BASELINE=<git revision>) the
 bench_net of another revision runs too, alternating with this one
 (--rounds times each, medians reported), and each BENCH line gains
@@ -60,6 +75,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # fwdbwd_*: one network's forward + backward; byol_step_*: the whole BYOL
@@ -81,7 +97,9 @@ BF16_CASES = ["fwdbwd_resnet18_cifar_b64", "byol_step_resnet18_cifar_b64",
 # pipeline_*: the loader (1 worker) feeding a byol_step case's step; img/s
 # as above, the time spent waiting for a batch included.
 PIPELINE_CASES = ["pipeline_cifar10_w025_b256"]
-TORCH_PY = "/usr/bin/python3"
+# The peer's Python: Debian's, unless BYOL_BENCH_PYTHON names another (a venv
+# with pip's torch, say).
+TORCH_PY = os.environ.get("BYOL_BENCH_PYTHON", "/usr/bin/python3")
 
 
 def run_json(cmd):
@@ -90,13 +108,68 @@ def run_json(cmd):
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+PEER = {}
+
+
+def peer_check():
+    """Whether the PyTorch peer can run: (torch version, None) or (None, why)."""
+    if "checked" not in PEER:
+        PEER["checked"] = True
+        PEER["version"], PEER["why"] = None, None
+        try:
+            r = subprocess.run([TORCH_PY, "-c", "import torch, torchvision; print(torch.__version__)"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            if r.returncode == 0:
+                PEER["version"] = r.stdout.strip()
+            else:
+                last = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]
+                PEER["why"] = f"{TORCH_PY} cannot import torch and torchvision ({last})"
+        except OSError as e:
+            PEER["why"] = f"{TORCH_PY} cannot run ({e.strerror})"
+    return PEER["version"], PEER["why"]
+
+
 def torch_version():
-    try:
-        r = subprocess.run([TORCH_PY, "-c", "import torch; print(torch.__version__)"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    except OSError:
+    return peer_check()[0]
+
+
+def peer_json(cmd):
+    """The peer's JSON lines, or None (with one note saying why) if it fails:
+    libbyol's figures are printed either way."""
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        last = (r.stderr.strip().splitlines() or ["no message"])[-1]
+        print(f"note: the PyTorch peer failed (exit {r.returncode}: {last}); "
+              f"libbyol's figures only")
         return None
-    return r.stdout.strip() if r.returncode == 0 else None
+    return [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+
+
+def cpu_model():
+    """The CPU's model name, family and model, from /proc/cpuinfo (Linux)."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        return "unknown CPU"
+    name = fields.get("model name", "unknown CPU")
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name
+
+
+def print_machine(args):
+    version, why = peer_check()
+    print(f"machine: {cpu_model()}, {os.cpu_count()} logical CPUs; BLAS provider: {args.blas}; "
+          f"threads={args.threads}")
+    if version:
+        print(f"peer: PyTorch {version} ({TORCH_PY})")
+    else:
+        print(f"note: no PyTorch peer: {why}; run scripts/install-deps.sh --bench "
+              f"(Debian's python3-torch and python3-torchvision). libbyol's figures only.")
 
 
 def main():
@@ -112,7 +185,10 @@ def main():
     ap.add_argument("--baseline-bench-net", help="bench_net of another revision, to compare with")
     ap.add_argument("--rounds", type=int, default=3,
                     help="alternating runs of each bench_net with --baseline-bench-net")
+    ap.add_argument("--byol", help="the byol command, timed on the pipeline case")
+    ap.add_argument("--blas", default="unknown", help="the CBLAS provider bench_net links")
     args = ap.parse_args()
+    print_machine(args)
     cases = args.case or CASES + PIPELINE_CASES
     net_cases = [c for c in cases if c in CASES]
     peak = measure_peak(args) if args.peak else None
@@ -163,11 +239,11 @@ def bench_nets(args, cases, peak):
                "--min-seconds", str(args.min_seconds)]
         for case in cases:
             cmd += ["--case", case]
-        for r in run_json(cmd):
+        for r in peer_json(cmd) or []:
             theirs[r["case"]] = r
 
     print(f"libbyol {next(iter(ours.values()))['libbyol']} vs "
-          f"{'PyTorch ' + tv if tv else 'no PyTorch peer (torch not installed)'}, "
+          f"{'PyTorch ' + tv if tv else 'no PyTorch peer'}, "
           f"threads={args.threads}; *_exact: libbyol with {' '.join(EXACT_SETTINGS)}; "
           f"*_bf16: with {' '.join(BF16_SETTINGS)} (% of the bf16 peak)")
     print(f"{'case':36} {'libbyol img/s':>14} {'torch img/s':>12} {'ratio':>7} "
@@ -230,10 +306,48 @@ def bench_pipelines(args, cases):
                       args.cifar_dir])[0]
         t = None
         if tv:
-            t = run_json([TORCH_PY, os.path.join(HERE, "torch_peer.py"), "--case", case,
-                          "--threads", str(args.threads), "--min-seconds", str(args.min_seconds),
-                          "--cifar-dir", args.cifar_dir])[0]
+            t = (peer_json([TORCH_PY, os.path.join(HERE, "torch_peer.py"), "--case", case,
+                            "--threads", str(args.threads), "--min-seconds",
+                            str(args.min_seconds), "--cifar-dir", args.cifar_dir]) or [None])[0]
         print_pipeline(case, args.threads, o, t, tv)
+        if args.byol:
+            vs_command(args, case, o)
+
+
+def command_rate(args, o):
+    """img/s of `byol pretrain` training what pipeline result o trained: its
+    preset and settings, the same threads and workers, timed from its
+    metrics.jsonl over the steps after the first 3 (as bench_net times)."""
+    steps = 3 + max(o["steps"] - 3, 5)
+    settings = [a for kv in o["case_settings"].split() for a in ("--set", kv)]
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([args.byol, "pretrain", "--data", args.cifar_dir, "--out", out,
+                        "--preset", o["preset"], *settings, "--threads", str(args.threads),
+                        "--workers", str(o["workers"]), "--steps", "100000",
+                        "--stop-at", str(steps), "--checkpoint-every", "0", "-q"],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(out, "metrics.jsonl")) as f:
+            recs = [json.loads(line) for line in f if '"img_s"' in line]
+    first, last = recs[2], recs[-1]   # the end of step 3, the end of the last step
+    return o["batch"] * (last["step"] - first["step"]) / (last["elapsed"] - first["elapsed"])
+
+
+def vs_command(args, case, o):
+    """The pipeline through the library (bench_net) against the byol command,
+    alternating --rounds times; medians."""
+    ours, cmd = [], []
+    for k in range(args.rounds):
+        if k:
+            ours.append(run_json([args.bench_net, case, str(args.threads),
+                                  str(args.min_seconds), args.cifar_dir])[0]["img_s"])
+        else:
+            ours.append(o["img_s"])
+        cmd.append(command_rate(args, o))
+    a, b = statistics.median(ours), statistics.median(cmd)
+    print(f"{case} through the library {a:.1f} img/s, `byol pretrain` {b:.1f} img/s "
+          f"(medians of {args.rounds} alternating runs)")
+    print(f"BENCH name={case}_vs_command libbyol={a:.2f} command={b:.2f} ratio={a / b:.3f} "
+          f"threads={args.threads} workers={o['workers']}")
 
 
 def print_pipeline(case, threads, o, t, tv):
@@ -289,7 +403,8 @@ def torch_loader(args, workers):
         return None
     cmd = [TORCH_PY, os.path.join(HERE, "torch_loader_peer.py"), "--workers", str(workers),
            "--min-seconds", str(args.min_seconds), "--cifar-dir", args.cifar_dir]
-    return run_json(cmd)[0]["img_s"]
+    r = peer_json(cmd)
+    return r[0]["img_s"] if r else None
 
 
 def bench_loaders(args, step_img_s):

@@ -525,8 +525,8 @@ def spawn_case(case, args):
     env = dict(os.environ)
     if case in PIPELINE_CASES:
         # GNU OpenMP threads spinning at barriers would take the core the
-        # loader worker needs. libbyol's side runs with the short spin of the
-        # byol command (GOMP_SPINCOUNT=1000); PyTorch ran this case faster
+        # loader worker needs. libbyol's own threads spin briefly, then
+        # sleep (docs/threading.md); PyTorch ran this case faster
         # passive (141.5 img/s, against 133.8 with the short spin and 131.8
         # with libgomp's default; Zen 4, 2 threads, 2026-12-03), so it gets
         # passive. libgomp reads this as it loads, hence the child.

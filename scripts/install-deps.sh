@@ -4,6 +4,7 @@
 #   bash scripts/install-deps.sh --ci   also what only CI runs: second BLAS
 #                                       providers, ABI and C++ header checks, docs, demo data
 #   bash scripts/install-deps.sh --docs only what `make docs` needs (doxygen)
+#   bash scripts/install-deps.sh --bench also the PyTorch peers of `make bench`
 # Idempotent: when all is there it touches nothing and needs no root.
 set -euo pipefail
 
@@ -21,12 +22,17 @@ ci=(libblas-dev libopenblas-dev abigail-tools g++ gfortran doxygen
 # doxygen: make docs (the API reference from include/byol/*.h, docs/Doxyfile).
 docs=(doxygen)
 
+# make bench: Debian's PyTorch and torchvision for /usr/bin/python3 (the
+# peers bench/torch_peer.py and bench/torch_loader_peer.py).
+bench=(python3-torch python3-torchvision)
+
 want=("${base[@]}")
 case "${1:-}" in
   --ci) want+=("${ci[@]}") ;;
   --docs) want=("${docs[@]}") ;;
+  --bench) want+=("${bench[@]}") ;;
   "") ;;
-  *) echo "usage: $0 [--ci | --docs]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--ci | --docs | --bench]" >&2; exit 2 ;;
 esac
 
 installed() {

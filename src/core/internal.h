@@ -31,14 +31,30 @@ int byol__mul_size(size_t a, size_t b, size_t *out);
 /* Log through the user's callback (silent by default). */
 void byol__log(int level, const char *fmt, ...) BYOL__PRINTF(2, 3);
 
-/* Threads for our own loops (OpenMP), which also run the BLAS in blocks. The count is
- * set per call site by the handle that runs (byol__set_threads) and read by
- * kernels in their num_threads clauses. */
+/* Threads for our own loops (core/pool.c), which also run the BLAS in blocks.
+ * The count is set per call site by the handle that runs (byol__set_threads)
+ * and read by the kernels that start parallel regions. */
 void byol__set_threads(int n);
 int byol__num_threads(void);
 /* Below this many elements an element-wise loop runs on one thread: a
  * parallel region costs more than it saves (biases, BatchNorm vectors). */
 #define BYOL__PAR_MIN 32768
+
+/* A parallel region: fn(ctx, thread, threads) on each of `threads` threads
+ * (the caller is thread 0), returning when all are done. Fewer threads run
+ * it when no more can be started, and a region started inside a region runs
+ * on its caller alone (threads = 1): so fn must take any count. */
+typedef void (*byol__task_fn)(void *ctx, int thread, int threads);
+void byol__run(int threads, byol__task_fn fn, void *ctx);
+/* Inside a region: waits until every thread of the region has called it. */
+void byol__sync(void);
+/* [begin, end) of [0, n) for one of `threads` threads, as OpenMP's static
+ * schedule splits it (contiguous, the first n % threads take one more). */
+void byol__share(int64_t n, int thread, int threads, int64_t *begin, int64_t *end);
+/* fn(ctx, begin, end) over [0, n) split as byol__share does, on the
+ * handle's threads when par is nonzero (else on the caller alone). */
+typedef void (*byol__range_fn)(void *ctx, int64_t begin, int64_t end);
+void byol__parallel_for(int64_t n, int par, byol__range_fn fn, void *ctx);
 
 /* Does this CPU (and OS) run AVX-512F code? Detected at run time. Tests and
  * benchmarks may turn the AVX-512 kernels off (0), back on where the CPU

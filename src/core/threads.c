@@ -1,5 +1,5 @@
 /* The thread count of the handle that is running, read by every parallel
- * loop's num_threads clause.
+ * region (core/pool.c).
  *
  * The BLAS provider is kept single-threaded (linalg/gemm.c): our threads split
  * every GEMM into blocks fixed by its shape, so the bits never depend on the

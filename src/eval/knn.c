@@ -6,7 +6,7 @@
  * are summed in a fixed order (similarity, then bank index), so the
  * prediction never depends on the thread count. */
 #include <math.h>
-#include <omp.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/config.h"
@@ -88,20 +88,40 @@ static int32_t vote(const hit *h, int64_t n, const int32_t *labels, int32_t clas
     return best;
 }
 
+/* Queries [q0, q0 + nq) with sims [nq, n_bank]; each thread's heap and
+ * scores are its own, its count of correct predictions is added at the end. */
+typedef struct hits_args {
+    const byol__knn *kn;
+    const float *sims;
+    int64_t q0, nq;
+    hit *heaps;
+    double *scores;
+    _Atomic int64_t correct;
+} hits_args;
+
+static void hits_task(void *arg, int thread, int threads)
+{
+    hits_args *a = arg;
+    const byol__knn *kn = a->kn;
+    hit *h = a->heaps + (int64_t)thread * kn->k;
+    double *score = a->scores + (int64_t)thread * kn->classes;
+    int64_t b, e, correct = 0;
+    byol__share(a->nq, thread, threads, &b, &e);
+    for (int64_t q = b; q < e; q++) {
+        int64_t n = top_k(a->sims + q * kn->n_bank, kn->n_bank, kn->k, h);
+        correct += vote(h, n, kn->bank_labels, kn->classes, kn->t, score) ==
+                   kn->query_labels[a->q0 + q];
+    }
+    atomic_fetch_add(&a->correct, correct);
+}
+
 /* Correct predictions for queries [q0, q0 + nq): sims [nq, n_bank]. */
 static int64_t block_hits(const byol__knn *kn, const float *sims, int64_t q0, int64_t nq,
                           hit *heaps, double *scores)
 {
-    int64_t correct = 0;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) reduction(+ : correct)
-    for (int64_t q = 0; q < nq; q++) {
-        hit *h = heaps + (int64_t)omp_get_thread_num() * kn->k;
-        double *score = scores + (int64_t)omp_get_thread_num() * kn->classes;
-        int64_t n = top_k(sims + q * kn->n_bank, kn->n_bank, kn->k, h);
-        correct += vote(h, n, kn->bank_labels, kn->classes, kn->t, score) ==
-                   kn->query_labels[q0 + q];
-    }
-    return correct;
+    hits_args a = { kn, sims, q0, nq, heaps, scores, 0 };
+    byol__run(byol__num_threads(), hits_task, &a);
+    return atomic_load(&a.correct);
 }
 
 int byol__knn_run(const byol__knn *kn, const float *bank, const float *query, double *accuracy)

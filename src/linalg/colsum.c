@@ -47,35 +47,48 @@ static void colsum_tile(int64_t r0, int64_t r1, int64_t c, int64_t c0,
     }
 }
 
+/* One column-sum pass: its shape and tiling, the input, the output (one
+ * group) or the groups' partials. */
+typedef struct colsum_args {
+    int64_t m, c, groups, rows, width, blocks;
+    const float *dy;
+    float *db;
+    double *part;
+} colsum_args;
+
+static void tiles_range(void *arg, int64_t t0, int64_t t1)
+{
+    const colsum_args *p = arg;
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t g = t / p->blocks, c0 = (t % p->blocks) * p->width;
+        int64_t w = p->c - c0 < p->width ? p->c - c0 : p->width;
+        int64_t r1 = (g + 1) * p->rows < p->m ? (g + 1) * p->rows : p->m;
+        double acc[NARROW_MAX];
+        colsum_tile(g * p->rows, r1, p->c, c0, w, p->dy, acc);
+        if (p->groups == 1) {
+            for (int64_t j = 0; j < w; j++)
+                p->db[c0 + j] += (float)acc[j];
+        } else {
+            memcpy(p->part + g * p->c + c0, acc, (size_t)w * sizeof(double));
+        }
+    }
+}
+
 void byol__colsum_add(int64_t m, int64_t c, const float *dy, float *db)
 {
     /* dy [m, c] -> db [c] += column sums. Each (row group, column block)
      * tile is summed by one thread; the groups' partials are added in group
      * order afterwards, so the bits do not depend on the thread count. */
-    int64_t groups, rows, width;
-    byol__reduce_tiles(m, c, &groups, &rows, &width);
-    int64_t blocks = (c + width - 1) / width;
     double part[BYOL__REDUCE_PARTIALS];
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (m * c >= BYOL__PAR_MIN)
-    for (int64_t t = 0; t < groups * blocks; t++) {
-        int64_t g = t / blocks, c0 = (t % blocks) * width;
-        int64_t w = c - c0 < width ? c - c0 : width;
-        int64_t r1 = (g + 1) * rows < m ? (g + 1) * rows : m;
-        double acc[NARROW_MAX];
-        colsum_tile(g * rows, r1, c, c0, w, dy, acc);
-        if (groups == 1) {
-            for (int64_t j = 0; j < w; j++)
-                db[c0 + j] += (float)acc[j];
-        } else {
-            memcpy(part + g * c + c0, acc, (size_t)w * sizeof(double));
-        }
-    }
-    if (groups == 1)
+    colsum_args p = { .m = m, .c = c, .dy = dy, .db = db, .part = part };
+    byol__reduce_tiles(m, c, &p.groups, &p.rows, &p.width);
+    p.blocks = (c + p.width - 1) / p.width;
+    byol__parallel_for(p.groups * p.blocks, m * c >= BYOL__PAR_MIN, tiles_range, &p);
+    if (p.groups == 1)
         return;
     for (int64_t j = 0; j < c; j++) {
         double s = 0.0;
-        for (int64_t g = 0; g < groups; g++)
+        for (int64_t g = 0; g < p.groups; g++)
             s += part[g * c + j];
         db[j] += (float)s;
     }

@@ -201,20 +201,39 @@ void byol__gemm_block(int64_t i, int64_t blk, int trans_a, int trans_b,
                           k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+typedef struct blocks_args {
+    byol__gemm_fn f;
+    int64_t blk;
+    int trans_a, trans_b;
+    int64_t m, n, k;
+    float alpha;
+    const float *a;
+    int64_t lda;
+    const float *b;
+    int64_t ldb;
+    float beta;
+    float *c;
+    int64_t ldc;
+} blocks_args;
+
+static void gemm_range(void *arg, int64_t i0, int64_t i1)
+{
+    const blocks_args *g = arg;
+    for (int64_t i = i0; i < i1; i++)
+        byol__gemm_block_with(g->f, i, g->blk, g->trans_a, g->trans_b, g->m, g->n, g->k,
+                              g->alpha, g->a, g->lda, g->b, g->ldb, g->beta, g->c, g->ldc);
+}
+
 void byol__gemm_with(byol__gemm_fn f, int trans_a, int trans_b, int64_t m,
                      int64_t n, int64_t k, float alpha, const float *a,
                      int64_t lda, const float *b, int64_t ldb, float beta,
                      float *c, int64_t ldc)
 {
     /* C[m,n] = alpha op(A) op(B) + beta C over the fixed blocks */
-    int64_t blk;
-    const int64_t nb = byol__gemm_blocks(m, n, k, &blk);
+    blocks_args g = { f, 0, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc };
+    const int64_t nb = byol__gemm_blocks(m, n, k, &g.blk);
     byol__gemm_prepare();
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (nb > 1)
-    for (int64_t i = 0; i < nb; i++)
-        byol__gemm_block_with(f, i, blk, trans_a, trans_b, m, n, k, alpha, a,
-                              lda, b, ldb, beta, c, ldc);
+    byol__parallel_for(nb, nb > 1, gemm_range, &g);
 }
 
 void byol__gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,

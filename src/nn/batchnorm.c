@@ -127,23 +127,36 @@ typedef struct pair_src {
     const float *x, *dy, *y, *mean;
 } pair_src;
 
-/* a, b [c] = the two column sums of p over [m, c], tile by tile. */
-static void pair_sums(int64_t m, int64_t c, const pair_src *p, double *a, double *b)
+typedef struct pair_job {
+    const tiling *tg;
+    const pair_src *p;
+    double *a, *b, *pa, *pb;
+} pair_job;
+
+static void pair_range(void *arg, int64_t t0, int64_t t1)
 {
-    tiling tg = tiling_make(m, c);
-    double pa[BYOL__REDUCE_PARTIALS], pb[BYOL__REDUCE_PARTIALS];
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (m * c >= BYOL__PAR_MIN)
-    for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
-        tile tl = tile_at(&tg, t);
+    const pair_job *j = arg;
+    const pair_src *p = j->p;
+    const int64_t c = j->tg->c;
+    for (int64_t t = t0; t < t1; t++) {
+        tile tl = tile_at(j->tg, t);
         double sa[BLOCK_MAX], sb[BLOCK_MAX];
         if (p->dy)
             bwd_sums_tile(&tl, c, p->x, p->dy, p->y, p->mean, sa, sb);
         else
             sums_tile(&tl, c, p->x, sa, sb);
-        store_tile(&tg, &tl, sa, a, pa);
-        store_tile(&tg, &tl, sb, b, pb);
+        store_tile(j->tg, &tl, sa, j->a, j->pa);
+        store_tile(j->tg, &tl, sb, j->b, j->pb);
     }
+}
+
+/* a, b [c] = the two column sums of p over [m, c], tile by tile. */
+static void pair_sums(int64_t m, int64_t c, const pair_src *p, double *a, double *b)
+{
+    tiling tg = tiling_make(m, c);
+    double pa[BYOL__REDUCE_PARTIALS], pb[BYOL__REDUCE_PARTIALS];
+    pair_job j = { &tg, p, a, b, pa, pb };
+    byol__parallel_for(tg.groups * tg.blocks, m * c >= BYOL__PAR_MIN, pair_range, &j);
     combine(&tg, pa, a);
     combine(&tg, pb, b);
 }
@@ -214,16 +227,28 @@ static void affine_tile(const tile *tl, int64_t c, const affine *p,
     }
 }
 
+typedef struct affine_job {
+    const tiling *tg;
+    const affine *p;
+    const float *x;
+    float *y;
+} affine_job;
+
+static void affine_range(void *arg, int64_t t0, int64_t t1)
+{
+    const affine_job *j = arg;
+    for (int64_t t = t0; t < t1; t++) {
+        tile tl = tile_at(j->tg, t);
+        affine_tile(&tl, j->tg->c, j->p, j->x, j->y);
+    }
+}
+
 static void affine_apply(int64_t m, int64_t c, const affine *p,
                          const float *x, float *y)
 {
     tiling tg = tiling_make(m, c);
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (m * c >= BYOL__PAR_MIN)
-    for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
-        tile tl = tile_at(&tg, t);
-        affine_tile(&tl, c, p, x, y);
-    }
+    affine_job j = { &tg, p, x, y };
+    byol__parallel_for(tg.groups * tg.blocks, m * c >= BYOL__PAR_MIN, affine_range, &j);
 }
 
 void byol__bn_apply(int64_t m, int64_t c, const float *x, const float *mean,
@@ -295,6 +320,23 @@ static void bwd_apply_tile(const tile *tl, int64_t c, const bwd_consts *p,
     }
 }
 
+typedef struct bwd_job {
+    const tiling *tg;
+    const bwd_consts *p;
+    const float *x, *dy, *y;
+    float *dx;
+    int accum;
+} bwd_job;
+
+static void bwd_range(void *arg, int64_t t0, int64_t t1)
+{
+    const bwd_job *j = arg;
+    for (int64_t t = t0; t < t1; t++) {
+        tile tl = tile_at(j->tg, t);
+        bwd_apply_tile(&tl, j->tg->c, j->p, j->x, j->dy, j->y, j->dx, j->accum);
+    }
+}
+
 void byol__bn_backward_apply(int64_t m, int64_t c, int64_t count,
                              const float *x, const float *dy,
                              const float *relu_y, const float *mean,
@@ -308,14 +350,9 @@ void byol__bn_backward_apply(int64_t m, int64_t c, int64_t count,
      * global) number of rows the statistics were taken over. */
     bwd_consts p = { count, mean, rstd, gamma, dsum, dxhat };
     tiling tg = tiling_make(m, c);
-    if (dx) {
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (m * c >= BYOL__PAR_MIN)
-        for (int64_t t = 0; t < tg.groups * tg.blocks; t++) {
-            tile tl = tile_at(&tg, t);
-            bwd_apply_tile(&tl, c, &p, x, dy, relu_y, dx, accum);
-        }
-    }
+    bwd_job j = { &tg, &p, x, dy, relu_y, dx, accum };
+    if (dx)
+        byol__parallel_for(tg.groups * tg.blocks, m * c >= BYOL__PAR_MIN, bwd_range, &j);
     for (int64_t j = 0; j < c; j++) {
         if (dgamma)
             dgamma[j] += (float)dxhat[j];

@@ -159,12 +159,20 @@ static void pack_row(int64_t cin, int64_t taps, const float *w, float *wp)
  * where its tap and channel go. One element at a time, the reads went cout
  * floats apart. Each dw entry takes one addition, so the bits are those of
  * any order. */
-static void unpack_add(const byol__conv_geom *g, const float *dwt, float *dw)
+typedef struct unpack_args {
+    const byol__conv_geom *g;
+    const float *dwt;
+    float *dw;
+} unpack_args;
+
+static void unpack_range(void *arg, int64_t b0, int64_t b1)
 {
+    const unpack_args *a = arg;
+    const byol__conv_geom *g = a->g;
+    const float *dwt = a->dwt;
+    float *dw = a->dw;
     const int64_t cin = g->cin, taps = g->kh * g->kw, k = conv_k(g), cout = g->cout;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (cout * k >= BYOL__PAR_MIN)
-    for (int64_t o0 = 0; o0 < cout; o0 += 16) {
+    for (int64_t o0 = b0 * 16; o0 < b1 * 16 && o0 < cout; o0 += 16) {
         const int outs = cout - o0 < 16 ? (int)(cout - o0) : 16;
         float blk[16 * 16];   /* [output][p] */
         for (int64_t p0 = 0; p0 < k; p0 += 16) {
@@ -179,16 +187,34 @@ static void unpack_add(const byol__conv_geom *g, const float *dwt, float *dw)
     }
 }
 
+static void unpack_add(const byol__conv_geom *g, const float *dwt, float *dw)
+{
+    unpack_args a = { g, dwt, dw };
+    byol__parallel_for((g->cout + 15) / 16, g->cout * conv_k(g) >= BYOL__PAR_MIN, unpack_range,
+                       &a);
+}
+
+typedef struct pack_args {
+    const byol__conv_geom *g;
+    const float *w;
+    float *wp;
+} pack_args;
+
+static void pack_range(void *arg, int64_t o0, int64_t o1)
+{
+    const pack_args *a = arg;
+    const int64_t k = conv_k(a->g);
+    for (int64_t o = o0; o < o1; o++)
+        pack_row(a->g->cin, a->g->kh * a->g->kw, a->w + o * k, a->wp + o * k);
+}
+
 void byol__conv2d_pack(const byol__conv_geom *g, const float *w, float *wp)
 {
     /* w [cout, cin, kh, kw] -> wp [cout, kh, kw, cin], then its transpose */
     if (byol__wino_fits(g))
         return;
-    const int64_t cin = g->cin, taps = g->kh * g->kw, k = conv_k(g);
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (g->cout * k >= BYOL__PAR_MIN)
-    for (int64_t o = 0; o < g->cout; o++)
-        pack_row(cin, taps, w + o * k, wp + o * k);
+    pack_args a = { g, w, wp };
+    byol__parallel_for(g->cout, g->cout * conv_k(g) >= BYOL__PAR_MIN, pack_range, &a);
     if (!is_pointwise(g))
         byol__conv_direct_pack(g, wp, wp + g->cout * conv_k(g));
 }
@@ -316,44 +342,41 @@ static void touched_pixels(const byol__conv_geom *g, int64_t m0, int64_t m1,
     *p1 = (n1 * g->h + ih_hi) * g->w;
 }
 
-/* y[r, :] = bias for rows r of y [rows, cout]. */
-static void fill_rows(int64_t rows, int64_t cout, const float *bias, float *y)
-{
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (rows * cout >= BYOL__PAR_MIN)
-    for (int64_t r = 0; r < rows; r++)
-        memcpy(y + r * cout, bias, (size_t)cout * sizeof(float));
-}
-
-static void zero(int64_t len, float *x)
-{
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (len >= BYOL__PAR_MIN)
-    for (int64_t i = 0; i < len; i++)
-        x[i] = 0.0f;
-}
 
 /* y rows [m0, m0+rows) = im2col(x) wt (+ bias), one block per thread
  * iteration: im2col of the block, then its GEMM while the block is hot.
  * wt [K, cout] is wp's transpose (conv_direct.h), so the GEMM reads the
  * weights row by row rather than transposing them for every block. */
+typedef struct fwd_args {
+    const byol__conv_geom *g;
+    const float *x, *wt, *bias;
+    float *y, *col;
+    int64_t m0, rows;
+} fwd_args;
+
+static void fwd_blocks(void *arg, int64_t b0, int64_t b1)
+{
+    const fwd_args *a = arg;
+    const byol__conv_geom *g = a->g;
+    const int64_t k = conv_k(g), cout = g->cout, blk = row_block(g);
+    for (int64_t b = b0; b < b1; b++) {
+        int64_t r0 = b * blk, r = a->rows - r0 < blk ? a->rows - r0 : blk;
+        float *yb = a->y + (a->m0 + r0) * cout, *cb = a->col + r0 * k;
+        im2col(g, a->x, a->m0 + r0, r, cb);
+        if (a->bias)
+            byol__fill_rows(r, cout, a->bias, yb);
+        byol__mm(g->bf16)(0, 0, r, cout, k, 1.0f, cb, k, a->wt, cout, a->bias ? 1.0f : 0.0f, yb,
+                          cout);
+    }
+}
+
 static void forward_chunk(const byol__conv_geom *g, const float *x,
                           const float *wt, const float *bias, float *y,
                           int64_t m0, int64_t rows, float *col)
 {
-    const int64_t k = conv_k(g), cout = g->cout, blk = row_block(g);
-    const int64_t nb = (rows + blk - 1) / blk;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (nb > 1)
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t r0 = b * blk, r = rows - r0 < blk ? rows - r0 : blk;
-        float *yb = y + (m0 + r0) * cout, *cb = col + r0 * k;
-        im2col(g, x, m0 + r0, r, cb);
-        if (bias)
-            for (int64_t i = 0; i < r; i++)
-                memcpy(yb + i * cout, bias, (size_t)cout * sizeof(float));
-        byol__mm(g->bf16)(0, 0, r, cout, k, 1.0f, cb, k, wt, cout, bias ? 1.0f : 0.0f, yb, cout);
-    }
+    const int64_t blk = row_block(g), nb = (rows + blk - 1) / blk;
+    fwd_args a = { g, x, wt, bias, y, col, m0, rows };
+    byol__parallel_for(nb, nb > 1, fwd_blocks, &a);
 }
 
 void byol__conv2d_forward(const byol__conv_geom *g, const float *x, const float *w,
@@ -366,7 +389,7 @@ void byol__conv2d_forward(const byol__conv_geom *g, const float *x, const float 
     const int64_t m = conv_m(g), k = conv_k(g), cout = g->cout;
     if (is_pointwise(g)) {
         if (bias)
-            fill_rows(m, cout, bias, y);
+            byol__fill_rows(m, cout, bias, y);
         byol__gemm_with(byol__mm(g->bf16), 0, 1, m, cout, k, 1.0f, x, k, wp, k,
                         bias ? 1.0f : 0.0f, y, cout);
         return;
@@ -403,71 +426,105 @@ static void backward_pointwise(const byol__conv_geom *g, const float *x,
  * Transposed, the product reads col where im2col wrote it and packs only
  * dy (a ninth of col's size for a 3x3 kernel): 64 channels, 1024 rows,
  * one Zen 4 thread, 105 GFLOP/s vs 92 for dy^T col. */
-static void dw_chunk(const byol__conv_geom *g, const float *x,
-                     const float *dyc, int64_t m0, int64_t rows, float *col,
-                     float *dwt)
+/* One chunk of the backward: rows [m0, m0 + rows) of dy (dyc), the
+ * buffers col and dwt, and dx (NULL: no input gradient). */
+typedef struct bwd_args {
+    const byol__conv_geom *g;
+    const float *x, *wp, *dyc;
+    int64_t m0, rows;
+    float *col, *dwt, *dx;
+} bwd_args;
+
+static void dw_chunk(const bwd_args *a, int thread, int threads)
 {
-    const int64_t k = conv_k(g), cout = g->cout, blk = row_block(g);
+    const byol__conv_geom *g = a->g;
+    const int64_t k = conv_k(g), cout = g->cout, blk = row_block(g), rows = a->rows;
     const int64_t nb = (rows + blk - 1) / blk, slot = cout * k;
-    const float beta = m0 == 0 ? 0.0f : 1.0f;
-    if (dw_slots(g) > 1) {
-#pragma omp for schedule(static)
-        for (int64_t b = 0; b < nb; b++) {
-            int64_t r0 = b * blk, r = rows - r0 < blk ? rows - r0 : blk;
-            im2col(g, x, m0 + r0, r, col + r0 * k);
-            byol__mm(g->bf16)(1, 0, k, cout, r, 1.0f, col + r0 * k, k, dyc + r0 * cout, cout, beta,
-                       dwt + b * slot, cout);
-        }
-        return;
-    }
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < nb; b++) {
+    const float beta = a->m0 == 0 ? 0.0f : 1.0f;
+    int64_t b0, b1;
+    byol__share(nb, thread, threads, &b0, &b1);
+    for (int64_t b = b0; b < b1; b++) {
         int64_t r0 = b * blk, r = rows - r0 < blk ? rows - r0 : blk;
-        im2col(g, x, m0 + r0, r, col + r0 * k);
+        float *cb = a->col + r0 * k;
+        im2col(g, a->x, a->m0 + r0, r, cb);
+        if (dw_slots(g) > 1)
+            byol__mm(g->bf16)(1, 0, k, cout, r, 1.0f, cb, k, a->dyc + r0 * cout, cout, beta,
+                              a->dwt + b * slot, cout);
     }
+    if (dw_slots(g) > 1)
+        return;
+    byol__sync();
     int64_t wblk;
     const int64_t nwb = byol__gemm_blocks(k, cout, rows, &wblk);
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < nwb; b++)
-        byol__gemm_block_with(byol__mm(g->bf16), b, wblk, 1, 0, k, cout, rows, 1.0f, col, k, dyc,
-                              cout, beta, dwt, cout);
+    byol__share(nwb, thread, threads, &b0, &b1);
+    for (int64_t b = b0; b < b1; b++)
+        byol__gemm_block_with(byol__mm(g->bf16), b, wblk, 1, 0, k, cout, rows, 1.0f, a->col, k,
+                              a->dyc, cout, beta, a->dwt, cout);
 }
 
 /* dx += col2im(dy wp) for one chunk: dcol overwrites col by row blocks,
  * then each input pixel gathers its taps. */
-static void dx_chunk(const byol__conv_geom *g, const float *wp,
-                     const float *dyc, int64_t m0, int64_t rows, float *col,
-                     float *dx)
+static void dx_chunk(const bwd_args *a, int thread, int threads)
 {
-    const int64_t k = conv_k(g), cout = g->cout, blk = row_block(g);
+    const byol__conv_geom *g = a->g;
+    const int64_t k = conv_k(g), cout = g->cout, blk = row_block(g), rows = a->rows;
     const int64_t nb = (rows + blk - 1) / blk, hw = g->h * g->w;
-    int64_t p0, p1;
-    touched_pixels(g, m0, m0 + rows, &p0, &p1);
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < nb; b++) {
+    int64_t b0, b1, p0, p1;
+    byol__share(nb, thread, threads, &b0, &b1);
+    for (int64_t b = b0; b < b1; b++) {
         int64_t r0 = b * blk, r = rows - r0 < blk ? rows - r0 : blk;
-        byol__mm(g->bf16)(0, 0, r, k, cout, 1.0f, dyc + r0 * cout, cout, wp, k, 0.0f, col + r0 * k,
-                   k);
+        byol__mm(g->bf16)(0, 0, r, k, cout, 1.0f, a->dyc + r0 * cout, cout, a->wp, k, 0.0f,
+                          a->col + r0 * k, k);
     }
-#pragma omp for schedule(static)
-    for (int64_t p = p0; p < p1; p++) {
+    byol__sync();
+    touched_pixels(g, a->m0, a->m0 + rows, &p0, &p1);
+    int64_t q0, q1;
+    byol__share(p1 - p0, thread, threads, &q0, &q1);
+    for (int64_t p = p0 + q0; p < p0 + q1; p++) {
         int64_t n = p / hw, q = p % hw;
-        col2im_pixel(g, col, m0, m0 + rows, n, q / g->w, q % g->w,
-                     dx + p * g->cin);
+        col2im_pixel(g, a->col, a->m0, a->m0 + rows, n, q / g->w, q % g->w,
+                     a->dx + p * g->cin);
     }
+}
+
+/* im2col feeds dW, then the same buffer takes dcol for col2im: each loop
+ * waits for the other threads' part of the one before. */
+static void bwd_task(void *arg, int thread, int threads)
+{
+    const bwd_args *a = arg;
+    dw_chunk(a, thread, threads);
+    if (!a->dx)
+        return;
+    byol__sync();
+    dx_chunk(a, thread, threads);
+}
+
+typedef struct sum_args {
+    int64_t slots, len;
+    float *dwt;
+} sum_args;
+
+static void sum_slots(void *arg, int64_t i0, int64_t i1)
+{
+    const sum_args *a = arg;
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t s = 1; s < a->slots; s++)
+            a->dwt[i] += a->dwt[s * a->len + i];
 }
 
 /* dwt[0] += dwt[1] + ... in slot order, then dw += unpacked dwt[0]. The
  * first chunk is a full one, so it initialised every slot. */
 static void finish_dw(const byol__conv_geom *g, float *dwt, float *dw)
 {
-    const int64_t slots = dw_slots(g), len = g->cout * conv_k(g);
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (slots > 1 && len >= BYOL__PAR_MIN)
-    for (int64_t i = 0; i < len; i++)
-        for (int64_t s = 1; s < slots; s++)
-            dwt[i] += dwt[s * len + i];
+    sum_args a = { dw_slots(g), g->cout * conv_k(g), dwt };
+    if (a.slots > 1)
+        byol__parallel_for(a.len, a.len >= BYOL__PAR_MIN, sum_slots, &a);
     unpack_add(g, dwt, dw);
+}
+
+static void zero_range(void *x, int64_t i0, int64_t i1)
+{
+    memset((float *)x + i0, 0, (size_t)(i1 - i0) * sizeof(float));
 }
 
 void byol__conv2d_backward(const byol__conv_geom *g, const float *x, const float *w,
@@ -496,18 +553,14 @@ void byol__conv2d_backward(const byol__conv_geom *g, const float *x, const float
     }
     byol__gemm_prepare();
     float *col = scratch, *dwt = scratch + col_floats(g);
-    if (dx && !accum)
-        zero(g->n * g->h * g->w * g->cin, dx);
+    if (dx && !accum) {
+        const int64_t len = g->n * g->h * g->w * g->cin;
+        byol__parallel_for(len, len >= BYOL__PAR_MIN, zero_range, dx);
+    }
     const int64_t step = chunk_rows(g);
     for (int64_t m0 = 0; m0 < m; m0 += step) {
-        const int64_t rows = m - m0 < step ? m - m0 : step;
-        const float *dyc = dy + m0 * cout;
-#pragma omp parallel num_threads(byol__num_threads())
-        {
-            dw_chunk(g, x, dyc, m0, rows, col, dwt);
-            if (dx)
-                dx_chunk(g, wp, dyc, m0, rows, col, dx);
-        }
+        bwd_args a = { g, x, wp, dy + m0 * cout, m0, m - m0 < step ? m - m0 : step, col, dwt, dx };
+        byol__run(byol__num_threads(), bwd_task, &a);
     }
     finish_dw(g, dwt, dw);
 }

@@ -52,21 +52,33 @@ size_t byol__conv_direct_packed(const byol__conv_geom *g)
     return (size_t)(g->cout * g->kh * g->kw * g->cin);
 }
 
+typedef struct pack_args {
+    int64_t k, cout;
+    const float *wp;
+    float *wt;
+} pack_args;
+
+static void pack_range(void *arg, int64_t b0, int64_t b1)
+{
+    const pack_args *a = arg;
+    const int64_t k = a->k, cout = a->cout;
+    for (int64_t o0 = b0 * 16; o0 < b1 * 16 && o0 < cout; o0 += 16) {
+        const int rows = cout - o0 < 16 ? (int)(cout - o0) : 16;
+        for (int64_t p0 = 0; p0 < k; p0 += 16) {
+            const int cols = k - p0 < 16 ? (int)(k - p0) : 16;
+            byol__transpose16_32(a->wp + o0 * k + p0, k, rows, cols, a->wt + p0 * cout + o0,
+                                 cout);
+        }
+    }
+}
+
 void byol__conv_direct_pack(const byol__conv_geom *g, const float *wp, float *wt)
 {
     /* wp [cout, K] -> wt [K, cout] in 16 x 16 blocks: one element at a
      * time the writes went cout floats apart, and the exact resnet18
      * forward spent 3 % of its time here */
-    const int64_t k = g->kh * g->kw * g->cin, cout = g->cout;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (cout * k >= BYOL__PAR_MIN)
-    for (int64_t o0 = 0; o0 < cout; o0 += 16) {
-        const int rows = cout - o0 < 16 ? (int)(cout - o0) : 16;
-        for (int64_t p0 = 0; p0 < k; p0 += 16) {
-            const int cols = k - p0 < 16 ? (int)(k - p0) : 16;
-            byol__transpose16_32(wp + o0 * k + p0, k, rows, cols, wt + p0 * cout + o0, cout);
-        }
-    }
+    pack_args a = { g->kh * g->kw * g->cin, g->cout, wp, wt };
+    byol__parallel_for((a.cout + 15) / 16, a.cout * a.k >= BYOL__PAR_MIN, pack_range, &a);
 }
 
 #if HAVE_DIRECT
@@ -253,6 +265,21 @@ static void fwd_row(const byol__conv_geom *g, const float *x, const float *wt,
     }
 }
 
+typedef struct rows_args {
+    const byol__conv_geom *g;
+    const float *x, *wt, *bias;
+    float *y;
+} rows_args;
+
+static void fwd_range(void *arg, int64_t t0, int64_t t1)
+{
+    const rows_args *a = arg;
+    float band[BAND_FLOATS];
+    ring rg = { -1, 0 };
+    for (int64_t t = t0; t < t1; t++)
+        fwd_row(a->g, a->x, a->wt, a->bias, a->y, t / a->g->oh, t % a->g->oh, band, &rg);
+}
+
 int byol__conv_direct_forward(const byol__conv_geom *g, const float *x,
                               const float *wt, const float *bias, float *y)
 {
@@ -262,15 +289,8 @@ int byol__conv_direct_forward(const byol__conv_geom *g, const float *x,
     if (!fwd_ok(g))
         return 0;
     const int64_t rows = g->n * g->oh;
-#pragma omp parallel num_threads(byol__num_threads()) \
-    if (rows * g->ow * g->cout >= BYOL__PAR_MIN)
-    {
-        float band[BAND_FLOATS];
-        ring rg = { -1, 0 };
-#pragma omp for schedule(static)
-        for (int64_t t = 0; t < rows; t++)
-            fwd_row(g, x, wt, bias, y, t / g->oh, t % g->oh, band, &rg);
-    }
+    rows_args a = { g, x, wt, bias, y };
+    byol__parallel_for(rows, rows * g->ow * g->cout >= BYOL__PAR_MIN, fwd_range, &a);
     return 1;
 }
 

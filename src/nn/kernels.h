@@ -170,6 +170,9 @@ void byol__copy_grad(int64_t len, const float *dy, float *dx, int accum);
  * y > 0, else 0; da (+)= g, then db (+)= g (da may alias dy, db da). */
 void byol__add_relu_backward(int64_t len, const float *y, const float *dy, float *da,
                              int accum_a, float *db, int accum_b);
+/* y [rows, cols] = v [cols] in every row (a bias the GEMM then adds onto
+ * with beta = 1, as PyTorch's addmm does). */
+void byol__fill_rows(int64_t rows, int64_t cols, const float *v, float *y);
 
 /* ---- Flatten: NHWC [n, h, w, c] -> [n, c*h*w] in PyTorch's (c, h, w)
  * order, so a following Linear uses PyTorch's weight layout. */

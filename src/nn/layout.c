@@ -27,19 +27,32 @@ static void transpose_tile(int64_t rows, int64_t cols, int64_t r0, int64_t c0,
     }
 }
 
+typedef struct transpose_args {
+    int64_t rows, cols;
+    const float *src;
+    float *dst;
+    int accum;
+} transpose_args;
+
+static void tiles_range(void *arg, int64_t t0, int64_t t1)
+{
+    const transpose_args *p = arg;
+    int64_t tc = (p->cols + TILE - 1) / TILE;
+    int64_t per_image = ((p->rows + TILE - 1) / TILE) * tc, plane = p->rows * p->cols;
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t img = t / per_image, rest = t % per_image;
+        transpose_tile(p->rows, p->cols, (rest / tc) * TILE, (rest % tc) * TILE,
+                       p->src + img * plane, p->dst + img * plane, p->accum);
+    }
+}
+
 /* For each of n images: dst[n][cols, rows] (+)= src[n][rows, cols]^T. */
 static void batched_transpose(int64_t n, int64_t rows, int64_t cols,
                               const float *src, float *dst, int accum)
 {
-    int64_t tr = (rows + TILE - 1) / TILE, tc = (cols + TILE - 1) / TILE;
-    int64_t per_image = tr * tc, plane = rows * cols;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (n * plane >= BYOL__PAR_MIN)
-    for (int64_t t = 0; t < n * per_image; t++) {
-        int64_t img = t / per_image, rest = t % per_image;
-        transpose_tile(rows, cols, (rest / tc) * TILE, (rest % tc) * TILE,
-                       src + img * plane, dst + img * plane, accum);
-    }
+    int64_t tiles = ((rows + TILE - 1) / TILE) * ((cols + TILE - 1) / TILE);
+    transpose_args p = { rows, cols, src, dst, accum };
+    byol__parallel_for(n * tiles, n * rows * cols >= BYOL__PAR_MIN, tiles_range, &p);
 }
 
 void byol__nchw_to_nhwc(int64_t n, int64_t c, int64_t h, int64_t w,

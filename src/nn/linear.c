@@ -5,22 +5,12 @@
 #include "nn/kernels.h"
 
 
-/* y[r, :] = b for each of n rows, so the GEMM can add into it (beta = 1),
- * as PyTorch's addmm does. */
-static void fill_rows(int64_t n, int64_t out, const float *b, float *y)
-{
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (n * out >= BYOL__PAR_MIN)
-    for (int64_t r = 0; r < n; r++)
-        memcpy(y + r * out, b, (size_t)out * sizeof(float));
-}
-
 void byol__linear_forward(int64_t n, int64_t in, int64_t out, const float *x,
                           const float *w, const float *b, float *y, int bf16)
 {
     /* x [n, in], w [out, in], b [out] -> y [n, out] = x w^T + b */
     if (b)
-        fill_rows(n, out, b, y);
+        byol__fill_rows(n, out, b, y);
     byol__gemm_with(byol__mm(bf16), 0, 1, n, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f,
                     y, out);
 }

@@ -49,17 +49,53 @@ static void maxpool_pixel(const byol__pool_geom *g, const float *x, int64_t n,
     }
 }
 
+/* One pooling pass: its geometry (or n, hw, c of the average pool), its
+ * arrays and the backward's accumulate flag. */
+typedef struct pool_args {
+    const byol__pool_geom *g;
+    int64_t n, hw, c;
+    const float *x;
+    float *y;
+    int32_t *argmax;      /* the forward's output */
+    const int32_t *am;    /* the backward's input */
+    int accum;
+} pool_args;
+
+static void maxpool_fwd_range(void *arg, int64_t p0, int64_t p1)
+{
+    const pool_args *a = arg;
+    const byol__pool_geom *g = a->g;
+    for (int64_t p = p0; p < p1; p++) {
+        int64_t ow = p % g->ow, t = p / g->ow;
+        maxpool_pixel(g, a->x, t / g->oh, t % g->oh, ow, a->y + p * g->c,
+                      a->argmax + p * g->c);
+    }
+}
+
 void byol__maxpool_forward(const byol__pool_geom *g, const float *x, float *y,
                            int32_t *argmax)
 {
     /* x [n, h, w, c] -> y [n, oh, ow, c], argmax [n, oh, ow, c] (ih*w + iw) */
     const int64_t pixels = g->n * g->oh * g->ow;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (pixels * g->c >= BYOL__PAR_MIN)
-    for (int64_t p = 0; p < pixels; p++) {
-        int64_t ow = p % g->ow, t = p / g->ow;
-        maxpool_pixel(g, x, t / g->oh, t % g->oh, ow, y + p * g->c,
-                      argmax + p * g->c);
+    pool_args a = { .g = g, .x = x, .y = y, .argmax = argmax };
+    byol__parallel_for(pixels, pixels * g->c >= BYOL__PAR_MIN, maxpool_fwd_range, &a);
+}
+
+static void maxpool_bwd_range(void *arg, int64_t n0, int64_t n1)
+{
+    const pool_args *a = arg;
+    const int64_t c = a->g->c, plane = a->g->h * a->g->w * c;
+    const int64_t opix = a->g->oh * a->g->ow;
+    for (int64_t n = n0; n < n1; n++) {
+        float *d = a->y + n * plane;
+        if (!a->accum)
+            memset(d, 0, (size_t)plane * sizeof(float));
+        for (int64_t p = 0; p < opix; p++) {
+            const float *gy = a->x + (n * opix + p) * c;
+            const int32_t *am = a->am + (n * opix + p) * c;
+            for (int64_t j = 0; j < c; j++)
+                d[(int64_t)am[j] * c + j] += gy[j];
+        }
     }
 }
 
@@ -68,35 +104,20 @@ void byol__maxpool_backward(const byol__pool_geom *g, const int32_t *argmax,
 {
     /* dy, argmax [n, oh, ow, c] -> dx [n, h, w, c] (+)=. Windows overlap, so
      * one thread owns a whole image and adds in output-pixel order. */
-    const int64_t c = g->c, plane = g->h * g->w * c;
-    const int64_t opix = g->oh * g->ow;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (g->n * plane >= BYOL__PAR_MIN)
-    for (int64_t n = 0; n < g->n; n++) {
-        float *d = dx + n * plane;
-        if (!accum)
-            memset(d, 0, (size_t)plane * sizeof(float));
-        for (int64_t p = 0; p < opix; p++) {
-            const float *gy = dy + (n * opix + p) * c;
-            const int32_t *am = argmax + (n * opix + p) * c;
-            for (int64_t j = 0; j < c; j++)
-                d[(int64_t)am[j] * c + j] += gy[j];
-        }
-    }
+    pool_args a = { .g = g, .x = dy, .y = dx, .am = argmax, .accum = accum };
+    byol__parallel_for(g->n, g->n * g->h * g->w * g->c >= BYOL__PAR_MIN, maxpool_bwd_range, &a);
 }
 
-void byol__avgpool_forward(int64_t n, int64_t hw, int64_t c, const float *x,
-                           float *y)
+static void avgpool_fwd_range(void *arg, int64_t i0, int64_t i1)
 {
-    /* x [n, hw, c] -> y [n, c]: a float sum in pixel order, then / hw. */
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (n * hw * c >= BYOL__PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        float *yr = y + i * c;
+    const pool_args *a = arg;
+    const int64_t hw = a->hw, c = a->c;
+    for (int64_t i = i0; i < i1; i++) {
+        float *yr = a->y + i * c;
         for (int64_t j = 0; j < c; j++)
             yr[j] = 0.0f;
         for (int64_t p = 0; p < hw; p++) {
-            const float *xr = x + (i * hw + p) * c;
+            const float *xr = a->x + (i * hw + p) * c;
             for (int64_t j = 0; j < c; j++)
                 yr[j] += xr[j];
         }
@@ -105,17 +126,23 @@ void byol__avgpool_forward(int64_t n, int64_t hw, int64_t c, const float *x,
     }
 }
 
-void byol__avgpool_backward(int64_t n, int64_t hw, int64_t c, const float *dy,
-                            float *dx, int accum)
+void byol__avgpool_forward(int64_t n, int64_t hw, int64_t c, const float *x,
+                           float *y)
 {
-    /* dy [n, c] -> dx [n, hw, c] (+)= dy / hw */
+    /* x [n, hw, c] -> y [n, c]: a float sum in pixel order, then / hw. */
+    pool_args a = { .n = n, .hw = hw, .c = c, .x = x, .y = y };
+    byol__parallel_for(n, n * hw * c >= BYOL__PAR_MIN, avgpool_fwd_range, &a);
+}
+
+static void avgpool_bwd_range(void *arg, int64_t r0, int64_t r1)
+{
+    const pool_args *a = arg;
+    const int64_t hw = a->hw, c = a->c;
     const float fhw = (float)hw;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (n * hw * c >= BYOL__PAR_MIN)
-    for (int64_t r = 0; r < n * hw; r++) {
-        const float *g = dy + (r / hw) * c;
-        float *d = dx + r * c;
-        if (accum) {
+    for (int64_t r = r0; r < r1; r++) {
+        const float *g = a->x + (r / hw) * c;
+        float *d = a->y + r * c;
+        if (a->accum) {
             for (int64_t j = 0; j < c; j++)
                 d[j] += g[j] / fhw;
         } else {
@@ -123,4 +150,12 @@ void byol__avgpool_backward(int64_t n, int64_t hw, int64_t c, const float *dy,
                 d[j] = g[j] / fhw;
         }
     }
+}
+
+void byol__avgpool_backward(int64_t n, int64_t hw, int64_t c, const float *dy,
+                            float *dx, int accum)
+{
+    /* dy [n, c] -> dx [n, hw, c] (+)= dy / hw */
+    pool_args a = { .n = n, .hw = hw, .c = c, .x = dy, .y = dx, .accum = accum };
+    byol__parallel_for(n * hw, n * hw * c >= BYOL__PAR_MIN, avgpool_bwd_range, &a);
 }

@@ -23,7 +23,6 @@
  * Under nn.precision=bf16 (with F(2x2) only: the builder picks it) every
  * product takes bf16 operands: U is packed into bf16 pairs, V and dM are
  * turned into bf16 where they lie, just before their products. */
-#include <omp.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -177,30 +176,45 @@ static void weight_transform(int a, const float *g, int64_t gs, int flip, float 
  * double as here (one kernel at a time it took 17 %), and for bf16
  * products the planes are then packed as byol__wino_matmul_bf16 reads
  * them, [k/2, n, 2], in the first half of u. */
+typedef struct pack_args {
+    const float *w;
+    int64_t rs, js, gs, n, plane;
+    int a, turned, avx512;
+    float *u;
+} pack_args;
+
+static void pack_rows(void *arg, int64_t r0, int64_t r1)
+{
+    const pack_args *p = arg;
+    const int a = p->a;
+    for (int64_t row = r0; row < r1; row++) {
+        const float *wr = p->w + row * p->rs;
+        float *ur = p->u + row * p->n;
+        if (p->avx512) {
+            byol__wino_weights_avx512(a, p->n, wr, p->js, p->gs, p->turned, ur, p->plane);
+            continue;
+        }
+        for (int64_t col = 0; col < p->n; col++) {
+            float f[36];
+            weight_transform(a, wr + col * p->js, p->gs, p->turned, f);
+            for (int xi = 0; xi < a * a; xi++)
+                ur[xi * p->plane + col] = f[xi];
+        }
+    }
+}
+
 static void pack_u(const byol__conv_geom *g, const float *w, int64_t os, int64_t cs,
                    int64_t gs, int turned, float *u)
 {
-    const int a = g->winograd + 2, avx512 = byol__cpu_avx512();
-    const int64_t cin = g->cin, cout = g->cout, plane_ = cin * cout;
-    const int64_t rows = turned ? cout : cin, n = turned ? cin : cout;
+    const int a = g->winograd + 2;
+    const int64_t plane_ = g->cin * g->cout;
+    const int64_t rows = turned ? g->cout : g->cin;
     /* row r's kernels start at w + r * rs, column j's j * js further */
-    const int64_t rs = turned ? os : cs, js = turned ? cs : os;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (a * a * plane_ >= BYOL__PAR_MIN)
-    for (int64_t row = 0; row < rows; row++) {
-        if (avx512) {
-            byol__wino_weights_avx512(a, n, w + row * rs, js, gs, turned, u + row * n, plane_);
-            continue;
-        }
-        for (int64_t col = 0; col < n; col++) {
-            float f[36];
-            weight_transform(a, w + row * rs + col * js, gs, turned, f);
-            for (int xi = 0; xi < a * a; xi++)
-                u[xi * plane_ + row * n + col] = f[xi];
-        }
-    }
+    pack_args p = { w, turned ? os : cs, turned ? cs : os, gs, turned ? g->cin : g->cout,
+                    plane_, a, turned, byol__cpu_avx512(), u };
+    byol__parallel_for(rows, a * a * plane_ >= BYOL__PAR_MIN, pack_rows, &p);
     if (use_bf16(g))
-        byol__wino_pairs_bf16(a * a, rows, n, u);
+        byol__wino_pairs_bf16(a * a, rows, p.n, u);
 }
 
 /* The transforms of winograd.h (BYOL__WINO_IN, _OUT, _GRAD) in portable
@@ -400,25 +414,38 @@ static void run_block(const wino *q, const pass *p, int64_t t0, int64_t nt, floa
     }
 }
 
+typedef struct run_args {
+    const wino *q;
+    const pass *p;
+    float *scratch;
+} run_args;
+
+/* One thread's share of the blocks of tiles, in its own scratch slot. */
+static void run_task(void *arg, int thread, int threads)
+{
+    const run_args *r = arg;
+    const wino *q = r->q;
+    const int64_t tiles = q->n * q->th * q->tw, nb = (tiles + q->tb - 1) / q->tb;
+    float *mine = r->scratch + thread * slot_floats(q->a, q->cin, q->cout);
+    int64_t b0, b1;
+    byol__share(nb, thread, threads, &b0, &b1);
+    for (int64_t b = b0; b < b1; b++) {
+        int64_t t0 = b * q->tb;
+        run_block(q, r->p, t0, tiles - t0 < q->tb ? tiles - t0 : q->tb, mine);
+    }
+}
+
 static void run(const wino *q, const pass *p, float *scratch)
 {
     const int64_t tiles = q->n * q->th * q->tw, nb = (tiles + q->tb - 1) / q->tb;
-    const int64_t slot = slot_floats(q->a, q->cin, q->cout);
     int threads = byol__num_threads();
     if (threads > NSLOT)
         threads = NSLOT;
     if (threads > nb)
         threads = (int)nb;
     byol__gemm_prepare();
-#pragma omp parallel num_threads(threads)
-    {
-        float *mine = scratch + omp_get_thread_num() * slot;
-#pragma omp for schedule(static)
-        for (int64_t b = 0; b < nb; b++) {
-            int64_t t0 = b * q->tb;
-            run_block(q, p, t0, tiles - t0 < q->tb ? tiles - t0 : q->tb, mine);
-        }
-    }
+    run_args r = { q, p, scratch };
+    byol__run(threads, run_task, &r);
 }
 
 /* U of w [cout, cin, 3, 3] (turned for the input gradient) into the start
@@ -470,33 +497,47 @@ static void gather_dy(const wino *q, const float *dy, int64_t t, const float *ze
         d[k] = off[k] < 0 ? zero : dy + off[k];
 }
 
-static void wgrad_transforms(const wino *q, const float *x, const float *dy, int64_t t0,
-                             int64_t nt, float *v, float *dm, const float *zero, int avx512)
+/* The weight gradient's buffers: dU [a*a, cin, cout], the block's planes
+ * V and dM, and a row of zeros. */
+typedef struct wgrad_args {
+    const wino *q;
+    const float *x, *dy, *zero;
+    float *v, *dm, *du, *dw;
+    int avx512;
+} wgrad_args;
+
+/* This thread's share of the block's nt tiles from t0: V and A dY A^T. */
+static void wgrad_transforms(const wgrad_args *w, int64_t t0, int64_t nt, int thread,
+                             int threads)
 {
+    const wino *q = w->q;
     const int a = q->a;
     const int64_t lv = plane(q->tb, q->cin), lm = plane(q->tb, q->cout);
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < nt; t++) {
+    int64_t b, e;
+    byol__share(nt, thread, threads, &b, &e);
+    for (int64_t t = b; t < e; t++) {
         const float *d[16];
         float *dt[36];
-        input_tile(q, x, t0 + t, zero, v + t * q->cin, lv, avx512);
-        gather_dy(q, dy, t0 + t, zero, d);
-        planes(dm + t * q->cout, lm, a * a, dt);
-        transform(avx512, BYOL__WINO_GRAD, a, q->cout, d, NULL, dt);
+        input_tile(q, w->x, t0 + t, w->zero, w->v + t * q->cin, lv, w->avx512);
+        gather_dy(q, w->dy, t0 + t, w->zero, d);
+        planes(w->dm + t * q->cout, lm, a * a, dt);
+        transform(w->avx512, BYOL__WINO_GRAD, a, q->cout, d, NULL, dt);
     }
 }
 
 /* dU[xi] += V[xi]^T dM[xi] over the block's nt tiles. In bf16 both planes
  * are first packed in place into tile pairs, [nt/2, c, 2], an odd block
  * with a zero tile after its last (wgrad_tiles is even, so it fits). */
-static void wgrad_products(const wino *q, int64_t nt, float *v, float *dm, float *du)
+static void wgrad_products(const wgrad_args *w, int64_t nt, int thread, int threads)
 {
+    const wino *q = w->q;
     const int64_t cin = q->cin, cout = q->cout;
     const int64_t lv = plane(q->tb, cin), lm = plane(q->tb, cout);
-#pragma omp for schedule(static)
-    for (int xi = 0; xi < q->a * q->a; xi++) {
-        float *va = v + xi * lv, *b = dm + xi * lm;
-        float *c = du + xi * cin * cout;
+    int64_t x0, x1;
+    byol__share(q->a * q->a, thread, threads, &x0, &x1);
+    for (int64_t xi = x0; xi < x1; xi++) {
+        float *va = w->v + xi * lv, *b = w->dm + xi * lm;
+        float *c = w->du + xi * cin * cout;
         if (q->bf16) {
             const int64_t k = nt + nt % 2;
             memset(va + nt * cin, 0, (size_t)(k - nt) * (size_t)cin * sizeof(float));
@@ -511,6 +552,27 @@ static void wgrad_products(const wino *q, int64_t nt, float *v, float *dm, float
     }
 }
 
+/* Block by block: every thread's transforms, then every thread's
+ * products (each waits for the other threads' part before it reads it or
+ * the next block overwrites it); then dg = G^T dU G by input channel. */
+static void wgrad_task(void *arg, int thread, int threads)
+{
+    const wgrad_args *w = arg;
+    const wino *q = w->q;
+    const int64_t tiles = q->n * q->th * q->tw, plane_ = q->cin * q->cout;
+    for (int64_t t0 = 0; t0 < tiles; t0 += q->tb) {
+        int64_t nt = tiles - t0 < q->tb ? tiles - t0 : q->tb;
+        wgrad_transforms(w, t0, nt, thread, threads);
+        byol__sync();
+        wgrad_products(w, nt, thread, threads);
+        byol__sync();
+    }
+    int64_t c0, c1;
+    byol__share(q->cin, thread, threads, &c0, &c1);
+    for (int64_t c = c0; c < c1; c++)
+        (q->a == 4 ? weight_grad4 : weight_grad6)(w->du, plane_, q->cin, q->cout, c, w->dw);
+}
+
 void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const float *dy,
                                  float *dw, float *scratch)
 {
@@ -518,23 +580,13 @@ void byol__wino_backward_weights(const byol__conv_geom *g, const float *x, const
     wino q = make_wino(g->winograd, g->n, g->h, g->w, g->cin, g->cout, g->pad);
     q.tb = wgrad_tiles(q.a, q.cin, q.cout);
     q.bf16 = use_bf16(g);
-    const int a = q.a, avx512 = byol__cpu_avx512();
+    const int a = q.a;
     const int64_t cin = q.cin, cout = q.cout, plane_ = cin * cout;
-    const int64_t tiles = q.n * q.th * q.tw;
     float *du = scratch, *v = du + a * a * plane_;
     float *dm = v + a * a * plane(q.tb, cin), *zero = dm + a * a * plane(q.tb, cout);
     memset(du, 0, (size_t)(a * a * plane_) * sizeof(float));
     memset(zero, 0, (size_t)max_c(cin, cout) * sizeof(float));
     byol__gemm_prepare();
-#pragma omp parallel num_threads(byol__num_threads())
-    {
-        for (int64_t t0 = 0; t0 < tiles; t0 += q.tb) {
-            int64_t nt = tiles - t0 < q.tb ? tiles - t0 : q.tb;
-            wgrad_transforms(&q, x, dy, t0, nt, v, dm, zero, avx512);
-            wgrad_products(&q, nt, v, dm, du);
-        }
-#pragma omp for schedule(static)
-        for (int64_t c = 0; c < cin; c++)
-            (a == 4 ? weight_grad4 : weight_grad6)(du, plane_, cin, cout, c, dw);
-    }
+    wgrad_args w = { &q, x, dy, zero, v, dm, du, dw, byol__cpu_avx512() };
+    byol__run(byol__num_threads(), wgrad_task, &w);
 }

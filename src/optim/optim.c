@@ -189,14 +189,24 @@ int byol__optim_step(byol__optim *o, const byol__param_span *spans, int64_t nspa
     return BYOL_OK;
 }
 
+typedef struct blocks_args {
+    int64_t n, len;
+    byol__optim_block_fn fn;
+    void *ctx;
+} blocks_args;
+
+static void blocks_range(void *arg, int64_t b0, int64_t b1)
+{
+    const blocks_args *p = arg;
+    for (int64_t b = b0; b < b1; b++) {
+        int64_t i0 = b * p->len;
+        p->fn(p->ctx, b, i0, i0 + p->len < p->n ? i0 + p->len : p->n);
+    }
+}
+
 void byol__optim_for_blocks(int64_t n, byol__optim_block_fn fn, void *ctx)
 {
     int64_t len = byol__optim_block_len(n);
-    int64_t nb = (n + len - 1) / len;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) \
-    if (n >= BYOL__PAR_MIN)
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t i0 = b * len;
-        fn(ctx, b, i0, i0 + len < n ? i0 + len : n);
-    }
+    blocks_args p = { n, len, fn, ctx };
+    byol__parallel_for((n + len - 1) / len, n >= BYOL__PAR_MIN, blocks_range, &p);
 }

@@ -236,6 +236,19 @@ int byol_trainer_apply_update(byol_trainer *t, byol_step_stats *stats)
     return BYOL_OK;
 }
 
+typedef struct ema_args {
+    float a, b;
+    float *xi;
+    const float *theta;
+} ema_args;
+
+static void ema_range(void *arg, int64_t i0, int64_t i1)
+{
+    const ema_args *p = arg;
+    for (int64_t i = i0; i < i1; i++)
+        p->xi[i] = p->a * p->xi[i] + p->b * p->theta[i];
+}
+
 int byol_trainer_update_target(byol_trainer *t, double tau)
 {
     if (!t)
@@ -243,13 +256,8 @@ int byol_trainer_update_target(byol_trainer *t, double tau)
     if (!(tau >= 0 && tau <= 1))
         return byol__err(BYOL_E_RANGE, "byol_trainer_update_target: tau %g is outside [0, 1]", tau);
     /* xi <- tau xi + (1 - tau) theta; the target's layout is the online one's prefix */
-    const float a = (float)tau, b = (float)(1.0 - tau);
-    float *xi = t->tparams;
-    const float *theta = t->params;
-    const int64_t n = t->ntarget;
-#pragma omp parallel for num_threads(byol__num_threads()) schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++)
-        xi[i] = a * xi[i] + b * theta[i];
+    ema_args p = { (float)tau, (float)(1.0 - tau), t->tparams, t->params };
+    byol__parallel_for(t->ntarget, t->ntarget > 65536, ema_range, &p);
     return BYOL_OK;
 }
 

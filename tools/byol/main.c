@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -104,29 +103,8 @@ int cli_exit(int rc)
     return EXIT_RUNTIME;
 }
 
-/* libgomp reads its wait settings once, as it loads (before main). By
- * default a thread spins up to 300,000 times at every barrier of libbyol's
- * parallel loops before it sleeps; whenever the cores are shared (the
- * loader's threads, any other process) that spinning holds the core its
- * partner needs, and sleeping at once (OMP_WAIT_POLICY=passive) pays a
- * wake-up at every barrier instead. A short spin does best in both cases
- * (docs/threading.md has the figures). So unless the user chose
- * OMP_WAIT_POLICY or GOMP_SPINCOUNT, the command runs itself again, once,
- * with GOMP_SPINCOUNT=1000. GOMP_SPINCOUNT is libgomp's, the OpenMP of
- * gcc's -fopenmp that the Makefile builds with; a clang build on LLVM's
- * libomp would want KMP_BLOCKTIME instead. */
-static void prefer_short_spin(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") ||
-        setenv("GOMP_SPINCOUNT", "1000", 1) != 0)
-        return;
-    execv("/proc/self/exe", argv);
-    /* No /proc (not Linux?): go on with the default policy. */
-}
-
 int main(int argc, char **argv)
 {
-    prefer_short_spin(argv);
     if (argc < 2) {
         fputs(usage, stderr);
         return EXIT_USAGE;
