@@ -249,6 +249,7 @@ _FUNCTIONS = {
     "byol_net_tensor_count": (c_int64, [_P]),
     "byol_net_tensor_info": (_STATUS, [_P, c_int64, POINTER(TensorInfo)]),
     "byol_net_set_cancel": (_STATUS, [_P, CANCEL_FN, c_void_p]),
+    "byol_net_counter": (_STATUS, [_P, c_char_p, _I64P]),
     "byol_net_save": (_STATUS, [_P, c_char_p]),
     "byol_net_load": (_STATUS, [_P, c_char_p, c_uint32]),
     "byol_net_load_buffer": (_STATUS, [_P, c_void_p, c_size_t, c_uint32]),
