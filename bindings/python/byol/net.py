@@ -272,7 +272,8 @@ class Net(Handle):
         buffers = {PARAMS: self.params, STATE: self.state}
         result = {}
         for t in self.tensors():
-            result[t.name] = buffers[t.buffer][t.offset : t.offset + t.numel].reshape(t.shape).copy()
+            flat = buffers[t.buffer][t.offset : t.offset + t.numel]
+            result[t.name] = flat.reshape(t.shape).copy()
             if t.buffer == STATE and t.name.endswith(".running_var"):
                 counter = t.name[: -len("running_var")] + "num_batches_tracked"
                 result[counter] = np.array(self._counter(counter), dtype=np.int64)
