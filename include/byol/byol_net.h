@@ -200,7 +200,8 @@ BYOL_API int64_t byol_net_tensor_count(const byol_net *net);
 /**
  * Describes tensor `index` (0 .. byol_net_tensor_count()-1), in state_dict
  * order. BatchNorm's num_batches_tracked counters are not float tensors and
- * are not listed; they are saved and loaded with the weights.
+ * are not listed; they are saved and loaded with the weights, and
+ * byol_net_counter() reads them.
  * @param net the net, borrowed for the call.
  * @param index the tensor's index.
  * @param info caller memory with struct_size set; filled on success. Its
@@ -208,6 +209,22 @@ BYOL_API int64_t byol_net_tensor_count(const byol_net *net);
  * @return BYOL_OK, BYOL_E_RANGE (index), BYOL_E_ABI (struct_size), BYOL_E_INVALID_ARG.
  */
 BYOL_API int byol_net_tensor_info(const byol_net *net, int64_t index, byol_tensor_info *info);
+
+/**
+ * Reads a BatchNorm layer's num_batches_tracked counter, the int64 entry
+ * PyTorch's state_dict has after each running_var: the number of
+ * training-mode forward passes the layer has made since the net was
+ * created, or since the value a loaded weight file or checkpoint gave it
+ * (eval-mode passes and embeddings do not count). Added in libbyol 1.3.
+ * @param net the net, borrowed for the call.
+ * @param name the counter's state_dict name, "<layer>.num_batches_tracked"
+ *        (e.g. "bn1.num_batches_tracked": a BatchNorm tensor's name with
+ *        "running_var" replaced), borrowed for the call.
+ * @param value receives the counter.
+ * @return BYOL_OK, BYOL_E_KEY (the net has no BatchNorm of that name; the
+ *         message names it), BYOL_E_INVALID_ARG (a NULL argument).
+ */
+BYOL_API int byol_net_counter(const byol_net *net, const char *name, int64_t *value);
 
 /**
  * Installs a cancel callback polled between layers of forward and backward,

@@ -116,21 +116,39 @@ int byol__nn_read_entries(byol_net *net, const byol__st_file *f, const char *pre
     return BYOL_OK;
 }
 
-/* Does the net have a state_dict entry of this name? */
-static int has_entry(const byol_net *net, const char *name)
+/* The BatchNorm node whose num_batches_tracked entry is called `name`, or NULL. */
+static const byol__node *counter_node(const byol_net *net, const char *name)
 {
-    for (int64_t t = 0; t < net->ntensors; t++)
-        if (!strcmp(net->tensors[t].name, name))
-            return 1;
     for (int32_t i = 0; i < net->nnodes; i++) {
         char buf[512];
         if (net->nodes[i].op != BYOL__OP_BN)
             continue;
         entry_name(buf, sizeof buf, "", net->nodes[i].name, ".num_batches_tracked");
         if (!strcmp(buf, name))
-            return 1;
+            return &net->nodes[i];
     }
-    return 0;
+    return NULL;
+}
+
+/* Does the net have a state_dict entry of this name? */
+static int has_entry(const byol_net *net, const char *name)
+{
+    for (int64_t t = 0; t < net->ntensors; t++)
+        if (!strcmp(net->tensors[t].name, name))
+            return 1;
+    return counter_node(net, name) != NULL;
+}
+
+int byol_net_counter(const byol_net *net, const char *name, int64_t *value)
+{
+    if (!net || !name || !value)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_net_counter: NULL argument");
+    const byol__node *nd = counter_node(net, name);
+    if (!nd)
+        return byol__err(BYOL_E_KEY, "byol_net_counter: the net has no BatchNorm counter '%s' "
+                         "(names are '<layer>.num_batches_tracked')", name);
+    *value = net->counters[nd->counter];
+    return BYOL_OK;
 }
 
 /* Validates every entry first, then copies, so a failure changes nothing. */

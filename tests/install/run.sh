@@ -6,6 +6,8 @@
 #   2. the same linked against libbyol.a with `pkg-config --static`, so the
 #      .pc file's private libs must cover everything the archive needs; then
 #      examples/custom_loop.c built both ways, trained and resumed;
+#      The byol Python package, pip-installed into a venv, finds the prefix's
+#      library, trains and embeds (tests/install/train_embed.py);
 #   3. make install DESTDIR=<tmp2> PREFIX=/usr stages under <tmp2>/usr and the
 #      staged .pc names /usr, not the staging dir; make uninstall removes it all.
 set -euo pipefail
@@ -74,6 +76,18 @@ else
   loop_note="examples/custom_loop.c built, not run: no Fashion-MNIST at $fmnist"
 fi
 
+# ---- 2c. the Python package, out of tree ---------------------------------------
+# pip installs bindings/python into a venv (offline, Debian's numpy) with
+# PKG_CONFIG_PATH naming the prefix, as a C consumer's build has it; then
+# tests/install/train_embed.py, run outside the tree with no BYOL_LIBRARY or
+# LD_LIBRARY_PATH, must load the installed library, train and embed.
+PKG_CONFIG_PATH=$prefix/lib/pkgconfig bash "$root/bindings/python/pip-install.sh" "$tmp/venv" ||
+  fail "pip install bindings/python"
+cp "$root/tests/install/train_embed.py" "$work/"
+env -u BYOL_LIBRARY -u LD_LIBRARY_PATH -u PKG_CONFIG_PATH \
+  "$tmp/venv/bin/python" train_embed.py "$prefix/lib/libbyol.so.$major" ||
+  fail "train_embed.py (the pip-installed byol package) exited $?"
+
 # ---- 3. DESTDIR staging --------------------------------------------------------
 cd "$root"
 mk install DESTDIR="$stage" PREFIX=/usr
@@ -94,4 +108,5 @@ mk uninstall DESTDIR="$stage" PREFIX=/usr
 left=$(find "$stage" ! -type d)
 [ -z "$left" ] || fail "make uninstall left: $left"
 
-echo "install-test: OK: PREFIX install (shared + static consumer; $loop_note), DESTDIR staging, uninstall"
+echo "install-test: OK: PREFIX install (shared + static consumer; $loop_note; Python package)," \
+     "DESTDIR staging, uninstall"

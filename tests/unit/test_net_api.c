@@ -242,6 +242,48 @@ static void test_save_load(void **state)
     byol_net_destroy(cls);
 }
 
+/* num_batches_tracked counts training forwards, is saved and loaded with
+ * the weights, and byol_net_counter() reads it by its state_dict name. */
+static void test_counters(void **state)
+{
+    (void)state;
+    byol_net *a = make("net.arch=cnn-small seed=1");
+    byol_net *b = make("net.arch=cnn-small seed=2");
+    float *x = calloc(2 * 28 * 28, sizeof *x), y[2 * 128];
+    byol_tensor tx = view(x, 4, 2, 1, 28, 28), ty = view(y, 2, 2, 128, 0, 0);
+    int64_t v = -1;
+    assert_byol_ok(byol_net_counter(a, "bn1.num_batches_tracked", &v));
+    assert_int_equal(v, 0);
+    assert_byol_ok(byol_net_plan(a, 2));
+    assert_byol_ok(byol_net_set_training(a, 1));
+    assert_byol_ok(byol_net_forward(a, &tx, &ty));
+    assert_byol_ok(byol_net_forward(a, &tx, &ty));
+    assert_byol_ok(byol_net_set_training(a, 0));
+    assert_byol_ok(byol_net_forward(a, &tx, &ty));  /* eval: not counted */
+    assert_byol_ok(byol_net_embed(a, &tx, &ty));
+    assert_byol_ok(byol_net_counter(a, "bn1.num_batches_tracked", &v));
+    assert_int_equal(v, 2);
+
+    const char *path = tu_tmp_path("counters.safetensors");
+    assert_byol_ok(byol_net_save(a, path));
+    assert_byol_ok(byol_net_load(b, path, BYOL_LOAD_STRICT));
+    assert_byol_ok(byol_net_counter(b, "bn1.num_batches_tracked", &v));
+    assert_int_equal(v, 2);
+
+    v = -1;
+    assert_int_equal(byol_net_counter(a, "bn1.running_var", &v), BYOL_E_KEY);
+    assert_non_null(strstr(byol_last_error(), "'bn1.running_var'"));
+    assert_int_equal(v, -1);
+    assert_int_equal(byol_net_counter(a, "conv1.num_batches_tracked", &v), BYOL_E_KEY);
+    assert_int_equal(byol_net_counter(NULL, "bn1.num_batches_tracked", &v), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol_net_counter(a, NULL, &v), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol_net_counter(a, "bn1.num_batches_tracked", NULL), BYOL_E_INVALID_ARG);
+    unlink(path);
+    free(x);
+    byol_net_destroy(a);
+    byol_net_destroy(b);
+}
+
 /* cnn-small rebuilt by hand with the builder computes the same bits. */
 static void test_builder_matches_preset(void **state)
 {
@@ -515,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_initialisation),
         cmocka_unit_test(test_bad_calls_give_specific_errors),
         cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_counters),
         cmocka_unit_test(test_builder_matches_preset),
         cmocka_unit_test(test_same_bits_any_run_any_threads),
         cmocka_unit_test(test_embed_and_accumulation),

@@ -30,7 +30,6 @@ used from distinct threads (ctypes releases the GIL during library calls).
 
 from __future__ import annotations
 
-import ctypes
 from typing import Callable
 
 from . import _lib, eval  # noqa: A004 - byol.eval is the evaluation module
@@ -171,4 +170,8 @@ __all__ = [
     "write_safetensors",
 ]
 
-del ctypes
+
+def __dir__() -> list[str]:
+    """The public API (PEP 562): __all__, without the names imported for
+    this module's own use or the submodules whose contents it re-exports."""
+    return sorted(__all__ + [name for name in globals() if name.startswith("__")])

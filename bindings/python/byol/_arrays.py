@@ -24,6 +24,41 @@ def as_array(x, dtype, name: str, ndim: int | tuple[int, ...] | None = None) -> 
     return a
 
 
+def _value_range(a: np.ndarray) -> str:
+    """The values found in `a`, for a message: "[lo, hi]", or the first
+    non-finite value."""
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        bad = a[~np.isfinite(a)].flat[0]
+        return "NaN" if np.isnan(bad) else str(bad)
+    return f"[{a.min()}, {a.max()}]"
+
+
+def as_pixels(x, name: str) -> np.ndarray:
+    """`x` as C-contiguous uint8 pixels, converted only where no value
+    changes meaning: uint8 as is; other integers when every value is in
+    0..255; floats when every value is in [0, 1], scaled by 255 and rounded.
+    Anything else is refused (TypeError for the dtype, RangeError naming the
+    values found) rather than cast to uint8, which wraps 300 to 44 and
+    truncates 0.5 to 0."""
+    a = np.asarray(x)
+    kind, limit = a.dtype.kind, {"u": 255, "i": 255, "f": 1}.get(a.dtype.kind)
+    if limit is None:
+        raise TypeError(
+            f"{name}: dtype {a.dtype} is not pixels: expected uint8 (0..255), another "
+            "integer dtype with values in 0..255, or floats in [0, 1]"
+        )
+    if a.dtype != np.uint8 and a.size and not (
+        np.isfinite(a).all() and a.min() >= 0 and a.max() <= limit
+    ):
+        want = "0..255" if kind in "ui" else "[0, 1] (scaled to 0..255)"
+        raise errors.RangeError(
+            f"{name}: {a.dtype} values must be in {want}; found {_value_range(a)}"
+        )
+    if kind == "f":
+        a = np.rint(a * 255)
+    return np.ascontiguousarray(a, dtype=np.uint8)
+
+
 def as_f32(x, name: str, ndim=None) -> np.ndarray:
     return as_array(x, np.float32, name, ndim)
 

@@ -6,7 +6,12 @@ The library is looked for, in this order:
    tried when it is set: a wrong path is an error, not a fallback);
 2. the in-tree build, ``lib/libbyol.so.1`` of the libbyol source tree this
    package sits in (``bindings/python/byol`` -> ``../../../lib``);
-3. an installed library: ``ctypes.util.find_library("byol")``, then
+3. the library the package was installed against: ``libbyol.so.1`` in the
+   libdir that ``pkg-config --variable=libdir libbyol`` gave when pip built
+   the package (setup.py records it in ``byol/_installed.py``; pkg-config
+   honours ``PKG_CONFIG_PATH``, so ``make install PREFIX=/some/prefix`` is
+   found with ``PKG_CONFIG_PATH=/some/prefix/lib/pkgconfig`` set for pip);
+4. an installed library: ``ctypes.util.find_library("byol")``, then
    ``libbyol.so.1`` through the dynamic loader's search path.
 
 It must be of major version 1 and at least 1.3, whose byol_error_name()
@@ -46,6 +51,11 @@ from ctypes import (
 from pathlib import Path
 
 from . import errors
+
+try:
+    from ._installed import LIBDIR as _installed_libdir
+except ImportError:  # imported from the source tree: never built by pip
+    _installed_libdir = ""
 
 REQUIRED_MAJOR = 1
 REQUIRED_FUNCTION = "byol_error_name"  # libbyol 1.3: the names of the status codes
@@ -239,6 +249,7 @@ _FUNCTIONS = {
     "byol_net_tensor_count": (c_int64, [_P]),
     "byol_net_tensor_info": (_STATUS, [_P, c_int64, POINTER(TensorInfo)]),
     "byol_net_set_cancel": (_STATUS, [_P, CANCEL_FN, c_void_p]),
+    "byol_net_counter": (_STATUS, [_P, c_char_p, _I64P]),
     "byol_net_save": (_STATUS, [_P, c_char_p]),
     "byol_net_load": (_STATUS, [_P, c_char_p, c_uint32]),
     "byol_net_load_buffer": (_STATUS, [_P, c_void_p, c_size_t, c_uint32]),
@@ -347,6 +358,9 @@ def _candidates() -> list[tuple[str, str]]:
     in_tree = Path(__file__).resolve().parent.parent.parent.parent / "lib" / SONAME
     if in_tree.exists():
         found.append((str(in_tree), "the in-tree build"))
+    if _installed_libdir:
+        found.append((os.path.join(_installed_libdir, SONAME),
+                      "pkg-config's libdir when the package was installed"))
     name = ctypes.util.find_library("byol")
     if name:
         found.append((name, 'ctypes.util.find_library("byol")'))
@@ -384,7 +398,9 @@ def _load() -> tuple[ctypes.CDLL, str]:
         return lib, name
     raise ImportError(
         "libbyol not found; build it (make) or install it (make install), or set "
-        f"{ENV_VAR} to the path of libbyol.so.1. Tried:\n" + "\n".join(tried)
+        f"{ENV_VAR} to the path of libbyol.so.1. For a prefix outside the loader's "
+        "path, install this package with PKG_CONFIG_PATH=PREFIX/lib/pkgconfig set, "
+        "so that it records where libbyol is. Tried:\n" + "\n".join(tried)
     )
 
 

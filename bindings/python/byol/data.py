@@ -135,11 +135,20 @@ class Dataset(Handle):
 
     @classmethod
     def from_numpy(cls, config: ConfigLike, images, labels=None, **keys: Any) -> Dataset:
-        """A dataset over uint8 images [N, H, W, C] (or [N, H, W] for gray)
-        with optional labels [N] (>= 0). Pixels and labels are copied."""
-        a = _arrays.as_array(images, np.uint8, "images", (3, 4))
+        """A dataset over images [N, H, W, C] (NHWC, C 1 or 3) or [N, H, W]
+        (gray) with optional labels [N] (>= 0). Pixels are uint8, integers in
+        0..255, or floats in [0, 1] (scaled by 255 and rounded); other dtypes
+        raise TypeError, values out of range RangeError. Pixels and labels
+        are copied."""
+        a = _arrays.as_array(_arrays.as_pixels(images, "images"), np.uint8, "images", (3, 4))
         if a.ndim == 3:
             a = a[:, :, :, None]
+        if a.shape[3] not in (1, 3):
+            raise errors.ShapeError(
+                f"images: shape {a.shape} has {a.shape[3]} channels last; expected "
+                "N, H, W[, C] (NHWC) with C 1 or 3: for channels-first (N, C, H, W) "
+                "arrays pass images.transpose(0, 2, 3, 1)"
+            )
         n, h, w, c = a.shape
         lab = None if labels is None else _arrays.as_labels(labels, "labels", n)
         out = ctypes.c_void_p()

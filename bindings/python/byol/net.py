@@ -265,13 +265,25 @@ class Net(Handle):
         return result
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every named tensor, in PyTorch layouts (num_batches_tracked
-        counters are not float tensors and are left out)."""
+        """Copies of every named tensor in PyTorch's names, layouts and order,
+        as torch's state_dict() has them: float32 tensors, and after each
+        BatchNorm's running_var its num_batches_tracked, an int64 scalar
+        counting the layer's training-mode forward passes."""
         buffers = {PARAMS: self.params, STATE: self.state}
-        return {
-            t.name: buffers[t.buffer][t.offset : t.offset + t.numel].reshape(t.shape).copy()
-            for t in self.tensors()
-        }
+        result = {}
+        for t in self.tensors():
+            flat = buffers[t.buffer][t.offset : t.offset + t.numel]
+            result[t.name] = flat.reshape(t.shape).copy()
+            if t.buffer == STATE and t.name.endswith(".running_var"):
+                counter = t.name[: -len("running_var")] + "num_batches_tracked"
+                result[counter] = np.array(self._counter(counter), dtype=np.int64)
+        return result
+
+    def _counter(self, name: str) -> int:
+        """BatchNorm counter `name` ("bn1.num_batches_tracked")."""
+        value = ctypes.c_int64()
+        fn.byol_net_counter(self._handle, text(name), ctypes.byref(value))
+        return value.value
 
     # ---- weight files ----
 

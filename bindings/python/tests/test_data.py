@@ -87,6 +87,48 @@ def test_dataset_from_numpy(gray_cfg, images):
         byol.Dataset()
 
 
+@requires("byol_dataset_from_memory", "byol_dataset_get")
+def test_from_numpy_scales_floats_in_0_1(gray_cfg):
+    pixels = np.array([[0.0, 0.5], [1 / 255, 1.0]], np.float32)
+    with byol.Dataset.from_numpy(gray_cfg, np.stack([pixels, 1 - pixels])) as ds:
+        np.testing.assert_array_equal(ds.get(0)[:, :, 0], [[0, 128], [1, 255]])
+        np.testing.assert_array_equal(ds.get(1)[:, :, 0], [[255, 128], [254, 0]])
+
+
+@requires("byol_dataset_from_memory", "byol_dataset_get")
+def test_from_numpy_takes_integers_in_0_255(gray_cfg, images):
+    with byol.Dataset.from_numpy(gray_cfg, images.astype(np.int32)) as ds:
+        np.testing.assert_array_equal(ds.get(3)[:, :, 0], images[3])
+    with byol.Dataset.from_numpy(gray_cfg, [[[0, 255]]]) as ds:  # a list: int64
+        np.testing.assert_array_equal(ds.get(0)[:, :, 0], [[0, 255]])
+
+
+@pytest.mark.parametrize("values, found", [
+    (np.array([0.0, 1.5], np.float32), r"\[0.0, 1.5\]"),
+    (np.array([-0.25, 0.5]), r"\[-0.25, 0.5\]"),
+    (np.array([0.5, np.nan], np.float32), "NaN"),
+    (np.array([0.5, np.inf]), "inf"),
+    (np.array([0, 300], np.int32), r"\[0, 300\]"),
+    (np.array([-1, 3], np.int16), r"\[-1, 3\]"),
+])
+def test_from_numpy_refuses_values_out_of_range(gray_cfg, values, found):
+    images = np.resize(values, (2, 4, 4))
+    with pytest.raises(byol.RangeError, match=f"{images.dtype}.*{found}"):
+        byol.Dataset.from_numpy(gray_cfg, images)
+
+
+@pytest.mark.parametrize("dtype", [bool, np.complex64, object, "U1"])
+def test_from_numpy_refuses_other_dtypes(gray_cfg, dtype):
+    images = np.zeros((2, 4, 4), dtype)
+    with pytest.raises(TypeError, match=f"{images.dtype}.*uint8"):
+        byol.Dataset.from_numpy(gray_cfg, images)
+
+
+def test_from_numpy_names_the_layout_for_channels_first(gray_cfg):
+    with pytest.raises(byol.ShapeError, match=r"\(2, 3, 32, 32\).*N, H, W\[, C\].*NHWC"):
+        byol.Dataset.from_numpy(gray_cfg, np.zeros((2, 3, 32, 32), np.uint8))
+
+
 @requires(*DATA_API)
 def test_loader_train_and_eval(gray_cfg, images):
     with byol.Dataset.from_numpy(gray_cfg, images, np.arange(10) % 2) as ds:

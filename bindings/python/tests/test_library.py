@@ -79,3 +79,12 @@ def test_log_callback_receives_library_messages():
     with pytest.raises(byol.ByolKeyError):
         byol.Config(settings={"no.such.key": 1})
     assert len(messages) == count  # silenced again
+
+
+def test_the_libdir_recorded_at_install_comes_after_the_in_tree_build(monkeypatch):
+    monkeypatch.delenv("BYOL_LIBRARY", raising=False)
+    monkeypatch.setattr(_lib, "_installed_libdir", "/some/prefix/lib")
+    names = [name for name, _origin in _lib._candidates()]
+    recorded = names.index("/some/prefix/lib/libbyol.so.1")
+    assert names[-1] == "libbyol.so.1" and recorded < len(names) - 1
+    assert all("/some/prefix" not in n for n in names[:recorded])

@@ -126,6 +126,53 @@ def test_buffers_are_views_of_the_net(net, rng):
         net.buffer("weights")
 
 
+def torchvision_resnet18_keys() -> list[str]:
+    """torchvision.models.resnet18().state_dict().keys() with fc replaced by
+    nn.Identity() (an encoder), from torchvision's naming scheme: modules in
+    registration order, each BatchNorm with weight, bias, running_mean,
+    running_var, num_batches_tracked."""
+    def bn(prefix):
+        return [f"{prefix}.{k}" for k in
+                ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")]
+
+    keys = ["conv1.weight", *bn("bn1")]
+    for layer in range(1, 5):
+        for block in range(2):
+            p = f"layer{layer}.{block}"
+            keys += [f"{p}.conv1.weight", *bn(f"{p}.bn1"), f"{p}.conv2.weight", *bn(f"{p}.bn2")]
+            if layer > 1 and block == 0:
+                keys += [f"{p}.downsample.0.weight", *bn(f"{p}.downsample.1")]
+    return keys
+
+
+def test_state_dict_has_torchvisions_keys_with_num_batches_tracked(rng):
+    with byol.Net(arch="resnet18", net__width=0.25, net__image_size=32, threads=2) as net:
+        sd = net.state_dict()
+        assert list(sd) == torchvision_resnet18_keys()
+        counter = sd["layer2.0.downsample.1.num_batches_tracked"]
+        assert counter.dtype == np.int64 and counter.shape == () and counter == 0
+        net.set_training(True)
+        for _ in range(3):
+            net.forward(rng.random((2, 3, 32, 32), dtype=np.float32))
+        net.set_training(False)
+        net.embed(rng.random((2, 3, 32, 32), dtype=np.float32))  # eval: not counted
+        counts = {k: int(v) for k, v in net.state_dict().items() if "num_batches" in k}
+        assert set(counts.values()) == {3}
+
+
+def test_a_state_dict_written_to_a_file_loads_strictly(net, rng, tmp_path):
+    net.set_training(True)
+    net.forward(rng.random((2, 1, 28, 28), dtype=np.float32))
+    path = tmp_path / "sd.safetensors"
+    byol.write_safetensors(path, net.state_dict())
+    with byol.Net(arch="cnn-small", threads=2, seed=9) as other:
+        other.load(path)  # strict: num_batches_tracked is expected, as in torchvision files
+        loaded, saved = other.state_dict(), net.state_dict()
+        assert list(loaded) == list(saved) and loaded["bn1.num_batches_tracked"] == 1
+        for name, value in saved.items():
+            np.testing.assert_array_equal(loaded[name], value, err_msg=name)
+
+
 def test_builder_small_net(rng):
     with byol.Builder(1, 8, 8, config={"seed": 2}) as b:
         c = b.conv2d(b.INPUT, 4, kernel=3, padding=1, name="conv")
