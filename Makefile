@@ -269,7 +269,7 @@ $(CIFAR_JPG)/.unpacked:
 
 data: $(CIFAR_JPG)/.unpacked
 
-test: all $(TEST_BINS) $(FUZZ_REPLAYS) $(BUILD)/tests/file_probe examples data
+test: all $(TEST_BINS) $(FUZZ_REPLAYS) $(BUILD)/tests/file_probe $(BUILD)/bench/bench_net examples data
 	@fail=0; for t in $(TEST_BINS); do echo "== $$t"; \
 	  BYOL_FIXTURES=tests/fixtures BYOL_DATA_DIR=$(BYOL_DATA) BYOL_CIFAR10_JPG=$(CIFAR_JPG) \
 	  $$t || fail=1; done; \
@@ -279,6 +279,8 @@ test: all $(TEST_BINS) $(FUZZ_REPLAYS) $(BUILD)/tests/file_probe examples data
 	  bash tests/cli/test_cli.sh || fail=1; \
 	  echo "== tests/cli/test_info_files.sh"; BYOL=$(BYOL_TOOL) PROBE=$(BUILD)/tests/file_probe \
 	  bash tests/cli/test_info_files.sh || fail=1; \
+	  echo "== tests/bench/test_compare.sh"; BENCH_NET=$(BUILD)/bench/bench_net \
+	  bash tests/bench/test_compare.sh || fail=1; \
 	  echo "== scripts/check-includes.sh"; bash scripts/check-includes.sh || fail=1; \
 	  bash tests/arch/test_check_includes.sh || fail=1; \
 	  bash examples/test.sh $(BUILD)/examples $(FMNIST_DIR) || fail=1; \
