@@ -136,11 +136,11 @@ $(BUILD)/tests/net_tool: tests/ref/net_tool.c $(LIB_A)
 
 $(BUILD)/bench/bench_net: bench/bench_net.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -O2 -Iinclude $< -o $@ $(LIB_A) $(LIBS)
+	$(CC) $(WARN) $(OPT) -Iinclude $< -o $@ $(LIB_A) $(LIBS)
 
 $(BUILD)/bench/bench_loader: bench/bench_loader.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -O2 -Iinclude $< -o $@ $(LIB_A) $(LIBS)
+	$(CC) $(WARN) $(OPT) -Iinclude $< -o $@ $(LIB_A) $(LIBS)
 
 $(BUILD)/bench/peak: bench/peak.c
 	@mkdir -p $(dir $@)
