@@ -1,4 +1,9 @@
-"""numpy <-> C conversions shared by the modules."""
+"""numpy <-> C conversions shared by the modules.
+
+Inputs are converted only where no value changes meaning (pixels, labels,
+float32 tensors each have their rule below): numpy's own casts wrap 300 to
+44 in uint8, truncate 1.5 to 1 in int32, parse strings and overflow to
+infinity in float32, all without an error."""
 
 from __future__ import annotations
 
@@ -8,19 +13,29 @@ import numpy as np
 
 from . import _lib, errors
 
+_INT32_MAX = np.iinfo(np.int32).max
 
-def as_array(x, dtype, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
-    """`x` as a C-contiguous array of `dtype` (a copy only when needed),
-    checked for its number of dimensions."""
-    try:
-        a = np.ascontiguousarray(x, dtype=dtype)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name}: cannot be read as {np.dtype(dtype).name}: {e}") from None
+
+def _shaped(a: np.ndarray, name: str, ndim: int | tuple[int, ...] | None) -> np.ndarray:
+    """`a`, checked for its number of dimensions when `ndim` is given."""
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
         if a.ndim not in allowed:
             want = " or ".join(str(n) for n in allowed)
             raise errors.ShapeError(f"{name}: expected {want} dimensions, got shape {a.shape}")
+    return a
+
+
+def _numbers(x, name: str, what: str, expected: str) -> np.ndarray:
+    """np.asarray(x), refused with a TypeError naming its dtype unless it
+    holds integers or floats (bool, complex, strings and objects are not
+    numbers here)."""
+    try:
+        a = np.asarray(x)
+    except ValueError as e:  # a ragged list
+        raise TypeError(f"{name}: cannot be read as an array: {e}") from None
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: dtype {a.dtype} is not {what}: expected {expected}")
     return a
 
 
@@ -33,20 +48,16 @@ def _value_range(a: np.ndarray) -> str:
     return f"[{a.min()}, {a.max()}]"
 
 
-def as_pixels(x, name: str) -> np.ndarray:
+def as_pixels(x, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
     """`x` as C-contiguous uint8 pixels, converted only where no value
     changes meaning: uint8 as is; other integers when every value is in
     0..255; floats when every value is in [0, 1], scaled by 255 and rounded.
     Anything else is refused (TypeError for the dtype, RangeError naming the
     values found) rather than cast to uint8, which wraps 300 to 44 and
     truncates 0.5 to 0."""
-    a = np.asarray(x)
-    kind, limit = a.dtype.kind, {"u": 255, "i": 255, "f": 1}.get(a.dtype.kind)
-    if limit is None:
-        raise TypeError(
-            f"{name}: dtype {a.dtype} is not pixels: expected uint8 (0..255), another "
-            "integer dtype with values in 0..255, or floats in [0, 1]"
-        )
+    a = _numbers(x, name, "pixels", "uint8 (0..255), another integer dtype with values "
+                 "in 0..255, or floats in [0, 1]")
+    kind, limit = a.dtype.kind, 1 if a.dtype.kind == "f" else 255
     if a.dtype != np.uint8 and a.size and not (
         np.isfinite(a).all() and a.min() >= 0 and a.max() <= limit
     ):
@@ -56,18 +67,49 @@ def as_pixels(x, name: str) -> np.ndarray:
         )
     if kind == "f":
         a = np.rint(a * 255)
-    return np.ascontiguousarray(a, dtype=np.uint8)
+    return np.ascontiguousarray(_shaped(a, name, ndim), dtype=np.uint8)
 
 
-def as_f32(x, name: str, ndim=None) -> np.ndarray:
-    return as_array(x, np.float32, name, ndim)
+def as_f32(x, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """`x` as C-contiguous float32: integers and floats are converted
+    (rounded to the nearest float32); other dtypes raise TypeError and
+    finite values beyond float32's range RangeError, rather than being
+    parsed (strings), cut to their real part (complex) or made infinite."""
+    a = _numbers(x, name, "numbers", "float32, or another integer or float dtype")
+    with np.errstate(over="ignore"):
+        f = np.ascontiguousarray(_shaped(a, name, ndim), dtype=np.float32)
+    if a.dtype.itemsize > 4 and a.dtype.kind == "f":
+        overflow = np.isinf(f) & np.isfinite(a)
+        if overflow.any():
+            big = a[overflow].flat[0]
+            raise errors.RangeError(
+                f"{name}: {a.dtype} value {big} is beyond float32's range "
+                f"(magnitudes up to {np.finfo(np.float32).max})"
+            )
+    return f
 
 
 def as_labels(y, name: str, count: int) -> np.ndarray:
-    a = as_array(y, np.int32, name, 1)
+    """`y` as C-contiguous int32 labels [count], converted only where no
+    value changes meaning: integer dtypes, and floats holding whole numbers,
+    when every value is in 0..2**31-1. Anything else is refused (TypeError
+    for the dtype, RangeError naming the first value at fault) rather than
+    truncated (1.5 to 1) or wrapped (2**32 + 1 to 1) by the cast."""
+    a = _numbers(y, name, "labels", "an integer dtype, or floats holding whole numbers")
+    a = _shaped(a, name, 1)
     if a.shape[0] != count:
         raise errors.ShapeError(f"{name}: {a.shape[0]} labels for {count} rows")
-    return a
+    with np.errstate(invalid="ignore"):
+        bad = (a < 0) | (a > _INT32_MAX)
+        if a.dtype.kind == "f":
+            bad |= ~np.isfinite(a) | (a != np.floor(a))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise errors.RangeError(
+            f"{name}: {a.dtype} labels must be whole numbers in 0..{_INT32_MAX}; "
+            f"found {a[i]} (label {i})"
+        )
+    return np.ascontiguousarray(a, dtype=np.int32)
 
 
 def tensor(a: np.ndarray) -> _lib.Tensor:

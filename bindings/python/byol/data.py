@@ -1,7 +1,9 @@
 """Images, datasets, the BYOL augmenter, the loader and a preview.
 
-Images are numpy uint8 arrays [H, W, C] (C = 1 or 3, data.channels);
-augmented views are float32 [C, S, S], batches float32 [N, C, S, S].
+Images are numpy uint8 arrays [H, W, C] (C = 1 or 3, data.channels); an
+image passed in may also hold other integers in 0..255 or floats in [0, 1]
+(scaled by 255 and rounded), anything else is refused. Augmented views
+are float32 [C, S, S], batches float32 [N, C, S, S].
 
     cfg = byol.Config("cifar10", train__batch_size=32)
     with byol.Dataset.open(cfg, "cifar10-jpg/train") as ds, \\
@@ -67,8 +69,9 @@ def _take_image(img: _CImage) -> np.ndarray:
 
 
 def _image_view(pixels, name: str = "image") -> tuple[_CImage, np.ndarray]:
-    """A byol_image borrowing a uint8 [H, W, C] (or [H, W]) array."""
-    a = _arrays.as_array(pixels, np.uint8, name, (2, 3))
+    """A byol_image borrowing `pixels` [H, W, C] (or [H, W]) as uint8,
+    converted as from_numpy converts pixels."""
+    a = _arrays.as_pixels(pixels, name, (2, 3))
     if a.ndim == 2:
         a = a[:, :, None]
     if a.shape[2] not in (1, 3):
@@ -101,7 +104,9 @@ def decode_bytes(data: bytes, config: ConfigLike = None, name: str | None = None
 
 
 def write_png(path: str | os.PathLike, pixels) -> None:
-    """Writes a uint8 [H, W, C] (or [H, W]) array as a PNG file, atomically."""
+    """Writes an image [H, W, C] (or [H, W]) as a PNG file, atomically.
+    Pixels are uint8, integers in 0..255 or floats in [0, 1], as for
+    Dataset.from_numpy."""
     img, keep = _image_view(pixels, "pixels")
     fn.byol_image_write_png(text(path), ctypes.byref(img))
     del keep
@@ -136,11 +141,11 @@ class Dataset(Handle):
     @classmethod
     def from_numpy(cls, config: ConfigLike, images, labels=None, **keys: Any) -> Dataset:
         """A dataset over images [N, H, W, C] (NHWC, C 1 or 3) or [N, H, W]
-        (gray) with optional labels [N] (>= 0). Pixels are uint8, integers in
-        0..255, or floats in [0, 1] (scaled by 255 and rounded); other dtypes
-        raise TypeError, values out of range RangeError. Pixels and labels
-        are copied."""
-        a = _arrays.as_array(_arrays.as_pixels(images, "images"), np.uint8, "images", (3, 4))
+        (gray) with optional labels [N]. Pixels are uint8, integers in
+        0..255, or floats in [0, 1] (scaled by 255 and rounded); labels are
+        integers or whole floats in 0..2**31-1; other dtypes raise TypeError,
+        values out of range RangeError. Pixels and labels are copied."""
+        a = _arrays.as_pixels(images, "images", (3, 4))
         if a.ndim == 3:
             a = a[:, :, :, None]
         if a.shape[3] not in (1, 3):
@@ -231,8 +236,9 @@ class Augmenter(Handle):
         self.dims: tuple[int, int, int] = tuple(dims)
 
     def view(self, image, epoch: int, index: int, view: int) -> np.ndarray:
-        """One augmented, normalised view (1 or 2) of a uint8 image as float32
-        [C, S, S]; a function of (seed, epoch, index, view) and the image."""
+        """One augmented, normalised view (1 or 2) of an image (pixels as for
+        write_png) as float32 [C, S, S]; a function of (seed, epoch, index,
+        view) and the image."""
         img, keep = _image_view(image)
         out = np.empty(self.dims, dtype=np.float32)
         fn.byol_augmenter_view(self._handle, ctypes.byref(img), int(epoch), int(index), int(view),

@@ -182,7 +182,8 @@ class ByolKeyError(Error, KeyError):
 
 class RangeError(Error, ValueError):
     """BYOL_E_RANGE: a configuration value out of bounds or of the wrong type
-    (also an index outside a dataset)."""
+    (also an index outside a dataset, and array values the bindings will not
+    convert: pixels, labels or float32 inputs out of range)."""
 
     c_name = "BYOL_E_RANGE"
 

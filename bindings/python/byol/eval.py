@@ -1,12 +1,13 @@
 """Evaluation of frozen embeddings: weighted k-NN and a linear probe.
 
-Both take embeddings as float32 [n, dim] arrays (converted if needed) with
-int labels in [0, num_classes), and return the top-1 accuracy on the query
-(test) rows as a float in [0, 1]. Settings come from the config keys
-eval.knn_k, eval.knn_temperature, eval.probe_epochs, eval.probe_lr,
-eval.probe_batch, eval.probe_weight_decay, seed and threads; `config` is a
-Config, a preset name, a dict or None, and keyword arguments add keys (dots
-as double underscores):
+Both take embeddings as float32 [n, dim] arrays (any integer or float dtype
+is converted) with labels in [0, num_classes) of an integer dtype or whole
+floats (other dtypes raise TypeError, other values RangeError), and return
+the top-1 accuracy on the query (test) rows as a float in [0, 1]. Settings
+come from the config keys eval.knn_k, eval.knn_temperature,
+eval.probe_epochs, eval.probe_lr, eval.probe_batch, eval.probe_weight_decay,
+seed and threads; `config` is a Config, a preset name, a dict or None, and
+keyword arguments add keys (dots as double underscores):
 
     acc = byol.eval.knn(None, bank, bank_labels, query, query_labels, eval__knn_k=20)
 """

@@ -5,9 +5,10 @@ borrows one (the online encoder of a Trainer, from ``Trainer.encoder()``):
 a borrowed Net never destroys it, and keeps its Trainer's C object alive
 until the Net is closed too.
 
-Tensors are float32 numpy arrays, images NCHW. Inputs of other dtypes or
-layouts are converted (copied) first; outputs are new arrays owned by
-Python.
+Tensors are float32 numpy arrays, images NCHW. Inputs of other integer or
+float dtypes or of other layouts are converted (copied) first; other dtypes
+raise TypeError and values beyond float32's range RangeError. Outputs are
+new arrays owned by Python.
 
     with byol.Net(arch="cnn-small", threads=2) as net:
         net.plan(32)

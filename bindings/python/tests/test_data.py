@@ -68,6 +68,36 @@ def test_png_round_trip(rng, tmp_path):
         byol.decode(tmp_path / "missing.png")
 
 
+@requires("byol_image_write_png", "byol_image_decode")
+def test_write_png_checks_pixels_as_from_numpy_does(tmp_path):
+    path = tmp_path / "x.png"
+    byol.write_png(path, np.array([[0.0, 0.5], [1 / 255, 1.0]]))  # floats in [0, 1]: scaled
+    np.testing.assert_array_equal(byol.decode(path, {"data.channels": 1})[:, :, 0],
+                                  [[0, 128], [1, 255]])
+    with pytest.raises(byol.RangeError, match=r"pixels: int32.*0..255.*\[0, 300\]"):
+        byol.write_png(path, np.array([[0, 300]], np.int32))  # was written as 44
+    with pytest.raises(TypeError, match="pixels: dtype bool.*uint8"):
+        byol.write_png(path, np.ones((2, 2), bool))
+    with pytest.raises(byol.ShapeError, match="dimensions"):
+        byol.write_png(path, np.zeros(4, np.uint8))
+
+
+@requires(*AUG_API)
+def test_augmenter_checks_pixels_as_from_numpy_does(rng):
+    img = rng.random((40, 50, 3))
+    as_uint8 = np.rint(img * 255).astype(np.uint8)
+    with byol.Augmenter("cifar10") as aug:
+        # Floats in [0, 1] are scaled as from_numpy scales them (they were truncated to 0).
+        np.testing.assert_array_equal(aug.view(img, 0, 5, 1), aug.view(as_uint8, 0, 5, 1))
+        np.testing.assert_array_equal(aug.eval(img), aug.eval(as_uint8))
+        with pytest.raises(byol.RangeError, match=r"image: int64.*\[128, 384\]"):
+            aug.view(np.resize([128, 384], (8, 8, 3)), 0, 0, 1)  # 384 was taken as 128
+        with pytest.raises(byol.RangeError, match=r"image: float64.*\[0, 1\].*2.0"):
+            aug.eval(np.full((8, 8, 3), 2.0))
+        with pytest.raises(TypeError, match="image: dtype <U1.*uint8"):
+            aug.eval(np.zeros((8, 8, 3), "U1"))
+
+
 @requires("byol_dataset_from_memory", "byol_dataset_get", "byol_dataset_label")
 def test_dataset_from_numpy(gray_cfg, images):
     labels = np.arange(10) % 3
@@ -127,6 +157,34 @@ def test_from_numpy_refuses_other_dtypes(gray_cfg, dtype):
 def test_from_numpy_names_the_layout_for_channels_first(gray_cfg):
     with pytest.raises(byol.ShapeError, match=r"\(2, 3, 32, 32\).*N, H, W\[, C\].*NHWC"):
         byol.Dataset.from_numpy(gray_cfg, np.zeros((2, 3, 32, 32), np.uint8))
+
+
+@requires("byol_dataset_from_memory", "byol_dataset_label")
+def test_from_numpy_takes_whole_labels_of_any_number_dtype(gray_cfg, images):
+    for labels in (np.arange(10.0) % 3, np.arange(10, dtype=np.uint64) % 3, list(range(10))):
+        with byol.Dataset.from_numpy(gray_cfg, images, labels) as ds:
+            np.testing.assert_array_equal(ds.labels, np.asarray(labels, np.int64))
+
+
+BAD_LABELS = [
+    (np.array([0, 1.5]), r"float64 labels.*found 1.5 \(label 1\)"),  # was truncated to 1
+    (np.array([0, np.nan], np.float32), r"float32 labels.*found nan \(label 1\)"),
+    (np.array([0, 2**32 + 1]), r"int64 labels.*found 4294967297 \(label 1\)"),  # was 1
+    (np.array([0, -2]), r"int64 labels.*0..2147483647.*found -2 \(label 1\)"),
+]
+
+
+@pytest.mark.parametrize("values, message", BAD_LABELS)
+def test_from_numpy_refuses_labels_a_cast_would_change(gray_cfg, values, message):
+    with pytest.raises(byol.RangeError, match=f"labels: {message}"):
+        byol.Dataset.from_numpy(gray_cfg, np.zeros((2, 4, 4), np.uint8), values)
+
+
+@pytest.mark.parametrize("labels", [["0", "3"], [True, False], np.zeros(2, np.complex64)])
+def test_from_numpy_refuses_labels_of_other_dtypes(gray_cfg, labels):
+    dtype = np.asarray(labels).dtype
+    with pytest.raises(TypeError, match=f"labels: dtype {dtype} is not labels"):
+        byol.Dataset.from_numpy(gray_cfg, np.zeros((2, 4, 4), np.uint8), labels)
 
 
 @requires(*DATA_API)

@@ -48,8 +48,26 @@ def test_eval_errors():
         byol.eval.knn(None, BANK, [0, 1], QUERY, [0, 1, 0])
     with pytest.raises(byol.ShapeError, match="dimensions"):
         byol.eval.knn(None, BANK, BANK_LABELS, np.ones((2, 3)), [0, 1])
-    with pytest.raises(byol.InvalidArgumentError) as info:  # from the library
+    with pytest.raises(byol.RangeError, match=r"bank_labels: int64 .* found -1 \(label 3\)"):
         byol.eval.knn(None, BANK, [0, 0, 1, -1], QUERY, [0, 1, 0])
-    assert "-1" in info.value.message
     with pytest.raises(byol.RangeError, match="eval.knn_k"):
         byol.eval.knn(None, BANK, BANK_LABELS, QUERY, [0, 1, 0], eval__knn_k=0)
+
+
+@pytest.mark.parametrize("labels, found", [
+    ([0, 1.5, 0], r"float64 labels .* found 1.5 \(label 1\)"),  # was truncated to 1
+    (np.array([0, 2**32 + 1, 0]), r"int64 labels .* found 4294967297"),  # was wrapped to 1
+])
+def test_labels_a_cast_would_change_are_refused(labels, found):
+    with pytest.raises(byol.RangeError, match=f"query_labels: {found}"):
+        byol.eval.knn(None, BANK, BANK_LABELS, QUERY, labels)
+    with pytest.raises(byol.RangeError, match=f"test_labels: {found}"):
+        byol.eval.linear_probe(None, BANK, BANK_LABELS, QUERY, labels)
+
+
+def test_embeddings_are_numbers_float32_can_hold():
+    assert byol.eval.knn(None, BANK, BANK_LABELS, QUERY, [0., 1., 0.], eval__knn_k=2) == 1.0
+    with pytest.raises(TypeError, match="bank: dtype <U.* is not numbers"):
+        byol.eval.knn(None, BANK.astype(str), BANK_LABELS, QUERY, [0, 1, 0])  # was parsed
+    with pytest.raises(byol.RangeError, match="train: float64 value 1e[+]39 is beyond"):
+        byol.eval.linear_probe(None, BANK * 1e39, BANK_LABELS, QUERY, [0, 1, 0])

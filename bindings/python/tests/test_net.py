@@ -49,6 +49,22 @@ def test_python_side_shape_check(net):
         net.forward(np.zeros((28, 28), np.float32).reshape(1, 28, 28))
 
 
+@pytest.mark.parametrize("x, error, message", [
+    (np.zeros((1, 1, 28, 28), np.complex64), TypeError, "dtype complex64 is not numbers"),
+    (np.zeros((1, 1, 28, 28)).astype(str), TypeError, "dtype <U32 is not numbers"),
+    (np.zeros((1, 1, 28, 28), object), TypeError, "dtype object is not numbers"),
+    (np.full((1, 1, 28, 28), -1e39), byol.RangeError, "float64 value -1e[+]39 is beyond"),
+])
+def test_inputs_are_numbers_float32_can_hold(net, x, error, message):
+    # numpy's cast parses strings, drops the imaginary part and makes -1e39 -inf.
+    with pytest.raises(error, match=f"x: {message}"):
+        net.forward(x)
+    with pytest.raises(error, match=f"x: {message}"):
+        net.embed(x)
+    with pytest.raises(error, match=f"dy: {message}"):
+        net.backward(x.reshape(1, -1)[:, :128])
+
+
 def test_library_error_arrives_with_its_message(net):
     net.plan(2)
     with pytest.raises(byol.ShapeError) as info:

@@ -51,6 +51,10 @@ def test_views_are_checked_before_the_call(small_cfg, rng):
             t.step(v1, v2[:, :, :27])
         with pytest.raises(byol.ShapeError, match="encoder takes"):
             t.step(np.zeros((8, 3, 28, 28)), np.zeros((8, 3, 28, 28)))
+        with pytest.raises(TypeError, match=r"view2: dtype complex\d+ is not numbers"):
+            t.step(v1, v2 + 1j)  # was cut to its real part with a ComplexWarning
+        with pytest.raises(byol.RangeError, match="view1: float64 value 1e[+]39 is beyond"):
+            t.accumulate(np.where(v1 > 0.5, 1e39, 0.0), v2)
         assert t.step_index == 0
 
 
