@@ -3,8 +3,9 @@
  * @brief Evaluation of frozen embeddings: weighted k-NN and a linear probe.
  *
  * Both take embeddings as row-major float arrays ([n, dim], borrowed for
- * the call: the library copies what it changes) with integer labels >= 0
- * (the classes are 0 .. the largest label of either set), and return the
+ * the call: the library copies what it changes) with integer labels in
+ * 0 .. BYOL_EVAL_MAX_LABEL (the classes are 0 .. the largest label of
+ * either set; the per-class arrays are that long), and return the
  * top-1 accuracy on the query (test) rows. They are deterministic: the same
  * inputs and settings give the same accuracy at any thread count.
  *
@@ -28,6 +29,10 @@
 
 BYOL_BEGIN_DECL
 
+/** The largest label the evaluations take: 2^24 - 1 classes' worth of
+ * per-class arrays (a k-NN vote, a probe's weights) is as far as they go. */
+#define BYOL_EVAL_MAX_LABEL 16777215
+
 /**
  * Weighted k-NN classification as in the BYOL benchmarks (lightly's
  * knn_predict; docs/DATA.md): bank and query rows are
@@ -46,7 +51,8 @@ BYOL_BEGIN_DECL
  * @param dim floats per row, >= 1.
  * @param accuracy receives the fraction of queries whose prediction is right.
  * @return BYOL_OK, BYOL_E_INVALID_ARG (NULL pointer, a count below 1, a
- *         negative label; the message names the row), BYOL_E_NOMEM.
+ *         label outside 0 .. BYOL_EVAL_MAX_LABEL; the message names the
+ *         row), BYOL_E_NOMEM.
  */
 BYOL_API int byol_eval_knn(const byol_config *cfg, const float *bank, const int32_t *bank_labels,
                            int64_t n_bank, const float *query, const int32_t *query_labels,

@@ -10,9 +10,10 @@ static int check_labels(const char *fn, const char *what, const int32_t *labels,
                         int32_t *max)
 {
     for (int64_t i = 0; i < n; i++) {
-        if (labels[i] < 0)
-            return byol__err(BYOL_E_INVALID_ARG, "%s: %s label %lld is %d; labels must be >= 0",
-                             fn, what, (long long)i, (int)labels[i]);
+        if (labels[i] < 0 || labels[i] > BYOL_EVAL_MAX_LABEL)
+            return byol__err(BYOL_E_INVALID_ARG, "%s: %s label %lld is %d; labels must be in "
+                             "0..%d", fn, what, (long long)i, (int)labels[i],
+                             BYOL_EVAL_MAX_LABEL);
         if (labels[i] > *max)
             *max = labels[i];
     }

@@ -152,6 +152,14 @@ static void test_bad_arguments(void **state)
                      BYOL_E_INVALID_ARG);
     assert_int_equal(byol_eval_linear_probe(NULL, x, y, 2, x, y, 2, 0, &acc),
                      BYOL_E_INVALID_ARG);
+    /* The largest int32 label once made the class count overflow (a crash). */
+    int32_t huge[2] = { 0, INT32_MAX };
+    assert_int_equal(byol_eval_knn(NULL, x, huge, 2, x, y, 2, 2, &acc), BYOL_E_INVALID_ARG);
+    assert_non_null(strstr(byol_last_error(), "training label 1 is 2147483647"));
+    assert_int_equal(byol_eval_linear_probe(NULL, x, y, 2, x, huge, 2, 2, &acc),
+                     BYOL_E_INVALID_ARG);
+    huge[1] = BYOL_EVAL_MAX_LABEL;   /* the largest taken: 2^24 classes, 2 rows */
+    assert_byol_ok(byol_eval_knn(NULL, x, huge, 2, x, huge, 2, 2, &acc));
     assert_byol_ok(byol_eval_knn(NULL, x, y, 2, x, y, 2, 2, &acc)); /* k > bank: all of it */
     assert_true(acc == 1.0);
 }
