@@ -344,6 +344,10 @@ abi-check: $(LIB_SO)
 	    $$b $(LIB_SO) || exit 1; done
 
 # ---- install -----------------------------------------------------------------
+# For a LIBDIR the loader searches (/usr/local/lib, ...), install and uninstall
+# run ldconfig as root with no DESTDIR, so programs find libbyol.so.1 at once;
+# other prefixes need a run path in the program (docs/quickstart.md).
+LDCONFIG ?= ldconfig
 install: all
 	install -d $(DESTDIR)$(INCLUDEDIR)/byol $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
 	install -m 644 include/byol/*.h $(DESTDIR)$(INCLUDEDIR)/byol/
@@ -353,11 +357,13 @@ install: all
 	ln -sf libbyol.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libbyol.so
 	install -m 644 pkgconfig/libbyol.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 755 $(BYOL_TOOL) $(DESTDIR)$(BINDIR)/byol
+	@LDCONFIG=$(LDCONFIG) sh scripts/install-ldconfig.sh "$(DESTDIR)" "$(LIBDIR)"
 
 uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/byol
 	rm -f $(DESTDIR)$(LIBDIR)/libbyol.* $(DESTDIR)$(LIBDIR)/pkgconfig/libbyol.pc
 	rm -f $(DESTDIR)$(BINDIR)/byol
+	@LDCONFIG=$(LDCONFIG) sh scripts/install-ldconfig.sh "$(DESTDIR)" "$(LIBDIR)"
 
 clean:
 	rm -rf build lib/libbyol.a lib/libbyol.so* pkgconfig/libbyol.pc

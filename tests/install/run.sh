@@ -2,7 +2,9 @@
 # Install test: what `make install` ships must be enough for a consumer that
 # has never seen the source tree.
 #   1. make install PREFIX=<tmp>: hello.c, built outside the tree with only
-#      pkg-config's flags, runs against the installed libbyol.so;
+#      pkg-config's flags, runs against the installed libbyol.so; built with
+#      the run path docs/quickstart.md shows, it runs with no LD_LIBRARY_PATH;
+#      make install runs ldconfig only for a libdir the loader searches;
 #   2. the same linked against libbyol.a with `pkg-config --static`, so the
 #      .pc file's private libs must cover everything the archive needs; then
 #      examples/custom_loop.c built both ways, trained and resumed;
@@ -39,6 +41,32 @@ cc "${CONSUMER_CFLAGS[@]}" hello.c -o hello $(pc --cflags --libs) || fail "build
 LD_LIBRARY_PATH=$prefix/lib ./hello || fail "hello (shared) exited $?"
 loaded=$(LD_LIBRARY_PATH=$prefix/lib ldd ./hello | awk '/libbyol/ {print $3}')
 [ "$loaded" = "$prefix/lib/libbyol.so.$major" ] || fail "hello loaded '$loaded', not the installed library"
+
+# ---- 1b. built as docs/quickstart.md says for a prefix the loader does not search --
+# shellcheck disable=SC2046
+cc "${CONSUMER_CFLAGS[@]}" hello.c -o hello-rpath $(pc --cflags --libs) \
+  -Wl,-rpath,"$(pc --variable=libdir)" || fail "building hello.c with the run path"
+env -u LD_LIBRARY_PATH ./hello-rpath > /dev/null || fail "hello (run path, no LD_LIBRARY_PATH) exited $?"
+
+# ---- 1c. ldconfig: run for a directory the loader searches, else not -------------
+# A stand-in ldconfig says the loader searches $LDSEARCH and records real runs.
+cat > fake-ldconfig <<'SH'
+#!/bin/sh
+if [ "$1" = -v ]; then printf '%s: (from fake.conf:1)\n' "$LDSEARCH"; else echo ran >> "$LDLOG"; fi
+SH
+chmod +x fake-ldconfig
+ldconfig_runs() {  # LDSEARCH, then make arguments: how many times install ran ldconfig
+  : > ldconfig.log
+  LDSEARCH=$1 LDLOG=$work/ldconfig.log mk install LDCONFIG="$work/fake-ldconfig" "${@:2}"
+  wc -l < ldconfig.log
+}
+[ "$(ldconfig_runs "$prefix/lib" PREFIX="$prefix" DESTDIR=)" = 1 ] ||
+  fail "make install did not run ldconfig for a LIBDIR the loader searches"
+[ "$(ldconfig_runs /usr/local/lib PREFIX="$prefix" DESTDIR=)" = 0 ] ||
+  fail "make install ran ldconfig for a LIBDIR the loader does not search"
+[ "$(ldconfig_runs "$tmp/ldstage$prefix/lib" PREFIX="$prefix" DESTDIR="$tmp/ldstage")" = 0 ] ||
+  fail "make install ran ldconfig while staging into DESTDIR"
+rm -rf "$tmp/ldstage"
 
 # ---- 2. static libbyol ---------------------------------------------------------
 # --whole-archive pulls in every object of libbyol.a, so every symbol the
