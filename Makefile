@@ -284,8 +284,10 @@ check: deps
 # Its build.rs links the library built here ($(LIB_DIR), BYOL_LIB_DIR) and
 # writes that directory into the run path of the tests and the example, so
 # no LD_LIBRARY_PATH is needed. cargo's output goes to build/rust. The example
-# runs on random pixels, then on Fashion-MNIST (dataset-fashion-mnist). (Not with
-# SAN=1: a sanitized libbyol.so needs the ASan runtime preloaded.)
+# runs on random pixels, then on Fashion-MNIST (dataset-fashion-mnist). Last, a
+# crate of a user's (tests/install/rust-dependent.sh) runs against libbyol
+# installed in a temporary prefix. (Not with SAN=1: a sanitized libbyol.so
+# needs the ASan runtime preloaded.)
 CARGO ?= cargo
 CARGO_FLAGS ?= --offline -j2
 RUST_ENV = CARGO_TARGET_DIR=$(abspath build/rust) BYOL_LIB_DIR=$(abspath $(LIB_DIR))
@@ -298,6 +300,7 @@ rust-test: all
 	$(RUST_ENV) $(CARGO) run $(CARGO_FLAGS) -q $(RUST_MANIFEST) --example train -- --steps 2 --batch 8
 	$(RUST_ENV) $(CARGO) run $(CARGO_FLAGS) -q $(RUST_MANIFEST) --example train -- --steps 2 --batch 8 \
 	  --data $(FMNIST_DIR)
+	CARGO=$(CARGO) bash tests/install/rust-dependent.sh
 
 # Python: bindings/python, the byol package over ctypes. run-tests.sh installs
 # it with pip (offline, no build isolation) into build/python-venv, a venv that
