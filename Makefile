@@ -1,5 +1,5 @@
 # libbyol — plain Makefile.  make | make check | make demo | make bench |
-# make install PREFIX=... DESTDIR=... | make docs | make abi-check
+# make install PREFIX=... DESTDIR=... (MANDIR=...) | make docs | make abi-check
 # BLAS=blis (default) | openblas | netlib | <pkg-config name> selects the CBLAS provider.
 # BLIS is the default: its kernels ran our GEMM shapes 1.4x faster than OpenBLAS's
 # on the reference machine (docs/PERFORMANCE.md).
@@ -14,6 +14,7 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC ?= cc
@@ -352,7 +353,8 @@ abi-check: $(LIB_SO)
 # other prefixes need a run path in the program (docs/quickstart.md).
 LDCONFIG ?= ldconfig
 install: all
-	install -d $(DESTDIR)$(INCLUDEDIR)/byol $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(INCLUDEDIR)/byol $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
+	  $(DESTDIR)$(MANDIR)/man1
 	install -m 644 include/byol/*.h $(DESTDIR)$(INCLUDEDIR)/byol/
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
@@ -360,12 +362,13 @@ install: all
 	ln -sf libbyol.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libbyol.so
 	install -m 644 pkgconfig/libbyol.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 755 $(BYOL_TOOL) $(DESTDIR)$(BINDIR)/byol
+	install -m 644 docs/byol.1 $(DESTDIR)$(MANDIR)/man1/byol.1
 	@LDCONFIG=$(LDCONFIG) sh scripts/install-ldconfig.sh "$(DESTDIR)" "$(LIBDIR)"
 
 uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/byol
 	rm -f $(DESTDIR)$(LIBDIR)/libbyol.* $(DESTDIR)$(LIBDIR)/pkgconfig/libbyol.pc
-	rm -f $(DESTDIR)$(BINDIR)/byol
+	rm -f $(DESTDIR)$(BINDIR)/byol $(DESTDIR)$(MANDIR)/man1/byol.1
 	@LDCONFIG=$(LDCONFIG) sh scripts/install-ldconfig.sh "$(DESTDIR)" "$(LIBDIR)"
 
 clean:

@@ -5,6 +5,8 @@
 #      pkg-config's flags, runs against the installed libbyol.so; built with
 #      the run path docs/quickstart.md shows, it runs with no LD_LIBRARY_PATH;
 #      make install runs ldconfig only for a libdir the loader searches;
+#      man byol finds the page, which renders cleanly and names every
+#      command and option of byol's --help texts;
 #   2. the same linked against libbyol.a with `pkg-config --static`, so the
 #      .pc file's private libs must cover everything the archive needs; then
 #      examples/custom_loop.c built both ways, trained and resumed;
@@ -42,11 +44,12 @@ LD_LIBRARY_PATH=$prefix/lib ./hello || fail "hello (shared) exited $?"
 loaded=$(LD_LIBRARY_PATH=$prefix/lib ldd ./hello | awk '/libbyol/ {print $3}')
 [ "$loaded" = "$prefix/lib/libbyol.so.$major" ] || fail "hello loaded '$loaded', not the installed library"
 
-# ---- 1b. built as docs/quickstart.md says for a prefix the loader does not search --
+# ---- 1b. built as docs/quickstart.md says for a prefix the loader does not search
 # shellcheck disable=SC2046
 cc "${CONSUMER_CFLAGS[@]}" hello.c -o hello-rpath $(pc --cflags --libs) \
   -Wl,-rpath,"$(pc --variable=libdir)" || fail "building hello.c with the run path"
-env -u LD_LIBRARY_PATH ./hello-rpath > /dev/null || fail "hello (run path, no LD_LIBRARY_PATH) exited $?"
+env -u LD_LIBRARY_PATH ./hello-rpath > /dev/null ||
+  fail "hello (run path, no LD_LIBRARY_PATH) exited $?"
 
 # ---- 1c. ldconfig: run for a directory the loader searches, else not -------------
 # A stand-in ldconfig says the loader searches $LDSEARCH and records real runs.
@@ -67,6 +70,26 @@ ldconfig_runs() {  # LDSEARCH, then make arguments: how many times install ran l
 [ "$(ldconfig_runs "$tmp/ldstage$prefix/lib" PREFIX="$prefix" DESTDIR="$tmp/ldstage")" = 0 ] ||
   fail "make install ran ldconfig while staging into DESTDIR"
 rm -rf "$tmp/ldstage"
+
+# ---- 1d. man byol ----------------------------------------------------------------
+# The installed page renders without a groff warning, man finds it under the
+# prefix, and it names every command of `byol --help` and every option of
+# each command's --help (so the page cannot fall behind the command).
+page=$prefix/share/man/man1/byol.1
+[ -f "$page" ] || fail "make install did not install $page"
+LC_ALL=C.UTF-8 groff -man -Tutf8 -ww "$page" > man.txt 2> man.err || fail "groff failed on $page"
+[ ! -s man.err ] || { cat man.err >&2; fail "groff warns about $page (above)"; }
+[ "$(MANPATH=$prefix/share/man man -w byol)" = "$page" ] || fail "man -w byol does not find $page"
+col -b < man.txt > man.plain
+byol=$prefix/bin/byol
+commands=$("$byol" --help | awk '/^Commands:/ { on = 1; next } on && !NF { exit } on { print $1 }')
+[ -n "$commands" ] || fail "byol --help lists no commands"
+for c in $commands; do
+  grep -qE "^ +$c( |$)" man.plain || fail "the man page has no section on 'byol $c'"
+  for o in $("$byol" "$c" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
+    grep -qE -- "$o([^a-z-]|$)" man.plain || fail "the man page does not name 'byol $c $o'"
+  done
+done
 
 # ---- 2. static libbyol ---------------------------------------------------------
 # --whole-archive pulls in every object of libbyol.a, so every symbol the
@@ -106,7 +129,7 @@ fi
 cd "$root"
 mk install DESTDIR="$stage" PREFIX=/usr
 for f in include/byol/byol.h lib/libbyol.a "lib/libbyol.so.$version" \
-         "lib/libbyol.so.$major" lib/libbyol.so lib/pkgconfig/libbyol.pc; do
+         "lib/libbyol.so.$major" lib/libbyol.so lib/pkgconfig/libbyol.pc share/man/man1/byol.1; do
   [ -e "$stage/usr/$f" ] || fail "DESTDIR install lacks /usr/$f"
 done
 for h in include/byol/*.h; do
