@@ -165,7 +165,7 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(EXAMPLE_OPT) -Iinclude $< -o $@ $(LIB_A) $(LIBS)
 
-$(BUILD)/examples/%: examples/%.cpp examples/byol.hpp $(LIB_A)
+$(BUILD)/examples/%: examples/%.cpp include/byol/byol.hpp $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -Wall -Wextra -Werror $(EXAMPLE_OPT) -Iinclude $< -o $@ $(LIB_A) $(LIBS)
 
@@ -355,7 +355,7 @@ LDCONFIG ?= ldconfig
 install: all
 	install -d $(DESTDIR)$(INCLUDEDIR)/byol $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
 	  $(DESTDIR)$(MANDIR)/man1
-	install -m 644 include/byol/*.h $(DESTDIR)$(INCLUDEDIR)/byol/
+	install -m 644 include/byol/*.h include/byol/*.hpp $(DESTDIR)$(INCLUDEDIR)/byol/
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libbyol.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbyol.so.$(MAJOR)

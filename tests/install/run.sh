@@ -6,7 +6,9 @@
 #      the run path docs/quickstart.md shows, it runs with no LD_LIBRARY_PATH;
 #      make install runs ldconfig only for a libdir the loader searches;
 #      man byol finds the page, which renders cleanly and names every
-#      command and option of byol's --help texts;
+#      command and option of byol's --help texts; consumer.cpp, built with
+#      g++ -std=c++17 -pedantic on the installed <byol/byol.hpp>, opens an
+#      image folder, trains two steps and embeds;
 #   2. the same linked against libbyol.a with `pkg-config --static`, so the
 #      .pc file's private libs must cover everything the archive needs; then
 #      examples/custom_loop.c built both ways, trained and resumed;
@@ -91,6 +93,25 @@ for c in $commands; do
   done
 done
 
+# ---- 1e. C++: <byol/byol.hpp> -----------------------------------------------------
+# tests/install/consumer.cpp on an image folder of two classes of 28x28 PGM
+# images written here (an image's bytes depend on its class and number).
+cp "$root/tests/install/consumer.cpp" "$work/"
+for c in 0 1; do
+  mkdir -p "folder/class$c"
+  for i in 0 1 2 3 4 5; do
+    LC_ALL=C awk -v c=$c -v i=$i 'BEGIN { printf "P5\n28 28\n255\n"
+      for (p = 0; p < 784; p++) printf "%c", 1 + (p * (3 + i) + c * 120 + (p % 28) * c) % 250 }' \
+      > "folder/class$c/$i.pgm"
+  done
+done
+# shellcheck disable=SC2046
+g++ -std=c++17 -Wall -Wextra -Werror -pedantic consumer.cpp -o consumer $(pc --cflags --libs) \
+  -Wl,-rpath,"$(pc --variable=libdir)" || fail "building tests/install/consumer.cpp"
+env -u LD_LIBRARY_PATH ./consumer folder > consumer.log 2>&1 ||
+  { rc=$?; cat consumer.log >&2; fail "the C++ consumer exited $rc"; }
+cat consumer.log
+
 # ---- 2. static libbyol ---------------------------------------------------------
 # --whole-archive pulls in every object of libbyol.a, so every symbol the
 # archive needs must come from the .pc's private libs, not just hello's few.
@@ -132,7 +153,7 @@ for f in include/byol/byol.h lib/libbyol.a "lib/libbyol.so.$version" \
          "lib/libbyol.so.$major" lib/libbyol.so lib/pkgconfig/libbyol.pc share/man/man1/byol.1; do
   [ -e "$stage/usr/$f" ] || fail "DESTDIR install lacks /usr/$f"
 done
-for h in include/byol/*.h; do
+for h in include/byol/*.h include/byol/*.hpp; do
   cmp -s "$h" "$stage/usr/$h" || fail "DESTDIR install lacks or differs in /usr/$h"
 done
 # Symlinks must be relative so they survive being moved out of the stage.
@@ -145,4 +166,5 @@ mk uninstall DESTDIR="$stage" PREFIX=/usr
 left=$(find "$stage" ! -type d)
 [ -z "$left" ] || fail "make uninstall left: $left"
 
-echo "install-test: OK: PREFIX install (shared + static consumer; $loop_note), DESTDIR staging, uninstall"
+echo "install-test: OK: PREFIX install (shared + static consumer, run path, ldconfig, man page," \
+  "C++ consumer; $loop_note), DESTDIR staging, uninstall"
