@@ -26,8 +26,10 @@ cd "$tmp"
 "$cargo" new --quiet --vcs none app
 cd app
 "$cargo" add --quiet --offline byol --path ../byol-rs
-# shellcheck disable=SC2094  # the second build.rs names the README's block
-bash "$root/tests/install/docblock.sh" "$root/bindings/rust/README.md" build.rs > build.rs
+# The README's marked block writes build.rs (tests/install/walkthrough.sh).
+bash "$root/tests/install/walkthrough.sh" "$root/bindings/rust/README.md" > readme.sh
+bash -euo pipefail readme.sh
+[ -f build.rs ] || fail "bindings/rust/README.md has no marked build.rs block"
 cat > src/main.rs <<'RS'
 fn main() -> byol::Result<()> {
     let cfg = byol::Config::preset("fashion-mnist")?;
