@@ -1,5 +1,5 @@
 # libbyol — plain Makefile.  make | make check | make demo | make bench |
-# make install PREFIX=... DESTDIR=... | make docs | make abi-check
+# make install PREFIX=... DESTDIR=... (MANDIR=...) | make docs | make abi-check
 # BLAS=blis (default) | openblas | netlib | <pkg-config name> selects the CBLAS provider.
 # BLIS is the default: its kernels ran our GEMM shapes 1.4x faster than OpenBLAS's
 # on the reference machine (docs/PERFORMANCE.md).
@@ -14,6 +14,7 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC ?= cc
@@ -166,7 +167,7 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(EXAMPLE_OPT) -Iinclude $< -o $@ $(LIB_A) $(LIBS)
 
-$(BUILD)/examples/%: examples/%.cpp examples/byol.hpp $(LIB_A)
+$(BUILD)/examples/%: examples/%.cpp include/byol/byol.hpp $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -Wall -Wextra -Werror $(EXAMPLE_OPT) -Iinclude $< -o $@ $(LIB_A) $(LIBS)
 
@@ -294,8 +295,10 @@ check: deps
 # Its build.rs links the library built here ($(LIB_DIR), BYOL_LIB_DIR) and
 # writes that directory into the run path of the tests and the example, so
 # no LD_LIBRARY_PATH is needed. cargo's output goes to build/rust. The example
-# runs on random pixels, then on Fashion-MNIST (dataset-fashion-mnist). (Not with
-# SAN=1: a sanitized libbyol.so needs the ASan runtime preloaded.)
+# runs on random pixels, then on Fashion-MNIST (dataset-fashion-mnist). Last, a
+# crate of a user's (tests/install/rust-dependent.sh) runs against libbyol
+# installed in a temporary prefix. (Not with SAN=1: a sanitized libbyol.so
+# needs the ASan runtime preloaded.)
 CARGO ?= cargo
 CARGO_FLAGS ?= --offline -j2
 RUST_ENV = CARGO_TARGET_DIR=$(abspath build/rust) BYOL_LIB_DIR=$(abspath $(LIB_DIR))
@@ -308,6 +311,7 @@ rust-test: all
 	$(RUST_ENV) $(CARGO) run $(CARGO_FLAGS) -q $(RUST_MANIFEST) --example train -- --steps 2 --batch 8
 	$(RUST_ENV) $(CARGO) run $(CARGO_FLAGS) -q $(RUST_MANIFEST) --example train -- --steps 2 --batch 8 \
 	  --data $(FMNIST_DIR)
+	CARGO=$(CARGO) bash tests/install/rust-dependent.sh
 
 # Python: bindings/python, the byol package over ctypes. run-tests.sh installs
 # it with pip (offline, no build isolation) into build/python-venv, a venv that
@@ -354,20 +358,28 @@ abi-check: $(LIB_SO)
 	    $$b $(LIB_SO) || exit 1; done
 
 # ---- install -----------------------------------------------------------------
+# For a LIBDIR the loader searches (/usr/local/lib, ...), install and uninstall
+# run ldconfig as root with no DESTDIR, so programs find libbyol.so.1 at once;
+# other prefixes need a run path in the program (docs/quickstart.md).
+LDCONFIG ?= ldconfig
 install: all
-	install -d $(DESTDIR)$(INCLUDEDIR)/byol $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
-	install -m 644 include/byol/*.h $(DESTDIR)$(INCLUDEDIR)/byol/
+	install -d $(DESTDIR)$(INCLUDEDIR)/byol $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
+	  $(DESTDIR)$(MANDIR)/man1
+	install -m 644 include/byol/*.h include/byol/*.hpp $(DESTDIR)$(INCLUDEDIR)/byol/
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libbyol.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbyol.so.$(MAJOR)
 	ln -sf libbyol.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libbyol.so
 	install -m 644 pkgconfig/libbyol.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 755 $(BYOL_TOOL) $(DESTDIR)$(BINDIR)/byol
+	install -m 644 docs/byol.1 $(DESTDIR)$(MANDIR)/man1/byol.1
+	@LDCONFIG=$(LDCONFIG) sh scripts/install-ldconfig.sh "$(DESTDIR)" "$(LIBDIR)"
 
 uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/byol
 	rm -f $(DESTDIR)$(LIBDIR)/libbyol.* $(DESTDIR)$(LIBDIR)/pkgconfig/libbyol.pc
-	rm -f $(DESTDIR)$(BINDIR)/byol
+	rm -f $(DESTDIR)$(BINDIR)/byol $(DESTDIR)$(MANDIR)/man1/byol.1
+	@LDCONFIG=$(LDCONFIG) sh scripts/install-ldconfig.sh "$(DESTDIR)" "$(LIBDIR)"
 
 clean:
 	rm -rf build lib/libbyol.a lib/libbyol.so* pkgconfig/libbyol.pc

@@ -1,4 +1,4 @@
-// cpp_raii: libbyol from C++17 through the RAII wrapper in byol.hpp.
+// cpp_raii: libbyol from C++17 through the RAII wrapper <byol/byol.hpp>.
 // Trains a few BYOL steps on random in-memory images, embeds a batch with
 // the trained encoder, and shows a library error arriving as an exception.
 // No handle is destroyed by hand: each is released when its owner goes out
@@ -12,7 +12,7 @@
 #include <random>
 #include <vector>
 
-#include "byol.hpp"
+#include <byol/byol.hpp>
 
 namespace {
 

@@ -4,8 +4,10 @@
 #   - byol.h survives being included twice (include guards);
 #   - in C++ every BYOL_API function gets C linkage (extern "C"), otherwise a
 #     C++ program would link against mangled names the library does not have;
-#   - the umbrella byol.h reaches every public header, since consumers
-#     (tests/install/hello.c, the bindings) include only it.
+#   - the umbrella byol.h reaches every public C header, since consumers
+#     (tests/install/hello.c, the bindings) include only it;
+#   - the C++ wrapper byol.hpp (C++17, not C: the loop over *.h skips it)
+#     compiles on its own and included twice, warning-free under -pedantic.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,6 +61,15 @@ for h in "$inc"/byol/*.h; do
   grep -qxF "$h" <<<"$reached" || bad "byol.h does not include ${h##*/}"
 done
 
+CXX17FLAGS=(-std=c++17 -Wall -Wextra -pedantic -Werror -fsyntax-only -I"$inc")
+nxx=0
+for h in "$inc"/byol/*.hpp; do
+  name=${h##*/}; nxx=$((nxx + 1))
+  tu=$(printf '#include <byol/%s>\n#include <byol/%s>\n' "$name" "$name")
+  compile "$name is not self-contained (or not includable twice) as C++17" \
+    g++ "${CXX17FLAGS[@]}" <<<"$tu"
+done
+
 [ $fail -eq 0 ] || exit 1
 echo "check-headers: OK: $n headers self-contained as C99 and C++11, byol.h includable twice," \
-     "$nfn functions with C linkage, umbrella covers all"
+     "$nfn functions with C linkage, umbrella covers all; $nxx C++17 header(s) self-contained"

@@ -11,8 +11,11 @@
 //! crate's own tests, examples and binaries (`-Wl,-rpath`), so `cargo test`
 //! and `cargo run --example train` find the library without
 //! `LD_LIBRARY_PATH`. Set `BYOL_NO_RPATH=1` to leave the run path out.
-//! Crates that depend on this one get the directory as `DEP_BYOL_LIB_DIR`
-//! (cargo's `links` metadata) and set their own run path or `LD_LIBRARY_PATH`.
+//! That run path reaches no other crate's binaries (cargo passes a build
+//! script's `rustc-link-arg` to its own package only), so crates that depend
+//! on this one get the directory as `DEP_BYOL_LIB_DIR` (cargo's `links`
+//! metadata) and write it into their own run path from their build.rs, as
+//! README.md shows.
 //!
 //! The header directory used by the ABI test (tests/abi.rs compiles a C
 //! program against the headers to compare struct layouts) is found the same
