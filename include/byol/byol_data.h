@@ -161,9 +161,14 @@ typedef struct byol_dataset byol_dataset;
  * - "folder": a directory; each sub-directory is a class (labels follow the
  *   names sorted with strcmp), image files directly inside make an
  *   unlabeled set; both at once is BYOL_E_FORMAT. Image files are those
- *   named .png .jpg .jpeg .bmp .tga .gif .pnm .pgm .ppm (any case), found
- *   directly in the class folder; names starting with '.' are skipped.
- *   Files are listed once, sorted with strcmp, and decoded when read.
+ *   named .png .jpg .jpeg .bmp .tga .gif .pnm .pgm .ppm (any case), at any
+ *   depth of the class folder (cls/x.jpg, cls/sub/y.jpg), as torchvision's
+ *   ImageFolder takes them and in its order: folders sorted by path (strcmp),
+ *   each folder's files by name; links are followed, a link back to an
+ *   enclosing folder is skipped with a BYOL_LOG_WARN message; names
+ *   starting with '.' are skipped. A class folder without images keeps its
+ *   label and is reported with BYOL_LOG_WARN (byol_set_log_callback()).
+ *   Files are listed once and decoded when read.
  * - "idx": an IDX image file of the MNIST family (".gz" or not); labels come
  *   from data.labels, or when that is empty from the sibling file whose name
  *   has "labels-idx1" for "images-idx3" (absent: unlabeled). A directory is
@@ -246,6 +251,21 @@ BYOL_API int32_t byol_dataset_num_classes(const byol_dataset *ds);
  *         recorded).
  */
 BYOL_API const char *byol_dataset_class_name(const byol_dataset *ds, int32_t label);
+
+/**
+ * Names where one image comes from, without decoding it: for an image
+ * folder, the file's path relative to the folder opened ("cat/0001.jpg",
+ * "cat/sub/0002.jpg"; a loose file's name), as listed when it was opened.
+ * Datasets of records (IDX, CIFAR, caller memory) have no files: there the
+ * index itself is the record's number (CIFAR batches counted in order).
+ * @param ds the dataset, borrowed for the call.
+ * @param index the image, in [0, byol_dataset_size()).
+ * @return the path, borrowed from the dataset: valid until it is destroyed
+ *         (join it to the path given to byol_dataset_open() to reach the
+ *         file); NULL for a dataset of records, a NULL ds or an index out
+ *         of range (no error recorded). Since 1.3.
+ */
+BYOL_API const char *byol_dataset_source(const byol_dataset *ds, int64_t index);
 
 /**
  * Label of one image, without decoding it.

@@ -300,12 +300,35 @@ check "the .npy header says float32 (24, 16)" \
 check "the .npy is 128 + 24*16*4 bytes" test "$(stat -c %s "$T/emb.npy")" -eq $((128 + 24 * 16 * 4))
 check "the labels .npy says int32 (24,)" \
   grep -q "{'descr': '<i4', 'fortran_order': False, 'shape': (24,), }" <(npy_header "$T/emb.labels.npy")
+check "emb.sources.csv: a header and 24 rows" test "$(wc -l < "$T/emb.sources.csv")" -eq 25
+check "emb.sources.csv: its header, row 0 is h/h0.pgm" \
+  both '^index,source$' '^0,h/h0\.pgm$' "$T/emb.sources.csv"
+check "emb.sources.csv ends with 23,v/v9.pgm" test "$(tail -n 1 "$T/emb.sources.csv")" = "23,v/v9.pgm"
 run 0 "embed --limit 6 to .safetensors" "$BYOL" embed --checkpoint "$CKPT" --data "$T/train" \
   --limit 6 --out "$T/emb.safetensors"
 run 0 "info reads the embeddings file" "$BYOL" info "$T/emb.safetensors"
 check "the safetensors file holds 2 tensors" grep -q "tensors  *2" "$T/out"
 check "the safetensors header names embeddings [6,16]" \
   grep -q '"embeddings":{"dtype":"F32","shape":\[6,16\]' <(head -c 400 "$T/emb.safetensors" | tr -d '\000')
+check "the safetensors file has its emb.sources.csv too" test "$(wc -l < "$T/emb.sources.csv")" -eq 7
+check "the --limit 6 rows name their images (evenly spaced)" \
+  test "$(tail -n +2 "$T/emb.sources.csv" | cut -d, -f1 | tr '\n' ' ')" = "0 4 8 12 16 20 "
+check "... and their files" test "$(sed -n 3p "$T/emb.sources.csv")" = "4,h/h2.pgm"
+run 0 "embed IDX records" "$BYOL" embed --pixels --preset fashion-mnist --data "$T/idx" \
+  --out "$T/idx_emb.npy"
+check "IDX rows: their record index, no file" \
+  test "$(sed -n '2p;25p' "$T/idx_emb.sources.csv" | tr '\n' ' ')" = "0, 23, "
+# Nested folders count (as torchvision's ImageFolder); an empty class is warned about.
+mkdir -p "$T/nested/a/sub/deeper" "$T/nested/b" "$T/nested/empty"
+pgm "$T/nested/a/top.pgm" 0 1
+pgm "$T/nested/a/sub/deeper/low.pgm" 0 2
+pgm "$T/nested/b/x,y.pgm" 1 3
+run 0 "embed a folder with nested images" "$BYOL" embed --pixels --preset fashion-mnist \
+  --data "$T/nested" --out "$T/nested.npy"
+check "the nested image is row 1, a comma is quoted" \
+  test "$(tail -n +2 "$T/nested.sources.csv" | tr '\n' ' ')" = '0,a/top.pgm 1,a/sub/deeper/low.pgm 2,"b/x,y.pgm" '
+check "an empty class folder is a warning on stderr" \
+  grep -q 'byol: embed: warning: .*class folder "empty" holds no image files' "$T/err"
 run_err 2 "\.npy or \.safetensors" "embed --out with another extension" \
   "$BYOL" embed --checkpoint "$CKPT" --data "$T/train" --out "$T/emb.txt"
 run_err 1 "$T/missing" "embed a missing folder" \

@@ -186,6 +186,22 @@ class Dataset(Handle):
             self._labels = labels
         return self._labels
 
+    def source(self, index: int) -> str | None:
+        """Where image `index` comes from: for an image folder, the file's
+        path relative to the folder opened (``"cat/0001.jpg"``); None for a
+        dataset of records (IDX, CIFAR, from_numpy), whose index is the
+        record's number. Negative indices count from the end."""
+        n, i = len(self), int(index)
+        if not -n <= i < n:
+            raise IndexError(f"index {index} is outside the dataset's {n} images")
+        path = fn.byol_dataset_source(self._handle, i + n if i < 0 else i)
+        return None if path is None else os.fsdecode(path)
+
+    @property
+    def sources(self) -> list[str | None]:
+        """Every image's source(), in index order."""
+        return [self.source(i) for i in range(len(self))]
+
     def get(self, index: int) -> np.ndarray:
         """Image `index`, decoded: uint8 [H, W, data.channels] (a copy)."""
         n = len(self)

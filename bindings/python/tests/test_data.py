@@ -156,3 +156,19 @@ def test_dataset_open_folder():
 def test_dataset_open_missing_path_names_it(tmp_path):
     with pytest.raises(byol.ByolIOError, match="nowhere"):
         byol.Dataset.open(None, tmp_path / "nowhere")
+
+
+@requires("byol_dataset_open", "byol_dataset_source", "byol_image_write_png")
+def test_dataset_sources(tmp_path, images):
+    for name in ("cat/b.png", "cat/a.png", "cat/sub/c.png", "dog/x,y.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        byol.write_png(tmp_path / name, images[0])
+    with byol.Dataset.open(None, tmp_path) as ds:
+        assert ds.sources == ["cat/a.png", "cat/b.png", "cat/sub/c.png", "dog/x,y.png"]
+        assert ds.source(2) == "cat/sub/c.png" and ds.source(-1) == "dog/x,y.png"
+        assert ds.label(2) == 0  # a nested image belongs to its class folder
+        np.testing.assert_array_equal(ds.get(2)[:, :, 0], images[0])
+        with pytest.raises(IndexError, match="index 4"):
+            ds.source(4)
+    with byol.Dataset.from_numpy(None, images) as ds:
+        assert ds.source(0) is None and ds.sources == [None] * 10

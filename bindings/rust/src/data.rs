@@ -285,6 +285,24 @@ impl Dataset {
         Ok(if l < 0 { None } else { Some(l) })
     }
 
+    /// Where image `index` comes from: for an image folder, the file's path
+    /// relative to the folder opened (`cat/0001.jpg`), borrowed from the
+    /// dataset; `None` for a dataset of records (IDX, CIFAR, memory: the
+    /// index is the record's number) or an index out of range.
+    pub fn source(&self, index: usize) -> Option<&Path> {
+        let i = i64::try_from(index).ok()?;
+        // SAFETY: the path lives until the dataset is destroyed, and the
+        // returned &Path borrows `self`.
+        unsafe {
+            let p = sys::byol_dataset_source(self.raw.as_ptr(), i);
+            if p.is_null() {
+                None
+            } else {
+                Some(path_of(CStr::from_ptr(p)))
+            }
+        }
+    }
+
     /// Decodes image `index` (`data.channels` channels).
     pub fn get(&self, index: usize) -> Result<Image> {
         let mut raw = raw_image();
@@ -324,6 +342,20 @@ impl Dataset {
     /// The raw handle, borrowed for as long as `self`.
     pub fn as_ptr(&self) -> *const sys::byol_dataset {
         self.raw.as_ptr()
+    }
+}
+
+/// A C path as a Path: its bytes on Unix, else (lossless only for UTF-8)
+/// its text.
+fn path_of(c: &CStr) -> &Path {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Path::new(std::ffi::OsStr::from_bytes(c.to_bytes()))
+    }
+    #[cfg(not(unix))]
+    {
+        Path::new(c.to_str().unwrap_or(""))
     }
 }
 
