@@ -466,20 +466,48 @@ BYOL_API void byol_loader_destroy(byol_loader *ld);
 /* ---- preview ------------------------------------------------------------------- */
 
 /**
- * Writes a PNG grid: one row per image `first` .. `first + count - 1` of
- * `ds`: the source (center crop), view 1 and view 2 of epoch 0, each at
- * the augmenter's output size, un-normalised for display.
+ * Writes a PNG grid of images `first` .. `first + count - 1` of `ds`, one
+ * row per image: a label (the class name, or "#index" in an unlabelled
+ * dataset), the evaluation crop, view 1 and view 2 of epoch 0,
+ * un-normalised for display, under a label row naming the columns ("eval
+ * crop", "view 1", "view 2"). Cells are the augmenter's output upscaled by
+ * the smallest whole factor that makes them at least 112 pixels (nearest
+ * neighbour: 28-pixel Fashion-MNIST views become 112 pixels, 32-pixel
+ * CIFAR views 128), so small images can be seen; labels are in a built-in
+ * 5x7 bitmap font drawn twice as large, at most 16 characters.
+ * byol_preview_write_sample() draws the images at random across classes.
  * @param cfg settings (augment.*, data.channels, seed), borrowed for the
  *        call (NULL: defaults).
  * @param ds the dataset, borrowed for the call.
  * @param first index of the first image.
  * @param count number of images (rows), in [1, 256].
  * @param path the PNG to create or replace (atomically), borrowed for the call.
- * @return BYOL_OK, BYOL_E_RANGE (images outside the dataset, count outside [1, 256]),
- *         errors of byol_dataset_get() and byol_image_write_png().
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (a NULL ds or path), BYOL_E_RANGE (images
+ *         outside the dataset, count outside [1, 256]), errors of
+ *         byol_dataset_get() and byol_image_write_png().
  */
 BYOL_API int byol_preview_write(const byol_config *cfg, const byol_dataset *ds, int64_t first,
                                 int32_t count, const char *path);
+
+/**
+ * Writes the grid of byol_preview_write() for `count` images drawn at
+ * random, a function of the `seed` setting alone (the same seed gives the
+ * same PNG): in a labelled dataset the classes take turns, in a shuffled
+ * order, each giving a random image of its own, so `count` images span
+ * min(count, classes) classes; an unlabelled dataset is sampled uniformly.
+ * No image is drawn twice; a dataset of fewer than `count` images gives
+ * all of them. Since 1.3.
+ * @param cfg settings (seed, augment.*, data.channels), borrowed for the
+ *        call (NULL: defaults, seed 0).
+ * @param ds the dataset, borrowed for the call.
+ * @param count number of images (rows), in [1, 256].
+ * @param path the PNG to create or replace (atomically), borrowed for the call.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (a NULL ds or path), BYOL_E_RANGE (count
+ *         outside [1, 256]), BYOL_E_NOMEM, errors of byol_dataset_get() and
+ *         byol_image_write_png().
+ */
+BYOL_API int byol_preview_write_sample(const byol_config *cfg, const byol_dataset *ds,
+                                       int32_t count, const char *path);
 
 BYOL_END_DECL
 

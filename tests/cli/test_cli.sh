@@ -246,8 +246,13 @@ run_err 1 "h0\.pgm" "pretrain on a folder with a bad image" \
   "$BYOL" pretrain --data "$T/bad" "${TINY[@]}" --steps 3 --out "$T/x"
 run 0 "pretrain with loader.on_error=skip over a bad image" \
   "$BYOL" pretrain --data "$T/bad" "${TINY[@]}" --set loader.on_error=skip --steps 3 --out "$T/x" --force
-check "the preview's failure is only a warning" grep -q "warning: no preview.png: .*h0\.pgm" "$T/err"
 check "the skipped image is counted" grep -q "warning: 1 image could not be decoded" "$T/err"
+# The preview draws across classes: with class h all bad, one of its images fails it.
+cp -r "$T/train" "$T/badh"
+for f in "$T"/badh/h/*.pgm; do echo "not an image" > "$f"; done
+run 0 "pretrain with loader.on_error=skip over a class of bad images" \
+  "$BYOL" pretrain --data "$T/badh" "${TINY[@]}" --set loader.on_error=skip --steps 3 --out "$T/x" --force
+check "the preview's failure is only a warning" grep -q "warning: no preview.png: .*/h/h[0-9]*\.pgm" "$T/err"
 
 # Ctrl-C: the loop saves a checkpoint and exits 130.
 "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 100000 --checkpoint-every 0 \
@@ -339,6 +344,21 @@ run_err 1 "$T/nodir/e.npy" "embed into a missing directory" \
 # ---- preview -----------------------------------------------------------------------------
 run 0 "preview" "$BYOL" preview --data "$T/train" --preset fashion-mnist --count 4 --out "$T/p.png"
 check "preview wrote a PNG" test "$(head -c 8 "$T/p.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a
+check "preview says it drew across the classes" grep -q "4 images drawn across the classes" "$T/out"
+# PNG width and height: big-endian at bytes 16..23. 4-pixel gaps, a label
+# column of one character ("h", "v"), cells of 28 x 4 = 112 pixels.
+png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8}'; }
+check "preview cells are upscaled to 112 pixels, under a label row" \
+  test "$(png_size "$T/p.png")" = "$((4 + 12 + 4 + 3 * 116)) $((4 + 14 + 4 + 4 * 116))"
+cp "$T/p.png" "$T/p0.png"
+run 0 "preview again" "$BYOL" preview --data "$T/train" --preset fashion-mnist --count 4 --out "$T/p.png"
+check "the same seed draws the same preview" cmp -s "$T/p.png" "$T/p0.png"
+run 0 "preview --set seed=5" "$BYOL" preview --data "$T/train" --preset fashion-mnist --count 4 \
+  --set seed=5 --out "$T/p.png"
+check "another seed draws another sample" test "$(cmp -s "$T/p.png" "$T/p0.png"; echo $?)" = 1
+run 0 "preview --first 2" "$BYOL" preview --data "$T/train" --preset fashion-mnist --count 3 \
+  --first 2 --out "$T/p.png"
+check "preview --first says which images" grep -q "images 2 to 4 of" "$T/out"
 run_err 2 "--count" "preview --count 0" "$BYOL" preview --data "$T/train" --count 0 --out "$T/p.png"
 run_err 1 "$T/missing" "preview of a missing folder" "$BYOL" preview --data "$T/missing" --out "$T/p.png"
 run 1 "preview --first past the end" "$BYOL" preview --data "$T/train" --first 500 --out "$T/p.png"

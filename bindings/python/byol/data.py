@@ -361,12 +361,18 @@ class Loader(Handle):
 # ---- preview and embeddings --------------------------------------------------------------
 
 
-def preview(config: ConfigLike, dataset: Dataset, first: int, count: int,
+def preview(config: ConfigLike, dataset: Dataset, first: int | None, count: int,
             path: str | os.PathLike) -> None:
-    """Writes a PNG grid: for images first .. first+count-1, the source,
-    view 1 and view 2 of epoch 0."""
+    """Writes a PNG grid, one labelled row per image: the evaluation crop,
+    view 1 and view 2 of epoch 0, upscaled to at least 112 pixels. Images
+    first .. first+count-1, or with first=None `count` images drawn across
+    the classes by the config's seed."""
     with borrowed(config) as cfg:
-        fn.byol_preview_write(cfg._handle, dataset._handle, int(first), int(count), text(path))
+        if first is None:
+            fn.byol_preview_write_sample(cfg._handle, dataset._handle, int(count), text(path))
+        else:
+            fn.byol_preview_write(cfg._handle, dataset._handle, int(first), int(count),
+                                  text(path))
 
 
 def embed_dataset(

@@ -133,6 +133,16 @@ def test_preview(gray_cfg, images, tmp_path):
             byol.preview(gray_cfg, ds, 8, 5, tmp_path / "no.png")
 
 
+@requires(*DATA_API, "byol_preview_write_sample", "byol_image_decode")
+def test_preview_sample_is_seeded(gray_cfg, images, tmp_path):
+    with byol.Dataset.from_numpy(gray_cfg, images, np.arange(10) % 2) as ds:
+        byol.preview(gray_cfg, ds, None, 4, tmp_path / "a.png")
+        byol.preview(gray_cfg, ds, None, 4, tmp_path / "b.png")
+        assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+        grid = byol.decode(tmp_path / "a.png", gray_cfg)
+        assert grid.shape[0] == 4 + 14 + 4 + 4 * (112 + 4)  # 28-pixel views upscaled 4x
+
+
 @requires(*DATA_API, "byol_embed_dataset")
 def test_embed_dataset(gray_cfg, images):
     with byol.Dataset.from_numpy(gray_cfg, images, np.arange(10) % 2) as ds, \

@@ -317,8 +317,9 @@ impl Dataset {
         }
     }
 
-    /// Writes a PNG grid of images `first .. first + count`: source, view
-    /// 1 and view 2 of epoch 0 per row (`byol_preview_write()`).
+    /// Writes a PNG grid of images `first .. first + count`, one labelled
+    /// row per image: evaluation crop, view 1 and view 2 of epoch 0,
+    /// upscaled to at least 112 pixels (`byol_preview_write()`).
     pub fn write_preview(
         &self,
         cfg: &Config,
@@ -333,6 +334,26 @@ impl Dataset {
                 cfg.as_ptr(),
                 self.raw.as_ptr(),
                 to_i64(first, "first")?,
+                to_i32(count, "count")?,
+                p.as_ptr(),
+            )
+        })
+    }
+
+    /// Writes the same grid for `count` images drawn across the classes,
+    /// a function of the `seed` setting (`byol_preview_write_sample()`).
+    pub fn write_preview_sample(
+        &self,
+        cfg: &Config,
+        count: usize,
+        path: impl AsRef<Path>,
+    ) -> Result<()> {
+        let p = cpath(path.as_ref())?;
+        // SAFETY: live config, dataset and path for the call.
+        check(unsafe {
+            sys::byol_preview_write_sample(
+                cfg.as_ptr(),
+                self.raw.as_ptr(),
                 to_i32(count, "count")?,
                 p.as_ptr(),
             )

@@ -502,6 +502,12 @@ extern "C" {
         count: i32,
         path: *const c_char,
     ) -> c_int;
+    pub fn byol_preview_write_sample(
+        cfg: *const byol_config,
+        ds: *const byol_dataset,
+        count: i32,
+        path: *const c_char,
+    ) -> c_int;
 
     // ---- byol_eval.h
     pub fn byol_eval_knn(

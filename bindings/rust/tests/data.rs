@@ -115,6 +115,21 @@ fn folder_images_name_their_sources() {
 }
 
 #[test]
+fn preview_sample_is_seeded_and_upscaled() {
+    let dir = scratch("data_preview");
+    let cfg = small_config(8);
+    let ds = memory_dataset(&cfg, true);
+    ds.write_preview_sample(&cfg, 4, dir.join("a.png")).unwrap();
+    ds.write_preview_sample(&cfg, 4, dir.join("b.png")).unwrap();
+    let a = std::fs::read(dir.join("a.png")).unwrap();
+    assert_eq!(a, std::fs::read(dir.join("b.png")).unwrap());
+    let grid = Image::decode(&cfg, dir.join("a.png")).unwrap();
+    assert_eq!(grid.height(), 4 + 14 + 4 + 4 * (112 + 4)); // 28-pixel views, 4x
+    let e = ds.write_preview_sample(&cfg, 0, dir.join("c.png")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Range, "{e}");
+}
+
+#[test]
 fn augmenter_views_are_deterministic() {
     let cfg = small_config(8);
     let ds = memory_dataset(&cfg, true);
