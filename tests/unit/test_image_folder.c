@@ -118,14 +118,19 @@ static void expect_image(const byol_image *img, int i, int channels)
                  channels, sum / n, worst, JPEG_MEAN_TOL, JPEG_MAX_TOL);
 }
 
-/* Every file, decoded by path, as 3 and as 1 channel. */
+static byol_config *channels_config(int channels)
+{
+    char settings[32];
+    snprintf(settings, sizeof settings, "data.channels=%d", channels);
+    return tu_config(settings);
+}
+
+/* Every file, decoded by path, as 1 and as 3 channels. */
 static void test_decode_written_files(void **state)
 {
     (void)state;
     for (int channels = 1; channels <= 3; channels += 2) {
-        char settings[32];
-        snprintf(settings, sizeof settings, "data.channels=%d", channels);
-        byol_config *cfg = tu_config(settings);
+        byol_config *cfg = channels_config(channels);
         for (int i = 0; i < NFILES; i++) {
             byol_image img = { .struct_size = sizeof img };
             assert_byol_ok(byol_image_decode(cfg, du_path(files[i].name), &img));
@@ -142,9 +147,7 @@ static void test_folder_of_written_files(void **state)
 {
     (void)state;
     for (int channels = 1; channels <= 3; channels += 2) {
-        char settings[32];
-        snprintf(settings, sizeof settings, "data.channels=%d", channels);
-        byol_config *cfg = tu_config(settings);
+        byol_config *cfg = channels_config(channels);
         byol_dataset *ds = NULL;
         assert_byol_ok(byol_dataset_open(cfg, du_path("tree"), &ds));
         assert_int_equal(byol_dataset_size(ds), NFILES + 1);
