@@ -186,7 +186,7 @@ static int walk_subs(const char *dir, const ancestor *here, const names *subs, n
 }
 
 /* Appends the path of every image file under dir, at any depth, to found
- * (unsorted: add_classes sorts them in os.walk's order). */
+ * (unsorted: add_class sorts them in os.walk's order). */
 static int walk(const char *dir, const ancestor *up, names *found)
 {
     struct stat st;
