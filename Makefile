@@ -120,7 +120,8 @@ FORCE:
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 -include $(TEST_BINS:%=%.d)
-TEST_CFLAGS := $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc -Itests $(CFLAGS)
+TEST_CFLAGS := $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc -Itests $(STB_CFLAGS) \
+               $(CFLAGS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(dir $@)

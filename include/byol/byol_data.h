@@ -161,9 +161,14 @@ typedef struct byol_dataset byol_dataset;
  * - "folder": a directory; each sub-directory is a class (labels follow the
  *   names sorted with strcmp), image files directly inside make an
  *   unlabeled set; both at once is BYOL_E_FORMAT. Image files are those
- *   named .png .jpg .jpeg .bmp .tga .gif .pnm .pgm .ppm (any case), found
- *   directly in the class folder; names starting with '.' are skipped.
- *   Files are listed once, sorted with strcmp, and decoded when read.
+ *   named .png .jpg .jpeg .bmp .tga .gif .pnm .pgm .ppm (any case), at any
+ *   depth of the class folder (cls/x.jpg, cls/sub/y.jpg), as torchvision's
+ *   ImageFolder takes them and in its order: folders sorted by path (strcmp),
+ *   each folder's files by name; links are followed, a link back to an
+ *   enclosing folder is skipped with a BYOL_LOG_WARN message; names
+ *   starting with '.' are skipped. A class folder without images keeps its
+ *   label and is reported with BYOL_LOG_WARN (byol_set_log_callback()).
+ *   Files are listed once and decoded when read.
  * - "idx": an IDX image file of the MNIST family (".gz" or not); labels come
  *   from data.labels, or when that is empty from the sibling file whose name
  *   has "labels-idx1" for "images-idx3" (absent: unlabeled). A directory is
@@ -246,6 +251,21 @@ BYOL_API int32_t byol_dataset_num_classes(const byol_dataset *ds);
  *         recorded).
  */
 BYOL_API const char *byol_dataset_class_name(const byol_dataset *ds, int32_t label);
+
+/**
+ * Names where one image comes from, without decoding it: for an image
+ * folder, the file's path relative to the folder opened ("cat/0001.jpg",
+ * "cat/sub/0002.jpg"; a loose file's name), as listed when it was opened.
+ * Datasets of records (IDX, CIFAR, caller memory) have no files: there the
+ * index itself is the record's number (CIFAR batches counted in order).
+ * @param ds the dataset, borrowed for the call.
+ * @param index the image, in [0, byol_dataset_size()).
+ * @return the path, borrowed from the dataset: valid until it is destroyed
+ *         (join it to the path given to byol_dataset_open() to reach the
+ *         file); NULL for a dataset of records, a NULL ds or an index out
+ *         of range (no error recorded). Since 1.3.
+ */
+BYOL_API const char *byol_dataset_source(const byol_dataset *ds, int64_t index);
 
 /**
  * Label of one image, without decoding it.
@@ -446,20 +466,48 @@ BYOL_API void byol_loader_destroy(byol_loader *ld);
 /* ---- preview ------------------------------------------------------------------- */
 
 /**
- * Writes a PNG grid: one row per image `first` .. `first + count - 1` of
- * `ds`: the source (center crop), view 1 and view 2 of epoch 0, each at
- * the augmenter's output size, un-normalised for display.
+ * Writes a PNG grid of images `first` .. `first + count - 1` of `ds`, one
+ * row per image: a label (the class name, or "#index" in an unlabelled
+ * dataset), the evaluation crop, view 1 and view 2 of epoch 0,
+ * un-normalised for display, under a label row naming the columns ("eval
+ * crop", "view 1", "view 2"). Cells are the augmenter's output upscaled by
+ * the smallest whole factor that makes them at least 112 pixels (nearest
+ * neighbour: 28-pixel Fashion-MNIST views become 112 pixels, 32-pixel
+ * CIFAR views 128), so small images can be seen; labels are in a built-in
+ * 5x7 bitmap font drawn twice as large, at most 16 characters.
+ * byol_preview_write_sample() draws the images at random across classes.
  * @param cfg settings (augment.*, data.channels, seed), borrowed for the
  *        call (NULL: defaults).
  * @param ds the dataset, borrowed for the call.
  * @param first index of the first image.
  * @param count number of images (rows), in [1, 256].
  * @param path the PNG to create or replace (atomically), borrowed for the call.
- * @return BYOL_OK, BYOL_E_RANGE (images outside the dataset, count outside [1, 256]),
- *         errors of byol_dataset_get() and byol_image_write_png().
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (a NULL ds or path), BYOL_E_RANGE (images
+ *         outside the dataset, count outside [1, 256]), errors of
+ *         byol_dataset_get() and byol_image_write_png().
  */
 BYOL_API int byol_preview_write(const byol_config *cfg, const byol_dataset *ds, int64_t first,
                                 int32_t count, const char *path);
+
+/**
+ * Writes the grid of byol_preview_write() for `count` images drawn at
+ * random, a function of the `seed` setting alone (the same seed gives the
+ * same PNG): in a labelled dataset the classes take turns, in a shuffled
+ * order, each giving a random image of its own, so `count` images span
+ * min(count, classes) classes; an unlabelled dataset is sampled uniformly.
+ * No image is drawn twice; a dataset of fewer than `count` images gives
+ * all of them. Since 1.3.
+ * @param cfg settings (seed, augment.*, data.channels), borrowed for the
+ *        call (NULL: defaults, seed 0).
+ * @param ds the dataset, borrowed for the call.
+ * @param count number of images (rows), in [1, 256].
+ * @param path the PNG to create or replace (atomically), borrowed for the call.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG (a NULL ds or path), BYOL_E_RANGE (count
+ *         outside [1, 256]), BYOL_E_NOMEM, errors of byol_dataset_get() and
+ *         byol_image_write_png().
+ */
+BYOL_API int byol_preview_write_sample(const byol_config *cfg, const byol_dataset *ds,
+                                       int32_t count, const char *path);
 
 BYOL_END_DECL
 

@@ -107,6 +107,13 @@ static int check_index(const byol_dataset *ds, int64_t index, const char *fn)
     return BYOL_OK;
 }
 
+const char *byol_dataset_source(const byol_dataset *ds, int64_t index)
+{
+    if (!ds || ds->kind != BYOL__DS_FILES || index < 0 || index >= ds->count)
+        return NULL;
+    return ds->paths + ds->path_at[index] + ds->root_len;
+}
+
 int byol_dataset_label(const byol_dataset *ds, int64_t index, int32_t *label)
 {
     int rc;

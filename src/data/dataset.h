@@ -29,9 +29,11 @@ struct byol_dataset {
     int32_t *labels;           /* count labels, or NULL when unlabeled */
     int32_t num_classes;
     char **class_names;        /* num_classes pointers into one block after the array */
-    /* FILES: image i is paths + path_at[i], NUL-terminated. */
+    /* FILES: image i is paths + path_at[i], NUL-terminated; its path
+     * relative to the folder opened starts root_len bytes later. */
     char *paths;
     size_t *path_at;
+    size_t root_len;
     /* RECORDS: image i is pixels + i * height * width * src_channels. */
     uint8_t *block;            /* owned; pixels points into it */
     const uint8_t *pixels;

@@ -1,9 +1,14 @@
-/* Image-folder datasets: ROOT/<class>/<image> with one sub-folder per class
- * (labels number the class names in strcmp order), or ROOT/<image> for an
- * unlabeled set. Only the first level of a class folder is listed; names
- * starting with '.' and files without an image extension (png jpg jpeg bmp
- * tga gif pnm pgm ppm, any case) are ignored. Files are sorted with strcmp
- * too, so labels and indices never depend on the file system's order. */
+/* Image-folder datasets: ROOT/<class>/.../<image> with one sub-folder per
+ * class (labels number the class names in strcmp order), or ROOT/<image>
+ * for an unlabeled set. A class folder is walked as torchvision's
+ * ImageFolder walks it (sorted(os.walk(cls, followlinks=True)), each
+ * folder's files sorted): images at any depth, folders in strcmp order of
+ * their paths, files by name within a folder; a link back to an enclosing
+ * folder is skipped with a warning instead of looping. Names starting with
+ * '.' and files without an image extension (png jpg jpeg bmp tga gif pnm
+ * pgm ppm, any case) are ignored. So labels and indices never depend on
+ * the file system's order. A class folder without images keeps its label
+ * and is reported through the log (BYOL_LOG_WARN). */
 #define _DEFAULT_SOURCE /* d_type and DT_*: no stat per entry where the file system tells */
 #include <dirent.h>
 #include <errno.h>
@@ -60,14 +65,27 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int names_sort(names *l)
+/* os.walk's order of whole paths: the folder parts by strcmp ("a" <
+ * "a-b" < "a/x"), then the file names. */
+static int cmp_walk(const void *a, const void *b)
 {
+    const char *p = *(char *const *)a, *q = *(char *const *)b;
+    size_t dp = (size_t)(strrchr(p, '/') - p), dq = (size_t)(strrchr(q, '/') - q);
+    int c = memcmp(p, q, dp < dq ? dp : dq);
+    if (c == 0 && dp != dq)
+        return dp < dq ? -1 : 1;
+    return c ? c : strcmp(p + dp, q + dq);
+}
+
+static int names_sort(names *l, int (*cmp)(const void *, const void *))
+{
+    byol__free(l->sorted);
     l->sorted = byol__malloc((l->n ? l->n : 1) * sizeof *l->sorted);
     if (!l->sorted)
         return -1;
     for (size_t i = 0; i < l->n; i++)
         l->sorted[i] = l->pool + l->at[i];
-    qsort(l->sorted, l->n, sizeof *l->sorted, cmp_str);
+    qsort(l->sorted, l->n, sizeof *l->sorted, cmp);
     return 0;
 }
 
@@ -121,19 +139,20 @@ static int scan(const char *dir, names *dirs, names *files)
     if (rc == BYOL_OK && errno != 0)
         rc = byol__err(BYOL_E_IO, "%s: cannot list the folder: %s", dir, strerror(errno));
     closedir(d);
-    if (rc == BYOL_OK && ((dirs && names_sort(dirs) != 0) || names_sort(files) != 0))
+    if (rc == BYOL_OK && ((dirs && names_sort(dirs, cmp_str) != 0) ||
+                          names_sort(files, cmp_str) != 0))
         rc = byol__err(BYOL_E_NOMEM, "%s: out of memory sorting the folder", dir);
     return rc;
 }
 
-/* Appends root[/cls]/file for every file, with label `label` (-1: none). */
+/* Appends [dir/]file for every file to out, with label `label` into
+ * ds->labels (-1: none; ds and cap_labels may then be NULL). */
 static int add_files(byol_dataset *ds, names *out, size_t *cap_labels, const char *root,
-                     const char *cls, const names *files, int32_t label)
+                     const char *dir, const names *files, int32_t label)
 {
     for (size_t i = 0; i < files->n; i++) {
-        const char *with_class[3] = { root, cls, files->sorted[i] };
-        const char *loose[2] = { root, files->sorted[i] };
-        if ((cls ? names_add(out, with_class, 3) : names_add(out, loose, 2)) != 0 ||
+        const char *parts[2] = { dir, files->sorted[i] };
+        if ((dir ? names_add(out, parts, 2) : names_add(out, parts + 1, 1)) != 0 ||
             (label >= 0 && byol__grow((void **)&ds->labels, cap_labels, out->n,
                                       sizeof *ds->labels) != 0))
             return byol__err(BYOL_E_NOMEM, "%s: out of memory listing %zu images", root,
@@ -144,25 +163,86 @@ static int add_files(byol_dataset *ds, names *out, size_t *cap_labels, const cha
     return BYOL_OK;
 }
 
+/* The folders being walked, innermost first: a link to one of them loops. */
+typedef struct ancestor {
+    dev_t dev;
+    ino_t ino;
+    const struct ancestor *up;
+} ancestor;
+
+static int walk(const char *dir, const ancestor *up, names *found);
+
+/* Walks each sub-folder of dir (names in subs) into found. */
+static int walk_subs(const char *dir, const ancestor *here, const names *subs, names *found)
+{
+    int rc = BYOL_OK;
+    for (size_t i = 0; rc == BYOL_OK && i < subs->n; i++) {
+        char *sub = byol__path_join(dir, subs->sorted[i]);
+        rc = sub ? walk(sub, here, found)
+                 : byol__err(BYOL_E_NOMEM, "%s: out of memory", dir);
+        byol__free(sub);
+    }
+    return rc;
+}
+
+/* Appends the path of every image file under dir, at any depth, to found
+ * (unsorted: add_class sorts them in os.walk's order). */
+static int walk(const char *dir, const ancestor *up, names *found)
+{
+    struct stat st;
+    names subs = { 0 }, files = { 0 };
+    if (stat(dir, &st) != 0)
+        return byol__err(BYOL_E_IO, "%s: cannot open the folder: %s", dir, strerror(errno));
+    for (const ancestor *a = up; a; a = a->up)
+        if (a->dev == st.st_dev && a->ino == st.st_ino) {
+            byol__log(BYOL_LOG_WARN, "%s: a link back to an enclosing folder, skipped", dir);
+            return BYOL_OK;
+        }
+    ancestor here = { st.st_dev, st.st_ino, up };
+    int rc = scan(dir, &subs, &files);
+    if (rc == BYOL_OK)
+        rc = add_files(NULL, found, NULL, dir, dir, &files, -1);
+    if (rc == BYOL_OK)
+        rc = walk_subs(dir, &here, &subs, found);
+    names_free(&subs);
+    names_free(&files);
+    return rc;
+}
+
+/* Class k: the images under root/cls, in os.walk's order, labelled k.
+ * top is the root, so that a link to it is a loop too. */
+static int add_class(byol_dataset *ds, names *out, size_t *cap_labels, const ancestor *top,
+                     const char *root, const char *cls, int32_t k)
+{
+    names files = { 0 };
+    char *dir = byol__path_join(root, cls);
+    int rc = dir ? walk(dir, top, &files) : byol__err(BYOL_E_NOMEM, "%s: out of memory", root);
+    if (rc == BYOL_OK && names_sort(&files, cmp_walk) != 0)
+        rc = byol__err(BYOL_E_NOMEM, "%s: out of memory sorting the folder", dir);
+    if (rc == BYOL_OK)
+        rc = add_files(ds, out, cap_labels, root, NULL, &files, k);
+    if (rc == BYOL_OK && files.n == 0)
+        byol__log(BYOL_LOG_WARN, "%s: class folder \"%s\" holds no image files: class %d has "
+                  "no samples", root, cls, (int)k);
+    names_free(&files);
+    byol__free(dir);
+    return rc;
+}
+
 /* One class per sub-folder of root, in the sorted order of classes. */
 static int add_classes(byol_dataset *ds, names *out, const char *root, const names *classes)
 {
     size_t cap_labels = 0;
+    struct stat st;
     int rc = BYOL_OK;
     if (classes->n > BYOL__MAX_CLASSES)
         return byol__err(BYOL_E_FORMAT, "%s: %zu class folders, more than %d", root,
                          classes->n, BYOL__MAX_CLASSES);
-    for (size_t k = 0; rc == BYOL_OK && k < classes->n; k++) {
-        names files = { 0 };
-        char *dir = byol__path_join(root, classes->sorted[k]);
-        if (!dir)
-            rc = byol__err(BYOL_E_NOMEM, "%s: out of memory", root);
-        else if ((rc = scan(dir, NULL, &files)) == BYOL_OK)
-            rc = add_files(ds, out, &cap_labels, root, classes->sorted[k], &files,
-                           (int32_t)k);
-        names_free(&files);
-        byol__free(dir);
-    }
+    if (stat(root, &st) != 0)
+        return byol__err(BYOL_E_IO, "%s: cannot open the folder: %s", root, strerror(errno));
+    ancestor top = { st.st_dev, st.st_ino, NULL };
+    for (size_t k = 0; rc == BYOL_OK && k < classes->n; k++)
+        rc = add_class(ds, out, &cap_labels, &top, root, classes->sorted[k], (int32_t)k);
     if (rc == BYOL_OK)
         rc = byol__ds_set_classes(ds, (int32_t)classes->n,
                                   (const char *const *)classes->sorted);
@@ -185,13 +265,12 @@ static int check_layout(const char *root, const names *dirs, const names *files)
 static int list_images(byol_dataset *ds, const char *root, names *out)
 {
     names dirs = { 0 }, files = { 0 };
-    size_t no_labels = 0;
     int rc = scan(root, &dirs, &files);
     if (rc == BYOL_OK)
         rc = check_layout(root, &dirs, &files);
     if (rc == BYOL_OK)
         rc = dirs.n ? add_classes(ds, out, root, &dirs)
-                    : add_files(ds, out, &no_labels, root, NULL, &files, -1);
+                    : add_files(ds, out, NULL, root, root, &files, -1);
     if (rc == BYOL_OK && out->n == 0)
         rc = byol__err(BYOL_E_FORMAT, "%s: its %zu class folders hold no image files", root,
                        dirs.n);
@@ -217,6 +296,8 @@ int byol__folder_open(const byol_config *cfg, const char *path, byol_dataset **o
     ds->paths = list.pool;
     ds->path_at = list.at;
     ds->count = (int64_t)list.n;
+    /* names_add joined the root with one '/', or none after a trailing one */
+    ds->root_len = strlen(path) + (path[strlen(path) - 1] != '/');
     byol__free(list.sorted);
     *out = ds;
     return BYOL_OK;

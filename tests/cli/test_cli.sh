@@ -246,8 +246,15 @@ run_err 1 "h0\.pgm" "pretrain on a folder with a bad image" \
   "$BYOL" pretrain --data "$T/bad" "${TINY[@]}" --steps 3 --out "$T/x"
 run 0 "pretrain with loader.on_error=skip over a bad image" \
   "$BYOL" pretrain --data "$T/bad" "${TINY[@]}" --set loader.on_error=skip --steps 3 --out "$T/x" --force
-check "the preview's failure is only a warning" grep -q "warning: no preview.png: .*h0\.pgm" "$T/err"
 check "the skipped image is counted" grep -q "warning: 1 image could not be decoded" "$T/err"
+# The preview draws across classes: with class h all bad, one of its images fails it.
+cp -r "$T/train" "$T/badh"
+for f in "$T"/badh/h/*.pgm; do echo "not an image" > "$f"; done
+run 0 "pretrain with loader.on_error=skip over a class of bad images" \
+  "$BYOL" pretrain --data "$T/badh" "${TINY[@]}" --set loader.on_error=skip --steps 3 \
+  --out "$T/x" --force
+check "the preview's failure is only a warning" \
+  grep -q "warning: no preview.png: .*/h/h[0-9]*\.pgm" "$T/err"
 
 # Ctrl-C: the loop saves a checkpoint and exits 130.
 "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 100000 --checkpoint-every 0 \
@@ -300,12 +307,38 @@ check "the .npy header says float32 (24, 16)" \
 check "the .npy is 128 + 24*16*4 bytes" test "$(stat -c %s "$T/emb.npy")" -eq $((128 + 24 * 16 * 4))
 check "the labels .npy says int32 (24,)" \
   grep -q "{'descr': '<i4', 'fortran_order': False, 'shape': (24,), }" <(npy_header "$T/emb.labels.npy")
+check "emb.sources.csv: a header and 24 rows" test "$(wc -l < "$T/emb.sources.csv")" -eq 25
+check "emb.sources.csv: its header, row 0 is h/h0.pgm" \
+  both '^index,source$' '^0,h/h0\.pgm$' "$T/emb.sources.csv"
+check "emb.sources.csv ends with 23,v/v9.pgm" \
+  test "$(tail -n 1 "$T/emb.sources.csv")" = "23,v/v9.pgm"
 run 0 "embed --limit 6 to .safetensors" "$BYOL" embed --checkpoint "$CKPT" --data "$T/train" \
   --limit 6 --out "$T/emb.safetensors"
 run 0 "info reads the embeddings file" "$BYOL" info "$T/emb.safetensors"
 check "the safetensors file holds 2 tensors" grep -q "tensors  *2" "$T/out"
 check "the safetensors header names embeddings [6,16]" \
   grep -q '"embeddings":{"dtype":"F32","shape":\[6,16\]' <(head -c 400 "$T/emb.safetensors" | tr -d '\000')
+check "the safetensors file has its emb.sources.csv too" \
+  test "$(wc -l < "$T/emb.sources.csv")" -eq 7
+check "the --limit 6 rows name their images (evenly spaced)" \
+  test "$(tail -n +2 "$T/emb.sources.csv" | cut -d, -f1 | tr '\n' ' ')" = "0 4 8 12 16 20 "
+check "... and their files" test "$(sed -n 3p "$T/emb.sources.csv")" = "4,h/h2.pgm"
+run 0 "embed IDX records" "$BYOL" embed --pixels --preset fashion-mnist --data "$T/idx" \
+  --out "$T/idx_emb.npy"
+check "IDX rows: their record index, no file" \
+  test "$(sed -n '2p;25p' "$T/idx_emb.sources.csv" | tr '\n' ' ')" = "0, 23, "
+# Nested folders count (as torchvision's ImageFolder); an empty class is warned about.
+mkdir -p "$T/nested/a/sub/deeper" "$T/nested/b" "$T/nested/empty"
+pgm "$T/nested/a/top.pgm" 0 1
+pgm "$T/nested/a/sub/deeper/low.pgm" 0 2
+pgm "$T/nested/b/x,y.pgm" 1 3
+run 0 "embed a folder with nested images" "$BYOL" embed --pixels --preset fashion-mnist \
+  --data "$T/nested" --out "$T/nested.npy"
+check "the nested image is row 1, a comma is quoted" \
+  test "$(tail -n +2 "$T/nested.sources.csv" | tr '\n' ' ')" = \
+  '0,a/top.pgm 1,a/sub/deeper/low.pgm 2,"b/x,y.pgm" '
+check "an empty class folder is a warning on stderr" \
+  grep -q 'byol: embed: warning: .*class folder "empty" holds no image files' "$T/err"
 run_err 2 "\.npy or \.safetensors" "embed --out with another extension" \
   "$BYOL" embed --checkpoint "$CKPT" --data "$T/train" --out "$T/emb.txt"
 run_err 1 "$T/missing" "embed a missing folder" \
@@ -316,6 +349,25 @@ run_err 1 "$T/nodir/e.npy" "embed into a missing directory" \
 # ---- preview -----------------------------------------------------------------------------
 run 0 "preview" "$BYOL" preview --data "$T/train" --preset fashion-mnist --count 4 --out "$T/p.png"
 check "preview wrote a PNG" test "$(head -c 8 "$T/p.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a
+check "preview says it drew across the classes" grep -q "4 images drawn across the classes" "$T/out"
+# PNG width and height: big-endian at bytes 16..23. 4-pixel gaps, a label
+# column of one character ("h", "v"), cells of 28 x 4 = 112 pixels.
+png_size() {
+  od -An -tu1 -j16 -N8 "$1" |
+    awk '{print $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8}'
+}
+check "preview cells are upscaled to 112 pixels, under a label row" \
+  test "$(png_size "$T/p.png")" = "$((4 + 12 + 4 + 3 * 116)) $((4 + 14 + 4 + 4 * 116))"
+cp "$T/p.png" "$T/p0.png"
+run 0 "preview again" "$BYOL" preview --data "$T/train" --preset fashion-mnist --count 4 \
+  --out "$T/p.png"
+check "the same seed draws the same preview" cmp -s "$T/p.png" "$T/p0.png"
+run 0 "preview --set seed=5" "$BYOL" preview --data "$T/train" --preset fashion-mnist --count 4 \
+  --set seed=5 --out "$T/p.png"
+check "another seed draws another sample" test "$(cmp -s "$T/p.png" "$T/p0.png"; echo $?)" = 1
+run 0 "preview --first 2" "$BYOL" preview --data "$T/train" --preset fashion-mnist --count 3 \
+  --first 2 --out "$T/p.png"
+check "preview --first says which images" grep -q "images 2 to 4 of" "$T/out"
 run_err 2 "--count" "preview --count 0" "$BYOL" preview --data "$T/train" --count 0 --out "$T/p.png"
 run_err 1 "$T/missing" "preview of a missing folder" "$BYOL" preview --data "$T/missing" --out "$T/p.png"
 run 1 "preview --first past the end" "$BYOL" preview --data "$T/train" --first 500 --out "$T/p.png"

@@ -82,7 +82,30 @@ static void write_pixel(const char *name, uint8_t v, int png)
 static unsigned folder_pixel(int64_t i, int k)
 {
     (void)k;
-    return (unsigned)(10 * (i + 1));  /* 10, 20, 30 in sorted order */
+    return (unsigned)(10 * (i + 1));  /* 10, 20, 30, ... in the dataset's order */
+}
+
+/* Warnings the library logs while a test runs. */
+static char warnings[4096];
+
+static void keep_warning(int level, const char *msg, void *user)
+{
+    (void)user;
+    if (level == BYOL_LOG_WARN && strlen(warnings) + strlen(msg) + 2 < sizeof warnings) {
+        strcat(warnings, msg);
+        strcat(warnings, "\n");
+    }
+}
+
+static void warnings_start(void)
+{
+    warnings[0] = '\0';
+    byol_set_log_callback(keep_warning, NULL, BYOL_LOG_WARN);
+}
+
+static void warnings_stop(void)
+{
+    byol_set_log_callback(NULL, NULL, 0);
 }
 
 static void test_folder_classes(void **state)
@@ -93,14 +116,18 @@ static void test_folder_classes(void **state)
         du_mkdir(dirs[i]);
     write_pixel("f/a/2.pgm", 20, 0);
     write_pixel("f/a/10.PGM", 10, 0);  /* "10.PGM" < "2.pgm" by strcmp; any case */
-    write_pixel("f/b/z.png", 30, 1);
+    write_pixel("f/b/z.png", 40, 1);
     write_pixel("f/a/.x.pgm", 99, 0);  /* hidden */
-    write_pixel("f/a/nested/n.pgm", 99, 0);  /* one level only */
+    write_pixel("f/a/nested/n.pgm", 30, 0);  /* after the files of f/a */
     write_pixel("f/.hidden/q.pgm", 99, 0);
     du_write("f/a/notes.txt", "not an image", 12, 0);
+    warnings_start();
     byol_dataset *ds = open_ok(NULL, du_path("f"));
-    assert_int_equal(byol_dataset_size(ds), 3);
+    warnings_stop();
+    assert_int_equal(byol_dataset_size(ds), 4);
     assert_int_equal(byol_dataset_num_classes(ds), 3);  /* c is a class with no image */
+    if (!strstr(warnings, "class folder \"c\" holds no image files: class 2"))
+        fail_msg("no warning about the empty class folder c; logged: \"%s\"", warnings);
     assert_string_equal(byol_dataset_class_name(ds, 0), "a");
     assert_string_equal(byol_dataset_class_name(ds, 1), "b");
     assert_string_equal(byol_dataset_class_name(ds, 2), "c");
@@ -108,10 +135,76 @@ static void test_folder_classes(void **state)
     assert_null(byol_dataset_class_name(ds, -1));
     assert_int_equal(label_of(ds, 0), 0);
     assert_int_equal(label_of(ds, 1), 0);
-    assert_int_equal(label_of(ds, 2), 1);
-    for (int i = 0; i < 3; i++)
+    assert_int_equal(label_of(ds, 2), 0);
+    assert_int_equal(label_of(ds, 3), 1);
+    for (int i = 0; i < 4; i++)
         expect_image(ds, i, 1, 1, 3, folder_pixel, "class folder");
     byol_dataset_destroy(ds);
+}
+
+/* Images at any depth of a class folder, in torchvision's order: the
+ * folders sorted by path ("s" < "s-b" < "s/deep"), each one's files by
+ * name; a link back to an enclosing folder is skipped with a warning. */
+static void test_folder_nested(void **state)
+{
+    (void)state;
+    const char *dirs[] = { "deep",        "deep/a",        "deep/a/s", "deep/a/s/deep",
+                           "deep/a/s-b",  "deep/b",        "deep/b/empty", "deep/c" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        du_mkdir(dirs[i]);
+    write_pixel("deep/a/z.pgm", 10, 0);         /* the class folder's own files first */
+    write_pixel("deep/a/s/x.pgm", 20, 0);
+    write_pixel("deep/a/s-b/y.png", 30, 1);
+    write_pixel("deep/a/s/deep/w.pgm", 40, 0);
+    write_pixel("deep/c/v.pgm", 50, 0);
+    assert_int_equal(symlink("..", du_path("deep/c/loop")), 0);  /* the dataset root */
+    assert_int_equal(symlink(".", du_path("deep/a/s/self")), 0);
+    warnings_start();
+    byol_dataset *ds = open_ok(NULL, du_path("deep"));
+    warnings_stop();
+    assert_int_equal(byol_dataset_size(ds), 5);
+    assert_int_equal(byol_dataset_num_classes(ds), 3);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(label_of(ds, i), i < 4 ? 0 : 2);
+        expect_image(ds, i, 1, 1, 3, folder_pixel, "nested folders");
+    }
+    const char *want[] = { "class folder \"b\" holds no image files: class 1 has no samples",
+                           "deep/c/loop: a link back to an enclosing folder, skipped",
+                           "deep/a/s/self: a link back to an enclosing folder, skipped" };
+    for (int i = 0; i < 3; i++)
+        if (!strstr(warnings, want[i]))
+            fail_msg("no warning \"%s\"; logged: \"%s\"", want[i], warnings);
+    byol_dataset_destroy(ds);
+}
+
+/* Each image's path relative to the folder opened; none for records. */
+static void test_sources(void **state)
+{
+    (void)state;
+    static const char *const want[5] = { "a/z.pgm", "a/s/x.pgm", "a/s-b/y.png",
+                                         "a/s/deep/w.pgm", "c/v.pgm" };
+    char root[600];
+    snprintf(root, sizeof root, "%s/", du_path("deep"));  /* a trailing slash too */
+    for (int slash = 0; slash < 2; slash++) {
+        byol_dataset *ds = open_ok(NULL, slash ? root : du_path("deep"));
+        for (int i = 0; i < 5; i++)
+            assert_string_equal(byol_dataset_source(ds, i), want[i]);
+        assert_null(byol_dataset_source(ds, 5));
+        assert_null(byol_dataset_source(ds, -1));
+        byol_dataset_destroy(ds);
+    }
+    byol_dataset *ds = open_ok(NULL, du_path("loose"));
+    assert_string_equal(byol_dataset_source(ds, 0), "x.pgm");
+    assert_string_equal(byol_dataset_source(ds, 2), "z.ppm");
+    byol_dataset_destroy(ds);
+    ds = open_ok(NULL, du_path("plain-images-idx3-ubyte"));
+    assert_null(byol_dataset_source(ds, 0));
+    byol_dataset_destroy(ds);
+    const uint8_t g[1] = { 7 };
+    assert_byol_ok(byol_dataset_from_memory(NULL, g, 1, 1, 1, 1, NULL, &ds));
+    assert_null(byol_dataset_source(ds, 0));
+    byol_dataset_destroy(ds);
+    assert_null(byol_dataset_source(NULL, 0));
 }
 
 static void test_folder_unlabeled_and_bad(void **state)
@@ -655,6 +748,8 @@ static void test_allocation_failures(void **state)
     du_mkdir("oomf/b");
     write_pixel("oomf/a/1.pgm", 1, 0);
     write_pixel("oomf/b/2.png", 2, 1);
+    du_mkdir("oomf/b/sub");
+    write_pixel("oomf/b/sub/3.pgm", 3, 0);
     du_mkdir("oomi");
     write_idx_pair("oomi/train", 1, 1);
     du_mkdir("oomc");
@@ -791,8 +886,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_folder_classes),
+        cmocka_unit_test(test_folder_nested),
         cmocka_unit_test(test_folder_unlabeled_and_bad),
         cmocka_unit_test(test_idx_files),
+        cmocka_unit_test(test_sources),
         cmocka_unit_test(test_idx_folder),
         cmocka_unit_test(test_idx_bad),
         cmocka_unit_test(test_idx_parse),

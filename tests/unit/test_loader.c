@@ -1,6 +1,6 @@
-/* byol_loader and byol_preview_write: the same bytes for any worker count
- * and batch size, per-epoch orders, the evaluation pass, seeking, bad
- * files (stop and skip), shutdown, and the preview grid. */
+/* byol_loader: the same bytes for any worker count and batch size,
+ * per-epoch orders, the evaluation pass, seeking, bad files (stop and
+ * skip) and shutdown. (The preview grid: test_preview.c.) */
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -292,46 +292,6 @@ static void test_shutdown_and_bad_calls(void **state)
     byol_config_destroy(cfg);
 }
 
-/* ---- preview ---------------------------------------------------------------------- */
-
-static void test_preview_grid(void **state)
-{
-    (void)state;
-    byol_config *cfg = make_cfg(NULL), *plain = make_cfg("augment.mean=\"0,0,0\" "
-                                                         "augment.std=\"1,1,1\"");
-    byol_dataset *ds = make_dataset();
-    byol_augmenter *aug;
-    char path[256];
-    snprintf(path, sizeof path, "/tmp/byol_preview_%d.png", (int)getpid());
-    assert_byol_ok(byol_preview_write(cfg, ds, 5, 3, path));
-    byol_image grid = { .struct_size = sizeof grid };
-    assert_byol_ok(byol_image_decode(cfg, path, &grid));
-    assert_int_equal(grid.width, 2 + 3 * (S + 2));
-    assert_int_equal(grid.height, 2 + 3 * (S + 2));
-    /* row 1, column 2 is view 2 of image 6, un-normalised to [0, 255] */
-    assert_byol_ok(byol_augmenter_create(plain, &aug));
-    byol_image img = { sizeof img, H, W, C, pixels + 6 * H * W * C };
-    float v[SF];
-    assert_byol_ok(byol_augmenter_view(aug, &img, 0, 6, 2, v));
-    int64_t y0 = 2 + (S + 2), x0 = 2 + 2 * (S + 2);
-    for (int64_t y = 0; y < S; y++)
-        for (int64_t x = 0; x < S; x++)
-            for (int64_t c = 0; c < C; c++) {
-                int want = (int)lrintf(v[(c * S + y) * S + x] * 255.0f);
-                int got = grid.data[((y0 + y) * grid.width + x0 + x) * C + c];
-                assert_true(abs(got - want) <= 1);
-            }
-    assert_int_equal(grid.data[0], 255); /* the white frame */
-    assert_int_equal(byol_preview_write(cfg, ds, 38, 3, path), BYOL_E_RANGE);
-    assert_int_equal(byol_preview_write(cfg, ds, 0, 0, path), BYOL_E_RANGE);
-    unlink(path);
-    byol_image_release(&grid);
-    byol_augmenter_destroy(aug);
-    byol_dataset_destroy(ds);
-    byol_config_destroy(cfg);
-    byol_config_destroy(plain);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,7 +301,6 @@ int main(void)
         cmocka_unit_test(test_seek_gives_the_same_batches),
         cmocka_unit_test(test_bad_files_stop_or_skip),
         cmocka_unit_test(test_shutdown_and_bad_calls),
-        cmocka_unit_test(test_preview_grid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

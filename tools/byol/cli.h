@@ -156,6 +156,8 @@ typedef struct cli_feats {
  * every class). encoder NULL gives the evaluation transform's pixels. */
 int cli_features(byol_net *encoder, const byol_config *cfg, const byol_dataset *ds,
                  int64_t limit, cli_feats *f);
+/* The dataset index of feature row k of n taken from `size` images. */
+int64_t cli_feature_index(int64_t k, int64_t n, int64_t size);
 void cli_feats_free(cli_feats *f);
 
 /* Writes s as a JSON string literal (quotes and escapes). */

@@ -232,6 +232,13 @@ static int encoder_dim(byol_net *encoder, int64_t *dim)
     return rc;
 }
 
+/* Evenly spaced, so a folder listed class by class keeps every class; all
+ * n == size rows are the dataset in order. */
+int64_t cli_feature_index(int64_t k, int64_t n, int64_t size)
+{
+    return k * size / n;
+}
+
 int cli_features(byol_net *encoder, const byol_config *cfg, const byol_dataset *ds,
                  int64_t limit, cli_feats *f)
 {
@@ -263,9 +270,8 @@ int cli_features(byol_net *encoder, const byol_config *cfg, const byol_dataset *
     if (rc == BYOL_OK && (!idx || (encoder && !x) || !f->x || !f->y))
         rc = cli_error(BYOL_E_NOMEM, "out of memory for %lld x %lld features", (long long)j.n,
                        (long long)j.dim);
-    /* Evenly spaced, so a folder listed class by class keeps every class. */
     for (int64_t k = 0; rc == BYOL_OK && k < j.n; k++)
-        idx[k] = k * size / j.n;
+        idx[k] = cli_feature_index(k, j.n, size);
     j.idx = idx;
     if (rc == BYOL_OK)
         rc = run_subset(&j, f->x, f->y, x);

@@ -1,4 +1,5 @@
-/* byol embed: a dataset's features to a file numpy or safetensors reads.
+/* byol embed: a dataset's features to a file numpy or safetensors reads, and
+ * a CSV of where each row came from.
  * The library writes the .safetensors file (byol_file_write_safetensors);
  * the .npy header is formatted here (npy.c) and written by the library. */
 #include <stdio.h>
@@ -14,6 +15,9 @@ static const char usage[] =
     "  FILE.npy           float32 [N, D], and FILE.labels.npy int32 [N] beside it\n"
     "                     (-1 for unlabelled images)\n"
     "  FILE.safetensors   tensors \"embeddings\" F32 [N, D] and \"labels\" I32 [N]\n"
+    "and, for both, FILE.sources.csv: a header line \"index,source\", then one line\n"
+    "per row: its image's index in the dataset and, for a folder, its file's path\n"
+    "relative to PATH (empty for IDX and CIFAR records: the index is the record).\n"
     "Rows follow the dataset's order (folders: classes, then files, sorted).\n"
     "\n"
     "ENCODER, one of:\n"
@@ -86,20 +90,71 @@ static int write_safetensors(const char *out, const float *x, const int32_t *y, 
     return cli_lib(byol_file_write_safetensors(out, t, 2, meta, 2));
 }
 
-/* FILE.npy and FILE.labels.npy, or one FILE.safetensors. */
-static int write_out(const char *out, const float *x, const int32_t *y, int64_t n, int64_t dim)
+/* out with its extension replaced by `suffix`, into buf. */
+static int sibling(const char *out, const char *suffix, char *buf, size_t cap)
 {
-    if (ends_with(out, ".safetensors"))
-        return write_safetensors(out, x, y, n, dim);
-    char labels[4096];
-    size_t stem = strlen(out) - strlen(".npy");
-    if (stem + sizeof ".labels.npy" > sizeof labels)
+    size_t stem = strlen(out) - strlen(strrchr(out, '.'));
+    if (stem + strlen(suffix) + 1 > cap)
         return cli_error(CLI_USAGE, "--out '%s': name too long", out);
-    memcpy(labels, out, stem);
-    strcpy(labels + stem, ".labels.npy");
-    int rc = cli_npy_write_f32(out, x, n, dim);
+    memcpy(buf, out, stem);
+    strcpy(buf + stem, suffix);
+    return BYOL_OK;
+}
+
+/* A CSV field, quoted (RFC 4180) when it holds a comma, quote or line break. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* FILE.sources.csv: "index,source", then each row's dataset index and file. */
+static int write_sources(const char *path, const byol_dataset *ds, int64_t n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return cli_error(BYOL_E_NOMEM, "out of memory for %s", path);
+    int64_t size = byol_dataset_size(ds);
+    fputs("index,source\n", f);
+    for (int64_t k = 0; k < n; k++) {
+        int64_t i = cli_feature_index(k, n, size);
+        const char *source = byol_dataset_source(ds, i);
+        fprintf(f, "%lld,", (long long)i);
+        csv_field(f, source ? source : "");
+        fputc('\n', f);
+    }
+    int rc = fclose(f) == 0 ? cli_write_file(path, text, len)
+                            : cli_error(BYOL_E_NOMEM, "out of memory for %s", path);
+    free(text);
+    return rc;
+}
+
+/* FILE.npy and FILE.labels.npy, or one FILE.safetensors; FILE.sources.csv. */
+static int write_out(const char *out, const cli_feats *f, const byol_dataset *ds)
+{
+    char labels[4096], sources[4096];
+    int rc = sibling(out, ".labels.npy", labels, sizeof labels);
     if (rc == BYOL_OK)
-        rc = cli_npy_write_i32(labels, y, n);
+        rc = sibling(out, ".sources.csv", sources, sizeof sources);
+    if (rc == BYOL_OK && ends_with(out, ".safetensors"))
+        rc = write_safetensors(out, f->x, f->y, f->n, f->dim);
+    else if (rc == BYOL_OK)
+        rc = cli_npy_write_f32(out, f->x, f->n, f->dim);
+    if (rc == BYOL_OK && ends_with(out, ".npy"))
+        rc = cli_npy_write_i32(labels, f->y, f->n);
+    if (rc == BYOL_OK)
+        rc = write_sources(sources, ds, f->n);
     return rc;
 }
 
@@ -121,7 +176,7 @@ int cmd_embed(int argc, char **argv)
     if (rc == BYOL_OK)
         rc = cli_features(enc, cfg, ds, o.limit, &f);
     if (rc == BYOL_OK)
-        rc = write_out(o.out, f.x, f.y, f.n, f.dim);
+        rc = write_out(o.out, &f, ds);
     if (rc == BYOL_OK && !o.quiet)
         printf("wrote %s: %lld x %lld float32 (%.1f s)\n", o.out, (long long)f.n,
                (long long)f.dim, cli_now() - t0);

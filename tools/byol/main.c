@@ -103,8 +103,18 @@ int cli_exit(int rc)
     return EXIT_RUNTIME;
 }
 
+/* The library logs nothing unless asked: its warnings (a class folder
+ * without images, ...) go to stderr beside the command's own. */
+static void print_warning(int level, const char *message, void *user)
+{
+    (void)level;
+    (void)user;
+    fprintf(stderr, "byol: %s: warning: %s\n", cli_cmd, message);
+}
+
 int main(int argc, char **argv)
 {
+    byol_set_log_callback(print_warning, NULL, BYOL_LOG_WARN);
     if (argc < 2) {
         fputs(usage, stderr);
         return EXIT_USAGE;

@@ -19,7 +19,7 @@ static const char usage[] =
     "  metrics.jsonl           one JSON object per logged step and per monitor run\n"
     "  plot.svg                loss and monitor accuracy over the steps\n"
     "  config.txt              the settings used, as key=value lines\n"
-    "  preview.png             the first images and their two augmented views\n"
+    "  preview.png             8 images drawn across classes and their two views\n"
     "\n"
     "Data:\n"
     "  --data PATH             an image folder (a sub-folder per class), an IDX file\n"
@@ -189,15 +189,14 @@ static int write_config(const run *r)
     return rc;
 }
 
-/* The preview is a convenience: a bad image among the first few (which
+/* The preview is a convenience: a bad image among those drawn (which
  * loader.on_error=skip would step over) costs a warning, not the run. */
 static int write_preview(run *r)
 {
     char path[4096];
-    int64_t n = byol_dataset_size(r->ds);
     int rc = join(path, sizeof path, r->o->out, "preview.png");
     if (rc == BYOL_OK &&
-        byol_preview_write(r->cfg, r->ds, 0, (int32_t)(n < 8 ? n : 8), path) != BYOL_OK)
+        byol_preview_write_sample(r->cfg, r->ds, 8, path) != BYOL_OK)
         cli_progress_note(&r->p, "byol: pretrain: warning: no preview.png: %s", byol_last_error());
     return rc;
 }

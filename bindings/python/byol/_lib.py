@@ -302,6 +302,7 @@ _FUNCTIONS = {
     "byol_dataset_class_name": (c_char_p, [_P, c_int32]),
     "byol_dataset_label": (_STATUS, [_P, c_int64, _I32P]),
     "byol_dataset_get": (_STATUS, [_P, c_int64, POINTER(Image)]),
+    "byol_dataset_source": (c_char_p, [_P, c_int64]),
     "byol_augmenter_create": (_STATUS, [_P, _PP]),
     "byol_augmenter_destroy": (None, [_P]),
     "byol_augmenter_dims": (_STATUS, [_P, _I64P]),
@@ -314,6 +315,7 @@ _FUNCTIONS = {
     "byol_loader_skipped": (c_int64, [_P]),
     "byol_loader_destroy": (None, [_P]),
     "byol_preview_write": (_STATUS, [_P, _P, c_int64, c_int32, c_char_p]),
+    "byol_preview_write_sample": (_STATUS, [_P, _P, c_int32, c_char_p]),
     # byol_eval.h
     "byol_eval_knn": (
         _STATUS,

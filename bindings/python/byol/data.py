@@ -200,6 +200,22 @@ class Dataset(Handle):
             self._labels = labels
         return self._labels
 
+    def source(self, index: int) -> str | None:
+        """Where image `index` comes from: for an image folder, the file's
+        path relative to the folder opened (``"cat/0001.jpg"``); None for a
+        dataset of records (IDX, CIFAR, from_numpy), whose index is the
+        record's number. Negative indices count from the end."""
+        n, i = len(self), int(index)
+        if not -n <= i < n:
+            raise IndexError(f"index {index} is outside the dataset's {n} images")
+        path = fn.byol_dataset_source(self._handle, i + n if i < 0 else i)
+        return None if path is None else os.fsdecode(path)
+
+    @property
+    def sources(self) -> list[str | None]:
+        """Every image's source(), in index order."""
+        return [self.source(i) for i in range(len(self))]
+
     def get(self, index: int) -> np.ndarray:
         """Image `index`, decoded: uint8 [H, W, data.channels] (a copy)."""
         n = len(self)
@@ -360,12 +376,18 @@ class Loader(Handle):
 # ---- preview and embeddings --------------------------------------------------------------
 
 
-def preview(config: ConfigLike, dataset: Dataset, first: int, count: int,
+def preview(config: ConfigLike, dataset: Dataset, first: int | None, count: int,
             path: str | os.PathLike) -> None:
-    """Writes a PNG grid: for images first .. first+count-1, the source,
-    view 1 and view 2 of epoch 0."""
+    """Writes a PNG grid, one labelled row per image: the evaluation crop,
+    view 1 and view 2 of epoch 0, upscaled to at least 112 pixels. Images
+    first .. first+count-1, or with first=None `count` images drawn across
+    the classes by the config's seed."""
     with borrowed(config) as cfg:
-        fn.byol_preview_write(cfg._handle, dataset._handle, int(first), int(count), text(path))
+        if first is None:
+            fn.byol_preview_write_sample(cfg._handle, dataset._handle, int(count), text(path))
+        else:
+            fn.byol_preview_write(cfg._handle, dataset._handle, int(first), int(count),
+                                  text(path))
 
 
 def embed_dataset(

@@ -233,6 +233,16 @@ def test_preview(gray_cfg, images, tmp_path):
             byol.preview(gray_cfg, ds, 8, 5, tmp_path / "no.png")
 
 
+@requires(*DATA_API, "byol_preview_write_sample", "byol_image_decode")
+def test_preview_sample_is_seeded(gray_cfg, images, tmp_path):
+    with byol.Dataset.from_numpy(gray_cfg, images, np.arange(10) % 2) as ds:
+        byol.preview(gray_cfg, ds, None, 4, tmp_path / "a.png")
+        byol.preview(gray_cfg, ds, None, 4, tmp_path / "b.png")
+        assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+        grid = byol.decode(tmp_path / "a.png", gray_cfg)
+        assert grid.shape[0] == 4 + 14 + 4 + 4 * (112 + 4)  # 28-pixel views upscaled 4x
+
+
 @requires(*DATA_API, "byol_embed_dataset")
 def test_embed_dataset(gray_cfg, images):
     with byol.Dataset.from_numpy(gray_cfg, images, np.arange(10) % 2) as ds, \
@@ -256,3 +266,19 @@ def test_dataset_open_folder():
 def test_dataset_open_missing_path_names_it(tmp_path):
     with pytest.raises(byol.ByolIOError, match="nowhere"):
         byol.Dataset.open(None, tmp_path / "nowhere")
+
+
+@requires("byol_dataset_open", "byol_dataset_source", "byol_image_write_png")
+def test_dataset_sources(tmp_path, images):
+    for name in ("cat/b.png", "cat/a.png", "cat/sub/c.png", "dog/x,y.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        byol.write_png(tmp_path / name, images[0])
+    with byol.Dataset.open(None, tmp_path) as ds:
+        assert ds.sources == ["cat/a.png", "cat/b.png", "cat/sub/c.png", "dog/x,y.png"]
+        assert ds.source(2) == "cat/sub/c.png" and ds.source(-1) == "dog/x,y.png"
+        assert ds.label(2) == 0  # a nested image belongs to its class folder
+        np.testing.assert_array_equal(ds.get(2)[:, :, 0], images[0])
+        with pytest.raises(IndexError, match="index 4"):
+            ds.source(4)
+    with byol.Dataset.from_numpy(None, images) as ds:
+        assert ds.source(0) is None and ds.sources == [None] * 10

@@ -285,6 +285,24 @@ impl Dataset {
         Ok(if l < 0 { None } else { Some(l) })
     }
 
+    /// Where image `index` comes from: for an image folder, the file's path
+    /// relative to the folder opened (`cat/0001.jpg`), borrowed from the
+    /// dataset; `None` for a dataset of records (IDX, CIFAR, memory: the
+    /// index is the record's number) or an index out of range.
+    pub fn source(&self, index: usize) -> Option<&Path> {
+        let i = i64::try_from(index).ok()?;
+        // SAFETY: the path lives until the dataset is destroyed, and the
+        // returned &Path borrows `self`.
+        unsafe {
+            let p = sys::byol_dataset_source(self.raw.as_ptr(), i);
+            if p.is_null() {
+                None
+            } else {
+                Some(path_of(CStr::from_ptr(p)))
+            }
+        }
+    }
+
     /// Decodes image `index` (`data.channels` channels).
     pub fn get(&self, index: usize) -> Result<Image> {
         let mut raw = raw_image();
@@ -299,8 +317,9 @@ impl Dataset {
         }
     }
 
-    /// Writes a PNG grid of images `first .. first + count`: source, view
-    /// 1 and view 2 of epoch 0 per row (`byol_preview_write()`).
+    /// Writes a PNG grid of images `first .. first + count`, one labelled
+    /// row per image: evaluation crop, view 1 and view 2 of epoch 0,
+    /// upscaled to at least 112 pixels (`byol_preview_write()`).
     pub fn write_preview(
         &self,
         cfg: &Config,
@@ -321,9 +340,43 @@ impl Dataset {
         })
     }
 
+    /// Writes the same grid for `count` images drawn across the classes,
+    /// a function of the `seed` setting (`byol_preview_write_sample()`).
+    pub fn write_preview_sample(
+        &self,
+        cfg: &Config,
+        count: usize,
+        path: impl AsRef<Path>,
+    ) -> Result<()> {
+        let p = cpath(path.as_ref())?;
+        // SAFETY: live config, dataset and path for the call.
+        check(unsafe {
+            sys::byol_preview_write_sample(
+                cfg.as_ptr(),
+                self.raw.as_ptr(),
+                to_i32(count, "count")?,
+                p.as_ptr(),
+            )
+        })
+    }
+
     /// The raw handle, borrowed for as long as `self`.
     pub fn as_ptr(&self) -> *const sys::byol_dataset {
         self.raw.as_ptr()
+    }
+}
+
+/// A C path as a Path: its bytes on Unix, else (lossless only for UTF-8)
+/// its text.
+fn path_of(c: &CStr) -> &Path {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Path::new(std::ffi::OsStr::from_bytes(c.to_bytes()))
+    }
+    #[cfg(not(unix))]
+    {
+        Path::new(c.to_str().unwrap_or(""))
     }
 }
 

@@ -464,6 +464,7 @@ extern "C" {
     pub fn byol_dataset_class_name(ds: *const byol_dataset, label: i32) -> *const c_char;
     pub fn byol_dataset_label(ds: *const byol_dataset, index: i64, label: *mut i32) -> c_int;
     pub fn byol_dataset_get(ds: *const byol_dataset, index: i64, out: *mut byol_image) -> c_int;
+    pub fn byol_dataset_source(ds: *const byol_dataset, index: i64) -> *const c_char;
 
     pub fn byol_augmenter_create(cfg: *const byol_config, out: *mut *mut byol_augmenter) -> c_int;
     pub fn byol_augmenter_destroy(aug: *mut byol_augmenter);
@@ -498,6 +499,12 @@ extern "C" {
         cfg: *const byol_config,
         ds: *const byol_dataset,
         first: i64,
+        count: i32,
+        path: *const c_char,
+    ) -> c_int;
+    pub fn byol_preview_write_sample(
+        cfg: *const byol_config,
+        ds: *const byol_dataset,
         count: i32,
         path: *const c_char,
     ) -> c_int;

@@ -97,6 +97,39 @@ fn image_png_round_trip_and_decode_errors() {
 }
 
 #[test]
+fn folder_images_name_their_sources() {
+    let dir = scratch("data_sources");
+    let cfg = Config::from_settings("data.channels=3").unwrap();
+    let img = Image::new(2, 2, 3, random_bytes(12, 5)).unwrap();
+    for name in ["cat/b.png", "cat/a.png", "cat/sub/c.png", "dog/d.png"] {
+        std::fs::create_dir_all(dir.join(name).parent().unwrap()).unwrap();
+        img.write_png(dir.join(name)).unwrap();
+    }
+    let ds = Dataset::open(&cfg, &dir).unwrap();
+    let sources: Vec<_> = (0..ds.len()).map(|i| ds.source(i).unwrap()).collect();
+    let want = ["cat/a.png", "cat/b.png", "cat/sub/c.png", "dog/d.png"];
+    assert_eq!(sources, want.map(Path::new));
+    assert_eq!(ds.label(2).unwrap(), Some(0), "a nested image is in its class");
+    assert!(ds.source(4).is_none());
+    assert!(memory_dataset(&cfg, false).source(0).is_none());
+}
+
+#[test]
+fn preview_sample_is_seeded_and_upscaled() {
+    let dir = scratch("data_preview");
+    let cfg = small_config(8);
+    let ds = memory_dataset(&cfg, true);
+    ds.write_preview_sample(&cfg, 4, dir.join("a.png")).unwrap();
+    ds.write_preview_sample(&cfg, 4, dir.join("b.png")).unwrap();
+    let a = std::fs::read(dir.join("a.png")).unwrap();
+    assert_eq!(a, std::fs::read(dir.join("b.png")).unwrap());
+    let grid = Image::decode(&cfg, dir.join("a.png")).unwrap();
+    assert_eq!(grid.height(), 4 + 14 + 4 + 4 * (112 + 4)); // 28-pixel views, 4x
+    let e = ds.write_preview_sample(&cfg, 0, dir.join("c.png")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Range, "{e}");
+}
+
+#[test]
 fn augmenter_views_are_deterministic() {
     let cfg = small_config(8);
     let ds = memory_dataset(&cfg, true);
