@@ -36,6 +36,29 @@ static const char usage[] =
     "error (bad option or value), 130 interrupted (pretrain saves a checkpoint).\n"
     "Errors go to stderr as 'byol: <command>: <code>: <message>'.\n";
 
+int cli_quiet;
+
+void cli_warn(const char *fmt, ...)
+{
+    if (cli_quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "byol: %s: warning: ", cli_cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* The library's warnings (a warmup cut to the run, ...) are the command's:
+ * the library never prints, it tells its log callback. */
+static void on_library_log(int level, const char *message, void *user)
+{
+    (void)level;
+    (void)user;
+    cli_warn("%s", message);
+}
+
 static const struct {
     const char *name;
     int (*fn)(int, char **);
@@ -127,6 +150,7 @@ static void prefer_short_spin(char **argv)
 int main(int argc, char **argv)
 {
     prefer_short_spin(argv);
+    byol_set_log_callback(on_library_log, NULL, BYOL_LOG_WARN);
     if (argc < 2) {
         fputs(usage, stderr);
         return EXIT_USAGE;

@@ -54,9 +54,12 @@ int cmd_preview(int argc, char **argv)
     byol_config *cfg = NULL;
     byol_dataset *ds = NULL;
     int rc = parse(argc, argv, &o);
+    cli_quiet = o.quiet;
     rc = cli_setup(rc, usage, NULL, &o.c, &cfg);
     if (rc == BYOL_OK)
         rc = cli_dataset_open(cfg, o.data, 0, &ds);
+    if (rc == BYOL_OK)
+        rc = cli_fit_image_size(cfg, &o.c, 0, ds, o.data);
     int64_t n = byol_dataset_size(ds);
     int32_t count = (int32_t)(o.first + o.count > n && o.first < n ? n - o.first : o.count);
     if (rc == BYOL_OK)
