@@ -257,8 +257,31 @@ BYOL_API int byol_net_set_cancel(byol_net *net, byol_cancel_fn fn, void *user);
  */
 BYOL_API int byol_net_save(const byol_net *net, const char *path);
 
+/**
+ * Saves the weights as byol_net_save() does and records in the file's
+ * metadata the settings that describe the encoder, under their config key
+ * names, as byol_config_format() writes them: net.arch, net.width,
+ * net.in_channels and net.image_size (the input the net takes), and the
+ * inputs it expects: data.channels, augment.size, augment.mean,
+ * augment.std. A reader (`byol eval --weights`, Python's Net.from_file)
+ * then needs no flags to build the net and feed it. PyTorch ignores the
+ * metadata.
+ * @param net the net, borrowed for the call (not changed).
+ * @param cfg the settings the net was created and trained with, borrowed
+ *        for the call (its net.arch and net.width are recorded as they are).
+ * @param path the file to create or replace (atomically), borrowed.
+ * @return BYOL_OK, BYOL_E_IO (names the path), BYOL_E_RANGE (a value
+ *         longer than 255 bytes, an input the config cannot express),
+ *         BYOL_E_NOMEM, BYOL_E_INVALID_ARG (a NULL argument).
+ */
+BYOL_API int byol_net_export(const byol_net *net, const byol_config *cfg, const char *path);
+
 #define BYOL_LOAD_STRICT 0u             /**< every tensor must match, none may be extra */
 #define BYOL_LOAD_IGNORE_UNEXPECTED 1u  /**< tensors the net does not have are skipped */
+/** Tensors named fc.* that the net does not have are skipped (a torchvision
+ *  classifier's head, when its file is loaded into an encoder); any other
+ *  extra tensor is still an error. */
+#define BYOL_LOAD_IGNORE_CLASSIFIER 2u
 
 /**
  * Loads weights from path into the net. Every name, dtype, shape, size and

@@ -64,7 +64,10 @@ typedef struct byol_step_stats {
  * config's net.arch); the target is a copy of the online network
  * (byol.target_init=copy) or initialised independently as the reference
  * does (byol.target_init=independent). Everything is planned for
- * train.batch_size samples per view.
+ * train.batch_size samples per view. A train.warmup_steps W that is not
+ * below train.total_steps K is cut to K - 1 (the longest warmup whose
+ * learning rate still reaches its peak, at the last step), with a
+ * BYOL_LOG_WARN message naming both keys.
  * @param cfg settings, borrowed for the call (NULL: defaults).
  * @param encoder borrowed for the call; must end in a vector (a global pool).
  * @param out receives the trainer, owned by the caller (byol_trainer_destroy()).
@@ -227,7 +230,8 @@ BYOL_API byol_net *byol_trainer_encoder(byol_trainer *t);
  * for k >= K. The trainer calls it with peak = optim.lr * batch / 256.
  * @param step k (negative counts as 0).
  * @param total_steps K.
- * @param warmup_steps W (negative counts as 0; W >= K gives only warmup, then 0).
+ * @param warmup_steps W (negative counts as 0; W >= K gives only warmup, then 0:
+ *        the trainer never asks for that, it cuts W to K - 1).
  * @param peak_lr the rate at the end of the warmup.
  * @return lr(k). A pure function: no state, no error, no memory owned or
  *         borrowed.

@@ -85,16 +85,28 @@ static int parse_value(const byol__key *k, const char *text, value *out)
     return BYOL_OK;
 }
 
+/* The value (as text) and the key's bounds, each in its shortest form. */
+static int out_of_range(const byol__key *k, const char *text)
+{
+    char lo[32], hi[32];
+    byol__format_double(lo, sizeof lo, k->min);
+    byol__format_double(hi, sizeof hi, k->max);
+    return byol__err(BYOL_E_RANGE, "key '%s': %s is outside [%s, %s]", k->name, text, lo, hi);
+}
+
 static int check_value(const byol__key *k, const value *v)
 {
+    char text[32];
     if (is_int_type(k->type)) {
-        if ((double)v->i < k->min || (double)v->i > k->max)
-            return byol__err(BYOL_E_RANGE, "key '%s': %lld is outside [%.17g, %.17g]",
-                             k->name, (long long)v->i, k->min, k->max);
+        if ((double)v->i < k->min || (double)v->i > k->max) {
+            snprintf(text, sizeof text, "%lld", (long long)v->i);
+            return out_of_range(k, text);
+        }
     } else if (k->type == BYOL_TYPE_FLOAT) {
-        if (!(v->f >= k->min && v->f <= k->max))
-            return byol__err(BYOL_E_RANGE, "key '%s': %g is outside [%g, %g]", k->name,
-                             v->f, k->min, k->max);
+        if (!(v->f >= k->min && v->f <= k->max)) {
+            byol__format_double(text, sizeof text, v->f);
+            return out_of_range(k, text);
+        }
     } else if (k->choices && !choice_ok(k->choices, v->s)) {
         return byol__err(BYOL_E_RANGE, "key '%s': '%s' is not one of %s", k->name, v->s,
                          k->choices);

@@ -1,6 +1,7 @@
 /* byol_config as text: key=value parsing, presets, formatting, listing. */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -108,6 +109,21 @@ const char *byol_config_preset_name(int32_t index)
 
 /* ---- formatting ---------------------------------------------------------- */
 
+/* The shortest %g text that strtod reads back as the same double ("0.99",
+ * not %.17g's "0.98999999999999999"; 17 digits always read back). Of the
+ * precisions that read back, the one with the shortest text: 10 is "10",
+ * not %.1g's "1e+01". */
+void byol__format_double(char *buf, size_t len, double v)
+{
+    char best[32] = "", text[32];
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, v);
+        if ((strtod(text, NULL) == v || digits == 17) && (!best[0] || strlen(text) < strlen(best)))
+            memcpy(best, text, sizeof best);
+    }
+    snprintf(buf, len, "%s", best);
+}
+
 int64_t byol_config_format(const byol_config *cfg, const char *key, char *buf, size_t len)
 {
     int32_t i;
@@ -122,7 +138,7 @@ int64_t byol_config_format(const byol_config *cfg, const char *key, char *buf, s
     if (t == BYOL_TYPE_STRING)
         text = byol__cfg_str(cfg, (byol__key_id)i);
     else if (t == BYOL_TYPE_FLOAT)
-        snprintf(tmp, sizeof tmp, "%.17g", byol__cfg_float(cfg, (byol__key_id)i));
+        byol__format_double(tmp, sizeof tmp, byol__cfg_float(cfg, (byol__key_id)i));
     else
         snprintf(tmp, sizeof tmp, "%lld", (long long)byol__cfg_int(cfg, (byol__key_id)i));
     size_t need = strlen(text) + 1;

@@ -28,6 +28,11 @@ char *byol__strdup(const char *s);
 /* size = a * b with overflow check; returns 0 and sets *out on success. */
 int byol__mul_size(size_t a, size_t b, size_t *out);
 
+/* v as the shortest %g text that strtod reads back exactly (at most 24
+ * bytes with the NUL: "-2.2250738585072014e-308"). NaN and infinities
+ * print as "nan", "inf". */
+void byol__format_double(char *buf, size_t len, double v);
+
 /* Log through the user's callback (silent by default). */
 void byol__log(int level, const char *fmt, ...) BYOL__PRINTF(2, 3);
 

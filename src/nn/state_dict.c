@@ -8,6 +8,9 @@
 #include "io/safetensors.h"
 #include "nn/graph.h"
 
+/* Settings byol_net_export() records beside the weights. */
+#define BYOL__EXPORT_KEYS 8
+
 static void entry_name(char *buf, size_t len, const char *prefix, const char *name,
                        const char *suffix)
 {
@@ -36,18 +39,64 @@ int byol__nn_entries(const byol_net *net, const char *prefix, byol__st_list *l)
     return rc;
 }
 
+/* The weights with n_meta metadata pairs: PyTorch's "format" and the
+ * producer first, then `extra` (n_extra pairs). */
+static int save_with(const byol_net *net, const char *path, const char *const *extra,
+                     size_t n_extra)
+{
+    const char *meta[2 * (2 + BYOL__EXPORT_KEYS)] = { "format", "pt", "producer",
+                                                       "libbyol " BYOL_VERSION_STRING };
+    for (size_t k = 0; k < 2 * n_extra; k++)
+        meta[4 + k] = extra[k];
+    byol__st_list l = { 0 };
+    int rc = byol__nn_entries(net, "", &l);
+    if (rc == BYOL_OK)
+        rc = byol__st_write(path, l.t, l.n, meta, 2 + n_extra);
+    else
+        rc = byol__err(rc, "%s: out of memory", path);
+    byol__st_list_free(&l);
+    return rc;
+}
+
 int byol_net_save(const byol_net *net, const char *path)
 {
     if (!net || !path)
         return byol__err(BYOL_E_INVALID_ARG, "byol_net_save: NULL argument");
-    byol__st_list l = { 0 };
-    int rc = byol__nn_entries(net, "", &l);
-    static const char *const meta[] = { "format", "pt", "producer", "libbyol " BYOL_VERSION_STRING };
+    return save_with(net, path, NULL, 0);
+}
+
+/* The settings that describe an encoder to a reader: what it is (arch,
+ * width) and what its inputs are (channels, size, normalisation). */
+static const char *const export_keys[BYOL__EXPORT_KEYS] = {
+    "net.arch", "net.width", "net.in_channels", "net.image_size", "data.channels",
+    "augment.size", "augment.mean", "augment.std",
+};
+
+int byol_net_export(const byol_net *net, const byol_config *cfg, const char *path)
+{
+    if (!net || !cfg || !path)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_net_export: NULL argument");
+    byol_config *described;
+    int rc = byol_config_copy(cfg, &described);
+    if (rc != BYOL_OK)
+        return rc;
+    /* The input the net takes, not the config's 0 ("the architecture's own"). */
+    const byol__node *in = &net->nodes[0];
+    if (in->rank == 4)
+        rc = byol_config_set_int(described, "net.in_channels", in->c);
+    if (rc == BYOL_OK && in->rank == 4)
+        rc = byol_config_set_int(described, "net.image_size", in->h);
+    char values[BYOL__EXPORT_KEYS][256];
+    const char *meta[2 * BYOL__EXPORT_KEYS];
+    for (int k = 0; rc == BYOL_OK && k < BYOL__EXPORT_KEYS; k++) {
+        meta[2 * k] = export_keys[k];
+        meta[2 * k + 1] = values[k];
+        if (byol_config_format(described, export_keys[k], values[k], sizeof values[k]) >= 256)
+            rc = byol__err(BYOL_E_RANGE, "byol_net_export: %s is too long", export_keys[k]);
+    }
+    byol_config_destroy(described);
     if (rc == BYOL_OK)
-        rc = byol__st_write(path, l.t, l.n, meta, 2);
-    else
-        rc = byol__err(rc, "byol_net_save: %s: out of memory", path);
-    byol__st_list_free(&l);
+        rc = save_with(net, path, meta, BYOL__EXPORT_KEYS);
     return rc;
 }
 
@@ -161,10 +210,12 @@ static int load_from(byol_net *net, const byol__st_file *f, uint32_t flags)
     if (!(flags & BYOL_LOAD_IGNORE_UNEXPECTED) && matched != (int64_t)byol__st_count(f)) {
         for (size_t k = 0; k < byol__st_count(f); k++) {
             const char *name = byol__st_get(f, k)->name;
-            if (!has_entry(net, name))
+            if (!has_entry(net, name) &&
+                !((flags & BYOL_LOAD_IGNORE_CLASSIFIER) && !strncmp(name, "fc.", 3)))
                 return byol__err(BYOL_E_FORMAT, "%s: unexpected tensor '%s' (the network has "
-                                 "no such entry; BYOL_LOAD_IGNORE_UNEXPECTED skips it)",
-                                 byol__st_label(f), name);
+                                 "no such entry; BYOL_LOAD_IGNORE_UNEXPECTED skips it%s)",
+                                 byol__st_label(f), name, strncmp(name, "fc.", 3) ? "" :
+                                 ", BYOL_LOAD_IGNORE_CLASSIFIER a classifier's fc.*");
         }
     }
     return byol__nn_read_entries(net, f, "", 1, &matched);

@@ -149,11 +149,27 @@ static int make_scratch(byol_trainer *t)
     return BYOL_OK;
 }
 
+/* A warmup of W >= K steps would end the run before the learning rate
+ * reaches its peak (50 warmup steps in a 30-step run peak at 29/50 of it).
+ * The warmup is cut to K - 1 steps, the longest whose schedule still
+ * reaches the peak (at the last step), and the caller is told. */
+static int64_t warmup_within(int64_t warmup, int64_t total)
+{
+    if (warmup < total)
+        return warmup;
+    byol__log(BYOL_LOG_WARN, "train.warmup_steps %lld >= train.total_steps %lld: the warmup is "
+              "cut to %lld steps so that the learning rate reaches its peak; set "
+              "train.warmup_steps below train.total_steps for a cosine decay after it",
+              (long long)warmup, (long long)total, (long long)(total - 1));
+    return total - 1;
+}
+
 static int build(byol_trainer *t, const byol_config *cfg, const byol_net *encoder)
 {
     t->batch = byol__cfg_int(cfg, BYOL__K_TRAIN_BATCH_SIZE);
     t->total_steps = byol__cfg_int(cfg, BYOL__K_TRAIN_TOTAL_STEPS);
-    t->warmup_steps = byol__cfg_int(cfg, BYOL__K_TRAIN_WARMUP_STEPS);
+    t->warmup_steps = warmup_within(byol__cfg_int(cfg, BYOL__K_TRAIN_WARMUP_STEPS),
+                                    t->total_steps);
     t->proj_out = byol__cfg_int(cfg, BYOL__K_BYOL_PROJ_OUT);
     t->tau_base = byol__cfg_float(cfg, BYOL__K_EMA_TAU_BASE);
     t->simsiam = !strcmp(byol__cfg_str(cfg, BYOL__K_BYOL_MODE), "simsiam");

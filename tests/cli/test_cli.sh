@@ -379,7 +379,7 @@ check "info calls it a weight file" grep -q "weight file" "$T/out"
 check "info counts its parameters" grep -qE "parameters +[1-9][0-9]*" "$T/out"
 run 0 "eval --weights of the exported encoder" "$BYOL" eval --weights "$T/encoder.safetensors" \
   "${TINY[@]}" "${EV[@]}" --knn-only
-run_err 1 "conv1\.weight" "eval --weights with the wrong width" "$BYOL" eval \
+run 0 "eval --weights with a preset that leaves the width to the file" "$BYOL" eval \
   --weights "$T/encoder.safetensors" --preset fashion-mnist "${EV[@]}" --knn-only
 run_err 1 "encoder.safetensors" "export of a weight file (not a checkpoint)" \
   "$BYOL" export --checkpoint "$T/encoder.safetensors" --out "$T/e2.safetensors"
@@ -400,6 +400,68 @@ run 0 "info --keys" "$BYOL" info --keys
 check "info --keys lists net.arch" grep -q "^net.arch" "$T/out"
 run 0 "info --presets" "$BYOL" info --presets
 check "info --presets lists cifar10" grep -qx "cifar10" "$T/out"
+
+# ---- what the command settles for the user -----------------------------------------
+# A warmup longer than the run is cut, with a warning (the preset's 50 steps in 3).
+run 0 "pretrain 3 steps under the preset's 50 warmup steps" "$BYOL" pretrain --data "$T/train" \
+  "${TINY[@]}" --steps 3 --out "$T/warm"
+check "the warmup cut to the run is a warning naming both keys" \
+  grep -q "warning: train.warmup_steps 50 >= train.total_steps 3: the warmup is cut to 2" "$T/err"
+# Floats as written and read back: shortest form in config.txt and info --keys.
+check "config.txt writes ema.tau_base=0.99, optim.weight_decay=0.0001" \
+  both "^ema.tau_base=0.99$" "^optim.weight_decay=0.0001$" "$T/warm/config.txt"
+run 0 "info --keys (bounds)" "$BYOL" info --keys
+check "info --keys bounds read back exactly" grep -q "^seed .*\[0, 9007199254740991\]$" "$T/out"
+# Fewer images than a batch: an error naming both numbers and the flag.
+SMALLB=(--preset fashion-mnist --set net.width=0.125 --threads 2 --workers 1 --steps 1)
+run_err 1 "holds 24 images, fewer than one batch of 32 .*--batch-size 24 or less" \
+  "pretrain on fewer images than a batch" "$BYOL" pretrain --data "$T/train" "${SMALLB[@]}" \
+  --batch-size 32 --out "$T/small"
+run 0 "pretrain 24 images in batches of 10" "$BYOL" pretrain --data "$T/train" "${SMALLB[@]}" \
+  --batch-size 10 --out "$T/b10"
+check "the 4 images each epoch leaves out are a warning" \
+  grep -q "24 images make 2 batches of 10 per epoch; the other 4 (17 %)" "$T/err"
+# The image size comes from the data when no option sets it (28 px here).
+run 0 "eval --pixels without a preset" "$BYOL" eval --pixels "${EV[@]}" --knn-only --json
+check "--pixels features are the data's 3x28x28, not 3x224x224" grep -q '"dim":2352,' "$T/out"
+run 0 "eval --random-init of resnet18-cifar without a preset" "$BYOL" eval --random-init \
+  --set "net.arch=resnet18-cifar net.width=0.125" "${EV[@]}" --knn-only
+run_err 2 "net.image_size 32 and augment.size 28 differ" "net.image_size against augment.size" \
+  "$BYOL" eval --random-init --set "net.arch=resnet18-cifar net.width=0.125 net.image_size=32" \
+  --set augment.size=28 "${EV[@]}" --knn-only
+run 0 "eval --pixels with augment.size=56" "$BYOL" eval --pixels --set augment.size=56 "${EV[@]}" \
+  --knn-only
+check "views larger than the images are a warning" grep -q "are 28 px .*upsampled 2.0x" "$T/err"
+# Exported weights record their settings: eval --weights needs no flags, and
+# an option that contradicts the file is an error naming both values.
+run 0 "export (records the settings)" "$BYOL" export --checkpoint "$CKPT" --out "$T/self.safetensors"
+run 0 "info lists the recorded settings" "$BYOL" info "$T/self.safetensors"
+check "... arch and width among them" both "net.arch=cnn-small" "net.width=0.125" "$T/out"
+run 0 "eval --weights with no flags" "$BYOL" eval --weights "$T/self.safetensors" "${EV[@]}" \
+  --knn-only
+run_err 2 "net.width=0.125, but the options give net.width=0.25" \
+  "eval --weights with a width the file contradicts" "$BYOL" eval \
+  --weights "$T/self.safetensors" --set net.width=0.25 "${EV[@]}" --knn-only
+# A torchvision-style classifier: fc.* after the encoder, no recorded settings
+# (the exported file with its metadata cut to {"format":"pt"}): --arch reads it.
+strip_metadata() {  # SRC DST
+  local n header cut
+  n=$(od -An -tu8 -N8 "$1" | tr -d ' ')
+  header=$(tail -c +9 "$1" | head -c "$n")
+  cut=$(printf '%s' "$header" | sed -E 's/"__metadata__":\{[^}]*\}/"__metadata__":{"format":"pt"}/')
+  { head -c 8 "$1"; printf '%s%*s' "$cut" $((n - ${#cut})) ''; tail -c +$((9 + n)) "$1"; } > "$2"
+}
+run 0 "pretrain an encoder with a classifier (net.num_classes=4)" "$BYOL" pretrain \
+  --data "$T/train" "${TINY[@]}" --set net.num_classes=4 --steps 1 --out "$T/clf" --quiet
+run 0 "export it" "$BYOL" export --checkpoint "$T/clf/checkpoint.safetensors" \
+  --out "$T/clf.safetensors" --quiet
+strip_metadata "$T/clf.safetensors" "$T/tv.safetensors"
+TVSET=(--preset fashion-mnist --set net.width=0.125)
+run_err 1 "fc\.weight.*--arch" "eval --weights of a classifier without --arch" "$BYOL" eval \
+  --weights "$T/tv.safetensors" "${TVSET[@]}" "${EV[@]}" --knn-only
+run 0 "eval --weights of a classifier with --arch cnn-small" "$BYOL" eval \
+  --weights "$T/tv.safetensors" --arch cnn-small "${TVSET[@]}" "${EV[@]}" --knn-only --json
+check "the encoder's features, not the classifier's 4 logits" grep -q '"dim":16,' "$T/out"
 
 # ---- CIFAR-10 JPEG folders (real data) ---------------------------------------------------------
 if [ -d "$CIFAR/train" ] && [ -d "$CIFAR/test" ]; then

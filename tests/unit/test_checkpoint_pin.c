@@ -2,7 +2,9 @@
  * must stay byte for byte what libbyol wrote before the architecture
  * change of issue 9 (tests/fixtures/pin/; recorded again in 1.3 for the
  * new "modes" metadata and the recipes' explicit nn.conv_algo=im2col, with
- * the tensor index and data checked equal to 1.2's). A regression guard for refactors
+ * the tensor index and data checked equal to 1.2's; and again for the stored
+ * configuration's floats in their shortest form, "optim.lr=0.4" where it
+ * read 0.40000000000000002, index and data unchanged). A regression guard for refactors
  * that must not change behaviour; correctness against an independent
  * computation is test_trainer_fixtures' job (PyTorch).
  *

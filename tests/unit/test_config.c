@@ -2,6 +2,8 @@
  * allocator and log hooks. */
 #include "test_util.h"
 
+#include "core/internal.h"
+
 static void test_defaults_and_typed_access(void **state)
 {
     (void)state;
@@ -171,6 +173,79 @@ static void test_listing_and_round_trip(void **state)
     byol_config_destroy(back);
 }
 
+/* Floats are written in their shortest form that reads back exactly: by
+ * byol__format_double over random bit patterns and edge values (exact
+ * round trip, never longer than %.17g), and through the public API for
+ * every float key of every preset (serialize, then parse back bit for bit). */
+static void assert_shortest_round_trip(double v)
+{
+    char text[32], full[32];
+    byol__format_double(text, sizeof text, v);
+    snprintf(full, sizeof full, "%.17g", v);
+    double back = strtod(text, NULL);
+    if (memcmp(&back, &v, sizeof v) != 0 || strlen(text) > strlen(full))
+        fail_msg("%s (from %.17g) reads back as %.17g", text, v, back);
+}
+
+static void test_floats_shortest_round_trip(void **state)
+{
+    (void)state;
+    static const struct {
+        double v;
+        const char *text;
+    } known[] = { { 0.99, "0.99" }, { 1e-5, "1e-05" }, { 10, "10" }, { 0.1, "0.1" },
+                  { 1.5e-6, "1.5e-06" }, { 4.0 / 3, "1.3333333333333333" }, { 0, "0" },
+                  { -0.0, "-0" }, { 5e-324, "5e-324" }, { 1e6, "1e+06" },
+                  { 9007199254740991.0, "9007199254740991" } };
+    char text[32];
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        byol__format_double(text, sizeof text, known[i].v);
+        assert_string_equal(text, known[i].text);
+        assert_shortest_round_trip(known[i].v);
+    }
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+        double v;
+        memcpy(&v, &x, sizeof v);
+        if (isfinite(v))
+            assert_shortest_round_trip(v);
+    }
+    for (int32_t p = 0; byol_config_preset_name(p); p++) {
+        byol_config *cfg = tu_config(NULL), *back = tu_config(NULL);
+        char *serialized = NULL;
+        assert_byol_ok(byol_config_apply_preset(cfg, byol_config_preset_name(p)));
+        assert_byol_ok(byol_config_serialize(cfg, &serialized));
+        assert_null(strstr(serialized, "99999"));
+        assert_null(strstr(serialized, "00000"));
+        assert_byol_ok(byol_config_parse(back, serialized));
+        for (int32_t i = 0; i < byol_config_key_count(); i++) {
+            byol_key_info k = { .struct_size = sizeof k };
+            double a, b;
+            assert_byol_ok(byol_config_key_info(i, &k));
+            if (k.type != BYOL_TYPE_FLOAT)
+                continue;
+            assert_byol_ok(byol_config_get_float(cfg, k.name, &a));
+            assert_byol_ok(byol_config_get_float(back, k.name, &b));
+            assert_memory_equal(&a, &b, sizeof a);
+        }
+        byol_free(serialized);
+        byol_config_destroy(cfg);
+        byol_config_destroy(back);
+    }
+    byol_config *cfg = tu_config("ema.tau_base=0.99 optim.weight_decay=1e-5");
+    char *serialized = NULL;
+    assert_byol_ok(byol_config_serialize(cfg, &serialized));
+    assert_non_null(strstr(serialized, "ema.tau_base=0.99\n"));
+    assert_non_null(strstr(serialized, "optim.weight_decay=1e-05\n"));
+    byol_free(serialized);
+    assert_int_equal(byol_config_set_float(cfg, "net.width", 20), BYOL_E_RANGE);
+    assert_non_null(strstr(byol_last_error(), "20 is outside [0.015625, 16]"));
+    assert_int_equal(byol_config_set_int(cfg, "seed", -1), BYOL_E_RANGE);
+    assert_non_null(strstr(byol_last_error(), "-1 is outside [0, 9007199254740991]"));
+    byol_config_destroy(cfg);
+}
+
 static void test_status_codes_and_last_error(void **state)
 {
     (void)state;
@@ -262,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_presets),
         cmocka_unit_test(test_listing_and_round_trip),
+        cmocka_unit_test(test_floats_shortest_round_trip),
         cmocka_unit_test(test_status_codes_and_last_error),
         cmocka_unit_test(test_allocator_hook),
         cmocka_unit_test(test_log_callback),

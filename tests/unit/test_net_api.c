@@ -232,7 +232,16 @@ static void test_save_load(void **state)
     assert_int_equal(byol_net_load(b, path, BYOL_LOAD_STRICT), BYOL_E_FORMAT);
     assert_non_null(strstr(byol_last_error(), "unexpected tensor 'fc."));
     assert_byol_ok(byol_net_load(b, path, BYOL_LOAD_IGNORE_UNEXPECTED));
+    assert_byol_ok(byol_net_load(b, path, BYOL_LOAD_IGNORE_CLASSIFIER));
     assert_int_equal(byol_net_load(cls, tu_tmp_path("w.safetensors"), 0), BYOL_OK);
+    /* ... but IGNORE_CLASSIFIER skips fc.* only: a deeper net's extra layer is refused */
+    byol_net *deep = make("net.arch=resnet34 net.width=0.0625 net.image_size=32");
+    byol_net *shallow = make("net.arch=resnet18 net.width=0.0625 net.image_size=32");
+    assert_byol_ok(byol_net_save(deep, path));
+    assert_int_equal(byol_net_load(shallow, path, BYOL_LOAD_IGNORE_CLASSIFIER), BYOL_E_FORMAT);
+    assert_non_null(strstr(byol_last_error(), "unexpected tensor 'layer1.2."));
+    byol_net_destroy(deep);
+    byol_net_destroy(shallow);
     free(bytes);
     free(keep);
     unlink(path);
@@ -282,6 +291,45 @@ static void test_counters(void **state)
     free(x);
     byol_net_destroy(a);
     byol_net_destroy(b);
+}
+
+/* byol_net_export records the settings that rebuild the net (the input
+ * it takes, not the config's 0) beside the same weights byol_net_save writes. */
+static void test_export_records_settings(void **state)
+{
+    (void)state;
+    const char *path = tu_tmp_path("export.safetensors");
+    byol_config *cfg = tu_config("net.arch=cnn-small net.width=0.25 ema.tau_base=0.99 "
+                                 "augment.size=28 data.channels=1 augment.mean=0.5 "
+                                 "augment.std=0.25");
+    byol_net *net = NULL, *back = NULL;
+    assert_byol_ok(byol_net_create(cfg, &net));
+    assert_byol_ok(byol_net_export(net, cfg, path));
+    byol_file *f = NULL;
+    assert_byol_ok(byol_file_open(path, &f));
+    assert_int_equal(byol_file_kind(f), BYOL_FILE_TENSORS);
+    static const char *const want[][2] = {
+        { "net.arch", "cnn-small" }, { "net.width", "0.25" }, { "net.in_channels", "1" },
+        { "net.image_size", "28" }, { "data.channels", "1" }, { "augment.size", "28" },
+        { "augment.mean", "0.5" }, { "augment.std", "0.25" }, { "format", "pt" },
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *value = NULL;
+        assert_byol_ok(byol_file_metadata_find(f, want[i][0], &value));
+        assert_string_equal(value, want[i][1]);
+    }
+    byol_file_close(f);
+    assert_byol_ok(byol_config_parse(cfg, "seed=9"));
+    assert_byol_ok(byol_net_create(cfg, &back));
+    assert_byol_ok(byol_net_load(back, path, BYOL_LOAD_STRICT));
+    assert_memory_equal(byol_net_buffer(net, 0, NULL), byol_net_buffer(back, 0, NULL),
+                        (size_t)count_params(net) * 4);
+    assert_int_equal(byol_net_export(net, NULL, path), BYOL_E_INVALID_ARG);
+    assert_int_equal(byol_net_export(net, cfg, "/nonexistent-dir/e.safetensors"), BYOL_E_IO);
+    unlink(path);
+    byol_net_destroy(net);
+    byol_net_destroy(back);
+    byol_config_destroy(cfg);
 }
 
 /* cnn-small rebuilt by hand with the builder computes the same bits. */
@@ -558,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_bad_calls_give_specific_errors),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_counters),
+        cmocka_unit_test(test_export_records_settings),
         cmocka_unit_test(test_builder_matches_preset),
         cmocka_unit_test(test_same_bits_any_run_any_threads),
         cmocka_unit_test(test_embed_and_accumulation),

@@ -310,6 +310,48 @@ static void test_schedules_closed_form(void **state_)
     assert_true(byol_schedule_tau(100, 100, 0.996) == 1.0);
 }
 
+typedef struct warned {
+    int count;
+    char last[1024];
+} warned;
+
+static void on_warning(int level, const char *msg, void *user)
+{
+    warned *w = user;
+    if (level != BYOL_LOG_WARN)
+        return;
+    w->count++;
+    snprintf(w->last, sizeof w->last, "%s", msg);
+}
+
+/* 5 warmup steps in a 3-step run: cut to 2 with a warning, so the last step
+ * runs at the peak rate (uncut, it would have run at 2/5 of it). A warmup
+ * shorter than the run is kept and says nothing. */
+static void test_warmup_longer_than_run_is_cut(void **state_)
+{
+    (void)state_;
+    const double peak = 4.0 * B / 256;
+    warned w = { 0, "" };
+    byol_set_log_callback(on_warning, &w, BYOL_LOG_WARN);
+    byol_trainer *t = make("train.total_steps=3 train.warmup_steps=5");
+    assert_int_equal(w.count, 1);
+    assert_non_null(strstr(w.last, "train.warmup_steps 5 >= train.total_steps 3"));
+    assert_non_null(strstr(w.last, "cut to 2 steps"));
+    views v;
+    const double want[3] = { 0.0, peak / 2, peak };
+    for (int k = 0; k < 3; k++) {
+        byol_step_stats s = { .struct_size = sizeof s };
+        make_views(&v, 40 + k, B);
+        assert_byol_ok(byol_trainer_step(t, &v.v1, &v.v2, &s));
+        assert_true(fabs(s.lr - want[k]) < 1e-15);
+    }
+    byol_trainer_destroy(t);
+    t = make("train.total_steps=3 train.warmup_steps=2");
+    assert_int_equal(w.count, 1);
+    byol_trainer_destroy(t);
+    byol_set_log_callback(NULL, NULL, 0);
+}
+
 static void test_target_init_and_encoder(void **state_)
 {
     (void)state_;
@@ -480,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_guard_and_hook_change_nothing),
         cmocka_unit_test(test_simsiam_first_step_equals_byol),
         cmocka_unit_test(test_schedules_closed_form),
+        cmocka_unit_test(test_warmup_longer_than_run_is_cut),
         cmocka_unit_test(test_target_init_and_encoder),
         cmocka_unit_test(test_encoder_use_between_steps),
         cmocka_unit_test(test_allocation_failures),

@@ -43,6 +43,11 @@ int cli_lib(int rc);
 int cli_libf(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints the recorded message for rc (if any) and returns the exit code. */
 int cli_exit(int rc);
+/* Set by a subcommand's --quiet: warnings are not printed. */
+extern int cli_quiet;
+/* Prints "byol: <command>: warning: <message>" on stderr unless cli_quiet;
+ * the library's BYOL_LOG_WARN messages come out the same way. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- option parsing (args.c) -------------------------------------------------- */
 typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_LIST } cli_opt_kind;
@@ -65,9 +70,10 @@ typedef struct cli_opt {
 /* Rows of option tables that several subcommands share, so that a flag
  * reads, checks and stores the same everywhere. Each expands to rows
  * separated by commas: put it in a table like one row. */
-/* The encoder (a cli_model *m): --checkpoint, --weights, --random-init, --pixels. */
+/* The encoder (a cli_model *m): --checkpoint, --weights, --arch, --random-init, --pixels. */
 #define CLI_OPTS_MODEL(m)                                             \
     { "checkpoint", 0, OPT_STRING, &(m)->checkpoint, 0, 0, 0 },        \
+    { "arch", 0, OPT_STRING, &(m)->arch, 0, 0, 0 },                    \
     { "weights", 0, OPT_STRING, &(m)->weights, 0, 0, 0 },              \
     { "random-init", 0, OPT_FLAG, &(m)->random_init, 0, 0, 0 },        \
     { "pixels", 0, OPT_FLAG, &(m)->pixels, 0, 0, 0 }
@@ -106,8 +112,14 @@ typedef struct cli_common {
     const char *format;
     const char *split;
     int64_t batch_size, threads, workers;
+    const char *arch;  /* net.arch, from the model's --arch */
 } cli_common;
 
+/* Applies the user's recipe to cfg: --preset, every --set in order, then
+ * the explicit flags. A bad preset, key or value is a usage error. */
+int cli_recipe_apply(byol_config *cfg, const cli_common *c);
+/* Does the recipe set `key` (to any value, its default included)? */
+int cli_recipe_sets(const cli_common *c, const char *key);
 /* Builds the config: defaults, then `base` settings (a checkpoint's stored
  * config, may be NULL), then --preset, then every --set in order, then the
  * explicit flags. A bad preset, key or value is a usage error. */
@@ -126,6 +138,7 @@ int cli_setup(int rc, const char *usage, const char *checkpoint, const cli_commo
 typedef struct cli_model {
     const char *checkpoint;  /* a trainer checkpoint */
     const char *weights;     /* an encoder state_dict (byol export, torchvision) */
+    const char *arch;        /* --arch: the weights' architecture; their fc.* is left out */
     int random_init;         /* the architecture's initialisation, seed from the config */
     int pixels;              /* no encoder: the evaluation transform's pixels are the features */
 } cli_model;
@@ -140,6 +153,19 @@ int cli_model_check(const cli_model *m, const char *choices);
 int cli_model_open(const cli_model *m, const byol_config *cfg, byol_trainer **trainer,
                    byol_net **net, byol_net **encoder);
 
+/* How eval and embed start: cli_setup() with the checkpoint's settings as
+ * the base, then (--weights) the settings the weight file records
+ * (byol_net_export), which the recipe may repeat but not contradict.
+ * *stored: a checkpoint or the file gave the image size. */
+int cli_model_setup(int rc, const char *usage, const cli_model *m, cli_common *c,
+                    byol_config **cfg, int *stored);
+/* The size of images and views (fit.c): where neither the recipe nor a
+ * stored configuration (`stored`) sets net.image_size or augment.size,
+ * both become the data's (its first image's shorter side) up to 224; where
+ * one is set the other follows it. Both set and different: an error.
+ * Views larger than the images: a warning. */
+int cli_fit_image_size(byol_config *cfg, const cli_common *c, int stored,
+                       const byol_dataset *ds, const char *path);
 /* Opens a dataset, test split if `test` (matters for IDX/CIFAR directories). */
 int cli_dataset_open(const byol_config *cfg, const char *path, int test, byol_dataset **out);
 

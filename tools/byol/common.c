@@ -39,7 +39,19 @@ static int apply_flags(byol_config *cfg, const cli_common *c)
         rc = usage_lib(byol_config_set_int(cfg, "threads", c->threads), "--threads");
     if (rc == BYOL_OK && c->workers)
         rc = usage_lib(byol_config_set_int(cfg, "loader.workers", c->workers), "--workers");
+    if (rc == BYOL_OK && c->arch)
+        rc = usage_lib(byol_config_set_string(cfg, "net.arch", c->arch), "--arch");
     return rc;
+}
+
+int cli_recipe_apply(byol_config *cfg, const cli_common *c)
+{
+    int rc = BYOL_OK;
+    if (c->preset)
+        rc = usage_lib(byol_config_apply_preset(cfg, c->preset), "--preset '%s'", c->preset);
+    for (int i = 0; rc == BYOL_OK && i < c->sets.count; i++)
+        rc = usage_lib(byol_config_parse(cfg, c->sets.items[i]), "--set '%s'", c->sets.items[i]);
+    return rc == BYOL_OK ? apply_flags(cfg, c) : rc;
 }
 
 int cli_config_build(const char *base, const cli_common *c, byol_config **out)
@@ -48,12 +60,8 @@ int cli_config_build(const char *base, const cli_common *c, byol_config **out)
     int rc = cli_lib(byol_config_create(&cfg));
     if (rc == BYOL_OK && base && *base)
         rc = cli_libf(byol_config_parse(cfg, base), "the checkpoint's stored configuration");
-    if (rc == BYOL_OK && c->preset)
-        rc = usage_lib(byol_config_apply_preset(cfg, c->preset), "--preset '%s'", c->preset);
-    for (int i = 0; rc == BYOL_OK && i < c->sets.count; i++)
-        rc = usage_lib(byol_config_parse(cfg, c->sets.items[i]), "--set '%s'", c->sets.items[i]);
     if (rc == BYOL_OK)
-        rc = apply_flags(cfg, c);
+        rc = cli_recipe_apply(cfg, c);
     if (rc != BYOL_OK) {
         byol_config_destroy(cfg);
         cfg = NULL;
@@ -139,8 +147,14 @@ int cli_model_open(const cli_model *m, const byol_config *cfg, byol_trainer **tr
         return rc;
     }
     rc = cli_lib(byol_net_create(cfg, net));
+    /* --arch names the architecture of a file that does not: a torchvision
+     * model's state_dict, whose classifier head the encoder leaves out. */
     if (rc == BYOL_OK && m->weights)
-        rc = cli_lib(byol_net_load(*net, m->weights, BYOL_LOAD_STRICT));
+        rc = cli_lib(byol_net_load(*net, m->weights, m->arch ? BYOL_LOAD_IGNORE_CLASSIFIER
+                                                              : BYOL_LOAD_STRICT));
+    if (rc == BYOL_E_FORMAT && !m->arch && strstr(byol_last_error(), "tensor 'fc."))
+        rc = cli_error(rc, "%s (a torchvision classifier? --arch NAME reads its encoder and "
+                       "leaves fc.* out)", byol_last_error());
     if (rc == BYOL_OK)
         rc = cli_lib(byol_net_plan(*net, batch));
     if (rc == BYOL_OK)

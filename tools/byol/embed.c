@@ -22,7 +22,10 @@ static const char usage[] =
     "\n"
     "ENCODER, one of:\n"
     "  --checkpoint CKPT     the online encoder of a `byol pretrain` checkpoint\n"
-    "  --weights FILE        encoder weights; architecture from --preset/--set\n"
+    "  --weights FILE        encoder weights (`byol export`: the settings it records\n"
+    "                        are used; options may not contradict them)\n"
+    "  --arch NAME           with --weights: the architecture of a file that records\n"
+    "                        none (a torchvision model); its classifier fc.* is left out\n"
     "  --random-init         the architecture at its initialisation\n"
     "  --pixels              the transformed pixels themselves\n"
     "Options:\n"
@@ -166,10 +169,13 @@ int cmd_embed(int argc, char **argv)
     byol_trainer *t = NULL;
     byol_net *net = NULL, *enc = NULL;
     cli_feats f = { 0 };
-    int rc = parse(argc, argv, &o);
-    rc = cli_setup(rc, usage, o.m.checkpoint, &o.c, &cfg);
+    int stored = 0, rc = parse(argc, argv, &o);
+    cli_quiet = o.quiet;
+    rc = cli_model_setup(rc, usage, &o.m, &o.c, &cfg, &stored);
     if (rc == BYOL_OK)
         rc = cli_dataset_open(cfg, o.data, 0, &ds);
+    if (rc == BYOL_OK)
+        rc = cli_fit_image_size(cfg, &o.c, stored, ds, o.data);
     if (rc == BYOL_OK)
         rc = cli_model_open(&o.m, cfg, &t, &net, &enc);
     double t0 = cli_now();

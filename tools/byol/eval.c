@@ -19,8 +19,10 @@ static const char usage[] =
     "ENCODER, one of:\n"
     "  --checkpoint CKPT     the online encoder of a `byol pretrain` checkpoint; the\n"
     "                        settings stored in it are the base\n"
-    "  --weights FILE        encoder weights (`byol export`, torchvision names); give\n"
-    "                        the architecture with --preset/--set\n"
+    "  --weights FILE        encoder weights (`byol export`: the settings it records\n"
+    "                        are used; options may not contradict them)\n"
+    "  --arch NAME           with --weights: the architecture of a file that records\n"
+    "                        none (a torchvision model); its classifier fc.* is left out\n"
     "  --random-init         the architecture at its initialisation (key seed)\n"
     "  --pixels              no encoder: the transformed pixels are the features\n"
     "Data:\n"
@@ -161,12 +163,14 @@ static void print_table(const eval_opts *o, const byol_config *cfg, const split 
                (long long)epochs, r->probe_s);
 }
 
-static int run_eval(const eval_opts *o, byol_config *cfg, split *tr, split *te)
+static int run_eval(const eval_opts *o, int stored, byol_config *cfg, split *tr, split *te)
 {
     byol_trainer *t = NULL;
     byol_net *net = NULL, *enc = NULL;
     result r = { 0 };
     int rc = open_split(cfg, o->data, 0, tr);
+    if (rc == BYOL_OK)
+        rc = cli_fit_image_size(cfg, &o->c, stored, tr->ds, o->data);
     if (rc == BYOL_OK)
         rc = open_split(cfg, o->test_data, 1, te);
     if (rc == BYOL_OK)
@@ -194,10 +198,10 @@ int cmd_eval(int argc, char **argv)
     eval_opts o = { 0 };
     split tr = { 0 }, te = { 0 };
     byol_config *cfg = NULL;
-    int rc = parse(argc, argv, &o);
-    rc = cli_setup(rc, usage, o.m.checkpoint, &o.c, &cfg);
+    int stored = 0, rc = parse(argc, argv, &o);
+    rc = cli_model_setup(rc, usage, &o.m, &o.c, &cfg, &stored);
     if (rc == BYOL_OK)
-        rc = run_eval(&o, cfg, &tr, &te);
+        rc = run_eval(&o, stored, cfg, &tr, &te);
     split *s[2] = { &tr, &te };
     for (int i = 0; i < 2; i++) {
         cli_feats_free(&s[i]->f);

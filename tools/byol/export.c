@@ -12,7 +12,10 @@ static const char usage[] =
     "Write the online encoder of a `byol pretrain` checkpoint as a safetensors\n"
     "weight file with PyTorch/torchvision state_dict names (conv1.weight,\n"
     "bn1.running_var, layer1.0.conv1.weight, ...), without the projector,\n"
-    "predictor, target network and optimizer state.\n"
+    "predictor, target network and optimizer state. The file's metadata records\n"
+    "the architecture and inputs (net.arch, net.width, net.in_channels,\n"
+    "net.image_size, data.channels, augment.size, augment.mean, augment.std), so\n"
+    "`byol eval --weights FILE` needs no settings repeated.\n"
     "\n"
     "Options:\n"
     "  --checkpoint CKPT     the checkpoint; its stored settings give the architecture\n"
@@ -61,7 +64,7 @@ static int export_encoder(const export_opts *o, byol_config *cfg)
         rc = cli_lib(byol_trainer_load(t, o->checkpoint));
     byol_net *enc = rc == BYOL_OK ? byol_trainer_encoder(t) : NULL;
     if (rc == BYOL_OK)
-        rc = cli_lib(byol_net_save(enc, o->out));
+        rc = cli_lib(byol_net_export(enc, cfg, o->out));
     if (rc == BYOL_OK && !o->quiet) {
         int64_t params = 0;
         byol_net_buffer(enc, BYOL_BUFFER_PARAMS, &params);
@@ -77,6 +80,7 @@ int cmd_export(int argc, char **argv)
     export_opts o = { 0 };
     byol_config *cfg = NULL;
     int rc = parse(argc, argv, &o);
+    cli_quiet = o.quiet;
     rc = cli_setup(rc, usage, o.checkpoint, &o.c, &cfg);
     if (rc == BYOL_OK)
         rc = export_encoder(&o, cfg);

@@ -151,6 +151,20 @@ static void print_tensors(const byol_file *f, int checkpoint)
            (long long)buffers);
 }
 
+/* What `byol export` recorded beside the weights (byol_net_export). */
+static void print_recorded(const byol_file *f)
+{
+    int any = 0;
+    for (int64_t i = 0; i < byol_file_metadata_count(f); i++) {
+        const char *key = NULL, *value = NULL;
+        int32_t index;
+        if (byol_file_metadata_entry(f, i, &key, &value) != BYOL_OK ||
+            byol_config_key_find(key, &index) != BYOL_OK)
+            continue;
+        printf(any++ ? "             %s=%s\n" : "recorded     %s=%s\n", key, value);
+    }
+}
+
 static int describe(const char *path)
 {
     byol_file *f = NULL;
@@ -169,28 +183,56 @@ static int describe(const char *path)
     print_tensors(f, checkpoint);
     if (checkpoint && config)
         print_settings(config);
+    else if (!checkpoint)
+        print_recorded(f);
     byol_file_close(f);
     return BYOL_OK;
 }
 
+/* A bound of a numeric key as the library writes that key's values (the
+ * shortest text that reads back exactly: 9007199254740991, not 9.0072e+15):
+ * a bound is itself a value of the key, so a scratch config can hold it. */
+static int format_bound(byol_config *scratch, const byol_key_info *k, double bound, char *buf,
+                        size_t len)
+{
+    int rc = k->type == BYOL_TYPE_INT ? byol_config_set_int(scratch, k->name, (int64_t)bound)
+                                      : byol_config_set_float(scratch, k->name, bound);
+    if (rc == BYOL_OK && byol_config_format(scratch, k->name, buf, len) < 0)
+        rc = BYOL_E_GENERIC;
+    return cli_lib(rc);
+}
+
+static int print_key(byol_config *scratch, int32_t i)
+{
+    byol_key_info k = { .struct_size = sizeof k };
+    char lo[64], hi[64];
+    int rc = cli_lib(byol_config_key_info(i, &k));
+    if (rc != BYOL_OK)
+        return rc;
+    static const char *types[] = { "?", "int", "float", "string", "bool" };
+    const char *type = k.type >= 1 && k.type <= 4 ? types[k.type] : "?";
+    printf("%-34s %-6s %-14s", k.name, type, k.default_value);
+    if (k.choices) {
+        printf(" %s", k.choices);
+    } else if (k.type == BYOL_TYPE_INT || k.type == BYOL_TYPE_FLOAT) {
+        rc = format_bound(scratch, &k, k.min, lo, sizeof lo);
+        if (rc == BYOL_OK)
+            rc = format_bound(scratch, &k, k.max, hi, sizeof hi);
+        if (rc == BYOL_OK)
+            printf(" [%s, %s]", lo, hi);
+    }
+    printf("\n    %s\n", k.help);
+    return rc;
+}
+
 static int list_keys(void)
 {
-    int32_t n = byol_config_key_count();
-    for (int32_t i = 0; i < n; i++) {
-        byol_key_info k = { .struct_size = sizeof k };
-        int rc = cli_lib(byol_config_key_info(i, &k));
-        if (rc != BYOL_OK)
-            return rc;
-        static const char *types[] = { "?", "int", "float", "string", "bool" };
-        const char *type = k.type >= 1 && k.type <= 4 ? types[k.type] : "?";
-        printf("%-34s %-6s %-14s", k.name, type, k.default_value);
-        if (k.choices)
-            printf(" %s", k.choices);
-        else if (k.type == BYOL_TYPE_INT || k.type == BYOL_TYPE_FLOAT)
-            printf(" [%g, %g]", k.min, k.max);
-        printf("\n    %s\n", k.help);
-    }
-    return BYOL_OK;
+    byol_config *scratch = NULL;
+    int rc = cli_lib(byol_config_create(&scratch));
+    for (int32_t i = 0; rc == BYOL_OK && i < byol_config_key_count(); i++)
+        rc = print_key(scratch, i);
+    byol_config_destroy(scratch);
+    return rc;
 }
 
 int cmd_info(int argc, char **argv)

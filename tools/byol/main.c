@@ -35,6 +35,29 @@ static const char usage[] =
     "error (bad option or value), 130 interrupted (pretrain saves a checkpoint).\n"
     "Errors go to stderr as 'byol: <command>: <code>: <message>'.\n";
 
+int cli_quiet;
+
+void cli_warn(const char *fmt, ...)
+{
+    if (cli_quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "byol: %s: warning: ", cli_cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* The library's warnings (a warmup cut to the run, ...) are the command's:
+ * the library never prints, it tells its log callback. */
+static void on_library_log(int level, const char *message, void *user)
+{
+    (void)level;
+    (void)user;
+    cli_warn("%s", message);
+}
+
 static const struct {
     const char *name;
     int (*fn)(int, char **);
@@ -103,18 +126,9 @@ int cli_exit(int rc)
     return EXIT_RUNTIME;
 }
 
-/* The library logs nothing unless asked: its warnings (a class folder
- * without images, ...) go to stderr beside the command's own. */
-static void print_warning(int level, const char *message, void *user)
-{
-    (void)level;
-    (void)user;
-    fprintf(stderr, "byol: %s: warning: %s\n", cli_cmd, message);
-}
-
 int main(int argc, char **argv)
 {
-    byol_set_log_callback(print_warning, NULL, BYOL_LOG_WARN);
+    byol_set_log_callback(on_library_log, NULL, BYOL_LOG_WARN);
     if (argc < 2) {
         fputs(usage, stderr);
         return EXIT_USAGE;

@@ -201,6 +201,31 @@ static int write_preview(run *r)
     return rc;
 }
 
+/* An epoch is the batches the data fills (loader.drop_last): a dataset
+ * smaller than one batch is refused, naming both numbers, and a remainder
+ * of a tenth of the data or more, left out of every epoch, is a warning. */
+static int check_batch(const run *r)
+{
+    int64_t n = byol_dataset_size(r->ds), batch = 0, drop = 1;
+    int rc = cli_lib(byol_config_get_int(r->cfg, "train.batch_size", &batch));
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_config_get_int(r->cfg, "loader.drop_last", &drop));
+    if (rc != BYOL_OK || !drop)
+        return rc;
+    if (n < batch)
+        return cli_error(BYOL_E_SHAPE, "%s holds %lld images, fewer than one batch of %lld "
+                         "(train.batch_size): give --batch-size %lld or less", r->o->data,
+                         (long long)n, (long long)batch, (long long)n);
+    int64_t full = n / batch, rest = n % batch;
+    if (rest * 10 >= n)
+        cli_warn("%s: %lld images make %lld batch%s of %lld per epoch; the other %lld (%.0f %%) "
+                 "are left out of each epoch (loader.drop_last): a --batch-size that divides "
+                 "%lld uses them all", r->o->data, (long long)n, (long long)full,
+                 full == 1 ? "" : "es", (long long)batch, (long long)rest,
+                 100.0 * (double)rest / (double)n, (long long)n);
+    return BYOL_OK;
+}
+
 static int open_monitor(run *r)
 {
     if (!r->o->monitor_data)
@@ -242,6 +267,10 @@ static int open_run(run *r)
         rc = cli_mkdir_p(r->o->out);
     if (rc == BYOL_OK)
         rc = cli_dataset_open(r->cfg, r->o->data, 0, &r->ds);
+    if (rc == BYOL_OK)
+        rc = cli_fit_image_size(r->cfg, &r->o->c, r->o->resume != NULL, r->ds, r->o->data);
+    if (rc == BYOL_OK)
+        rc = check_batch(r);
     if (rc == BYOL_OK)
         rc = open_monitor(r);
     if (rc == BYOL_OK)
@@ -433,6 +462,7 @@ int cmd_pretrain(int argc, char **argv)
     pretrain_opts o = { 0 };
     run r = { .o = &o };
     int rc = parse(argc, argv, &o);
+    cli_quiet = o.quiet;
     if (rc == CLI_HELP)
         fputs(usage, stdout);
     cli_progress_init(&r.p, o.quiet);

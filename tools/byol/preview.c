@@ -57,9 +57,12 @@ int cmd_preview(int argc, char **argv)
     byol_config *cfg = NULL;
     byol_dataset *ds = NULL;
     int rc = parse(argc, argv, &o);
+    cli_quiet = o.quiet;
     rc = cli_setup(rc, usage, NULL, &o.c, &cfg);
     if (rc == BYOL_OK)
         rc = cli_dataset_open(cfg, o.data, 0, &ds);
+    if (rc == BYOL_OK)
+        rc = cli_fit_image_size(cfg, &o.c, 0, ds, o.data);
     if (rc == BYOL_OK && o.first < 0)
         rc = cli_lib(byol_preview_write_sample(cfg, ds, (int32_t)o.count, o.out));
     int64_t n = byol_dataset_size(ds), first = o.first;

@@ -30,6 +30,8 @@ from ._handle import Handle, Resource, array_over
 from ._lib import CANCEL_FN, fn, raise_last, text
 from ._lib import TensorInfo as _CTensorInfo
 from .config import ConfigLike, borrowed
+from .config import keys as _config_keys
+from .file import TensorFile
 
 __all__ = ["Net", "Builder", "TensorInfo", "PARAMS", "GRADS", "STATE"]
 
@@ -40,6 +42,7 @@ _BUFFERS = {"params": PARAMS, "grads": GRADS, "state": STATE}
 
 LOAD_STRICT = 0
 LOAD_IGNORE_UNEXPECTED = 1
+LOAD_IGNORE_CLASSIFIER = 2  # a torchvision classifier's fc.* left out of an encoder
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,39 @@ class Net(Handle):
         with borrowed(config, keys) as cfg:
             fn.byol_net_create(cfg._handle, ctypes.byref(out))
         self._init_owned(out.value)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, config: ConfigLike = None, *,
+                  arch: str | None = None, **keys: Any) -> Net:
+        """The encoder of a weight file, with no settings repeated: a file
+        written by ``byol export`` (byol_net_export) records its net.arch,
+        net.width, net.in_channels and net.image_size, which build the Net
+        before its weights are loaded (strictly). `config` and keyword
+        arguments may add other keys or repeat a recorded one; giving a
+        recorded key another value raises RangeError naming both values.
+        A file that records nothing (a torchvision model's state_dict) needs
+        `arch` (e.g. "resnet18"); a classifier's fc.* is then left out."""
+        with TensorFile(path) as f:
+            known = set(_config_keys())
+            recorded = {k: v for k, v in f.metadata.items() if k in known}
+        if arch is not None:
+            keys["net.arch"] = arch
+        with borrowed(config, keys) as given, given.copy() as cfg:
+            chosen = set(cfg.changed()) | {k.replace("__", ".") for k in keys}
+            for key, value in recorded.items():
+                mine = cfg.format(key)
+                cfg.parse(f'{key}="{value}"')
+                if key in chosen and cfg.format(key) != mine:
+                    raise errors.RangeError(
+                        f"{os.fspath(path)} was exported with {key}={cfg.format(key)}, "
+                        f"but the settings give {key}={mine}")
+            net = cls(cfg)
+        try:
+            net.load(path, flags=LOAD_IGNORE_CLASSIFIER if arch is not None else LOAD_STRICT)
+        except BaseException:
+            net.close()
+            raise
+        return net
 
     def _init_owned(self, ptr: int) -> None:
         self._own(ptr, fn.byol_net_destroy)
@@ -293,11 +329,14 @@ class Net(Handle):
         names, atomically."""
         fn.byol_net_save(self._handle, text(path))
 
-    def load(self, path: str | os.PathLike, strict: bool = True) -> None:
+    def load(self, path: str | os.PathLike, strict: bool = True,
+             flags: int | None = None) -> None:
         """Loads weights from a safetensors file; everything is checked before
         anything is copied (on failure the net is unchanged). strict=False
-        skips tensors the net does not have."""
-        flags = LOAD_STRICT if strict else LOAD_IGNORE_UNEXPECTED
+        skips tensors the net does not have; `flags` (LOAD_* bits) overrides
+        `strict`: LOAD_IGNORE_CLASSIFIER skips only a classifier's fc.*."""
+        if flags is None:
+            flags = LOAD_STRICT if strict else LOAD_IGNORE_UNEXPECTED
         fn.byol_net_load(self._handle, text(path), flags)
 
     def load_bytes(self, data: bytes, strict: bool = True) -> None:

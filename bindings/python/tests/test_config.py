@@ -120,6 +120,16 @@ def test_copy_serialize_changed_format():
         dup.close()
 
 
+def test_repr_and_serialize_show_shortest_floats():
+    with byol.Config("cifar10") as cfg:
+        for text in (repr(cfg), cfg.serialize(), cfg.format("ema.tau_base")):
+            assert "0.98999" not in text and "1.0000000000000001e-05" not in text
+        assert "ema.tau_base=0.99 " in repr(cfg)
+        assert "optim.weight_decay=1e-05 " in repr(cfg)
+        with byol.Config(settings=cfg.serialize()) as back:
+            assert back["ema.tau_base"] == 0.99 and back["optim.weight_decay"] == 1e-05
+
+
 def test_closed_config():
     cfg = byol.Config()
     cfg.close()

@@ -218,3 +218,38 @@ def test_cancel_callback(net, rng):
         net.forward(x)
     net.set_cancel(None)
     assert net.forward(x).shape == (2, 128)
+
+
+def _weights_file(path, net, metadata):
+    """A weight file of net's tensors (and zero BatchNorm counters) with metadata."""
+    tensors = dict(net.state_dict())
+    for name in [n for n in tensors if n.endswith(".running_var")]:
+        tensors[name.replace(".running_var", ".num_batches_tracked")] = np.zeros((), np.int64)
+    byol.write_safetensors(path, tensors, metadata)
+
+
+def test_from_file_needs_no_repeated_settings(tmp_path, rng):
+    with byol.Net(arch="cnn-small", net__width=0.25, net__image_size=20, seed=4) as src:
+        recorded = {"net.arch": "cnn-small", "net.width": "0.25", "net.in_channels": "1",
+                    "net.image_size": "20"}
+        _weights_file(tmp_path / "w.safetensors", src, {"format": "pt", **recorded})
+        x = rng.random((3, 1, 20, 20), dtype=np.float32)
+        with byol.Net.from_file(tmp_path / "w.safetensors", threads=2) as net:
+            assert net.input_dims == (1, 20, 20)
+            np.testing.assert_array_equal(net.embed(x), src.embed(x))
+        with byol.Net.from_file(tmp_path / "w.safetensors", net__width=0.25) as net:
+            assert net.params.size == src.params.size  # a repeated setting is fine
+        with pytest.raises(byol.RangeError, match=r"net\.width=0\.25.*net\.width=0\.5"):
+            byol.Net.from_file(tmp_path / "w.safetensors", net__width=0.5)
+
+
+def test_from_file_torchvision_classifier_needs_arch(tmp_path):
+    with byol.Net(arch="cnn-small", net__width=0.25, net__num_classes=10, seed=2) as clf:
+        _weights_file(tmp_path / "tv.safetensors", clf, {"format": "pt"})  # records nothing
+    with pytest.raises(byol.FormatError, match=r"fc\.weight"):
+        byol.Net.from_file(tmp_path / "tv.safetensors", net__arch="cnn-small",
+                           net__width=0.25)
+    with byol.Net.from_file(tmp_path / "tv.safetensors", arch="cnn-small",
+                            net__width=0.25) as enc:
+        assert enc.output_dims == (32,)
+        assert "fc.weight" not in enc.state_dict()

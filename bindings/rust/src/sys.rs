@@ -331,6 +331,9 @@ extern "C" {
     pub fn byol_net_set_cancel(net: *mut byol_net, fn_: byol_cancel_fn, user: *mut c_void)
         -> c_int;
     pub fn byol_net_save(net: *const byol_net, path: *const c_char) -> c_int;
+    pub fn byol_net_export(net: *const byol_net, cfg: *const byol_config, path: *const c_char)
+        -> c_int;
+    pub fn byol_net_counter(net: *const byol_net, name: *const c_char, value: *mut i64) -> c_int;
     pub fn byol_net_load(net: *mut byol_net, path: *const c_char, flags: u32) -> c_int;
     pub fn byol_net_load_buffer(
         net: *mut byol_net,
