@@ -6,8 +6,12 @@
  * any other work) on the same cores that spinning held the cores the
  * partner thread needed, and a program that did not set GOMP_SPINCOUNT
  * trained 2-4x slower than the byol command, which did. Here every wait
- * spins briefly (SPINS pauses, what GOMP_SPINCOUNT=1000 gave the command)
- * and then sleeps on a condition variable, for every caller.
+ * spins briefly (SPINS pauses, what GOMP_SPINCOUNT=1000 gave the command),
+ * then polls between sched_yield() calls (YIELDS of them), and then sleeps
+ * on a condition variable, for every caller. The yields keep an idle core's
+ * thread awake (waking a sleeping one took tens of microseconds on a VM, and
+ * sleeping at once cost the exact resnet18 step 9 %) while handing a shared
+ * core to whatever else is runnable there (docs/threading.md has figures).
  *
  * Each thread that starts a region owns a pool of workers (as libgomp keeps
  * one per master thread), so handles used on distinct threads at once never
@@ -16,12 +20,14 @@
  * calling thread alone. The split of a loop over threads never changes
  * results: every kernel sums in an order fixed by its shape. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "internal.h"
 
 #define SPINS 1000
+#define YIELDS 20000
 #define MAX_WORKERS 255
 
 typedef struct pool {
@@ -34,7 +40,7 @@ typedef struct pool {
     void *ctx;
     int threads;
     atomic_uint gen;       /* regions started; a worker runs each new one */
-    atomic_int pending;    /* workers of the region not yet done */
+    atomic_uint pending;   /* workers of the region not yet done */
     atomic_int sleepers;   /* workers asleep waiting for a region */
     atomic_int master_asleep;
     /* byol__sync: arrivals of the current barrier, and barriers passed */
@@ -63,23 +69,18 @@ static inline void relax(void)
 #endif
 }
 
-/* Spins until *word != seen; 1 if it changed, 0 after SPINS pauses. */
-static int spin_uint(atomic_uint *word, unsigned seen)
+/* Polls until *word != seen (*word == 0 when zero is set): 1 when it
+ * happened, 0 after SPINS pauses and YIELDS yields. */
+static int poll_word(atomic_uint *word, unsigned seen, int zero)
 {
-    for (int i = 0; i < SPINS; i++) {
-        if (atomic_load_explicit(word, memory_order_acquire) != seen)
+    for (int i = 0; i < SPINS + YIELDS; i++) {
+        unsigned v = atomic_load_explicit(word, memory_order_acquire);
+        if (zero ? v == 0 : v != seen)
             return 1;
-        relax();
-    }
-    return 0;
-}
-
-static int spin_zero(atomic_int *word)
-{
-    for (int i = 0; i < SPINS; i++) {
-        if (atomic_load_explicit(word, memory_order_acquire) == 0)
-            return 1;
-        relax();
+        if (i < SPINS)
+            relax();
+        else
+            sched_yield();
     }
     return 0;
 }
@@ -92,7 +93,7 @@ static int spin_zero(atomic_int *word)
 static void wait_change(pool *p, atomic_uint *word, unsigned seen, atomic_int *sleepers,
                         pthread_cond_t *cv)
 {
-    if (spin_uint(word, seen))
+    if (poll_word(word, seen, 0))
         return;
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add(sleepers, 1);
@@ -246,7 +247,7 @@ void byol__run(int threads, byol__task_fn fn, void *ctx)
     fn(ctx, 0, threads);
     busy = 0;
     in_region = NULL;
-    if (spin_zero(&p->pending))
+    if (poll_word(&p->pending, 0, 1))
         return;
     pthread_mutex_lock(&p->mu);
     atomic_store(&p->master_asleep, 1);
