@@ -16,13 +16,16 @@
  * Each thread that starts a region owns a pool of workers (as libgomp keeps
  * one per master thread), so handles used on distinct threads at once never
  * share workers. Workers are started at the first region that needs them and
- * end with their master thread. A region started inside a region runs on the
- * calling thread alone. The split of a loop over threads never changes
+ * end with their master thread (the main thread's with the process). A region
+ * started inside a region runs on the calling thread alone. A thread must not
+ * be cancelled inside a call into the library: its waits are cancellation
+ * points, and a cancelled master would leave its pool's lock held. The split of a loop over threads never changes
  * results: every kernel sums in an order fixed by its shape. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -34,7 +37,9 @@ typedef struct pool {
     pthread_mutex_t mu;
     pthread_cond_t work_cv, done_cv, sync_cv;
     pthread_t tid[MAX_WORKERS];
-    int workers;   /* started */
+    int workers;      /* started */
+    int cannot_grow;  /* a worker could not be started: stop trying */
+    pid_t pid;        /* the process whose threads these are (fork) */
     /* the region: written by the master before it bumps gen */
     byol__task_fn fn;
     void *ctx;
@@ -147,6 +152,10 @@ static void *worker_main(void *arg)
 static void pool_end(void *arg)
 {
     pool *p = arg;
+    if (own_pool == p)
+        own_pool = NULL;
+    if (p->pid != getpid())
+        return;   /* a parent's pool in a forked child: no workers, maybe a held lock */
     p->fn = NULL;
     atomic_fetch_add(&p->gen, 1);
     pthread_mutex_lock(&p->mu);
@@ -162,7 +171,8 @@ static void pool_end(void *arg)
 }
 
 /* After fork() only the forking thread exists in the child: its pool's
- * workers are gone, so it starts a new pool (the old one is abandoned). */
+ * workers are gone, so it starts a new pool (the old one is abandoned; its
+ * key destructor sees another pid and leaves it). */
 static void forget_pool_in_child(void) { own_pool = NULL; }
 
 static void make_key(void)
@@ -176,13 +186,12 @@ static pool *pool_new(void)
     pool *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    if (pthread_mutex_init(&p->mu, NULL) != 0) {
-        free(p);
+    p->pid = getpid();
+    if (pthread_mutex_init(&p->mu, NULL) != 0 || pthread_cond_init(&p->work_cv, NULL) != 0 ||
+        pthread_cond_init(&p->done_cv, NULL) != 0 || pthread_cond_init(&p->sync_cv, NULL) != 0) {
+        free(p);   /* glibc's init cannot fail; elsewhere a partial init is leaked */
         return NULL;
     }
-    pthread_cond_init(&p->work_cv, NULL);
-    pthread_cond_init(&p->done_cv, NULL);
-    pthread_cond_init(&p->sync_cv, NULL);
     if (pthread_setspecific(pool_key, p) != 0) {
         pool_end(p);
         return NULL;
@@ -202,13 +211,13 @@ static pool *get_pool(int want)
     pool *p = own_pool;
     if (want > MAX_WORKERS)
         want = MAX_WORKERS;
-    while (p && p->workers < want) {
+    while (p && !p->cannot_grow && p->workers < want) {
         worker_arg *a = malloc(sizeof *a);
-        if (!a)
-            break;
-        *a = (worker_arg){ p, p->workers + 1, atomic_load(&p->gen) };
-        if (pthread_create(&p->tid[p->workers], NULL, worker_main, a) != 0) {
+        if (a)
+            *a = (worker_arg){ p, p->workers + 1, atomic_load(&p->gen) };
+        if (!a || pthread_create(&p->tid[p->workers], NULL, worker_main, a) != 0) {
             free(a);
+            p->cannot_grow = 1;
             break;
         }
         p->workers++;

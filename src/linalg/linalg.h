@@ -51,8 +51,9 @@ void byol__gemm_serial(int trans_a, int trans_b, int64_t m, int64_t n,
  * multiple of 16; a function of its arguments only. */
 int64_t byol__par_block(int64_t len, int64_t min_len, double work_per_unit);
 /* byol__gemm's cut of C[m,n] into blocks (returns the count, sets *blk) and
- * one block of it, single-threaded: a kernel runs `omp for` over the blocks
- * to get byol__gemm's exact bits inside its own parallel region. */
+ * one block of it, single-threaded: a kernel shares the blocks among the
+ * threads of its own parallel region (byol__share) to get byol__gemm's
+ * exact bits. */
 int64_t byol__gemm_blocks(int64_t m, int64_t n, int64_t k, int64_t *blk);
 void byol__gemm_block(int64_t i, int64_t blk, int trans_a, int trans_b,
                       int64_t m, int64_t n, int64_t k, float alpha,
