@@ -47,5 +47,10 @@ if [ "$(wc -l <<<"$lines")" != 5 ] || [ -n "$bad" ]; then
   cat "$tmp/out.log" >&2; fail "C, C++, Python and Rust printed other lines: $lines"
 fi
 grep -E '^(step|embeddings) ' "$tmp/out.log" | head -5
+# ... and the lines the quickstart shows them printing.
+shown=$(grep -E '^    (step [0-9]+  loss|embeddings )' "$doc" | sed 's/^    //')
+printed=$(grep -E '^(step|embeddings) ' "$tmp/out.log" | head -5)
+[ "$shown" = "$printed" ] ||
+  fail "the quickstart shows other lines than its programs print:"$'\n'"$shown"$'\n'"printed:"$'\n'"$printed"
 echo "quickstart: OK: docs/quickstart.md's C, C++, Python and Rust walkthroughs," \
      "as written, print the same lines"
