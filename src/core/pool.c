@@ -19,8 +19,9 @@
  * end with their master thread (the main thread's with the process). A region
  * started inside a region runs on the calling thread alone. A thread must not
  * be cancelled inside a call into the library: its waits are cancellation
- * points, and a cancelled master would leave its pool's lock held. The split of a loop over threads never changes
- * results: every kernel sums in an order fixed by its shape. */
+ * points, and a cancelled master would leave its pool's lock held. The split
+ * of a loop over threads never changes results: every kernel sums in an
+ * order fixed by its shape. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
