@@ -342,17 +342,17 @@ static void touched_pixels(const byol__conv_geom *g, int64_t m0, int64_t m1,
     *p1 = (n1 * g->h + ih_hi) * g->w;
 }
 
-
-/* y rows [m0, m0+rows) = im2col(x) wt (+ bias), one block per thread
- * iteration: im2col of the block, then its GEMM while the block is hot.
- * wt [K, cout] is wp's transpose (conv_direct.h), so the GEMM reads the
- * weights row by row rather than transposing them for every block. */
 typedef struct fwd_args {
     const byol__conv_geom *g;
     const float *x, *wt, *bias;
     float *y, *col;
     int64_t m0, rows;
 } fwd_args;
+
+/* y rows [m0, m0+rows) = im2col(x) wt (+ bias), one block per thread
+ * iteration: im2col of the block, then its GEMM while the block is hot.
+ * wt [K, cout] is wp's transpose (conv_direct.h), so the GEMM reads the
+ * weights row by row rather than transposing them for every block. */
 
 static void fwd_blocks(void *arg, int64_t b0, int64_t b1)
 {
@@ -420,12 +420,6 @@ static void backward_pointwise(const byol__conv_geom *g, const float *x,
                         accum ? 1.0f : 0.0f, dx, cin);
 }
 
-/* dW^T of one chunk, split between threads by rows of dwt [K, cout]
- * (after a separate im2col loop) or, with several dW slots, by row blocks:
- * block b's im2col and its col_b^T dy_b into slot b, while col_b is hot.
- * Transposed, the product reads col where im2col wrote it and packs only
- * dy (a ninth of col's size for a 3x3 kernel): 64 channels, 1024 rows,
- * one Zen 4 thread, 105 GFLOP/s vs 92 for dy^T col. */
 /* One chunk of the backward: rows [m0, m0 + rows) of dy (dyc), the
  * buffers col and dwt, and dx (NULL: no input gradient). */
 typedef struct bwd_args {
@@ -434,6 +428,13 @@ typedef struct bwd_args {
     int64_t m0, rows;
     float *col, *dwt, *dx;
 } bwd_args;
+
+/* dW^T of one chunk, split between threads by rows of dwt [K, cout]
+ * (after a separate im2col loop) or, with several dW slots, by row blocks:
+ * block b's im2col and its col_b^T dy_b into slot b, while col_b is hot.
+ * Transposed, the product reads col where im2col wrote it and packs only
+ * dy (a ninth of col's size for a 3x3 kernel): 64 channels, 1024 rows,
+ * one Zen 4 thread, 105 GFLOP/s vs 92 for dy^T col. */
 
 static void dw_chunk(const bwd_args *a, int thread, int threads)
 {
