@@ -89,5 +89,8 @@ void byol__rng_init(byol__rng *r, uint64_t seed, uint32_t a, uint32_t b, uint32_
 uint32_t byol__rng_u32(byol__rng *r);
 double byol__rng_uniform(byol__rng *r);      /* [0, 1) with 53 bits */
 double byol__rng_normal(byol__rng *r);       /* standard normal */
+/* a[0..n-1] in a uniform random order (Fisher-Yates from the last element,
+ * one uniform draw per swap). */
+void byol__rng_shuffle(byol__rng *r, int64_t *a, int64_t n);
 
 #endif

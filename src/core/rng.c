@@ -58,6 +58,15 @@ double byol__rng_uniform(byol__rng *r)
     return (double)(hi * 67108864u + lo) * (1.0 / 9007199254740992.0);
 }
 
+void byol__rng_shuffle(byol__rng *r, int64_t *a, int64_t n)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(byol__rng_uniform(r) * (double)(i + 1)), t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
 double byol__rng_normal(byol__rng *r)
 {
     /* Box-Muller; one value per call keeps the stream position simple. */

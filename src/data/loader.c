@@ -62,12 +62,7 @@ static void make_order(byol_loader *ld, int64_t epoch)
         byol__rng r;
         byol__rng_init(&r, ld->seed, 0x53485546u /* "SHUF" */, (uint32_t)epoch,
                        (uint32_t)((uint64_t)epoch >> 32));
-        for (int64_t i = ld->n - 1; i > 0; i--) {
-            int64_t j = (int64_t)(byol__rng_uniform(&r) * (double)(i + 1));
-            int64_t t = ld->order[i];
-            ld->order[i] = ld->order[j];
-            ld->order[j] = t;
-        }
+        byol__rng_shuffle(&r, ld->order, ld->n);
     }
     ld->order_epoch = epoch;
 }

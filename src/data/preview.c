@@ -27,11 +27,7 @@ static void shuffle(int64_t *a, int64_t n, uint64_t seed, uint32_t what, uint32_
 {
     byol__rng r;
     byol__rng_init(&r, seed, 0x50524556u /* "PREV" */, what, k);
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(byol__rng_uniform(&r) * (double)(i + 1)), t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-    }
+    byol__rng_shuffle(&r, a, n);
 }
 
 /* The indices grouped by label: class k is by_class[start[k] .. start[k+1]).

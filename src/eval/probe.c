@@ -101,11 +101,7 @@ static void shuffle(int64_t *order, int64_t n, uint64_t seed, int64_t epoch)
     byol__rng_init(&r, seed, 0x50524f42u /* "PROB" */, (uint32_t)epoch, 0);
     for (int64_t i = 0; i < n; i++)
         order[i] = i;
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(byol__rng_uniform(&r) * (double)(i + 1)), t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
+    byol__rng_shuffle(&r, order, n);
 }
 
 static int train(probe *p, const byol_config *cfg, const float *x, const int32_t *labels,
