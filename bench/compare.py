@@ -70,6 +70,7 @@ faster or slower, measured in the same run. Standard library only.
 """
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -108,25 +109,19 @@ def run_json(cmd):
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-PEER = {}
-
-
+@functools.lru_cache(maxsize=None)
 def peer_check():
-    """Whether the PyTorch peer can run: (torch version, None) or (None, why)."""
-    if "checked" not in PEER:
-        PEER["checked"] = True
-        PEER["version"], PEER["why"] = None, None
-        try:
-            r = subprocess.run([TORCH_PY, "-c", "import torch, torchvision; print(torch.__version__)"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            if r.returncode == 0:
-                PEER["version"] = r.stdout.strip()
-            else:
-                last = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]
-                PEER["why"] = f"{TORCH_PY} cannot import torch and torchvision ({last})"
-        except OSError as e:
-            PEER["why"] = f"{TORCH_PY} cannot run ({e.strerror})"
-    return PEER["version"], PEER["why"]
+    """Whether the PyTorch peer can run: (torch version, None) or (None, why).
+    Asked once per run."""
+    try:
+        r = subprocess.run([TORCH_PY, "-c", "import torch, torchvision; print(torch.__version__)"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except OSError as e:
+        return None, f"{TORCH_PY} cannot run ({e.strerror})"
+    if r.returncode == 0:
+        return r.stdout.strip(), None
+    last = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]
+    return None, f"{TORCH_PY} cannot import torch and torchvision ({last})"
 
 
 def torch_version():
