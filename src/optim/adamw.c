@@ -64,7 +64,7 @@ static void adamw_tensor(byol__optim *s, const byol__param_span *sp, float *para
 {
     const byol__adamw_opts *o = byol__optim_opts(s);
     double t = (double)(s->steps + 1);
-    int no_decay = o->exclude_bias_norm && byol__span_excluded(sp);
+    int no_decay = byol__span_excluded(sp, o->exclude_bias_norm);
     int64_t off = sp->offset;
     adamw_ctx c = { params + off, s->buf[0] + off, s->buf[1] + off, grads + off,
                     1.0 - lr * (no_decay ? 0.0 : o->weight_decay), o->beta1, o->beta2,
@@ -72,13 +72,15 @@ static void adamw_tensor(byol__optim *s, const byol__param_span *sp, float *para
     byol__optim_for_blocks(sp->numel, adamw_block, &c);
 }
 
-/* optim.name=adamw: the trainer's AdamW, no decay of biases and norms. */
+/* optim.name=adamw: the trainer's AdamW; optim.wd_exclude=auto decays every
+ * tensor, as torch.optim.AdamW. */
 static int from_config(const byol_config *cfg, int64_t count, byol__optim **out)
 {
     byol__adamw_opts o = { byol__cfg_float(cfg, BYOL__K_OPTIM_BETA1),
                            byol__cfg_float(cfg, BYOL__K_OPTIM_BETA2),
                            byol__cfg_float(cfg, BYOL__K_OPTIM_EPS),
-                           byol__cfg_float(cfg, BYOL__K_OPTIM_WEIGHT_DECAY), 1 };
+                           byol__cfg_float(cfg, BYOL__K_OPTIM_WEIGHT_DECAY),
+                           byol__optim_wd_exclude(cfg, 0) };
     return byol__adamw_create(&o, count, out);
 }
 

@@ -17,12 +17,13 @@ static int check_opts(const void *opts)
     int rc = byol__optim_need_nonneg(BYOL_OK, "lars", "eta", o->eta);
     rc = byol__optim_need_unit(rc, "lars", "momentum", o->momentum);
     rc = byol__optim_need_nonneg(rc, "lars", "weight_decay", o->weight_decay);
-    return byol__optim_need_flag(rc, "lars", "clip_lr", o->clip_lr);
+    rc = byol__optim_need_flag(rc, "lars", "clip_lr", o->clip_lr);
+    return byol__optim_need_flag(rc, "lars", "exclude_bias_norm", o->exclude_bias_norm);
 }
 
 byol__lars_opts byol__lars_defaults(void)
 {
-    byol__lars_opts o = { 1e-3, 0.9, 1.5e-6, 0 };
+    byol__lars_opts o = { 1e-3, 0.9, 1.5e-6, 0, 1 };
     return o;
 }
 
@@ -112,8 +113,8 @@ static void update_block(void *vc, int64_t b, int64_t i0, int64_t i1)
     }
 }
 
-/* One tensor. Excluded tensors (bias, norm) take wd = 0 and r = 1, which is
- * plain momentum SGD on the raw gradient. */
+/* One tensor. Excluded tensors (bias, norm, when exclude_bias_norm) take
+ * wd = 0 and r = 1, which is plain momentum SGD on the raw gradient. */
 static void lars_tensor(byol__optim *s, const byol__param_span *sp, float *params,
                         const float *grads, double lr)
 {
@@ -121,19 +122,21 @@ static void lars_tensor(byol__optim *s, const byol__param_span *sp, float *param
     int64_t n = sp->numel;
     float *p = params + sp->offset;
     const float *g = grads + sp->offset;
-    int ex = byol__span_excluded(sp);
+    int ex = byol__span_excluded(sp, o->exclude_bias_norm);
     update_ctx c = { p, s->buf[0] + sp->offset, g, ex ? 0.0 : o->weight_decay,
                      ex ? 1.0 : trust_ratio(o, n, p, g, lr), o->momentum, lr };
     byol__optim_for_blocks(n, update_block, &c);
 }
 
-/* optim.name=lars: the trainer's LARS, every option from its optim.* key. */
+/* optim.name=lars: the trainer's LARS, every option from its optim.* key;
+ * optim.wd_exclude=auto leaves biases and norms out, as the reference. */
 static int from_config(const byol_config *cfg, int64_t count, byol__optim **out)
 {
     byol__lars_opts o = { byol__cfg_float(cfg, BYOL__K_OPTIM_ETA),
                           byol__cfg_float(cfg, BYOL__K_OPTIM_MOMENTUM),
                           byol__cfg_float(cfg, BYOL__K_OPTIM_WEIGHT_DECAY),
-                          (int)byol__cfg_int(cfg, BYOL__K_OPTIM_CLIP_LR) };
+                          (int)byol__cfg_int(cfg, BYOL__K_OPTIM_CLIP_LR),
+                          byol__optim_wd_exclude(cfg, 1) };
     return byol__lars_create(&o, count, out);
 }
 

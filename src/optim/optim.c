@@ -43,6 +43,12 @@ int byol__optim_create(const byol_config *cfg, int64_t count, byol__optim **out)
     return rc;
 }
 
+int byol__optim_wd_exclude(const byol_config *cfg, int auto_exclude)
+{
+    const char *v = byol__cfg_str(cfg, BYOL__K_OPTIM_WD_EXCLUDE);
+    return !strcmp(v, "auto") ? auto_exclude : !strcmp(v, "bias_norm");
+}
+
 double byol__optim_base_lr(const byol__optim *o)
 {
     return o->base_lr;

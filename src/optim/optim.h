@@ -25,6 +25,9 @@
  *   2. that row declared and listed in the table in optim.c;
  *   3. <name> among optim.name's choices, and any new keys, in
  *      src/core/config_keys.def.
+ * Every optimizer obeys optim.weight_decay and optim.wd_exclude: its options
+ * hold a weight_decay and an exclude_bias_norm (see byol__span_excluded),
+ * which from_config reads with byol__optim_wd_exclude.
  * Nothing in the trainer. Declare a byol__<name>_create here only if code
  * outside the table makes the optimizer directly.
  *
@@ -68,11 +71,14 @@ typedef struct byol__param_span {
     uint32_t flags;
 } byol__param_span;
 
-/* DM's exclude_bias_and_norm: biases and BatchNorm gamma/beta get neither weight
- * decay nor (LARS) trust-ratio scaling. */
-static inline int byol__span_excluded(const byol__param_span *s)
+/* Whether an optimizer whose exclude_bias_norm option is `exclude` leaves
+ * tensor s out of weight decay (LARS: and out of the trust ratio). exclude 1
+ * leaves out biases and BatchNorm gamma/beta, as DM's exclude_bias_and_norm
+ * (these are exactly the 1-d parameters of libbyol's layers, solo-learn's
+ * test for the same filter); exclude 0 leaves out nothing. */
+static inline int byol__span_excluded(const byol__param_span *s, int exclude)
 {
-    return (s->flags & (BYOL_TENSOR_BIAS | BYOL_TENSOR_NORM)) != 0;
+    return exclude && (s->flags & (BYOL_TENSOR_BIAS | BYOL_TENSOR_NORM)) != 0;
 }
 
 /* ---- blocking shared by the kernels ----------------------------------- */
@@ -176,6 +182,11 @@ int byol__optim_need_unit(int rc, const char *who, const char *what, double v); 
 int byol__optim_need_nonneg(int rc, const char *who, const char *what, double v); /* finite, >= 0 */
 int byol__optim_need_flag(int rc, const char *who, const char *what, int v);      /* 0 or 1 */
 
+/* optim.wd_exclude as an exclude_bias_norm option: 0 for none, 1 for
+ * bias_norm, and for auto the optimizer's own choice auto_exclude (LARS 1, as
+ * the reference; SGD and AdamW 0, as torch.optim). */
+int byol__optim_wd_exclude(const byol_config *cfg, int auto_exclude);
+
 /* The options a row's tensor() reads (its own struct, as copied by new). */
 static inline const void *byol__optim_opts(const byol__optim *o)
 {
@@ -190,7 +201,10 @@ static inline const void *byol__optim_opts(const byol__optim *o)
  *   r = eta*|p|/|u| if |p| > 0 and |u| > 0 else 1; u = r*u   (not excluded)
  *   mu = momentum*mu + u          (mu starts at 0)
  *   p -= lr*mu
- * Excluded tensors (bias, norm) take u = g and r = 1: plain momentum SGD.
+ * Excluded tensors (bias, norm, when exclude_bias_norm) take u = g and r = 1:
+ * plain momentum SGD. One filter decides both, as DM's one filter does (and
+ * lightly's and solo-learn's); exclude_bias_norm 0 gives every tensor the
+ * decay and the trust ratio.
  * clip_lr (solo-learn, off in DM): a computed r becomes min(r/lr, 1), i.e. the
  * per-tensor step is min(r, lr)*u; lr = 0 gives 1; the zero-norm guard's r = 1
  * is left alone (solo-learn does not scale such tensors either). */
@@ -199,10 +213,12 @@ typedef struct byol__lars_opts {
     double momentum;       /* [0, 1] */
     double weight_decay;   /* >= 0 */
     int clip_lr;           /* 0 (DM) or 1 (solo-learn) */
+    int exclude_bias_norm; /* 1 (DM): bias / norm tensors get neither decay nor
+                              trust ratio; 0: every tensor gets both */
 } byol__lars_opts;
 
 /* DM's headline setting: eta 1e-3, momentum 0.9, wd 1.5e-6 (1000 epochs; DM
- * uses 1e-6 for 40/100/300 epochs), clip_lr 0. */
+ * uses 1e-6 for 40/100/300 epochs), clip_lr 0, biases and norms excluded. */
 byol__lars_opts byol__lars_defaults(void);
 /* A LARS handle: opts NULL = defaults, count as in byol__optim_new (whose
  * status codes it returns). State: nbuf 1, "momentum". */

@@ -57,20 +57,22 @@ static void sgd_tensor(byol__optim *s, const byol__param_span *sp, float *params
                        const float *grads, double lr)
 {
     const byol__sgd_opts *o = byol__optim_opts(s);
-    int no_decay = o->exclude_bias_norm && byol__span_excluded(sp);
+    int no_decay = byol__span_excluded(sp, o->exclude_bias_norm);
     sgd_ctx c = { params + sp->offset, s->buf[0] ? s->buf[0] + sp->offset : NULL,
                   grads + sp->offset, no_decay ? 0.0 : o->weight_decay,
                   o->momentum, 1.0 - o->dampening, lr, s->steps == 0, o->nesterov };
     byol__optim_for_blocks(sp->numel, sgd_block, &c);
 }
 
-/* optim.name=sgd: the trainer's SGD, no dampening, no decay of biases and
- * norms; Nesterov only with momentum (which it needs). */
+/* optim.name=sgd: the trainer's SGD, no dampening; optim.wd_exclude=auto
+ * decays every tensor, as torch.optim.SGD; Nesterov only with momentum
+ * (which it needs). */
 static int from_config(const byol_config *cfg, int64_t count, byol__optim **out)
 {
     double m = byol__cfg_float(cfg, BYOL__K_OPTIM_MOMENTUM);
     byol__sgd_opts o = { m, 0, byol__cfg_float(cfg, BYOL__K_OPTIM_WEIGHT_DECAY),
-                         (int)byol__cfg_int(cfg, BYOL__K_OPTIM_NESTEROV) && m > 0, 1 };
+                         (int)byol__cfg_int(cfg, BYOL__K_OPTIM_NESTEROV) && m > 0,
+                         byol__optim_wd_exclude(cfg, 0) };
     return byol__sgd_create(&o, count, out);
 }
 

@@ -16,10 +16,14 @@
  *   with nothing left allocated;
  * - the table (byol__optim_create): what trainer.c's make_optimizer built
  *   before issue 9 from each optim.* setting, written out below as option
- *   structs; the optimizer the table makes from the setting must step to the
- *   same bits as the one made directly from those options, and each case also
- *   names options that step differently, so a table that ignored the setting
- *   would fail. */
+ *   structs (since issue 13, optim.wd_exclude=auto leaves biases and norms
+ *   out for LARS only); the optimizer the table makes from the setting must
+ *   step to the same bits as the one made directly from those options, and
+ *   each case also names options that step differently, so a table that
+ *   ignored the setting would fail;
+ * - optim.wd_exclude: three steps of each optimizer, with each choice,
+ *   against its rule as torch.optim's documentation (SGD, AdamW) and DM
+ *   (LARS) write it, worked in double by code of the test's own. */
 #include "test_util.h"
 
 #include "core/internal.h"
@@ -142,7 +146,7 @@ static void test_lars_hand_example(void **state)
 {
     (void)state;
     /* eta 0.25, momentum 0.9, wd 0.125 (exact in binary), DM (no clip) */
-    byol__lars_opts o = { 0.25, 0.9, 0.125, 0 };
+    byol__lars_opts o = { 0.25, 0.9, 0.125, 0, 1 };
     byol__optim *s = NULL;
     assert_byol_ok(byol__lars_create(&o, L_COUNT, &s));
     const double p0[L_COUNT] = { 0.6, 0, 0, 0.8, 0.5, -0.5, 1, 1, 0, 0, 0, 1, 2, 42 };
@@ -209,7 +213,7 @@ static void test_lars_hand_example(void **state)
  * u = {0.3, 0, 0.4, 0} and the unclipped ratio is 0.5); returns mu and p. */
 static void lars_one_step(int clip, double lr, float *mu, float *p)
 {
-    byol__lars_opts o = { 0.25, 0.9, 0.125, clip };
+    byol__lars_opts o = { 0.25, 0.9, 0.125, clip, 1 };
     byol__optim *s = NULL;
     assert_byol_ok(byol__lars_create(&o, 4, &s));
     const double p0[4] = { 0.6, 0, 0, 0.8 }, g0[4] = { 0.225, 0, 0.4, -0.1 };
@@ -253,7 +257,7 @@ static void test_lars_ratio_has_no_epsilon(void **state)
      * gradient it matters: wd 0, p = {0.6, 0.8}, g = {3e-7, 4e-7}: |p| = 1,
      * |u| = 5e-7, r = 0.25/5e-7 = 5e5, r u = {0.15, 0.2} (an epsilon of 1e-8
      * would give 5/5.1 of that), and lr 1: p = {0.45, 0.6}. */
-    byol__lars_opts o = { 0.25, 0.9, 0, 0 };
+    byol__lars_opts o = { 0.25, 0.9, 0, 0, 1 };
     byol__optim *s = NULL;
     assert_byol_ok(byol__lars_create(&o, 2, &s));
     float p[2] = { 0.6f, 0.8f }, g[2] = { 3e-7f, 4e-7f };
@@ -446,7 +450,7 @@ static int64_t det_spans(byol__param_span *sp)
 static int any_create(byol__optim **o, int kind, int64_t count)
 {
     if (kind == OPT_LARS) {
-        byol__lars_opts lo = { 0.02, 0.9, 1e-3, 0 };
+        byol__lars_opts lo = { 0.02, 0.9, 1e-3, 0, 1 };
         return byol__lars_create(&lo, count, o);
     }
     if (kind == OPT_SGD) {
@@ -651,6 +655,9 @@ static void test_bad_options(void **state)
     lo = byol__lars_defaults();
     lo.momentum = NAN;
     assert_int_equal(byol__lars_create(&lo, 4, &l), BYOL_E_RANGE);
+    lo = byol__lars_defaults();
+    lo.exclude_bias_norm = 2;
+    assert_int_equal(byol__lars_create(&lo, 4, &l), BYOL_E_RANGE);
     assert_int_equal(byol__lars_create(NULL, -1, &l), BYOL_E_INVALID_ARG);
     assert_int_equal(byol__lars_create(NULL, 4, NULL), BYOL_E_INVALID_ARG);
 
@@ -675,7 +682,7 @@ static void test_bad_options(void **state)
     /* the documented defaults */
     lo = byol__lars_defaults();
     assert_true(lo.eta == 1e-3 && lo.momentum == 0.9 && lo.weight_decay == 1.5e-6 &&
-                lo.clip_lr == 0);
+                lo.clip_lr == 0 && lo.exclude_bias_norm == 1);
     ao = byol__adamw_defaults();
     assert_true(ao.beta1 == 0.9 && ao.beta2 == 0.999 && ao.eps == 1e-8 &&
                 ao.weight_decay == 1e-2 && ao.exclude_bias_norm == 0);
@@ -812,8 +819,8 @@ typedef union any_opts {
 } any_opts;
 
 /* settings, and the options the trainer built from them (want) and options
- * that step differently (unlike: the value before the setting, or for a bare
- * optim.name the option the trainer fixes, such as exclude_bias_norm 1). */
+ * that step differently (unlike: the value before the setting, or another
+ * exclude_bias_norm where the case is about optim.wd_exclude). */
 typedef struct table_case {
     const char *settings;
     int kind;
@@ -821,40 +828,53 @@ typedef struct table_case {
 } table_case;
 
 /* Config defaults: optim.eta 1e-3, momentum 0.9, weight_decay 1.5e-6,
- * clip_lr 0, nesterov 0, beta1 0.9, beta2 0.999, eps 1e-8. */
+ * clip_lr 0, nesterov 0, beta1 0.9, beta2 0.999, eps 1e-8, wd_exclude auto
+ * (LARS excludes biases and norms, SGD and AdamW do not). */
 static const table_case table_cases[] = {
     { "optim.name=lars", OPT_LARS,
-      .want.lars = { 1e-3, 0.9, 1.5e-6, 0 }, .unlike.lars = { 2e-3, 0.9, 1.5e-6, 0 } },
+      .want.lars = { 1e-3, 0.9, 1.5e-6, 0, 1 }, .unlike.lars = { 2e-3, 0.9, 1.5e-6, 0, 1 } },
     { "optim.name=lars optim.eta=0.02", OPT_LARS,
-      .want.lars = { 0.02, 0.9, 1.5e-6, 0 }, .unlike.lars = { 1e-3, 0.9, 1.5e-6, 0 } },
+      .want.lars = { 0.02, 0.9, 1.5e-6, 0, 1 }, .unlike.lars = { 1e-3, 0.9, 1.5e-6, 0, 1 } },
     { "optim.name=lars optim.momentum=0.5", OPT_LARS,
-      .want.lars = { 1e-3, 0.5, 1.5e-6, 0 }, .unlike.lars = { 1e-3, 0.9, 1.5e-6, 0 } },
+      .want.lars = { 1e-3, 0.5, 1.5e-6, 0, 1 }, .unlike.lars = { 1e-3, 0.9, 1.5e-6, 0, 1 } },
     { "optim.name=lars optim.weight_decay=0.01", OPT_LARS,
-      .want.lars = { 1e-3, 0.9, 0.01, 0 }, .unlike.lars = { 1e-3, 0.9, 1.5e-6, 0 } },
+      .want.lars = { 1e-3, 0.9, 0.01, 0, 1 }, .unlike.lars = { 1e-3, 0.9, 0.01, 0, 0 } },
+    { "optim.name=lars optim.weight_decay=0.01 optim.wd_exclude=none", OPT_LARS,
+      .want.lars = { 1e-3, 0.9, 0.01, 0, 0 }, .unlike.lars = { 1e-3, 0.9, 0.01, 0, 1 } },
+    { "optim.name=lars optim.weight_decay=0.01 optim.wd_exclude=bias_norm", OPT_LARS,
+      .want.lars = { 1e-3, 0.9, 0.01, 0, 1 }, .unlike.lars = { 1e-3, 0.9, 0.01, 0, 0 } },
     { "optim.name=lars optim.clip_lr=1", OPT_LARS,
-      .want.lars = { 1e-3, 0.9, 1.5e-6, 1 }, .unlike.lars = { 1e-3, 0.9, 1.5e-6, 0 } },
+      .want.lars = { 1e-3, 0.9, 1.5e-6, 1, 1 }, .unlike.lars = { 1e-3, 0.9, 1.5e-6, 0, 1 } },
     { "optim.name=sgd", OPT_SGD,
-      .want.sgd = { 0.9, 0, 1.5e-6, 0, 1 }, .unlike.sgd = { 0.8, 0, 1.5e-6, 0, 1 } },
+      .want.sgd = { 0.9, 0, 1.5e-6, 0, 0 }, .unlike.sgd = { 0.8, 0, 1.5e-6, 0, 0 } },
     { "optim.name=sgd optim.weight_decay=0.01", OPT_SGD,
+      .want.sgd = { 0.9, 0, 0.01, 0, 0 }, .unlike.sgd = { 0.9, 0, 0.01, 0, 1 } },
+    { "optim.name=sgd optim.weight_decay=0.01 optim.wd_exclude=bias_norm", OPT_SGD,
       .want.sgd = { 0.9, 0, 0.01, 0, 1 }, .unlike.sgd = { 0.9, 0, 0.01, 0, 0 } },
+    { "optim.name=sgd optim.weight_decay=0.01 optim.wd_exclude=none", OPT_SGD,
+      .want.sgd = { 0.9, 0, 0.01, 0, 0 }, .unlike.sgd = { 0.9, 0, 0.01, 0, 1 } },
     { "optim.name=sgd optim.momentum=0.5", OPT_SGD,
-      .want.sgd = { 0.5, 0, 1.5e-6, 0, 1 }, .unlike.sgd = { 0.9, 0, 1.5e-6, 0, 1 } },
+      .want.sgd = { 0.5, 0, 1.5e-6, 0, 0 }, .unlike.sgd = { 0.9, 0, 1.5e-6, 0, 0 } },
     { "optim.name=sgd optim.nesterov=1", OPT_SGD,
-      .want.sgd = { 0.9, 0, 1.5e-6, 1, 1 }, .unlike.sgd = { 0.9, 0, 1.5e-6, 0, 1 } },
+      .want.sgd = { 0.9, 0, 1.5e-6, 1, 0 }, .unlike.sgd = { 0.9, 0, 1.5e-6, 0, 0 } },
     /* Nesterov needs momentum: the trainer dropped it rather than fail. */
     { "optim.name=sgd optim.momentum=0 optim.nesterov=1", OPT_SGD,
-      .want.sgd = { 0, 0, 1.5e-6, 0, 1 }, .unlike.sgd = { 0.9, 0, 1.5e-6, 1, 1 } },
+      .want.sgd = { 0, 0, 1.5e-6, 0, 0 }, .unlike.sgd = { 0.9, 0, 1.5e-6, 1, 0 } },
     { "optim.name=adamw optim.weight_decay=0.1", OPT_ADAMW,
+      .want.adamw = { 0.9, 0.999, 1e-8, 0.1, 0 }, .unlike.adamw = { 0.9, 0.999, 1e-8, 0.1, 1 } },
+    { "optim.name=adamw optim.weight_decay=0.1 optim.wd_exclude=bias_norm", OPT_ADAMW,
       .want.adamw = { 0.9, 0.999, 1e-8, 0.1, 1 }, .unlike.adamw = { 0.9, 0.999, 1e-8, 0.1, 0 } },
+    { "optim.name=adamw optim.weight_decay=0.1 optim.wd_exclude=none", OPT_ADAMW,
+      .want.adamw = { 0.9, 0.999, 1e-8, 0.1, 0 }, .unlike.adamw = { 0.9, 0.999, 1e-8, 0.1, 1 } },
     { "optim.name=adamw optim.beta1=0.5", OPT_ADAMW,
-      .want.adamw = { 0.5, 0.999, 1e-8, 1.5e-6, 1 },
-      .unlike.adamw = { 0.9, 0.999, 1e-8, 1.5e-6, 1 } },
+      .want.adamw = { 0.5, 0.999, 1e-8, 1.5e-6, 0 },
+      .unlike.adamw = { 0.9, 0.999, 1e-8, 1.5e-6, 0 } },
     { "optim.name=adamw optim.beta2=0.9", OPT_ADAMW,
-      .want.adamw = { 0.9, 0.9, 1e-8, 1.5e-6, 1 },
-      .unlike.adamw = { 0.9, 0.999, 1e-8, 1.5e-6, 1 } },
+      .want.adamw = { 0.9, 0.9, 1e-8, 1.5e-6, 0 },
+      .unlike.adamw = { 0.9, 0.999, 1e-8, 1.5e-6, 0 } },
     { "optim.name=adamw optim.eps=0.001", OPT_ADAMW,
-      .want.adamw = { 0.9, 0.999, 1e-3, 1.5e-6, 1 },
-      .unlike.adamw = { 0.9, 0.999, 1e-8, 1.5e-6, 1 } },
+      .want.adamw = { 0.9, 0.999, 1e-3, 1.5e-6, 0 },
+      .unlike.adamw = { 0.9, 0.999, 1e-8, 1.5e-6, 0 } },
 };
 
 static int create_with(int kind, const any_opts *o, int64_t count, byol__optim **out)
@@ -960,6 +980,231 @@ static void test_table_allocation_failures(void **state)
     }
 }
 
+/* ---- optim.wd_exclude: each optimizer against its rule, worked in double --- */
+
+/* The rules as their documentation writes them, in double, with the weight
+ * decay of a tensor on or off (decays[]): torch.optim.SGD and torch.optim.AdamW
+ * (pytorch.org/docs, the algorithm boxes of SGD and AdamW: SGD's buffer starts
+ * as the first decayed gradient, AdamW divides the bias-corrected moments),
+ * and DM's LARS (reference 4.1: the same filter gives decay and trust ratio).
+ * They share nothing with src/optim. */
+
+/* A weight w [0,3), a bias b [3,5) and a BatchNorm gamma n [5,7), three steps. */
+#define X_COUNT 7
+#define X_STEPS 3
+static const byol__param_span x_spans[3] = {
+    { 0, 3, 0 }, { 3, 2, BYOL_TENSOR_BIAS }, { 5, 2, BYOL_TENSOR_NORM },
+};
+static const double x_p0[X_COUNT] = { 0.5, -1.0, 0.75, 0.2, -0.3, 1.0, 0.9 };
+static const double x_g[X_STEPS][X_COUNT] = {
+    { 0.3, -0.2, 0.1, 0.5, -0.25, 0.05, -0.4 },
+    { -0.1, 0.4, 0.2, -0.3, 0.6, 0.2, 0.1 },
+    { 0.2, 0.1, -0.5, 0.1, 0.2, -0.3, 0.25 },
+};
+static const double x_lr[X_STEPS] = { 0.1, 0.2, 0.05 };
+/* momentum, weight decay, LARS eta, AdamW betas and eps, as the settings say */
+#define X_SETTINGS "optim.momentum=0.9 optim.weight_decay=0.1 optim.eta=0.5 " \
+                   "optim.beta1=0.9 optim.beta2=0.999 optim.eps=0.01 "
+static const double X_M = 0.9, X_WD = 0.1, X_ETA = 0.5, X_B1 = 0.9, X_B2 = 0.999,
+                    X_EPS = 0.01;
+
+/* Parameters and moment buffers of a worked run: a = momentum buffer or
+ * exp_avg, b = exp_avg_sq. */
+typedef struct x_run {
+    double p[X_COUNT], a[X_COUNT], b[X_COUNT];
+} x_run;
+
+/* Whether element i belongs to a decayed tensor: every one, or (exclude) the
+ * weight only. */
+static int x_decays(int exclude, int i)
+{
+    return !exclude || i < 3;
+}
+
+/* torch.optim.SGD, dampening 0: g_t = g + wd p; b_1 = g_1, b_t = m b_{t-1} +
+ * g_t; step = nesterov ? g_t + m b_t : b_t; p -= lr step. */
+static void x_sgd(int nesterov, int exclude, x_run *r)
+{
+    for (int t = 0; t < X_STEPS; t++)
+        for (int i = 0; i < X_COUNT; i++) {
+            double g = x_g[t][i] + (x_decays(exclude, i) ? X_WD * r->p[i] : 0.0);
+            r->a[i] = t == 0 ? g : X_M * r->a[i] + g;
+            r->p[i] -= x_lr[t] * (nesterov ? g + X_M * r->a[i] : r->a[i]);
+        }
+}
+
+/* torch.optim.AdamW: p -= lr wd p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). */
+static void x_adamw(int exclude, x_run *r)
+{
+    for (int t = 0; t < X_STEPS; t++)
+        for (int i = 0; i < X_COUNT; i++) {
+            double g = x_g[t][i], lr = x_lr[t];
+            if (x_decays(exclude, i))
+                r->p[i] -= lr * X_WD * r->p[i];
+            r->a[i] = X_B1 * r->a[i] + (1 - X_B1) * g;
+            r->b[i] = X_B2 * r->b[i] + (1 - X_B2) * g * g;
+            double mhat = r->a[i] / (1 - pow(X_B1, t + 1));
+            double vhat = r->b[i] / (1 - pow(X_B2, t + 1));
+            r->p[i] -= lr * mhat / (sqrt(vhat) + X_EPS);
+        }
+}
+
+/* DM's LARS per tensor [i0, i1): in the filter, u = g + wd p and u *=
+ * eta |p| / |u| (1 if a norm is 0); out of it, u = g. mu = m mu + u;
+ * p -= lr mu. */
+static void x_lars(int exclude, x_run *r)
+{
+    const int bounds[4] = { 0, 3, 5, 7 };
+    for (int t = 0; t < X_STEPS; t++)
+        for (int s = 0; s < 3; s++) {
+            int i0 = bounds[s], i1 = bounds[s + 1], in = x_decays(exclude, i0);
+            double u[X_COUNT], pp = 0, uu = 0, ratio = 1;
+            for (int i = i0; i < i1; i++) {
+                u[i] = x_g[t][i] + (in ? X_WD * r->p[i] : 0.0);
+                pp += r->p[i] * r->p[i];
+                uu += u[i] * u[i];
+            }
+            if (in && pp > 0 && uu > 0)
+                ratio = X_ETA * sqrt(pp) / sqrt(uu);
+            for (int i = i0; i < i1; i++) {
+                r->a[i] = X_M * r->a[i] + ratio * u[i];
+                r->p[i] -= x_lr[t] * r->a[i];
+            }
+        }
+}
+
+static x_run x_worked(int kind, int nesterov, int exclude)
+{
+    x_run r = { { 0 }, { 0 }, { 0 } };
+    memcpy(r.p, x_p0, sizeof r.p);
+    if (kind == OPT_SGD)
+        x_sgd(nesterov, exclude, &r);
+    else if (kind == OPT_ADAMW)
+        x_adamw(exclude, &r);
+    else
+        x_lars(exclude, &r);
+    return r;
+}
+
+typedef struct x_case {
+    const char *settings;   /* after X_SETTINGS */
+    int kind, nesterov;
+    int exclude;            /* what the setting must mean */
+} x_case;
+
+static const char *const x_names[X_COUNT] = { "w0", "w1", "w2", "b0", "b1", "n0", "n1" };
+
+/* Steps the optimizer that c's settings make X_STEPS times; returns 1 if it
+ * matches the worked run, else 0 with msg naming the first value off. */
+static int x_matches(const x_case *c, char *msg, size_t len)
+{
+    char settings[256];
+    snprintf(settings, sizeof settings, X_SETTINGS "%s", c->settings);
+    byol_config *cfg = NULL;
+    byol__optim *o = NULL;
+    assert_byol_ok(byol_config_create(&cfg));
+    int rc = byol_config_parse(cfg, settings);
+    if (rc == BYOL_OK)
+        rc = byol__optim_create(cfg, X_COUNT, &o);
+    byol_config_destroy(cfg);
+    if (rc != BYOL_OK) {
+        snprintf(msg, len, "%s: %s", c->settings, byol_last_error());
+        return 0;
+    }
+    float p[X_COUNT], g[X_COUNT];
+    set_f(p, x_p0, X_COUNT);
+    for (int t = 0; t < X_STEPS; t++) {
+        set_f(g, x_g[t], X_COUNT);
+        assert_byol_ok(byol__optim_step(o, x_spans, 3, p, g, x_lr[t]));
+    }
+    byol__optim_state st;
+    byol__optim_get_state(o, &st);
+    const x_run want = x_worked(c->kind, c->nesterov, c->exclude);
+    const double *wants[3] = { want.p, want.a, want.b };
+    const float *gots[3] = { p, st.buf[0], st.nbuf > 1 ? st.buf[1] : NULL };
+    static const char *const what[3] = { "parameter", "moment 1", "moment 2" };
+    const double tols[3] = { TOL, TOL, 1e-9 };   /* moment 2 is about 1e-4 */
+    int ok = 1;
+    for (int k = 0; k < 3 && ok; k++)
+        for (int i = 0; gots[k] && i < X_COUNT && ok; i++)
+            if (!(fabs(gots[k][i] - wants[k][i]) <= tols[k])) {
+                snprintf(msg, len, "%s: %s %s is %.9g after %d steps, worked out %.9g",
+                         c->settings, what[k], x_names[i], gots[k][i], X_STEPS,
+                         wants[k][i]);
+                ok = 0;
+            }
+    byol__optim_destroy(o);
+    return ok;
+}
+
+/* Every case is run and every mismatch printed before the test fails. */
+static void x_check(const x_case *cases, size_t n)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        char msg[512];
+        if (!x_matches(&cases[i], msg, sizeof msg)) {
+            print_error("%s\n", msg);
+            bad++;
+        }
+    }
+    if (bad)
+        fail_msg("%d of %zu settings step unlike their worked runs", bad, n);
+}
+
+static void test_wd_exclude_worked_runs_differ(void **state)
+{
+    (void)state;
+    /* The two choices must differ on every bias and BatchNorm value by far
+     * more than the tolerance, and not on the weight: else the cases below
+     * could not tell them apart. */
+    for (int kind = OPT_LARS; kind <= OPT_ADAMW; kind++)
+        for (int nesterov = 0; nesterov <= (kind == OPT_SGD); nesterov++) {
+            x_run all = x_worked(kind, nesterov, 0), some = x_worked(kind, nesterov, 1);
+            for (int i = 0; i < X_COUNT; i++) {
+                double d = fabs(all.p[i] - some.p[i]);
+                if (i < 3 ? d != 0 : !(d > 1e-3))
+                    fail_msg("%s%s: none and bias_norm differ by %g at %s",
+                             named[kind].name, nesterov ? " nesterov" : "", d, x_names[i]);
+            }
+        }
+}
+
+/* Each optimizer with each explicit choice. */
+static void test_wd_exclude_choices(void **state)
+{
+    (void)state;
+    static const x_case cases[] = {
+        { "optim.name=sgd optim.wd_exclude=none", OPT_SGD, 0, 0 },
+        { "optim.name=sgd optim.wd_exclude=bias_norm", OPT_SGD, 0, 1 },
+        { "optim.name=sgd optim.nesterov=1 optim.wd_exclude=none", OPT_SGD, 1, 0 },
+        { "optim.name=sgd optim.nesterov=1 optim.wd_exclude=bias_norm", OPT_SGD, 1, 1 },
+        { "optim.name=adamw optim.wd_exclude=none", OPT_ADAMW, 0, 0 },
+        { "optim.name=adamw optim.wd_exclude=bias_norm", OPT_ADAMW, 0, 1 },
+        { "optim.name=lars optim.wd_exclude=none", OPT_LARS, 0, 0 },
+        { "optim.name=lars optim.wd_exclude=bias_norm", OPT_LARS, 0, 1 },
+    };
+    x_check(cases, sizeof cases / sizeof cases[0]);
+}
+
+/* auto: the reference's choice for LARS, torch.optim's for SGD and AdamW. */
+static void test_wd_exclude_auto(void **state)
+{
+    (void)state;
+    static const x_case cases[] = {
+        { "optim.name=sgd", OPT_SGD, 0, 0 },
+        { "optim.name=sgd optim.nesterov=1 optim.wd_exclude=auto", OPT_SGD, 1, 0 },
+        { "optim.name=adamw", OPT_ADAMW, 0, 0 },
+        { "optim.name=lars", OPT_LARS, 0, 1 },
+    };
+    x_check(cases, sizeof cases / sizeof cases[0]);
+    byol_config *cfg = NULL;
+    assert_byol_ok(byol_config_create(&cfg));
+    assert_int_equal(byol_config_parse(cfg, "optim.wd_exclude=bias"), BYOL_E_RANGE);
+    byol_config_destroy(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -982,6 +1227,9 @@ int main(void)
         cmocka_unit_test(test_table_makes_each_named_optimizer),
         cmocka_unit_test(test_table_steps_as_the_trainer_did),
         cmocka_unit_test(test_table_allocation_failures),
+        cmocka_unit_test(test_wd_exclude_worked_runs_differ),
+        cmocka_unit_test(test_wd_exclude_choices),
+        cmocka_unit_test(test_wd_exclude_auto),
     };
     return cmocka_run_group_tests_name("optim", tests, NULL, NULL);
 }
