@@ -59,7 +59,7 @@ typedef struct bench_case {
 #define W025_RECIPE                                                                       \
     "net.width=0.25 byol.proj_hidden=1024 byol.proj_out=256 byol.pred_hidden=1024 "     \
     "optim.name=sgd optim.lr=0.05 optim.weight_decay=1e-3 optim.momentum=0.9 "          \
-    "ema.tau_base=0.99 train.warmup_steps=39 train.batch_size=256"
+    "optim.wd_exclude=bias_norm ema.tau_base=0.99 train.warmup_steps=39 train.batch_size=256"
 
 static const bench_case cases[] = {
     { "fwdbwd_resnet18_cifar_b64", KIND_FWDBWD, NULL, "net.arch=resnet18-cifar", 64 },

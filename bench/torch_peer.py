@@ -47,7 +47,8 @@ separate forwards; loss = mean(l(p1, z2) + l(p2, z1)); one backward; LARS
 with DM's trust ratio eta*|p|/|g + wd*p| (biases and BatchNorm excluded),
 plus the preset's clip_lr (solo-learn's min(r/lr, 1), a per-tensor scalar),
 or SGD as torch.optim.SGD (momentum, no dampening, weight decay added to the
-gradient except for biases and BatchNorm, as libbyol's optim.name=sgd);
+gradient except for biases and BatchNorm, as libbyol's optim.name=sgd with
+optim.wd_exclude=bias_norm);
 then the target EMA with the new online parameters. Views are
 torch.randn with a fixed seed. One step consumes `batch` images (two views
 of each), so img_s = batch * steps / seconds. Gradients and momentum
@@ -189,7 +190,8 @@ class ByolPeer:
     torch._foreach_* so the optimizer and the EMA cost a few fused passes
     over the parameters instead of a Python loop with .item() syncs.
     spec["optim"] is "lars" or "sgd"; SGD leaves out of weight decay the
-    parameters LARS excludes, as libbyol's SGD does.
+    parameters LARS excludes, as libbyol's SGD does with
+    optim.wd_exclude=bias_norm (the recipe's setting).
     """
 
     def __init__(self, encoder, feat, spec, dtype=None):

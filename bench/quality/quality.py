@@ -35,8 +35,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 TORCH_PY = "/usr/bin/python3"
 RECIPE = ["net.width=0.25", "byol.proj_hidden=1024", "byol.proj_out=256",
           "byol.pred_hidden=1024", "optim.name=sgd", "optim.lr=0.05",
-          "optim.weight_decay=1e-3", "optim.momentum=0.9", "ema.tau_base=0.99",
-          "train.warmup_steps=39"]
+          "optim.weight_decay=1e-3", "optim.wd_exclude=bias_norm", "optim.momentum=0.9",
+          "ema.tau_base=0.99", "train.warmup_steps=39"]
 
 
 def parse_args(argv):

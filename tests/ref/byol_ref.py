@@ -26,7 +26,9 @@ then `.to(dtype)` / `.double()` everything before constructing Byol).
     mu = m*mu + u (mu starts at 0); p -= lr*mu. Excluded from BOTH weight
     decay and the trust ratio: every bias and every BatchNorm weight/bias.
   * SGD (Hyper.optimizer="sgd", libbyol's optim.name=sgd): torch.optim.SGD's
-    momentum; biases and norms get no weight decay unless decay_bias_norm.
+    momentum; biases and norms get no weight decay (libbyol's
+    optim.wd_exclude=bias_norm) unless decay_bias_norm (libbyol's none, and
+    auto for sgd).
   * lr(k) = base_lr*B/256 * k/W for k < W, else
     base_lr*B/256 * 0.5*(1 + cos(pi*min(k-W, K-W)/(K-W)));
     tau(k) = 1 - (1 - tau_base)*(cos(pi*min(k, K)/K) + 1)/2; k is the 0-based
@@ -169,7 +171,8 @@ class Sgd:
     """torch.optim.SGD with momentum (no dampening, no Nesterov): d = g + wd*p
     (wd 0 for biases and norms unless hp.decay_bias_norm); the momentum
     buffer starts as d on the first step, then mu = m*mu + d; p -= lr*mu.
-    This is libbyol's optim.name=sgd."""
+    This is libbyol's optim.name=sgd with optim.wd_exclude=bias_norm, or
+    with none (auto) when hp.decay_bias_norm."""
 
     def __init__(self, parts, hp):
         self.hp = hp

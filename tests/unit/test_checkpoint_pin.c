@@ -4,7 +4,11 @@
  * new "modes" metadata and the recipes' explicit nn.conv_algo=im2col, with
  * the tensor index and data checked equal to 1.2's; and again for the stored
  * configuration's floats in their shortest form, "optim.lr=0.4" where it
- * read 0.40000000000000002, index and data unchanged). A regression guard for refactors
+ * read 0.40000000000000002, index and data unchanged; and for the SGD and
+ * AdamW recipes' optim.wd_exclude=bias_norm, which keeps the weight decay
+ * they ran with before issue 13 made auto decay biases and norms there:
+ * "optim.wd_exclude=bias_norm" in the stored configuration, index and data
+ * unchanged). A regression guard for refactors
  * that must not change behaviour; correctness against an independent
  * computation is test_trainer_fixtures' job (PyTorch).
  *
@@ -88,10 +92,11 @@ typedef struct recipe {
 static const recipe recipes[] = {
     { "lars", COMMON "optim.name=lars optim.clip_lr=1 optim.eta=0.02 train.warmup_steps=1 "
       "byol.target_init=independent", 0 },
-    { "sgd", COMMON "optim.name=sgd optim.nesterov=1 optim.weight_decay=0.001 threads=2", 1 },
+    { "sgd", COMMON "optim.name=sgd optim.nesterov=1 optim.weight_decay=0.001 threads=2 "
+      "optim.wd_exclude=bias_norm", 1 },
     { "adamw", COMMON "optim.name=adamw optim.lr=0.01 optim.weight_decay=0.01 "
-      "byol.head_batchnorm=0", 0 },
-    { "simsiam", COMMON "byol.mode=simsiam optim.name=sgd", 0 },
+      "byol.head_batchnorm=0 optim.wd_exclude=bias_norm", 0 },
+    { "simsiam", COMMON "byol.mode=simsiam optim.name=sgd optim.wd_exclude=bias_norm", 0 },
 };
 
 static void view(float *x, int64_t n, uint32_t seed)
