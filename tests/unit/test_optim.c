@@ -1205,6 +1205,21 @@ static void test_wd_exclude_auto(void **state)
     byol_config_destroy(cfg);
 }
 
+/* The presets were tuned with biases and norms out of the weight decay, and
+ * say so: with any optimizer, fashion-mnist's AdamW included. */
+static void test_presets_exclude_bias_norm(void **state)
+{
+    (void)state;
+    for (int i = 0; byol_config_preset_name(i); i++) {
+        byol_config *cfg = NULL;
+        assert_byol_ok(byol_config_create(&cfg));
+        assert_byol_ok(byol_config_apply_preset(cfg, byol_config_preset_name(i)));
+        if (byol__optim_wd_exclude(cfg, 0) != 1)
+            fail_msg("preset %s: optim.wd_exclude is not bias_norm", byol_config_preset_name(i));
+        byol_config_destroy(cfg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1230,6 +1245,7 @@ int main(void)
         cmocka_unit_test(test_wd_exclude_worked_runs_differ),
         cmocka_unit_test(test_wd_exclude_choices),
         cmocka_unit_test(test_wd_exclude_auto),
+        cmocka_unit_test(test_presets_exclude_bias_norm),
     };
     return cmocka_run_group_tests_name("optim", tests, NULL, NULL);
 }
