@@ -431,7 +431,7 @@ BYOL_API int byol_loader_next(byol_loader *ld, byol_batch *out);
  * the same bytes an uninterrupted loader would give there. The batch last
  * handed out becomes invalid; work the workers did ahead is dropped.
  * @param ld the loader, borrowed for the call.
- * @param epoch from 0 (only 0 in evaluation mode).
+ * @param epoch in [0, 2^32) (only 0 in evaluation mode).
  * @param index the batch within the epoch, in [0, byol_loader_batches_per_epoch()).
  * @return BYOL_OK, BYOL_E_INVALID_ARG (ld is NULL), BYOL_E_RANGE (epoch or
  *         index out of range; nothing changed).
