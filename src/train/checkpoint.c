@@ -112,18 +112,27 @@ static const char *stray_tensor(const byol_trainer *t, const byol__st_file *f)
     return NULL;
 }
 
-static int refuse_stray(const byol__st_file *f, const char *name)
+static int refuse_stray(const byol_trainer *t, const byol__st_file *f, const char *name)
 {
-    static const char *const nets[BYOL__NETS] = { "online.encoder.", "online.projector.",
-                                                  "online.predictor.", "target.encoder.",
-                                                  "target.projector." };
+    byol_net *nets[BYOL__NETS];
+    const char *prefix[BYOL__NETS];
+    byol__trainer_nets(t, nets, prefix);
     const char *why = !strncmp(name, "optim.", 6) ? "the state of no optimizer libbyol has"
                                                    : "not part of a libbyol checkpoint";
     for (int k = 0; k < BYOL__NETS; k++)
-        if (!strncmp(name, nets[k], strlen(nets[k])))
+        if (!strncmp(name, prefix[k], strlen(prefix[k])))
             why = "the trainer's network has no such entry: another architecture?";
     return byol__err(BYOL_E_FORMAT, "%s: unexpected tensor '%s' (%s)", byol__st_label(f), name,
                      why);
+}
+
+/* The tensor of f holding the trainer's optimizer buffer b, or NULL. */
+static const byol__st_tensor *find_buffer(const byol__st_file *f, const byol__optim_state *st,
+                                          int32_t b)
+{
+    char name[64];
+    snprintf(name, sizeof name, "optim.%s", st->name[b]);
+    return byol__st_find(f, name);
 }
 
 /* The first optim.* tensor of f that the trainer's optimizer does not keep,
@@ -133,9 +142,11 @@ static const char *other_optim_state(const byol__st_file *f, const byol__optim_s
     for (size_t i = 0; i < byol__st_count(f); i++) {
         const char *name = byol__st_get(f, i)->name;
         int own = 0;
+        if (strncmp(name, "optim.", 6))
+            continue;
         for (int32_t b = 0; b < st->nbuf; b++)
-            own |= !strncmp(name, "optim.", 6) && !strcmp(name + 6, st->name[b]);
-        if (!own && !strncmp(name, "optim.", 6))
+            own |= !strcmp(name + 6, st->name[b]);
+        if (!own)
             return name;
     }
     return NULL;
@@ -161,34 +172,29 @@ static int refuse_optim(const byol__st_file *f, const byol__optim_state *st, con
 /* Does f hold the state of the trainer's optimizer: each of its buffers (as
  * count F32 values; a wrong size is refused) and no other optimizer's? A
  * checkpoint of another optimizer is refused unless
- * train.allow_optim_change is set; then *fits = 0 and its state is dropped. */
+ * train.allow_optim_change is set; then *fits = 0 and its state is dropped.
+ * The check (copy = 0) also checks the values of the state to load. */
 static int check_optim(const byol_trainer *t, const byol__st_file *f,
-                       const byol__optim_state *st, int *fits)
+                       const byol__optim_state *st, int copy, int *fits)
 {
     const char *missing = NULL;
     for (int32_t b = 0; b < st->nbuf; b++) {
-        char name[64];
-        snprintf(name, sizeof name, "optim.%s", st->name[b]);
-        const byol__st_tensor *e = byol__st_find(f, name);
+        const byol__st_tensor *e = find_buffer(f, st, b);
         if (!e && !missing)
             missing = st->name[b];
         if (e && (e->dtype != BYOL__ST_F32 || e->nbytes != (size_t)st->count * sizeof(float)))
             return byol__err(BYOL_E_FORMAT, "%s: optimizer tensor '%s' is not %lld F32 values "
-                             "(another architecture?)", byol__st_label(f), name,
+                             "(another architecture?)", byol__st_label(f), e->name,
                              (long long)st->count);
     }
     const char *other = other_optim_state(f, st);
     *fits = !missing && !other;
     if (!*fits && !byol__cfg_int(t->cfg, BYOL__K_TRAIN_ALLOW_OPTIM_CHANGE))
         return refuse_optim(f, st, other, missing);
-    for (int32_t b = 0; *fits && b < st->nbuf; b++) {
-        char name[64];
-        snprintf(name, sizeof name, "optim.%s", st->name[b]);
-        int rc = byol__nn_check_finite(f, byol__st_find(f, name));
-        if (rc != BYOL_OK)
-            return rc;
-    }
-    return BYOL_OK;
+    int rc = BYOL_OK;
+    for (int32_t b = 0; rc == BYOL_OK && !copy && *fits && b < st->nbuf; b++)
+        rc = byol__nn_check_finite(f, find_buffer(f, st, b));
+    return rc;
 }
 
 /* train.allow_optim_change: the trainer's optimizer starts afresh, as a
@@ -199,11 +205,17 @@ static void drop_optim(const byol__st_file *f, const byol__optim_state *st, int6
     for (int32_t b = 0; b < st->nbuf; b++)
         memset(st->buf[b], 0, (size_t)st->count * sizeof(float));
     *st->steps = 0;
-    const char *other = other_optim_state(f, st);
-    byol__log(BYOL_LOG_WARN, "%s: the checkpoint's optimizer state%s%s%s is dropped "
+    char dropped[256] = "";
+    for (size_t i = 0; i < byol__st_count(f); i++) {
+        const char *name = byol__st_get(f, i)->name;
+        if (!strncmp(name, "optim.", 6))
+            snprintf(dropped + strlen(dropped), sizeof dropped - strlen(dropped), "%s'%s'",
+                     *dropped ? ", " : "", name);
+    }
+    byol__log(BYOL_LOG_WARN, "%s: the checkpoint's optimizer state (%s) is dropped "
               "(train.allow_optim_change=1): the networks resume at step %lld, %s starts "
-              "afresh", byol__st_label(f), other ? " ('" : "", other ? other : "",
-              other ? "', ...)" : "", (long long)step, st->optimizer);
+              "afresh", byol__st_label(f), *dropped ? dropped : "none", (long long)step,
+              st->optimizer);
 }
 
 /* Checks (copy = 0) or restores (copy = 1) the whole state from f. */
@@ -220,11 +232,11 @@ static int restore(byol_trainer *t, const byol__st_file *f, int copy)
     }
     const char *stray = copy ? NULL : stray_tensor(t, f);
     if (stray)
-        return refuse_stray(f, stray);
+        return refuse_stray(t, f, stray);
     byol__optim_state st;
     byol__optim_get_state(t->optim, &st);
     int fits = 0;
-    int rc = check_optim(t, f, &st, &fits);
+    int rc = check_optim(t, f, &st, copy, &fits);
     int64_t step = 0, osteps = 0;
     if (rc == BYOL_OK)
         rc = read_int(f, "step", &step);
@@ -237,11 +249,8 @@ static int restore(byol_trainer *t, const byol__st_file *f, int copy)
         drop_optim(f, &st, step);
         return BYOL_OK;
     }
-    for (int32_t b = 0; b < st.nbuf; b++) {
-        char name[64];
-        snprintf(name, sizeof name, "optim.%s", st.name[b]);
-        memcpy(st.buf[b], byol__st_find(f, name)->data, (size_t)st.count * sizeof(float));
-    }
+    for (int32_t b = 0; b < st.nbuf; b++)
+        memcpy(st.buf[b], find_buffer(f, &st, b)->data, (size_t)st.count * sizeof(float));
     *st.steps = osteps;
     return BYOL_OK;
 }
