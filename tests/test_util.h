@@ -163,6 +163,42 @@ static inline unsigned char *tu_slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* Copies the safetensors file src to dst through byol_file, adding an F32 tensor
+ * [4] named extra (NULL: none) and writing v at index 3 of the tensor named
+ * poison (NULL: none). */
+static inline void tu_rewrite(const char *src, const char *dst, const char *extra,
+                              const char *poison, float v)
+{
+    byol_file *f;
+    assert_byol_ok(byol_file_open(src, &f));
+    int64_t n = byol_file_tensor_count(f), nm = byol_file_metadata_count(f);
+    byol_file_tensor *t = calloc((size_t)n + 1, sizeof *t);
+    const char **meta = calloc(2 * (size_t)nm, sizeof *meta);
+    void **data = calloc((size_t)n + 1, sizeof *data);
+    for (int64_t i = 0; i < n; i++) {
+        t[i].struct_size = sizeof t[i];
+        assert_byol_ok(byol_file_tensor_info(f, i, &t[i]));
+        data[i] = malloc(t[i].nbytes + 1);
+        memcpy(data[i], t[i].data, t[i].nbytes);
+        if (poison && !strcmp(t[i].name, poison))
+            memcpy((char *)data[i] + 3 * sizeof v, &v, sizeof v);
+        t[i].data = data[i];
+    }
+    for (int64_t i = 0; i < nm; i++)
+        assert_byol_ok(byol_file_metadata_entry(f, i, &meta[2 * i], &meta[2 * i + 1]));
+    static const float four[4] = { 1, 2, 3, 4 };
+    byol_file_tensor add = { .struct_size = sizeof add, .dtype = BYOL_DTYPE_F32, .name = extra,
+                             .ndim = 1, .shape = { 4 }, .nbytes = sizeof four, .data = four };
+    t[n] = add;
+    assert_byol_ok(byol_file_write_safetensors(dst, t, n + (extra != NULL), meta, nm));
+    for (int64_t i = 0; i < n; i++)
+        free(data[i]);
+    free(data);
+    free(meta);
+    free(t);
+    byol_file_close(f);
+}
+
 /* Folder of the shared real data (../shared/data by default). */
 static inline const char *tu_data_dir(void)
 {

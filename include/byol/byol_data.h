@@ -175,7 +175,8 @@ typedef struct byol_dataset byol_dataset;
  *   taken as holding the MNIST file names, data.split choosing
  *   train-* or t10k-*. Class names are "0", "1", ... up to the largest label.
  * - "cifar": a CIFAR-10 or CIFAR-100 binary batch file, or a directory
- *   holding them (data.split: data_batch_1..5.bin / train.bin or
+ *   holding them (data.split: data_batch_1..5.bin, all five (a folder with
+ *   only some is BYOL_E_FORMAT naming the missing ones), / train.bin or
  *   test_batch.bin / test.bin); class names from batches.meta.txt or
  *   fine_label_names.txt / coarse_label_names.txt when present (else "0",
  *   "1", ...). The edition comes from the file name (data_batch_*,
@@ -191,8 +192,9 @@ typedef struct byol_dataset byol_dataset;
  *        dataset keeps its own copy of the file names).
  * @param out receives the dataset, owned by the caller (byol_dataset_destroy()).
  * @return BYOL_OK; BYOL_E_IO (missing or unreadable path); BYOL_E_FORMAT (an IDX or
- *         CIFAR file whose header disagrees with its size, an empty folder, labels
- *         that do not match the images: each names the file, and the record for a bad
+ *         CIFAR file whose header disagrees with its size, an empty folder, a CIFAR-10
+ *         folder missing some of its training batches, labels that do not match the
+ *         images: each names the file, and the record for a bad
  *         CIFAR label); BYOL_E_KEY / BYOL_E_RANGE (data.channels=2 is refused);
  *         BYOL_E_INVALID_ARG; BYOL_E_NOMEM.
  */
@@ -431,7 +433,7 @@ BYOL_API int byol_loader_next(byol_loader *ld, byol_batch *out);
  * the same bytes an uninterrupted loader would give there. The batch last
  * handed out becomes invalid; work the workers did ahead is dropped.
  * @param ld the loader, borrowed for the call.
- * @param epoch from 0 (only 0 in evaluation mode).
+ * @param epoch in [0, 2^32) (only 0 in evaluation mode).
  * @param index the batch within the epoch, in [0, byol_loader_batches_per_epoch()).
  * @return BYOL_OK, BYOL_E_INVALID_ARG (ld is NULL), BYOL_E_RANGE (epoch or
  *         index out of range; nothing changed).

@@ -253,7 +253,7 @@ BYOL_API int byol_net_set_cancel(byol_net *net, byol_cancel_fn fn, void *user);
  * @param net the net, borrowed for the call (not changed).
  * @param path the file to create or replace, borrowed for the call.
  * @return BYOL_OK, BYOL_E_IO (message names the path and the reason),
- *         BYOL_E_NOMEM, BYOL_E_INVALID_ARG.
+ *         BYOL_E_NOMEM, BYOL_E_INVALID_ARG (a NULL argument, an empty path).
  */
 BYOL_API int byol_net_save(const byol_net *net, const char *path);
 
@@ -272,7 +272,7 @@ BYOL_API int byol_net_save(const byol_net *net, const char *path);
  * @param path the file to create or replace (atomically), borrowed.
  * @return BYOL_OK, BYOL_E_IO (names the path), BYOL_E_RANGE (a value
  *         longer than 255 bytes, an input the config cannot express),
- *         BYOL_E_NOMEM, BYOL_E_INVALID_ARG (a NULL argument).
+ *         BYOL_E_NOMEM, BYOL_E_INVALID_ARG (a NULL argument, an empty path).
  */
 BYOL_API int byol_net_export(const byol_net *net, const byol_config *cfg, const char *path);
 
@@ -285,14 +285,17 @@ BYOL_API int byol_net_export(const byol_net *net, const byol_config *cfg, const 
 
 /**
  * Loads weights from path into the net. Every name, dtype, shape, size and
- * offset is checked before anything is copied: on failure the net is
- * unchanged.
+ * offset is checked, and every value of the net's tensors must be finite,
+ * before anything is copied: on failure the net is unchanged.
  * @param net the net, borrowed for the call.
  * @param path a safetensors file, borrowed for the call (read, then closed).
- * @param flags BYOL_LOAD_* bits.
+ * @param flags BYOL_LOAD_* bits; any other bit is refused.
  * @return BYOL_OK; BYOL_E_IO (cannot read); BYOL_E_FORMAT (malformed file,
- *         missing or unexpected tensor, wrong dtype or shape; the message
- *         names the file and the tensor); BYOL_E_NOMEM; BYOL_E_INVALID_ARG.
+ *         missing or unexpected tensor, wrong dtype (named as safetensors
+ *         names it, e.g. "I32") or shape, a NaN or infinity; the message
+ *         names the file and the tensor, and the index of a bad value);
+ *         BYOL_E_NOMEM; BYOL_E_INVALID_ARG (a NULL argument, an empty
+ *         path, unknown flag bits; the message names the bits).
  */
 BYOL_API int byol_net_load(byol_net *net, const char *path, uint32_t flags);
 

@@ -263,27 +263,42 @@ BYOL_API double byol_schedule_tau(int64_t step, int64_t total_steps, double tau_
  * @param t the trainer, borrowed for the call (not changed).
  * @param path the file to create or replace, borrowed for the call.
  * @return BYOL_OK, BYOL_E_IO (the message names the path and the reason),
- *         BYOL_E_NOMEM, BYOL_E_INVALID_ARG (a NULL argument).
+ *         BYOL_E_NOMEM, BYOL_E_INVALID_ARG (a NULL argument, an empty path).
  */
 BYOL_API int byol_trainer_save(const byol_trainer *t, const char *path);
 
 /**
  * Restores a state saved by byol_trainer_save() into a trainer created with
- * the same architecture settings. Everything is checked before anything is
- * copied: on failure the trainer is unchanged. The stored settings are not
- * applied: the trainer keeps its own (the total steps and schedules
- * included). The numerics modes are: a checkpoint records the modes it
- * was trained with as resolved on its CPU (nn.conv_algo=auto becomes
- * winograd or im2col), and a trainer whose modes differ refuses it unless
- * its settings have train.allow_mode_change=1, since the run would go on
- * with other bits.
+ * the same architecture, byol.mode and optimizer settings. Everything is
+ * checked before anything is copied: on failure the trainer is unchanged.
+ * The file must be this trainer's whole state and nothing else: a missing
+ * tensor, one the trainer has no place for (another architecture, a stray
+ * tensor), a non-finite value in a network or the optimizer state, or a
+ * byol.mode (stored settings) other than the trainer's is refused. So is
+ * the optimizer state of another optimizer (optim.name, or SGD with
+ * optim.momentum=0 where the file has a momentum buffer, or the reverse),
+ * unless the trainer's settings have train.allow_optim_change=1: then the
+ * networks and the step load, the file's optimizer state is dropped with a
+ * BYOL_LOG_WARN message (byol_set_log_callback()) and the trainer's
+ * optimizer starts afresh (zero buffers, step count 0, as a new one would;
+ * the schedules go on from the loaded step). With the same optimizer that
+ * setting changes nothing. Other stored settings are not applied: the
+ * trainer keeps its own (the total steps, schedules and optimizer
+ * hyperparameters included). The numerics modes are: a checkpoint records
+ * the modes it was trained with as resolved on its CPU
+ * (nn.conv_algo=auto becomes winograd or im2col), and a trainer whose
+ * modes differ refuses it unless its settings have
+ * train.allow_mode_change=1, since the run would go on with other bits.
+ * byol_trainer_save() stores neither permission, so the next load of the
+ * run is checked again.
  * @param t the trainer, borrowed for the call.
  * @param path the checkpoint, borrowed for the call (read, then closed).
  * @return BYOL_OK; BYOL_E_IO; BYOL_E_FORMAT (not a libbyol checkpoint, a
- *         missing tensor, another architecture; the message names the
- *         file and tensor); BYOL_E_UNSUPPORTED (trained under other
- *         modes; the message names both); BYOL_E_NOMEM;
- *         BYOL_E_INVALID_ARG.
+ *         missing or unexpected tensor, another architecture, optimizer or
+ *         byol.mode, a non-finite value, unreadable metadata; the message
+ *         names the file and the tensor or setting); BYOL_E_UNSUPPORTED
+ *         (trained under other modes; the message names both);
+ *         BYOL_E_NOMEM; BYOL_E_INVALID_ARG (a NULL argument, an empty path).
  */
 BYOL_API int byol_trainer_load(byol_trainer *t, const char *path);
 /** @} */

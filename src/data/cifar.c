@@ -135,22 +135,40 @@ static int add_if_file(const char *dir, const char *name, char **files, int *n)
     return BYOL_OK;
 }
 
+/* CIFAR-10's training batches data_batch_1..5.bin, all of them: a folder
+ * holding only some (an interrupted download or extraction) would train on
+ * part of the data without a word, so it is refused, naming the missing. */
+static int train_batches(const char *dir, char **files, int *n)
+{
+    char name[32], missing[128] = "";
+    int rc = BYOL_OK;
+    for (int k = 1; rc == BYOL_OK && k <= CIFAR_MAX_FILES; k++) {
+        int had = *n;
+        snprintf(name, sizeof name, "data_batch_%d.bin", k);
+        rc = add_if_file(dir, name, files, n);
+        if (*n == had)
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s",
+                     *missing ? ", " : "", name);
+    }
+    if (rc == BYOL_OK && *n > 0 && *n < CIFAR_MAX_FILES)
+        rc = byol__err(BYOL_E_FORMAT, "%s: %s missing: a CIFAR-10 folder holds "
+                       "data_batch_1.bin .. data_batch_5.bin (an interrupted download?); "
+                       "name one batch file to use it alone", dir, missing);
+    return rc;
+}
+
 /* The batches of a folder for data.split: data_batch_1..5.bin, else
  * train.bin; test_batch.bin, else test.bin. */
 static int batch_files(const byol_config *cfg, const char *dir, char **files, int *n)
 {
     const char *split = byol__cfg_str(cfg, BYOL__K_DATA_SPLIT);
     int rc = BYOL_OK;
-    char name[32];
     if (!strcmp(split, "test")) {
         rc = add_if_file(dir, "test_batch.bin", files, n);
         if (rc == BYOL_OK && *n == 0)
             rc = add_if_file(dir, "test.bin", files, n);
     } else {
-        for (int k = 1; rc == BYOL_OK && k <= CIFAR_MAX_FILES; k++) {
-            snprintf(name, sizeof name, "data_batch_%d.bin", k);
-            rc = add_if_file(dir, name, files, n);
-        }
+        rc = train_batches(dir, files, n);
         if (rc == BYOL_OK && *n == 0)
             rc = add_if_file(dir, "train.bin", files, n);
     }

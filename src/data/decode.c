@@ -2,9 +2,9 @@
  *
  * Order of work: the file is read whole by io/file.c (so IO failures are
  * BYOL_E_IO with the system's reason, never a decode error); the format is
- * sniffed from its first bytes; stbi_info_from_memory() reads the header so
- * that an image over data.max_pixels is refused before any pixel is
- * decoded; stb_guard.c refuses or mends the corrupt files stb 2.27 would
+ * sniffed from its first bytes; stbi_info_from_memory() (for a PNG first
+ * its IHDR, read here) gives the size so that an image over
+ * data.max_pixels is refused before any pixel is decoded; stb_guard.c refuses or mends the corrupt files stb 2.27 would
  * decode from uninitialised memory; then stb decodes at the file's own
  * channel count and byol__pixels_convert() makes data.channels (stb's own
  * gray conversion truncates and uses other weights, so it is not used).
@@ -73,12 +73,38 @@ static int stale_reason(const char *r)
            !strcmp(r, "unknown image type");
 }
 
+static int too_many_pixels(const char *name, const char *fmt, int64_t w, int64_t h,
+                           int64_t max_pixels)
+{
+    return byol__err(BYOL_E_RANGE, "%s: %lldx%lld %s image has %llu pixels, more than "
+                     "data.max_pixels=%lld; refused before decoding", name, (long long)w,
+                     (long long)h, fmt, (unsigned long long)w * (unsigned long long)h,
+                     (long long)max_pixels);
+}
+
+/* stb's header pass refuses a PNG over its own limit of 2^30 bytes as an
+ * unreadable header, so a large PNG is measured here first, from its IHDR
+ * (the first chunk): what max_pixels refuses is refused as for the other
+ * formats. (stb's JPEG header pass reports any size.) */
+static int check_png_size(const uint8_t *b, size_t len, const char *name, int64_t max_pixels)
+{
+    if (len < 24 || memcmp(b + 12, "IHDR", 4))
+        return BYOL_OK;  /* stb reports the bad header */
+    int64_t w = (int64_t)b[16] << 24 | b[17] << 16 | b[18] << 8 | b[19];
+    int64_t h = (int64_t)b[20] << 24 | b[21] << 16 | b[22] << 8 | b[23];
+    return h > 0 && w > max_pixels / h ? too_many_pixels(name, "PNG", w, h, max_pixels)
+                                        : BYOL_OK;
+}
+
 /* Header pass: dimensions known and within max_pixels. An input without a
  * signature that stb reads can only be a TGA: fmt is named so. */
 static int check_header(const uint8_t *bytes, size_t len, const char *name, sniffed *fmt,
                         int64_t max_pixels, int *w, int *h)
 {
     int c = 0;
+    int rc = strcmp(fmt->name, "PNG") ? BYOL_OK : check_png_size(bytes, len, name, max_pixels);
+    if (rc != BYOL_OK)
+        return rc;
     if (!stbi_info_from_memory(bytes, (int)len, w, h, &c)) {
         if (!strcmp(fmt->name, "image"))
             return byol__err(BYOL_E_DECODE, "%s: not an image of a supported format (PNG, "
@@ -93,9 +119,7 @@ static int check_header(const uint8_t *bytes, size_t len, const char *name, snif
         return byol__err(BYOL_E_RANGE, "%s: %s image of zero size (%dx%d)", name, fmt->name,
                          *w, *h);
     if ((int64_t)*w * *h > max_pixels)
-        return byol__err(BYOL_E_RANGE, "%s: %dx%d %s image has %lld pixels, more than "
-                         "data.max_pixels=%lld; refused before decoding", name, *w, *h,
-                         fmt->name, (long long)*w * *h, (long long)max_pixels);
+        return too_many_pixels(name, fmt->name, *w, *h, max_pixels);
     return BYOL_OK;
 }
 

@@ -341,12 +341,15 @@ int byol_loader_seek(byol_loader *ld, int64_t epoch, int64_t index)
 {
     if (!ld)
         return byol__err(BYOL_E_INVALID_ARG, "byol_loader_seek: loader is NULL");
+    /* Views are drawn for epochs below 2^32 only (byol_augmenter_view): a
+     * later epoch would fail every next. */
     if (epoch < 0 || index < 0 || index >= ld->per_epoch ||
-        (ld->mode == BYOL_LOADER_EVAL && epoch != 0) || epoch > INT64_MAX / ld->per_epoch - 1)
+        (ld->mode == BYOL_LOADER_EVAL && epoch != 0) || epoch > (int64_t)UINT32_MAX ||
+        epoch > INT64_MAX / ld->per_epoch - 1)
         return byol__err(BYOL_E_RANGE, "byol_loader_seek: epoch %lld batch %lld is outside "
-                         "[0, %lld) batches per epoch%s", (long long)epoch, (long long)index,
-                         (long long)ld->per_epoch,
-                         ld->mode == BYOL_LOADER_EVAL ? " of the one evaluation epoch" : "");
+                         "epochs [0, %s) and [0, %lld) batches per epoch", (long long)epoch,
+                         (long long)index, ld->mode == BYOL_LOADER_EVAL ? "1: the one "
+                         "evaluation epoch" : "2^32", (long long)ld->per_epoch);
     pthread_mutex_lock(&ld->mu);
     drain(ld);
     ld->take = ld->issue = epoch * ld->per_epoch + index;

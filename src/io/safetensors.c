@@ -79,6 +79,11 @@ static const char *dtype_name(int32_t dtype)
     return "?";
 }
 
+const char *byol__st_dtype_name(int32_t dtype)
+{
+    return dtype_name(dtype);
+}
+
 static void format_shape(char *out, size_t cap, const int64_t *shape, int ndim)
 {
     size_t k = (size_t)snprintf(out, cap, "[");

@@ -71,6 +71,8 @@ int byol__st_write(const char *path, const byol__st_tensor *tensors, size_t n,
                    const char *const *meta, size_t n_meta);
 /* Element size of a dtype, 0 if unknown. */
 size_t byol__st_dtype_size(int32_t dtype);
+/* The safetensors name of a dtype ("F32", "I32", ...), "?" if unknown. */
+const char *byol__st_dtype_name(int32_t dtype);
 
 /* A growing list of entries to write; it owns names and counter values. */
 typedef struct byol__st_list {

@@ -21,6 +21,7 @@
 /* io's safetensors types (io/safetensors.h), for the state_dict calls. */
 typedef struct byol__st_file byol__st_file;
 typedef struct byol__st_list byol__st_list;
+typedef struct byol__st_tensor byol__st_tensor;
 
 /* ---- creation ------------------------------------------------------------ */
 
@@ -111,10 +112,16 @@ void byol__nn_state_restore(byol_net *net, const void *buf);
 /* Appends the net's state_dict (parameters, running statistics, counters)
  * to l as "<prefix><name>", pointing at the net's buffers. */
 int byol__nn_entries(const byol_net *net, const char *prefix, byol__st_list *l);
-/* Checks that f holds every entry of the net under prefix (dtype and shape)
- * and, with copy != 0, copies them in; *matched counts the entries. Errors:
+/* Checks that f holds every entry of the net under prefix (dtype, shape and,
+ * for F32 entries, finite values) and, with copy != 0, copies them in
+ * without checking again; *matched counts the entries. Errors:
  * BYOL_E_FORMAT naming the file and the entry. */
 int byol__nn_read_entries(byol_net *net, const byol__st_file *f, const char *prefix, int copy,
                           int64_t *matched);
+/* Does the net have a state_dict entry of this name (no prefix)? */
+int byol__nn_has_entry(const byol_net *net, const char *name);
+/* BYOL_OK when the F32 tensor e of f holds finite values only, else
+ * BYOL_E_FORMAT naming the file, the tensor and the first bad index. */
+int byol__nn_check_finite(const byol__st_file *f, const byol__st_tensor *e);
 
 #endif

@@ -62,6 +62,8 @@ int byol_net_save(const byol_net *net, const char *path)
 {
     if (!net || !path)
         return byol__err(BYOL_E_INVALID_ARG, "byol_net_save: NULL argument");
+    if (!*path)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_net_save: empty path");
     return save_with(net, path, NULL, 0);
 }
 
@@ -76,6 +78,8 @@ int byol_net_export(const byol_net *net, const byol_config *cfg, const char *pat
 {
     if (!net || !cfg || !path)
         return byol__err(BYOL_E_INVALID_ARG, "byol_net_export: NULL argument");
+    if (!*path)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_net_export: empty path");
     byol_config *described;
     int rc = byol_config_copy(cfg, &described);
     if (rc != BYOL_OK)
@@ -111,8 +115,7 @@ static int check_entry(const byol__st_file *f, const char *name, int32_t dtype, 
         return byol__err(BYOL_E_FORMAT, "%s: missing tensor '%s'", label, name);
     if (t->dtype != dtype)
         return byol__err(BYOL_E_FORMAT, "%s: tensor '%s' has dtype %s, expected %s", label, name,
-                         t->dtype == BYOL__ST_F32 ? "F32" : t->dtype == BYOL__ST_I64 ? "I64" : "other",
-                         dtype == BYOL__ST_F32 ? "F32" : "I64");
+                         byol__st_dtype_name(t->dtype), byol__st_dtype_name(dtype));
     int ok = t->ndim == ndim || (dtype == BYOL__ST_I64 && t->ndim == 1 && t->shape[0] == 1);
     for (int32_t d = 0; ok && d < ndim && t->ndim == ndim; d++)
         ok = t->shape[d] == shape[d];
@@ -131,6 +134,20 @@ static int check_entry(const byol__st_file *f, const char *name, int32_t dtype, 
     return BYOL_OK;
 }
 
+int byol__nn_check_finite(const byol__st_file *f, const byol__st_tensor *e)
+{
+    const unsigned char *p = e->data;
+    for (size_t i = 0; i < e->nbytes / sizeof(float); i++) {
+        uint32_t bits;
+        memcpy(&bits, p + i * sizeof bits, sizeof bits);   /* the data may be unaligned */
+        if ((bits & 0x7f800000u) == 0x7f800000u)
+            return byol__err(BYOL_E_FORMAT, "%s: tensor '%s' holds %s at index %zu; a "
+                             "non-finite value is refused", byol__st_label(f), e->name,
+                             bits & 0x007fffffu ? "NaN" : "an infinity", i);
+    }
+    return BYOL_OK;
+}
+
 int byol__nn_read_entries(byol_net *net, const byol__st_file *f, const char *prefix, int copy,
                            int64_t *matched)
 {
@@ -140,6 +157,8 @@ int byol__nn_read_entries(byol_net *net, const byol__st_file *f, const char *pre
         const byol__st_tensor *e = NULL;
         entry_name(name, sizeof name, prefix, src->name, "");
         int rc = check_entry(f, name, BYOL__ST_F32, src->ndim, src->shape, &e);
+        if (rc == BYOL_OK && !copy)
+            rc = byol__nn_check_finite(f, e);
         if (rc != BYOL_OK)
             return rc;
         if (copy)
@@ -179,8 +198,7 @@ static const byol__node *counter_node(const byol_net *net, const char *name)
     return NULL;
 }
 
-/* Does the net have a state_dict entry of this name? */
-static int has_entry(const byol_net *net, const char *name)
+int byol__nn_has_entry(const byol_net *net, const char *name)
 {
     for (int64_t t = 0; t < net->ntensors; t++)
         if (!strcmp(net->tensors[t].name, name))
@@ -200,6 +218,18 @@ int byol_net_counter(const byol_net *net, const char *name, int64_t *value)
     return BYOL_OK;
 }
 
+/* Flags other than the BYOL_LOAD_* bits are refused: a caller passing a
+ * bit of a later version would otherwise get another load than it asked for. */
+static int check_flags(const char *fn, uint32_t flags)
+{
+    const uint32_t known = BYOL_LOAD_IGNORE_UNEXPECTED | BYOL_LOAD_IGNORE_CLASSIFIER;
+    if (flags & ~known)
+        return byol__err(BYOL_E_INVALID_ARG, "%s: unknown flag bits 0x%x in flags 0x%x (known: "
+                         "BYOL_LOAD_IGNORE_UNEXPECTED 0x1, BYOL_LOAD_IGNORE_CLASSIFIER 0x2)",
+                         fn, (unsigned)(flags & ~known), (unsigned)flags);
+    return BYOL_OK;
+}
+
 /* Validates every entry first, then copies, so a failure changes nothing. */
 static int load_from(byol_net *net, const byol__st_file *f, uint32_t flags)
 {
@@ -210,7 +240,7 @@ static int load_from(byol_net *net, const byol__st_file *f, uint32_t flags)
     if (!(flags & BYOL_LOAD_IGNORE_UNEXPECTED) && matched != (int64_t)byol__st_count(f)) {
         for (size_t k = 0; k < byol__st_count(f); k++) {
             const char *name = byol__st_get(f, k)->name;
-            if (!has_entry(net, name) &&
+            if (!byol__nn_has_entry(net, name) &&
                 !((flags & BYOL_LOAD_IGNORE_CLASSIFIER) && !strncmp(name, "fc.", 3)))
                 return byol__err(BYOL_E_FORMAT, "%s: unexpected tensor '%s' (the network has "
                                  "no such entry; BYOL_LOAD_IGNORE_UNEXPECTED skips it%s)",
@@ -226,8 +256,13 @@ int byol_net_load(byol_net *net, const char *path, uint32_t flags)
 {
     if (!net || !path)
         return byol__err(BYOL_E_INVALID_ARG, "byol_net_load: NULL argument");
+    if (!*path)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_net_load: empty path");
+    int rc = check_flags("byol_net_load", flags);
+    if (rc != BYOL_OK)
+        return rc;
     byol__st_file *f;
-    int rc = byol__st_open(path, &f);
+    rc = byol__st_open(path, &f);
     if (rc != BYOL_OK)
         return rc;
     rc = load_from(net, f, flags);
@@ -239,8 +274,11 @@ int byol_net_load_buffer(byol_net *net, const void *data, size_t len, uint32_t f
 {
     if (!net || !data)
         return byol__err(BYOL_E_INVALID_ARG, "byol_net_load_buffer: NULL argument");
+    int rc = check_flags("byol_net_load_buffer", flags);
+    if (rc != BYOL_OK)
+        return rc;
     byol__st_file *f;
-    int rc = byol__st_open_buffer(data, len, "<buffer>", &f);
+    rc = byol__st_open_buffer(data, len, "<buffer>", &f);
     if (rc != BYOL_OK)
         return rc;
     rc = load_from(net, f, flags);

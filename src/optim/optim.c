@@ -117,6 +117,7 @@ void byol__optim_destroy(byol__optim *o)
 
 void byol__optim_get_state(byol__optim *o, byol__optim_state *out)
 {
+    out->optimizer = o->ops->name;
     out->nbuf = o->nbuf;
     out->count = o->count;
     for (int b = 0; b < BYOL__OPTIM_MAX_BUFS; b++) {
@@ -124,6 +125,15 @@ void byol__optim_get_state(byol__optim *o, byol__optim_state *out)
         out->name[b] = b < o->nbuf ? o->ops->bufs[b] : NULL;
     }
     out->steps = &o->steps;
+}
+
+const char *byol__optim_buffer_owner(const char *buf)
+{
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        for (int b = 0; b < BYOL__OPTIM_MAX_BUFS; b++)
+            if (table[i]->bufs[b] && !strcmp(table[i]->bufs[b], buf))
+                return table[i]->name;
+    return NULL;
 }
 
 /* ---- option checks ------------------------------------------------------- */

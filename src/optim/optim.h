@@ -110,6 +110,7 @@ void byol__optim_for_blocks(int64_t n, byol__optim_block_fn fn, void *ctx);
  * and *steps. name[i] is a stable key for buf[i]. Valid until destroy. */
 #define BYOL__OPTIM_MAX_BUFS 2
 typedef struct byol__optim_state {
+    const char *optimizer;   /* its optim.name ("lars", ...) */
     int32_t nbuf;
     int64_t count;
     float *buf[BYOL__OPTIM_MAX_BUFS];
@@ -137,6 +138,10 @@ int byol__optim_step(byol__optim *o, const byol__param_span *spans, int64_t nspa
 /* The checkpoint view of o's state (named get_state: byol__optim_state is
  * the view's type). */
 void byol__optim_get_state(byol__optim *o, byol__optim_state *out);
+/* The optim.name of the optimizer in the table whose state has a buffer
+ * called buf ("exp_avg" -> "adamw"), or NULL: tells a checkpoint's
+ * optimizer state of another optimizer from a stray tensor. */
+const char *byol__optim_buffer_owner(const char *buf);
 /* NULL is accepted. */
 void byol__optim_destroy(byol__optim *o);
 

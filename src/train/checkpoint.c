@@ -26,14 +26,17 @@ static int add_optim(const byol_trainer *t, byol__st_list *l)
     return rc;
 }
 
-/* The settings without train.allow_mode_change: leave to resume under other
- * modes is given for one load, not inherited by every later resume. */
+/* The settings without train.allow_mode_change and allow_optim_change:
+ * leave to resume under other modes or another optimizer is given for one
+ * load, not inherited by every later resume. */
 static int serialize_config(const byol_config *cfg, char **out)
 {
     byol_config *c = NULL;
     int rc = byol_config_copy(cfg, &c);
     if (rc == BYOL_OK)
         rc = byol_config_set_int(c, "train.allow_mode_change", 0);
+    if (rc == BYOL_OK)
+        rc = byol_config_set_int(c, "train.allow_optim_change", 0);
     if (rc == BYOL_OK)
         rc = byol_config_serialize(c, out);
     byol_config_destroy(c);
@@ -44,6 +47,8 @@ int byol_trainer_save(const byol_trainer *t, const char *path)
 {
     if (!t || !path)
         return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_save: NULL argument");
+    if (!*path)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_save: empty path");
     byol__st_list l = { 0 };
     byol_net *nets[BYOL__NETS];
     const char *prefix[BYOL__NETS];
@@ -87,6 +92,132 @@ static int read_int(const byol__st_file *f, const char *key, int64_t *out)
     return BYOL_OK;
 }
 
+/* The tensor of f that the trainer has no place for, or NULL. Optimizer
+ * state of any optimizer in the table has a place: check_optim rules on it. */
+static const char *stray_tensor(const byol_trainer *t, const byol__st_file *f)
+{
+    byol_net *nets[BYOL__NETS];
+    const char *prefix[BYOL__NETS];
+    byol__trainer_nets(t, nets, prefix);
+    for (size_t i = 0; i < byol__st_count(f); i++) {
+        const char *name = byol__st_get(f, i)->name;
+        int placed = !strncmp(name, "optim.", 6) && byol__optim_buffer_owner(name + 6);
+        for (int k = 0; !placed && k < BYOL__NETS; k++) {
+            size_t n = strlen(prefix[k]);
+            placed = !strncmp(name, prefix[k], n) && byol__nn_has_entry(nets[k], name + n);
+        }
+        if (!placed)
+            return name;
+    }
+    return NULL;
+}
+
+static int refuse_stray(const byol_trainer *t, const byol__st_file *f, const char *name)
+{
+    byol_net *nets[BYOL__NETS];
+    const char *prefix[BYOL__NETS];
+    byol__trainer_nets(t, nets, prefix);
+    const char *why = !strncmp(name, "optim.", 6) ? "the state of no optimizer libbyol has"
+                                                   : "not part of a libbyol checkpoint";
+    for (int k = 0; k < BYOL__NETS; k++)
+        if (!strncmp(name, prefix[k], strlen(prefix[k])))
+            why = "the trainer's network has no such entry: another architecture?";
+    return byol__err(BYOL_E_FORMAT, "%s: unexpected tensor '%s' (%s)", byol__st_label(f), name,
+                     why);
+}
+
+/* The tensor of f holding the trainer's optimizer buffer b, or NULL. */
+static const byol__st_tensor *find_buffer(const byol__st_file *f, const byol__optim_state *st,
+                                          int32_t b)
+{
+    char name[64];
+    snprintf(name, sizeof name, "optim.%s", st->name[b]);
+    return byol__st_find(f, name);
+}
+
+/* The first optim.* tensor of f that the trainer's optimizer does not keep,
+ * or NULL (stray_tensor has refused any that is no optimizer's). */
+static const char *other_optim_state(const byol__st_file *f, const byol__optim_state *st)
+{
+    for (size_t i = 0; i < byol__st_count(f); i++) {
+        const char *name = byol__st_get(f, i)->name;
+        int own = 0;
+        if (strncmp(name, "optim.", 6))
+            continue;
+        for (int32_t b = 0; b < st->nbuf; b++)
+            own |= !strcmp(name + 6, st->name[b]);
+        if (!own)
+            return name;
+    }
+    return NULL;
+}
+
+static int refuse_optim(const byol__st_file *f, const byol__optim_state *st, const char *other,
+                        const char *missing)
+{
+    const char *owner = other ? byol__optim_buffer_owner(other + 6) : NULL;
+    const char *hint = "; set train.allow_optim_change=1 to load the networks and start the "
+                       "optimizer afresh";
+    if (other)
+        return byol__err(BYOL_E_FORMAT, "%s: optimizer state '%s' of another optimizer (%s%s?): "
+                         "this trainer's %s keeps %s%s%s%s", byol__st_label(f), other, owner,
+                         strcmp(owner, st->optimizer) ? "" : " with other settings",
+                         st->optimizer, st->nbuf ? "'optim." : "no state",
+                         st->nbuf ? st->name[0] : "", st->nbuf ? "'" : "", hint);
+    return byol__err(BYOL_E_FORMAT, "%s: no optimizer state 'optim.%s' for this trainer's %s "
+                     "(a checkpoint of another optimizer, one that keeps none?)%s",
+                     byol__st_label(f), missing, st->optimizer, hint);
+}
+
+/* Does f hold the state of the trainer's optimizer: each of its buffers (as
+ * count F32 values; a wrong size is refused) and no other optimizer's? A
+ * checkpoint of another optimizer is refused unless
+ * train.allow_optim_change is set; then *fits = 0 and its state is dropped.
+ * The check (copy = 0) also checks the values of the state to load. */
+static int check_optim(const byol_trainer *t, const byol__st_file *f,
+                       const byol__optim_state *st, int copy, int *fits)
+{
+    const char *missing = NULL;
+    for (int32_t b = 0; b < st->nbuf; b++) {
+        const byol__st_tensor *e = find_buffer(f, st, b);
+        if (!e && !missing)
+            missing = st->name[b];
+        if (e && (e->dtype != BYOL__ST_F32 || e->nbytes != (size_t)st->count * sizeof(float)))
+            return byol__err(BYOL_E_FORMAT, "%s: optimizer tensor '%s' is not %lld F32 values "
+                             "(another architecture?)", byol__st_label(f), e->name,
+                             (long long)st->count);
+    }
+    const char *other = other_optim_state(f, st);
+    *fits = !missing && !other;
+    if (!*fits && !byol__cfg_int(t->cfg, BYOL__K_TRAIN_ALLOW_OPTIM_CHANGE))
+        return refuse_optim(f, st, other, missing);
+    int rc = BYOL_OK;
+    for (int32_t b = 0; rc == BYOL_OK && !copy && *fits && b < st->nbuf; b++)
+        rc = byol__nn_check_finite(f, find_buffer(f, st, b));
+    return rc;
+}
+
+/* train.allow_optim_change: the trainer's optimizer starts afresh, as a
+ * new one would (zero buffers; AdamW's bias correction and SGD's first
+ * step count from step 0 again); the schedules keep the loaded step. */
+static void drop_optim(const byol__st_file *f, const byol__optim_state *st, int64_t step)
+{
+    for (int32_t b = 0; b < st->nbuf; b++)
+        memset(st->buf[b], 0, (size_t)st->count * sizeof(float));
+    *st->steps = 0;
+    char dropped[256] = "";
+    for (size_t i = 0; i < byol__st_count(f); i++) {
+        const char *name = byol__st_get(f, i)->name;
+        if (!strncmp(name, "optim.", 6))
+            snprintf(dropped + strlen(dropped), sizeof dropped - strlen(dropped), "%s'%s'",
+                     *dropped ? ", " : "", name);
+    }
+    byol__log(BYOL_LOG_WARN, "%s: the checkpoint's optimizer state (%s) is dropped "
+              "(train.allow_optim_change=1): the networks resume at step %lld, %s starts "
+              "afresh", byol__st_label(f), *dropped ? dropped : "none", (long long)step,
+              st->optimizer);
+}
+
 /* Checks (copy = 0) or restores (copy = 1) the whole state from f. */
 static int restore(byol_trainer *t, const byol__st_file *f, int copy)
 {
@@ -99,28 +230,29 @@ static int restore(byol_trainer *t, const byol__st_file *f, int copy)
         if (rc != BYOL_OK)
             return rc;
     }
+    const char *stray = copy ? NULL : stray_tensor(t, f);
+    if (stray)
+        return refuse_stray(t, f, stray);
     byol__optim_state st;
     byol__optim_get_state(t->optim, &st);
-    for (int32_t b = 0; b < st.nbuf; b++) {
-        char name[64];
-        snprintf(name, sizeof name, "optim.%s", st.name[b]);
-        const byol__st_tensor *e = byol__st_find(f, name);
-        if (!e || e->dtype != BYOL__ST_F32 || e->nbytes != (size_t)st.count * sizeof(float))
-            return byol__err(BYOL_E_FORMAT, "%s: optimizer tensor '%s' is missing or not %lld "
-                             "floats (another optimizer or architecture?)", byol__st_label(f),
-                             name, (long long)st.count);
-        if (copy)
-            memcpy(st.buf[b], e->data, e->nbytes);
-    }
+    int fits = 0;
+    int rc = check_optim(t, f, &st, copy, &fits);
     int64_t step = 0, osteps = 0;
-    int rc = read_int(f, "step", &step);
+    if (rc == BYOL_OK)
+        rc = read_int(f, "step", &step);
     if (rc == BYOL_OK)
         rc = read_int(f, "optim_steps", &osteps);
-    if (rc == BYOL_OK && copy) {
-        t->step = step;
-        *st.steps = osteps;
+    if (rc != BYOL_OK || !copy)
+        return rc;
+    t->step = step;
+    if (!fits) {
+        drop_optim(f, &st, step);
+        return BYOL_OK;
     }
-    return rc;
+    for (int32_t b = 0; b < st.nbuf; b++)
+        memcpy(st.buf[b], find_buffer(f, &st, b)->data, (size_t)st.count * sizeof(float));
+    *st.steps = osteps;
+    return BYOL_OK;
 }
 
 /* A checkpoint trained under other numerics modes would continue with other
@@ -140,10 +272,40 @@ static int check_modes(const byol_trainer *t, const byol__st_file *f)
                      byol__st_label(f), stored, modes);
 }
 
+/* byol.mode of the checkpoint, from its stored settings, must be the
+ * trainer's: a BYOL checkpoint's target networks are a moving average that
+ * a SimSiam trainer would carry along unused, and a SimSiam checkpoint's are
+ * copies of the start, which a BYOL trainer would take for its target. */
+static int check_byol_mode(const byol_trainer *t, const byol__st_file *f)
+{
+    const char *text = byol__st_meta(f, "config"), *mode = NULL;
+    const char *own = byol__cfg_str(t->cfg, BYOL__K_BYOL_MODE);
+    if (!text)
+        return byol__err(BYOL_E_FORMAT, "%s: metadata 'config' is missing", byol__st_label(f));
+    byol_config *stored = NULL;
+    int rc = byol_config_create(&stored);
+    if (rc == BYOL_OK && (rc = byol_config_parse(stored, text)) != BYOL_OK &&
+        rc != BYOL_E_NOMEM) {
+        char why[512];
+        byol_last_error_copy(why, sizeof why);
+        rc = byol__err(BYOL_E_FORMAT, "%s: metadata 'config': %s", byol__st_label(f), why);
+    }
+    if (rc == BYOL_OK)
+        rc = byol_config_get_string(stored, "byol.mode", &mode);
+    if (rc == BYOL_OK && strcmp(mode, own))
+        rc = byol__err(BYOL_E_FORMAT, "%s: a byol.mode=%s checkpoint cannot resume in a "
+                       "byol.mode=%s trainer (their target networks mean different things)",
+                       byol__st_label(f), mode, own);
+    byol_config_destroy(stored);
+    return rc;
+}
+
 int byol_trainer_load(byol_trainer *t, const char *path)
 {
     if (!t || !path)
         return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_load: NULL argument");
+    if (!*path)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_load: empty path");
     byol__st_file *f;
     int rc = byol__st_open(path, &f);
     if (rc != BYOL_OK)
@@ -154,6 +316,8 @@ int byol_trainer_load(byol_trainer *t, const char *path)
                        path, format ? format : "none", BYOL__CHECKPOINT_FORMAT);
     if (rc == BYOL_OK)
         rc = restore(t, f, 0);
+    if (rc == BYOL_OK)
+        rc = check_byol_mode(t, f);
     if (rc == BYOL_OK)
         rc = check_modes(t, f);
     if (rc == BYOL_OK)

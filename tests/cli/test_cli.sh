@@ -165,6 +165,25 @@ check "both end at step 6" grep -q '"step":6,' <(tail -n 1 "$T/split/metrics.jso
 run 0 "pretrain --epochs 2 (24 images, batch 8)" "$BYOL" pretrain --data "$T/train" "${TINY[@]}" \
   --epochs 2 --out "$T/epochs" --quiet
 check "--epochs 2 made 6 steps" grep -q '"step":6,' <(tail -n 1 "$T/epochs/metrics.jsonl")
+# The preset trains with AdamW: a resume under another optimizer is refused
+# (its state would be dropped without a word), and goes on with --new-optimizer.
+run_err 1 "optim.exp_avg.*adamw.*--new-optimizer" "--resume with another optimizer is refused" \
+  "$BYOL" pretrain --data "$T/train" --resume "$T/epochs/checkpoint.safetensors" \
+  --set "optim.name=sgd optim.momentum=0" --steps 8 --out "$T/epochs"
+check "... and leaves the checkpoint at step 6" \
+  grep -q "step  *6 of 6" <("$BYOL" info "$T/epochs/checkpoint.safetensors")
+run 0 "--resume --new-optimizer switches to SGD" "$BYOL" pretrain --data "$T/train" \
+  --resume "$T/epochs/checkpoint.safetensors" --set "optim.name=sgd optim.momentum=0" \
+  --new-optimizer --steps 8 --out "$T/epochs"
+check "... with a warning that the optimizer state is dropped" \
+  grep -q "optimizer state.*is dropped" "$T/err"
+"$BYOL" info "$T/epochs/checkpoint.safetensors" > "$T/out" 2>&1
+check "... and a checkpoint of step 8 trained with SGD, without the permission" \
+  both "step +8 of 8" "optim.name=sgd" "$T/out"
+check "... so the next resume is checked again" test "$(grep -c "allow_optim_change" "$T/out")" -eq 0
+run_err 2 "--new-optimizer needs --resume" "--new-optimizer without --resume" \
+  "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --new-optimizer --out "$T/x"
+check "pretrain --help names --new-optimizer" grep -q -- "--new-optimizer" <("$BYOL" pretrain --help)
 
 # nn.precision=bf16 (at half width cnn-small's 3x3 layers have 16k channels,
 # so they run Winograd) on this CPU (AMX tiles where it has them), and forced
@@ -381,6 +400,13 @@ run 0 "eval --weights of the exported encoder" "$BYOL" eval --weights "$T/encode
   "${TINY[@]}" "${EV[@]}" --knn-only
 run 0 "eval --weights with a preset that leaves the width to the file" "$BYOL" eval \
   --weights "$T/encoder.safetensors" --preset fashion-mnist "${EV[@]}" --knn-only
+# A weight file holding NaN (the first float of its first tensor) is refused
+# at load, not evaluated into a meaningless accuracy.
+cp "$T/encoder.safetensors" "$T/nan.safetensors"
+nan_at=$((8 + $(od -An -tu8 -N8 "$T/nan.safetensors")))
+printf '\x00\x00\xc0\x7f' | dd of="$T/nan.safetensors" bs=1 seek="$nan_at" conv=notrunc 2>/dev/null
+run_err 1 "nan.safetensors: tensor 'conv1.weight' holds NaN at index 0" \
+  "eval --weights of a file holding NaN" "$BYOL" eval --weights "$T/nan.safetensors" "${EV[@]}" --knn-only
 run_err 1 "encoder.safetensors" "export of a weight file (not a checkpoint)" \
   "$BYOL" export --checkpoint "$T/encoder.safetensors" --out "$T/e2.safetensors"
 run_err 1 "truncated.safetensors" "export of a truncated checkpoint" \

@@ -354,6 +354,28 @@ static void test_max_pixels_before_decoding(void **state)
     expect_failure(NULL, du_path("bomb.png"), BYOL_E_RANGE, "data.max_pixels=100000000");
     du_msg_has("20000x20000", "400000000 pixels");
 
+    /* 30000 x 30000 RGB(A) is over stb's own limit, whose header pass
+     * refuses it as "too large": max_pixels must speak first, as for GIF */
+    for (uint8_t color = 2; color <= 6; color += 4) {
+        n = 8;
+        du_be32(ihdr, 30000);
+        du_be32(ihdr + 4, 30000);
+        ihdr[9] = color;
+        n += du_png_chunk(file + n, "IHDR", ihdr, 13);
+        n += du_png_chunk(file + n, "IEND", NULL, 0);
+        du_write("huge.png", file, n, 0);
+        expect_failure(NULL, du_path("huge.png"), BYOL_E_RANGE, "data.max_pixels=100000000");
+        du_msg_has("30000x30000 PNG", "900000000 pixels");
+    }
+    /* a JPEG frame header (SOF0, 3 components) of 30000 x 30000 after an
+     * APP0 segment, and nothing else */
+    static const uint8_t jpeg[] = { 0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 'J', 'F',
+                                    0xff, 0xc0, 0x00, 0x11, 8, 0x75, 0x30, 0x75, 0x30, 3,
+                                    1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 0xff, 0xd9 };
+    du_write("huge.jpg", jpeg, sizeof jpeg, 0);
+    expect_failure(NULL, du_path("huge.jpg"), BYOL_E_RANGE, "data.max_pixels=100000000");
+    du_msg_has("30000x30000 JPEG", "900000000 pixels");
+
     uint8_t small[512];
     du_write("4x4.png", small, du_png(small, 4, 4, 0, pix, NULL, 0, NULL, 0), 0);
     byol_config *cfg = tu_config("data.max_pixels=15");

@@ -184,6 +184,16 @@ static void test_seek_gives_the_same_batches(void **state)
     }
     assert_int_equal(byol_loader_seek(ld, 0, N / 4), BYOL_E_RANGE);
     assert_int_equal(byol_loader_seek(ld, -1, 0), BYOL_E_RANGE);
+    /* the augmenter draws from epochs below 2^32 only */
+    assert_int_equal(byol_loader_seek(ld, INT64_C(1) << 32, 0), BYOL_E_RANGE);
+    assert_non_null(strstr(byol_last_error(), "epoch 4294967296 batch 0 is outside"));
+    /* refused seeks change nothing: the batch after (1, 0) comes next */
+    assert_byol_ok(byol_loader_next(ld, &bt));
+    assert_int_equal(bt.epoch, 1);
+    assert_int_equal(bt.index, 1);
+    assert_byol_ok(byol_loader_seek(ld, UINT32_MAX, N / 4 - 1));
+    assert_byol_ok(byol_loader_next(ld, &bt));
+    assert_int_equal(bt.epoch, UINT32_MAX);
     byol_loader_destroy(ld);
     byol_dataset_destroy(ds);
     byol_config_destroy(cfg);

@@ -251,6 +251,72 @@ static void test_save_load(void **state)
     byol_net_destroy(cls);
 }
 
+/* A load refuses, with the net unchanged: flag bits it does not know, a
+ * non-finite value (named with its tensor and index) and a tensor of
+ * another dtype (named by its safetensors name); a save or load names the
+ * public function called with an empty path. */
+static void test_load_refuses_bad_input(void **state)
+{
+    (void)state;
+    const char *path = tu_tmp_path("good.safetensors"), *bad = tu_tmp_path("bad.safetensors");
+    byol_net *a = make("net.arch=cnn-small seed=1"), *b = make("net.arch=cnn-small seed=2");
+    int64_t n = count_params(b), ns;
+    float *pb = byol_net_buffer(b, BYOL_BUFFER_PARAMS, NULL);
+    float *sb = byol_net_buffer(b, BYOL_BUFFER_STATE, &ns);
+    float *keep = malloc((size_t)(n + ns) * 4);
+    memcpy(keep, pb, (size_t)n * 4);
+    memcpy(keep + n, sb, (size_t)ns * 4);
+    assert_byol_ok(byol_net_save(a, path));
+    size_t size;
+    unsigned char *bytes = tu_slurp(path, &size);
+
+    assert_int_equal(byol_net_load(b, path, 12345), BYOL_E_INVALID_ARG);
+    assert_non_null(strstr(byol_last_error(), "byol_net_load: unknown flag bits 0x3038"));
+    assert_int_equal(byol_net_load_buffer(b, bytes, size, 1u << 31), BYOL_E_INVALID_ARG);
+    assert_non_null(strstr(byol_last_error(),
+                           "byol_net_load_buffer: unknown flag bits 0x80000000"));
+
+    tu_rewrite(path, bad, NULL, "bn2.running_var", NAN);
+    assert_int_equal(byol_net_load(b, bad, BYOL_LOAD_STRICT), BYOL_E_FORMAT);
+    assert_non_null(strstr(byol_last_error(), "tensor 'bn2.running_var' holds NaN at index 3"));
+    assert_non_null(strstr(byol_last_error(), bad));
+    tu_rewrite(path, bad, NULL, "conv3.weight", INFINITY);
+    free(bytes);
+    bytes = tu_slurp(bad, &size);
+    assert_int_equal(byol_net_load_buffer(b, bytes, size, BYOL_LOAD_IGNORE_UNEXPECTED),
+                     BYOL_E_FORMAT);
+    assert_non_null(strstr(byol_last_error(), "'conv3.weight' holds an infinity at index 3"));
+
+    byol_tensor_info info;
+    tensor(b, "conv1.weight", &info);
+    int32_t ints[1024] = { 0 };
+    assert_true(info.numel <= 1024);
+    byol_file_tensor t = { .struct_size = sizeof t, .dtype = BYOL_DTYPE_I32,
+                           .name = "conv1.weight", .ndim = info.ndim,
+                           .nbytes = (uint64_t)info.numel * 4, .data = ints };
+    memcpy(t.shape, info.shape, sizeof info.shape);
+    assert_byol_ok(byol_file_write_safetensors(bad, &t, 1, NULL, 0));
+    assert_int_equal(byol_net_load(b, bad, BYOL_LOAD_STRICT), BYOL_E_FORMAT);
+    assert_non_null(strstr(byol_last_error(), "'conv1.weight' has dtype I32, expected F32"));
+    assert_memory_equal(keep, pb, (size_t)n * 4);
+    assert_memory_equal(keep + n, sb, (size_t)ns * 4);
+
+    byol_config *cfg = tu_config(NULL);
+    assert_int_equal(byol_net_save(a, ""), BYOL_E_INVALID_ARG);
+    assert_string_equal(byol_last_error(), "byol_net_save: empty path");
+    assert_int_equal(byol_net_export(a, cfg, ""), BYOL_E_INVALID_ARG);
+    assert_string_equal(byol_last_error(), "byol_net_export: empty path");
+    assert_int_equal(byol_net_load(a, "", 0), BYOL_E_INVALID_ARG);
+    assert_string_equal(byol_last_error(), "byol_net_load: empty path");
+    byol_config_destroy(cfg);
+    free(bytes);
+    free(keep);
+    unlink(path);
+    unlink(bad);
+    byol_net_destroy(a);
+    byol_net_destroy(b);
+}
+
 /* num_batches_tracked counts training forwards, is saved and loaded with
  * the weights, and byol_net_counter() reads it by its state_dict name. */
 static void test_counters(void **state)
@@ -605,6 +671,7 @@ int main(void)
         cmocka_unit_test(test_initialisation),
         cmocka_unit_test(test_bad_calls_give_specific_errors),
         cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_load_refuses_bad_input),
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_export_records_settings),
         cmocka_unit_test(test_builder_matches_preset),

@@ -221,6 +221,178 @@ static void test_modes_recorded_and_checked(void **state_)
     byol_trainer_destroy(d);
 }
 
+/* A checkpoint saved by a trainer made with `settings` after `steps` steps. */
+static void checkpoint_of(const char *settings, int steps, const char *path)
+{
+    byol_trainer *t = make(settings);
+    views v;
+    for (int s = 0; s < steps; s++) {
+        make_views(&v, 50 + s, B);
+        assert_byol_ok(byol_trainer_step(t, &v.v1, &v.v2, NULL));
+    }
+    assert_byol_ok(byol_trainer_save(t, path));
+    byol_trainer_destroy(t);
+}
+
+/* byol_trainer_load(t, ck) fails with BYOL_E_FORMAT, a message holding
+ * want and want2 (may be NULL), and t unchanged. */
+static void load_refused(byol_trainer *t, const char *ck, const char *want, const char *want2)
+{
+    state before, after;
+    char scratch[256];  /* not a tu_tmp_path(): the caller's four stay valid */
+    snprintf(scratch, sizeof scratch, "/tmp/byol_test_%d_refused.st", (int)getpid());
+    capture(t, scratch, &before);
+    int rc = byol_trainer_load(t, ck);
+    if (rc != BYOL_E_FORMAT)
+        fail_msg("%s: returned %d, not BYOL_E_FORMAT naming '%s': %s", ck, rc, want,
+                 rc ? byol_last_error() : "");
+    if (!strstr(byol_last_error(), want) || (want2 && !strstr(byol_last_error(), want2)))
+        fail_msg("'%s' lacks '%s' or '%s'", byol_last_error(), want, want2 ? want2 : "");
+    capture(t, scratch, &after);
+    assert_same_state(&before, &after);
+    free(before.params);
+    free(after.params);
+    unlink(scratch);
+}
+
+/* A checkpoint is the whole state of one trainer: a tensor the trainer
+ * cannot use, another optimizer's state or another byol.mode is refused,
+ * leaving the trainer as it was. */
+static void test_load_refuses_what_it_cannot_use(void **state_)
+{
+    (void)state_;
+    const char *lars = tu_tmp_path("lars.st"), *adamw = tu_tmp_path("adamw.st");
+    const char *sim = tu_tmp_path("simsiam.st"), *bad = tu_tmp_path("bad.st");
+    checkpoint_of(NULL, 1, lars);
+    checkpoint_of("optim.name=adamw optim.lr=0.01", 1, adamw);
+    checkpoint_of("byol.mode=simsiam", 1, sim);
+    byol_trainer *sgd0 = make("optim.name=sgd optim.momentum=0 seed=8");
+    byol_trainer *sgd = make("optim.name=sgd optim.momentum=0.9 seed=8");
+    byol_trainer *byol = make("seed=8"), *simsiam = make("byol.mode=simsiam seed=8");
+    load_refused(sgd0, adamw, "optimizer state 'optim.exp_avg' of another optimizer (adamw?)",
+                 "train.allow_optim_change=1");
+    load_refused(sgd0, lars, "'optim.momentum' of another optimizer (lars?)", "keeps no state");
+    load_refused(sgd, adamw, "'optim.exp_avg' of another optimizer (adamw?)",
+                 "keeps 'optim.momentum_buffer'");
+    load_refused(simsiam, lars, "byol.mode=byol checkpoint", "byol.mode=simsiam trainer");
+    load_refused(byol, sim, "byol.mode=simsiam checkpoint", "byol.mode=byol trainer");
+    /* a tensor nothing uses, even with leave to change optimizers */
+    tu_rewrite(lars, bad, "extra", NULL, 0);
+    load_refused(byol, bad, "unexpected tensor 'extra'", NULL);
+    byol_trainer *allow = make("seed=8 train.allow_optim_change=1");
+    load_refused(allow, bad, "unexpected tensor 'extra'", NULL);
+    tu_rewrite(lars, bad, "online.encoder.fc.weight", NULL, 0);
+    load_refused(allow, bad, "'online.encoder.fc.weight'", "another architecture");
+    tu_rewrite(lars, bad, "optim.exp_avg_sq_max", NULL, 0);
+    load_refused(allow, bad, "'optim.exp_avg_sq_max'", "no optimizer");
+    /* the file as it was still loads */
+    assert_byol_ok(byol_trainer_load(byol, lars));
+    unlink(lars);
+    unlink(adamw);
+    unlink(sim);
+    unlink(bad);
+    byol_trainer_destroy(sgd0);
+    byol_trainer_destroy(sgd);
+    byol_trainer_destroy(byol);
+    byol_trainer_destroy(simsiam);
+    byol_trainer_destroy(allow);
+}
+
+/* NaN or infinity in a network or in the optimizer state is refused by
+ * name and index before anything is copied. */
+static void test_load_refuses_nonfinite(void **state_)
+{
+    (void)state_;
+    const char *ck = tu_tmp_path("finite.st"), *bad = tu_tmp_path("nonfinite.st");
+    checkpoint_of(NULL, 1, ck);
+    byol_trainer *t = make("seed=8");
+    tu_rewrite(ck, bad, NULL, "target.projector.0.weight", NAN);
+    load_refused(t, bad, "'target.projector.0.weight' holds NaN at index 3", NULL);
+    tu_rewrite(ck, bad, NULL, "optim.momentum", -INFINITY);
+    load_refused(t, bad, "'optim.momentum' holds an infinity at index 3", NULL);
+    unlink(ck);
+    unlink(bad);
+    byol_trainer_destroy(t);
+}
+
+typedef struct warned {
+    int count;
+    char last[1024];
+} warned;
+
+static void on_warning(int level, const char *msg, void *user)
+{
+    warned *w = user;
+    if (level != BYOL_LOG_WARN)
+        return;
+    w->count++;
+    snprintf(w->last, sizeof w->last, "%s", msg);
+}
+
+/* The metadata value of key in the checkpoint at path, copied. */
+static char *meta_of(const char *path, const char *key)
+{
+    byol_file *f;
+    const char *v;
+    assert_byol_ok(byol_file_open(path, &f));
+    assert_byol_ok(byol_file_metadata_find(f, key, &v));
+    char *copy = strdup(v);
+    byol_file_close(f);
+    return copy;
+}
+
+/* train.allow_optim_change=1 loads another optimizer's checkpoint: the
+ * networks and the step, a fresh optimizer (zero buffers, step count 0),
+ * a warning; the permission is not saved. Of the same optimizer it loads
+ * the whole state, silently. */
+static void test_allow_optim_change(void **state_)
+{
+    (void)state_;
+    const char *ck = tu_tmp_path("adamw2.st"), *again = tu_tmp_path("again.st");
+    checkpoint_of("optim.name=adamw optim.lr=0.01", 2, ck);
+    byol_trainer *from = make("optim.name=adamw optim.lr=0.01 seed=9");
+    assert_byol_ok(byol_trainer_load(from, ck));
+    warned w = { 0, "" };
+    byol_set_log_callback(on_warning, &w, BYOL_LOG_WARN);
+    byol_trainer *t = make("optim.name=sgd optim.momentum=0.9 train.allow_optim_change=1 seed=8");
+    assert_byol_ok(byol_trainer_load(t, ck));
+    assert_int_equal(w.count, 1);
+    assert_non_null(strstr(w.last, "optimizer state ('optim.exp_avg', 'optim.exp_avg_sq') is dropped"));
+    assert_int_equal(byol_trainer_step_index(t), 2);
+    int64_t n;
+    float *p = byol_trainer_buffer(t, BYOL_BUFFER_PARAMS, &n);
+    assert_memory_equal(p, byol_trainer_buffer(from, BYOL_BUFFER_PARAMS, NULL), (size_t)n * 4);
+    assert_byol_ok(byol_trainer_save(t, again));
+    char *osteps = meta_of(again, "optim_steps"), *config = meta_of(again, "config");
+    assert_string_equal(osteps, "0");
+    assert_null(strstr(config, "allow_optim_change"));
+    byol_file *f;
+    byol_file_tensor buf = { .struct_size = sizeof buf };
+    assert_byol_ok(byol_file_open(again, &f));
+    assert_int_equal(byol_file_tensor_find(f, "optim.exp_avg", &buf), BYOL_E_KEY);
+    assert_byol_ok(byol_file_tensor_find(f, "optim.momentum_buffer", &buf));
+    float *zero = calloc(1, buf.nbytes);
+    assert_memory_equal(buf.data, zero, buf.nbytes);
+    byol_file_close(f);
+    views v;
+    make_views(&v, 60, B);
+    assert_byol_ok(byol_trainer_step(t, &v.v1, &v.v2, NULL));
+    /* the same optimizer: everything loads, nothing is said */
+    byol_trainer *same = make("optim.name=adamw optim.lr=0.01 train.allow_optim_change=1");
+    assert_byol_ok(byol_trainer_load(same, ck));
+    assert_int_equal(w.count, 1);
+    assert_same_trainers(same, from);
+    byol_set_log_callback(NULL, NULL, 0);
+    free(zero);
+    free(osteps);
+    free(config);
+    unlink(ck);
+    unlink(again);
+    byol_trainer_destroy(from);
+    byol_trainer_destroy(t);
+    byol_trainer_destroy(same);
+}
+
 /* Gradient hook: the first call poisons a gradient, the second cancels,
  * later ones let the step through. */
 static int meddle(float *grads, int64_t count, void *user)
@@ -308,20 +480,6 @@ static void test_schedules_closed_form(void **state_)
     assert_true(fabs(byol_schedule_tau(0, 100, 0.996) - 0.996) < 1e-15);
     assert_true(fabs(byol_schedule_tau(50, 100, 0.996) - (1 - 0.004 * (cos(pi / 2) + 1) / 2)) < 1e-15);
     assert_true(byol_schedule_tau(100, 100, 0.996) == 1.0);
-}
-
-typedef struct warned {
-    int count;
-    char last[1024];
-} warned;
-
-static void on_warning(int level, const char *msg, void *user)
-{
-    warned *w = user;
-    if (level != BYOL_LOG_WARN)
-        return;
-    w->count++;
-    snprintf(w->last, sizeof w->last, "%s", msg);
 }
 
 /* 5 warmup steps in a 3-step run: cut to 2 with a warning, so the last step
@@ -488,6 +646,10 @@ static void test_bad_calls(void **state_)
     assert_int_equal(byol_trainer_step(NULL, &v.v1, &v.v2, NULL), BYOL_E_INVALID_ARG);
     assert_int_equal(byol_trainer_step(t, NULL, &v.v2, NULL), BYOL_E_INVALID_ARG);
     assert_null(byol_trainer_buffer(t, BYOL_BUFFER_STATE, NULL));
+    assert_int_equal(byol_trainer_save(t, ""), BYOL_E_INVALID_ARG);
+    assert_string_equal(byol_last_error(), "byol_trainer_save: empty path");
+    assert_int_equal(byol_trainer_load(t, ""), BYOL_E_INVALID_ARG);
+    assert_string_equal(byol_last_error(), "byol_trainer_load: empty path");
     byol_config *cfg;
     byol_trainer *bad = NULL;
     assert_byol_ok(byol_config_create(&cfg));
@@ -519,6 +681,9 @@ int main(void)
         cmocka_unit_test(test_accumulation_equals_full_batch),
         cmocka_unit_test(test_resume_and_threads_give_same_bits),
         cmocka_unit_test(test_modes_recorded_and_checked),
+        cmocka_unit_test(test_load_refuses_what_it_cannot_use),
+        cmocka_unit_test(test_load_refuses_nonfinite),
+        cmocka_unit_test(test_allow_optim_change),
         cmocka_unit_test(test_guard_and_hook_change_nothing),
         cmocka_unit_test(test_simsiam_first_step_equals_byol),
         cmocka_unit_test(test_schedules_closed_form),

@@ -132,11 +132,14 @@ int cli_model_open(const cli_model *m, const byol_config *cfg, byol_trainer **tr
         /* The online encoder lives in the checkpoint under trainer names; the
          * public way to it is a trainer of the same architecture. It reads
          * the weights and trains no further, so the modes the run was
-         * trained with need not be this CPU's. */
+         * trained with need not be this CPU's, nor its optimizer this
+         * config's (a --set optim.* would otherwise refuse the file). */
         byol_config *reading = NULL;
         rc = cli_lib(byol_config_copy(cfg, &reading));
         if (rc == BYOL_OK)
             rc = cli_lib(byol_config_set_int(reading, "train.allow_mode_change", 1));
+        if (rc == BYOL_OK)
+            rc = cli_lib(byol_config_set_int(reading, "train.allow_optim_change", 1));
         if (rc == BYOL_OK)
             rc = cli_lib(byol_trainer_create(reading, NULL, trainer));
         byol_config_destroy(reading);

@@ -54,10 +54,12 @@ static int export_encoder(const export_opts *o, byol_config *cfg)
     byol_trainer *t = NULL;
     /* The architecture is all that matters here: the smallest batch keeps
      * the trainer's activation memory small, and the weights are exported
-     * whatever modes they were trained with. */
+     * whatever modes and optimizer they were trained with. */
     int rc = cli_lib(byol_config_set_int(cfg, "train.batch_size", 2));
     if (rc == BYOL_OK)
         rc = cli_lib(byol_config_set_int(cfg, "train.allow_mode_change", 1));
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_config_set_int(cfg, "train.allow_optim_change", 1));
     if (rc == BYOL_OK)
         rc = cli_lib(byol_trainer_create(cfg, NULL, &t));
     if (rc == BYOL_OK)

@@ -39,6 +39,9 @@ static const char usage[] =
     "  -o, --out DIR           output directory (created if missing)\n"
     "  --resume CKPT           continue from a checkpoint; its stored settings are\n"
     "                          the base, the options above override them\n"
+    "  --new-optimizer         let --resume switch optimizers (another optim.name\n"
+    "                          or optim.momentum): the networks and the step load,\n"
+    "                          the old optimizer state is dropped with a warning\n"
     "  --force                 start afresh even if DIR holds a checkpoint\n"
     "  --stop-at N             stop after step N with a checkpoint, the schedules\n"
     "                          still those of the whole run (resume it later)\n"
@@ -70,7 +73,7 @@ typedef struct pretrain_opts {
     const char *data, *out, *resume, *monitor_data;
     int64_t epochs, steps, stop_at, checkpoint_every, log_every, monitor_every, monitor_bank,
         monitor_queries;
-    int quiet, force, json;
+    int quiet, force, json, new_optimizer;
 } pretrain_opts;
 
 /* Everything a run holds; released by run_close(). */
@@ -118,6 +121,7 @@ static int parse(int argc, char **argv, pretrain_opts *o)
         CLI_OPTS_COMPUTE(&o->c),
         { "out", 'o', OPT_STRING, &o->out, 0, 0, 0 },
         { "resume", 0, OPT_STRING, &o->resume, 0, 0, 0 },
+        { "new-optimizer", 0, OPT_FLAG, &o->new_optimizer, 0, 0, 0 },
         { "force", 0, OPT_FLAG, &o->force, 0, 0, 0 },
         { "stop-at", 0, OPT_INT, &o->stop_at, 1, (int64_t)1e15, 0 },
         { "checkpoint-every", 0, OPT_INT, &o->checkpoint_every, 0, (int64_t)1e15, 0 },
@@ -143,6 +147,8 @@ static int parse(int argc, char **argv, pretrain_opts *o)
         return cli_error(CLI_USAGE, "--epochs and --steps: give one or the other");
     if (o->monitor_every && !o->monitor_data)
         return cli_error(CLI_USAGE, "--monitor-every needs --monitor-data");
+    if (o->new_optimizer && !o->resume)
+        return cli_error(CLI_USAGE, "--new-optimizer needs --resume");
     return BYOL_OK;
 }
 
@@ -239,12 +245,22 @@ static int open_monitor(run *r)
     return rc;
 }
 
-/* Trainer, resumed if asked; the loader then continues where the checkpoint stopped. */
+/* Trainer, resumed if asked; the loader then continues where the checkpoint
+ * stopped. --new-optimizer's train.allow_optim_change=1 goes to the trainer
+ * only: it is leave for this load, not a setting of the run (config.txt). */
 static int open_trainer(run *r)
 {
-    int rc = cli_lib(byol_trainer_create(r->cfg, NULL, &r->t));
+    byol_config *cfg = NULL;
+    int rc = cli_lib(byol_config_copy(r->cfg, &cfg));
+    if (rc == BYOL_OK && r->o->new_optimizer)
+        rc = cli_lib(byol_config_set_int(cfg, "train.allow_optim_change", 1));
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_trainer_create(cfg, NULL, &r->t));
+    byol_config_destroy(cfg);
     if (rc == BYOL_OK && r->o->resume)
         rc = cli_lib(byol_trainer_load(r->t, r->o->resume));
+    if (rc == BYOL_E_FORMAT && strstr(byol_last_error(), "train.allow_optim_change=1"))
+        rc = cli_error(rc, "%s (--new-optimizer sets it)", byol_last_error());
     r->k0 = r->k = rc == BYOL_OK ? byol_trainer_step_index(r->t) : 0;
     r->end = r->o->stop_at && r->o->stop_at < r->total ? r->o->stop_at : r->total;
     if (rc == BYOL_OK && r->k0 > 0 && r->k0 < r->total)

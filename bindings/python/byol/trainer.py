@@ -220,8 +220,11 @@ class Trainer(Handle):
         fn.byol_trainer_save(self._handle, text(path))
 
     def load(self, path: str | os.PathLike) -> None:
-        """Restores a checkpoint saved by a trainer of the same architecture;
-        on failure the trainer is unchanged."""
+        """Restores a checkpoint saved by a trainer of the same architecture,
+        byol.mode and optimizer; anything else in the file is refused
+        (FormatError) and the trainer is unchanged. A trainer made with
+        train__allow_optim_change=1 takes another optimizer's checkpoint:
+        its networks and step, with a fresh optimizer."""
         fn.byol_trainer_load(self._handle, text(path))
 
     def __repr__(self) -> str:

@@ -296,8 +296,10 @@ impl Trainer {
         check(unsafe { sys::byol_trainer_save(self.raw.as_ptr(), p.as_ptr()) })
     }
 
-    /// Restores a checkpoint into a trainer of the same architecture; on
-    /// error the trainer is unchanged and the message names file and tensor.
+    /// Restores a checkpoint into a trainer of the same architecture,
+    /// `byol.mode` and optimizer (`train.allow_optim_change=1` takes another
+    /// optimizer's: its networks and step, with a fresh optimizer); on error
+    /// the trainer is unchanged and the message names file and tensor.
     pub fn load(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let p = cpath(path.as_ref())?;
         // SAFETY: live trainer, NUL-terminated path.
