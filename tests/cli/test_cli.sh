@@ -466,6 +466,8 @@ check "info counts the online encoder's tensors" grep -qE "online.encoder +[0-9]
 run_err 1 "garbage.safetensors" "info on a garbage file" "$BYOL" info "$T/garbage.safetensors"
 run_err 1 "truncated.safetensors" "info on a truncated file" "$BYOL" info "$T/truncated.safetensors"
 run_err 1 "$T/nothere" "info on a missing file" "$BYOL" info "$T/nothere"
+run_err 1 "$T/train: .*(is a directory|a folder)" "info on a directory says it is one" \
+  "$BYOL" info "$T/train"
 : > "$T/empty"
 run_err 1 "empty" "info on an empty file" "$BYOL" info "$T/empty"
 run_err 2 "FILE" "info without a file" "$BYOL" info
