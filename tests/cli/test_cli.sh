@@ -292,6 +292,79 @@ check "SIGINT: the message says where the checkpoint is" grep -q "checkpoint sav
 "$BYOL" info "$T/int/checkpoint.safetensors" > "$T/out" 2>&1
 check "SIGINT: the checkpoint holds the steps done" grep -qE "step +[1-9][0-9]* of 100000" "$T/out"
 
+# ---- the run directory: one writer, --force, files that are not files ---------------
+# wait_for FILE PATTERN: up to 20 s for FILE to hold a line matching PATTERN.
+wait_for() {
+  for _ in $(seq 200); do grep -qE -- "$2" "$1" 2> /dev/null && return 0; sleep 0.1; done
+  return 1
+}
+# whole_records FILE: every line is one whole record (a cut one would run into the next).
+whole_records() { ! grep -qvE '^\{"type":"(step|monitor)","step":[0-9]+,[^{}]*\}$' "$1"; }
+# A second pretrain on a directory in use fails at once (under timeout: a wait
+# for the lock would hang), naming the directory and the process holding it.
+"$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 100000 --checkpoint-every 0 \
+  --out "$T/busy" > /dev/null 2>&1 &
+pid=$!
+wait_for "$T/busy/metrics.jsonl" '"type":"step"'
+run_err 1 "$T/busy is in use by byol pretrain, pid $pid on host [^ ]+" \
+  "a second pretrain on a directory in use is refused" \
+  timeout 20 "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 2 --out "$T/busy" --force
+check "... and the first run goes on" kill -0 "$pid"
+check "... its metrics.jsonl whole records" whole_records "$T/busy/metrics.jsonl"
+kill -9 "$pid"
+wait "$pid" 2> /dev/null
+# The lock goes with its process: after kill -9 the directory is free.
+run 0 "after kill -9 of the holder, a new run takes the directory" \
+  timeout 60 "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 2 --out "$T/busy" --force
+
+# --force, then kill -9 before the new run's first checkpoint: no file of the
+# old run is left beside the new run's (the old checkpoint is removed first).
+run 0 "pretrain a run to replace" "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 3 \
+  --out "$T/re"
+"$BYOL" pretrain --data "$T/train" "${TINY[@]}" --set seed=7 --steps 100000 \
+  --checkpoint-every 0 --out "$T/re" --force > /dev/null 2>&1 &
+pid=$!
+wait_for "$T/re/config.txt" '^seed=7$' && wait_for "$T/re/metrics.jsonl" '"type":"step"'
+kill -9 "$pid"
+wait "$pid" 2> /dev/null
+check "--force killed before its first checkpoint: the old checkpoint is gone" \
+  test ! -e "$T/re/checkpoint.safetensors"
+check "... and the old plot" test ! -e "$T/re/plot.svg"
+check "... the new run's settings are there" grep -qx seed=7 "$T/re/config.txt"
+check "... and its metrics, whole records" whole_records "$T/re/metrics.jsonl"
+run_err 1 "$T/re/checkpoint.safetensors" "--resume of it is refused: no checkpoint" \
+  "$BYOL" pretrain --data "$T/train" --resume "$T/re/checkpoint.safetensors" --out "$T/re"
+run 0 "a new run there needs no --force" "$BYOL" pretrain --data "$T/train" "${TINY[@]}" \
+  --steps 2 --out "$T/re"
+
+# metrics.jsonl is an append log: a record cut short by a crash is dropped on --resume.
+run 0 "pretrain 2 steps" "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 2 --out "$T/cut"
+printf '{"type":"step","step":2,"epo' >> "$T/cut/metrics.jsonl"
+run 0 "--resume after a record cut short" "$BYOL" pretrain --data "$T/train" \
+  --resume "$T/cut/checkpoint.safetensors" --steps 3 --out "$T/cut"
+check "the cut record is dropped, the others whole" whole_records "$T/cut/metrics.jsonl"
+check "... steps 1, 2 and 3, one record each" test "$(grep -c . "$T/cut/metrics.jsonl")" -eq 3
+
+# A FIFO, or a link to a device, where the command writes metrics.jsonl: refused
+# at once (under timeout: opening a FIFO blocks), naming it, and left as it is.
+run 0 "pretrain 2 steps" "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 2 --out "$T/fifo"
+rm "$T/fifo/metrics.jsonl"
+mkfifo "$T/fifo/metrics.jsonl"
+run_err 1 "$T/fifo/metrics.jsonl: is a FIFO" "--resume with metrics.jsonl a FIFO is refused" \
+  timeout 20 "$BYOL" pretrain --data "$T/train" --resume "$T/fifo/checkpoint.safetensors" \
+  --steps 3 --out "$T/fifo"
+run_err 1 "$T/fifo/metrics.jsonl: is a FIFO" "--force with metrics.jsonl a FIFO is refused" \
+  timeout 20 "$BYOL" pretrain --data "$T/train" "${TINY[@]}" --steps 2 --out "$T/fifo" --force
+check "... and changes nothing: the FIFO stays" test -p "$T/fifo/metrics.jsonl"
+check "... and so does the checkpoint" test -s "$T/fifo/checkpoint.safetensors"
+rm "$T/fifo/metrics.jsonl"
+ln -s /dev/null "$T/fifo/metrics.jsonl"
+run_err 1 "$T/fifo/metrics.jsonl: is a character device" \
+  "--resume with metrics.jsonl a link to /dev/null is refused" \
+  timeout 20 "$BYOL" pretrain --data "$T/train" --resume "$T/fifo/checkpoint.safetensors" \
+  --steps 3 --out "$T/fifo"
+check "... and the link stays" test -L "$T/fifo/metrics.jsonl"
+
 # ---- eval ------------------------------------------------------------------------------
 EV=(--data "$T/train" --test-data "$T/test" --threads 2 --workers 1)
 run 0 "eval --checkpoint" "$BYOL" eval --checkpoint "$CKPT" "${EV[@]}"
@@ -419,6 +492,8 @@ check "info counts the online encoder's tensors" grep -qE "online.encoder +[0-9]
 run_err 1 "garbage.safetensors" "info on a garbage file" "$BYOL" info "$T/garbage.safetensors"
 run_err 1 "truncated.safetensors" "info on a truncated file" "$BYOL" info "$T/truncated.safetensors"
 run_err 1 "$T/nothere" "info on a missing file" "$BYOL" info "$T/nothere"
+run_err 1 "$T/train: .*(is a directory|a folder)" "info on a directory says it is one" \
+  "$BYOL" info "$T/train"
 : > "$T/empty"
 run_err 1 "empty" "info on an empty file" "$BYOL" info "$T/empty"
 run_err 2 "FILE" "info without a file" "$BYOL" info

@@ -202,6 +202,29 @@ int cli_write_file(const char *path, const void *data, size_t len);
 int cli_npy_write_f32(const char *path, const float *data, int64_t rows, int64_t cols);
 int cli_npy_write_i32(const char *path, const int32_t *data, int64_t rows);
 
+/* A file the tool opens itself (rundir.c; open(2) flags: O_RDONLY, O_WRONLY | O_CREAT
+ * | O_APPEND, ...), following links: anything but a regular file (a FIFO,
+ * a device, a directory) is refused with BYOL_E_IO naming it and its kind,
+ * at once (opened O_NONBLOCK, so a FIFO cannot block the open). *fd, or
+ * *f as a stream ("r", "a" or "w" after the flags), owned by the caller. */
+int cli_open_regular(const char *path, int flags, int *fd);
+int cli_fopen(const char *path, int flags, FILE **f);
+
+/* ---- the run directory (rundir.c) ------------------------------------------------ */
+/* DIR/name into buf; too long for buf: a usage error naming --out. */
+int cli_out_path(char *buf, size_t len, const char *dir, const char *name);
+/* Takes the lock of run directory DIR for as long as *fd stays open (the
+ * process's life: close(*fd) or exit releases it, kill -9 included): an
+ * flock(LOCK_EX) on DIR/byol.lock, into which the holder writes "byol
+ * <command>, pid N on host H". Held elsewhere: BYOL_E_IO at once, naming
+ * DIR and the holder. */
+int cli_rundir_lock(const char *dir, int *fd);
+/* A fresh run's start in DIR (locked): removes the files a run writes
+ * (checkpoint.safetensors first, then plot.svg, metrics.jsonl, preview.png,
+ * config.txt) and syncs DIR; nothing else. One of them that is not a
+ * regular file (a link, a FIFO, ...) is refused before anything is removed. */
+int cli_rundir_clear(const char *dir);
+
 /* ---- progress line (progress.c) -------------------------------------------------- */
 typedef struct cli_progress {
     int live;            /* stderr is a terminal: one line redrawn with \r */

@@ -66,28 +66,38 @@ static void group_name(const char *tensor, char *out, size_t len)
     out[i] = '\0';
 }
 
-static int count_groups(const byol_file *f, group *g, int max)
+/* The tensors of f in at most max groups (*n of them). Every count below is
+ * part of the file's element total, checked against INT64_MAX first: the
+ * library refuses tensors that overlap or run past the end of the file, so
+ * the total of a file it reads is at most the file's size, but this is the
+ * sum that printed negative when the tool had a reader of its own. */
+static int count_groups(const byol_file *f, const char *path, group *g, int max, int *n)
 {
-    int n = 0;
+    int64_t total = 0;
+    *n = 0;
     for (int64_t i = 0; i < byol_file_tensor_count(f); i++) {
         byol_file_tensor t = { .struct_size = sizeof t };
         char name[64];
         byol_file_tensor_info(f, i, &t); /* cannot fail: i is in range */
+        if (t.numel > INT64_MAX - total)
+            return cli_error(BYOL_E_FORMAT, "%s: its tensors hold more than %" PRId64
+                             " elements in all", path, INT64_MAX);
+        total += t.numel;
         group_name(t.name, name, sizeof name);
         int k = 0;
-        while (k < n && strcmp(g[k].name, name))
+        while (k < *n && strcmp(g[k].name, name))
             k++;
-        if (k == n && n == max)
+        if (k == *n && *n == max)
             k = max - 1; /* the rest, in the last group */
-        else if (k == n)
-            snprintf(g[n++].name, sizeof g[0].name, "%s", name);
+        else if (k == *n)
+            snprintf(g[(*n)++].name, sizeof g[0].name, "%s", name);
         g[k].tensors++;
         if (is_buffer(t.name))
             g[k].buffers += t.numel;
         else
             g[k].params += t.numel;
     }
-    return n;
+    return BYOL_OK;
 }
 
 static void print_settings(const char *text)
@@ -132,10 +142,8 @@ static void print_checkpoint(const byol_file *f)
     printf("modes        %s\n", modes ? modes : "(not recorded: written before libbyol 1.3)");
 }
 
-static void print_tensors(const byol_file *f, int checkpoint)
+static void print_tensors(const byol_file *f, const group *g, int n, int checkpoint)
 {
-    group g[16] = { { "", 0, 0, 0 } };
-    int n = count_groups(f, g, 16);
     printf("tensors      %lld\n", (long long)byol_file_tensor_count(f));
     for (int i = 0; checkpoint && i < n; i++)
         printf("  %-18s %5lld tensors, %12lld parameters, %9lld state numbers\n", g[i].name,
@@ -168,9 +176,14 @@ static void print_recorded(const byol_file *f)
 static int describe(const char *path)
 {
     byol_file *f = NULL;
-    int rc = cli_lib(byol_file_open(path, &f));
-    if (rc != BYOL_OK)
+    group g[16] = { { "", 0, 0, 0 } };
+    int n = 0, rc = cli_lib(byol_file_open(path, &f));
+    if (rc == BYOL_OK)
+        rc = count_groups(f, path, g, 16, &n);
+    if (rc != BYOL_OK) {
+        byol_file_close(f);
         return rc;
+    }
     int checkpoint = byol_file_kind(f) != BYOL_FILE_TENSORS;
     const char *config = meta(f, "config");
     double size = (double)byol_file_size(f);
@@ -180,7 +193,7 @@ static int describe(const char *path)
         print_checkpoint(f);
     else
         printf("kind         weight file (state_dict names, no training state)\n");
-    print_tensors(f, checkpoint);
+    print_tensors(f, g, n, checkpoint);
     if (checkpoint && config)
         print_settings(config);
     else if (!checkpoint)

@@ -7,11 +7,20 @@
  * step counts the steps done (1 after the first), the number a checkpoint
  * saved at that point holds; epoch is 0-based; elapsed is wall-clock
  * seconds of training, continued across resumes. The records are also kept
- * in memory for the plot. */
+ * in memory for the plot.
+ *
+ * An append log, not rewritten atomically at each record: a crash can cut
+ * its last record short (a write interrupted by a full disk, a power loss
+ * that also loses the records not yet on disk); --resume drops such a
+ * record, with those logged after the checkpoint, and rewrites the file
+ * atomically. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -58,20 +67,32 @@ static int reload_line(cli_metrics *m, const char *line, int64_t upto, int *rc)
     return 1;
 }
 
+/* A record as this file writes it: a whole line "{...}\n". The last line of
+ * a log cut short by a crash is not one. */
+static int whole_record(const char *line, size_t n)
+{
+    return n >= 3 && line[0] == '{' && line[n - 2] == '}' && line[n - 1] == '\n';
+}
+
 /* Resuming at `step`: keeps earlier records, drops those logged after the
- * checkpoint (they will be logged again), rewrites the file. */
+ * checkpoint (they will be logged again) and a record cut short, rewrites
+ * the file. */
 static int reload(cli_metrics *m, int64_t step)
 {
-    FILE *f = fopen(m->path, "r");
-    if (!f)
+    struct stat st;
+    FILE *f = NULL;
+    if (stat(m->path, &st) != 0 && errno == ENOENT)
         return BYOL_OK; /* no earlier metrics: start afresh */
+    int rc = cli_fopen(m->path, O_RDONLY, &f);
     char *kept = NULL, line[4096];
     size_t len = 0;
-    int rc = BYOL_OK;
+    int at_start = 1; /* line begins a line of the file (not the rest of a long one) */
     while (rc == BYOL_OK && fgets(line, sizeof line, f)) {
-        if (!reload_line(m, line, step, &rc))
-            continue;
         size_t n = strlen(line);
+        int keep = at_start && whole_record(line, n) && reload_line(m, line, step, &rc);
+        at_start = n > 0 && line[n - 1] == '\n';
+        if (!keep)
+            continue;
         char *k = realloc(kept, len + n + 1);
         if (!k) {
             rc = cli_error(BYOL_E_NOMEM, "out of memory for metrics");
@@ -81,7 +102,8 @@ static int reload(cli_metrics *m, int64_t step)
         memcpy(kept + len, line, n + 1);
         len += n;
     }
-    fclose(f);
+    if (f)
+        fclose(f);
     if (rc == BYOL_OK)
         rc = cli_write_file(m->path, kept, len);
     free(kept);
@@ -94,8 +116,8 @@ int cli_metrics_open(cli_metrics *m, const char *path, int64_t step)
     if (!(m->path = strdup(path)))
         return cli_error(BYOL_E_NOMEM, "out of memory");
     int rc = step > 0 ? reload(m, step) : BYOL_OK;
-    if (rc == BYOL_OK && !(m->f = fopen(path, step > 0 ? "a" : "w")))
-        rc = cli_error(BYOL_E_IO, "cannot write '%s'", path);
+    if (rc == BYOL_OK)
+        rc = cli_fopen(path, O_WRONLY | O_CREAT | (step > 0 ? O_APPEND : O_TRUNC), &m->f);
     return rc;
 }
 

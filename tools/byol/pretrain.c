@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -20,6 +21,8 @@ static const char usage[] =
     "  plot.svg                loss and monitor accuracy over the steps\n"
     "  config.txt              the settings used, as key=value lines\n"
     "  preview.png             8 images drawn across classes and their two views\n"
+    "  byol.lock               the lock: a second run on DIR is refused while this\n"
+    "                          one runs\n"
     "\n"
     "Data:\n"
     "  --data PATH             an image folder (a sub-folder per class), an IDX file\n"
@@ -42,7 +45,8 @@ static const char usage[] =
     "  --new-optimizer         let --resume switch optimizers (another optim.name\n"
     "                          or optim.momentum): the networks and the step load,\n"
     "                          the old optimizer state is dropped with a warning\n"
-    "  --force                 start afresh even if DIR holds a checkpoint\n"
+    "  --force                 start afresh even if DIR holds a checkpoint (a fresh\n"
+    "                          run first removes the files above but byol.lock)\n"
     "  --stop-at N             stop after step N with a checkpoint, the schedules\n"
     "                          still those of the whole run (resume it later)\n"
     "  --checkpoint-every N    save a checkpoint every N steps (default 500; 0: only\n"
@@ -86,6 +90,7 @@ typedef struct run {
     cli_metrics m;
     cli_progress p;
     char ckpt[4096], plot[4096];
+    int lock;                      /* holds the lock of --out while open (rundir.c) */
     int64_t k0, k, total, end, bpe, epoch; /* end: where this process stops */
     double t0;                     /* start of training */
     double train_s, win_s;         /* time in loader + step: in all, since the last record */
@@ -152,13 +157,6 @@ static int parse(int argc, char **argv, pretrain_opts *o)
     return BYOL_OK;
 }
 
-static int join(char *buf, size_t len, const char *dir, const char *name)
-{
-    if ((size_t)snprintf(buf, len, "%s/%s", dir, name) >= len)
-        return cli_error(CLI_USAGE, "--out '%s': path too long", dir);
-    return BYOL_OK;
-}
-
 /* train.total_steps from --steps or --epochs (needs the loader's epoch length). */
 static int set_total(run *r)
 {
@@ -186,7 +184,7 @@ static int check_fresh_out(const run *r)
 static int write_config(const run *r)
 {
     char path[4096], *text = NULL;
-    int rc = join(path, sizeof path, r->o->out, "config.txt");
+    int rc = cli_out_path(path, sizeof path, r->o->out, "config.txt");
     if (rc == BYOL_OK)
         rc = cli_lib(byol_config_serialize(r->cfg, &text));
     if (rc == BYOL_OK)
@@ -200,7 +198,7 @@ static int write_config(const run *r)
 static int write_preview(run *r)
 {
     char path[4096];
-    int rc = join(path, sizeof path, r->o->out, "preview.png");
+    int rc = cli_out_path(path, sizeof path, r->o->out, "preview.png");
     if (rc == BYOL_OK &&
         byol_preview_write_sample(r->cfg, r->ds, 8, path) != BYOL_OK)
         cli_progress_note(&r->p, "byol: pretrain: warning: no preview.png: %s", byol_last_error());
@@ -274,13 +272,15 @@ static int open_run(run *r)
     /* Settings: the checkpoint's (when resuming), then preset, --set, flags. */
     int rc = cli_setup(BYOL_OK, NULL, r->o->resume, &r->o->c, &r->cfg);
     if (rc == BYOL_OK)
-        rc = join(r->ckpt, sizeof r->ckpt, r->o->out, "checkpoint.safetensors");
+        rc = cli_out_path(r->ckpt, sizeof r->ckpt, r->o->out, "checkpoint.safetensors");
     if (rc == BYOL_OK)
-        rc = join(r->plot, sizeof r->plot, r->o->out, "plot.svg");
-    if (rc == BYOL_OK)
-        rc = check_fresh_out(r);
+        rc = cli_out_path(r->plot, sizeof r->plot, r->o->out, "plot.svg");
     if (rc == BYOL_OK)
         rc = cli_mkdir_p(r->o->out);
+    if (rc == BYOL_OK)
+        rc = cli_rundir_lock(r->o->out, &r->lock);
+    if (rc == BYOL_OK)
+        rc = check_fresh_out(r);
     if (rc == BYOL_OK)
         rc = cli_dataset_open(r->cfg, r->o->data, 0, &r->ds);
     if (rc == BYOL_OK)
@@ -307,6 +307,8 @@ static void run_close(run *r)
     byol_dataset_destroy(r->monitor_ds);
     byol_dataset_destroy(r->ds);
     byol_config_destroy(r->cfg);
+    if (r->lock >= 0)
+        close(r->lock); /* the last act: the run's files are all written */
 }
 
 /* ---- during the run ------------------------------------------------------------ */
@@ -458,11 +460,15 @@ static int finish(run *r)
 static int start(run *r)
 {
     char metrics[4096];
-    int rc = write_config(r);
+    /* A fresh run (--force, or no checkpoint in DIR) first removes what an
+     * earlier run left: its files never sit beside this run's. */
+    int rc = r->o->resume ? BYOL_OK : cli_rundir_clear(r->o->out);
+    if (rc == BYOL_OK)
+        rc = write_config(r);
     if (rc == BYOL_OK)
         rc = write_preview(r);
     if (rc == BYOL_OK)
-        rc = join(metrics, sizeof metrics, r->o->out, "metrics.jsonl");
+        rc = cli_out_path(metrics, sizeof metrics, r->o->out, "metrics.jsonl");
     if (rc == BYOL_OK)
         rc = cli_metrics_open(&r->m, metrics, r->k0);
     if (rc == BYOL_OK)
@@ -476,7 +482,7 @@ static int start(run *r)
 int cmd_pretrain(int argc, char **argv)
 {
     pretrain_opts o = { 0 };
-    run r = { .o = &o };
+    run r = { .o = &o, .lock = -1 };
     int rc = parse(argc, argv, &o);
     cli_quiet = o.quiet;
     if (rc == CLI_HELP)
