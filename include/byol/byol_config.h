@@ -139,10 +139,11 @@ BYOL_API int byol_config_get_string(const byol_config *cfg, const char *key, con
  * and the message names the offending key or text.
  *
  * A value is the text after '=' up to the next separator, taken as it is
- * (a backslash is an ordinary character, and so is a '"' after the first
- * character). A value that starts with '"' is quoted: it runs to the next
- * '"' that is not doubled, may hold separators, '=' and line breaks, and
- * each '""' inside stands for one '"' (data.labels="la""b.gz" is la"b.gz).
+ * (a backslash is an ordinary character, and so is a double quote after
+ * the first character). A value that starts with a double quote is quoted:
+ * it runs to the next double quote that is not doubled, may hold
+ * separators, '=' and line breaks, and each doubled quote inside stands for
+ * one: data.labels=\"la\"\"b.gz\" is the name la\"b.gz.
  * byol_config_serialize() quotes so; text written by libbyol 1.2 and 1.3
  * reads as it did.
  *
@@ -209,7 +210,7 @@ BYOL_API int64_t byol_config_format(const byol_config *cfg, const char *key, cha
  * Serialises every key whose value differs from its default as
  * "key=value\n" lines, which byol_config_parse() reads back to the same
  * config: every value exactly, floats bit for bit. A string value that holds
- * a separator or a '"' is quoted, its quotes doubled (see
+ * a separator or a double quote is quoted, its quotes doubled (see
  * byol_config_parse()); a line break inside a value stays inside its quotes,
  * so such a setting spans lines.
  * @param cfg the config, borrowed for the call.
