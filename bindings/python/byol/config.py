@@ -175,13 +175,11 @@ class Config(Handle):
             fn.byol_free(out)
 
     def changed(self) -> dict[str, Any]:
-        """The keys that differ from their defaults, with their typed values."""
-        result = {}
-        for line in self.serialize().splitlines():
-            key = line.split("=", 1)[0]
-            if key:
-                result[key] = self[key]
-        return result
+        """The keys that differ from their defaults, with their typed values
+        (compared as serialize() does, by their text; not by splitting its
+        lines, since a quoted value may hold line breaks)."""
+        with Config() as defaults:
+            return {k: self[k] for k in _KEY_INFO if self.format(k) != defaults.format(k)}
 
     def format(self, key: str) -> str:
         """The value of `key` as text, in the form parse() accepts."""
