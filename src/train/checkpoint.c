@@ -118,8 +118,9 @@ static int restore(byol_trainer *t, const byol__st_file *f, int copy)
         if (copy)
             memcpy(st.buf[b], e->data, e->nbytes);
     }
-    /* A trainer may step past total_steps (lr 0, tau 1 from there), so a
-     * step above it is legal; the optimizer steps with every step. */
+    /* total_steps is checked, not applied (the trainer keeps its own). A
+     * trainer may step past it (lr 0, tau 1 from there), so a step above it
+     * is legal; the optimizer counts the same updates as the step. */
     int64_t step = 0, osteps = 0, total = 0;
     int rc = read_int(f, "step", 0, INT64_MAX, &step);
     if (rc == BYOL_OK)
