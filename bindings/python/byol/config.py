@@ -145,8 +145,9 @@ class Config(Handle):
 
     def parse(self, settings: str) -> None:
         """Applies "key=value" settings separated by spaces, commas or newlines
-        (a value may be double-quoted). All or nothing: on error the config
-        is unchanged."""
+        (a value may be double-quoted, each quote inside written twice; the
+        forms a value takes are byol_config_parse()'s). All or nothing: on
+        error the config is unchanged."""
         fn.byol_config_parse(self._handle, _lib.text(settings))
 
     def update(self, settings: Mapping[str, Any] = (), **keys: Any) -> None:
