@@ -32,6 +32,11 @@ typedef struct byol_config byol_config;
 #define BYOL_TYPE_BOOL 4    /**< 0 or 1; get/set with the _int calls; "true"/"false" parse */
 /** @} */
 
+/** The longest value a string key holds, in bytes (without the NUL): so a
+ * checkpoint, which stores every setting in its header, always stays
+ * readable. Longer values are refused with BYOL_E_RANGE. */
+#define BYOL_CONFIG_MAX_STRING 65535
+
 /**
  * Creates a config holding every key at its default.
  * @param out receives the new config, owned by the caller
@@ -80,13 +85,18 @@ BYOL_API int byol_config_set_float(byol_config *cfg, const char *key, double val
 
 /**
  * Sets a string key. A key with a fixed set of choices rejects other
- * values with BYOL_E_RANGE, naming the choices in the message.
+ * values with BYOL_E_RANGE, naming the choices in the message. A free-text
+ * key (data.labels, augment.mean, ...) takes any bytes: quotes, spaces,
+ * newlines and non-ASCII text survive byol_config_serialize() and
+ * byol_config_parse() unchanged.
  * @param cfg the config, borrowed for the call.
  * @param key the key's name, borrowed for the call.
- * @param value NUL-terminated, borrowed for the call (the config keeps a copy).
+ * @param value NUL-terminated, at most BYOL_CONFIG_MAX_STRING bytes,
+ *        borrowed for the call (the config keeps a copy).
  * @return BYOL_OK; BYOL_E_KEY (unknown key); BYOL_E_RANGE (not one of the
- *         choices, or not a string key); BYOL_E_INVALID_ARG (a NULL
- *         argument); BYOL_E_NOMEM. On failure the config is unchanged.
+ *         choices, longer than BYOL_CONFIG_MAX_STRING, or not a string
+ *         key); BYOL_E_INVALID_ARG (a NULL argument); BYOL_E_NOMEM. On
+ *         failure the config is unchanged.
  */
 BYOL_API int byol_config_set_string(byol_config *cfg, const char *key, const char *value);
 
@@ -123,18 +133,39 @@ BYOL_API int byol_config_get_float(const byol_config *cfg, const char *key, doub
 BYOL_API int byol_config_get_string(const byol_config *cfg, const char *key, const char **value);
 
 /**
- * Parses settings of the form "key=value", several separated by whitespace,
- * commas or newlines ("net.arch=cnn-small threads=2"). Values are converted
- * to the key's type ("true"/"false"/"1"/"0" for booleans). A value may be
- * quoted with double quotes to contain spaces or commas. All settings are
- * checked before any is applied: on failure the config is unchanged and the
- * message names the offending key or text.
+ * Parses settings of the form "key=value", several separated by spaces,
+ * tabs, newlines or commas ("net.arch=cnn-small threads=2"). All settings
+ * are checked before any is applied: on failure the config is unchanged
+ * and the message names the offending key or text.
+ *
+ * A value is the text after '=' up to the next separator, taken as it is
+ * (a backslash is an ordinary character, and so is a double quote after
+ * the first character). A value that starts with a double quote is quoted:
+ * it runs to the next double quote that is not doubled, may hold
+ * separators, '=' and line breaks, and each doubled quote inside stands for
+ * one: data.labels=\"la\"\"b.gz\" is the name la\"b.gz.
+ * byol_config_serialize() quotes so; text written by libbyol 1.2 and 1.3
+ * reads as it did.
+ *
+ * The text of a value must be in its key's type's form, or the setting
+ * fails with BYOL_E_RANGE naming the key and the text:
+ * - integer: decimal digits with an optional leading '-' ("42", "-1");
+ *   no '+', spaces, hex, exponent or fraction;
+ * - float: an optional '-', decimal digits with an optional '.' fraction
+ *   (".5", "2", "0.25"), then an optional exponent "e" or "E" with an
+ *   optional sign ("1e-3", "1.5E+06"); no '+' in front, spaces, hex
+ *   floats, inf or nan. A value beyond the double range is out of range;
+ *   one below the smallest subnormal reads as 0;
+ * - boolean: "1", "true", "0" or "false" (lower case);
+ * - string: any text, at most BYOL_CONFIG_MAX_STRING bytes; a key with
+ *   choices takes one of them.
  * @param cfg the config, borrowed for the call.
  * @param settings NUL-terminated text, borrowed for the call; "" changes
  *        nothing.
- * @return BYOL_OK, BYOL_E_KEY (unknown key), BYOL_E_RANGE (bad value),
- *         BYOL_E_INVALID_ARG (a NULL argument, or text that is not
- *         key=value, an unterminated quote), BYOL_E_NOMEM.
+ * @return BYOL_OK, BYOL_E_KEY (unknown key), BYOL_E_RANGE (a value not in
+ *         its type's form or out of bounds), BYOL_E_INVALID_ARG (a NULL
+ *         argument, or text that is not key=value, an unterminated quote),
+ *         BYOL_E_NOMEM.
  */
 BYOL_API int byol_config_parse(byol_config *cfg, const char *settings);
 
@@ -159,8 +190,10 @@ BYOL_API int byol_config_apply_preset(byol_config *cfg, const char *name);
 BYOL_API const char *byol_config_preset_name(int32_t index);
 
 /**
- * Writes the value of key as text (the form byol_config_parse() accepts:
- * integers and booleans in decimal, floats with 17 significant digits).
+ * Writes the value of key as text: integers and booleans in decimal, floats
+ * in the shortest form that reads back as the same double ("0.99",
+ * "1e-05"), strings as they are (unquoted: byol_config_serialize() adds the
+ * quotes a settings text needs).
  * @param cfg the config, borrowed for the call.
  * @param key the key's name, borrowed for the call.
  * @param buf caller memory of len bytes, written during the call; may be
@@ -175,7 +208,11 @@ BYOL_API int64_t byol_config_format(const byol_config *cfg, const char *key, cha
 
 /**
  * Serialises every key whose value differs from its default as
- * "key=value\n" lines, which byol_config_parse() reads back.
+ * "key=value\n" lines, which byol_config_parse() reads back to the same
+ * config: every value exactly, floats bit for bit. A string value that holds
+ * a separator or a double quote is quoted, its quotes doubled (see
+ * byol_config_parse()); a line break inside a value stays inside its quotes,
+ * so such a setting spans lines.
  * @param cfg the config, borrowed for the call.
  * @param out receives a NUL-terminated string owned by the caller (free it
  *        with byol_free()); "" when every key is at its default.

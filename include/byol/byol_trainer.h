@@ -99,7 +99,9 @@ BYOL_API void byol_trainer_destroy(byol_trainer *t);
  *         train.batch_size); BYOL_E_NONFINITE (a view, the loss or a
  *         gradient is not finite: no parameter, target, optimizer state,
  *         BatchNorm statistic or step counter changed); BYOL_E_CANCELLED
- *         (by the gradient hook; nothing changed either); BYOL_E_ABI (the
+ *         (by the gradient hook; nothing changed either); BYOL_E_RANGE
+ *         (the step counter is at INT64_MAX, as a checkpoint may hold: the
+ *         step is refused before it runs, nothing changed); BYOL_E_ABI (the
  *         stats' struct_size is too small); BYOL_E_INVALID_ARG (a NULL
  *         trainer, view or data, or a view's struct_size too small).
  */
@@ -157,6 +159,7 @@ BYOL_API int64_t byol_trainer_step_index(const byol_trainer *t);
  * @param t the trainer, borrowed for the call.
  * @param stats caller memory (may be NULL); gets step, lr and grad_norm.
  * @return BYOL_OK; BYOL_E_NONFINITE (a gradient is not finite; nothing
+ *         changed); BYOL_E_RANGE (the step counter is at INT64_MAX; nothing
  *         changed); BYOL_E_INVALID_ARG.
  */
 BYOL_API int byol_trainer_apply_update(byol_trainer *t, byol_step_stats *stats);
@@ -295,10 +298,12 @@ BYOL_API int byol_trainer_save(const byol_trainer *t, const char *path);
  * @param path the checkpoint, borrowed for the call (read, then closed).
  * @return BYOL_OK; BYOL_E_IO; BYOL_E_FORMAT (not a libbyol checkpoint, a
  *         missing or unexpected tensor, another architecture, optimizer or
- *         byol.mode, a non-finite value, unreadable metadata; the message
- *         names the file and the tensor or setting); BYOL_E_UNSUPPORTED
- *         (trained under other modes; the message names both);
- *         BYOL_E_NOMEM; BYOL_E_INVALID_ARG (a NULL argument, an empty path).
+ *         byol.mode, a non-finite value, unreadable metadata, a step,
+ *         total_steps or optim_steps that is not ASCII digits in its range;
+ *         the message names the file and the tensor or key);
+ *         BYOL_E_UNSUPPORTED (trained under other modes; the message names
+ *         both); BYOL_E_NOMEM; BYOL_E_INVALID_ARG (a NULL argument, an
+ *         empty path).
  */
 BYOL_API int byol_trainer_load(byol_trainer *t, const char *path);
 /** @} */

@@ -7,7 +7,6 @@
  * in place in the caller's output; the scratch each call needs is its own
  * (byol__malloc per call), so one const augmenter serves many threads. */
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,27 +17,30 @@
 
 /* ---- settings ---------------------------------------------------------------- */
 
-/* Reads "a,b,c" into vals: exactly `want` finite numbers. */
+static const char *skip_spaces(const char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    return s;
+}
+
+/* Reads "a,b,c" into vals: exactly `want` finite numbers, each in the form
+ * of a float setting (byol_config_parse()), with spaces around them. */
 static int parse_list(const char *key, const char *text, int32_t want, float *vals)
 {
     int32_t n = 0;
-    for (const char *p = text;; n++) {
-        char *end = NULL;
-        errno = 0;
-        const double v = strtod(p, &end);
-        if (end == p || errno == ERANGE || !isfinite(v))
+    for (const char *p = skip_spaces(text);; n++) {
+        const size_t len = byol__float_text_len(p);
+        const double v = len ? strtod(p, NULL) : 0;
+        const char *end = skip_spaces(p + len);
+        if (!len || !isfinite(v) || (*end && *end != ','))
             return byol__err(BYOL_E_RANGE, "key '%s': '%s' is not a comma-separated list of numbers",
                              key, text);
         if (n < 3)
             vals[n] = (float)v;
-        while (isspace((unsigned char)*end))
-            end++;
         if (*end == '\0')
             break;
-        if (*end != ',')
-            return byol__err(BYOL_E_RANGE, "key '%s': '%s' is not a comma-separated list of numbers",
-                             key, text);
-        p = end + 1;
+        p = skip_spaces(end + 1);
     }
     if (n + 1 != want)
         return byol__err(BYOL_E_RANGE, "key '%s': %d values for data.channels=%d (one per channel)",

@@ -56,33 +56,42 @@ static int choice_ok(const char *choices, const char *s)
     return 0;
 }
 
-/* Converts text to a value of key k's type (strings are NOT copied). */
-static int parse_value(const byol__key *k, const char *text, value *out)
+/* ---- numbers as text ------------------------------------------------------- */
+
+static const char *skip_digits(const char *s)
 {
-    char *end = NULL;
-    errno = 0;
-    if (k->type == BYOL_TYPE_BOOL) {
-        if (!strcmp(text, "1") || !strcmp(text, "true") || !strcmp(text, "yes") || !strcmp(text, "on"))
-            out->i = 1;
-        else if (!strcmp(text, "0") || !strcmp(text, "false") || !strcmp(text, "no") || !strcmp(text, "off"))
-            out->i = 0;
-        else
-            return byol__err(BYOL_E_RANGE, "key '%s': '%s' is not a boolean (true/false/1/0)",
-                             k->name, text);
-    } else if (k->type == BYOL_TYPE_INT) {
-        long long v = strtoll(text, &end, 10);
-        if (end == text || *end || errno == ERANGE)
-            return byol__err(BYOL_E_RANGE, "key '%s': '%s' is not an integer", k->name, text);
-        out->i = v;
-    } else if (k->type == BYOL_TYPE_FLOAT) {
-        double v = strtod(text, &end);
-        if (end == text || *end || errno == ERANGE)
-            return byol__err(BYOL_E_RANGE, "key '%s': '%s' is not a number", k->name, text);
-        out->f = v;
-    } else {
-        out->s = (char *)(uintptr_t)text;
+    while (*s >= '0' && *s <= '9')
+        s++;
+    return s;
+}
+
+int byol__text_is_decimal(const char *s, int minus)
+{
+    if (minus && *s == '-')
+        s++;
+    const char *end = skip_digits(s);
+    return end > s && !*end;
+}
+
+size_t byol__float_text_len(const char *s)
+{
+    const char *p = s + (*s == '-');
+    const char *m = skip_digits(p);
+    int digits = m > p;
+    if (*m == '.') {
+        const char *f = skip_digits(m + 1);
+        digits |= f > m + 1;
+        m = f;
     }
-    return BYOL_OK;
+    if (!digits)
+        return 0;
+    if (*m == 'e' || *m == 'E') {
+        const char *e = m + 1 + (m[1] == '+' || m[1] == '-');
+        const char *x = skip_digits(e);
+        if (x > e)
+            m = x;
+    }
+    return (size_t)(m - s);
 }
 
 /* The value (as text) and the key's bounds, each in its shortest form. */
@@ -92,6 +101,43 @@ static int out_of_range(const byol__key *k, const char *text)
     byol__format_double(lo, sizeof lo, k->min);
     byol__format_double(hi, sizeof hi, k->max);
     return byol__err(BYOL_E_RANGE, "key '%s': %s is outside [%s, %s]", k->name, text, lo, hi);
+}
+
+/* Converts text to a value of key k's type (strings are NOT copied), in
+ * the forms byol_config.h lists: no spaces, no '+', no hex, no inf/nan. A
+ * number too large for its type is out of the key's range. */
+static int parse_value(const byol__key *k, const char *text, value *out)
+{
+    if (k->type == BYOL_TYPE_BOOL) {
+        if (!strcmp(text, "1") || !strcmp(text, "true"))
+            out->i = 1;
+        else if (!strcmp(text, "0") || !strcmp(text, "false"))
+            out->i = 0;
+        else
+            return byol__err(BYOL_E_RANGE, "key '%s': '%s' is not a boolean (0, 1, false, true)",
+                             k->name, text);
+    } else if (k->type == BYOL_TYPE_INT) {
+        if (!byol__text_is_decimal(text, 1))
+            return byol__err(BYOL_E_RANGE, "key '%s': '%s' is not an integer (decimal digits, "
+                             "an optional '-')", k->name, text);
+        errno = 0;
+        out->i = strtoll(text, NULL, 10);
+        if (errno == ERANGE)
+            return out_of_range(k, text);
+    } else if (k->type == BYOL_TYPE_FLOAT) {
+        char *end = NULL;
+        size_t len = byol__float_text_len(text);
+        if (len)
+            out->f = strtod(text, &end); /* underflow: the nearest subnormal or 0 */
+        if (!len || text[len] || end != text + len)
+            return byol__err(BYOL_E_RANGE, "key '%s': '%s' is not a decimal number", k->name,
+                             text);
+        if (isinf(out->f))
+            return out_of_range(k, text);
+    } else {
+        out->s = (char *)(uintptr_t)text;
+    }
+    return BYOL_OK;
 }
 
 static int check_value(const byol__key *k, const value *v)
@@ -107,6 +153,9 @@ static int check_value(const byol__key *k, const value *v)
             byol__format_double(text, sizeof text, v->f);
             return out_of_range(k, text);
         }
+    } else if (strlen(v->s) > BYOL_CONFIG_MAX_STRING) {
+        return byol__err(BYOL_E_RANGE, "key '%s': a value of %zu bytes is longer than the "
+                         "%d-byte limit", k->name, strlen(v->s), BYOL_CONFIG_MAX_STRING);
     } else if (k->choices && !choice_ok(k->choices, v->s)) {
         return byol__err(BYOL_E_RANGE, "key '%s': '%s' is not one of %s", k->name, v->s,
                          k->choices);

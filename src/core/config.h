@@ -43,4 +43,15 @@ void byol__config_swap(byol_config *a, byol_config *b);
 /* Sets a key from its text form (as byol_config_parse does for one setting). */
 int byol__config_set_text(byol_config *cfg, const char *key, const char *text);
 
+/* The strict number forms of settings text (byol_config.h), shared with the
+ * readers of other text that holds numbers. byol__text_is_decimal: s is one
+ * or more ASCII digits, after a '-' when minus is set, and nothing else (no
+ * space, no '+'); the caller converts it with strtoll and checks ERANGE.
+ * byol__float_text_len: the length of the decimal number at the start of s
+ * (digits with an optional '.' fraction, an optional leading '-' and an
+ * optional exponent e/E, sign, digits), 0 when s does not start with one;
+ * what follows is the caller's to check. Neither reads hex, inf or nan. */
+int byol__text_is_decimal(const char *s, int minus);
+size_t byol__float_text_len(const char *s);
+
 #endif

@@ -1,5 +1,4 @@
 /* byol_config as text: key=value parsing, presets, formatting, listing. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +6,34 @@
 #include "config.h"
 #include "internal.h"
 
-static int is_sep(char c) { return c == ',' || isspace((unsigned char)c); }
+/* The separators of settings, the same in every locale (isspace is not:
+ * under Latin-1 it would split UTF-8 text at byte 0xA0). */
+static int is_sep(char c) { return c != '\0' && strchr(", \t\n\v\f\r", c) != NULL; }
+
+/* The closing quote of a quoted value whose text starts at s (after the
+ * opening quote): the first quote not doubled, or NULL if there is none. */
+static const char *closing_quote(const char *s)
+{
+    for (; *s; s++) {
+        if (*s != '"')
+            continue;
+        if (s[1] != '"')
+            return s;
+        s++;
+    }
+    return NULL;
+}
+
+/* Copies the value text [v0, v1) to out, one quote for each doubled one
+ * when quoted; NUL-terminates. */
+static void copy_value(const char *v0, const char *v1, int quoted, char *out)
+{
+    while (v0 < v1) {
+        *out++ = *v0;
+        v0 += quoted && *v0 == '"' ? 2 : 1;
+    }
+    *out = '\0';
+}
 
 /* Copies the next "key=value" token of *p into key/val buffers (owned by
  * the caller, freed with byol__free). Returns 1 if a token was read, 0 at
@@ -15,7 +41,7 @@ static int is_sep(char c) { return c == ',' || isspace((unsigned char)c); }
 static int next_setting(const char **p, char **key, char **val)
 {
     const char *s = *p;
-    while (*s && is_sep(*s))
+    while (is_sep(*s))
         s++;
     if (!*s)
         return 0;
@@ -26,26 +52,22 @@ static int next_setting(const char **p, char **key, char **val)
         return byol__err(BYOL_E_INVALID_ARG,
                          "byol_config_parse: expected key=value at '%.40s'", k0);
     size_t klen = (size_t)(s - k0);
-    s++;
-    const char *v0 = s;
-    size_t vlen;
-    if (*s == '"') {
-        v0 = ++s;
-        while (*s && *s != '"')
-            s++;
-        if (*s != '"')
+    const char *v0 = ++s, *v1;
+    int quoted = *s == '"';
+    if (quoted) {
+        v1 = closing_quote(++v0);
+        if (!v1)
             return byol__err(BYOL_E_INVALID_ARG,
                              "byol_config_parse: unterminated quote after '%.*s='",
                              (int)klen, k0);
-        vlen = (size_t)(s - v0);
-        s++;
+        s = v1 + 1;
     } else {
         while (*s && !is_sep(*s))
             s++;
-        vlen = (size_t)(s - v0);
+        v1 = s;
     }
     *key = byol__malloc(klen + 1);
-    *val = byol__malloc(vlen + 1);
+    *val = byol__malloc((size_t)(v1 - v0) + 1);
     if (!*key || !*val) {
         byol__free(*key);
         byol__free(*val);
@@ -53,8 +75,7 @@ static int next_setting(const char **p, char **key, char **val)
     }
     memcpy(*key, k0, klen);
     (*key)[klen] = '\0';
-    memcpy(*val, v0, vlen);
-    (*val)[vlen] = '\0';
+    copy_value(v0, v1, quoted, *val);
     *p = s;
     return 1;
 }
@@ -150,13 +171,63 @@ int64_t byol_config_format(const byol_config *cfg, const char *key, char *buf, s
     return (int64_t)need;
 }
 
-/* A value is written quoted when it holds a separator. */
-static int needs_quotes(const char *s)
+/* Text that grows by appending; s is NULL once an allocation failed. */
+typedef struct text {
+    char *s;
+    size_t len, cap;
+} text;
+
+static void put(text *t, const char *s, size_t n)
 {
-    for (; *s; s++)
-        if (is_sep(*s) || *s == '"')
-            return 1;
-    return 0;
+    if (t->s && t->len + n >= t->cap) {
+        size_t cap = t->cap;
+        while (t->len + n >= cap)
+            cap *= 2;
+        char *grown = byol__malloc(cap);
+        if (grown)
+            memcpy(grown, t->s, t->len);
+        byol__free(t->s);
+        t->s = grown;
+        t->cap = cap;
+    }
+    if (t->s) {
+        memcpy(t->s + t->len, s, n);
+        t->len += n;
+        t->s[t->len] = '\0';
+    }
+}
+
+/* A value is written quoted when it holds a separator or a quote; inside
+ * the quotes each quote is written twice, every other byte as it is. */
+static void put_value(text *t, const char *v)
+{
+    int quote = 0;
+    for (const char *c = v; *c; c++)
+        quote |= is_sep(*c) || *c == '"';
+    if (!quote) {
+        put(t, v, strlen(v));
+        return;
+    }
+    put(t, "\"", 1);
+    for (const char *q; (q = strchr(v, '"')) != NULL; v = q + 1) {
+        put(t, v, (size_t)(q - v) + 1);
+        put(t, "\"", 1);
+    }
+    put(t, v, strlen(v));
+    put(t, "\"", 1);
+}
+
+/* Key i's value as text: the string itself, or a number formatted in tmp. */
+static const char *value_text(const byol_config *cfg, int32_t i, char tmp[64])
+{
+    byol__key_id id = (byol__key_id)i;
+    if (byol__keys[i].type == BYOL_TYPE_STRING)
+        return byol__cfg_str(cfg, id);
+    if (byol__keys[i].type == BYOL_TYPE_FLOAT)
+        byol__format_double(tmp, 64, byol__cfg_float(cfg, id));
+    else
+        snprintf(tmp, 64, "%lld", (long long)byol__cfg_int(cfg, id));
+    return tmp;
 }
 
 int byol_config_serialize(const byol_config *cfg, char **out)
@@ -167,35 +238,23 @@ int byol_config_serialize(const byol_config *cfg, char **out)
     int rc = byol_config_create(&defaults);
     if (rc != BYOL_OK)
         return rc;
-    size_t cap = 256, len = 0;
-    char *s = byol__malloc(cap);
-    for (int32_t i = 0; s && i < BYOL__NKEYS; i++) {
-        const char *name = byol__keys[i].name;
-        char a[512], b[512];
-        byol_config_format(cfg, name, a, sizeof a);
-        byol_config_format(defaults, name, b, sizeof b);
-        if (!strcmp(a, b))
+    text t = { byol__malloc(256), 0, 256 };
+    if (t.s)
+        t.s[0] = '\0';
+    for (int32_t i = 0; t.s && i < BYOL__NKEYS; i++) {
+        char a[64], b[64];
+        const char *v = value_text(cfg, i, a);
+        if (!strcmp(v, value_text(defaults, i, b)))
             continue;
-        size_t need = strlen(name) + strlen(a) + 5;
-        if (len + need >= cap) {
-            while (len + need >= cap)
-                cap *= 2;
-            char *grown = byol__malloc(cap);
-            if (grown)
-                memcpy(grown, s, len);
-            byol__free(s);
-            s = grown;
-            if (!s)
-                break;
-        }
-        const char *q = needs_quotes(a) ? "\"" : "";
-        len += (size_t)snprintf(s + len, cap - len, "%s=%s%s%s\n", name, q, a, q);
+        put(&t, byol__keys[i].name, strlen(byol__keys[i].name));
+        put(&t, "=", 1);
+        put_value(&t, v);
+        put(&t, "\n", 1);
     }
     byol_config_destroy(defaults);
-    if (!s)
+    if (!t.s)
         return byol__err(BYOL_E_NOMEM, "byol_config_serialize: out of memory");
-    s[len] = '\0';
-    *out = s;
+    *out = t.s;
     return BYOL_OK;
 }
 

@@ -1,6 +1,7 @@
 /* Trainer checkpoints: every network's state_dict under a prefix
  * ("online.encoder.", ..., "target.projector."), the optimizer buffers
  * ("optim.<name>") and the scalars and configuration in the metadata. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,14 +81,19 @@ int byol_trainer_save(const byol_trainer *t, const char *path)
     return rc;
 }
 
-static int read_int(const byol__st_file *f, const char *key, int64_t *out)
+/* A metadata count in [lo, hi]: ASCII digits only (strtoll alone would take
+ * a sign, leading spaces, and clamp "99999999999999999999999" to INT64_MAX),
+ * or BYOL_E_FORMAT naming the file and key. */
+static int read_int(const byol__st_file *f, const char *key, int64_t lo, int64_t hi,
+                    int64_t *out)
 {
     const char *v = byol__st_meta(f, key);
-    char *end = NULL;
-    long long x = v ? strtoll(v, &end, 10) : 0;
-    if (!v || end == v || *end || x < 0)
-        return byol__err(BYOL_E_FORMAT, "%s: metadata '%s' is missing or not a count",
-                         byol__st_label(f), key);
+    errno = 0;
+    long long x = v && byol__text_is_decimal(v, 0) ? strtoll(v, NULL, 10) : -1;
+    if (!v || x < lo || x > hi || errno == ERANGE)
+        return byol__err(BYOL_E_FORMAT, "%s: metadata '%s' is %s%.40s%s, not a count in "
+                         "[%lld, %lld]", byol__st_label(f), key, v ? "'" : "missing",
+                         v ? v : "", v ? "'" : "", (long long)lo, (long long)hi);
     *out = x;
     return BYOL_OK;
 }
@@ -237,11 +243,17 @@ static int restore(byol_trainer *t, const byol__st_file *f, int copy)
     byol__optim_get_state(t->optim, &st);
     int fits = 0;
     int rc = check_optim(t, f, &st, copy, &fits);
-    int64_t step = 0, osteps = 0;
+    /* total_steps is checked, not applied (the trainer keeps its own). A
+     * trainer may step past it (lr 0, tau 1 from there), so a step above it
+     * is legal; the optimizer counts the same updates as the step. */
+    int64_t step = 0, osteps = 0, total = 0;
     if (rc == BYOL_OK)
-        rc = read_int(f, "step", &step);
+        rc = read_int(f, "step", 0, INT64_MAX, &step);
     if (rc == BYOL_OK)
-        rc = read_int(f, "optim_steps", &osteps);
+        rc = read_int(f, "total_steps", 1, (int64_t)byol__keys[BYOL__K_TRAIN_TOTAL_STEPS].max,
+                      &total);
+    if (rc == BYOL_OK)
+        rc = read_int(f, "optim_steps", 0, step, &osteps);
     if (rc != BYOL_OK || !copy)
         return rc;
     t->step = step;

@@ -215,16 +215,33 @@ static double grad_norm(const byol_trainer *t)
     return sqrt(s);
 }
 
+/* The next step needs room in the step counters (the trainer's and the
+ * optimizer's): a checkpoint may hold INT64_MAX, which one more step would
+ * overflow. Checked before a step runs, so a refused step changes nothing. */
+static int check_counters(const byol_trainer *t, const char *fn)
+{
+    byol__optim_state st;
+    byol__optim_get_state(t->optim, &st);
+    if (t->step < INT64_MAX && *st.steps < INT64_MAX)
+        return BYOL_OK;
+    return byol__err(BYOL_E_RANGE, "%s: the step counter is at its limit (step %lld, optimizer "
+                     "step %lld): no step can follow", fn, (long long)t->step,
+                     (long long)*st.steps);
+}
+
 int byol_trainer_apply_update(byol_trainer *t, byol_step_stats *stats)
 {
     if (!t)
         return byol__err(BYOL_E_INVALID_ARG, "byol_trainer_apply_update: trainer is NULL");
+    int rc = check_counters(t, "byol_trainer_apply_update");
+    if (rc != BYOL_OK)
+        return rc;
     double norm = grad_norm(t);
     if (!isfinite(norm))
         return byol__err(BYOL_E_NONFINITE, "byol_trainer_apply_update: a gradient is not finite");
     double lr = byol__lr_at(t->step, t->total_steps, t->warmup_steps,
                             byol__scaled_lr(t->base_lr, t->batch));
-    int rc = byol__optim_step(t->optim, t->spans, t->nspans, t->params, t->grads, lr);
+    rc = byol__optim_step(t->optim, t->spans, t->nspans, t->params, t->grads, lr);
     if (rc != BYOL_OK)
         return rc;
     if (stats) {
@@ -283,10 +300,13 @@ int byol_trainer_step(byol_trainer *t, const byol_tensor *view1, const byol_tens
         return byol__err(BYOL_E_SHAPE, "%s: views hold %lld samples, train.batch_size is %lld "
                          "(use byol_trainer_accumulate for micro-batches)", fn,
                          (long long)view1->shape[0], (long long)t->batch);
+    int rc = check_counters(t, fn);
+    if (rc != BYOL_OK)
+        return rc;
     byol_step_stats local = { .struct_size = sizeof local };
     byol_step_stats *s = stats ? stats : &local;
     byol_trainer_zero_grad(t);
-    int rc = accumulate(t, view1, view2, s, fn);
+    rc = accumulate(t, view1, view2, s, fn);
     if (rc != BYOL_OK)
         return rc;
     if (t->hook && t->hook(t->grads, t->nparams, t->hook_user)) {

@@ -162,6 +162,26 @@ losses() { grep -o '"step":[0-9]*,"epoch":[0-9]*,"loss":[^,]*,"loss_12":[^,]*,"l
 check "stopped + resumed logs the same steps, losses, lr and tau as straight" \
   cmp -s <(losses "$T/straight/metrics.jsonl") <(losses "$T/split/metrics.jsonl")
 check "both end at step 6" grep -q '"step":6,' <(tail -n 1 "$T/split/metrics.jsonl")
+# A stored setting holding a quote (issue 13: the checkpoint became unusable):
+# labels in a file whose name has one. config.txt and the checkpoint quote the
+# value with the quote doubled; --resume, export and info read it back.
+QL="$T/idx/la\"bels"
+cp "$T/idx/train-labels-idx1-ubyte" "$QL"
+run 0 "pretrain with data.labels holding a quote" "$BYOL" pretrain \
+  --data "$T/idx/train-images-idx3-ubyte" "${TINY[@]}" --set "data.labels=$QL" --steps 2 \
+  --out "$T/quote" --quiet
+check "config.txt doubles the quote inside quotes" \
+  grep -qxF "data.labels=\"${QL//\"/\"\"}\"" "$T/quote/config.txt"
+run 0 "pretrain --resume of that run" "$BYOL" pretrain --data "$T/idx/train-images-idx3-ubyte" \
+  --resume "$T/quote/checkpoint.safetensors" --steps 3 --out "$T/quote" --quiet
+run 0 "export of that run" "$BYOL" export --checkpoint "$T/quote/checkpoint.safetensors" \
+  --out "$T/quote.safetensors" --quiet
+run 0 "info on that checkpoint" "$BYOL" info "$T/quote/checkpoint.safetensors"
+check "... whose settings this version reads" both "^step +3 of 3" "^settings +\(those" "$T/out"
+rm -f "$QL"
+run_err 1 "la\"bels" "a resume opens the stored labels path (now gone), as stored" \
+  "$BYOL" pretrain --data "$T/idx/train-images-idx3-ubyte" \
+  --resume "$T/quote/checkpoint.safetensors" --steps 4 --out "$T/quote" --quiet
 run 0 "pretrain --epochs 2 (24 images, batch 8)" "$BYOL" pretrain --data "$T/train" "${TINY[@]}" \
   --epochs 2 --out "$T/epochs" --quiet
 check "--epochs 2 made 6 steps" grep -q '"step":6,' <(tail -n 1 "$T/epochs/metrics.jsonl")
@@ -543,15 +563,25 @@ run 0 "eval --weights with no flags" "$BYOL" eval --weights "$T/self.safetensors
 run_err 2 "net.width=0.125, but the options give net.width=0.25" \
   "eval --weights with a width the file contradicts" "$BYOL" eval \
   --weights "$T/self.safetensors" --set net.width=0.25 "${EV[@]}" --knn-only
-# A torchvision-style classifier: fc.* after the encoder, no recorded settings
-# (the exported file with its metadata cut to {"format":"pt"}): --arch reads it.
-strip_metadata() {  # SRC DST
-  local n header cut
+# strip_metadata SRC DST [JSON]: SRC with its metadata replaced by JSON
+# (default {"format":"pt"}; shorter than SRC's), the header padded to its length.
+strip_metadata() {
+  local n header cut meta=${3:-'{"format":"pt"}'}
   n=$(od -An -tu8 -N8 "$1" | tr -d ' ')
   header=$(tail -c +9 "$1" | head -c "$n")
-  cut=$(printf '%s' "$header" | sed -E 's/"__metadata__":\{[^}]*\}/"__metadata__":{"format":"pt"}/')
+  meta=${meta//\\/\\\\}  # (a sed replacement: \ and & escaped)
+  meta=${meta//&/\\&}
+  cut=$(printf '%s' "$header" | sed -E "s/\"__metadata__\":\\{[^}]*\\}/\"__metadata__\":$meta/")
   { head -c 8 "$1"; printf '%s%*s' "$cut" $((n - ${#cut})) ''; tail -c +$((9 + n)) "$1"; } > "$2"
 }
+# A recorded value is one value: a quote in it cannot smuggle in another
+# setting (here the width, which the file then would not need the flag for).
+strip_metadata "$T/self.safetensors" "$T/smuggle.safetensors" \
+  '{"format":"pt","net.arch":"cnn-small\" net.width=\"0.125"}'
+run_err 1 "net.arch" "eval --weights whose recorded net.arch holds a quoted setting" \
+  "$BYOL" eval --weights "$T/smuggle.safetensors" --preset fashion-mnist "${EV[@]}" --knn-only
+# A torchvision-style classifier: fc.* after the encoder, no recorded settings
+# (the exported file with its metadata cut to {"format":"pt"}): --arch reads it.
 run 0 "pretrain an encoder with a classifier (net.num_classes=4)" "$BYOL" pretrain \
   --data "$T/train" "${TINY[@]}" --set net.num_classes=4 --steps 1 --out "$T/clf" --quiet
 run 0 "export it" "$BYOL" export --checkpoint "$T/clf/checkpoint.safetensors" \

@@ -299,6 +299,10 @@ static void test_create_errors(void **state)
         { "augment.mean=\"0.5,0.5,0.5,\"", "augment.mean" },
         { "augment.mean=\"\"", "augment.mean" },
         { "augment.mean=\"0.5,nan,0.5\"", "augment.mean" },
+        { "augment.mean=\"0.5,0x1p-1,0.5\"", "augment.mean" }, /* the settings' forms */
+        { "augment.mean=\"+0.5,0.5,0.5\"", "augment.mean" },
+        { "augment.mean=\"0.5,0.5,1e999\"", "augment.mean" },
+        { "augment.mean=\"0.5,0.5,.\"", "augment.mean" },
         { "augment.std=\"0.2,0,0.2\"", "augment.std" },
         { "augment.std=\"0.2,0.2,-1\"", "augment.std" },
         { "augment.std=\"0.2 0.2 0.2\"", "augment.std" },

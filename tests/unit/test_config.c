@@ -246,6 +246,301 @@ static void test_floats_shortest_round_trip(void **state)
     byol_config_destroy(cfg);
 }
 
+/* ---- settings text: parse(serialize(c)) == c ------------------------------- */
+
+/* Every key of a and b holds the same value (floats bit for bit). */
+static void assert_same_config(const byol_config *a, const byol_config *b)
+{
+    for (int32_t i = 0; i < byol_config_key_count(); i++) {
+        byol_key_info k = { .struct_size = sizeof k };
+        assert_byol_ok(byol_config_key_info(i, &k));
+        if (k.type == BYOL_TYPE_STRING) {
+            const char *x, *y;
+            assert_byol_ok(byol_config_get_string(a, k.name, &x));
+            assert_byol_ok(byol_config_get_string(b, k.name, &y));
+            if (strcmp(x, y))
+                fail_msg("%s: '%.80s' (%zu bytes) read back as '%.80s' (%zu bytes)", k.name, x,
+                         strlen(x), y, strlen(y));
+        } else if (k.type == BYOL_TYPE_FLOAT) {
+            double x, y;
+            assert_byol_ok(byol_config_get_float(a, k.name, &x));
+            assert_byol_ok(byol_config_get_float(b, k.name, &y));
+            if (memcmp(&x, &y, sizeof x))
+                fail_msg("%s: %.17g read back as %.17g", k.name, x, y);
+        } else {
+            int64_t x, y;
+            assert_byol_ok(byol_config_get_int(a, k.name, &x));
+            assert_byol_ok(byol_config_get_int(b, k.name, &y));
+            if (x != y)
+                fail_msg("%s: %lld read back as %lld", k.name, (long long)x, (long long)y);
+        }
+    }
+}
+
+/* Serialises cfg, parses the text into a fresh config and compares. */
+static void assert_round_trip(const byol_config *cfg)
+{
+    char *text = NULL;
+    byol_config *back = tu_config(NULL);
+    assert_byol_ok(byol_config_serialize(cfg, &text));
+    int rc = byol_config_parse(back, text);
+    if (rc != BYOL_OK)
+        fail_msg("the parser refuses the serialiser's text (%s): %s", byol_strerror(rc),
+                 byol_last_error());
+    assert_same_config(cfg, back);
+    byol_free(text);
+    byol_config_destroy(back);
+}
+
+static uint64_t next_random(uint64_t *x)
+{
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17; /* xorshift64 */
+    return *x;
+}
+
+/* Pieces that have broken, or could break, a settings text: separators,
+ * quotes, escapes of other syntaxes, control bytes, UTF-8 of 2 to 4 bytes
+ * and a byte that is not UTF-8. */
+static const char *const nasty[] = {
+    "\"", "\"\"", "\\", "\\\"", " ", "=", ",", "\t", "\n", "\r", "\v", "\f", "\x01", "\x1f",
+    "\x7f", "\xa0", "a", "Z", "0", "-", ".", "'", "#", "$", "key=value", "\xc3\xa9",
+    "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+};
+
+/* A random string of up to 24 pieces of nasty[] into buf (>= 24*9+1 bytes). */
+static void random_text(uint64_t *x, char *buf)
+{
+    size_t n = next_random(x) % 25;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        strcat(buf, nasty[next_random(x) % (sizeof nasty / sizeof nasty[0])]);
+}
+
+/* A random value within key k's bounds: often a bound, -0 or the smallest
+ * subnormal, which a text form can lose. */
+static void set_random(byol_config *cfg, const byol_key_info *k, uint64_t *x)
+{
+    uint64_t r = next_random(x);
+    if (k->type == BYOL_TYPE_STRING && !k->choices) {
+        char buf[24 * 9 + 1];
+        random_text(x, buf);
+        assert_byol_ok(byol_config_set_string(cfg, k->name, buf));
+    } else if (k->type == BYOL_TYPE_STRING) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", k->choices);
+        int n = 1, pick;
+        for (char *p = buf; *p; p++)
+            n += *p == '|';
+        pick = (int)(r % (uint64_t)n);
+        char *s = strtok(buf, "|");
+        while (pick-- > 0)
+            s = strtok(NULL, "|");
+        assert_byol_ok(byol_config_set_string(cfg, k->name, s));
+    } else if (k->type == BYOL_TYPE_FLOAT) {
+        double v, bits, u = (double)(next_random(x) >> 11) / 9007199254740992.0;
+        uint64_t b = next_random(x);
+        memcpy(&bits, &b, sizeof bits);
+        switch (r % 6) {
+        case 0: v = k->min; break;
+        case 1: v = k->max; break;
+        case 2: v = k->min == 0 ? -0.0 : k->min; break;
+        case 3: v = k->min == 0 ? 5e-324 : k->min; break;
+        case 4: v = bits >= k->min && bits <= k->max ? bits : k->min; break;
+        default: v = k->min + (k->max - k->min) * u; break;
+        }
+        assert_byol_ok(byol_config_set_float(cfg, k->name, v));
+    } else {
+        uint64_t span = (uint64_t)(k->max - k->min) + 1;
+        assert_byol_ok(byol_config_set_int(cfg, k->name, (int64_t)k->min +
+                                                          (int64_t)(next_random(x) % span)));
+    }
+}
+
+/* Property: for configs with every key at a random value (free-text keys
+ * from nasty[]), parsing the serialised text gives the same config. */
+static void test_serialize_parse_round_trip_random(void **state)
+{
+    (void)state;
+    uint64_t x = 0x2545F4914F6CDD1Du; /* fixed seed: a failure reproduces */
+    for (int round = 0; round < 3000; round++) {
+        byol_config *cfg = tu_config(NULL);
+        for (int32_t i = 0; i < byol_config_key_count(); i++) {
+            byol_key_info k = { .struct_size = sizeof k };
+            assert_byol_ok(byol_config_key_info(i, &k));
+            if (next_random(&x) % 4)
+                set_random(cfg, &k, &x);
+        }
+        assert_round_trip(cfg);
+        byol_config_destroy(cfg);
+    }
+}
+
+/* The same for fixed values: the quote that made checkpoints unusable
+ * (issue 13), the syntax's own characters at every place, and long text. */
+static void test_serialize_parse_round_trip_edges(void **state)
+{
+    (void)state;
+    static const char *const edges[] = {
+        "la\"b.gz", "/data/la\"b.gz", "\"", "\"\"", "\"\"\"", "\"x", "x\"", "\"x\"", "x\"\"y",
+        "\\", "\\\"", "x\\", "\"\\", "a b", " ", " x", "x ", "a=b", "=", "==", ",", "a,b",
+        "\t", "\n", "a\nb=c", "\r\n", "\x01\x02\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac",
+        "\xf0\x9f\x98\x80", "\xff\xfe", "key=\"v\" other=1", "",
+    };
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        byol_config *cfg = tu_config(NULL);
+        assert_byol_ok(byol_config_set_string(cfg, "data.labels", edges[i]));
+        assert_byol_ok(byol_config_set_string(cfg, "augment.mean", edges[i]));
+        assert_round_trip(cfg);
+        byol_config_destroy(cfg);
+    }
+    /* past the serialiser's old 512-byte buffer, and the longest value */
+    static const size_t lengths[] = { 511, 512, 600, 4096, 65535 };
+    for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
+        char *s = malloc(lengths[i] + 1);
+        for (size_t j = 0; j < lengths[i]; j++)
+            s[j] = "ab\" ,=\\\n"[j % 8];
+        s[lengths[i]] = '\0';
+        byol_config *cfg = tu_config(NULL);
+        assert_byol_ok(byol_config_set_string(cfg, "data.labels", s));
+        assert_round_trip(cfg);
+        byol_config_destroy(cfg);
+        free(s);
+    }
+    /* a longer value is refused: a checkpoint could not hold many (issue 13) */
+    char *s = malloc(12 + 65536 + 1);
+    memcpy(s, "data.labels=", 12);
+    memset(s + 12, 'x', 65536);
+    s[12 + 65536] = '\0';
+    byol_config *cfg = tu_config(NULL);
+    assert_int_equal(byol_config_set_string(cfg, "data.labels", s + 12), BYOL_E_RANGE);
+    assert_non_null(strstr(byol_last_error(), "data.labels"));
+    assert_int_equal(byol_config_parse(cfg, s), BYOL_E_RANGE);
+    assert_round_trip(cfg);
+    byol_config_destroy(cfg);
+    free(s);
+}
+
+/* What 1.2 and 1.3 wrote reads as it did: the pinned checkpoints' settings
+ * (serialised again to the same text), values quoted only around spaces and
+ * commas with backslashes in them, and a quote inside an unquoted value. */
+static void test_settings_of_older_versions(void **state)
+{
+    (void)state;
+    static const char *const pins[] = { "adamw", "lars", "sgd", "simsiam" };
+    for (size_t i = 0; i < sizeof pins / sizeof pins[0]; i++) {
+        char path[512], *again = NULL;
+        const char *stored = NULL;
+        byol_file *f = NULL;
+        snprintf(path, sizeof path, "%s/pin/%s.safetensors", tu_fixtures_dir(), pins[i]);
+        assert_byol_ok(byol_file_open(path, &f));
+        assert_byol_ok(byol_file_metadata_find(f, "config", &stored));
+        byol_config *cfg = tu_config(stored);
+        assert_byol_ok(byol_config_serialize(cfg, &again));
+        assert_string_equal(again, stored);
+        byol_free(again);
+        byol_config_destroy(cfg);
+        byol_file_close(f);
+    }
+    static const struct {
+        const char *text, *labels;
+    } old[] = {
+        { "data.labels=\"/my data/labels\\x.gz\"\n", "/my data/labels\\x.gz" },
+        { "data.labels=\"C:\\new folder\\\"\n", "C:\\new folder\\" },
+        { "data.labels=C:\\labels\\t10k.gz\n", "C:\\labels\\t10k.gz" },
+        { "data.labels=a\"b\n", "a\"b" },
+        { "data.labels=\"a,b\"seed=1", "a,b" },
+        { "data.labels=\n", "" },
+        { "data.labels=\"\"\n", "" },
+    };
+    for (size_t i = 0; i < sizeof old / sizeof old[0]; i++) {
+        const char *s;
+        byol_config *cfg = tu_config(old[i].text);
+        assert_byol_ok(byol_config_get_string(cfg, "data.labels", &s));
+        assert_string_equal(s, old[i].labels);
+        byol_config_destroy(cfg);
+    }
+    byol_config *cfg = tu_config("augment.mean=\"0.5,0.4,0.3\"");
+    const char *s;
+    assert_byol_ok(byol_config_get_string(cfg, "augment.mean", &s));
+    assert_string_equal(s, "0.5,0.4,0.3");
+    /* a quote is written twice inside quotes; a lone one ends the value */
+    assert_byol_ok(byol_config_parse(cfg, "data.labels=\"la\"\"b.gz\" seed=3"));
+    assert_byol_ok(byol_config_get_string(cfg, "data.labels", &s));
+    assert_string_equal(s, "la\"b.gz");
+    assert_int_equal(byol_config_parse(cfg, "data.labels=\"la\"\"b.gz"), BYOL_E_INVALID_ARG);
+    assert_non_null(strstr(byol_last_error(), "data.labels"));
+    byol_config_destroy(cfg);
+}
+
+/* A numeric or boolean key's value as a double. */
+static double value_of(const byol_config *cfg, const char *key)
+{
+    double f;
+    int64_t n;
+    if (byol_config_get_float(cfg, key, &f) == BYOL_OK)
+        return f;
+    assert_byol_ok(byol_config_get_int(cfg, key, &n));
+    return (double)n;
+}
+
+/* The number and boolean forms a value may take (issue 13: "0x1p3", "yes"
+ * and " 5" were accepted). Every form goes through the parser quoted, so
+ * spaces reach the number reader. */
+static void test_value_forms(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key, *text;
+        int ok;
+        double want;
+    } forms[] = {
+        { "seed", "0", 1, 0 }, { "seed", "42", 1, 42 }, { "seed", "007", 1, 7 },
+        { "seed", "9007199254740991", 1, 9007199254740991.0 }, { "threads", "-0", 1, 0 },
+        { "seed", "", 0, 0 }, { "seed", " 5", 0, 0 }, { "seed", "5 ", 0, 0 },
+        { "seed", "+5", 0, 0 }, { "seed", "-", 0, 0 }, { "seed", "--5", 0, 0 },
+        { "seed", "0x10", 0, 0 }, { "seed", "5x", 0, 0 }, { "seed", "1e3", 0, 0 },
+        { "seed", "5.0", 0, 0 }, { "seed", "5.", 0, 0 }, { "seed", "1,000", 0, 0 },
+        { "seed", "\xd9\xa5", 0, 0 }, { "seed", "99999999999999999999999", 0, 0 },
+        { "optim.lr", "0.5", 1, 0.5 }, { "optim.lr", "2", 1, 2 }, { "optim.lr", ".5", 1, 0.5 },
+        { "optim.lr", "5.", 1, 5 }, { "optim.lr", "1e-3", 1, 1e-3 },
+        { "optim.lr", "1E-3", 1, 1e-3 }, { "optim.lr", "1e+06", 1, 1e6 },
+        { "optim.lr", "-0", 1, -0.0 }, { "optim.lr", "4.9406564584124654e-324", 1, 5e-324 },
+        { "optim.lr", "1e-400", 1, 0 }, { "optim.lr", "0x1p3", 0, 0 },
+        { "optim.lr", "0X1P3", 0, 0 }, { "optim.lr", "inf", 0, 0 },
+        { "optim.lr", "infinity", 0, 0 }, { "optim.lr", "nan", 0, 0 },
+        { "optim.lr", "NAN(1)", 0, 0 }, { "optim.lr", " 0.5", 0, 0 },
+        { "optim.lr", "0.5 ", 0, 0 }, { "optim.lr", "+0.5", 0, 0 }, { "optim.lr", "", 0, 0 },
+        { "optim.lr", ".", 0, 0 }, { "optim.lr", "-", 0, 0 }, { "optim.lr", "e5", 0, 0 },
+        { "optim.lr", "1e", 0, 0 }, { "optim.lr", "1e+", 0, 0 }, { "optim.lr", "1.2.3", 0, 0 },
+        { "optim.lr", "0,5", 0, 0 }, { "optim.lr", "0.5f", 0, 0 }, { "optim.lr", "1e999", 0, 0 },
+        { "loader.shuffle", "0", 1, 0 }, { "loader.shuffle", "1", 1, 1 },
+        { "loader.shuffle", "true", 1, 1 }, { "loader.shuffle", "false", 1, 0 },
+        { "loader.shuffle", "yes", 0, 0 }, { "loader.shuffle", "no", 0, 0 },
+        { "loader.shuffle", "on", 0, 0 }, { "loader.shuffle", "off", 0, 0 },
+        { "loader.shuffle", "True", 0, 0 }, { "loader.shuffle", "TRUE", 0, 0 },
+        { "loader.shuffle", " 1", 0, 0 }, { "loader.shuffle", "01", 0, 0 },
+        { "loader.shuffle", "2", 0, 0 }, { "loader.shuffle", "", 0, 0 },
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        byol_config *cfg = tu_config("seed=3 threads=3 optim.lr=3 loader.shuffle=1");
+        const char *key = forms[i].key;
+        double before = value_of(cfg, key), want = forms[i].ok ? forms[i].want : before;
+        char text[128];
+        snprintf(text, sizeof text, "%s=\"%s\"", key, forms[i].text);
+        int rc = byol_config_parse(cfg, text);
+        if (forms[i].ok && rc != BYOL_OK)
+            fail_msg("%s refused: %s", text, byol_last_error());
+        if (!forms[i].ok && (rc != BYOL_E_RANGE || !strstr(byol_last_error(), key) ||
+                             !strstr(byol_last_error(), forms[i].text)))
+            fail_msg("%s: %d, not BYOL_E_RANGE naming key and value: %s", text, rc,
+                     byol_last_error());
+        double got = value_of(cfg, key);
+        if (got != want || signbit(got) != signbit(want))
+            fail_msg("%s: reads %.17g, want %.17g", text, got, want);
+        byol_config_destroy(cfg);
+    }
+}
+
 static void test_status_codes_and_last_error(void **state)
 {
     (void)state;
@@ -338,6 +633,10 @@ int main(void)
         cmocka_unit_test(test_presets),
         cmocka_unit_test(test_listing_and_round_trip),
         cmocka_unit_test(test_floats_shortest_round_trip),
+        cmocka_unit_test(test_serialize_parse_round_trip_random),
+        cmocka_unit_test(test_serialize_parse_round_trip_edges),
+        cmocka_unit_test(test_settings_of_older_versions),
+        cmocka_unit_test(test_value_forms),
         cmocka_unit_test(test_status_codes_and_last_error),
         cmocka_unit_test(test_allocator_hook),
         cmocka_unit_test(test_log_callback),

@@ -674,6 +674,135 @@ static void test_bad_calls(void **state_)
     byol_trainer_destroy(t);
 }
 
+/* ---- checkpoint metadata (issue 13, item 4) ----------------------------------- */
+
+/* Copies checkpoint src to dst with metadata key's value replaced by value
+ * (NULL: the key renamed, so it is missing). The header is padded with
+ * spaces to a multiple of 8 bytes again, so the data section stays aligned. */
+static void set_meta(const char *src, const char *dst, const char *key, const char *value)
+{
+    size_t len;
+    unsigned char *b = tu_slurp(src, &len);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | b[i];
+    char *header = calloc(1, hlen + 1), pat[64];
+    memcpy(header, b + 8, hlen);
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    char *at = strstr(header, pat);
+    assert_non_null(at);
+    char *v0 = at + strlen(pat), *v1 = strchr(v0, '"');
+    char *out = calloc(1, hlen + strlen(value ? value : "") + 64);
+    if (value)
+        sprintf(out, "%.*s%s%s", (int)(v0 - header), header, value, v1);
+    else
+        sprintf(out, "%.*s\"x%s", (int)(at - header), header, at + 1);
+    size_t n = strlen(out);
+    while (n > 0 && out[n - 1] == ' ')
+        n--;
+    size_t padded = (n + 7) & ~(size_t)7;
+    memset(out + n, ' ', padded - n);
+    FILE *f = fopen(dst, "wb");
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    assert_int_equal(fwrite(le, 1, 8, f), 8);
+    assert_int_equal(fwrite(out, 1, padded, f), padded);
+    assert_int_equal(fwrite(b + 8 + hlen, 1, len - 8 - hlen, f), len - 8 - hlen);
+    fclose(f);
+    free(out);
+    free(header);
+    free(b);
+}
+
+/* Each metadata integer is ASCII digits in its range, or the load fails
+ * with BYOL_E_FORMAT naming the file and key, the trainer unchanged:
+ * "99999999999999999999999" loaded as INT64_MAX before, then the step
+ * counter overflowed. A step past total_steps is legal (a trainer may step
+ * on with lr 0 and tau 1), so it loads. */
+static void test_checkpoint_metadata_strict(void **state_)
+{
+    (void)state_;
+    const char *ck = tu_tmp_path("meta.st"), *bad = tu_tmp_path("meta_bad.st"),
+               *before = tu_tmp_path("meta_before.st");
+    byol_trainer *a = make(NULL), *b = make("seed=8");
+    views v;
+    make_views(&v, 50, B);
+    for (int s = 0; s < 2; s++)
+        assert_byol_ok(byol_trainer_step(a, &v.v1, &v.v2, NULL));
+    assert_byol_ok(byol_trainer_save(a, ck));
+    state s0, s1;
+    capture(b, before, &s0);
+    static const struct {
+        const char *key, *value;
+    } cases[] = {
+        { "step", "99999999999999999999999" }, { "step", "9223372036854775808" },
+        { "step", "-1" }, { "step", " 5" }, { "step", "+5" }, { "step", "5x" }, { "step", "" },
+        { "step", "0x5" }, { "step", "5 " }, { "step", NULL },
+        { "optim_steps", "99999999999999999999999" }, { "optim_steps", "-1" },
+        { "optim_steps", " 2" }, { "optim_steps", "+2" }, { "optim_steps", "" },
+        { "optim_steps", "3" }, /* more optimizer steps than steps */
+        { "total_steps", "99999999999999999999999" }, { "total_steps", " 10" },
+        { "total_steps", "+10" }, { "total_steps", "10x" }, { "total_steps", "" },
+        { "total_steps", "0" }, { "total_steps", "1000000000000001" }, /* train.total_steps' */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        set_meta(ck, bad, cases[i].key, cases[i].value);
+        int rc = byol_trainer_load(b, bad);
+        char want[64];
+        snprintf(want, sizeof want, "'%s'", cases[i].key);
+        if (rc != BYOL_E_FORMAT || !strstr(byol_last_error(), bad) ||
+            !strstr(byol_last_error(), want))
+            fail_msg("%s='%s': %d, not BYOL_E_FORMAT naming file and key: %s", cases[i].key,
+                     cases[i].value ? cases[i].value : "(missing)", rc, byol_last_error());
+        capture(b, before, &s1);
+        assert_same_state(&s0, &s1);
+        free(s1.params);
+    }
+    set_meta(ck, bad, "step", "20"); /* total_steps is 10 */
+    assert_byol_ok(byol_trainer_load(b, bad));
+    assert_int_equal(byol_trainer_step_index(b), 20);
+    free(s0.params);
+    unlink(ck);
+    unlink(bad);
+    unlink(before);
+    byol_trainer_destroy(a);
+    byol_trainer_destroy(b);
+}
+
+/* A trainer at step INT64_MAX (a legal checkpoint) refuses the next step
+ * before it runs, instead of overflowing the counters; nothing changes. */
+static void test_step_counter_limit(void **state_)
+{
+    (void)state_;
+    const char *ck = tu_tmp_path("limit.st"), *at_max = tu_tmp_path("limit_max.st"),
+               *before = tu_tmp_path("limit_before.st");
+    byol_trainer *t = make(NULL);
+    views v;
+    make_views(&v, 60, B);
+    assert_byol_ok(byol_trainer_save(t, ck));
+    set_meta(ck, at_max, "step", "9223372036854775807");
+    set_meta(at_max, at_max, "optim_steps", "9223372036854775807");
+    assert_byol_ok(byol_trainer_load(t, at_max));
+    assert_int_equal(byol_trainer_step_index(t), INT64_MAX);
+    state s0, s1;
+    capture(t, before, &s0);
+    assert_int_equal(byol_trainer_step(t, &v.v1, &v.v2, NULL), BYOL_E_RANGE);
+    assert_non_null(strstr(byol_last_error(), "9223372036854775807"));
+    capture(t, before, &s1);
+    assert_same_state(&s0, &s1);
+    free(s1.params);
+    assert_byol_ok(byol_trainer_zero_grad(t));
+    assert_byol_ok(byol_trainer_accumulate(t, &v.v1, &v.v2, NULL));
+    assert_int_equal(byol_trainer_apply_update(t, NULL), BYOL_E_RANGE);
+    assert_int_equal(byol_trainer_step_index(t), INT64_MAX);
+    free(s0.params);
+    unlink(ck);
+    unlink(at_max);
+    unlink(before);
+    byol_trainer_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -692,6 +821,8 @@ int main(void)
         cmocka_unit_test(test_encoder_use_between_steps),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_bad_calls),
+        cmocka_unit_test(test_checkpoint_metadata_strict),
+        cmocka_unit_test(test_step_counter_limit),
     };
     return cmocka_run_group_tests_name("trainer_api", tests, NULL, NULL);
 }

@@ -8,13 +8,31 @@
 
 #include "cli.h"
 
+/* "key=value" as settings text in buf: the value quoted, each quote in it
+ * doubled (byol_config_parse()), so that a value read from a file never
+ * reads as more than one setting. 0 if it does not fit. */
+static int setting_text(char *buf, size_t len, const char *key, const char *value)
+{
+    int n = snprintf(buf, len, "%s=\"", key);
+    size_t at = n > 0 ? (size_t)n : len;
+    for (; at + 3 < len && *value; value++) {
+        if (*value == '"')
+            buf[at++] = '"';
+        buf[at++] = *value;
+    }
+    if (*value || at + 2 > len)
+        return 0;
+    memcpy(buf + at, "\"", 2);
+    return 1;
+}
+
 /* Plants `value` in key of a fresh config, applies the recipe, and says
  * whether the key still holds it. */
 static int keeps(const cli_common *c, const char *key, const char *value, int *kept)
 {
     byol_config *cfg = NULL;
     char set[256], planted[256], after[256];
-    snprintf(set, sizeof set, "%s=\"%s\"", key, value);
+    setting_text(set, sizeof set, key, value); /* a bound or a choice: it fits */
     int rc = cli_lib(byol_config_create(&cfg));
     if (rc == BYOL_OK)
         rc = cli_lib(byol_config_parse(cfg, set));
@@ -72,7 +90,8 @@ static int take_recorded(byol_config *cfg, const cli_common *c, const char *path
 {
     char set[512], mine[256], theirs[256];
     byol_config *probe = NULL;
-    snprintf(set, sizeof set, "%s=\"%s\"", key, value);
+    if (!setting_text(set, sizeof set, key, value))
+        return cli_error(BYOL_E_FORMAT, "%s: recorded setting %s is too long", path, key);
     int rc = cli_lib(byol_config_copy(cfg, &probe));
     if (rc == BYOL_OK)
         rc = cli_libf(byol_config_parse(probe, set), "%s: recorded setting", path);

@@ -245,7 +245,7 @@ static int open_monitor(run *r)
 
 /* Trainer, resumed if asked; the loader then continues where the checkpoint
  * stopped. --new-optimizer's train.allow_optim_change=1 goes to the trainer
- * only: it is leave for this load, not a setting of the run (config.txt). */
+ * only: it permits this load only, not a setting of the run (config.txt). */
 static int open_trainer(run *r)
 {
     byol_config *cfg = NULL;

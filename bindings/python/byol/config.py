@@ -145,8 +145,9 @@ class Config(Handle):
 
     def parse(self, settings: str) -> None:
         """Applies "key=value" settings separated by spaces, commas or newlines
-        (a value may be double-quoted). All or nothing: on error the config
-        is unchanged."""
+        (a value may be double-quoted, each quote inside written twice; the
+        forms a value takes are byol_config_parse()'s). All or nothing: on
+        error the config is unchanged."""
         fn.byol_config_parse(self._handle, _lib.text(settings))
 
     def update(self, settings: Mapping[str, Any] = (), **keys: Any) -> None:
@@ -175,13 +176,11 @@ class Config(Handle):
             fn.byol_free(out)
 
     def changed(self) -> dict[str, Any]:
-        """The keys that differ from their defaults, with their typed values."""
-        result = {}
-        for line in self.serialize().splitlines():
-            key = line.split("=", 1)[0]
-            if key:
-                result[key] = self[key]
-        return result
+        """The keys that differ from their defaults, with their typed values
+        (compared as serialize() does, by their text; not by splitting its
+        lines, since a quoted value may hold line breaks)."""
+        with Config() as defaults:
+            return {k: self[k] for k in _KEY_INFO if self.format(k) != defaults.format(k)}
 
     def format(self, key: str) -> str:
         """The value of `key` as text, in the form parse() accepts."""

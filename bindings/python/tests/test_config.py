@@ -120,6 +120,17 @@ def test_copy_serialize_changed_format():
         dup.close()
 
 
+def test_values_with_quotes_and_line_breaks_round_trip():
+    # Issue 13: a quote in a stored setting made the serialised text unreadable;
+    # a line break inside a quoted value made changed() read its second line
+    # as a setting of its own.
+    labels = 'la"b.gz\nseed=5"'
+    with byol.Config(data__labels=labels) as cfg:
+        assert cfg.changed() == {"data.labels": labels}
+        with byol.Config(settings=cfg.serialize()) as back:
+            assert back["data.labels"] == labels and back["seed"] == 0
+
+
 def test_repr_and_serialize_show_shortest_floats():
     with byol.Config("cifar10") as cfg:
         for text in (repr(cfg), cfg.serialize(), cfg.format("ema.tau_base")):

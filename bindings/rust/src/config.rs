@@ -198,9 +198,11 @@ impl Config {
     }
 
     /// Parses "key=value" settings separated by whitespace, commas or
-    /// newlines (`"net.arch=cnn-small threads=2"`). All are checked before
-    /// any is applied: on error the config is unchanged and the message
-    /// names the offending key or text.
+    /// newlines (`"net.arch=cnn-small threads=2"`); a value may be
+    /// double-quoted, each quote inside written twice, and must be in its
+    /// type's form (`byol_config_parse()`). All are checked before any is
+    /// applied: on error the config is unchanged and the message names the
+    /// offending key or text.
     pub fn parse(&mut self, settings: &str) -> Result<&mut Config> {
         let c = cstring(settings, "settings")?;
         // SAFETY: live config, NUL-terminated text.
