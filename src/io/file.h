@@ -57,8 +57,9 @@ typedef struct byol__chunk {
  * dead writers left ("<target>.tmp.<pid>.<serial>", and byol 1.2's
  * "<target>.tmp.<pid>") are removed: those whose pid is no live process
  * (kill(pid, 0) fails with ESRCH) and whose write lock nobody holds. A
- * temporary file of this process, of any live process, or of a writer in
- * another pid namespace (it holds its lock) is never touched. Failures
+ * temporary file of this process or of any live process is never touched,
+ * nor one a writer of another pid namespace is writing (its pid means
+ * nothing here, but it holds the lock until it closes the file). Failures
  * there are ignored: the save has succeeded.
  * Errors: BYOL_E_IO (names path, the step that failed and the system's
  * reason, or what is at path), BYOL_E_NOMEM. */
