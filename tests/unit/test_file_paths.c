@@ -1,20 +1,32 @@
-/* What a save does to what is already at its path (issue 13, items 1 and
- * 6), through the public writers: byol_net_save, byol_trainer_save,
- * byol_file_write_atomic, byol_file_write_safetensors and
- * byol_image_write_png all go through one atomic write, which
+/* What the library does with what is at a path it saves to or reads from
+ * (issue 13, items 1, 2, 5 and 6), through the public API.
+ *
+ * Saves: byol_net_save, byol_trainer_save, byol_file_write_atomic,
+ * byol_file_write_safetensors and byol_image_write_png all go through one
+ * atomic write, which
  * - refuses a directory, a FIFO, a socket or a device with BYOL_E_IO naming
  *   the path and what it is, and creates nothing;
  * - follows a symbolic link to a regular file (the link stays a link, the
  *   file it names is replaced, its temporary file beside it) and refuses a
  *   dangling one;
  * - after a successful save, removes the temporary files of the same
- *   target that dead processes left, and never one of a live process. */
+ *   target that dead processes left, and never one of a live process.
+ *
+ * Loads: a FIFO (or a folder) given as a weight file, a checkpoint, a file
+ * to describe or an image is refused at once with BYOL_E_IO naming it,
+ * where the open used to wait forever for a writer (those tests run under
+ * an alarm, so a regression kills the program instead of hanging it); a
+ * valid weight file padded with gigabytes of junk is refused from its
+ * header and size alone, in milliseconds, without the junk becoming
+ * resident memory. (The IDX readers' cases are in test_dataset.c.) */
 #define _XOPEN_SOURCE 700 /* mknod */
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "test_util.h"
 #include "data_util.h"
@@ -57,6 +69,14 @@ static void assert_text(const char *path, const char *want)
     free(got);
 }
 
+/* A FIFO made as du_dir/name; returns its path. */
+static const char *fifo(const char *name)
+{
+    const char *path = du_path(name);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    return path;
+}
+
 static mode_t type_of(const char *path)
 {
     struct stat st;
@@ -95,8 +115,7 @@ static void every_writer_refuses(const char *path, const char *what)
 static void test_fifo_refused(void **state)
 {
     (void)state;
-    const char *path = du_path("fifo");
-    assert_int_equal(mkfifo(path, 0600), 0);
+    const char *path = fifo("fifo");
     every_writer_refuses(path, "is a FIFO");
     assert_int_equal(type_of(path), S_IFIFO);
     /* a link to it is followed, and refused the same */
@@ -289,6 +308,117 @@ static void test_failed_save_removes_nothing(void **state)
     unlink(du_path(stale));
 }
 
+/* ---- loads of what is not a regular file ---------------------------------- */
+
+/* Seconds a refusal may take before the alarm ends the program. */
+#define HANG_LIMIT 10
+
+static int start_alarm(void **state)
+{
+    (void)state;
+    alarm(HANG_LIMIT);
+    return 0;
+}
+
+static int stop_alarm(void **state)
+{
+    (void)state;
+    alarm(0);
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void test_net_load_fifo(void **state)
+{
+    (void)state;
+    byol_net *net = make_net();
+    const char *path = fifo("weights.safetensors");
+    assert_int_equal(byol_net_load(net, path, 0), BYOL_E_IO);
+    du_msg_has(path, "is a FIFO");
+    assert_int_equal(byol_net_load(net, du_dir, 0), BYOL_E_IO);
+    du_msg_has(du_dir, "is a directory");
+    byol_net_destroy(net);
+}
+
+static void test_trainer_load_fifo(void **state)
+{
+    (void)state;
+    byol_trainer *t = make_trainer();
+    const char *path = fifo("ck.safetensors");
+    assert_int_equal(byol_trainer_load(t, path), BYOL_E_IO);
+    du_msg_has(path, "is a FIFO");
+    byol_trainer_destroy(t);
+}
+
+static void test_file_open_fifo(void **state)
+{
+    (void)state;
+    byol_file *f = (byol_file *)&f;  /* must be reset to NULL */
+    const char *path = fifo("any.safetensors");
+    assert_int_equal(byol_file_open(path, &f), BYOL_E_IO);
+    du_msg_has(path, "is a FIFO");
+    assert_null(f);
+}
+
+static void test_image_decode_fifo(void **state)
+{
+    (void)state;
+    byol_image img = { .struct_size = sizeof img };
+    const char *path = fifo("image.png");
+    assert_int_equal(byol_image_decode(NULL, path, &img), BYOL_E_IO);
+    du_msg_has(path, "is a FIFO");
+}
+
+/* ---- a weight file padded with junk --------------------------------------- */
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+    return ru.ru_maxrss;
+}
+
+/* A valid weight file followed by 8 GiB of zeros (a sparse hole: no disk):
+ * refused from its header and size, fast, with resident memory growing by
+ * far less than the file. */
+static void test_padded_weight_file(void **state)
+{
+    (void)state;
+    const uint64_t padded = (uint64_t)8 << 30;
+    const char *path = du_path("padded.safetensors");
+    byol_net *net = make_net();
+    byol_file *f = NULL;
+    struct stat st;
+    char sizes[2][32];
+    assert_byol_ok(byol_net_save(net, path));
+    assert_int_equal(stat(path, &st), 0);
+    snprintf(sizes[0], sizeof sizes[0], "holds %llu bytes", (unsigned long long)padded);
+    snprintf(sizes[1], sizeof sizes[1], "declares %llu", (unsigned long long)st.st_size);
+    assert_int_equal(truncate(path, (off_t)padded), 0);
+
+    long rss0 = peak_rss_kb();
+    double t0 = now();
+    assert_int_equal(byol_net_load(net, path, 0), BYOL_E_FORMAT);
+    double seconds = now() - t0;
+    long grown_mb = (peak_rss_kb() - rss0) / 1024;
+    if (seconds > 2 || grown_mb > 64)
+        fail_msg("refusing a %llu-byte file took %.2f s and %ld MB of resident memory",
+                 (unsigned long long)padded, seconds, grown_mb);
+    du_msg_has(path, sizes[0]);
+    du_msg_has(sizes[1], NULL);
+    /* byol info's reader too */
+    assert_int_equal(byol_file_open(path, &f), BYOL_E_FORMAT);
+    du_msg_has(path, sizes[0]);
+    assert_true((peak_rss_kb() - rss0) / 1024 <= 64);
+    byol_net_destroy(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +430,11 @@ int main(void)
         cmocka_unit_test(test_dangling_symlink_refused),
         cmocka_unit_test(test_dead_writers_temps_removed),
         cmocka_unit_test(test_failed_save_removes_nothing),
+        cmocka_unit_test_setup_teardown(test_net_load_fifo, start_alarm, stop_alarm),
+        cmocka_unit_test_setup_teardown(test_trainer_load_fifo, start_alarm, stop_alarm),
+        cmocka_unit_test_setup_teardown(test_file_open_fifo, start_alarm, stop_alarm),
+        cmocka_unit_test_setup_teardown(test_image_decode_fifo, start_alarm, stop_alarm),
+        cmocka_unit_test(test_padded_weight_file),
     };
     return cmocka_run_group_tests(tests, du_setup, du_teardown);
 }
