@@ -32,9 +32,7 @@ static const char *kind(mode_t mode)
         return "a socket";
     if (S_ISCHR(mode))
         return "a character device";
-    if (S_ISBLK(mode))
-        return "a block device";
-    return S_ISLNK(mode) ? "a symbolic link" : "a special file";
+    return S_ISBLK(mode) ? "a block device" : "a special file";
 }
 
 /* ---- reading ------------------------------------------------------------- */
