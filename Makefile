@@ -279,6 +279,7 @@ test: all $(TEST_BINS) $(FUZZ_REPLAYS) $(BUILD)/tests/file_probe $(BUILD)/bench/
 	  $(BUILD)/tests/replay_$$n tests/fuzz/corpus/$$n || fail=1; done; \
 	  echo "== tests/cli/test_cli.sh"; BYOL=$(BYOL_TOOL) BYOL_CIFAR10_JPG=$(CIFAR_JPG) \
 	  bash tests/cli/test_cli.sh || fail=1; \
+	  echo "== tests/cli/test_crash.sh"; BYOL=$(BYOL_TOOL) bash tests/cli/test_crash.sh || fail=1; \
 	  echo "== tests/cli/test_info_files.sh"; BYOL=$(BYOL_TOOL) PROBE=$(BUILD)/tests/file_probe \
 	  bash tests/cli/test_info_files.sh || fail=1; \
 	  echo "== tests/bench/test_compare.sh"; BENCH_NET=$(BUILD)/bench/bench_net \

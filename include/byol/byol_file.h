@@ -7,8 +7,8 @@
  * of a known architecture; this header describes a file without one, and
  * writes files the way the library writes its own.
  *
- * Reading: byol_file_open() reads the whole file and checks it with the
- * same strict reader the loads use (header length, JSON syntax, dtypes,
+ * Reading: byol_file_open() checks the file with the same strict reader
+ * the loads use (header length, JSON syntax, dtypes,
  * shapes, every offset, no gaps or overlaps in the data section, no
  * duplicate names), so it refuses exactly the files those loads refuse
  * before they look at tensor names, with the same BYOL_E_FORMAT message
@@ -32,10 +32,16 @@
  * dtype and metadata as a safetensors file, and byol_file_write_atomic()
  * writes any bytes. Both write as byol_net_save() does: a temporary file
  * beside the target, synced, renamed over it, then the folder synced, so a
- * failed or interrupted write leaves any previous file intact.
+ * failed or interrupted write leaves any previous file intact; see
+ * byol_file_write_atomic() for what a save does to what is at its path.
  *
- * A byol_file is used by one thread at a time; it holds the whole file in
- * memory and never touches the file again after byol_file_open().
+ * A byol_file is used by one thread at a time. It maps the file read-only
+ * (the tensors' bytes are read when first touched), so opening a large
+ * file costs neither its size in memory nor the time to read it. Another
+ * process that truncates or rewrites the file in place while it is open
+ * can change what the handle shows or make touching a tensor raise
+ * SIGBUS; libbyol's own saves replace a file by renaming a new one over
+ * it, which an open handle never sees.
  *
  * Added in libbyol 1.3 (symbol node LIBBYOL_1.3), with byol_error_name().
  */
@@ -100,17 +106,22 @@ typedef struct byol_file_tensor {
  * @{ */
 
 /**
- * Reads the file at path and checks it whole with libbyol's safetensors
+ * Opens the file at path and checks it whole with libbyol's safetensors
  * reader, the one byol_net_load() and byol_trainer_load() use: a file
  * refused here is refused by them with the same code and message, and a
  * file accepted here fails there only because its tensors or metadata do
  * not fit the net or trainer. Tensors must be of the dtypes above: a file
  * holding "F16" or "BF16" tensors is refused (BYOL_E_FORMAT, naming them).
- * @param path the file, borrowed for the call (read, then closed).
+ * The header and the sizes it declares are checked against the file's size
+ * before any tensor byte is read: a file with bytes after its last tensor
+ * is refused at once, whatever its size. A FIFO, a folder or a device is
+ * refused without waiting (BYOL_E_IO, "is a FIFO").
+ * @param path the file, borrowed for the call (its descriptor is closed;
+ *        the handle keeps a read-only mapping until byol_file_close()).
  * @param out receives the handle, owned by the caller (byol_file_close());
  *        NULL on failure.
- * @return BYOL_OK; BYOL_E_IO (cannot open or read, not a regular file; the
- *         message names the path and the reason); BYOL_E_FORMAT (malformed,
+ * @return BYOL_OK; BYOL_E_IO (cannot open, read or map it, not a regular
+ *         file; the message names the path and the reason); BYOL_E_FORMAT (malformed,
  *         truncated or not a safetensors file; the message names the file
  *         and the tensor, key or byte at fault); BYOL_E_NOMEM;
  *         BYOL_E_INVALID_ARG (path or out is NULL).
@@ -118,7 +129,7 @@ typedef struct byol_file_tensor {
 BYOL_API int byol_file_open(const char *path, byol_file **out);
 
 /**
- * Releases the handle and the file's bytes; every pointer it handed out
+ * Releases the handle and its mapping of the file; every pointer it handed out
  * (names, data, metadata) becomes invalid.
  * @param f the handle, owned by the caller until this call; NULL is
  *        accepted. Cannot fail.
@@ -137,7 +148,7 @@ BYOL_API void byol_file_close(byol_file *f);
 BYOL_API int32_t byol_file_kind(const byol_file *f);
 
 /**
- * The size of the file in bytes, as read by byol_file_open().
+ * The size of the file in bytes, as byol_file_open() found it.
  * @param f the handle, borrowed for the call.
  * @return the size, 0 when f is NULL. Sets no error.
  */
@@ -249,6 +260,19 @@ BYOL_API int byol_file_write_safetensors(const char *path, const byol_file_tenso
  * renamed over path, then the folder is synced; on failure the temporary
  * file is removed and any previous file at path is left as it was. Several
  * parts let a caller put a header before a large array without copying it.
+ * Every writer of the library saves this way, so the following holds for
+ * byol_net_save(), byol_trainer_save(), byol_file_write_safetensors() and
+ * the PNG writers too:
+ * - only a regular file is replaced: a directory, a FIFO, a socket or a
+ *   device such as /dev/null at path is refused with BYOL_E_IO naming it,
+ *   and nothing is created;
+ * - a symbolic link is followed: the file it names (which must exist and
+ *   be regular) is replaced atomically, its temporary file beside it, and
+ *   the link stays a link; a dangling link is refused (BYOL_E_IO), since
+ *   following it would create a file wherever it happens to point;
+ * - the temporary file is named "<target>.tmp.<pid>.<n>"; after a
+ *   successful save, those of the same target left by processes that no
+ *   longer run (a crash, kill -9) are removed, never one of a live process.
  * @param path the file to create or replace, borrowed for the call.
  * @param parts nparts pointers to caller memory, borrowed for the call; a
  *        part may be NULL when its size is 0. May be NULL when nparts is 0
@@ -257,7 +281,8 @@ BYOL_API int byol_file_write_safetensors(const char *path, const byol_file_tenso
  *        nparts is 0).
  * @param nparts the number of parts, >= 0.
  * @return BYOL_OK; BYOL_E_IO (names the path, the step that failed and the
- *         system's reason: a missing or unwritable folder, a full disk);
+ *         system's reason: a missing or unwritable folder, a full disk; or
+ *         what is at path: "is a FIFO", a dangling link);
  *         BYOL_E_INVALID_ARG (a NULL or empty path, a NULL part with a
  *         non-zero size, nparts < 0); BYOL_E_NOMEM.
  */

@@ -249,11 +249,16 @@ BYOL_API int byol_net_set_cancel(byol_net *net, byol_cancel_fn fn, void *user);
 /**
  * Saves parameters, running statistics and counters to path. Atomic: the
  * file is written beside the target, synced and renamed, so a failure
- * leaves any previous file intact.
+ * leaves any previous file intact. As every save (byol_file_write_atomic()),
+ * it replaces only a regular file, follows a symbolic link to the file it
+ * names, and removes the temporary files that dead processes left beside
+ * that file.
  * @param net the net, borrowed for the call (not changed).
  * @param path the file to create or replace, borrowed for the call.
- * @return BYOL_OK, BYOL_E_IO (message names the path and the reason),
- *         BYOL_E_NOMEM, BYOL_E_INVALID_ARG (a NULL argument, an empty path).
+ * @return BYOL_OK, BYOL_E_IO (message names the path and the reason: a
+ *         folder, a FIFO or a device at path, a dangling link, a write
+ *         that failed), BYOL_E_NOMEM, BYOL_E_INVALID_ARG (a NULL argument,
+ *         an empty path).
  */
 BYOL_API int byol_net_save(const byol_net *net, const char *path);
 
@@ -286,11 +291,15 @@ BYOL_API int byol_net_export(const byol_net *net, const byol_config *cfg, const 
 /**
  * Loads weights from path into the net. Every name, dtype, shape, size and
  * offset is checked, and every value of the net's tensors must be finite,
- * before anything is copied: on failure the net is unchanged.
+ * before anything is copied: on failure the net is unchanged. The sizes the
+ * header declares are checked against the file's before any tensor byte is
+ * read, and the file is mapped rather than read, so a load costs the memory
+ * of the tensors it copies, not of the file.
  * @param net the net, borrowed for the call.
  * @param path a safetensors file, borrowed for the call (read, then closed).
  * @param flags BYOL_LOAD_* bits; any other bit is refused.
- * @return BYOL_OK; BYOL_E_IO (cannot read); BYOL_E_FORMAT (malformed file,
+ * @return BYOL_OK; BYOL_E_IO (cannot read; not a regular file: a FIFO or a
+ *         folder is refused at once); BYOL_E_FORMAT (malformed file,
  *         missing or unexpected tensor, wrong dtype (named as safetensors
  *         names it, e.g. "I32") or shape, a NaN or infinity; the message
  *         names the file and the tensor, and the index of a bad value);

@@ -262,11 +262,16 @@ BYOL_API double byol_schedule_tau(int64_t step, int64_t total_steps, double tau_
 
 /**
  * Saves the training state to path, atomically (a failure keeps any
- * previous file intact). docs/checkpoints.md describes the file.
+ * previous file intact). docs/checkpoints.md describes the file. As every
+ * save (byol_file_write_atomic()), it replaces only a regular file, follows
+ * a symbolic link to the file it names, and removes the temporary files
+ * that dead processes left beside that file.
  * @param t the trainer, borrowed for the call (not changed).
  * @param path the file to create or replace, borrowed for the call.
- * @return BYOL_OK, BYOL_E_IO (the message names the path and the reason),
- *         BYOL_E_NOMEM, BYOL_E_INVALID_ARG (a NULL argument, an empty path).
+ * @return BYOL_OK, BYOL_E_IO (the message names the path and the reason:
+ *         a folder, a FIFO or a device at path, a dangling link, a write
+ *         that failed), BYOL_E_NOMEM, BYOL_E_INVALID_ARG (a NULL argument,
+ *         an empty path).
  */
 BYOL_API int byol_trainer_save(const byol_trainer *t, const char *path);
 

@@ -1,24 +1,23 @@
 /* IDX datasets (MNIST, Fashion-MNIST, ...): an images file of unsigned
  * bytes, N x H x W, and optionally a labels file of N unsigned bytes.
  *
- * Files go through zlib's gzread, which reads gzip and plain files alike.
+ * Files go through zfile.h, which reads gzip and plain files alike (and
+ * refuses a FIFO or a folder at once, and bytes after the gzip stream).
  * A file is read whole at open, but never more of it is kept than its
  * header announces: what follows is only counted, for the size message,
  * so a lying header or a gzip bomb costs no more memory than the data
  * the header claims. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <zlib.h>
+#include <sys/stat.h>
 
 #include "core/config.h"
 #include "core/internal.h"
 #include "dataset.h"
+#include "zfile.h"
 
 #define IDX_UBYTE 0x08
 #define IDX_HEAD_MAX (4 + 4 * BYOL__IDX_MAX_DIMS)
-/* gzread takes an unsigned count; stay well inside it */
-#define IDX_READ_CHUNK ((size_t)1 << 28)
 
 static uint32_t be32(const uint8_t *p)
 {
@@ -96,76 +95,58 @@ int byol__idx_parse(const uint8_t *buf, size_t len, const char *name, int ndims,
 
 /* ---- reading a file ------------------------------------------------------ */
 
-/* A file read through gzread: its first `stored` bytes kept, `total` counted. */
+/* A file read through zfile: its first `stored` bytes kept, `total` counted. */
 typedef struct idx_bytes {
     uint8_t *buf;
     size_t stored, cap, total;
 } idx_bytes;
 
-static int gz_error(gzFile gz, const char *path)
-{
-    int err;
-    const char *msg = gzerror(gz, &err);
-    if (err == Z_ERRNO)
-        return byol__err(BYOL_E_IO, "%s: read failed: %s", path, strerror(errno));
-    if (err == Z_MEM_ERROR)
-        return byol__err(BYOL_E_NOMEM, "%s: zlib ran out of memory", path);
-    return byol__err(BYOL_E_FORMAT, "%s: corrupt gzip data: %s", path, msg);
-}
-
-/* Reads until `limit` bytes are kept or the stream ends. The block grows
+/* Reads until `limit` bytes are kept or the data ends. The block grows
  * with what arrives, not with the limit, which a header sets. */
-static int keep(gzFile gz, const char *path, idx_bytes *f, size_t limit)
+static int keep(byol__zfile *z, const char *path, idx_bytes *f, size_t limit)
 {
     while (f->stored < limit) {
-        size_t need = limit - f->stored < 65536 ? limit : f->stored + 65536, room;
-        int n;
+        size_t need = limit - f->stored < 65536 ? limit : f->stored + 65536, got;
+        int rc;
         if (byol__grow((void **)&f->buf, &f->cap, need, 1) != 0)
             return byol__err(BYOL_E_NOMEM, "%s: out of memory reading %zu bytes", path, need);
-        room = (f->cap < limit ? f->cap : limit) - f->stored;
-        n = gzread(gz, f->buf + f->stored, (unsigned)(room < IDX_READ_CHUNK ? room
-                                                                           : IDX_READ_CHUNK));
-        if (n < 0)
-            return gz_error(gz, path);
-        if (n == 0)
-            return BYOL_OK;
-        f->stored += (size_t)n;
-        f->total += (size_t)n;
+        rc = byol__zfile_read(z, f->buf + f->stored,
+                              (f->cap < limit ? f->cap : limit) - f->stored, &got);
+        if (rc != BYOL_OK || got == 0)
+            return rc;
+        f->stored += got;
+        f->total += got;
     }
     return BYOL_OK;
 }
 
-/* Counts the bytes left without keeping them, then checks the stream ended
- * cleanly (a cut gzip file ends with an error, not at a member's end). */
-static int count_rest(gzFile gz, const char *path, idx_bytes *f)
+/* Counts the bytes left without keeping them; zfile checks that the data
+ * ends cleanly (a cut or padded gzip file is an error). */
+static int count_rest(byol__zfile *z, idx_bytes *f)
 {
     uint8_t scratch[16384];
-    int n, err;
-    while ((n = gzread(gz, scratch, sizeof scratch)) > 0)
-        f->total += (size_t)n;
-    gzerror(gz, &err);
-    return n < 0 || err != Z_OK ? gz_error(gz, path) : BYOL_OK;
+    size_t got;
+    int rc;
+    while ((rc = byol__zfile_read(z, scratch, sizeof scratch, &got)) == BYOL_OK && got > 0)
+        f->total += got;
+    return rc;
 }
 
 static int read_idx(const char *path, idx_bytes *f)
 {
     size_t expected;
-    gzFile gz;
-    int rc;
-    errno = 0;
-    gz = gzopen(path, "rb");
-    if (!gz)
-        return errno ? byol__err(BYOL_E_IO, "%s: cannot open: %s", path, strerror(errno))
-                     : byol__err(BYOL_E_NOMEM, "%s: zlib ran out of memory opening it", path);
-    gzbuffer(gz, 1 << 17);
-    rc = keep(gz, path, f, IDX_HEAD_MAX);
+    byol__zfile *z;
+    int rc = byol__zfile_open(path, &z);
+    if (rc != BYOL_OK)
+        return rc;
+    rc = keep(z, path, f, IDX_HEAD_MAX);
     expected = byol__idx_expected_size(f->buf, f->stored);
     /* A header that is not IDX needs nothing more: the message is about it. */
     if (rc == BYOL_OK && expected != 0)
-        rc = keep(gz, path, f, expected);
+        rc = keep(z, path, f, expected);
     if (rc == BYOL_OK && expected != 0)
-        rc = count_rest(gz, path, f);
-    gzclose_r(gz);
+        rc = count_rest(z, f);
+    byol__zfile_close(z);
     return rc;
 }
 
@@ -232,6 +213,7 @@ static int labels_path(const byol_config *cfg, const char *images, char **out)
 {
     const char *given = byol__cfg_str(cfg, BYOL__K_DATA_LABELS);
     const char *hit = strstr(byol__path_base(images), "images-idx3");
+    struct stat st;
     *out = NULL;
     if (!*given && !hit)
         return BYOL_OK;
@@ -240,7 +222,9 @@ static int labels_path(const byol_config *cfg, const char *images, char **out)
     if (*given)
         return BYOL_OK;
     memcpy(*out + (hit - images), "labels-idx1", 11);
-    if (byol__path_type(*out) != BYOL__PATH_FILE) {
+    /* Only a missing sibling means unlabelled: one that is there but is a
+     * folder or a FIFO is refused when it is read, as data.labels is. */
+    if (stat(*out, &st) != 0) {
         byol__free(*out);
         *out = NULL;
     }

@@ -11,12 +11,12 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zlib.h>
 
 #include "core/config.h"
 #include "core/internal.h"
 #include "dataset.h"
 #include "image.h"
+#include "zfile.h"
 
 static int folder_has(const char *dir, const char *const *names, size_t n)
 {
@@ -47,10 +47,12 @@ static const char *folder_format(const char *dir)
 static int starts_like_idx(const char *path)
 {
     unsigned char b[4];
-    gzFile gz = gzopen(path, "rb");
-    int n = gz ? gzread(gz, b, 4) : 0;
-    if (gz)
-        gzclose_r(gz);
+    size_t n = 0;
+    byol__zfile *z;
+    if (byol__zfile_open(path, &z) == BYOL_OK) {
+        byol__zfile_read(z, b, 4, &n);
+        byol__zfile_close(z);
+    }
     return n == 4 && !b[0] && !b[1] && memchr("\x08\x09\x0b\x0c\x0d\x0e", b[2], 6);
 }
 

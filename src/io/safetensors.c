@@ -1,19 +1,24 @@
 /* safetensors reader and atomic writer (see safetensors.h).
  *
- * Reading loads the whole file into one block, parses the header with the
- * strict JSON parser and checks every number before any pointer is formed
- * from it. Tensor names and metadata point into the parsed document and
- * tensor data into the file block, so a file costs a handful of
- * allocations whatever its tensor count.
+ * Reading a file reads its header alone, parses it with the strict JSON
+ * parser and checks every number, and the sizes it declares against the
+ * file's, before any tensor byte is read; only then is the file mapped
+ * (a buffer is copied into one block instead). Tensor names and metadata
+ * point into the parsed document and tensor data into the mapping or
+ * block, so a file costs a handful of allocations whatever its tensor
+ * count.
  *
  * Beyond per-tensor checks the data section must be covered exactly, with
  * no gaps, no overlaps and nothing after the last tensor, as the format
  * specification demands: that keeps a file from hiding a second payload.
  * Whole-file reads and atomic writes are io/file.c's. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "file.h"
@@ -40,8 +45,10 @@ typedef struct st_meta {
 
 struct byol__st_file {
     char *label;
-    unsigned char *buf;        /* the whole file */
-    size_t len;
+    unsigned char *buf;        /* the whole file, a byol__malloc block (buffers) ... */
+    void *map;                 /* ... or mapped (files), len bytes */
+    uint64_t len;              /* its size */
+    uint64_t hlen;             /* the header's */
     byol__json_doc doc;        /* owns every name, key and value string */
     st_entry *entries;         /* header order */
     size_t n;
@@ -228,7 +235,7 @@ static int find_fields(const byol__st_file *f, const char *name, size_t vi,
 }
 
 static int parse_tensor(byol__st_file *f, const byol__json_node *key, size_t vi,
-                        uint64_t data_len, const unsigned char *data, st_entry *e)
+                        uint64_t data_len, st_entry *e)
 {
     const char *name = key->str;
     size_t field[3];
@@ -266,7 +273,6 @@ static int parse_tensor(byol__st_file *f, const byol__json_node *key, size_t vi,
                          ") but shape %s %s needs %" PRIu64 " bytes",
                          f->label, name, e->begin, e->end, shape_text,
                          dtype_name(e->t.dtype), need);
-    e->t.data = data + e->begin;
     e->t.nbytes = (size_t)need;
     return BYOL_OK;
 }
@@ -359,8 +365,10 @@ static int check_layout(byol__st_file *f, uint64_t data_len)
                              "%s: data section has %" PRIu64 " bytes but the header "
                              "lists no tensors", f->label, data_len);
         return byol__err(BYOL_E_FORMAT,
-                         "%s: data section has %" PRIu64 " bytes but the last tensor, '%s', "
-                         "ends at %" PRIu64, f->label, data_len, prev->t.name, cursor);
+                         "%s: the file holds %" PRIu64 " bytes but its header declares %"
+                         PRIu64 ": the last tensor, '%s', ends at %" PRIu64 " of the %" PRIu64
+                         "-byte data section", f->label, f->len, 8 + f->hlen + cursor,
+                         prev->t.name, cursor, data_len);
     }
     return BYOL_OK;
 }
@@ -376,7 +384,7 @@ static int check_names(byol__st_file *f)
 }
 
 /* Walks the root object: tensors in header order plus one __metadata__. */
-static int parse_root(byol__st_file *f, uint64_t data_len, const unsigned char *data)
+static int parse_root(byol__st_file *f, uint64_t data_len)
 {
     const byol__json_node *root = &f->doc.nodes[0];
     int rc, seen_meta = 0;
@@ -399,7 +407,7 @@ static int parse_root(byol__st_file *f, uint64_t data_len, const unsigned char *
                 return rc;
         } else {
             st_entry *e = &f->entries[f->n];
-            if ((rc = parse_tensor(f, kn, j + 1, data_len, data, e)) != BYOL_OK)
+            if ((rc = parse_tensor(f, kn, j + 1, data_len, e)) != BYOL_OK)
                 return rc;
             f->by_name[f->n++] = e;
         }
@@ -410,97 +418,159 @@ static int parse_root(byol__st_file *f, uint64_t data_len, const unsigned char *
     return check_names(f);
 }
 
-/* Validates f->buf (f->len bytes) and builds the index. */
-static int st_load(byol__st_file *f)
+/* The header length against the limit and the file's size. */
+static int check_hlen(const byol__st_file *f)
 {
-    byol__json_error jerr;
-    uint64_t hlen;
-    int rc;
-    if (f->len < 8)
-        return byol__err(BYOL_E_FORMAT,
-                         "%s: %zu bytes is too short for a safetensors file "
-                         "(the header length alone takes 8)", f->label, f->len);
-    hlen = load_le64(f->buf);
-    if (hlen > ST_MAX_HEADER)
+    if (f->hlen > ST_MAX_HEADER)
         return byol__err(BYOL_E_FORMAT,
                          "%s: header length %" PRIu64 " exceeds the %u-byte limit",
-                         f->label, hlen, ST_MAX_HEADER);
-    if (hlen > f->len - 8)
+                         f->label, f->hlen, ST_MAX_HEADER);
+    if (f->hlen > f->len - 8)
         return byol__err(BYOL_E_FORMAT,
-                         "%s: header length %" PRIu64 " but only %zu bytes follow it",
-                         f->label, hlen, f->len - 8);
-    if (hlen == 0 || f->buf[8] != '{')
+                         "%s: header length %" PRIu64 " but only %" PRIu64 " bytes follow it",
+                         f->label, f->hlen, f->len - 8);
+    return BYOL_OK;
+}
+
+/* Parses and checks the header (f->hlen bytes at text) and builds the
+ * index: everything but the tensors' data pointers. */
+static int parse_header(byol__st_file *f, const char *text)
+{
+    byol__json_error jerr;
+    int rc;
+    if (f->hlen == 0 || text[0] != '{')
         return byol__err(BYOL_E_FORMAT, "%s: header does not start with '{'", f->label);
-    rc = byol__json_parse((const char *)f->buf + 8, (size_t)hlen, ST_JSON_DEPTH,
-                          &f->doc, &jerr);
+    rc = byol__json_parse(text, (size_t)f->hlen, ST_JSON_DEPTH, &f->doc, &jerr);
     if (rc == BYOL_E_NOMEM)
         return byol__err(rc, "%s: out of memory parsing the %" PRIu64 "-byte header",
-                         f->label, hlen);
+                         f->label, f->hlen);
     if (rc != BYOL_OK && jerr.key_len > 0)
         return byol__err(rc, "%s: header is not valid JSON: %s at byte %zu of the header "
                          "(in entry '%.*s')", f->label, jerr.what, jerr.offset,
                          (int)(jerr.key_len < 200 ? jerr.key_len : 200),
-                         (const char *)f->buf + 8 + jerr.key_offset);
+                         text + jerr.key_offset);
     if (rc != BYOL_OK)
         return byol__err(rc, "%s: header is not valid JSON: %s at byte %zu of the header",
                          f->label, jerr.what, jerr.offset);
-    return parse_root(f, f->len - 8 - hlen, f->buf + 8 + hlen);
+    return parse_root(f, f->len - 8 - f->hlen);
 }
 
-/* Takes ownership of buf (freed on failure too). */
-static int st_from_owned(unsigned char *buf, size_t len, const char *label,
-                         byol__st_file **out)
+/* Points each tensor at its bytes: the file's bytes are at file. */
+static void attach_data(byol__st_file *f, const unsigned char *file)
+{
+    for (size_t i = 0; i < f->n; i++)
+        f->entries[i].t.data = file + 8 + f->hlen + f->entries[i].begin;
+}
+
+/* The 8-byte header length of a file of f->len bytes, whose first
+ * min(8, f->len) bytes are at head. */
+static int read_hlen(byol__st_file *f, const unsigned char *head)
+{
+    if (f->len < 8)
+        return byol__err(BYOL_E_FORMAT,
+                         "%s: %" PRIu64 " bytes is too short for a safetensors file "
+                         "(the header length alone takes 8)", f->label, f->len);
+    f->hlen = load_le64(head);
+    return check_hlen(f);
+}
+
+/* A handle named label, for a file of len bytes, with nothing read yet. */
+static int new_handle(const char *label, uint64_t len, byol__st_file **out)
 {
     byol__st_file *f = byol__calloc(1, sizeof *f);
-    int rc;
-    if (!f) {
-        byol__free(buf);
+    if (!f)
         return byol__err(BYOL_E_NOMEM, "%s: out of memory for the file handle", label);
-    }
-    f->buf = buf;
     f->len = len;
     f->label = byol__strdup(label);
     if (!f->label) {
         byol__st_close(f);
         return byol__err(BYOL_E_NOMEM, "%s: out of memory copying the file label", label);
     }
-    rc = st_load(f);
-    if (rc != BYOL_OK) {
-        byol__st_close(f);
-        return rc;
-    }
     *out = f;
+    return BYOL_OK;
+}
+
+/* Reads the header of the file open at fd and checks it, then maps the
+ * file; nothing past the header is read before the check passed. */
+static int load_fd(byol__st_file *f, int fd)
+{
+    unsigned char head[8];
+    char *text;
+    int rc = byol__file_pread(fd, head, f->len < 8 ? (size_t)f->len : 8, 0, f->label);
+    if (rc == BYOL_OK)
+        rc = read_hlen(f, head);
+    if (rc != BYOL_OK)
+        return rc;
+    if (!(text = byol__malloc((size_t)f->hlen + 1)))
+        return byol__err(BYOL_E_NOMEM, "%s: out of memory for the %" PRIu64 "-byte header",
+                         f->label, f->hlen);
+    rc = byol__file_pread(fd, text, (size_t)f->hlen, 8, f->label);
+    if (rc == BYOL_OK)
+        rc = parse_header(f, text);
+    byol__free(text);
+    if (rc != BYOL_OK)
+        return rc;
+    if (f->len > SIZE_MAX)
+        return byol__err(BYOL_E_NOMEM, "%s: %" PRIu64 " bytes do not fit in the address space",
+                         f->label, f->len);
+    /* Mapped, not read: only the pages of the tensors a caller copies
+     * become resident (see safetensors.h). */
+    f->map = mmap(NULL, (size_t)f->len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (f->map == MAP_FAILED) {
+        f->map = NULL;
+        return byol__err(BYOL_E_IO, "%s: cannot map its %" PRIu64 " bytes: %s", f->label,
+                         f->len, strerror(errno));
+    }
+    attach_data(f, f->map);
     return BYOL_OK;
 }
 
 int byol__st_open(const char *path, byol__st_file **out)
 {
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    int rc;
+    byol__st_file *f = NULL;
+    uint64_t size;
+    int fd, rc;
     if (!out || !path)
         return byol__err(BYOL_E_INVALID_ARG, "byol__st_open: path and out must be set");
     *out = NULL;
-    if ((rc = byol__file_read(path, &buf, &len)) != BYOL_OK)
+    if ((rc = byol__file_open_read(path, &fd, &size)) != BYOL_OK)
         return rc;
-    return st_from_owned(buf, len, path, out);
+    rc = new_handle(path, size, &f);
+    if (rc == BYOL_OK && (rc = load_fd(f, fd)) != BYOL_OK)
+        byol__st_close(f);
+    close(fd);
+    if (rc == BYOL_OK)
+        *out = f;
+    return rc;
 }
 
 int byol__st_open_buffer(const void *buf, size_t len, const char *label,
                          byol__st_file **out)
 {
-    unsigned char *copy;
+    byol__st_file *f = NULL;
+    int rc;
     if (!out || (!buf && len))
         return byol__err(BYOL_E_INVALID_ARG, "byol__st_open_buffer: buf and out must be set");
     *out = NULL;
     if (!label)
         label = "<memory>";
-    copy = byol__malloc(len ? len : 1);
-    if (!copy)
-        return byol__err(BYOL_E_NOMEM, "%s: out of memory copying %zu bytes", label, len);
-    if (len)
-        memcpy(copy, buf, len);
-    return st_from_owned(copy, len, label, out);
+    if ((rc = new_handle(label, len, &f)) != BYOL_OK)
+        return rc;
+    if (!(f->buf = byol__malloc(len ? len : 1)))
+        rc = byol__err(BYOL_E_NOMEM, "%s: out of memory copying %zu bytes", label, len);
+    else if (len)
+        memcpy(f->buf, buf, len);
+    if (rc == BYOL_OK)
+        rc = read_hlen(f, f->buf);
+    if (rc == BYOL_OK)
+        rc = parse_header(f, (const char *)f->buf + 8);
+    if (rc != BYOL_OK) {
+        byol__st_close(f);
+        return rc;
+    }
+    attach_data(f, f->buf);
+    *out = f;
+    return BYOL_OK;
 }
 
 void byol__st_close(byol__st_file *f)
@@ -512,13 +582,15 @@ void byol__st_close(byol__st_file *f)
     byol__free(f->by_name);
     byol__free(f->entries);
     byol__free(f->buf);
+    if (f->map)
+        munmap(f->map, (size_t)f->len);
     byol__free(f->label);
     byol__free(f);
 }
 
 const char *byol__st_label(const byol__st_file *f) { return f ? f->label : ""; }
 
-size_t byol__st_size(const byol__st_file *f) { return f ? f->len : 0; }
+uint64_t byol__st_size(const byol__st_file *f) { return f ? f->len : 0; }
 
 size_t byol__st_count(const byol__st_file *f) { return f ? f->n : 0; }
 

@@ -43,7 +43,21 @@ typedef struct byol__st_tensor {
 
 typedef struct byol__st_file byol__st_file;
 
-/* Reads and validates a whole file. Errors: BYOL_E_IO (cannot open/read),
+/* Opens and validates a file. Its header is read and checked first,
+ * including the sizes it declares against the file's size (fstat): a file
+ * with bytes past its last tensor, or fewer than declared, is refused
+ * before any tensor byte is read, so a file padded with gigabytes of junk
+ * costs the time and memory of its header only. The file is then mapped
+ * read-only (mmap, MAP_PRIVATE) rather than read: resident memory grows
+ * only by the pages of the tensors a caller copies out, and a load that
+ * reads a checkpoint's encoder alone never reads the rest. The tensors'
+ * data pointers point into the mapping until byol__st_close().
+ * Caveat of the mapping: if another process truncates the file in place
+ * while it is open, touching the missing pages raises SIGBUS, and bytes it
+ * rewrites in place may show. libbyol's own saves never do either: they
+ * write a new file and rename it over the old, whose mapping keeps the old
+ * bytes.
+ * Errors: BYOL_E_IO (cannot open/read/map, not a regular file),
  * BYOL_E_FORMAT (anything malformed), BYOL_E_NOMEM. */
 int byol__st_open(const char *path, byol__st_file **out);
 /* Same from memory (the bytes are copied); label names it in errors. */
@@ -52,7 +66,7 @@ int byol__st_open_buffer(const void *buf, size_t len, const char *label,
 void byol__st_close(byol__st_file *f);
 const char *byol__st_label(const byol__st_file *f);
 /* Size of the file (or buffer) in bytes. */
-size_t byol__st_size(const byol__st_file *f);
+uint64_t byol__st_size(const byol__st_file *f);
 size_t byol__st_count(const byol__st_file *f);
 const byol__st_tensor *byol__st_get(const byol__st_file *f, size_t i);
 const byol__st_tensor *byol__st_find(const byol__st_file *f, const char *name);

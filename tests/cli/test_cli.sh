@@ -522,6 +522,38 @@ check "info --keys lists net.arch" grep -q "^net.arch" "$T/out"
 run 0 "info --presets" "$BYOL" info --presets
 check "info --presets lists cifar10" grep -qx "cifar10" "$T/out"
 
+# ---- paths that are not regular files ------------------------------------------------
+# A FIFO given to read is refused at once, never waited on (each case runs
+# under timeout 20: a hang shows as exit 124); a save never replaces a FIFO,
+# a device node or a link (it writes the file a link names).
+mkfifo "$T/fifo"
+run_err 1 "fifo: is a FIFO" "info on a FIFO" timeout 20 "$BYOL" info "$T/fifo"
+run_err 1 "fifo: is a FIFO" "export --checkpoint of a FIFO" \
+  timeout 20 "$BYOL" export --checkpoint "$T/fifo" --out "$T/e3.safetensors"
+run_err 1 "fifo: is a FIFO" "eval --weights of a FIFO" \
+  timeout 20 "$BYOL" eval --weights "$T/fifo" "${EV[@]}" --knn-only
+run_err 1 "fifo: is a FIFO" "export --out a FIFO" \
+  timeout 20 "$BYOL" export --checkpoint "$CKPT" --out "$T/fifo"
+check "... which stays a FIFO" test -p "$T/fifo"
+# /dev/null itself is not risked: a device node like it, made here (as root)
+if mknod "$T/null" c 1 3 2> /dev/null; then
+  run_err 1 "null: is a character device" "export --out a character device" \
+    "$BYOL" export --checkpoint "$CKPT" --out "$T/null"
+  check "... which stays a character device" test -c "$T/null"
+else
+  echo "# SKIPPED: export --out a device node (making one needs root and CAP_MKNOD)"
+fi
+mkdir -p "$T/real"
+ln -s real/enc.safetensors "$T/link.safetensors"
+run_err 1 "link.safetensors: is a symbolic link to 'real/enc.safetensors', which does not exist" \
+  "export --out a dangling link" "$BYOL" export --checkpoint "$CKPT" --out "$T/link.safetensors"
+check "... which creates nothing" test ! -e "$T/real/enc.safetensors"
+: > "$T/real/enc.safetensors"
+run 0 "export --out a link to a file" "$BYOL" export --checkpoint "$CKPT" --out "$T/link.safetensors"
+check "... leaves the link a link" test -L "$T/link.safetensors"
+check "... and writes the weights to the file it names" \
+  cmp -s "$T/real/enc.safetensors" "$T/encoder.safetensors"
+
 # ---- what the command settles for the user -----------------------------------------
 # A warmup longer than the run is cut, with a warning (the preset's 50 steps in 3).
 run 0 "pretrain 3 steps under the preset's 50 warmup steps" "$BYOL" pretrain --data "$T/train" \

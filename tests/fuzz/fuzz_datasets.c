@@ -9,13 +9,23 @@
  * or consistency bug shows up as an ASan report or an abort. An accepted
  * IDX image file also becomes a dataset whose every image is read back.
  *
+ * Every input is also written to a file and read back through data/zfile.c,
+ * the reader of IDX files, plain or gzip: what it reads must be exactly
+ * what zlib's gzread reads from the same file. (gzread also accepts junk
+ * after the last gzip member, which zfile refuses: only zfile's successes
+ * are compared.)
+ *
  * Build and replay as fuzz_safetensors.c. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "byol/byol_data.h"
 #include "data/dataset.h"
+#include "data/zfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -97,8 +107,51 @@ static void fuzz_cifar(const uint8_t *data, size_t size, int edition)
     }
 }
 
+/* Reads at most cap bytes of path through zfile into out: the count, or
+ * -1 when zfile refuses the file (BYOL_E_FORMAT, naming it). */
+static long zfile_bytes(const char *path, uint8_t *out, size_t cap)
+{
+    byol__zfile *z;
+    size_t got, n = 0;
+    int rc = byol__zfile_open(path, &z);
+    check(rc == BYOL_OK);
+    while (n < cap && (rc = byol__zfile_read(z, out + n, cap - n, &got)) == BYOL_OK && got > 0)
+        n += got;
+    byol__zfile_close(z);
+    check(rc == BYOL_OK || (rc == BYOL_E_FORMAT && strstr(byol_last_error(), path)));
+    return rc == BYOL_OK ? (long)n : -1;
+}
+
+/* Decompression is capped (a small input may inflate a thousandfold). */
+#define ZFILE_CAP (1u << 20)
+
+static char zfile_path[64];
+
+static void remove_zfile_path(void)
+{
+    unlink(zfile_path);
+}
+
+static void fuzz_zfile(const uint8_t *data, size_t size)
+{
+    static uint8_t mine[ZFILE_CAP], theirs[ZFILE_CAP];
+    if (!*zfile_path) {
+        snprintf(zfile_path, sizeof zfile_path, "/tmp/fuzz_zfile_%d", (int)getpid());
+        atexit(remove_zfile_path);
+    }
+    FILE *fp = fopen(zfile_path, "wb");
+    check(fp && fwrite(data, 1, size, fp) == size && fclose(fp) == 0);
+    long n = zfile_bytes(zfile_path, mine, sizeof mine);
+    gzFile gz = gzopen(zfile_path, "rb");
+    check(gz != NULL);
+    int m = gzread(gz, theirs, sizeof theirs);
+    gzclose_r(gz);
+    check(n < 0 || (m >= 0 && (long)m == n && !memcmp(mine, theirs, (size_t)n)));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    fuzz_zfile(data, size);
     fuzz_idx(data, size, 3);
     fuzz_idx(data, size, 1);
     fuzz_cifar(data, size, 0);

@@ -11,7 +11,9 @@ BMP (24-bit, 8-bit palette), TGA (raw, RLE, gray), GIF (two frames), PNM
 every input the fuzzer found that stb 2.27 decodes from uninitialised
 memory. Each dataset seed is an IDX file (MNIST family) or a CIFAR batch,
 valid or broken in one way; CIFAR records are 3073 or 3074 bytes, so those
-seeds hold one or two records.
+seeds hold one or two records. The gzip seeds (for the file reader,
+data/zfile.c) are an IDX file as one member, as two, cut short, and
+followed by bytes that are no member.
 
 Usage: python3 tests/fuzz/make_data_corpus.py [CORPUS_FOLDER]
 (default: tests/fuzz/corpus next to this script). Deterministic: re-running
@@ -169,6 +171,12 @@ def cifar(labels):
     return out
 
 
+def gzip_member(data):
+    """One gzip member (mtime 0, so the bytes never change)."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return z.compress(data) + z.flush()
+
+
 def dataset_seeds():
     yield "images_3x2x3.idx", idx([3, 2, 3])
     yield "images_1x28x28.idx", idx([1, 28, 28])
@@ -185,6 +193,11 @@ def dataset_seeds():
     yield "cifar100_1.bin", cifar([(19, 99)])
     yield "cifar10_bad_label.bin", cifar([(1,), (12,)])
     yield "cifar_odd_size.bin", cifar([(1,)])[:-5]
+    labels = idx([5], bytes([2, 0, 5, 9, 1]))
+    yield "labels_5.idx.gz", gzip_member(labels)
+    yield "labels_5_two_members.idx.gz", gzip_member(labels[:6]) + gzip_member(labels[6:])
+    yield "labels_5_cut.idx.gz", gzip_member(labels)[:-6]
+    yield "labels_5_trailing.idx.gz", gzip_member(labels) + b"JUNK"
 
 
 def main():

@@ -389,6 +389,90 @@ static void test_idx_bad(void **state)
     open_fails("data.format=idx", du_path("f"), BYOL_E_IO, "train-images-idx3-ubyte", NULL);
 }
 
+/* A labels file that is a FIFO or a folder (named by data.labels, or found
+ * beside the images) is an error naming it, at once: the open used to wait
+ * for a writer, and a sibling that was no regular file gave an unlabelled
+ * set. (The alarm kills the program if a regression hangs again.) */
+static void test_idx_labels_not_a_file(void **state)
+{
+    (void)state;
+    char settings[600];
+    alarm(10);
+    write_idx_pair("fifo", 0, 1);
+    assert_int_equal(mkfifo(du_path("labels-fifo"), 0600), 0);
+    snprintf(settings, sizeof settings, "data.labels=\"%s\"", du_path("labels-fifo"));
+    open_fails(settings, du_path("fifo-images-idx3-ubyte"), BYOL_E_IO, "labels-fifo",
+               "is a FIFO");
+    du_mkdir("labels-folder");
+    snprintf(settings, sizeof settings, "data.labels=\"%s\"", du_path("labels-folder"));
+    open_fails(settings, du_path("fifo-images-idx3-ubyte"), BYOL_E_IO, "labels-folder",
+               "is a directory");
+    unlink(du_path("fifo-labels-idx1-ubyte"));
+    assert_int_equal(mkfifo(du_path("fifo-labels-idx1-ubyte"), 0600), 0);
+    open_fails(NULL, du_path("fifo-images-idx3-ubyte"), BYOL_E_IO, "fifo-labels-idx1-ubyte",
+               "is a FIFO");
+    unlink(du_path("fifo-labels-idx1-ubyte"));
+    du_mkdir("fifo-labels-idx1-ubyte");
+    open_fails(NULL, du_path("fifo-images-idx3-ubyte"), BYOL_E_IO, "fifo-labels-idx1-ubyte",
+               "is a directory");
+    /* the images file itself (refused by its type before the labels too) */
+    assert_int_equal(mkfifo(du_path("images-fifo"), 0600), 0);
+    open_fails("data.format=idx", du_path("images-fifo"), BYOL_E_IO, "images-fifo", NULL);
+    alarm(0);
+}
+
+/* The bytes of a file, gzip-compressed as `members` members one after the
+ * other, then `extra` (not compressed), written as name. */
+static void write_gz_members(const char *name, const uint8_t *bytes, size_t len, int members,
+                             const void *extra, size_t extra_len)
+{
+    FILE *out = fopen(du_path(name), "wb");
+    assert_non_null(out);
+    for (int m = 0; m < members; m++) {
+        size_t from = len * (size_t)m / (size_t)members, to = len * (size_t)(m + 1) / members;
+        uint8_t z[1024];
+        z_stream zs = { 0 };
+        assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
+                         Z_OK);
+        zs.next_in = (Bytef *)(uintptr_t)(bytes + from);
+        zs.avail_in = (uInt)(to - from);
+        zs.next_out = z;
+        zs.avail_out = sizeof z;
+        assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+        assert_int_equal(fwrite(z, 1, sizeof z - zs.avail_out, out), sizeof z - zs.avail_out);
+        deflateEnd(&zs);
+    }
+    if (extra_len)
+        assert_int_equal(fwrite(extra, 1, extra_len, out), extra_len);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* Several gzip members are one stream (RFC 1952; gunzip and zlib's gzread
+ * read them so); bytes after the last one that begin no member are an
+ * error, where gzread silently ignored them. */
+static void test_idx_gzip_members_and_trailing_data(void **state)
+{
+    (void)state;
+    static const uint8_t zeros[16], junk[] = "JUNK", half_magic[] = { 0x1f };
+    size_t len;
+    write_idx_pair("members", 0, 0);
+    uint8_t *plain = tu_slurp(du_path("members-images-idx3-ubyte"), &len);
+    write_gz_members("three-images-idx3-ubyte.gz", plain, len, 3, NULL, 0);
+    byol_dataset *ds = open_ok(NULL, du_path("three-images-idx3-ubyte.gz"));
+    check_idx(ds, 0);
+    byol_dataset_destroy(ds);
+    write_gz_members("junk-images-idx3-ubyte.gz", plain, len, 1, junk, 4);
+    open_fails(NULL, du_path("junk-images-idx3-ubyte.gz"), BYOL_E_FORMAT,
+               "junk-images-idx3-ubyte.gz", "trailing data after the gzip stream");
+    write_gz_members("zeros-images-idx3-ubyte.gz", plain, len, 1, zeros, sizeof zeros);
+    open_fails("data.format=idx", du_path("zeros-images-idx3-ubyte.gz"), BYOL_E_FORMAT,
+               "zeros-images-idx3-ubyte.gz", "trailing data");
+    write_gz_members("half-images-idx3-ubyte.gz", plain, len, 2, half_magic, 1);
+    open_fails(NULL, du_path("half-images-idx3-ubyte.gz"), BYOL_E_FORMAT,
+               "half-images-idx3-ubyte.gz", "trailing data");
+    free(plain);
+}
+
 /* The buffer parser itself, as the fuzz target calls it. */
 static void test_idx_parse(void **state)
 {
@@ -904,6 +988,8 @@ int main(void)
         cmocka_unit_test(test_sources),
         cmocka_unit_test(test_idx_folder),
         cmocka_unit_test(test_idx_bad),
+        cmocka_unit_test(test_idx_labels_not_a_file),
+        cmocka_unit_test(test_idx_gzip_members_and_trailing_data),
         cmocka_unit_test(test_idx_parse),
         cmocka_unit_test(test_cifar10),
         cmocka_unit_test(test_cifar100),

@@ -321,10 +321,10 @@ static void test_png_write_errors(void **state)
     byol_image img = { sizeof img, 2, 2, 3, pix };
     assert_int_equal(byol_image_write_png(du_path("no-such-folder/x.png"), &img), BYOL_E_IO);
     du_msg_has("no-such-folder/x.png", strerror(ENOENT));
-    /* the target is a folder: the rename fails, the folder stays, no temporary is left */
+    /* the target is a folder: refused before any temporary file, the folder stays */
     du_mkdir("a-folder.png");
     assert_int_equal(byol_image_write_png(du_path("a-folder.png"), &img), BYOL_E_IO);
-    du_msg_has("a-folder.png", "rename");
+    du_msg_has("a-folder.png", "is a directory");
     assert_int_equal(du_count_temp_files(), 0);
     img.channels = 2;
     assert_int_equal(byol_image_write_png(du_path("x.png"), &img), BYOL_E_INVALID_ARG);

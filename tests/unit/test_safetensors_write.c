@@ -257,8 +257,8 @@ static void test_write_into_missing_folder(void **state)
     assert_int_equal(access(du_path("no-such-folder"), F_OK), -1);
 }
 
-/* The rename fails (the target is a folder): the temporary file goes. */
-static void test_failed_rename_cleans_up(void **state)
+/* The target is a folder: refused before any temporary file is made. */
+static void test_folder_target_refused(void **state)
 {
     (void)state;
     float x[2] = { 1, 2 };
@@ -269,7 +269,7 @@ static void test_failed_rename_cleans_up(void **state)
     assert_int_equal(mkdir(path, 0700), 0);
     assert_int_equal(byol__st_write(path, &t, 1, NULL, 0), BYOL_E_IO);
     du_msg_has(path, NULL);
-    du_msg_has("rename", NULL);
+    du_msg_has("is a directory", NULL);
     assert_int_equal(du_count_temp_files(), 0);
     assert_int_equal(rmdir(path), 0);
 }
@@ -369,7 +369,7 @@ int main(void)
         cmocka_unit_test(test_reads_reference_fixtures),
         cmocka_unit_test(test_writer_rejects_bad_arguments),
         cmocka_unit_test(test_write_into_missing_folder),
-        cmocka_unit_test(test_failed_rename_cleans_up),
+        cmocka_unit_test(test_folder_target_refused),
         cmocka_unit_test(test_failed_write_keeps_target),
         cmocka_unit_test(test_writer_allocation_failures),
     };

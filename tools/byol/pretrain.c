@@ -313,11 +313,14 @@ static void run_close(run *r)
 
 /* ---- during the run ------------------------------------------------------------ */
 
+/* The checkpoint last: it commits the step, so once the last one is saved
+ * nothing is left to write, and a kill after it leaves no temporary file
+ * that a resume (with nothing to train) would not replace. */
 static int save(run *r)
 {
-    int rc = cli_lib(byol_trainer_save(r->t, r->ckpt));
+    int rc = cli_plot_write(r->plot, &r->m.loss, &r->m.knn, r->total);
     if (rc == BYOL_OK)
-        rc = cli_plot_write(r->plot, &r->m.loss, &r->m.knn, r->total);
+        rc = cli_lib(byol_trainer_save(r->t, r->ckpt));
     return rc;
 }
 
