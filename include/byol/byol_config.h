@@ -34,7 +34,8 @@ typedef struct byol_config byol_config;
 
 /** The longest value a string key holds, in bytes (without the NUL): so a
  * checkpoint, which stores every setting in its header, always stays
- * readable. Longer values are refused with BYOL_E_RANGE. */
+ * readable. Longer values are refused with BYOL_E_RANGE, as are values that
+ * are not UTF-8 (the header is JSON text, which must be). */
 #define BYOL_CONFIG_MAX_STRING 65535
 
 /**
@@ -91,11 +92,11 @@ BYOL_API int byol_config_set_float(byol_config *cfg, const char *key, double val
  * byol_config_parse() unchanged.
  * @param cfg the config, borrowed for the call.
  * @param key the key's name, borrowed for the call.
- * @param value NUL-terminated, at most BYOL_CONFIG_MAX_STRING bytes,
+ * @param value NUL-terminated UTF-8, at most BYOL_CONFIG_MAX_STRING bytes,
  *        borrowed for the call (the config keeps a copy).
  * @return BYOL_OK; BYOL_E_KEY (unknown key); BYOL_E_RANGE (not one of the
- *         choices, longer than BYOL_CONFIG_MAX_STRING, or not a string
- *         key); BYOL_E_INVALID_ARG (a NULL argument); BYOL_E_NOMEM. On
+ *         choices, longer than BYOL_CONFIG_MAX_STRING, not UTF-8, or not a
+ *         string key); BYOL_E_INVALID_ARG (a NULL argument); BYOL_E_NOMEM. On
  *         failure the config is unchanged.
  */
 BYOL_API int byol_config_set_string(byol_config *cfg, const char *key, const char *value);
@@ -157,8 +158,8 @@ BYOL_API int byol_config_get_string(const byol_config *cfg, const char *key, con
  *   floats, inf or nan. A value beyond the double range is out of range;
  *   one below the smallest subnormal reads as 0;
  * - boolean: "1", "true", "0" or "false" (lower case);
- * - string: any text, at most BYOL_CONFIG_MAX_STRING bytes; a key with
- *   choices takes one of them.
+ * - string: any UTF-8 text, at most BYOL_CONFIG_MAX_STRING bytes; a key
+ *   with choices takes one of them.
  * @param cfg the config, borrowed for the call.
  * @param settings NUL-terminated text, borrowed for the call; "" changes
  *        nothing.

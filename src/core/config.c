@@ -156,6 +156,10 @@ static int check_value(const byol__key *k, const value *v)
     } else if (strlen(v->s) > BYOL_CONFIG_MAX_STRING) {
         return byol__err(BYOL_E_RANGE, "key '%s': a value of %zu bytes is longer than the "
                          "%d-byte limit", k->name, strlen(v->s), BYOL_CONFIG_MAX_STRING);
+    } else if (!byol__utf8_valid(v->s, strlen(v->s))) {
+        /* Checkpoints store the settings as JSON text, which must be UTF-8:
+         * such a value would let a run train and then fail at its first save. */
+        return byol__err(BYOL_E_RANGE, "key '%s': the value is not valid UTF-8", k->name);
     } else if (k->choices && !choice_ok(k->choices, v->s)) {
         return byol__err(BYOL_E_RANGE, "key '%s': '%s' is not one of %s", k->name, v->s,
                          k->choices);

@@ -93,4 +93,12 @@ double byol__rng_normal(byol__rng *r);       /* standard normal */
  * one uniform draw per swap). */
 void byol__rng_shuffle(byol__rng *r, int64_t *a, int64_t n);
 
+/* ---- UTF-8 (utf8.c) ---- */
+/* Length of the well-formed UTF-8 sequence at s (avail > 0 bytes readable),
+ * or 0 if it is malformed (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF). */
+size_t byol__utf8_seq(const unsigned char *s, size_t avail);
+/* 1 if the len bytes at s are well-formed UTF-8, else 0. */
+int byol__utf8_valid(const char *s, size_t len);
+
 #endif

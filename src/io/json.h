@@ -78,10 +78,6 @@ size_t byol__json_get(const byol__json_doc *doc, size_t obj, const char *key);
 int byol__json_to_u64(const byol__json_node *n, uint64_t *out);
 int byol__json_to_i64(const byol__json_node *n, int64_t *out);
 
-/* 1 if the len bytes at s are well-formed UTF-8 (no overlong forms, no
- * surrogates, nothing above U+10FFFF), else 0. */
-int byol__json_utf8_valid(const char *s, size_t len);
-
 /* Writer side. byol__json_string_size is the number of bytes
  * byol__json_put_string writes for s: the quoted, escaped form, no NUL.
  * Quotes, backslashes and control characters are escaped; other bytes,

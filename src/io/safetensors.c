@@ -661,7 +661,7 @@ static int check_tensor_arg(const char *path, const byol__st_tensor *t, size_t i
     char shape_text[ST_SHAPE_TEXT];
     uint64_t need;
     size_t elem = byol__st_dtype_size(t->dtype);
-    if (!t->name || !byol__json_utf8_valid(t->name, strlen(t->name)))
+    if (!t->name || !byol__utf8_valid(t->name, strlen(t->name)))
         return byol__err(BYOL_E_INVALID_ARG, "%s: tensor %zu has no name or one "
                          "that is not UTF-8", path, i);
     if (strcmp(t->name, "__metadata__") == 0)
@@ -702,7 +702,7 @@ static int check_write_args(const char *path, const byol__st_tensor *tensors, si
         if ((rc = check_tensor_arg(path, &tensors[i], i, &total)) != BYOL_OK)
             return rc;
     for (size_t i = 0; i < 2 * n_meta; i++)
-        if (!meta[i] || !byol__json_utf8_valid(meta[i], strlen(meta[i])))
+        if (!meta[i] || !byol__utf8_valid(meta[i], strlen(meta[i])))
             return byol__err(BYOL_E_INVALID_ARG, "%s: metadata %s %zu is NULL or not UTF-8",
                              path, i % 2 ? "value" : "key", i / 2);
     scratch = byol__calloc((n > n_meta ? n : n_meta) + 1, sizeof scratch[0]);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "byol/byol_config.h"
+#include "core/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -117,7 +118,8 @@ static void fuzz_value(const char *raw)
         return;
     int rc = byol_config_set_string(cfg, free_text_key((unsigned char)raw[0]), raw);
     check(rc == BYOL_OK || rc == BYOL_E_NOMEM ||
-          (rc == BYOL_E_RANGE && strlen(raw) > BYOL_CONFIG_MAX_STRING));
+          (rc == BYOL_E_RANGE && (strlen(raw) > BYOL_CONFIG_MAX_STRING ||
+                                  !byol__utf8_valid(raw, strlen(raw)))));
     if (rc == BYOL_OK)
         check_round_trip(cfg);
     byol_config_destroy(cfg);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "byol/byol_common.h"
+#include "core/internal.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 
@@ -108,7 +109,7 @@ static void walk_json(const byol__json_doc *doc)
         }
         if (nd->type == BYOL__JSON_STRING) {
             check(nd->str[nd->count] == '\0');
-            check(byol__json_utf8_valid(nd->str, nd->count));
+            check(byol__utf8_valid(nd->str, nd->count));
         }
     }
     check(doc->n_nodes > 0 && doc->nodes[0].next == doc->n_nodes);

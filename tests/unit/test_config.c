@@ -299,11 +299,11 @@ static uint64_t next_random(uint64_t *x)
 }
 
 /* Pieces that have broken, or could break, a settings text: separators,
- * quotes, escapes of other syntaxes, control bytes, UTF-8 of 2 to 4 bytes
- * and a byte that is not UTF-8. */
+ * quotes, escapes of other syntaxes, control bytes, and UTF-8 of 2 to 4
+ * bytes (U+00A0's second byte is a space to isspace() in Latin-1 locales). */
 static const char *const nasty[] = {
     "\"", "\"\"", "\\", "\\\"", " ", "=", ",", "\t", "\n", "\r", "\v", "\f", "\x01", "\x1f",
-    "\x7f", "\xa0", "a", "Z", "0", "-", ".", "'", "#", "$", "key=value", "\xc3\xa9",
+    "\x7f", "\xc2\xa0", "a", "Z", "0", "-", ".", "'", "#", "$", "key=value", "\xc3\xa9",
     "\xe2\x82\xac", "\xf0\x9f\x98\x80",
 };
 
@@ -384,7 +384,7 @@ static void test_serialize_parse_round_trip_edges(void **state)
         "la\"b.gz", "/data/la\"b.gz", "\"", "\"\"", "\"\"\"", "\"x", "x\"", "\"x\"", "x\"\"y",
         "\\", "\\\"", "x\\", "\"\\", "a b", " ", " x", "x ", "a=b", "=", "==", ",", "a,b",
         "\t", "\n", "a\nb=c", "\r\n", "\x01\x02\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac",
-        "\xf0\x9f\x98\x80", "\xff\xfe", "key=\"v\" other=1", "",
+        "\xf0\x9f\x98\x80", "key=\"v\" other=1", "",
     };
     for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
         byol_config *cfg = tu_config(NULL);
@@ -418,6 +418,28 @@ static void test_serialize_parse_round_trip_edges(void **state)
     assert_round_trip(cfg);
     byol_config_destroy(cfg);
     free(s);
+}
+
+/* A string that is not UTF-8 is refused when set or parsed, naming the key:
+ * a checkpoint's settings are JSON text, so such a value would train and
+ * then fail at the first save (issue 13). */
+static void test_non_utf8_refused(void **state)
+{
+    (void)state;
+    static const char *const bad[] = { "\xff\xfe", "la\xa0" "b", "\xc3\x28", "\xe2\x82",
+                                       "\xed\xa0\x80", "\xc0\xaf", "\xf4\x90\x80\x80" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        byol_config *cfg = tu_config("data.labels=ok.gz");
+        char text[64];
+        assert_int_equal(byol_config_set_string(cfg, "data.labels", bad[i]), BYOL_E_RANGE);
+        assert_non_null(strstr(byol_last_error(), "data.labels"));
+        snprintf(text, sizeof text, "data.labels=\"%s\"", bad[i]);
+        assert_int_equal(byol_config_parse(cfg, text), BYOL_E_RANGE);
+        const char *v = NULL;
+        assert_byol_ok(byol_config_get_string(cfg, "data.labels", &v));
+        assert_string_equal(v, "ok.gz");
+        byol_config_destroy(cfg);
+    }
 }
 
 /* What 1.2 and 1.3 wrote reads as it did: the pinned checkpoints' settings
@@ -636,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_serialize_parse_round_trip_random),
         cmocka_unit_test(test_serialize_parse_round_trip_edges),
         cmocka_unit_test(test_settings_of_older_versions),
+        cmocka_unit_test(test_non_utf8_refused),
         cmocka_unit_test(test_value_forms),
         cmocka_unit_test(test_status_codes_and_last_error),
         cmocka_unit_test(test_allocator_hook),

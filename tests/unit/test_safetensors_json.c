@@ -2,6 +2,7 @@
  * integers, structure, rejected texts, depth and truncation, error
  * positions, and the string writer. */
 #include "test_util.h"
+#include "core/internal.h"
 #include "io/json.h"
 
 /* Parses text copied into a block of exactly its length, so a read past the
@@ -179,9 +180,9 @@ static void test_json_writer_round_trip(void **state)
     assert_int_equal(doc.nodes[0].count, k);
     assert_memory_equal(doc.nodes[0].str, s, k + 1);
     byol__json_free(&doc);
-    assert_true(byol__json_utf8_valid(s, k));
-    assert_false(byol__json_utf8_valid("\xc3", 1));
-    assert_false(byol__json_utf8_valid("\xed\xbf\xbf", 3));
+    assert_true(byol__utf8_valid(s, k));
+    assert_false(byol__utf8_valid("\xc3", 1));
+    assert_false(byol__utf8_valid("\xed\xbf\xbf", 3));
 }
 
 int main(void)
