@@ -285,6 +285,7 @@ test: all $(TEST_BINS) $(FUZZ_REPLAYS) $(BUILD)/tests/file_probe $(BUILD)/bench/
 	  echo "== tests/bench/test_compare.sh"; BENCH_NET=$(BUILD)/bench/bench_net \
 	  bash tests/bench/test_compare.sh || fail=1; \
 	  echo "== scripts/check-includes.sh"; bash scripts/check-includes.sh || fail=1; \
+	  bash scripts/check-guarantees.sh || fail=1; \
 	  bash tests/arch/test_check_includes.sh || fail=1; \
 	  bash examples/test.sh $(BUILD)/examples $(FMNIST_DIR) || fail=1; \
 	  if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi
