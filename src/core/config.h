@@ -43,6 +43,12 @@ void byol__config_swap(byol_config *a, byol_config *b);
 /* Sets a key from its text form (as byol_config_parse does for one setting). */
 int byol__config_set_text(byol_config *cfg, const char *key, const char *text);
 
+/* The value text of the last setting of key in settings, without applying
+ * the others (so keys this build does not know are no error): 1 with
+ * *value a fresh string (byol__free), 0 if key is not there, or a negative
+ * status for text byol_config_parse would refuse as text. */
+int byol__config_find_text(const char *settings, const char *key, char **value);
+
 /* The strict number forms of settings text (byol_config.h), shared with the
  * readers of other text that holds numbers. byol__text_is_decimal: s is one
  * or more ASCII digits, after a '-' when minus is set, and nothing else (no

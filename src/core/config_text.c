@@ -104,6 +104,29 @@ int byol_config_parse(byol_config *cfg, const char *settings)
     return rc == 0 ? BYOL_OK : rc;
 }
 
+int byol__config_find_text(const char *settings, const char *key, char **value)
+{
+    const char *p = settings;
+    char *k = NULL, *v = NULL;
+    int rc;
+    *value = NULL;
+    while ((rc = next_setting(&p, &k, &v)) == 1) {
+        if (!strcmp(k, key)) {
+            byol__free(*value);
+            *value = v;
+            v = NULL;
+        }
+        byol__free(k);
+        byol__free(v);
+    }
+    if (rc < 0) {
+        byol__free(*value);
+        *value = NULL;
+        return rc;
+    }
+    return *value != NULL;
+}
+
 int byol_config_apply_preset(byol_config *cfg, const char *name)
 {
     if (!cfg || !name)

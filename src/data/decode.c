@@ -4,9 +4,10 @@
  * BYOL_E_IO with the system's reason, never a decode error); the format is
  * sniffed from its first bytes; stbi_info_from_memory() (for a PNG first
  * its IHDR, read here) gives the size so that an image over
- * data.max_pixels is refused before any pixel is decoded; stb_guard.c refuses or mends the corrupt files stb 2.27 would
- * decode from uninitialised memory; then stb decodes at the file's own
- * channel count and byol__pixels_convert() makes data.channels (stb's own
+ * data.max_pixels is refused before any pixel is decoded; stb_guard.c
+ * refuses or mends the corrupt files stb 2.27 would decode from
+ * uninitialised memory; then stb decodes at the file's own channel count
+ * and byol__pixels_convert() makes data.channels (stb's own
  * gray conversion truncates and uses other weights, so it is not used).
  *
  * stb's failure reason: Debian's libstb is built with STBI_THREAD_LOCAL

@@ -7,6 +7,7 @@
  * header announces: what follows is only counted, for the size message,
  * so a lying header or a gzip bomb costs no more memory than the data
  * the header claims. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -223,8 +224,9 @@ static int labels_path(const byol_config *cfg, const char *images, char **out)
         return BYOL_OK;
     memcpy(*out + (hit - images), "labels-idx1", 11);
     /* Only a missing sibling means unlabelled: one that is there but is a
-     * folder or a FIFO is refused when it is read, as data.labels is. */
-    if (stat(*out, &st) != 0) {
+     * folder, a FIFO, a dangling link or unreadable is refused when it is
+     * read, as data.labels is. */
+    if (lstat(*out, &st) != 0 && errno == ENOENT) {
         byol__free(*out);
         *out = NULL;
     }

@@ -213,32 +213,39 @@ static struct flock whole_file(short type)
     return l;
 }
 
-/* Writes the chunks to tmp and syncs it. Returns 0, or -1 with errno set
- * and *step naming what failed; the descriptor is always closed. */
-static int write_tmp(const char *tmp, const byol__chunk *chunks, size_t n, const char **step)
+/* Creates the temporary file "<target>.tmp.<pid>.<serial>" (its name into
+ * tmp, cap bytes) and takes its write lock. O_EXCL: whatever already has a
+ * name (a FIFO, a hard link to some other file, a leftover of a dead writer
+ * whose pid this process now has) is never opened; the next serial is
+ * tried. Returns the descriptor, or -1 with errno set. */
+static int create_tmp(const char *target, char *tmp, size_t cap)
 {
     struct flock lock = whole_file(F_WRLCK);
-    int fd, e;
-    *step = "create";
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return -1;
-    /* Where the file system has no locks, the writer's pid alone guards it. */
-    (void)fcntl(fd, F_SETLK, &lock);
+    for (int tries = 0; tries < 1000; tries++) {
+        snprintf(tmp, cap, "%s.tmp.%ld.%lu", target, (long)getpid(),
+                 (unsigned long)atomic_fetch_add(&tmp_serial, 1));
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            /* Where the file system has no locks, the pid alone guards it. */
+            (void)fcntl(fd, F_SETLK, &lock);
+            return fd;
+        }
+        if (errno != EEXIST)
+            return -1;
+    }
+    return -1;
+}
+
+/* Writes the chunks to fd and syncs it: 0, or -1 with errno set and *step
+ * naming what failed. */
+static int write_chunks(int fd, const byol__chunk *chunks, size_t n, const char **step)
+{
     *step = "write";
     for (size_t i = 0; i < n; i++)
         if (write_all(fd, chunks[i].data, chunks[i].len) != 0)
-            goto fail;
+            return -1;
     *step = "fsync";
-    if (fsync(fd) != 0)
-        goto fail;
-    *step = "close";
-    return close(fd) == 0 ? 0 : -1;
-fail:
-    e = errno;
-    close(fd);
-    errno = e;
-    return -1;
+    return fsync(fd);
 }
 
 /* The folder of path, into buf (which has room for path). */
@@ -274,23 +281,32 @@ static int sync_folder(const char *path, char *buf)
     return rc;
 }
 
-static int save_atomically(const char *path, char *tmp, const byol__chunk *chunks, size_t n)
+/* tmp has cap bytes, room for path and a suffix. */
+static int save_atomically(const char *path, char *tmp, size_t cap, const byol__chunk *chunks,
+                           size_t n)
 {
-    const char *step;
-    int e;
-    if (write_tmp(tmp, chunks, n, &step) != 0) {
+    const char *step = "create";
+    int fd = create_tmp(path, tmp, cap), e;
+    if (fd < 0 || write_chunks(fd, chunks, n, &step) != 0) {
         e = errno;
-        if (strcmp(step, "create") != 0)
+        if (fd >= 0) {
             unlink(tmp);
+            close(fd);
+        }
         return byol__err(BYOL_E_IO, "%s: cannot save (%s of temporary file %s failed): %s",
                          path, step, tmp, strerror(e));
     }
+    /* Closed only after the rename, so the write lock covers the file for
+     * as long as it has its temporary name: a cleaner never finds it
+     * unlocked. (The data is synced, so closing can report nothing new.) */
     if (rename(tmp, path) != 0) {
         e = errno;
         unlink(tmp);
+        close(fd);
         return byol__err(BYOL_E_IO, "%s: cannot save (rename from %s failed): %s",
                          path, tmp, strerror(e));
     }
+    close(fd);
     if (sync_folder(path, tmp) != 0)
         return byol__err(BYOL_E_IO, "%s: saved, but syncing its folder %s failed, so "
                          "the save may not survive a crash: %s", path, tmp,
@@ -301,7 +317,8 @@ static int save_atomically(const char *path, char *tmp, const byol__chunk *chunk
 /* ---- leftovers of dead writers ------------------------------------------- */
 
 /* Skips 1 to max decimal digits at *p, the first not 0 unless alone (as
- * printf writes them); returns their value, or -1. */
+ * printf writes them); returns their value (its first 18 digits: a
+ * serial's value is never used, and 18 digits cannot overflow), or -1. */
 static long long digits(const char **p, int max)
 {
     long long v = 0;
@@ -309,7 +326,8 @@ static long long digits(const char **p, int max)
     if (**p == '0' && (*p)[1] >= '0' && (*p)[1] <= '9')
         return -1;
     while (**p >= '0' && **p <= '9' && n < max) {
-        v = 10 * v + (**p - '0');
+        if (n < 18)
+            v = 10 * v + (**p - '0');
         ++*p;
         n++;
     }
@@ -384,9 +402,7 @@ int byol__file_write_atomic(const char *path, const byol__chunk *chunks, size_t 
         byol__free(target);
         return byol__err(BYOL_E_NOMEM, "%s: out of memory for the temporary name", path);
     }
-    snprintf(tmp, cap, "%s.tmp.%ld.%lu", target, (long)getpid(),
-             (unsigned long)atomic_fetch_add(&tmp_serial, 1));
-    rc = save_atomically(target, tmp, chunks, n);
+    rc = save_atomically(target, tmp, cap, chunks, n);
     if (rc == BYOL_OK)
         remove_stale_temps(target, tmp);
     byol__free(tmp);

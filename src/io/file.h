@@ -59,8 +59,10 @@ typedef struct byol__chunk {
  * (kill(pid, 0) fails with ESRCH) and whose write lock nobody holds. A
  * temporary file of this process or of any live process is never touched,
  * nor one a writer of another pid namespace is writing (its pid means
- * nothing here, but it holds the lock until it closes the file). Failures
- * there are ignored: the save has succeeded.
+ * nothing here, but it holds the lock from the moment it creates the file
+ * until it has renamed it). Failures there are ignored: the save has
+ * succeeded. The temporary file is created with O_EXCL: a name already
+ * taken (a FIFO, a hard link to another file) is skipped, never opened.
  * Errors: BYOL_E_IO (names path, the step that failed and the system's
  * reason, or what is at path), BYOL_E_NOMEM. */
 int byol__file_write_atomic(const char *path, const byol__chunk *chunks, size_t n);

@@ -49,9 +49,9 @@ typedef struct byol__st_file byol__st_file;
  * before any tensor byte is read, so a file padded with gigabytes of junk
  * costs the time and memory of its header only. The file is then mapped
  * read-only (mmap, MAP_PRIVATE) rather than read: resident memory grows
- * only by the pages of the tensors a caller copies out, and a load that
- * reads a checkpoint's encoder alone never reads the rest. The tensors'
- * data pointers point into the mapping until byol__st_close().
+ * only by the pages of the tensors a caller reads (a weight file given
+ * tensors the net does not have, with BYOL_LOAD_IGNORE_UNEXPECTED, never
+ * reads those). The tensors' data pointers point into the mapping until byol__st_close().
  * Caveat of the mapping: if another process truncates the file in place
  * while it is open, touching the missing pages raises SIGBUS, and bytes it
  * rewrites in place may show. libbyol's own saves never do either: they

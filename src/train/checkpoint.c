@@ -290,25 +290,28 @@ static int check_modes(const byol_trainer *t, const byol__st_file *f)
  * copies of the start, which a BYOL trainer would take for its target. */
 static int check_byol_mode(const byol_trainer *t, const byol__st_file *f)
 {
-    const char *text = byol__st_meta(f, "config"), *mode = NULL;
+    const char *text = byol__st_meta(f, "config");
     const char *own = byol__cfg_str(t->cfg, BYOL__K_BYOL_MODE);
+    char *mode = NULL;
     if (!text)
         return byol__err(BYOL_E_FORMAT, "%s: metadata 'config' is missing", byol__st_label(f));
-    byol_config *stored = NULL;
-    int rc = byol_config_create(&stored);
-    if (rc == BYOL_OK && (rc = byol_config_parse(stored, text)) != BYOL_OK &&
-        rc != BYOL_E_NOMEM) {
+    /* Only byol.mode is read: a file of a later version, with keys this one
+     * does not know, still loads. Unlisted, it has its default. */
+    int rc = byol__config_find_text(text, "byol.mode", &mode);
+    if (rc < 0 && rc != BYOL_E_NOMEM) {
         char why[512];
         byol_last_error_copy(why, sizeof why);
-        rc = byol__err(BYOL_E_FORMAT, "%s: metadata 'config': %s", byol__st_label(f), why);
+        return byol__err(BYOL_E_FORMAT, "%s: metadata 'config': %s", byol__st_label(f), why);
     }
-    if (rc == BYOL_OK)
-        rc = byol_config_get_string(stored, "byol.mode", &mode);
-    if (rc == BYOL_OK && strcmp(mode, own))
+    if (rc < 0)
+        return rc;
+    const char *stored = mode ? mode : byol__keys[BYOL__K_BYOL_MODE].def;
+    rc = BYOL_OK;
+    if (strcmp(stored, own))
         rc = byol__err(BYOL_E_FORMAT, "%s: a byol.mode=%s checkpoint cannot resume in a "
                        "byol.mode=%s trainer (their target networks mean different things)",
-                       byol__st_label(f), mode, own);
-    byol_config_destroy(stored);
+                       byol__st_label(f), stored, own);
+    byol__free(mode);
     return rc;
 }
 

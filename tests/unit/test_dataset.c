@@ -415,6 +415,10 @@ static void test_idx_labels_not_a_file(void **state)
     du_mkdir("fifo-labels-idx1-ubyte");
     open_fails(NULL, du_path("fifo-images-idx3-ubyte"), BYOL_E_IO, "fifo-labels-idx1-ubyte",
                "is a directory");
+    rmdir(du_path("fifo-labels-idx1-ubyte"));
+    assert_int_equal(symlink("no-such-labels", du_path("fifo-labels-idx1-ubyte")), 0);
+    open_fails(NULL, du_path("fifo-images-idx3-ubyte"), BYOL_E_IO, "fifo-labels-idx1-ubyte",
+               NULL);
     /* the images file itself (refused by its type before the labels too) */
     assert_int_equal(mkfifo(du_path("images-fifo"), 0600), 0);
     open_fails("data.format=idx", du_path("images-fifo"), BYOL_E_IO, "images-fifo", NULL);

@@ -263,6 +263,7 @@ static void test_dead_writers_temps_removed(void **state)
         name_of("ck.bin.tmp.%ld.%ld", dead, 0),
         name_of("ck.bin.tmp.%ld.%ld", dead, 17),
         name_of("ck.bin.tmp.%ld", dead, 0),      /* byol 1.2's command */
+        name_of("ck.bin.tmp.%ld.99999999999999999999%.0ld", dead, 0), /* past int64 */
     };
     const char *kept[] = {
         name_of("ck.bin.tmp.%ld.%ld", self, 999999),  /* this process's */
@@ -292,6 +293,33 @@ static void test_dead_writers_temps_removed(void **state)
     assert_text(du_path("ck.bin"), "saved");
     for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
         unlink(du_path(kept[i]));
+}
+
+/* The temporary names a save may take are already there, as a FIFO or as
+ * a hard link to another file: the save must neither wait on the FIFO nor
+ * write through the link, but take a free name. (This test runs first, so
+ * the process's serials start at 0.) */
+static void test_temp_names_taken(void **state)
+{
+    (void)state;
+    enum { TAKEN = 16 };
+    long self = (long)getpid();
+    du_write("victim", "keep", 4, 0);
+    for (long k = 0; k < TAKEN; k++) {
+        const char *name = du_path(name_of("t.bin.tmp.%ld.%ld", self, k));
+        if (k % 2)
+            assert_int_equal(link(du_path("victim"), name), 0);
+        else
+            assert_int_equal(mkfifo(name, 0600), 0);
+    }
+    assert_int_equal(write_text(du_path("t.bin"), "saved"), BYOL_OK);
+    assert_text(du_path("t.bin"), "saved");
+    assert_text(du_path("victim"), "keep");
+    for (long k = 0; k < TAKEN; k++) {
+        const char *name = du_path(name_of("t.bin.tmp.%ld.%ld", self, k));
+        assert_int_equal(type_of(name), k % 2 ? S_IFREG : S_IFIFO);
+        unlink(name);
+    }
 }
 
 /* A failed save leaves the leftovers (it removes only its own temporary). */
@@ -420,6 +448,7 @@ static void test_padded_weight_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_temp_names_taken, start_alarm, stop_alarm),
         cmocka_unit_test(test_fifo_refused),
         cmocka_unit_test(test_directory_refused),
         cmocka_unit_test(test_socket_refused),
