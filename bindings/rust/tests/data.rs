@@ -220,7 +220,10 @@ fn shards_make_the_global_batch() {
             let (mut samples, mut view1, mut view2) = (Vec::new(), Vec::new(), Vec::new());
             for l in ranks.iter_mut() {
                 let b = l.next_batch().unwrap().unwrap();
-                assert_eq!((b.epoch, b.index, b.count), (w.epoch, w.index, 8 / n as usize));
+                assert_eq!(
+                    (b.epoch, b.index, b.count),
+                    (w.epoch, w.index, 8 / n as usize)
+                );
                 samples.extend_from_slice(b.samples);
                 view1.extend_from_slice(b.view1);
                 view2.extend_from_slice(b.view2.unwrap());
