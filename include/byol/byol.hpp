@@ -402,6 +402,12 @@ public:
     {
         check(byol_loader_seek(get(), epoch, index), "byol_loader_seek");
     }
+    // Hands out only rank `rank`'s slice of every global batch of `size`
+    // ranks (data parallel; byol_loader_set_shard()).
+    void set_shard(int32_t rank, int32_t size)
+    {
+        check(byol_loader_set_shard(get(), rank, size), "byol_loader_set_shard");
+    }
     int64_t batches_per_epoch() const noexcept { return byol_loader_batches_per_epoch(get()); }
     // Bad images skipped in the batches handed out so far (loader.on_error=skip).
     int64_t skipped() const noexcept { return byol_loader_skipped(get()); }

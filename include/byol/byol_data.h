@@ -22,7 +22,9 @@
  *   so views never depend on threads, batch size or worker order.
  * - byol_loader: shuffles per epoch, cuts batches and runs worker threads
  *   that decode and augment ahead of the consumer; byol_loader_next() hands
- *   out (view1, view2, labels) batches ready for byol_trainer_step().
+ *   out (view1, view2, labels) batches ready for byol_trainer_step(). For
+ *   data-parallel training, byol_loader_set_shard() makes each rank's loader
+ *   hand out only its slice of the same global batches.
  *
  * Settings (keys data.*, augment.*, loader.*; presets "imagenet",
  * "cifar10", "fashion-mnist" set them with the rest of a recipe):
@@ -384,7 +386,7 @@ typedef struct byol_batch {
     uint32_t reserved;      /**< set to 0; not written */
     int64_t epoch;          /**< epoch of this batch, from 0 */
     int64_t index;          /**< batch index within the epoch, from 0 */
-    int64_t count;          /**< samples in this batch */
+    int64_t count;          /**< samples in this batch (this rank's slice when sharded) */
     byol_tensor view1;      /**< [count, C, S, S] */
     byol_tensor view2;      /**< [count, C, S, S]; data NULL in evaluation mode */
     const int32_t *labels;  /**< count labels, -1 when unlabeled */
@@ -441,17 +443,72 @@ BYOL_API int byol_loader_next(byol_loader *ld, byol_batch *out);
 BYOL_API int byol_loader_seek(byol_loader *ld, int64_t epoch, int64_t index);
 
 /**
+ * Makes this loader hand out only rank `rank`'s slice of every batch, for
+ * data-parallel training where each of `size` processes (ranks) holds a
+ * loader and a trainer and steps on its own part of the global batch.
+ *
+ * Every rank keeps the unsharded sequence: the same epochs, the same
+ * batches per epoch, the same shuffle and the same two views of each
+ * sample (they depend on (seed, epoch, sample index, view) alone). Of a
+ * batch of c samples (c = train.batch_size, the global batch, or fewer for
+ * the last batch of an epoch that is not dropped), rank r receives
+ * positions [r*c/size, (r+1)*c/size) (rounded down), so the ranks' batches
+ * put one after the other in rank order are, byte for byte, the batch one
+ * unsharded loader gives, whatever the rank count. A full batch gives every
+ * rank train.batch_size/size samples; a short last batch (evaluation mode,
+ * or loader.drop_last=0) gives slices that differ by at most one sample,
+ * possibly none (count 0), and every rank returns BYOL_DONE at the same
+ * call at the end of an evaluation pass. Each rank decodes and augments
+ * only its own slice, and its batches hold only train.batch_size/size
+ * samples' memory.
+ *
+ * Resuming with another rank count: byol_loader_seek(ld, epoch, index) on
+ * a sharded loader gives rank r's slice of the batch an uninterrupted
+ * loader of any rank count gives there, so a run checkpointed on 2 ranks
+ * continues the same global sequence on 1 or 4.
+ *
+ * Bad images: with loader.on_error=skip, a bad image is replaced by the
+ * dataset's next one that decodes, as unsharded, at the same position of
+ * the same slice, so no slice moves and the global batch stays the
+ * unsharded one. byol_loader_skipped() counts the images this rank skipped
+ * (the global count is the sum over the ranks). With loader.on_error=stop
+ * only the rank whose slice holds the bad image gets the error (the
+ * message numbers the sample within the global batch, as unsharded); the
+ * others get their slices. Ranks must agree on the outcome before they
+ * step (for example by all-reducing the status): a rank that stops while
+ * the others step would leave them waiting in their collective calls.
+ *
+ * Best called right after byol_loader_create(). It may also be called
+ * later, and again to change the shard: the next batch is then this rank's
+ * slice of the batch the next byol_loader_next() would have handed out;
+ * the batch last handed out becomes invalid and work done ahead is
+ * dropped. byol_loader_skipped() keeps its count. size 1 (rank 0) is the
+ * unsharded loader.
+ * @param ld the loader, borrowed for the call.
+ * @param rank this process's rank, in [0, size).
+ * @param size the number of ranks, >= 1, dividing train.batch_size (the
+ *        global batch) so that full batches cut into equal slices.
+ * @return BYOL_OK; BYOL_E_INVALID_ARG (ld is NULL); BYOL_E_RANGE (size below
+ *         1, rank outside [0, size), or size not dividing train.batch_size:
+ *         the message names the numbers); BYOL_E_NOMEM. On failure nothing
+ *         changed. Since 1.3.
+ */
+BYOL_API int byol_loader_set_shard(byol_loader *ld, int32_t rank, int32_t size);
+
+/**
  * Counts the batches of one epoch.
  * @param ld the loader, borrowed for the call.
  * @return batches per epoch (after loader.drop_last in training mode; the
- *         whole pass in evaluation mode), 0 when ld is NULL. Sets no error.
+ *         whole pass in evaluation mode), 0 when ld is NULL; the same for a
+ *         sharded loader (global batches). Sets no error.
  */
 BYOL_API int64_t byol_loader_batches_per_epoch(const byol_loader *ld);
 
 /**
  * Counts the bad images skipped in the batches handed out so far
  * (loader.on_error=skip): a function of those batches alone, not of how
- * far the workers ran ahead.
+ * far the workers ran ahead. A sharded loader counts its own slices only
+ * (byol_loader_set_shard()).
  * @param ld the loader, borrowed for the call.
  * @return the count, 0 when ld is NULL. Sets no error.
  */

@@ -9,6 +9,14 @@
  * its place in the batch only on the epoch's order, so the bytes of every
  * batch are the same whatever the worker count or finishing order.
  *
+ * Sharding (byol_loader_set_shard) keeps that sequence and cuts each batch
+ * of c samples into `ranks` slices, rank r holding positions
+ * [r*c/ranks, (r+1)*c/ranks): a slot holds only its rank's slice, so a rank
+ * decodes and augments only its own samples, and the slices of all ranks
+ * put together are the unsharded batch. A bad image's replacement (index +
+ * 1, + 2, ...) depends on nothing but that image's position, so skipping
+ * never moves another sample or another rank's slice.
+ *
  * One mutex guards the ring; the sample work runs outside it. */
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +31,7 @@ enum { SLOT_FREE, SLOT_FILLING, SLOT_READY };
 typedef struct slot {
     int state;
     int64_t seq, count, claimed, done;
+    int64_t first;           /* position of sample 0 in the global batch */
     int64_t skipped;         /* bad images replaced in this batch */
     int64_t *samples;
     int32_t *labels;
@@ -38,6 +47,7 @@ struct byol_loader {
     int32_t mode, shuffle, skip, nworkers;
     uint64_t seed;
     int64_t n, batch, per_epoch, sample_floats;
+    int32_t rank, ranks;     /* this loader's slice of each batch (1 rank: all) */
     int64_t *order, order_epoch; /* the epoch's sample order (consumer side) */
     int64_t nslots, take, issue;
     slot *slots;
@@ -74,13 +84,16 @@ static void issue_slot(byol_loader *ld, int64_t seq)
     int64_t epoch = seq / ld->per_epoch, first = (seq % ld->per_epoch) * ld->batch;
     if (epoch != ld->order_epoch)
         make_order(ld, epoch);
+    int64_t global = ld->n - first < ld->batch ? ld->n - first : ld->batch;
     s->seq = seq;
-    s->count = ld->n - first < ld->batch ? ld->n - first : ld->batch;
+    s->first = ld->rank * global / ld->ranks;
+    s->count = (ld->rank + 1) * global / ld->ranks - s->first;
     for (int64_t j = 0; j < s->count; j++)
-        s->samples[j] = ld->order[first + j];
+        s->samples[j] = ld->order[first + s->first + j];
     s->claimed = s->done = s->skipped = 0;
     s->err_code = 0;
-    s->state = SLOT_FILLING;
+    /* an empty slice (a short last batch cut for many ranks) has no work */
+    s->state = s->count > 0 ? SLOT_FILLING : SLOT_READY;
 }
 
 /* Issues slots until prefetch batches are ahead of the consumer. */
@@ -180,26 +193,39 @@ static void *worker(void *arg)
 
 /* ---- creation -------------------------------------------------------------------- */
 
-static int alloc_slots(byol_loader *ld)
+static void free_slots(slot *slots, int64_t nslots)
 {
-    ld->slots = byol__calloc((size_t)ld->nslots, sizeof *ld->slots);
-    ld->order = byol__calloc((size_t)ld->n, sizeof *ld->order);
-    if (!ld->slots || !ld->order)
-        return BYOL_E_NOMEM;
+    for (int64_t k = 0; slots && k < nslots; k++) {
+        byol__free(slots[k].samples);
+        byol__free(slots[k].labels);
+        byol__free(slots[k].v1);
+        byol__free(slots[k].v2);
+    }
+    byol__free(slots);
+}
+
+/* The ring's slots, each for `cap` samples; NULL when out of memory. */
+static slot *alloc_slots(const byol_loader *ld, int64_t cap)
+{
+    slot *slots = byol__calloc((size_t)ld->nslots, sizeof *slots);
     size_t floats;
-    if (byol__mul_size((size_t)ld->batch, (size_t)ld->sample_floats, &floats))
-        return BYOL_E_NOMEM;
+    if (!slots || byol__mul_size((size_t)cap, (size_t)ld->sample_floats, &floats)) {
+        byol__free(slots);
+        return NULL;
+    }
     for (int64_t k = 0; k < ld->nslots; k++) {
-        slot *s = &ld->slots[k];
+        slot *s = &slots[k];
         s->seq = -1;
-        s->samples = byol__calloc((size_t)ld->batch, sizeof *s->samples);
-        s->labels = byol__calloc((size_t)ld->batch, sizeof *s->labels);
+        s->samples = byol__calloc((size_t)cap, sizeof *s->samples);
+        s->labels = byol__calloc((size_t)cap, sizeof *s->labels);
         s->v1 = byol__malloc(floats * sizeof(float));
         s->v2 = ld->mode == BYOL_LOADER_TRAIN ? byol__malloc(floats * sizeof(float)) : NULL;
-        if (!s->samples || !s->labels || !s->v1 || (ld->mode == BYOL_LOADER_TRAIN && !s->v2))
-            return BYOL_E_NOMEM;
+        if (!s->samples || !s->labels || !s->v1 || (ld->mode == BYOL_LOADER_TRAIN && !s->v2)) {
+            free_slots(slots, ld->nslots);
+            return NULL;
+        }
     }
-    return BYOL_OK;
+    return slots;
 }
 
 static int read_settings(byol_loader *ld, const byol_config *cfg, const byol_dataset *ds)
@@ -250,13 +276,18 @@ int byol_loader_create(const byol_config *cfg, const byol_dataset *ds, int32_t m
     ld->ds = ds;
     ld->mode = mode;
     ld->order_epoch = -1;
+    ld->ranks = 1;
     pthread_mutex_init(&ld->mu, NULL);
     pthread_cond_init(&ld->work, NULL);
     pthread_cond_init(&ld->ready, NULL);
     int rc = byol_augmenter_create(cfg, &ld->aug);
     if (rc == BYOL_OK)
         rc = read_settings(ld, cfg, ds);
-    if (rc == BYOL_OK && alloc_slots(ld) != BYOL_OK)
+    if (rc == BYOL_OK) {
+        ld->slots = alloc_slots(ld, ld->batch);
+        ld->order = byol__calloc((size_t)ld->n, sizeof *ld->order);
+    }
+    if (rc == BYOL_OK && (!ld->slots || !ld->order))
         rc = byol__err(BYOL_E_NOMEM, "byol_loader_create: out of memory for %lld batches of "
                        "%lld samples", (long long)ld->nslots, (long long)ld->batch);
     if (rc == BYOL_OK)
@@ -316,8 +347,8 @@ int byol_loader_next(byol_loader *ld, byol_batch *out)
     describe(ld, s, out);
     if (rc != BYOL_OK)
         return byol__err(rc, "byol_loader_next: epoch %lld batch %lld, sample %lld: %s",
-                         (long long)out->epoch, (long long)out->index, (long long)s->err_pos,
-                         msg);
+                         (long long)out->epoch, (long long)out->index,
+                         (long long)(s->first + s->err_pos), msg);
     return BYOL_OK;
 }
 
@@ -358,6 +389,34 @@ int byol_loader_seek(byol_loader *ld, int64_t epoch, int64_t index)
     return BYOL_OK;
 }
 
+int byol_loader_set_shard(byol_loader *ld, int32_t rank, int32_t size)
+{
+    if (!ld)
+        return byol__err(BYOL_E_INVALID_ARG, "byol_loader_set_shard: loader is NULL");
+    if (size < 1 || rank < 0 || rank >= size)
+        return byol__err(BYOL_E_RANGE, "byol_loader_set_shard: rank %d of %d ranks: the size "
+                         "must be >= 1 and the rank in [0, size)", (int)rank, (int)size);
+    if (ld->batch % size != 0)
+        return byol__err(BYOL_E_RANGE, "byol_loader_set_shard: %d ranks do not divide "
+                         "train.batch_size %lld into equal slices", (int)size,
+                         (long long)ld->batch);
+    slot *fresh = alloc_slots(ld, ld->batch / size);
+    if (!fresh)
+        return byol__err(BYOL_E_NOMEM, "byol_loader_set_shard: out of memory for %lld batches "
+                         "of %lld samples", (long long)ld->nslots, (long long)ld->batch / size);
+    pthread_mutex_lock(&ld->mu);
+    drain(ld);
+    slot *old = ld->slots;
+    ld->slots = fresh;
+    ld->rank = rank;
+    ld->ranks = size;
+    ld->issue = ld->take; /* the batch that would have come next, now sliced */
+    top_up(ld);
+    pthread_mutex_unlock(&ld->mu);
+    free_slots(old, ld->nslots);
+    return BYOL_OK;
+}
+
 int64_t byol_loader_batches_per_epoch(const byol_loader *ld) { return ld ? ld->per_epoch : 0; }
 
 int64_t byol_loader_skipped(const byol_loader *ld) { return ld ? ld->skipped : 0; }
@@ -372,13 +431,7 @@ void byol_loader_destroy(byol_loader *ld)
     pthread_mutex_unlock(&ld->mu);
     for (int32_t k = 0; k < ld->nthreads; k++)
         pthread_join(ld->threads[k], NULL);
-    for (int64_t k = 0; ld->slots && k < ld->nslots; k++) {
-        byol__free(ld->slots[k].samples);
-        byol__free(ld->slots[k].labels);
-        byol__free(ld->slots[k].v1);
-        byol__free(ld->slots[k].v2);
-    }
-    byol__free(ld->slots);
+    free_slots(ld->slots, ld->nslots);
     byol__free(ld->order);
     byol__free(ld->threads);
     byol_augmenter_destroy(ld->aug);

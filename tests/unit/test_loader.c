@@ -1,6 +1,7 @@
 /* byol_loader: the same bytes for any worker count and batch size,
  * per-epoch orders, the evaluation pass, seeking, bad files (stop and
- * skip) and shutdown. (The preview grid: test_preview.c.) */
+ * skip), shutdown, and sharding across ranks (the ranks' slices put
+ * together are the unsharded batch). (The preview grid: test_preview.c.) */
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,6 +200,172 @@ static void test_seek_gives_the_same_batches(void **state)
     byol_config_destroy(cfg);
 }
 
+/* ---- sharding across ranks ---------------------------------------------------------- */
+
+enum { MAXR = 12 };
+
+static void open_shards(const byol_config *cfg, const byol_dataset *ds, int32_t mode, int n,
+                        byol_loader **ld)
+{
+    for (int r = 0; r < n; r++) {
+        assert_byol_ok(byol_loader_create(cfg, ds, mode, &ld[r]));
+        assert_byol_ok(byol_loader_set_shard(ld[r], r, n));
+    }
+}
+
+static void close_shards(byol_loader **ld, int n)
+{
+    for (int r = 0; r < n; r++)
+        byol_loader_destroy(ld[r]);
+}
+
+/* Takes the next batch of each of the n rank loaders and checks that, put
+ * one after the other in rank order, they are `want` byte for byte (sample
+ * indices, labels, both views), rank r holding [r*c/n, (r+1)*c/n). */
+static void expect_slices(byol_loader **ld, int n, const byol_batch *want)
+{
+    for (int r = 0; r < n; r++) {
+        byol_batch bt = { .struct_size = sizeof bt };
+        assert_byol_ok(byol_loader_next(ld[r], &bt));
+        int64_t lo = r * want->count / n, hi = (r + 1) * want->count / n;
+        assert_int_equal(bt.epoch, want->epoch);
+        assert_int_equal(bt.index, want->index);
+        assert_int_equal(bt.count, hi - lo);
+        assert_int_equal(bt.view1.shape[0], hi - lo);
+        assert_memory_equal(bt.samples, want->samples + lo, (size_t)bt.count * sizeof(int64_t));
+        assert_memory_equal(bt.labels, want->labels + lo, (size_t)bt.count * sizeof(int32_t));
+        assert_memory_equal(bt.view1.data, want->view1.data + lo * SF,
+                            (size_t)bt.count * SF * sizeof(float));
+        assert_true((bt.view2.data == NULL) == (want->view2.data == NULL));
+        if (want->view2.data)
+            assert_memory_equal(bt.view2.data, want->view2.data + lo * SF,
+                                (size_t)bt.count * SF * sizeof(float));
+    }
+}
+
+/* `batches` batches of an unsharded loader against n sharded ones (all
+ * ranks end an evaluation pass at the same call). */
+static void check_shards(const char *settings, int32_t mode, int n, int batches)
+{
+    byol_config *cfg = make_cfg(settings);
+    byol_dataset *ds = make_dataset();
+    byol_loader *one, *ld[MAXR];
+    byol_batch want = { .struct_size = sizeof want };
+    assert_byol_ok(byol_loader_create(cfg, ds, mode, &one));
+    open_shards(cfg, ds, mode, n, ld);
+    for (int b = 0; b < batches; b++) {
+        int rc = byol_loader_next(one, &want);
+        if (rc == BYOL_DONE) {
+            for (int r = 0; r < n; r++)
+                assert_int_equal(byol_loader_next(ld[r], &want), BYOL_DONE);
+            break;
+        }
+        assert_byol_ok(rc);
+        expect_slices(ld, n, &want);
+    }
+    close_shards(ld, n);
+    byol_loader_destroy(one);
+    byol_dataset_destroy(ds);
+    byol_config_destroy(cfg);
+}
+
+static void test_shards_make_the_global_batch(void **state)
+{
+    (void)state;
+    const int ranks[] = { 1, 2, 4 };
+    for (int k = 0; k < 3; k++) {
+        /* 5 batches per epoch: 12 batches cross two epoch boundaries */
+        check_shards("train.batch_size=8 loader.workers=1", BYOL_LOADER_TRAIN, ranks[k], 12);
+        /* a short last batch (40 = 3 * 12 + 4) kept in training */
+        check_shards("train.batch_size=12 loader.drop_last=0 loader.workers=2",
+                     BYOL_LOADER_TRAIN, ranks[k], 9);
+        check_shards("train.batch_size=12 loader.workers=1", BYOL_LOADER_EVAL, ranks[k], 5);
+    }
+    /* 12 ranks: the last evaluation batch of 4 leaves 8 ranks an empty slice */
+    check_shards("train.batch_size=12 loader.workers=1 loader.prefetch=1", BYOL_LOADER_EVAL,
+                 12, 5);
+}
+
+/* Rank r of n's next batch is its slice of batch (epoch, index) of `ref`,
+ * the uninterrupted unsharded stream of 4-sample batches. */
+static void expect_ref_slice(byol_loader *ld, int r, int n, const stream *ref, int64_t epoch,
+                             int64_t index)
+{
+    byol_batch bt = { .struct_size = sizeof bt };
+    assert_byol_ok(byol_loader_next(ld, &bt));
+    int64_t pos = (epoch * (N / 4) + index) * 4 + r * 4 / n;
+    assert_int_equal(bt.epoch, epoch);
+    assert_int_equal(bt.index, index);
+    assert_int_equal(bt.count, 4 / n);
+    assert_memory_equal(bt.samples, ref->samples + pos, (size_t)bt.count * sizeof(int64_t));
+    assert_memory_equal(bt.view1.data, ref->v[0] + pos * SF, (size_t)bt.count * SF * 4);
+    assert_memory_equal(bt.view2.data, ref->v[1] + pos * SF, (size_t)bt.count * SF * 4);
+}
+
+static void test_shards_seek_and_resume(void **state)
+{
+    (void)state;
+    static stream ref;
+    read_stream(NULL, 2, &ref);
+    byol_config *cfg = make_cfg("loader.workers=2");
+    byol_dataset *ds = make_dataset();
+    byol_loader *ld[4];
+    /* 2 ranks run 3 batches, then resume at epoch 1 batch 2 on 2 and on 4 */
+    const int ranks[] = { 2, 4 };
+    for (int k = 0; k < 2; k++) {
+        int n = ranks[k];
+        open_shards(cfg, ds, BYOL_LOADER_TRAIN, n, ld);
+        for (int r = 0; r < n; r++) {
+            expect_ref_slice(ld[r], r, n, &ref, 0, 0);
+            assert_byol_ok(byol_loader_seek(ld[r], 1, 2));
+            expect_ref_slice(ld[r], r, n, &ref, 1, 2);
+            expect_ref_slice(ld[r], r, n, &ref, 1, 3);
+        }
+        close_shards(ld, n);
+    }
+    /* sharded mid-run: the batch that would have come next, sliced; and
+     * back to one rank */
+    assert_byol_ok(byol_loader_create(cfg, ds, BYOL_LOADER_TRAIN, &ld[0]));
+    for (int b = 0; b < 9; b++)
+        expect_ref_slice(ld[0], 0, 1, &ref, 0, b);
+    assert_byol_ok(byol_loader_set_shard(ld[0], 1, 2));
+    expect_ref_slice(ld[0], 1, 2, &ref, 0, 9);
+    expect_ref_slice(ld[0], 1, 2, &ref, 1, 0);
+    assert_byol_ok(byol_loader_set_shard(ld[0], 0, 1));
+    expect_ref_slice(ld[0], 0, 1, &ref, 1, 1);
+    byol_loader_destroy(ld[0]);
+    byol_dataset_destroy(ds);
+    byol_config_destroy(cfg);
+}
+
+static void test_shard_refusals(void **state)
+{
+    (void)state;
+    static stream ref;
+    read_stream(NULL, 1, &ref);
+    byol_config *cfg = make_cfg(NULL); /* train.batch_size=4 */
+    byol_dataset *ds = make_dataset();
+    byol_loader *ld;
+    assert_byol_ok(byol_loader_create(cfg, ds, BYOL_LOADER_TRAIN, &ld));
+    assert_int_equal(byol_loader_set_shard(NULL, 0, 1), BYOL_E_INVALID_ARG);
+    const int32_t bad[][2] = { { 0, 0 }, { -1, 2 }, { 2, 2 }, { 0, -4 } };
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(byol_loader_set_shard(ld, bad[k][0], bad[k][1]), BYOL_E_RANGE);
+        char want[64];
+        snprintf(want, sizeof want, "rank %d of %d ranks", (int)bad[k][0], (int)bad[k][1]);
+        assert_non_null(strstr(byol_last_error(), want));
+    }
+    assert_int_equal(byol_loader_set_shard(ld, 1, 3), BYOL_E_RANGE);
+    assert_non_null(strstr(byol_last_error(), "3 ranks do not divide train.batch_size 4"));
+    assert_int_equal(byol_loader_set_shard(ld, 0, 8), BYOL_E_RANGE);
+    assert_non_null(strstr(byol_last_error(), "8 ranks do not divide train.batch_size 4"));
+    /* refusals change nothing: the whole first batch comes */
+    expect_ref_slice(ld, 0, 1, &ref, 0, 0);
+    byol_loader_destroy(ld);
+    byol_dataset_destroy(ds);
+    byol_config_destroy(cfg);
+}
+
 /* ---- bad files -------------------------------------------------------------------- */
 
 static char dir[256];
@@ -272,6 +439,46 @@ static void test_bad_files_stop_or_skip(void **state)
     remove_folder();
 }
 
+/* A bad image is replaced inside its own slice: the ranks' slices still
+ * make the unsharded batch, only the rank holding a bad image decodes it
+ * (and counts it), and on stop only that rank fails. */
+static void test_shards_with_bad_files(void **state)
+{
+    (void)state;
+    make_folder();
+    byol_dataset *ds;
+    byol_config *cfg = make_cfg("loader.shuffle=0 train.batch_size=10 loader.workers=1 "
+                                "loader.on_error=skip");
+    assert_byol_ok(byol_dataset_open(cfg, dir, &ds));
+    byol_loader *one, *ld[5];
+    byol_batch want = { .struct_size = sizeof want };
+    assert_byol_ok(byol_loader_create(cfg, ds, BYOL_LOADER_TRAIN, &one));
+    open_shards(cfg, ds, BYOL_LOADER_TRAIN, 5, ld);
+    for (int b = 0; b < 2; b++) {       /* one batch per epoch */
+        assert_byol_ok(byol_loader_next(one, &want));
+        expect_slices(ld, 5, &want);
+    }
+    /* a.png (4) and b.jpg (5) are rank 2's: 3 skips per epoch, as unsharded */
+    assert_int_equal(byol_loader_skipped(one), 6);
+    for (int r = 0; r < 5; r++)
+        assert_int_equal(byol_loader_skipped(ld[r]), r == 2 ? 6 : 0);
+    close_shards(ld, 5);
+    byol_loader_destroy(one);
+    assert_byol_ok(byol_config_parse(cfg, "loader.on_error=stop"));
+    open_shards(cfg, ds, BYOL_LOADER_TRAIN, 5, ld);
+    for (int r = 0; r < 5; r++) {
+        byol_batch bt = { .struct_size = sizeof bt };
+        int rc = byol_loader_next(ld[r], &bt);
+        assert_int_equal(rc, r == 2 ? BYOL_E_DECODE : BYOL_OK);
+        if (r == 2) /* numbered within the global batch, as unsharded */
+            assert_non_null(strstr(byol_last_error(), "batch 0, sample 4: "));
+    }
+    close_shards(ld, 5);
+    byol_dataset_destroy(ds);
+    byol_config_destroy(cfg);
+    remove_folder();
+}
+
 static void test_shutdown_and_bad_calls(void **state)
 {
     (void)state;
@@ -311,6 +518,10 @@ int main(void)
         cmocka_unit_test(test_seek_gives_the_same_batches),
         cmocka_unit_test(test_bad_files_stop_or_skip),
         cmocka_unit_test(test_shutdown_and_bad_calls),
+        cmocka_unit_test(test_shards_make_the_global_batch),
+        cmocka_unit_test(test_shards_seek_and_resume),
+        cmocka_unit_test(test_shard_refusals),
+        cmocka_unit_test(test_shards_with_bad_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -313,6 +313,7 @@ _FUNCTIONS = {
     "byol_loader_seek": (_STATUS, [_P, c_int64, c_int64]),
     "byol_loader_batches_per_epoch": (c_int64, [_P]),
     "byol_loader_skipped": (c_int64, [_P]),
+    "byol_loader_set_shard": (_STATUS, [_P, c_int32, c_int32]),
     "byol_loader_destroy": (None, [_P]),
     "byol_preview_write": (_STATUS, [_P, _P, c_int64, c_int32, c_char_p]),
     "byol_preview_write_sample": (_STATUS, [_P, _P, c_int32, c_char_p]),

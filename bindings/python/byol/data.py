@@ -359,6 +359,15 @@ class Loader(Handle):
         """Makes the next batch batch `index` of epoch `epoch` (to resume)."""
         fn.byol_loader_seek(self._handle, int(epoch), int(index))
 
+    def set_shard(self, rank: int, size: int) -> None:
+        """Hands out only rank `rank`'s slice of every batch of `size` ranks
+        (data parallel; train.batch_size is the global batch, which `size`
+        must divide): positions [rank*c//size, (rank+1)*c//size) of a batch
+        of c samples, the same samples and views whatever the rank count.
+        The next batch is this rank's slice of the one that would have come
+        next."""
+        fn.byol_loader_set_shard(self._handle, int(rank), int(size))
+
     @property
     def batches_per_epoch(self) -> int:
         return fn.byol_loader_batches_per_epoch(self._handle)
@@ -369,7 +378,8 @@ class Loader(Handle):
 
     @property
     def skipped(self) -> int:
-        """Bad samples skipped so far (loader.on_error=skip)."""
+        """Bad samples skipped so far (loader.on_error=skip; a sharded
+        loader counts its own slices)."""
         return fn.byol_loader_skipped(self._handle)
 
 

@@ -216,6 +216,31 @@ def test_loader_train_and_eval(gray_cfg, images):
             byol.Loader(gray_cfg, ds, mode="test")
 
 
+@requires(*DATA_API, "byol_loader_set_shard")
+def test_loader_shards_make_the_global_batch(gray_cfg, images):
+    with byol.Dataset.from_numpy(gray_cfg, images, np.arange(10) % 2) as ds:
+        with byol.Loader(gray_cfg, ds) as whole:
+            want = [whole.next() for _ in range(3)]  # across an epoch boundary
+        for n in (2, 4):
+            loaders = [byol.Loader(gray_cfg, ds) for _ in range(n)]
+            for r, ld in enumerate(loaders):
+                ld.set_shard(r, n)
+            for w in want:
+                got = [ld.next() for ld in loaders]
+                assert all(g.count == 4 // n and (g.epoch, g.index) == (w.epoch, w.index)
+                           for g in got)
+                for field in ("view1", "view2", "labels", "samples"):
+                    np.testing.assert_array_equal(
+                        np.concatenate([getattr(g, field) for g in got]), getattr(w, field))
+            for ld in loaders:
+                ld.close()
+        with byol.Loader(gray_cfg, ds) as ld:
+            with pytest.raises(byol.RangeError, match="3 ranks do not divide"):
+                ld.set_shard(0, 3)
+            with pytest.raises(byol.RangeError, match="rank 2 of 2 ranks"):
+                ld.set_shard(2, 2)
+
+
 @requires(*DATA_API)
 def test_loader_needs_a_full_batch(gray_cfg, images):
     with byol.Dataset.from_numpy(gray_cfg, images[:3]) as ds:

@@ -644,6 +644,20 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
+    /// Hands out only rank `rank`'s slice of every batch of `size` ranks
+    /// (data parallel; train.batch_size is the global batch, which `size`
+    /// must divide): positions `[rank*c/size, (rank+1)*c/size)` of a batch
+    /// of `c` samples, the same samples and views whatever the rank count.
+    /// The next batch is this rank's slice of the one that would have come
+    /// next.
+    pub fn set_shard(&mut self, rank: u32, size: u32) -> Result<()> {
+        let r = i32::try_from(rank).unwrap_or(i32::MAX);
+        let n = i32::try_from(size).unwrap_or(i32::MAX);
+        // SAFETY: live loader, exclusively borrowed (the last batch's
+        // arrays, which this call frees, cannot be borrowed any more).
+        check(unsafe { sys::byol_loader_set_shard(self.raw.as_ptr(), r, n) })
+    }
+
     /// Batches in one epoch (after drop_last in training mode).
     pub fn batches_per_epoch(&self) -> usize {
         // SAFETY: live loader.

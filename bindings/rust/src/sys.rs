@@ -496,6 +496,7 @@ extern "C" {
     pub fn byol_loader_seek(ld: *mut byol_loader, epoch: i64, index: i64) -> c_int;
     pub fn byol_loader_batches_per_epoch(ld: *const byol_loader) -> i64;
     pub fn byol_loader_skipped(ld: *const byol_loader) -> i64;
+    pub fn byol_loader_set_shard(ld: *mut byol_loader, rank: i32, size: i32) -> c_int;
     pub fn byol_loader_destroy(ld: *mut byol_loader);
 
     pub fn byol_preview_write(

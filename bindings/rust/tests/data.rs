@@ -203,6 +203,42 @@ fn seek_gives_the_same_bytes() {
 }
 
 #[test]
+fn shards_make_the_global_batch() {
+    let cfg = small_config(8);
+    let ds = memory_dataset(&cfg, true);
+    let whole = Loader::new(&cfg, &ds, LoaderMode::Train).unwrap();
+    let want: Vec<_> = whole.take(3).collect::<byol::Result<_>>().unwrap();
+    for n in [2u32, 4] {
+        let mut ranks: Vec<_> = (0..n)
+            .map(|r| {
+                let mut l = Loader::new(&cfg, &ds, LoaderMode::Train).unwrap();
+                l.set_shard(r, n).unwrap();
+                l
+            })
+            .collect();
+        for w in &want {
+            let (mut samples, mut view1, mut view2) = (Vec::new(), Vec::new(), Vec::new());
+            for l in ranks.iter_mut() {
+                let b = l.next_batch().unwrap().unwrap();
+                assert_eq!(
+                    (b.epoch, b.index, b.count),
+                    (w.epoch, w.index, 8 / n as usize)
+                );
+                samples.extend_from_slice(b.samples);
+                view1.extend_from_slice(b.view1);
+                view2.extend_from_slice(b.view2.unwrap());
+            }
+            assert_eq!(samples, w.samples);
+            assert_eq!(view1, w.view1);
+            assert_eq!(Some(view2), w.view2);
+        }
+    }
+    let mut l = Loader::new(&cfg, &ds, LoaderMode::Train).unwrap();
+    assert_eq!(l.set_shard(0, 3).unwrap_err().kind(), ErrorKind::Range);
+    assert_eq!(l.set_shard(2, 2).unwrap_err().kind(), ErrorKind::Range);
+}
+
+#[test]
 fn loader_batches_train_a_trainer() {
     let cfg = small_config(8);
     let ds = memory_dataset(&cfg, true);
