@@ -225,6 +225,73 @@ BYOL_API float *byol_trainer_buffer(byol_trainer *t, int32_t which, int64_t *cou
  */
 BYOL_API byol_net *byol_trainer_encoder(byol_trainer *t);
 
+/** @name Data-parallel training
+ * Several processes (ranks) each hold a whole trainer and train it on their
+ * slice of every global batch; the library never talks to other processes
+ * itself. The caller hands each trainer a communicator (byol_comm): callbacks
+ * that sum buffers over all ranks, which an MPI program implements with
+ * MPI_Allreduce (libbyol-mpi does). docs/distributed.md has the semantics.
+ *
+ * With a communicator of n ranks:
+ * - train.batch_size stays the GLOBAL batch B; byol_trainer_step() takes
+ *   views of B/n images on every rank (rank r usually gets images
+ *   [r B/n, (r+1) B/n) of the global batch). The learning-rate scaling
+ *   (B/256) and everything else use B.
+ * - BatchNorm is synchronized (byol.sync_bn=1, the default): the per-channel
+ *   sums of the forward pass (online and target networks) and of the
+ *   backward pass are summed over the ranks, so the statistics are those of
+ *   the global per-view batch and the running statistics move identically
+ *   on every rank. byol.sync_bn=0 keeps per-rank statistics.
+ * - After the backward passes the gradient buffer is summed over the ranks:
+ *   it is then the gradient of the global mean loss, the same as one
+ *   process would compute from the whole batch. The gradient hook runs
+ *   after that sum. The optimizer and the moving average then leave the
+ *   same bits on every rank, and the loss in byol_step_stats is the global
+ *   one. Checkpoints hold nothing rank-specific: a file saved by any rank of
+ *   an n-rank run resumes a run with any other number of ranks at the same
+ *   global batch.
+ * - Every rank must call byol_trainer_step() (or byol_trainer_accumulate())
+ *   together, with views of the same size. A call that fails on one rank
+ *   before its first sum (a bad view, a cancel callback) leaves the other
+ *   ranks waiting inside the communicator: end the whole run on any error
+ *   (MPI_Abort), as the byol command does.
+ * @{ */
+
+/** A communicator: the caller's collective operations over the ranks. */
+typedef struct byol_comm {
+    uint32_t struct_size; /**< set to sizeof(byol_comm) (lets the struct grow) */
+    int32_t rank;         /**< this process, 0 .. size-1 */
+    int32_t size;         /**< processes in the run, >= 1 */
+    /** In-place sum over all ranks of count floats. Every rank calls it with
+     * the same counts in the same order, and it must leave the same bits on
+     * every rank (sum in a fixed order, e.g. by rank). Returns 0, or
+     * non-zero on failure: the step then fails with BYOL_E_COMM and changes
+     * nothing. Called on the thread that called the step. */
+    int (*allreduce_f32)(float *data, int64_t count, void *user);
+    /** The same over doubles (BatchNorm sums, the loss). */
+    int (*allreduce_f64)(double *data, int64_t count, void *user);
+    void *user;           /**< passed to both callbacks */
+} byol_comm;
+
+/**
+ * Makes t one rank of a data-parallel run, or (comm NULL or comm->size 1)
+ * a trainer alone again. Call it on every rank after creating (or
+ * loading) the trainer and before its first step.
+ * @param t the trainer, borrowed for the call.
+ * @param comm the communicator, copied (its user pointer is borrowed until
+ *        the communicator is replaced or the trainer destroyed); NULL for
+ *        none.
+ * @return BYOL_OK; BYOL_E_SHAPE (train.batch_size is not a multiple of
+ *         comm->size, or with byol.sync_bn=0 each rank would hold fewer
+ *         than 2 images: the message names the numbers); BYOL_E_ABI
+ *         (comm->struct_size too small); BYOL_E_INVALID_ARG (t is NULL, a
+ *         callback is NULL, size < 1 or rank outside [0, size)). On failure
+ *         the trainer keeps its previous communicator.
+ * @since 1.3
+ */
+BYOL_API int byol_trainer_set_comm(byol_trainer *t, const byol_comm *comm);
+/** @} */
+
 /** @name Schedules as pure functions of (step, total steps)
  * @{ */
 /**
