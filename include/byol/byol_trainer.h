@@ -92,7 +92,9 @@ BYOL_API void byol_trainer_destroy(byol_trainer *t);
  * moving average with tau(k); k -> k + 1.
  * @param t the trainer, borrowed for the call.
  * @param view1, view2 the two views [N, C, H, W] of the same N images
- *        (N = train.batch_size), borrowed for the call.
+ *        (N = train.batch_size, or train.batch_size / comm->size on each
+ *        rank of a data-parallel run: byol_trainer_set_comm()), borrowed
+ *        for the call.
  * @param stats caller memory with struct_size set, filled on success; may
  *        be NULL.
  * @return BYOL_OK; BYOL_E_SHAPE (a view's shape, or N other than
@@ -102,7 +104,8 @@ BYOL_API void byol_trainer_destroy(byol_trainer *t);
  *         (by the gradient hook; nothing changed either); BYOL_E_RANGE
  *         (the step counter is at INT64_MAX, as a checkpoint may hold: the
  *         step is refused before it runs, nothing changed); BYOL_E_ABI (the
- *         stats' struct_size is too small); BYOL_E_INVALID_ARG (a NULL
+ *         stats' struct_size is too small); BYOL_E_COMM (a communicator's
+ *         all-reduce failed: nothing changed); BYOL_E_INVALID_ARG (a NULL
  *         trainer, view or data, or a view's struct_size too small).
  */
 BYOL_API int byol_trainer_step(byol_trainer *t, const byol_tensor *view1,
@@ -113,7 +116,8 @@ BYOL_API int byol_trainer_step(byol_trainer *t, const byol_tensor *view1,
  * @code
  * byol_trainer_zero_grad(t);
  * byol_trainer_accumulate(t, v1, v2, s);      // any number of micro-batches
- * // all-reduce byol_trainer_buffer(t, BYOL_BUFFER_GRADS, &n) here if distributed
+ * // with a communicator, step sums byol_trainer_buffer(t, BYOL_BUFFER_GRADS, &n)
+ * // over the ranks here (comm->allreduce_f32)
  * int64_t k = byol_trainer_step_index(t);
  * byol_trainer_apply_update(t, s);            // optimizer at lr(k); k -> k + 1
  * byol_trainer_update_target(t, byol_schedule_tau(k, K, tau_base));
@@ -133,7 +137,10 @@ BYOL_API int byol_trainer_zero_grad(byol_trainer *t);
  * train.batch_size into the online gradients: micro-batches that together
  * make one batch give the gradient of that batch's mean loss. Updates
  * BatchNorm statistics of online and target. stats (may be NULL) gets the
- * loss of these samples.
+ * loss of these samples. With a communicator (byol_trainer_set_comm()) it
+ * is collective: BatchNorm is synchronized and the stats cover the samples
+ * of all ranks; the gradients are this rank's share, to be summed over the
+ * ranks before byol_trainer_apply_update().
  * @param t the trainer, borrowed for the call.
  * @param view1, view2 the two views [n, C, H, W], borrowed for the call.
  * @param stats caller memory with struct_size set (may be NULL); gets step,
@@ -180,7 +187,8 @@ BYOL_API int byol_trainer_update_target(byol_trainer *t, double tau);
  * Gradient hook called by byol_trainer_step() between the backward passes
  * and the update, on the calling thread, with the online gradient buffer
  * (grads, count floats; borrowed for the call, and the hook may change
- * them, e.g. to all-reduce them across processes) and the user pointer. A
+ * them) and the user pointer; with a communicator (byol_trainer_set_comm())
+ * it sees the gradients already summed over the ranks. A
  * non-zero return cancels the step (BYOL_E_CANCELLED, nothing changed).
  * byol_trainer_accumulate() and byol_trainer_apply_update() do not call it:
  * in a loop of your own, work on byol_trainer_buffer() directly.
