@@ -73,6 +73,7 @@ BYOL_BEGIN_DECL
 #define BYOL_E_BLAS (-13)        /**< the BLAS provider failed */
 #define BYOL_E_KEY (-14)         /**< unknown configuration key or preset name */
 #define BYOL_E_RANGE (-15)       /**< a configuration value out of its bounds or of the wrong type */
+#define BYOL_E_COMM (-16)        /**< a communicator's collective call failed (byol_comm) */
 /** @} */
 
 /**

@@ -92,7 +92,9 @@ BYOL_API void byol_trainer_destroy(byol_trainer *t);
  * moving average with tau(k); k -> k + 1.
  * @param t the trainer, borrowed for the call.
  * @param view1, view2 the two views [N, C, H, W] of the same N images
- *        (N = train.batch_size), borrowed for the call.
+ *        (N = train.batch_size, or train.batch_size / comm->size on each
+ *        rank of a data-parallel run: byol_trainer_set_comm()), borrowed
+ *        for the call.
  * @param stats caller memory with struct_size set, filled on success; may
  *        be NULL.
  * @return BYOL_OK; BYOL_E_SHAPE (a view's shape, or N other than
@@ -102,7 +104,8 @@ BYOL_API void byol_trainer_destroy(byol_trainer *t);
  *         (by the gradient hook; nothing changed either); BYOL_E_RANGE
  *         (the step counter is at INT64_MAX, as a checkpoint may hold: the
  *         step is refused before it runs, nothing changed); BYOL_E_ABI (the
- *         stats' struct_size is too small); BYOL_E_INVALID_ARG (a NULL
+ *         stats' struct_size is too small); BYOL_E_COMM (a communicator's
+ *         all-reduce failed: nothing changed); BYOL_E_INVALID_ARG (a NULL
  *         trainer, view or data, or a view's struct_size too small).
  */
 BYOL_API int byol_trainer_step(byol_trainer *t, const byol_tensor *view1,
@@ -113,7 +116,8 @@ BYOL_API int byol_trainer_step(byol_trainer *t, const byol_tensor *view1,
  * @code
  * byol_trainer_zero_grad(t);
  * byol_trainer_accumulate(t, v1, v2, s);      // any number of micro-batches
- * // all-reduce byol_trainer_buffer(t, BYOL_BUFFER_GRADS, &n) here if distributed
+ * // with a communicator, step sums byol_trainer_buffer(t, BYOL_BUFFER_GRADS, &n)
+ * // over the ranks here (comm->allreduce_f32)
  * int64_t k = byol_trainer_step_index(t);
  * byol_trainer_apply_update(t, s);            // optimizer at lr(k); k -> k + 1
  * byol_trainer_update_target(t, byol_schedule_tau(k, K, tau_base));
@@ -133,7 +137,10 @@ BYOL_API int byol_trainer_zero_grad(byol_trainer *t);
  * train.batch_size into the online gradients: micro-batches that together
  * make one batch give the gradient of that batch's mean loss. Updates
  * BatchNorm statistics of online and target. stats (may be NULL) gets the
- * loss of these samples.
+ * loss of these samples. With a communicator (byol_trainer_set_comm()) it
+ * is collective: BatchNorm is synchronized and the stats cover the samples
+ * of all ranks; the gradients are this rank's share, to be summed over the
+ * ranks before byol_trainer_apply_update().
  * @param t the trainer, borrowed for the call.
  * @param view1, view2 the two views [n, C, H, W], borrowed for the call.
  * @param stats caller memory with struct_size set (may be NULL); gets step,
@@ -180,7 +187,8 @@ BYOL_API int byol_trainer_update_target(byol_trainer *t, double tau);
  * Gradient hook called by byol_trainer_step() between the backward passes
  * and the update, on the calling thread, with the online gradient buffer
  * (grads, count floats; borrowed for the call, and the hook may change
- * them, e.g. to all-reduce them across processes) and the user pointer. A
+ * them) and the user pointer; with a communicator (byol_trainer_set_comm())
+ * it sees the gradients already summed over the ranks. A
  * non-zero return cancels the step (BYOL_E_CANCELLED, nothing changed).
  * byol_trainer_accumulate() and byol_trainer_apply_update() do not call it:
  * in a loop of your own, work on byol_trainer_buffer() directly.
@@ -224,6 +232,73 @@ BYOL_API float *byol_trainer_buffer(byol_trainer *t, int32_t which, int64_t *cou
  *         destroy it yourself), or NULL when t is NULL (no error recorded).
  */
 BYOL_API byol_net *byol_trainer_encoder(byol_trainer *t);
+
+/** @name Data-parallel training
+ * Several processes (ranks) each hold a whole trainer and train it on their
+ * slice of every global batch; the library never talks to other processes
+ * itself. The caller hands each trainer a communicator (byol_comm): callbacks
+ * that sum buffers over all ranks, which an MPI program implements with
+ * MPI_Allreduce (libbyol-mpi does). docs/distributed.md has the semantics.
+ *
+ * With a communicator of n ranks:
+ * - train.batch_size stays the GLOBAL batch B; byol_trainer_step() takes
+ *   views of B/n images on every rank (rank r usually gets images
+ *   [r B/n, (r+1) B/n) of the global batch). The learning-rate scaling
+ *   (B/256) and everything else use B.
+ * - BatchNorm is synchronized (byol.sync_bn=1, the default): the per-channel
+ *   sums of the forward pass (online and target networks) and of the
+ *   backward pass are summed over the ranks, so the statistics are those of
+ *   the global per-view batch and the running statistics move identically
+ *   on every rank. byol.sync_bn=0 keeps per-rank statistics.
+ * - After the backward passes the gradient buffer is summed over the ranks:
+ *   it is then the gradient of the global mean loss, the same as one
+ *   process would compute from the whole batch. The gradient hook runs
+ *   after that sum. The optimizer and the moving average then leave the
+ *   same bits on every rank, and the loss in byol_step_stats is the global
+ *   one. Checkpoints hold nothing rank-specific: a file saved by any rank of
+ *   an n-rank run resumes a run with any other number of ranks at the same
+ *   global batch.
+ * - Every rank must call byol_trainer_step() (or byol_trainer_accumulate())
+ *   together, with views of the same size. A call that fails on one rank
+ *   before its first sum (a bad view, a cancel callback) leaves the other
+ *   ranks waiting inside the communicator: end the whole run on any error
+ *   (MPI_Abort), as the byol command does.
+ * @{ */
+
+/** A communicator: the caller's collective operations over the ranks. */
+typedef struct byol_comm {
+    uint32_t struct_size; /**< set to sizeof(byol_comm) (lets the struct grow) */
+    int32_t rank;         /**< this process, 0 .. size-1 */
+    int32_t size;         /**< processes in the run, >= 1 */
+    /** In-place sum over all ranks of count floats. Every rank calls it with
+     * the same counts in the same order, and it must leave the same bits on
+     * every rank (sum in a fixed order, e.g. by rank). Returns 0, or
+     * non-zero on failure: the step then fails with BYOL_E_COMM and changes
+     * nothing. Called on the thread that called the step. */
+    int (*allreduce_f32)(float *data, int64_t count, void *user);
+    /** The same over doubles (BatchNorm sums, the loss). */
+    int (*allreduce_f64)(double *data, int64_t count, void *user);
+    void *user;           /**< passed to both callbacks */
+} byol_comm;
+
+/**
+ * Makes t one rank of a data-parallel run, or (comm NULL or comm->size 1)
+ * a trainer alone again. Call it on every rank after creating (or
+ * loading) the trainer and before its first step.
+ * @param t the trainer, borrowed for the call.
+ * @param comm the communicator, copied (its user pointer is borrowed until
+ *        the communicator is replaced or the trainer destroyed); NULL for
+ *        none.
+ * @return BYOL_OK; BYOL_E_SHAPE (train.batch_size is not a multiple of
+ *         comm->size, or with byol.sync_bn=0 each rank would hold fewer
+ *         than 2 images: the message names the numbers); BYOL_E_ABI
+ *         (comm->struct_size too small); BYOL_E_INVALID_ARG (t is NULL, a
+ *         callback is NULL, size < 1 or rank outside [0, size)). On failure
+ *         the trainer keeps its previous communicator.
+ * @since 1.3
+ */
+BYOL_API int byol_trainer_set_comm(byol_trainer *t, const byol_comm *comm);
+/** @} */
 
 /** @name Schedules as pure functions of (step, total steps)
  * @{ */

@@ -36,6 +36,7 @@ static const struct {
     STATUS(BYOL_E_BLAS, "BLAS provider failure"),
     STATUS(BYOL_E_KEY, "unknown configuration key or name"),
     STATUS(BYOL_E_RANGE, "value out of range or of the wrong type"),
+    STATUS(BYOL_E_COMM, "communicator call failed"),
 };
 #undef STATUS
 #define N_STATUSES (sizeof statuses / sizeof statuses[0])

@@ -38,6 +38,7 @@ typedef struct byol__node {
     float *out, *grad;       /* activation and its gradient, [batch, per-sample] */
     float *wp;               /* packed conv weights */
     float *mean, *rstd;      /* BN batch statistics saved for backward */
+    int64_t count;           /* BN: rows the statistics were taken over (all ranks') */
     int32_t *argmax;         /* max-pool winners */
 } byol__node;
 
@@ -94,9 +95,15 @@ struct byol_net {
      * back here and copy (the trainer chains nets by pointer, users copy). */
     float *in_slot, *dy_slot;
     float *scratch;
-    double *bn_sums;         /* 2 * max BN channels */
+    double *bn_sums;         /* 4 * max BN channels + 1 (run.c) */
     uint8_t *touched;        /* per node: gradient written in this backward */
     int64_t fwd_batch;       /* batch of the last training forward, 0 if none */
+    /* Synchronized BatchNorm (byol__nn_set_comm): comm sums BN statistics
+     * over the ranks in the internal passes (nn.h), which a trainer runs on
+     * every rank together; the public passes never sync, so a rank alone may
+     * use a trainer's encoder. sync is the comm of the last training
+     * forward, which its backward pass follows. */
+    const byol_comm *comm, *sync;
     byol_cancel_fn cancel;
     void *cancel_user;
 };

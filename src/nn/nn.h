@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "byol/byol_net.h"
+#include "byol/byol_trainer.h"
 
 /* io's safetensors types (io/safetensors.h), for the state_dict calls. */
 typedef struct byol__st_file byol__st_file;
@@ -93,13 +94,21 @@ int byol__nn_training(const byol_net *net);
  * layout the passes take. */
 void byol__nn_input_from_nchw(const byol_net *net, int64_t batch, const float *x, float *y);
 /* Training-mode forward pass over batch <= the planned batch samples of x
- * (nn's layout). *y receives the output. Errors: BYOL_E_CANCELLED. */
+ * (nn's layout). *y receives the output. Errors: BYOL_E_CANCELLED, BYOL_E_COMM. */
 int byol__nn_forward(byol_net *net, const float *x, int64_t batch, const float **y);
 /* Backward pass of the last byol__nn_forward from dy (nn's layout of the
  * output), adding into the parameter gradients.
  * With dx non-NULL, *dx receives the input gradient. Errors:
- * BYOL_E_CANCELLED (the gradients are partial). */
+ * BYOL_E_CANCELLED, BYOL_E_COMM (the gradients are partial). */
 int byol__nn_backward(byol_net *net, const float *dy, const float **dx);
+
+/* Synchronized BatchNorm: the training passes below (not the public
+ * byol_net_forward/backward) sum each BatchNorm layer's per-channel sums
+ * over the ranks with comm->allreduce_f64 (comm borrowed until replaced;
+ * NULL: this process's batch alone), so every rank must run them together.
+ * A failed sum fails the pass with BYOL_E_COMM; the running statistics of
+ * earlier layers have moved by then (the trainer restores them). */
+void byol__nn_set_comm(byol_net *net, const byol_comm *comm);
 
 /* ---- BatchNorm state: running statistics and counters --------------------------- */
 

@@ -153,7 +153,7 @@ static void plan_regions(const byol_net *net, int64_t batch, layout *l)
         }
     }
     l->scratch = take(l, scratch);
-    l->bn_sums = take(l, 4 * max_c * 2); /* 4 arrays of doubles */
+    l->bn_sums = take(l, (4 * max_c + 1) * 2); /* doubles: 4 per channel + a count (run.c) */
     l->touched = take(l, (net->nnodes + 3) / 4);
 }
 

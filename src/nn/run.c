@@ -105,7 +105,19 @@ static int applies_relu(const byol_net *net, const byol__node *n)
     return byol__relu_fused(net, (int32_t)(n - net->nodes) + 1);
 }
 
-static void bn_forward(byol_net *net, byol__node *n, int64_t batch, const float *x, int training)
+/* The reduction point of synchronized BatchNorm: len doubles at v summed
+ * over the ranks (net->sync set). */
+static int bn_allreduce(const byol_net *net, const byol__node *n, double *v, int64_t len,
+                        const char *pass)
+{
+    if (net->sync->allreduce_f64(v, len, net->sync->user) == 0)
+        return BYOL_OK;
+    return byol__err(BYOL_E_COMM, "the all-reduce of BatchNorm %s's %s sums (%lld doubles) "
+                     "failed on rank %d", n->name ? n->name : "?", pass, (long long)len,
+                     (int)net->sync->rank);
+}
+
+static int bn_forward(byol_net *net, byol__node *n, int64_t batch, const float *x, int training)
 {
     int64_t m = batch * n->h * n->w;
     float *gamma = net->params + n->w_off, *beta = net->params + n->b_off;
@@ -114,18 +126,28 @@ static void bn_forward(byol_net *net, byol__node *n, int64_t batch, const float 
     if (!training) {
         byol__bn_forward_eval(m, n->c, x, rm, rv, net->opts.bn_eps, gamma, beta, relu,
                               n->out);
-        return;
+        return BYOL_OK;
     }
     double *sum = net->bn_sums, *sumsq = sum + n->c;
     byol__bn_sums(m, n->c, x, sum, sumsq);
-    /* Reduction point: a communicator would all-reduce sum/sumsq and m here. */
-    byol__bn_stats(m, n->c, sum, sumsq, net->opts.bn_eps, net->opts.bn_momentum,
+    n->count = m;
+    if (net->sync) {
+        /* Reduction point: the sums and the row count of the global batch
+         * (the count in a double is exact below 2^53 rows) */
+        sumsq[n->c] = (double)m;
+        int rc = bn_allreduce(net, n, sum, 2 * n->c + 1, "forward");
+        if (rc != BYOL_OK)
+            return rc;
+        n->count = (int64_t)sumsq[n->c];
+    }
+    byol__bn_stats(n->count, n->c, sum, sumsq, net->opts.bn_eps, net->opts.bn_momentum,
                    net->opts.bn_unbiased, n->mean, n->rstd, rm, rv);
     byol__bn_apply(m, n->c, x, n->mean, n->rstd, gamma, beta, relu, n->out);
     net->counters[n->counter]++;
+    return BYOL_OK;
 }
 
-static void forward_node(byol_net *net, byol__node *n, int64_t batch, int training)
+static int forward_node(byol_net *net, byol__node *n, int64_t batch, int training)
 {
     const byol__node *s = &net->nodes[n->src[0]];
     const float *x = s->out;
@@ -137,7 +159,7 @@ static void forward_node(byol_net *net, byol__node *n, int64_t batch, int traini
                              n->has_bias ? net->params + n->b_off : NULL, n->out, net->scratch);
         break;
     }
-    case BYOL__OP_BN: bn_forward(net, n, batch, x, training); break;
+    case BYOL__OP_BN: return bn_forward(net, n, batch, x, training);
     case BYOL__OP_RELU:
         if (!byol__relu_fused(net, (int32_t)(n - net->nodes)))
             byol__relu_forward(batch * byol__node_size(n), x, n->out);
@@ -160,18 +182,23 @@ static void forward_node(byol_net *net, byol__node *n, int64_t batch, int traini
     case BYOL__OP_FLATTEN: byol__flatten_forward(batch, s->h, s->w, s->c, x, n->out); break;
     case BYOL__OP_INPUT: break;
     }
+    return BYOL_OK;
 }
 
 /* Runs all layers on node 0's activation. A training pass leaves what the
- * backward pass needs, and records its batch for it. */
-static int run_forward(byol_net *net, int64_t batch, int training)
+ * backward pass needs, and records its batch for it; sync is the
+ * communicator of synchronized BatchNorm, or NULL. */
+static int run_forward(byol_net *net, int64_t batch, int training, const byol_comm *sync)
 {
     byol__set_threads(net->opts.threads);
     net->fwd_batch = 0;
+    net->sync = sync;
     for (int32_t i = 1; i < net->nnodes; i++) {
         if (cancelled(net))
             return byol__err(BYOL_E_CANCELLED, "forward cancelled before layer %d", (int)i);
-        forward_node(net, &net->nodes[i], batch, training);
+        int rc = forward_node(net, &net->nodes[i], batch, training);
+        if (rc != BYOL_OK)
+            return rc;
     }
     net->fwd_batch = training ? batch : 0;
     return BYOL_OK;
@@ -182,7 +209,7 @@ static int run_from_caller(byol_net *net, const float *x, int64_t batch, int tra
 {
     net->nodes[0].out = net->in_slot;
     from_caller(&net->nodes[0], batch, x, net->in_slot);
-    return run_forward(net, batch, training);
+    return run_forward(net, batch, training, NULL);
 }
 
 static void copy_output(const byol_net *net, int64_t batch, float *y)
@@ -229,7 +256,7 @@ void byol__nn_input_from_nchw(const byol_net *net, int64_t batch, const float *x
 int byol__nn_forward(byol_net *net, const float *x, int64_t batch, const float **y)
 {
     net->nodes[0].out = (float *)(uintptr_t)x; /* read only (nn.h): no layer writes node 0 */
-    int rc = run_forward(net, batch, 1);
+    int rc = run_forward(net, batch, 1, net->comm);
     *y = net->nodes[net->output].out;
     return rc;
 }
@@ -247,20 +274,51 @@ static float *grad_target(const byol_net *net, const byol__node *n, int32_t s, i
 /* With a fused ReLU, n->grad (the ReLU's buffer, handed down in place)
  * still holds the ReLU's output gradient, masked here by its output, which
  * lies in n->out. */
-static void bn_backward(byol_net *net, byol__node *n, int64_t batch, float *dx, int accum)
+static void add_param_grads(int64_t c, const double *dsum, const double *dxhat, float *dgamma,
+                            float *dbeta)
+{
+    for (int64_t j = 0; j < c; j++) {
+        dgamma[j] += (float)dxhat[j];
+        dbeta[j] += (float)dsum[j];
+    }
+}
+
+/* With synchronized BatchNorm (net->sync), dy holds this rank's rows of
+ * dL/dy for the GLOBAL loss L (the trainer scales the loss by the global
+ * batch), and x-hat was normalised by the global statistics. Then
+ *   dL/dx_i = gamma rstd (dy_i - sum_all dy / M - xhat_i sum_all(dy xhat) / M)
+ * over all M rows of all ranks: dx needs the sums over all ranks, so they
+ * are all-reduced here (the reduction point). dgamma = sum_all(dy xhat) and
+ * dbeta = sum_all(dy) are parameter gradients, which the trainer sums over
+ * the ranks with the rest of the gradient buffer; each rank therefore adds
+ * only its LOCAL sums, or they would be counted size times.
+ * (Bucketed overlap of the gradient all-reduce with this backward pass
+ * would start its sums here, once a bucket of layers is done.) */
+static int bn_backward(byol_net *net, byol__node *n, int64_t batch, float *dx, int accum)
 {
     const byol__node *s = &net->nodes[n->src[0]];
     int64_t m = batch * n->h * n->w;
-    double *dsum = net->bn_sums + 2 * n->c, *dxhat = dsum + n->c;
+    double *dsum = net->bn_sums, *dxhat = dsum + n->c;
+    float *dgamma = net->grads + n->w_off, *dbeta = net->grads + n->b_off;
     const float *relu_y = applies_relu(net, n) ? n->out : NULL;
     byol__bn_backward_sums(m, n->c, s->out, n->grad, relu_y, n->mean, n->rstd, dsum, dxhat);
-    /* Reduction point, as in the forward pass. */
-    byol__bn_backward_apply(m, n->c, m, s->out, n->grad, relu_y, n->mean, n->rstd,
-                            net->params + n->w_off, dsum, dxhat, dx, accum,
-                            net->grads + n->w_off, net->grads + n->b_off);
+    if (net->sync) {
+        double *all = dxhat + n->c;
+        memcpy(all, dsum, (size_t)(2 * n->c) * sizeof *all);
+        int rc = bn_allreduce(net, n, all, 2 * n->c, "backward");
+        if (rc != BYOL_OK)
+            return rc;
+        add_param_grads(n->c, dsum, dxhat, dgamma, dbeta);
+        dsum = all;
+        dxhat = all + n->c;
+        dgamma = dbeta = NULL;
+    }
+    byol__bn_backward_apply(m, n->c, n->count, s->out, n->grad, relu_y, n->mean, n->rstd,
+                            net->params + n->w_off, dsum, dxhat, dx, accum, dgamma, dbeta);
+    return BYOL_OK;
 }
 
-static void backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
+static int backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
 {
     byol__node *n = &net->nodes[i];
     int32_t si = n->src[0];
@@ -275,7 +333,12 @@ static void backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
                               net->scratch);
         break;
     }
-    case BYOL__OP_BN: bn_backward(net, n, batch, dx, accum); break;
+    case BYOL__OP_BN: {
+        int rc = bn_backward(net, n, batch, dx, accum);
+        if (rc != BYOL_OK)
+            return rc;
+        break;
+    }
     case BYOL__OP_RELU:
         /* fused into a BatchNorm or an add: its backward masks (dx is n->grad) */
         if (!byol__relu_fused(net, i))
@@ -313,6 +376,7 @@ static void backward_node(byol_net *net, int32_t i, int64_t batch, int want_dx)
     }
     if (dx)
         net->touched[si] = 1;
+    return BYOL_OK;
 }
 
 /* Runs the backward pass from the output node's gradient over the batch of
@@ -326,8 +390,9 @@ static int run_backward(byol_net *net, int want_dx)
         if (cancelled(net))
             return byol__err(BYOL_E_CANCELLED, "backward cancelled at layer %d; gradients are "
                              "partial", (int)i);
-        if (net->touched[i])
-            backward_node(net, i, net->fwd_batch, want_dx);
+        int rc = net->touched[i] ? backward_node(net, i, net->fwd_batch, want_dx) : BYOL_OK;
+        if (rc != BYOL_OK)
+            return rc;
     }
     return BYOL_OK;
 }
@@ -359,6 +424,8 @@ int byol_net_backward(byol_net *net, const byol_tensor *dy, byol_tensor *dx)
         to_caller(in, batch, in->grad, dx->data);
     return BYOL_OK;
 }
+
+void byol__nn_set_comm(byol_net *net, const byol_comm *comm) { net->comm = comm; }
 
 int byol__nn_backward(byol_net *net, const float *dy, const float **dx)
 {

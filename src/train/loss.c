@@ -44,12 +44,10 @@ double byol__regression_loss(int64_t n, int64_t d, const float *p, const float *
     return total;
 }
 
-double byol__collapse_std(int64_t n, int64_t d, const float *z, double *scratch)
+void byol__collapse_sums(int64_t n, int64_t d, const float *z, double *sums)
 {
-    /* z [n, d] -> mean_j std_i(z_hat[i, j]) (unbiased, as torch.std) */
-    if (n < 2)
-        return 0;
-    double *s = scratch, *s2 = scratch + d;
+    /* z [n, d] -> sums [2d]: sum_i z_hat[i, j], then sum_i z_hat[i, j]^2 */
+    double *s = sums, *s2 = sums + d;
     for (int64_t j = 0; j < d; j++)
         s[j] = s2[j] = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -60,10 +58,24 @@ double byol__collapse_std(int64_t n, int64_t d, const float *z, double *scratch)
             s2[j] += v * v;
         }
     }
+}
+
+double byol__collapse_finish(int64_t n, int64_t d, const double *sums)
+{
+    /* sums [2d] over n rows -> mean_j std_i(z_hat[i, j]) (unbiased, as torch.std) */
+    if (n < 2)
+        return 0;
+    const double *s = sums, *s2 = sums + d;
     double acc = 0;
     for (int64_t j = 0; j < d; j++) {
         double var = (s2[j] - s[j] * s[j] / (double)n) / (double)(n - 1);
         acc += sqrt(var > 0 ? var : 0);
     }
     return acc / (double)d;
+}
+
+double byol__collapse_std(int64_t n, int64_t d, const float *z, double *scratch)
+{
+    byol__collapse_sums(n, d, z, scratch);
+    return byol__collapse_finish(n, d, scratch);
 }

@@ -11,9 +11,14 @@
 double byol__regression_loss(int64_t n, int64_t d, const float *p, const float *z, float *dp,
                              float scale);
 
-/* z [n, d] -> mean over d of the standard deviation over the batch of
- * l2n(z): near 0 when every sample maps to the same direction (collapse),
- * about 1/sqrt(d) for well-spread projections. */
+/* The collapse monitor: the mean over d of the standard deviation over the
+ * batch of l2n(z), near 0 when every sample maps to the same direction
+ * (collapse), about 1/sqrt(d) for well-spread projections. In two parts so
+ * that ranks can add their sums: z [n, d] -> sums [2d] (overwritten), then
+ * the monitor from the sums over n rows in all. */
+void byol__collapse_sums(int64_t n, int64_t d, const float *z, double *sums);
+double byol__collapse_finish(int64_t n, int64_t d, const double *sums);
+/* Both at once, for one batch: z [n, d] -> the monitor. */
 double byol__collapse_std(int64_t n, int64_t d, const float *z, double *scratch /* 2*d */);
 
 #endif

@@ -126,7 +126,8 @@ static int target_pass(byol_trainer *t, const float *x, int64_t n, float *z)
 /* Online forward of one view, its loss against the other view's target
  * projection, and the backward pass adding into the online gradients. The
  * three nets are chained by pointer: each one's output is the next one's
- * input, and each backward's input gradient the previous one's dy. */
+ * input, and each backward's input gradient the previous one's dy.
+ * *loss gets the sum of the view's losses, monitor the collapse sums. */
 static int online_pass(byol_trainer *t, const float *x, int64_t n, const float *z_other,
                        double *loss, double *monitor)
 {
@@ -140,8 +141,10 @@ static int online_pass(byol_trainer *t, const float *x, int64_t n, const float *
         rc = byol__nn_forward(t->online[BYOL__PRED], z, n, &q);
     if (rc != BYOL_OK)
         return rc;
-    *monitor = byol__collapse_std(n, p, z, t->monitor);
-    /* d(sum of these losses / batch_size): micro-batches add up to the batch mean */
+    byol__collapse_sums(n, p, z, monitor);
+    /* d(sum of these losses / batch_size): micro-batches add up to the batch
+     * mean, and so do the ranks' slices, batch_size being the global batch
+     * (the derivation is at byol_trainer_step) */
     *loss = byol__regression_loss(n, p, q, z_other, dq, 1.0f / (float)t->batch);
     rc = byol__nn_backward(t->online[BYOL__PRED], dq, &d);
     if (rc == BYOL_OK)
@@ -151,11 +154,44 @@ static int online_pass(byol_trainer *t, const float *x, int64_t n, const float *
     return rc;
 }
 
+/* Sums count doubles over the ranks (none when alone). */
+static int allreduce_f64(const byol_trainer *t, double *v, int64_t count, const char *what,
+                         const char *fn)
+{
+    if (t->comm.size == 1 || t->comm.allreduce_f64(v, count, t->comm.user) == 0)
+        return BYOL_OK;
+    return byol__err(BYOL_E_COMM, "%s: the all-reduce of %s (%lld doubles) failed on rank %d",
+                     fn, what, (long long)count, (int)t->comm.rank);
+}
+
+/* The figures of both views, summed over the ranks: every rank reports the
+ * loss and monitor of the global batch, and agrees on whether it is finite. */
+static int sum_stats(const byol_trainer *t, int64_t n, byol_step_stats *stats, const char *fn)
+{
+    const int64_t p = t->proj_out;
+    double *m = t->monitor, *l = m + 4 * p; /* loss_12, loss_21, rows */
+    l[2] = (double)n;
+    int rc = allreduce_f64(t, m, 4 * p + 3, "the loss and monitor sums", fn);
+    if (rc == BYOL_OK && !isfinite(l[0] + l[1]))
+        rc = byol__err(BYOL_E_NONFINITE, "%s: the loss is not finite", fn);
+    if (rc != BYOL_OK || !stats)
+        return rc;
+    const int64_t rows = (int64_t)l[2];
+    stats->step = t->step;
+    stats->loss_12 = l[0] / l[2];
+    stats->loss_21 = l[1] / l[2];
+    stats->loss = stats->loss_12 + stats->loss_21;
+    stats->collapse_std = 0.5 * (byol__collapse_finish(rows, p, m) +
+                                 byol__collapse_finish(rows, p, m + 2 * p));
+    return BYOL_OK;
+}
+
 static int accumulate(byol_trainer *t, const byol_tensor *v1, const byol_tensor *v2,
                       byol_step_stats *stats, const char *fn)
 {
     int64_t n = 0;
-    double l12 = 0, l21 = 0, m1 = 0, m2 = 0;
+    const int64_t p = t->proj_out;
+    double *loss = t->monitor + 4 * p;
     float *tz1 = region(t, W_TZ1), *tz2 = region(t, W_TZ2);
     int rc = take_views(t, v1, v2, fn, &n);
     if (rc != BYOL_OK)
@@ -165,23 +201,14 @@ static int accumulate(byol_trainer *t, const byol_tensor *v1, const byol_tensor 
     if (rc == BYOL_OK)
         rc = target_pass(t, view(t, 1), n, tz2);
     if (rc == BYOL_OK)
-        rc = online_pass(t, view(t, 0), n, tz2, &l12, &m1);
+        rc = online_pass(t, view(t, 0), n, tz2, &loss[0], t->monitor);
     if (rc == BYOL_OK)
-        rc = online_pass(t, view(t, 1), n, tz1, &l21, &m2);
-    if (rc == BYOL_OK && !isfinite(l12 + l21))
-        rc = byol__err(BYOL_E_NONFINITE, "%s: the loss is not finite", fn);
-    if (rc != BYOL_OK) {
+        rc = online_pass(t, view(t, 1), n, tz1, &loss[1], t->monitor + 2 * p);
+    if (rc == BYOL_OK)
+        rc = sum_stats(t, n, stats, fn);
+    if (rc != BYOL_OK)
         snapshot(t, 1);
-        return rc;
-    }
-    if (stats) {
-        stats->step = t->step;
-        stats->loss_12 = l12 / (double)n;
-        stats->loss_21 = l21 / (double)n;
-        stats->loss = stats->loss_12 + stats->loss_21;
-        stats->collapse_std = 0.5 * (m1 + m2);
-    }
-    return BYOL_OK;
+    return rc;
 }
 
 int byol_trainer_accumulate(byol_trainer *t, const byol_tensor *view1, const byol_tensor *view2,
@@ -287,6 +314,49 @@ int byol_trainer_set_grad_hook(byol_trainer *t, byol_grad_hook fn, void *user)
     return BYOL_OK;
 }
 
+/* A whole step takes the rank's slice of train.batch_size images. */
+static int check_batch(const byol_trainer *t, const byol_tensor *v, const char *fn)
+{
+    if (!v || v->struct_size < sizeof *v || v->shape[0] == t->local)
+        return BYOL_OK; /* take_views() reports these */
+    if (t->comm.size == 1)
+        return byol__err(BYOL_E_SHAPE, "%s: views hold %lld samples, train.batch_size is %lld "
+                         "(use byol_trainer_accumulate for micro-batches)", fn,
+                         (long long)v->shape[0], (long long)t->batch);
+    return byol__err(BYOL_E_SHAPE, "%s: views hold %lld samples; each of the %d ranks takes "
+                     "train.batch_size %lld / %d = %lld", fn, (long long)v->shape[0],
+                     (int)t->comm.size, (long long)t->batch, (int)t->comm.size,
+                     (long long)t->local);
+}
+
+/* The gradients of all ranks summed, in place.
+ *
+ * Why a plain sum, with nothing scaled again: with B the global batch, L =
+ * (1/B) sum over all B images of l_i is the global loss, and each rank's
+ * backward pass starts from dq = (1/B) dl_i/dq for its own images
+ * (online_pass), i.e. from exactly its rows of dL/dq. Every layer other
+ * than BatchNorm acts row by row, so a rank's parameter gradient is the sum
+ * over its rows of dL/dw, and the sum over ranks is dL/dw. Synchronized
+ * BatchNorm couples the rows: its input gradient needs sum(dy) and
+ * sum(dy x-hat) over ALL rows, which the nets all-reduce at the reduction
+ * point; its gamma and beta gradients are those same sums, so each rank
+ * adds only its local ones to its buffer (nn/run.c, bn_backward) and this
+ * sum completes them. The result equals the gradient one process computes
+ * from the whole batch; averaging it over the ranks would divide it by
+ * their count, and adding the global BatchNorm sums on every rank would
+ * multiply theirs by it.
+ *
+ * Overlapping this sum with the backward pass (buckets of layers handed to
+ * the communicator as their gradients are done, as PyTorch DDP does) would
+ * start it from the backward passes instead; not done yet. */
+static int sum_grads(const byol_trainer *t, const char *fn)
+{
+    if (t->comm.size == 1 || t->comm.allreduce_f32(t->grads, t->nparams, t->comm.user) == 0)
+        return BYOL_OK;
+    return byol__err(BYOL_E_COMM, "%s: the all-reduce of the gradients (%lld floats) failed "
+                     "on rank %d", fn, (long long)t->nparams, (int)t->comm.rank);
+}
+
 int byol_trainer_step(byol_trainer *t, const byol_tensor *view1, const byol_tensor *view2,
                       byol_step_stats *stats)
 {
@@ -296,11 +366,9 @@ int byol_trainer_step(byol_trainer *t, const byol_tensor *view1, const byol_tens
     if (stats && stats->struct_size < sizeof *stats)
         return byol__err(BYOL_E_ABI, "%s: stats struct_size %u < %zu", fn,
                          (unsigned)stats->struct_size, sizeof *stats);
-    if (view1 && view1->struct_size >= sizeof *view1 && view1->shape[0] != t->batch)
-        return byol__err(BYOL_E_SHAPE, "%s: views hold %lld samples, train.batch_size is %lld "
-                         "(use byol_trainer_accumulate for micro-batches)", fn,
-                         (long long)view1->shape[0], (long long)t->batch);
-    int rc = check_counters(t, fn);
+    int rc = check_batch(t, view1, fn);
+    if (rc == BYOL_OK)
+        rc = check_counters(t, fn);
     if (rc != BYOL_OK)
         return rc;
     byol_step_stats local = { .struct_size = sizeof local };
@@ -309,6 +377,10 @@ int byol_trainer_step(byol_trainer *t, const byol_tensor *view1, const byol_tens
     rc = accumulate(t, view1, view2, s, fn);
     if (rc != BYOL_OK)
         return rc;
+    if (sum_grads(t, fn) != BYOL_OK) {
+        snapshot(t, 1);
+        return BYOL_E_COMM;
+    }
     if (t->hook && t->hook(t->grads, t->nparams, t->hook_user)) {
         snapshot(t, 1);
         return byol__err(BYOL_E_CANCELLED, "%s: the gradient hook cancelled the step", fn);

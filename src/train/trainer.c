@@ -141,7 +141,7 @@ static int make_scratch(byol_trainer *t)
     t->view2 = byol__calloc((size_t)(t->batch * byol__nn_input_size(t->online[BYOL__ENC])),
                             sizeof(float));
     t->work = byol__calloc((size_t)(3 * t->batch * t->proj_out), sizeof(float));
-    t->monitor = byol__calloc((size_t)(2 * t->proj_out), sizeof(double));
+    t->monitor = byol__calloc((size_t)(4 * t->proj_out + 3), sizeof(double));
     t->snapshot = byol__calloc(state, 1);
     if (!t->view2 || !t->work || !t->monitor || !t->snapshot)
         return byol__err(BYOL_E_NOMEM, "byol_trainer_create: out of memory for batch %lld",
@@ -173,6 +173,8 @@ static int build(byol_trainer *t, const byol_config *cfg, const byol_net *encode
     t->proj_out = byol__cfg_int(cfg, BYOL__K_BYOL_PROJ_OUT);
     t->tau_base = byol__cfg_float(cfg, BYOL__K_EMA_TAU_BASE);
     t->simsiam = !strcmp(byol__cfg_str(cfg, BYOL__K_BYOL_MODE), "simsiam");
+    t->comm = (byol_comm){ .struct_size = sizeof t->comm, .size = 1 };
+    t->local = t->batch;
     int rc = make_encoders(t, cfg, encoder);
     if (rc == BYOL_OK)
         rc = make_heads(t, cfg);
@@ -233,6 +235,55 @@ void byol_trainer_destroy(byol_trainer *t)
     byol__free(t->snapshot);
     byol_config_destroy(t->cfg);
     byol__free(t);
+}
+
+/* A communicator the trainer can use: *c gets a copy of comm, or one rank
+ * alone for NULL or size 1 (its callbacks are then never called). */
+static int check_comm(const byol_comm *comm, byol_comm *c, const char *fn)
+{
+    *c = (byol_comm){ .struct_size = sizeof *c, .size = 1 };
+    if (!comm)
+        return BYOL_OK;
+    if (comm->struct_size < sizeof *comm)
+        return byol__err(BYOL_E_ABI, "%s: comm struct_size %u < %zu", fn,
+                         (unsigned)comm->struct_size, sizeof *comm);
+    if (comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size)
+        return byol__err(BYOL_E_INVALID_ARG, "%s: rank %d is not in [0, size %d)", fn,
+                         (int)comm->rank, (int)comm->size);
+    if (comm->size > 1 && (!comm->allreduce_f32 || !comm->allreduce_f64))
+        return byol__err(BYOL_E_INVALID_ARG, "%s: a communicator of %d ranks needs both "
+                         "allreduce_f32 and allreduce_f64", fn, (int)comm->size);
+    if (comm->size > 1)
+        *c = *comm;
+    c->struct_size = sizeof *c;
+    return BYOL_OK;
+}
+
+int byol_trainer_set_comm(byol_trainer *t, const byol_comm *comm)
+{
+    static const char fn[] = "byol_trainer_set_comm";
+    if (!t)
+        return byol__err(BYOL_E_INVALID_ARG, "%s: trainer is NULL", fn);
+    byol_comm c;
+    int rc = check_comm(comm, &c, fn);
+    if (rc != BYOL_OK)
+        return rc;
+    const int sync = c.size > 1 && byol__cfg_int(t->cfg, BYOL__K_BYOL_SYNC_BN);
+    const int64_t local = t->batch / c.size;
+    if (t->batch % c.size)
+        return byol__err(BYOL_E_SHAPE, "%s: train.batch_size %lld (the global batch) is not a "
+                         "multiple of the %d ranks", fn, (long long)t->batch, (int)c.size);
+    if (!sync && local < 2)
+        return byol__err(BYOL_E_SHAPE, "%s: with byol.sync_bn=0 each rank's BatchNorm needs 2 "
+                         "images; train.batch_size %lld over %d ranks leaves %lld", fn,
+                         (long long)t->batch, (int)c.size, (long long)local);
+    t->comm = c;
+    t->local = local;
+    byol_net *nets[BYOL__NETS];
+    byol__trainer_nets(t, nets, NULL);
+    for (int k = 0; k < BYOL__NETS; k++)
+        byol__nn_set_comm(nets[k], sync ? &t->comm : NULL);
+    return BYOL_OK;
 }
 
 void byol__trainer_nets(const byol_trainer *t, byol_net **nets, const char **prefixes)

@@ -27,7 +27,11 @@ struct byol_trainer {
     double base_lr, tau_base;          /* optim.lr (from the optimizer), ema.tau_base */
     float *view2;                      /* view 2 in nn's layout, [batch, C*H*W] (step.c) */
     float *work;                       /* target projections and the loss gradient */
-    double *monitor;                   /* 2 * proj_out */
+    /* [collapse sums of view 1 (2 proj_out) | of view 2 | loss_12, loss_21 sums, n]:
+     * what a step sums over the ranks besides the gradients (step.c) */
+    double *monitor;
+    byol_comm comm;                    /* size 1 when alone (byol_trainer_set_comm) */
+    int64_t local;                     /* images per rank and step: batch / comm.size */
     unsigned char *snapshot;           /* BN state of all nets, for the guard */
     byol_grad_hook hook;
     void *hook_user;

@@ -61,6 +61,7 @@ from .errors import (
     NonFiniteError,
     OutOfMemoryError,
     RangeError,
+    CommError,
     ShapeError,
     UnsupportedError,
 )
@@ -144,6 +145,7 @@ __all__ = [
     "NonFiniteError",
     "OutOfMemoryError",
     "RangeError",
+    "CommError",
     "ShapeError",
     "TensorFile",
     "TensorInfo",

@@ -37,6 +37,7 @@ __all__ = [
     "BlasError",
     "ByolKeyError",
     "RangeError",
+    "CommError",
     "error_class",
 ]
 
@@ -188,6 +189,13 @@ class RangeError(Error, ValueError):
     c_name = "BYOL_E_RANGE"
 
 
+class CommError(Error):
+    """BYOL_E_COMM: a communicator's collective call failed (data-parallel
+    training: the step changed nothing)."""
+
+    c_name = "BYOL_E_COMM"
+
+
 _CLASSES = (
     GenericError,
     OutOfMemoryError,
@@ -204,6 +212,7 @@ _CLASSES = (
     BlasError,
     ByolKeyError,
     RangeError,
+    CommError,
 )
 _BY_CODE: dict[int, type[Error]] = {}
 

@@ -41,6 +41,8 @@ pub enum ErrorKind {
     Key,
     /// `BYOL_E_RANGE`: a value out of its bounds or of the wrong type.
     Range,
+    /// `BYOL_E_COMM`: a communicator's collective call failed (data-parallel training).
+    Comm,
     /// A code this version of the crate does not know (codes are only
     /// appended, so a newer library may return one).
     Unknown(i32),
@@ -65,6 +67,7 @@ impl ErrorKind {
             sys::BYOL_E_BLAS => ErrorKind::Blas,
             sys::BYOL_E_KEY => ErrorKind::Key,
             sys::BYOL_E_RANGE => ErrorKind::Range,
+            sys::BYOL_E_COMM => ErrorKind::Comm,
             other => ErrorKind::Unknown(other),
         }
     }
@@ -87,6 +90,7 @@ impl ErrorKind {
             ErrorKind::Blas => sys::BYOL_E_BLAS,
             ErrorKind::Key => sys::BYOL_E_KEY,
             ErrorKind::Range => sys::BYOL_E_RANGE,
+            ErrorKind::Comm => sys::BYOL_E_COMM,
             ErrorKind::Unknown(code) => code,
         }
     }

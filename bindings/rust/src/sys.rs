@@ -53,6 +53,7 @@ pub const BYOL_E_ABI: c_int = -12;
 pub const BYOL_E_BLAS: c_int = -13;
 pub const BYOL_E_KEY: c_int = -14;
 pub const BYOL_E_RANGE: c_int = -15;
+pub const BYOL_E_COMM: c_int = -16;
 
 pub const BYOL_LOG_ERROR: c_int = 0;
 pub const BYOL_LOG_WARN: c_int = 1;
@@ -149,6 +150,20 @@ pub struct byol_step_stats {
 
 pub type byol_grad_hook =
     Option<unsafe extern "C" fn(grads: *mut c_float, count: i64, user: *mut c_void) -> c_int>;
+
+/// A communicator of data-parallel training; struct_size = sizeof(byol_comm).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct byol_comm {
+    pub struct_size: u32,
+    pub rank: i32,
+    pub size: i32,
+    pub allreduce_f32:
+        Option<unsafe extern "C" fn(data: *mut c_float, count: i64, user: *mut c_void) -> c_int>,
+    pub allreduce_f64:
+        Option<unsafe extern "C" fn(data: *mut c_double, count: i64, user: *mut c_void) -> c_int>,
+    pub user: *mut c_void,
+}
 
 // ---- byol_data.h ------------------------------------------------------------
 pub const BYOL_DONE: c_int = 1;
@@ -418,6 +433,7 @@ extern "C" {
         fn_: byol_grad_hook,
         user: *mut c_void,
     ) -> c_int;
+    pub fn byol_trainer_set_comm(t: *mut byol_trainer, comm: *const byol_comm) -> c_int;
     pub fn byol_trainer_buffer(t: *mut byol_trainer, which: i32, count: *mut i64) -> *mut c_float;
     pub fn byol_trainer_encoder(t: *mut byol_trainer) -> *mut byol_net;
     pub fn byol_schedule_lr(

@@ -76,6 +76,7 @@ fn rust_constants() -> Vec<(&'static str, i64)> {
         BYOL_E_BLAS,
         BYOL_E_KEY,
         BYOL_E_RANGE,
+        BYOL_E_COMM,
         BYOL_LOG_ERROR,
         BYOL_LOG_WARN,
         BYOL_LOG_INFO,

@@ -34,6 +34,7 @@ fn error_names_come_from_the_library() {
         BYOL_E_BLAS,
         BYOL_E_KEY,
         BYOL_E_RANGE,
+        BYOL_E_COMM,
     );
     assert_eq!(error_name(-999), "BYOL_E_UNKNOWN");
     assert_eq!(ErrorKind::Range.name(), "BYOL_E_RANGE");
