@@ -127,6 +127,81 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) $< -o $@ $(LIB_A) -lcmocka $(LIBS)
 
+# ---- libbyol-mpi: the MPI communicator adapter (mpi/, docs/cluster.md) -------
+# A separate small library, so that libbyol never needs MPI: libbyol-mpi.so
+# (SONAME libbyol-mpi.so.MAJOR, symbols in lib/libbyol-mpi.map),
+# <byol/byol_mpi.h> from mpi/include and pkgconfig/libbyol-mpi.pc. Built when
+# MPI is found: pkg-config's ompi-c (Open MPI) or mpich, else an mpicc on
+# PATH. MPI=0 turns it off; MPI=1 fails when no MPI is found. make test runs
+# tests/mpi/run.sh under mpirun (SKIPPED without MPI, a failure with
+# BYOL_REQUIRE_MPI=1, as CI sets). Needs only libbyol's headers: the adapter
+# fills a byol_comm, it calls nothing of libbyol.
+MPI ?=
+ifneq ($(MPI),0)
+  MPI_PC := $(firstword $(foreach p,ompi-c mpich,$(shell pkg-config --exists $(p) 2>/dev/null && echo $(p))))
+  MPI_CC := $(if $(MPI_PC),$(CC),$(shell command -v mpicc 2>/dev/null))
+endif
+ifeq ($(MPI_CC),)
+  MPI_CC :=
+  ifeq ($(MPI),1)
+    $(error MPI=1 but no MPI found (pkg-config ompi-c or mpich, or mpicc on PATH))
+  endif
+else
+MPI_CFLAGS := $(if $(MPI_PC),$(shell pkg-config --cflags $(MPI_PC)))
+MPI_LIBS := $(if $(MPI_PC),$(shell pkg-config --libs $(MPI_PC)))
+MPI_SO := $(LIB_DIR)/libbyol-mpi.so.$(VERSION)
+MPI_MAP := lib/libbyol-mpi.map
+MPI_FLAGS := $(WARN) $(OPT) -Iinclude -Impi/include $(MPI_CFLAGS) $(CFLAGS)
+MPI_TESTS := $(BUILD)/tests/test_mpi_comm $(BUILD)/tests/test_mpi_comm_chunked
+
+$(BUILD)/mpi/byol_mpi.o: mpi/byol_mpi.c mpi/include/byol/byol_mpi.h
+	@mkdir -p $(dir $@)
+	$(MPI_CC) $(MPI_FLAGS) -fPIC -fvisibility=hidden $(DEPFLAGS) -c $< -o $@
+
+$(MPI_SO): $(BUILD)/mpi/byol_mpi.o $(MPI_MAP)
+	@mkdir -p $(dir $@)
+	$(MPI_CC) -shared -fPIC $(OPT) -Wl,-soname,libbyol-mpi.so.$(MAJOR) \
+	  -Wl,--version-script=$(MPI_MAP) -Wl,-z,noexecstack -Wl,--no-undefined -o $@ $< $(MPI_LIBS)
+	ln -sf libbyol-mpi.so.$(VERSION) $(dir $@)libbyol-mpi.so.$(MAJOR)
+	ln -sf libbyol-mpi.so.$(MAJOR) $(dir $@)libbyol-mpi.so
+
+pkgconfig/libbyol-mpi.pc: pkgconfig/libbyol-mpi.pc.in FORCE
+	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@MPI_PC@|$(MPI_PC)|g' $< > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; echo "wrote $@"; fi
+
+# The adapter's test, against the shared library; then again compiled with
+# the adapter's source and 1000-element chunks, to cover the chunking of
+# counts above INT_MAX without gigabytes of memory.
+$(BUILD)/tests/test_mpi_comm: tests/mpi/test_mpi_comm.c $(MPI_SO)
+	@mkdir -p $(dir $@)
+	$(MPI_CC) $(MPI_FLAGS) $< -o $@ -L$(LIB_DIR) -lbyol-mpi -Wl,-rpath,$(abspath $(LIB_DIR)) \
+	  $(MPI_LIBS)
+
+$(BUILD)/tests/test_mpi_comm_chunked: tests/mpi/test_mpi_comm.c mpi/byol_mpi.c
+	@mkdir -p $(dir $@)
+	$(MPI_CC) $(MPI_FLAGS) -DBYOL_MPI_CHUNK=1000 $^ -o $@ $(MPI_LIBS)
+
+all: $(MPI_SO) pkgconfig/libbyol-mpi.pc
+install: install-mpi
+uninstall: uninstall-mpi
+endif
+
+-include $(BUILD)/mpi/byol_mpi.o.d
+MPI_TEST_CMD = bash tests/mpi/run.sh $(if $(MPI_CC),$(MPI_TESTS))
+
+.PHONY: install-mpi uninstall-mpi
+install-mpi: $(MPI_SO) pkgconfig/libbyol-mpi.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/byol $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 mpi/include/byol/byol_mpi.h $(DESTDIR)$(INCLUDEDIR)/byol/
+	install -m 755 $(MPI_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libbyol-mpi.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbyol-mpi.so.$(MAJOR)
+	ln -sf libbyol-mpi.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libbyol-mpi.so
+	install -m 644 pkgconfig/libbyol-mpi.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+uninstall-mpi:
+	rm -f $(DESTDIR)$(LIBDIR)/libbyol-mpi.* $(DESTDIR)$(LIBDIR)/pkgconfig/libbyol-mpi.pc
+
 # What the library makes of a file, for tests/cli/test_info_files.sh: public API only.
 $(BUILD)/tests/file_probe: tests/cli/file_probe.c $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -271,7 +346,8 @@ $(CIFAR_JPG)/.unpacked:
 
 data: $(CIFAR_JPG)/.unpacked
 
-test: all $(TEST_BINS) $(FUZZ_REPLAYS) $(BUILD)/tests/file_probe $(BUILD)/bench/bench_net examples data
+test: all $(TEST_BINS) $(FUZZ_REPLAYS) $(BUILD)/tests/file_probe $(BUILD)/bench/bench_net examples data \
+      $(MPI_TESTS)
 	@fail=0; for t in $(TEST_BINS); do echo "== $$t"; \
 	  BYOL_FIXTURES=tests/fixtures BYOL_DATA_DIR=$(BYOL_DATA) BYOL_CIFAR10_JPG=$(CIFAR_JPG) \
 	  $$t || fail=1; done; \
@@ -288,6 +364,7 @@ test: all $(TEST_BINS) $(FUZZ_REPLAYS) $(BUILD)/tests/file_probe $(BUILD)/bench/
 	  bash scripts/check-guarantees.sh || fail=1; \
 	  bash tests/arch/test_check_includes.sh || fail=1; \
 	  bash examples/test.sh $(BUILD)/examples $(FMNIST_DIR) || fail=1; \
+	  echo "== tests/mpi/run.sh"; $(MPI_TEST_CMD) || fail=1; \
 	  if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi
 
 check: deps
@@ -385,4 +462,5 @@ uninstall:
 	@LDCONFIG=$(LDCONFIG) sh scripts/install-ldconfig.sh "$(DESTDIR)" "$(LIBDIR)"
 
 clean:
-	rm -rf build lib/libbyol.a lib/libbyol.so* pkgconfig/libbyol.pc
+	rm -rf build lib/libbyol.a lib/libbyol.so* lib/libbyol-mpi.so* pkgconfig/libbyol.pc \
+	  pkgconfig/libbyol-mpi.pc
