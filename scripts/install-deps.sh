@@ -5,6 +5,9 @@
 #                                       providers, ABI and C++ header checks, docs, demo data
 #   bash scripts/install-deps.sh --docs only what `make docs` needs (doxygen)
 #   bash scripts/install-deps.sh --bench also the PyTorch peers of `make bench`
+# Open MPI (libbyol-mpi and its tests, docs/cluster.md) is optional for
+# `make check`: installed when run as root, else only named (the MPI tests
+# then say SKIPPED); --ci requires it.
 # Idempotent: when all is there it touches nothing and needs no root.
 set -euo pipefail
 
@@ -19,6 +22,9 @@ base=(build-essential pkg-config libblis-dev libstb-dev libcmocka-dev zlib1g-dev
 ci=(libblas-dev libopenblas-dev abigail-tools g++ gfortran doxygen
     python3-numpy python3-pytest python3-venv python3-setuptools python3-wheel)
 
+# libbyol-mpi, the MPI adapter, and mpirun for its tests (tests/mpi).
+mpi=(libopenmpi-dev openmpi-bin)
+
 # doxygen: make docs (the API reference from include/byol/*.h, docs/Doxyfile).
 docs=(doxygen)
 
@@ -26,10 +32,10 @@ docs=(doxygen)
 # peers bench/torch_peer.py and bench/torch_loader_peer.py).
 bench=(python3-torch python3-torchvision)
 
-want=("${base[@]}")
+want=("${base[@]}") optional=("${mpi[@]}")
 case "${1:-}" in
-  --ci) want+=("${ci[@]}") ;;
-  --docs) want=("${docs[@]}") ;;
+  --ci) want+=("${ci[@]}" "${mpi[@]}") optional=() ;;
+  --docs) want=("${docs[@]}") optional=() ;;
   --bench) want+=("${bench[@]}") ;;
   "") ;;
   *) echo "usage: $0 [--ci | --docs | --bench]" >&2; exit 2 ;;
@@ -47,6 +53,16 @@ for p in "${want[@]}"; do
   fi
   missing+=("$p")
 done
+
+missing_optional=()
+for p in "${optional[@]}"; do
+  installed "$p" || missing_optional+=("$p")
+done
+if [ "$(id -u)" -ne 0 ] && [ ${#missing_optional[@]} -gt 0 ]; then
+  echo "install-deps: optional ${missing_optional[*]} missing (the MPI tests will say SKIPPED)"
+elif [ ${#missing_optional[@]} -gt 0 ]; then
+  missing+=("${missing_optional[@]}")
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#want[@]} packages present"
