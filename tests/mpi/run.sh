@@ -5,7 +5,7 @@
 # that a rank stuck in a collective cannot hang make check.
 # No arguments: libbyol-mpi was not built (no MPI found, or MPI=0); that is
 # SKIPPED, or a failure with BYOL_REQUIRE_MPI=1 (.ci/run sets it).
-#   MPIRUN (default mpirun), MPI_TIMEOUT (seconds per run, default 120).
+#   MPIRUN (default mpirun), MPI_TIMEOUT (seconds per run, default 300).
 set -euo pipefail
 
 skip() {
@@ -36,7 +36,7 @@ for t in "$@"; do
   for np in 2 3; do
     echo "== $mpirun -np $np $t"
     rc=0
-    timeout -k 10 "${MPI_TIMEOUT:-120}" "$mpirun" "${args[@]}" -np "$np" "$t" || rc=$?
+    timeout -k 10 "${MPI_TIMEOUT:-300}" "$mpirun" "${args[@]}" -np "$np" "$t" || rc=$?
     if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
       echo "tests/mpi: FAIL: $t on $np ranks timed out (a rank hung?)" >&2; fail=1
     elif [ $rc -ne 0 ]; then
