@@ -177,16 +177,16 @@ pkgconfig/libbyol-mpi.pc: pkgconfig/libbyol-mpi.pc.in FORCE
 # The adapter's test, against the shared library; then again compiled with
 # the adapter's source and 1000-element chunks, to cover the chunking of
 # counts above INT_MAX without gigabytes of memory.
-$(BUILD)/tests/test_mpi_comm: tests/mpi/test_mpi_comm.c $(MPI_SO)
+$(BUILD)/tests/test_mpi_comm: tests/mpi/test_mpi_comm.c tests/mpi/mpi_check.h $(MPI_SO)
 	@mkdir -p $(dir $@)
 	$(MPI_CC) $(MPI_FLAGS) $< -o $@ -L$(LIB_DIR) -lbyol-mpi -Wl,-rpath,$(abspath $(LIB_DIR)) \
 	  $(MPI_LIBS)
 
-$(BUILD)/tests/test_mpi_comm_chunked: tests/mpi/test_mpi_comm.c mpi/byol_mpi.c
+$(BUILD)/tests/test_mpi_comm_chunked: tests/mpi/test_mpi_comm.c mpi/byol_mpi.c tests/mpi/mpi_check.h
 	@mkdir -p $(dir $@)
-	$(MPI_CC) $(MPI_FLAGS) -DBYOL_MPI_CHUNK=1000 $^ -o $@ $(MPI_LIBS)
+	$(MPI_CC) $(MPI_FLAGS) -DBYOL_MPI_CHUNK=1000 $(filter %.c,$^) -o $@ $(MPI_LIBS)
 
-$(BUILD)/tests/test_mpi_train: tests/mpi/test_mpi_train.c $(MPI_SO) $(LIB_A)
+$(BUILD)/tests/test_mpi_train: tests/mpi/test_mpi_train.c tests/mpi/mpi_check.h $(MPI_SO) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(MPI_CC) $(MPI_FLAGS) -D_POSIX_C_SOURCE=200809L $< -o $@ $(LIB_A) -L$(LIB_DIR) -lbyol-mpi \
 	  -Wl,-rpath,$(abspath $(LIB_DIR)) $(MPI_LIBS) $(LIBS)

@@ -1,25 +1,7 @@
 /* libbyol-mpi's communicator (byol_mpi.h), run by tests/mpi/run.sh under
- * mpirun on 2 and 3 ranks. Each check runs the same collectives on every
- * rank whatever the outcome (a rank that skipped one would hang the
- * others); failures are counted and summed at the end. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
+ * mpirun on 2 and 3 ranks. */
 #include "byol/byol_mpi.h"
-
-static int rank, size, failures, checks;
-
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        checks++;                                                     \
-        if (!(cond)) {                                                \
-            failures++;                                               \
-            printf("rank %d: FAIL %s:%d: ", rank, __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                                      \
-            printf("\n");                                             \
-        }                                                             \
-    } while (0)
+#include "mpi_check.h"
 
 /* MPI_Bcast fails with MPI_ERR_OTHER on every rank while set: the
  * profiling interface lets a program replace an MPI function and reach the
@@ -30,19 +12,6 @@ int MPI_Bcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm)
     if (bcast_fails)
         return MPI_ERR_OTHER;
     return PMPI_Bcast(buf, count, type, root, comm);
-}
-
-/* 1 when every rank holds the same `bytes` bytes at p as rank 0. */
-static int same_everywhere(const void *p, size_t bytes)
-{
-    char *root = malloc(bytes ? bytes : 1);
-    int same, all;
-    memcpy(root, p, bytes);
-    PMPI_Bcast(root, (int)bytes, MPI_BYTE, 0, MPI_COMM_WORLD);
-    same = memcmp(root, p, bytes) == 0;
-    free(root);
-    MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    return all;
 }
 
 static void test_create(byol_comm *c)
@@ -145,10 +114,7 @@ static void test_failures(const byol_comm *c)
 int main(int argc, char **argv)
 {
     byol_comm c, zero;
-    int total;
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    mc_init(&argc, &argv);
     test_create(&c);
     test_exact_sums(&c, 5);
     test_exact_sums(&c, 10007); /* 11 chunks in the chunked build */
@@ -162,10 +128,5 @@ int main(int argc, char **argv)
     memset(&zero, 0, sizeof zero);
     CHECK(byol_mpi_comm_free(&c) == 0 && byol_mpi_comm_free(NULL) == 0 &&
           byol_mpi_comm_free(&zero) == 0, "freeing nothing failed");
-    MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (rank == 0)
-        printf("%s on %d ranks: %s (%d checks per rank)\n", argv[0], size,
-               total ? "FAILED" : "OK", checks);
-    MPI_Finalize();
-    return total != 0;
+    return mc_finish(argv[0]);
 }

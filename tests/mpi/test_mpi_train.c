@@ -14,25 +14,11 @@
  * On cnn-small and on resnet18-cifar at width 0.125. With 3 ranks (run.sh
  * also runs 3) the 64 images do not split: the test says so and passes. */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "byol/byol_mpi.h"
+#include "mpi_check.h"
 
 enum { GLOBAL = 64, STEPS = 5 };
-
-static int rank, size, failures;
-
-#define CHECK(cond, ...)                                             \
-    do {                                                             \
-        if (!(cond)) {                                               \
-            failures++;                                              \
-            printf("rank %d: FAIL %s:%d: ", rank, __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                                     \
-            printf("\n");                                            \
-        }                                                            \
-    } while (0)
 
 static int close_rel(double a, double b)
 {
@@ -89,19 +75,6 @@ static int train(byol_trainer *t, float *const v[2], int64_t first, int64_t n, i
         losses[s] = st.loss;
     }
     return BYOL_OK;
-}
-
-/* 1 when every rank holds the same count floats as rank 0. */
-static int same_everywhere(const float *p, int64_t count)
-{
-    float *root = malloc((size_t)count * sizeof *root);
-    int same, all;
-    memcpy(root, p, (size_t)count * sizeof *root);
-    MPI_Bcast(root, (int)count, MPI_FLOAT, 0, MPI_COMM_WORLD);
-    same = memcmp(root, p, (size_t)count * sizeof *root) == 0;
-    free(root);
-    MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    return all;
 }
 
 static double element(const byol_file_tensor *t, int64_t i)
@@ -164,9 +137,11 @@ static void equivalence(const char *settings, const byol_comm *comm, const char 
           settings);
     MPI_Allreduce(losses, mean, STEPS, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     float *params = byol_trainer_buffer(t, BYOL_BUFFER_PARAMS, &n);
-    CHECK(same_everywhere(params, n), "%s: parameters differ between ranks", settings);
+    CHECK(same_everywhere(params, (size_t)n * sizeof *params),
+          "%s: parameters differ between ranks", settings);
     float *state = byol_net_buffer(byol_trainer_encoder(t), BYOL_BUFFER_STATE, &n);
-    CHECK(same_everywhere(state, n), "%s: BatchNorm statistics differ between ranks", settings);
+    CHECK(same_everywhere(state, (size_t)n * sizeof *state),
+          "%s: BatchNorm statistics differ between ranks", settings);
     snprintf(path[0], sizeof path[0], "%s/ranks.ckpt", dir);
     snprintf(path[1], sizeof path[1], "%s/one.ckpt", dir);
     if (rank == 0) {
@@ -191,10 +166,7 @@ int main(int argc, char **argv)
 {
     char dir[] = "/tmp/byol_mpi_XXXXXX";
     byol_comm comm;
-    int total;
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    mc_init(&argc, &argv);
     if (GLOBAL % size) {
         if (rank == 0)
             printf("%s: %d images do not split over %d ranks: not run\n", argv[0], GLOBAL, size);
@@ -210,9 +182,5 @@ int main(int argc, char **argv)
     byol_mpi_comm_free(&comm);
     if (rank == 0)
         remove(dir);
-    MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (rank == 0)
-        printf("%s on %d ranks: %s\n", argv[0], size, total ? "FAILED" : "OK");
-    MPI_Finalize();
-    return total != 0;
+    return mc_finish(argv[0]);
 }
