@@ -100,12 +100,11 @@ BYOL_MPI_API int byol_mpi_comm(MPI_Comm c, byol_comm *out)
 BYOL_MPI_API int byol_mpi_comm_free(byol_comm *comm)
 {
     mpi_ctx *ctx;
-    int rc = MPI_SUCCESS;
     if (!comm || !(ctx = comm->user))
         return 0;
     if (comm->allreduce_f32 != sum_f32) /* not ours: its user pointer is no mpi_ctx */
         return BYOL_E_INVALID_ARG;
-    rc = MPI_Comm_free(&ctx->comm);
+    int rc = MPI_Comm_free(&ctx->comm);
     free(ctx);
     memset(comm, 0, sizeof *comm);
     return rc == MPI_SUCCESS ? 0 : rc;
