@@ -151,11 +151,8 @@ MPI_LIBS := $(if $(MPI_PC),$(shell pkg-config --libs $(MPI_PC)))
 MPI_SO := $(LIB_DIR)/libbyol-mpi.so.$(VERSION)
 MPI_MAP := lib/libbyol-mpi.map
 MPI_FLAGS := $(WARN) $(OPT) -Iinclude -Impi/include $(MPI_CFLAGS) $(CFLAGS)
-# tests/mpi/test_mpi_train.c (2 ranks x 32 against 1 x 64) needs the comm
-# API of issue 14 in the library: built once lib/libbyol.map exports
-# byol_trainer_set_comm (TEMP gate until that API is merged; then always).
 MPI_TESTS := $(BUILD)/tests/test_mpi_comm $(BUILD)/tests/test_mpi_comm_chunked \
-             $(if $(shell grep -w byol_trainer_set_comm $(MAP)),$(BUILD)/tests/test_mpi_train)
+             $(BUILD)/tests/test_mpi_train
 
 $(BUILD)/mpi/byol_mpi.o: mpi/byol_mpi.c mpi/include/byol/byol_mpi.h
 	@mkdir -p $(dir $@)

