@@ -47,10 +47,25 @@ if [ "$(wc -l <<<"$lines")" != 5 ] || [ -n "$bad" ]; then
   cat "$tmp/out.log" >&2; fail "C, C++, Python and Rust printed other lines: $lines"
 fi
 grep -E '^(step|embeddings) ' "$tmp/out.log" | head -5
-# ... and the lines the quickstart shows them printing.
+# ... and, nearly, the lines the quickstart shows them printing. Nearly:
+# the page was run on one CPU, and another CPU's BLAS and convolution kernels
+# sum in another order, so after 20 steps the last digits move (measured:
+# losses by 2e-4, the embedding values by 5e-3 between an Intel Xeon and an
+# AMD Zen 4). The same words and numbers, losses within 2e-3 and embedding
+# values within 2e-2, catch a walkthrough that changed or broke.
 shown=$(grep -E '^    (step [0-9]+  loss|embeddings )' "$doc" | sed 's/^    //')
 printed=$(grep -E '^(step|embeddings) ' "$tmp/out.log" | head -5)
-[ "$shown" = "$printed" ] ||
+near=$(paste -d'|' <(echo "$shown") <(echo "$printed") | awk -F'|' '
+  { ns = split($1, a, " "); np = split($2, b, " ")
+    if (ns != np) { bad = 1; next }
+    tol = $1 ~ /^step/ ? 2e-3 : 2e-2
+    for (i = 1; i <= ns; i++) {
+      if (a[i] ~ /^-?[0-9]+\.[0-9]+$/ && b[i] ~ /^-?[0-9]+\.[0-9]+$/) {
+        d = a[i] - b[i]; if (d < 0) d = -d; if (d > tol) bad = 1
+      } else if (a[i] != b[i]) bad = 1
+    } }
+  END { print (NR == 5 && !bad) ? "yes" : "no" }')
+[ "$near" = yes ] ||
   fail "the quickstart shows other lines than its programs print:"$'\n'"$shown"$'\n'"printed:"$'\n'"$printed"
 echo "quickstart: OK: docs/quickstart.md's C, C++, Python and Rust walkthroughs," \
-     "as written, print the same lines"
+     "as written, print the same lines, and those the page shows (to the CPU's rounding)"
