@@ -259,10 +259,13 @@ BYOL_API byol_net *byol_trainer_encoder(byol_trainer *t);
  *   an n-rank run resumes a run with any other number of ranks at the same
  *   global batch.
  * - Every rank must call byol_trainer_step() (or byol_trainer_accumulate())
- *   together, with views of the same size. A call that fails on one rank
- *   before its first sum (a bad view, a cancel callback) leaves the other
- *   ranks waiting inside the communicator: end the whole run on any error
- *   (MPI_Abort), as the byol command does.
+ *   together, with views of the same size. Before its first sum a step
+ *   has the ranks agree on their input (one double all-reduced): when a
+ *   rank refuses its views (a wrong shape, a non-finite value), every rank
+ *   fails the step, the others with BYOL_E_COMM, and nothing changes. A
+ *   failure later in the step on one rank only (a cancel callback between
+ *   layers) can leave the other ranks waiting inside the communicator: end
+ *   the whole run on such an error (MPI_Abort).
  * @{ */
 
 /** A communicator: the caller's collective operations over the ranks. */

@@ -164,6 +164,28 @@ static int allreduce_f64(const byol_trainer *t, double *v, int64_t count, const 
                      fn, what, (long long)count, (int)t->comm.rank);
 }
 
+/* With other ranks: whether every rank's input passed its checks (rc is
+ * this rank's verdict), before the first collective of the step. A rank
+ * that refused its views would otherwise return while the others wait for
+ * it in the first BatchNorm sum. One double per step. */
+static int agree(const byol_trainer *t, int rc, const char *fn)
+{
+    double refused = rc != BYOL_OK;
+    if (t->comm.size == 1)
+        return rc;
+    char why[512];
+    byol_last_error_copy(why, sizeof why);
+    int arc = allreduce_f64(t, &refused, 1, "the ranks' verdicts on their input", fn);
+    if (arc != BYOL_OK)
+        return arc;
+    if (rc != BYOL_OK)
+        return byol__err(rc, "%s", why);
+    if (refused > 0)
+        return byol__err(BYOL_E_COMM, "%s: %.0f other rank(s) refused their part of this step's "
+                         "input, so no rank steps (nothing changed)", fn, refused);
+    return BYOL_OK;
+}
+
 /* The figures of both views, summed over the ranks: every rank reports the
  * loss and monitor of the global batch, and agrees on whether it is finite. */
 static int sum_stats(const byol_trainer *t, int64_t n, byol_step_stats *stats, const char *fn)
@@ -186,15 +208,18 @@ static int sum_stats(const byol_trainer *t, int64_t n, byol_step_stats *stats, c
     return BYOL_OK;
 }
 
+/* rc: the caller's own checks of this step so far, which the ranks agree on
+ * with the views' (see agree). */
 static int accumulate(byol_trainer *t, const byol_tensor *v1, const byol_tensor *v2,
-                      byol_step_stats *stats, const char *fn)
+                      byol_step_stats *stats, const char *fn, int rc)
 {
     int64_t n = 0;
     const int64_t p = t->proj_out;
     double *loss = t->monitor + 4 * p;
     float *tz1 = region(t, W_TZ1), *tz2 = region(t, W_TZ2);
-    int rc = take_views(t, v1, v2, fn, &n);
-    if (rc != BYOL_OK)
+    if (rc == BYOL_OK)
+        rc = take_views(t, v1, v2, fn, &n);
+    if ((rc = agree(t, rc, fn)) != BYOL_OK)
         return rc;
     snapshot(t, 0);
     rc = target_pass(t, view(t, 0), n, tz1);
@@ -219,7 +244,7 @@ int byol_trainer_accumulate(byol_trainer *t, const byol_tensor *view1, const byo
     if (stats && stats->struct_size < sizeof *stats)
         return byol__err(BYOL_E_ABI, "byol_trainer_accumulate: stats struct_size %u < %zu",
                          (unsigned)stats->struct_size, sizeof *stats);
-    return accumulate(t, view1, view2, stats, "byol_trainer_accumulate");
+    return accumulate(t, view1, view2, stats, "byol_trainer_accumulate", BYOL_OK);
 }
 
 int byol_trainer_zero_grad(byol_trainer *t)
@@ -369,12 +394,11 @@ int byol_trainer_step(byol_trainer *t, const byol_tensor *view1, const byol_tens
     int rc = check_batch(t, view1, fn);
     if (rc == BYOL_OK)
         rc = check_counters(t, fn);
-    if (rc != BYOL_OK)
-        return rc;
     byol_step_stats local = { .struct_size = sizeof local };
     byol_step_stats *s = stats ? stats : &local;
-    byol_trainer_zero_grad(t);
-    rc = accumulate(t, view1, view2, s, fn);
+    if (rc == BYOL_OK)
+        byol_trainer_zero_grad(t);
+    rc = accumulate(t, view1, view2, s, fn, rc);
     if (rc != BYOL_OK)
         return rc;
     if (sum_grads(t, fn) != BYOL_OK) {

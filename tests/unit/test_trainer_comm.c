@@ -7,6 +7,7 @@
  * Closeness is tu_rel_err's, per tensor: max |a - b| / max |b|, b the
  * one-rank run's tensor. */
 #include <pthread.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -120,6 +121,7 @@ typedef struct rank_run {
     int first, last;        /* steps [first, last) */
     const char *save;       /* where the trainer is saved after its steps */
     double loss[STEPS];
+    int poison;             /* rank + 1 whose first view holds a NaN (0: none) */
     int rc;                 /* the first failure */
     char msg[256];
 } rank_run;
@@ -141,7 +143,16 @@ static void *run_rank(void *arg)
     for (int k = r->first; r->rc == BYOL_OK && k < r->last; k++) {
         byol_tensor v1 = view_of(r->spec, k, 0, first, n), v2 = view_of(r->spec, k, 1, first, n);
         byol_step_stats s = { .struct_size = sizeof s };
+        float *bad = NULL;
+        if (r->poison == r->ctx.rank + 1 && k == r->first) {
+            size_t len = (size_t)(n * r->spec->c * r->spec->hw * r->spec->hw);
+            bad = malloc(len * sizeof *bad);
+            memcpy(bad, v1.data, len * sizeof *bad);
+            bad[3] = NAN;
+            v1.data = bad;
+        }
         r->rc = byol_trainer_step(t, &v1, &v2, &s);
+        free(bad);
         r->loss[k] = s.loss;
     }
     if (r->rc == BYOL_OK && r->save)
@@ -159,8 +170,9 @@ static void assert_ran(const rank_run *r)
         fail_msg("rank %d: %s: %s", r->ctx.rank, byol_strerror(r->rc), r->msg);
 }
 
-/* Runs `proto` on RANKS threads (rank r saves to save[r] if save is set). */
-static void run_ranks(const rank_run *proto, rank_run out[RANKS], const char *const *save)
+/* Runs `proto` on RANKS threads (rank r saves to save[r] if save is set),
+ * each rank's outcome left in out[r].rc. */
+static void start_ranks(const rank_run *proto, rank_run out[RANKS], const char *const *save)
 {
     hub h = { .calls = { 0 } };
     pthread_t th[RANKS];
@@ -175,6 +187,12 @@ static void run_ranks(const rank_run *proto, rank_run out[RANKS], const char *co
     for (int r = 0; r < RANKS; r++)
         pthread_join(th[r], NULL);
     pthread_barrier_destroy(&h.met);
+}
+
+/* start_ranks, and every rank must have run. */
+static void run_ranks(const rank_run *proto, rank_run out[RANKS], const char *const *save)
+{
+    start_ranks(proto, out, save);
     for (int r = 0; r < RANKS; r++)
         assert_ran(&out[r]);
 }
@@ -448,6 +466,25 @@ static void test_failed_allreduce_changes_nothing(void **state_)
 }
 
 /* What byol_trainer_set_comm and a step with a communicator refuse. */
+/* One rank refuses its views (a NaN): the ranks agree on it before their
+ * first collective, so every rank fails the step, with a message, instead
+ * of the others waiting for it forever (the alarm fails the test then). */
+static void test_a_refused_view_fails_every_rank(void **state_)
+{
+    (void)state_;
+    run_spec s;
+    make_images(&s, CNN, 1, 28);
+    rank_run proto = { .spec = &s, .first = 0, .last = 1, .poison = 2 }, out[RANKS];
+    alarm(60);
+    start_ranks(&proto, out, NULL);
+    alarm(0);
+    assert_int_equal(out[1].rc, BYOL_E_NONFINITE);
+    assert_non_null(strstr(out[1].msg, "view1 element 3"));
+    assert_int_equal(out[0].rc, BYOL_E_COMM);
+    assert_non_null(strstr(out[0].msg, "1 other rank(s) refused"));
+    free_images(&s);
+}
+
 static void test_bad_comms_refused(void **state_)
 {
     (void)state_;
@@ -486,12 +523,12 @@ static void test_bad_comms_refused(void **state_)
     byol_tensor v = { sizeof v, 4, { 6, 1, 28, 28 }, x };
     assert_int_equal(byol_trainer_step(t, &v, &v, NULL), BYOL_E_SHAPE);
     assert_non_null(strstr(byol_last_error(), "train.batch_size 6 / 3 = 2"));
-    assert_int_equal(m.calls, 0);
+    assert_int_equal(m.calls, 1); /* the verdict the other ranks wait for, nothing more */
     /* alone again: 6 images */
     assert_byol_ok(byol_trainer_set_comm(t, NULL));
     tu_fill(x, 6 * 28 * 28, 3, 1.0f);
     assert_byol_ok(byol_trainer_step(t, &v, &v, NULL));
-    assert_int_equal(m.calls, 0);
+    assert_int_equal(m.calls, 1); /* alone, no collective */
     byol_trainer_destroy(t);
     byol_config_destroy(cfg);
 }
@@ -504,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_without_sync_bn_ranks_differ),
         cmocka_unit_test(test_checkpoints_move_between_rank_counts),
         cmocka_unit_test(test_failed_allreduce_changes_nothing),
+        cmocka_unit_test(test_a_refused_view_fails_every_rank),
         cmocka_unit_test(test_bad_comms_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
