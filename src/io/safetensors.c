@@ -78,17 +78,12 @@ size_t byol__st_dtype_size(int32_t dtype)
     return 0;
 }
 
-static const char *dtype_name(int32_t dtype)
+const char *byol__st_dtype_name(int32_t dtype)
 {
     for (size_t i = 0; i < N_DTYPES; i++)
         if (dtypes[i].code == dtype)
             return dtypes[i].name;
     return "?";
-}
-
-const char *byol__st_dtype_name(int32_t dtype)
-{
-    return dtype_name(dtype);
 }
 
 static void format_shape(char *out, size_t cap, const int64_t *shape, int ndim)
@@ -257,7 +252,7 @@ static int parse_tensor(byol__st_file *f, const byol__json_node *key, size_t vi,
     if (shape_bytes(e->t.shape, e->t.ndim, byol__st_dtype_size(e->t.dtype), &need))
         return byol__err(BYOL_E_FORMAT,
                          "%s: tensor '%s': shape %s %s needs more than 2^64 bytes",
-                         f->label, name, shape_text, dtype_name(e->t.dtype));
+                         f->label, name, shape_text, byol__st_dtype_name(e->t.dtype));
     if (e->begin > e->end)
         return byol__err(BYOL_E_FORMAT,
                          "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
@@ -272,7 +267,7 @@ static int parse_tensor(byol__st_file *f, const byol__json_node *key, size_t vi,
                          "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
                          ") but shape %s %s needs %" PRIu64 " bytes",
                          f->label, name, e->begin, e->end, shape_text,
-                         dtype_name(e->t.dtype), need);
+                         byol__st_dtype_name(e->t.dtype), need);
     e->t.nbytes = (size_t)need;
     return BYOL_OK;
 }
@@ -681,7 +676,7 @@ static int check_tensor_arg(const char *path, const byol__st_tensor *t, size_t i
     if (shape_bytes(t->shape, t->ndim, elem, &need) || need != t->nbytes)
         return byol__err(BYOL_E_INVALID_ARG, "%s: tensor '%s': nbytes %zu but shape %s %s "
                          "needs a different size", path, t->name, t->nbytes, shape_text,
-                         dtype_name(t->dtype));
+                         byol__st_dtype_name(t->dtype));
     if (t->nbytes && !t->data)
         return byol__err(BYOL_E_INVALID_ARG, "%s: tensor '%s': data is NULL", path, t->name);
     if (*total > UINT64_MAX - need)
@@ -766,7 +761,7 @@ static void build_header(hbuf *b, const byol__st_tensor *tensors, size_t n,
             put_raw(b, ",");
         put_json(b, t->name);
         put_raw(b, ":{\"dtype\":\"");
-        put_raw(b, dtype_name(t->dtype));
+        put_raw(b, byol__st_dtype_name(t->dtype));
         put_raw(b, "\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
             if (d)
