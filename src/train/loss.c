@@ -73,9 +73,3 @@ double byol__collapse_finish(int64_t n, int64_t d, const double *sums)
     }
     return acc / (double)d;
 }
-
-double byol__collapse_std(int64_t n, int64_t d, const float *z, double *scratch)
-{
-    byol__collapse_sums(n, d, z, scratch);
-    return byol__collapse_finish(n, d, scratch);
-}

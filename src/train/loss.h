@@ -18,7 +18,5 @@ double byol__regression_loss(int64_t n, int64_t d, const float *p, const float *
  * the monitor from the sums over n rows in all. */
 void byol__collapse_sums(int64_t n, int64_t d, const float *z, double *sums);
 double byol__collapse_finish(int64_t n, int64_t d, const double *sums);
-/* Both at once, for one batch: z [n, d] -> the monitor. */
-double byol__collapse_std(int64_t n, int64_t d, const float *z, double *scratch /* 2*d */);
 
 #endif
