@@ -153,6 +153,16 @@ MPI_MAP := lib/libbyol-mpi.map
 MPI_FLAGS := $(WARN) $(OPT) -Iinclude -Impi/include $(MPI_CFLAGS) $(CFLAGS)
 MPI_TESTS := $(BUILD)/tests/test_mpi_comm $(BUILD)/tests/test_mpi_comm_chunked \
              $(BUILD)/tests/test_mpi_train
+# The byol command joins an mpirun run (tools/byol/dist.c): the adapter's
+# object is linked in, as libbyol.a is, so the command needs no libbyol-mpi.so.
+TOOL_CC := $(MPI_CC)
+TOOL_MPI := -DBYOL_CLI_MPI -Impi/include $(MPI_CFLAGS)
+TOOL_MPI_OBJ := $(BUILD)/mpi/byol_mpi.o
+# tests/mpi/test_pretrain.sh runs it under mpirun, and the command built
+# without MPI (BYOL_NOMPI) as one of two ranks, which it must refuse.
+TOOL_NOMPI := $(BUILD)/tests/byol_nompi
+MPI_CLI_TEST = echo "== tests/mpi/test_pretrain.sh"; BYOL=$(BYOL_TOOL) BYOL_NOMPI=$(TOOL_NOMPI) \
+  bash tests/mpi/test_pretrain.sh || fail=1;
 
 $(BUILD)/mpi/byol_mpi.o: mpi/byol_mpi.c mpi/include/byol/byol_mpi.h
 	@mkdir -p $(dir $@)
@@ -186,6 +196,11 @@ $(BUILD)/tests/test_mpi_train: tests/mpi/test_mpi_train.c tests/mpi/mpi_check.h 
 	@mkdir -p $(dir $@)
 	$(MPI_CC) $(MPI_FLAGS) -D_POSIX_C_SOURCE=200809L $< -o $@ $(LIB_A) -L$(LIB_DIR) -lbyol-mpi \
 	  -Wl,-rpath,$(abspath $(LIB_DIR)) $(MPI_LIBS) $(LIBS)
+
+$(TOOL_NOMPI): $(TOOL_SRCS) tools/byol/cli.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(CFLAGS) $(TOOL_SRCS) -o $@ \
+	  $(LIB_A) $(LIBS)
 
 all: $(MPI_SO) pkgconfig/libbyol-mpi.pc
 install: install-mpi
@@ -228,11 +243,18 @@ $(BUILD)/bench/peak: bench/peak.c
 
 # One compiler call for the few files of the tool; it links libbyol.a like the
 # benchmarks, so the installed command needs no libbyol.so.
+# With MPI (the libbyol-mpi section) it is compiled by MPI's compiler and
+# takes part in mpirun runs; the stamp relinks it when MPI=0/1 changes that.
 TOOL_SRCS := $(sort $(wildcard tools/byol/*.c))
-$(BYOL_TOOL): $(TOOL_SRCS) tools/byol/cli.h $(LIB_A)
+TOOL_STAMP := $(BUILD)/tools/mpi.stamp
+$(TOOL_STAMP): FORCE
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(CFLAGS) $(TOOL_SRCS) -o $@ \
-	  $(LIB_A) $(LIBS)
+	@echo '$(TOOL_CC) $(TOOL_MPI)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+$(BYOL_TOOL): $(TOOL_SRCS) tools/byol/cli.h $(LIB_A) $(TOOL_MPI_OBJ) $(TOOL_STAMP)
+	@mkdir -p $(dir $@)
+	$(or $(TOOL_CC),$(CC)) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(TOOL_MPI) \
+	  $(CFLAGS) $(TOOL_SRCS) -o $@ $(TOOL_MPI_OBJ) $(LIB_A) $(MPI_LIBS) $(LIBS)
 
 tools: $(BYOL_TOOL)
 
@@ -350,7 +372,7 @@ $(CIFAR_JPG)/.unpacked:
 data: $(CIFAR_JPG)/.unpacked
 
 test: all $(TEST_BINS) $(FUZZ_REPLAYS) $(BUILD)/tests/file_probe $(BUILD)/bench/bench_net examples data \
-      $(MPI_TESTS)
+      $(MPI_TESTS) $(TOOL_NOMPI)
 	@fail=0; for t in $(TEST_BINS); do echo "== $$t"; \
 	  BYOL_FIXTURES=tests/fixtures BYOL_DATA_DIR=$(BYOL_DATA) BYOL_CIFAR10_JPG=$(CIFAR_JPG) \
 	  $$t || fail=1; done; \
@@ -368,6 +390,7 @@ test: all $(TEST_BINS) $(FUZZ_REPLAYS) $(BUILD)/tests/file_probe $(BUILD)/bench/
 	  bash tests/arch/test_check_includes.sh || fail=1; \
 	  bash examples/test.sh $(BUILD)/examples $(FMNIST_DIR) || fail=1; \
 	  echo "== tests/mpi/run.sh"; bash tests/mpi/run.sh $(MPI_TESTS) || fail=1; \
+	  $(MPI_CLI_TEST) \
 	  if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi
 
 check: deps

@@ -18,25 +18,16 @@ skip() {
 }
 how="install libopenmpi-dev and openmpi-bin (bash scripts/install-deps.sh as root)"
 [ $# -gt 0 ] || skip "libbyol-mpi was not built (no MPI found, or MPI=0); $how"
-mpirun=${MPIRUN:-mpirun}
+# shellcheck source=tests/mpi/launcher.sh
+source "$(dirname "$0")/launcher.sh"
 command -v "$mpirun" > /dev/null || skip "no $mpirun on PATH; $how"
-
-# Open MPI refuses root without these two (CI runs as root) and more ranks
-# than cores without --oversubscribe (CI has 2 cores); MPICH needs neither.
-args=()
-if "$mpirun" --version 2>&1 | grep -q 'Open MPI'; then
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-  args+=(--oversubscribe)
-fi
-# The sanitizers' leak check would report what MPI keeps until exit.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
 fail=0
 for t in "$@"; do
   for np in 2 3; do
     echo "== $mpirun -np $np $t"
     rc=0
-    timeout -k 10 "${MPI_TIMEOUT:-300}" "$mpirun" "${args[@]}" -np "$np" "$t" || rc=$?
+    timeout -k 10 "${MPI_TIMEOUT:-300}" "$mpirun" "${mpirun_args[@]}" -np "$np" "$t" || rc=$?
     if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
       echo "tests/mpi: FAIL: $t on $np ranks timed out (a rank hung?)" >&2; fail=1
     elif [ $rc -ne 0 ]; then

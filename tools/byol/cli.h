@@ -41,8 +41,13 @@ int cli_error(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 int cli_lib(int rc);
 /* Like cli_lib, prefixing the library's message with context ("--set 'x=1'"). */
 int cli_libf(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prints the recorded message for rc (if any) and returns the exit code. */
+/* The message recorded for rc, else the library's text for the code. */
+const char *cli_message(int rc);
+/* Prints the recorded message for rc (if any, unless cli_mute) and returns
+ * the exit code. */
 int cli_exit(int rc);
+/* Set on a rank of a data-parallel run whose error another rank prints. */
+extern int cli_mute;
 /* Set by a subcommand's --quiet: warnings are not printed. */
 extern int cli_quiet;
 /* Prints "byol: <command>: warning: <message>" on stderr unless cli_quiet;
@@ -276,6 +281,31 @@ int cli_metrics_monitor(cli_metrics *m, int64_t step, int64_t epoch, double knn,
                         int64_t queries, double seconds, double elapsed);
 void cli_metrics_close(cli_metrics *m);
 int cli_series_add(cli_series *s, double step, double value);
+
+/* ---- data-parallel runs (dist.c) --------------------------------------------------- */
+/* This process's place in `mpirun -np N byol pretrain` (docs/cluster.md):
+ * rank 0 of 1 in a plain run. */
+typedef struct cli_dist {
+    int rank, size;
+    int local_size;  /* ranks on this machine, which share its cores */
+    int mpi;         /* MPI was initialised here; cli_dist_end() finalises it */
+    byol_comm comm;  /* the trainer's communicator when size > 1 (libbyol-mpi) */
+} cli_dist;
+
+/* Joins the run when an MPI launcher started this process (its environment
+ * says so), else stays rank 0 of 1. A build without MPI refuses a launch
+ * of several ranks (BYOL_E_COMM). */
+int cli_dist_init(cli_dist *d);
+/* Collective: every rank passes its status and, in *go, whether it wants
+ * to go on; every rank gets back whether all do, and an error if any rank
+ * failed: its own, or the lowest failing rank's (a message naming that
+ * rank, printed by rank 0 alone: see cli_mute). Ranks must call it the same
+ * number of times; a plain run gets rc back. */
+int cli_dist_agree(cli_dist *d, int rc, int *go);
+/* Sets `threads` to the cores of this rank's share of its machine, unless
+ * the user's recipe sets it (a plain run: nothing). */
+int cli_dist_threads(const cli_dist *d, byol_config *cfg, const cli_common *c);
+void cli_dist_end(cli_dist *d);
 
 /* Writes the SVG plot of loss and monitor accuracy, atomically. */
 int cli_plot_write(const char *path, const cli_series *loss, const cli_series *knn,

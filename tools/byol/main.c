@@ -110,13 +110,22 @@ int cli_libf(int rc, const char *fmt, ...)
     return rc;
 }
 
+const char *cli_message(int rc)
+{
+    return g_code == rc && g_msg[0] ? g_msg : byol_strerror(rc);
+}
+
+int cli_mute;
+
 int cli_exit(int rc)
 {
     if (rc == BYOL_OK || rc == CLI_HELP)
         return 0;
     if (rc == CLI_INTERRUPTED)
         return EXIT_INTERRUPTED;
-    const char *msg = g_code == rc && g_msg[0] ? g_msg : byol_strerror(rc);
+    if (cli_mute)
+        return rc == CLI_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
+    const char *msg = cli_message(rc);
     if (rc == CLI_USAGE) {
         fprintf(stderr, "byol: %s: %s\n", cli_cmd, msg);
         fprintf(stderr, "Try 'byol %s --help' for more information.\n", cli_cmd);

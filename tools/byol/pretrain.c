@@ -87,17 +87,24 @@ typedef struct run {
     byol_dataset *ds, *monitor_ds;
     byol_loader *ld;
     byol_trainer *t;
+    cli_dist d;                    /* this rank of an mpirun run; rank 0 writes DIR */
     cli_metrics m;
     cli_progress p;
     char ckpt[4096], plot[4096];
     int lock;                      /* holds the lock of --out while open (rundir.c) */
+    int quiet;                     /* --quiet, or a rank but 0 (which alone reports) */
+    int interrupted;               /* a signal, on any rank, ended the loop early */
     int64_t k0, k, total, end, bpe, epoch; /* end: where this process stops */
     double t0;                     /* start of training */
     double train_s, win_s;         /* time in loader + step: in all, since the last record */
-    int64_t win_images, images;
+    double fetch_s;                /* the loader's share of the current step */
+    int64_t win_images, images;    /* of global batches */
 } run;
 
 static volatile sig_atomic_t g_signal;
+
+/* Rank 0 alone writes DIR and reports; the other ranks only train. */
+static int writer(const run *r) { return r->d.rank == 0; }
 
 /* Only sets a flag: the loop stops after the current step and saves. A
  * second signal kills the process (SA_RESETHAND); the saves are atomic, so
@@ -232,7 +239,7 @@ static int check_batch(const run *r)
 
 static int open_monitor(run *r)
 {
-    if (!r->o->monitor_data)
+    if (!r->o->monitor_data || !writer(r))
         return BYOL_OK;
     int rc = cli_dataset_open(r->cfg, r->o->monitor_data, 1, &r->monitor_ds);
     if (rc == BYOL_OK && byol_dataset_num_classes(r->ds) == 0)
@@ -259,6 +266,8 @@ static int open_trainer(run *r)
         rc = cli_lib(byol_trainer_load(r->t, r->o->resume));
     if (rc == BYOL_E_FORMAT && strstr(byol_last_error(), "train.allow_optim_change=1"))
         rc = cli_error(rc, "%s (--new-optimizer sets it)", byol_last_error());
+    if (rc == BYOL_OK && r->d.size > 1)
+        rc = cli_lib(byol_trainer_set_comm(r->t, &r->d.comm));
     r->k0 = r->k = rc == BYOL_OK ? byol_trainer_step_index(r->t) : 0;
     r->end = r->o->stop_at && r->o->stop_at < r->total ? r->o->stop_at : r->total;
     if (rc == BYOL_OK && r->k0 > 0 && r->k0 < r->total)
@@ -272,14 +281,16 @@ static int open_run(run *r)
     /* Settings: the checkpoint's (when resuming), then preset, --set, flags. */
     int rc = cli_setup(BYOL_OK, NULL, r->o->resume, &r->o->c, &r->cfg);
     if (rc == BYOL_OK)
+        rc = cli_dist_threads(&r->d, r->cfg, &r->o->c);
+    if (rc == BYOL_OK)
         rc = cli_out_path(r->ckpt, sizeof r->ckpt, r->o->out, "checkpoint.safetensors");
     if (rc == BYOL_OK)
         rc = cli_out_path(r->plot, sizeof r->plot, r->o->out, "plot.svg");
-    if (rc == BYOL_OK)
+    if (rc == BYOL_OK && writer(r))
         rc = cli_mkdir_p(r->o->out);
-    if (rc == BYOL_OK)
+    if (rc == BYOL_OK && writer(r))
         rc = cli_rundir_lock(r->o->out, &r->lock);
-    if (rc == BYOL_OK)
+    if (rc == BYOL_OK && writer(r))
         rc = check_fresh_out(r);
     if (rc == BYOL_OK)
         rc = cli_dataset_open(r->cfg, r->o->data, 0, &r->ds);
@@ -291,6 +302,9 @@ static int open_run(run *r)
         rc = open_monitor(r);
     if (rc == BYOL_OK)
         rc = cli_lib(byol_loader_create(r->cfg, r->ds, BYOL_LOADER_TRAIN, &r->ld));
+    if (rc == BYOL_OK && r->d.size > 1)
+        rc = cli_libf(byol_loader_set_shard(r->ld, r->d.rank, r->d.size), "%d ranks",
+                      r->d.size);
     if (rc == BYOL_OK)
         rc = set_total(r);
     if (rc == BYOL_OK)
@@ -308,7 +322,8 @@ static void run_close(run *r)
     byol_dataset_destroy(r->ds);
     byol_config_destroy(r->cfg);
     if (r->lock >= 0)
-        close(r->lock); /* the last act: the run's files are all written */
+        close(r->lock); /* the run's files are all written */
+    cli_dist_end(&r->d);
 }
 
 /* ---- during the run ------------------------------------------------------------ */
@@ -318,6 +333,8 @@ static void run_close(run *r)
  * that a resume (with nothing to train) would not replace. */
 static int save(run *r)
 {
+    if (!writer(r))
+        return BYOL_OK;
     int rc = cli_plot_write(r->plot, &r->m.loss, &r->m.knn, r->total);
     if (rc == BYOL_OK)
         rc = cli_lib(byol_trainer_save(r->t, r->ckpt));
@@ -358,28 +375,34 @@ static void show(run *r, const byol_step_stats *s, int force)
     cli_progress_step(&r->p, &st, force);
 }
 
-/* One step: the next batch through byol_trainer_step(), then the records. */
-static int step(run *r, byol_step_stats *s)
+/* The next batch: this rank's slice of the global batch. */
+static int fetch(run *r, byol_batch *b)
 {
     double t = cli_now();
-    byol_batch b = { .struct_size = sizeof b };
-    int rc = cli_lib(byol_loader_next(r->ld, &b));
-    if (rc == BYOL_OK)
-        rc = cli_lib(byol_trainer_step(r->t, &b.view1, &b.view2, s));
+    int rc = cli_lib(byol_loader_next(r->ld, b));
+    r->fetch_s = cli_now() - t;
+    return rc;
+}
+
+/* One step on batch b through byol_trainer_step(), then its record. */
+static int step(run *r, const byol_batch *b, byol_step_stats *s)
+{
+    double t = cli_now();
+    int rc = cli_lib(byol_trainer_step(r->t, &b->view1, &b->view2, s));
     if (rc == BYOL_E_NONFINITE)
         return cli_error(rc, "step %lld: %s (the state is unchanged; %s holds the last "
                          "checkpoint; a lower optim.lr may help)", (long long)r->k,
                          byol_last_error(), r->ckpt);
     if (rc != BYOL_OK)
         return rc;
-    t = cli_now() - t;
+    t = cli_now() - t + r->fetch_s;
     r->k = s->step + 1;
-    r->epoch = b.epoch;
-    r->images += b.count;
-    r->win_images += b.count;
+    r->epoch = b->epoch;
+    r->images += b->count * r->d.size;
+    r->win_images += b->count * r->d.size;
     r->train_s += t;
     r->win_s += t;
-    if (r->k % r->o->log_every == 0 || r->k == r->end) {
+    if (writer(r) && (r->k % r->o->log_every == 0 || r->k == r->end)) {
         rc = cli_metrics_step(&r->m, r->epoch, s, (double)r->win_images / r->win_s,
                               cli_now() - r->t0);
         r->win_images = 0;
@@ -388,21 +411,42 @@ static int step(run *r, byol_step_stats *s)
     return rc;
 }
 
+/* What follows a step: the progress line, and the monitor and checkpoint
+ * when they are due (rank 0's alone). */
+static int after(run *r, const byol_step_stats *s)
+{
+    int rc = BYOL_OK;
+    show(r, s, r->k == r->end);
+    if (r->monitor_ds && r->o->monitor_every && r->k % r->o->monitor_every == 0 &&
+        r->k < r->end)
+        rc = monitor(r);
+    if (rc == BYOL_OK && r->o->checkpoint_every && r->k % r->o->checkpoint_every == 0 &&
+        r->k < r->end)
+        rc = save(r);
+    return rc;
+}
+
+/* Every iteration starts with an agreement of the ranks (dist.c; a plain
+ * run passes through it): the loop ends on every rank at once, at the end,
+ * on a signal to any rank, or on any rank's error, and a rank never waits
+ * in the trainer's collectives for one that has left. */
 static int train(run *r)
 {
     byol_step_stats s = { .struct_size = sizeof s };
     int rc = BYOL_OK;
-    while (rc == BYOL_OK && r->k < r->end && !g_signal) {
-        rc = step(r, &s);
-        if (rc != BYOL_OK)
+    for (;;) {
+        byol_batch b = { .struct_size = sizeof b };
+        int go = r->k < r->end && !g_signal;
+        if (go && rc == BYOL_OK)
+            rc = fetch(r, &b);
+        rc = cli_dist_agree(&r->d, rc, &go);
+        if (rc != BYOL_OK || !go)
             break;
-        show(r, &s, r->k == r->end);
-        if (r->o->monitor_every && r->k % r->o->monitor_every == 0 && r->k < r->end)
-            rc = monitor(r);
-        if (rc == BYOL_OK && r->o->checkpoint_every && r->k % r->o->checkpoint_every == 0 &&
-            r->k < r->end)
-            rc = save(r);
+        rc = step(r, &b, &s);
+        if (rc == BYOL_OK)
+            rc = after(r, &s);
     }
+    r->interrupted = r->k < r->end;
     return rc;
 }
 
@@ -426,38 +470,62 @@ static void print_json(const run *r)
     printf("}\n");
 }
 
+/* The bad images this rank skipped: each rank counts its own slices. */
+static void warn_skipped(const run *r)
+{
+    int64_t n = byol_loader_skipped(r->ld);
+    if (r->o->quiet || n == 0)
+        return;
+    char who[32] = "";
+    if (r->d.size > 1)
+        snprintf(who, sizeof who, "rank %d: ", r->d.rank);
+    fprintf(stderr, "byol: pretrain: warning: %s%lld image%s could not be decoded; each was "
+            "replaced by the next one (loader.on_error=skip)\n", who, (long long)n,
+            n == 1 ? "" : "s");
+}
+
+/* The last monitor and checkpoint; every rank then learns how rank 0's
+ * went, so that all exit alike. */
 static int finish(run *r)
 {
-    int rc = BYOL_OK;
+    int rc = BYOL_OK, go = 1;
     cli_progress_end(&r->p); /* the last status line stays on screen */
-    if (!g_signal && r->monitor_ds)
+    if (!r->interrupted && r->monitor_ds)
         rc = monitor(r);
     if (rc == BYOL_OK)
         rc = save(r);
     cli_progress_end(&r->p);
+    rc = cli_dist_agree(&r->d, rc, &go);
     if (rc != BYOL_OK)
         return rc;
-    if (g_signal) {
-        fprintf(stderr, "byol: pretrain: interrupted at step %lld of %lld; checkpoint saved to "
-                "%s (continue with --resume %s)\n", (long long)r->k, (long long)r->total, r->ckpt,
-                r->ckpt);
+    warn_skipped(r);
+    if (r->interrupted) {
+        if (writer(r))
+            fprintf(stderr, "byol: pretrain: interrupted at step %lld of %lld; checkpoint saved "
+                    "to %s (continue with --resume %s)\n", (long long)r->k, (long long)r->total,
+                    r->ckpt, r->ckpt);
         return CLI_INTERRUPTED;
     }
-    int64_t skipped = byol_loader_skipped(r->ld);
-    if (!r->o->quiet && skipped > 0)
-        fprintf(stderr, "byol: pretrain: warning: %lld image%s could not be decoded; each was "
-                "replaced by the next one (loader.on_error=skip)\n", (long long)skipped,
-                skipped == 1 ? "" : "s");
-    if (!r->o->quiet && r->k < r->total)
+    if (!r->quiet && r->k < r->total)
         fprintf(stderr, "stopped at step %lld of %lld (--stop-at); continue with --resume %s\n",
                 (long long)r->k, (long long)r->total, r->ckpt);
-    if (r->o->json)
+    if (r->o->json && writer(r))
         print_json(r);
-    else if (!r->o->quiet)
+    else if (!r->quiet)
         printf("trained steps %lld..%lld of %lld in %.1f s (%.1f img/s); checkpoint %s\n",
                (long long)r->k0, (long long)r->k, (long long)r->total, cli_now() - r->t0,
                r->train_s > 0 ? (double)r->images / r->train_s : 0.0, r->ckpt);
     return BYOL_OK;
+}
+
+/* Where a data-parallel run says how it is spread, for the start line. */
+static void describe_ranks(const run *r, char *buf, size_t len)
+{
+    int64_t threads = 0;
+    buf[0] = 0;
+    if (r->d.size > 1 && byol_config_get_int(r->cfg, "threads", &threads) == BYOL_OK)
+        snprintf(buf, len, ", on %d ranks of %lld thread%s", r->d.size, (long long)threads,
+                 threads == 1 ? "" : "s");
 }
 
 static int start(run *r)
@@ -474,35 +542,44 @@ static int start(run *r)
         rc = cli_out_path(metrics, sizeof metrics, r->o->out, "metrics.jsonl");
     if (rc == BYOL_OK)
         rc = cli_metrics_open(&r->m, metrics, r->k0);
+    char ranks[64];
+    describe_ranks(r, ranks, sizeof ranks);
     if (rc == BYOL_OK)
         cli_progress_note(&r->p, "%s on %s: %lld images, %lld step%s per epoch, steps %lld to "
-                          "%lld, writing to %s", r->k0 ? "resuming" : "training", r->o->data,
+                          "%lld%s, writing to %s", r->k0 ? "resuming" : "training", r->o->data,
                           (long long)byol_dataset_size(r->ds), (long long)r->bpe,
-                          r->bpe == 1 ? "" : "s", (long long)r->k0, (long long)r->end, r->o->out);
+                          r->bpe == 1 ? "" : "s", (long long)r->k0, (long long)r->end, ranks,
+                          r->o->out);
     return rc;
 }
 
+/* With several ranks, rank 0 alone writes DIR and reports (start, save,
+ * the progress line); all read the data and the --resume checkpoint. */
 int cmd_pretrain(int argc, char **argv)
 {
     pretrain_opts o = { 0 };
     run r = { .o = &o, .lock = -1 };
-    int rc = parse(argc, argv, &o);
-    cli_quiet = o.quiet;
-    if (rc == CLI_HELP)
+    int go = 1, rc = cli_dist_init(&r.d);
+    if (rc == BYOL_OK)
+        rc = parse(argc, argv, &o);
+    r.quiet = o.quiet || !writer(&r);
+    cli_quiet = r.quiet;
+    if (rc == CLI_HELP && writer(&r))
         fputs(usage, stdout);
-    cli_progress_init(&r.p, o.quiet);
+    cli_progress_init(&r.p, r.quiet);
     if (rc == BYOL_OK)
         rc = open_run(&r);
+    if (rc == BYOL_OK && r.k0 < r.end && writer(&r))
+        rc = start(&r);
+    rc = cli_dist_agree(&r.d, rc, &go);
     if (rc == BYOL_OK && r.k0 >= r.end) {
-        if (!o.quiet)
+        if (!r.quiet)
             printf("%s is at step %lld: nothing to train up to step %lld\n", o.resume,
                    (long long)r.k0, (long long)r.end);
     } else if (rc == BYOL_OK) {
-        rc = start(&r);
         install_signals();
         r.t0 = cli_now();
-        if (rc == BYOL_OK)
-            rc = train(&r);
+        rc = train(&r);
         if (rc == BYOL_OK)
             rc = finish(&r);
     }
