@@ -117,6 +117,7 @@
 
 pub mod sys;
 
+mod comm;
 mod config;
 mod data;
 mod error;
@@ -125,6 +126,7 @@ mod file;
 mod net;
 mod trainer;
 
+pub use comm::{Comm, CommResult};
 pub use config::{Config, FromConfig, KeyInfo, KeyType, Value};
 pub use data::{Augmenter, Batch, BatchRef, Dataset, Image, Loader, LoaderMode};
 pub use error::{error_name, strerror, Error, ErrorKind, Result};
