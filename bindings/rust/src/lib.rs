@@ -51,6 +51,7 @@
 //! |---|---|---|---|
 //! | [`Config`], [`Net`], [`Builder`], [`Trainer`] | yes | no | no thread affinity; one thread at a time |
 //! | [`Loader`] | yes | no | one consumer; its worker threads are its own |
+//! | [`Comm`] | yes | no | its `Send` closures run on the thread that steps its trainer |
 //! | [`Dataset`], [`Augmenter`] | yes | yes | read-only after creation (byol_data.h) |
 //! | [`TensorFile`] | yes | no | one thread at a time (byol_file.h) |
 //! | `&NetRef` / `&mut NetRef` | no | no | borrowed from a `Net` or `Trainer` on this thread |
