@@ -74,10 +74,11 @@ type SumFn<T> = dyn FnMut(&mut [T]) -> CommResult + Send;
 ///     let mut cfg = byol::Config::preset("fashion-mnist")?;
 ///     cfg.set("train.batch_size", 256)?; // the global batch
 ///     let mut trainer = byol::Trainer::new(&cfg, None)?;
-///     trainer.set_comm(Some(byol::Comm::new(rank, size, sum_over_world, sum_over_world)))?;
+///     let comm = byol::Comm::new(rank, size, sum_over_world::<f32>, sum_over_world::<f64>);
+///     trainer.set_comm(Some(comm))?;
 ///     // Each rank steps on its slice: 256 / size images per view, e.g.
 ///     // from a Loader with set_shard(rank, size). Rank 0 alone saves.
-///     # Ok(())
+///     Ok(())
 /// }
 /// ```
 ///
