@@ -51,6 +51,7 @@
 //! |---|---|---|---|
 //! | [`Config`], [`Net`], [`Builder`], [`Trainer`] | yes | no | no thread affinity; one thread at a time |
 //! | [`Loader`] | yes | no | one consumer; its worker threads are its own |
+//! | [`Comm`] | yes | no | its `Send` closures run on the thread that steps its trainer |
 //! | [`Dataset`], [`Augmenter`] | yes | yes | read-only after creation (byol_data.h) |
 //! | [`TensorFile`] | yes | no | one thread at a time (byol_file.h) |
 //! | `&NetRef` / `&mut NetRef` | no | no | borrowed from a `Net` or `Trainer` on this thread |
@@ -117,6 +118,7 @@
 
 pub mod sys;
 
+mod comm;
 mod config;
 mod data;
 mod error;
@@ -125,6 +127,7 @@ mod file;
 mod net;
 mod trainer;
 
+pub use comm::{Comm, CommResult};
 pub use config::{Config, FromConfig, KeyInfo, KeyType, Value};
 pub use data::{Augmenter, Batch, BatchRef, Dataset, Image, Loader, LoaderMode};
 pub use error::{error_name, strerror, Error, ErrorKind, Result};

@@ -7,6 +7,7 @@ use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
+use crate::comm::{c_slice, Comm, InstalledComm};
 use crate::config::Config;
 use crate::error::{check, cpath, product, Error, Result};
 use crate::net::NetRef;
@@ -69,11 +70,7 @@ unsafe extern "C" fn hook_trampoline(grads: *mut f32, count: i64, user: *mut c_v
     // SAFETY: user is the Box<Hook> the trainer owns, alive while installed;
     // grads holds count floats for the duration of the call.
     let hook = &mut *(user as *mut Hook);
-    let slice: &mut [f32] = if grads.is_null() || count <= 0 {
-        &mut []
-    } else {
-        std::slice::from_raw_parts_mut(grads, count as usize)
-    };
+    let slice = c_slice(grads, count);
     match panic::catch_unwind(AssertUnwindSafe(|| (hook.f)(slice))) {
         Ok(true) => 0,
         Ok(false) => 1,
@@ -88,15 +85,18 @@ unsafe extern "C" fn hook_trampoline(grads: *mut f32, count: i64, user: *mut c_v
 /// target network, the optimizer state and the schedules, all owned and
 /// destroyed on drop.
 ///
-/// `Send` (it may move to another thread; a gradient hook must then be
-/// `Send` too, which [`set_grad_hook`](Trainer::set_grad_hook) requires)
+/// `Send` (it may move to another thread; a gradient hook and a
+/// communicator's closures must then be `Send` too, which
+/// [`set_grad_hook`](Trainer::set_grad_hook) and [`Comm::new`] require)
 /// but not `Sync`: one thread at a time.
 pub struct Trainer {
     raw: NonNull<sys::byol_trainer>,
     hook: Option<Box<Hook>>,
+    comm: Option<InstalledComm>,
 }
 
-// SAFETY: a byol_trainer has no thread affinity; the hook is Send.
+// SAFETY: a byol_trainer has no thread affinity; the hook and the
+// communicator are Send.
 unsafe impl Send for Trainer {}
 
 impl Trainer {
@@ -113,6 +113,7 @@ impl Trainer {
         Ok(Trainer {
             raw: NonNull::new(raw).expect("byol_trainer_create returned NULL"),
             hook: None,
+            comm: None,
         })
     }
 
@@ -146,12 +147,18 @@ impl Trainer {
         Ok((t(view1), t(view2)))
     }
 
-    fn after_hook(&mut self, rc: c_int) -> Result<()> {
+    /// The result of a step's C call: a panic of the gradient hook goes on
+    /// unwinding here; a communicator closure's failure ends the message.
+    fn finish(&mut self, rc: c_int) -> Result<()> {
         let r = check(rc);
+        let why = self.comm.as_mut().and_then(InstalledComm::take_failure);
         if let Some(p) = self.hook.as_mut().and_then(|h| h.panic.take()) {
             panic::resume_unwind(p);
         }
-        r
+        match (r, why) {
+            (Err(e), Some(why)) => Err(Error::new(e.code(), format!("{}: {why}", e.message()))),
+            (r, _) => r,
+        }
     }
 
     /// One whole BYOL step on two views of `n` samples each (`[n, C, H, W]`
@@ -162,7 +169,7 @@ impl Trainer {
         let mut s = raw_stats();
         // SAFETY: views match the slices; borrowed for the call.
         let rc = unsafe { sys::byol_trainer_step(self.raw.as_ptr(), &v1, &v2, &mut s) };
-        self.after_hook(rc)?;
+        self.finish(rc)?;
         Ok(s.into())
     }
 
@@ -179,7 +186,8 @@ impl Trainer {
         let (v1, v2) = self.views("Trainer::accumulate", view1, view2, n)?;
         let mut s = raw_stats();
         // SAFETY: views match the slices; borrowed for the call.
-        check(unsafe { sys::byol_trainer_accumulate(self.raw.as_ptr(), &v1, &v2, &mut s) })?;
+        let rc = unsafe { sys::byol_trainer_accumulate(self.raw.as_ptr(), &v1, &v2, &mut s) };
+        self.finish(rc)?;
         Ok(s.into())
     }
 
@@ -234,6 +242,45 @@ impl Trainer {
             sys::byol_trainer_set_grad_hook(self.raw.as_ptr(), None, ptr::null_mut())
         })?;
         self.hook = None;
+        Ok(())
+    }
+
+    /// Makes this trainer one rank of a data-parallel run
+    /// (`byol_trainer_set_comm()`; docs/distributed.md), or with `None`
+    /// (or a [`Comm`] of size 1) a trainer alone again. Call it on every
+    /// rank after creating or loading the trainer, before its first step.
+    ///
+    /// With `n` ranks, `train.batch_size` stays the global batch `B`:
+    /// [`step`](Trainer::step) takes views of `B/n` images on every rank
+    /// (rank `r` usually gets images `[r B/n, (r+1) B/n)`; see
+    /// [`Loader::set_shard`](crate::Loader::set_shard)), BatchNorm
+    /// statistics are those of the global batch (`byol.sync_bn`, on by
+    /// default), the gradients are summed over the ranks before the
+    /// update, and every rank keeps the same weights bit for bit. Every
+    /// rank must step together. In a custom loop,
+    /// [`accumulate`](Trainer::accumulate) calls the closures too, but
+    /// summing [`grads_mut`](Trainer::grads_mut) over the ranks before
+    /// [`apply_update`](Trainer::apply_update) is the caller's job.
+    ///
+    /// The trainer owns the communicator and its closures until it is
+    /// replaced or the trainer is dropped.
+    ///
+    /// Errors: [`ErrorKind::InvalidArg`](crate::ErrorKind::InvalidArg) for
+    /// `rank >= size`, `size` 0 or a value above `i32::MAX`;
+    /// [`ErrorKind::Shape`](crate::ErrorKind::Shape) when `size` does not
+    /// divide `train.batch_size` (or, with `byol.sync_bn=0`, leaves a rank
+    /// fewer than 2 images). On error the trainer keeps its previous
+    /// communicator.
+    pub fn set_comm(&mut self, comm: Option<Comm>) -> Result<()> {
+        let comm = comm.map(InstalledComm::new);
+        let raw = comm.as_ref().map(InstalledComm::raw).transpose()?;
+        let p: *const sys::byol_comm = raw.as_ref().map_or(ptr::null(), |c| c);
+        // SAFETY: live trainer; the struct is copied by the call, and its
+        // user pointer (the Comm) lives in self.comm until replaced or the
+        // trainer is destroyed. On failure C keeps the previous one, which
+        // then stays in self.comm.
+        check(unsafe { sys::byol_trainer_set_comm(self.raw.as_ptr(), p) })?;
+        self.comm = comm;
         Ok(())
     }
 
@@ -314,8 +361,8 @@ impl Trainer {
 
 impl Drop for Trainer {
     fn drop(&mut self) {
-        // SAFETY: we own the trainer; destroyed once, before the hook box
-        // (a field, dropped after this) that it may still point to.
+        // SAFETY: we own the trainer; destroyed once, before the hook and
+        // the communicator (fields, dropped after this) it may point to.
         unsafe { sys::byol_trainer_destroy(self.raw.as_ptr()) }
     }
 }

@@ -38,6 +38,10 @@ fn rust_layout() -> Vec<(&'static str, &'static str, usize)> {
         loss_12 => "loss_12", loss_21 => "loss_21", lr => "lr", tau => "tau",
         grad_norm => "grad_norm", collapse_std => "collapse_std",
     });
+    st!(byol_comm {
+        struct_size => "struct_size", rank => "rank", size => "size",
+        allreduce_f32 => "allreduce_f32", allreduce_f64 => "allreduce_f64", user => "user",
+    });
     st!(byol_image { struct_size => "struct_size", height => "height", width => "width", channels => "channels", data => "data" });
     st!(byol_batch {
         struct_size => "struct_size", reserved => "reserved", epoch => "epoch", index => "index",
