@@ -189,7 +189,9 @@ else
 fi
 
 # ---- without MPI ---------------------------------------------------------------------------
+check "byol --version says it trains under mpirun" grep -q '^MPI: yes' <("$BYOL" --version)
 if [ -n "$NOMPI" ]; then
+  check "built without MPI: --version says so" grep -q '^MPI: no' <("$NOMPI" --version)
   rc=0
   OMPI_COMM_WORLD_RANK=1 OMPI_COMM_WORLD_SIZE=2 run nompi 30 "$NOMPI" pretrain "${EACH[@]}" \
     "${CNN[@]}" --steps 2 --out "$T/nompi" || rc=$?

@@ -306,6 +306,8 @@ int cli_dist_agree(cli_dist *d, int rc, int *go);
  * the user's recipe sets it (a plain run: nothing). */
 int cli_dist_threads(const cli_dist *d, byol_config *cfg, const cli_common *c);
 void cli_dist_end(cli_dist *d);
+/* Whether this build trains under mpirun, for --version. */
+const char *cli_dist_about(void);
 
 /* Writes the SVG plot of loss and monitor accuracy, atomically. */
 int cli_plot_write(const char *path, const cli_series *loss, const cli_series *knn,

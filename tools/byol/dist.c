@@ -165,6 +165,15 @@ void cli_dist_end(cli_dist *d) { (void)d; }
 
 #endif
 
+const char *cli_dist_about(void)
+{
+#ifdef BYOL_CLI_MPI
+    return "MPI: yes (mpirun -np N byol pretrain trains on N ranks)";
+#else
+    return "MPI: no (built without; see docs/cluster.md)";
+#endif
+}
+
 int cli_dist_threads(const cli_dist *d, byol_config *cfg, const cli_common *c)
 {
     if (d->size == 1 || c->threads || cli_recipe_sets(c, "threads"))

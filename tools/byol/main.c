@@ -148,7 +148,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(word, "--version")) {
-        printf("byol (libbyol) %s\n", byol_version_string());
+        printf("byol (libbyol) %s\n%s\n", byol_version_string(), cli_dist_about());
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -68,6 +68,10 @@ static const char usage[] =
     "Exit status: 0 done, 1 runtime error (data, file or library), 2 usage error,\n"
     "130 interrupted by SIGINT/SIGTERM after saving a checkpoint.\n"
     "\n"
+    "Under mpirun (a byol built with MPI), each process is one rank of a\n"
+    "data-parallel run: --batch-size is the global batch, rank 0 alone writes DIR\n"
+    "and reports, and an error or a signal on any rank stops them all.\n"
+    "\n"
     "Example:\n"
     "  byol pretrain --data cifar10-jpg/train --preset cifar10 --epochs 10 \\\n"
     "      --monitor-data cifar10-jpg/test --monitor-every 1000 --out runs/c10\n";
