@@ -132,7 +132,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 # (SONAME libbyol-mpi.so.MAJOR, symbols in lib/libbyol-mpi.map),
 # <byol/byol_mpi.h> from mpi/include and pkgconfig/libbyol-mpi.pc. Built when
 # MPI is found: pkg-config's ompi-c (Open MPI) or mpich, else an mpicc on
-# PATH. MPI=0 turns it off; MPI=1 fails when no MPI is found. make test runs
+# PATH; MPI_PC=mpich (or ompi-c) chooses when both are installed. Build a
+# second MPI with its own BUILD and LIB_DIR, as .ci/run does for MPICH (over
+# an existing build the adapter looks up to date and keeps the first MPI).
+# MPI=0 turns it off; MPI=1 fails when no MPI is found. make test runs
 # tests/mpi/run.sh under mpirun (SKIPPED without MPI, a failure with
 # BYOL_REQUIRE_MPI=1, as CI sets). Needs only libbyol's headers: the adapter
 # fills a byol_comm, it calls nothing of libbyol.

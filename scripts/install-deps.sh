@@ -2,7 +2,8 @@
 # Installs the Debian packages libbyol needs, and only those missing.
 #   bash scripts/install-deps.sh        what `make check` needs (build + unit tests)
 #   bash scripts/install-deps.sh --ci   also what only CI runs: second BLAS
-#                                       providers, ABI and C++ header checks, docs, demo data
+#                                       providers, MPICH, ABI and C++ header checks, docs,
+#                                       demo data
 #   bash scripts/install-deps.sh --docs only what `make docs` needs (doxygen)
 #   bash scripts/install-deps.sh --bench also the PyTorch peers of `make bench`
 # Open MPI (libbyol-mpi and its tests, docs/cluster.md) is optional for
@@ -19,8 +20,11 @@ base=(build-essential pkg-config libblis-dev libstb-dev libcmocka-dev zlib1g-dev
 # static libs name -lgfortran (tests/install links with pkg-config --static).
 # python3-*: make python-test (bindings/python: a venv seeing Debian's numpy
 # and pytest; pip builds the package offline with setuptools and wheel).
+# libmpich-dev mpich: the MPI tests again against MPICH (mpirun.mpich); Open
+# MPI stays the default mpicc and mpirun (alternatives priority 50 to 40).
 ci=(libblas-dev libopenblas-dev abigail-tools g++ gfortran doxygen
-    python3-numpy python3-pytest python3-venv python3-setuptools python3-wheel)
+    python3-numpy python3-pytest python3-venv python3-setuptools python3-wheel
+    libmpich-dev mpich)
 
 # libbyol-mpi, the MPI adapter, and mpirun for its tests (tests/mpi).
 mpi=(libopenmpi-dev openmpi-bin)
