@@ -132,14 +132,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 # (SONAME libbyol-mpi.so.MAJOR, symbols in lib/libbyol-mpi.map),
 # <byol/byol_mpi.h> from mpi/include and pkgconfig/libbyol-mpi.pc. Built when
 # MPI is found: pkg-config's ompi-c (Open MPI) or mpich, else an mpicc on
-# PATH; MPI_PC=mpich (or ompi-c) chooses when both are installed. Build a
-# second MPI with its own BUILD and LIB_DIR, as .ci/run does for MPICH (over
-# an existing build the adapter looks up to date and keeps the first MPI).
+# PATH; MPI_PC=mpich (or ompi-c) chooses when both are installed (a switch
+# rebuilds what links MPI: MPI_STAMP); .ci/run builds MPICH's apart, with
+# its own BUILD and LIB_DIR.
 # MPI=0 turns it off; MPI=1 fails when no MPI is found. make test runs
 # tests/mpi/run.sh under mpirun (SKIPPED without MPI, a failure with
 # BYOL_REQUIRE_MPI=1, as CI sets). Needs only libbyol's headers: the adapter
 # fills a byol_comm, it calls nothing of libbyol.
 MPI ?=
+# What is built with MPI is rebuilt when the MPI changes (MPI=0/1, MPI_PC):
+# this stamp holds the compiler and flags, and changes only with them.
+MPI_STAMP := $(BUILD)/mpi.stamp
 ifneq ($(MPI),0)
   MPI_PC := $(firstword $(foreach p,ompi-c mpich,$(shell pkg-config --exists $(p) 2>/dev/null && echo $(p))))
   MPI_CC := $(if $(MPI_PC),$(CC),$(shell command -v mpicc 2>/dev/null))
@@ -167,7 +170,7 @@ TOOL_NOMPI := $(BUILD)/tests/byol_nompi
 MPI_CLI_TEST = echo "== tests/mpi/test_pretrain.sh"; BYOL=$(BYOL_TOOL) BYOL_NOMPI=$(TOOL_NOMPI) \
   bash tests/mpi/test_pretrain.sh || fail=1;
 
-$(BUILD)/mpi/byol_mpi.o: mpi/byol_mpi.c mpi/include/byol/byol_mpi.h
+$(BUILD)/mpi/byol_mpi.o: mpi/byol_mpi.c mpi/include/byol/byol_mpi.h $(MPI_STAMP)
 	@mkdir -p $(dir $@)
 	$(MPI_CC) $(MPI_FLAGS) -fPIC -fvisibility=hidden $(DEPFLAGS) -c $< -o $@
 
@@ -191,7 +194,8 @@ $(BUILD)/tests/test_mpi_comm: tests/mpi/test_mpi_comm.c tests/mpi/mpi_check.h $(
 	$(MPI_CC) $(MPI_FLAGS) $< -o $@ -L$(LIB_DIR) -lbyol-mpi -Wl,-rpath,$(abspath $(LIB_DIR)) \
 	  $(MPI_LIBS)
 
-$(BUILD)/tests/test_mpi_comm_chunked: tests/mpi/test_mpi_comm.c mpi/byol_mpi.c tests/mpi/mpi_check.h
+$(BUILD)/tests/test_mpi_comm_chunked: tests/mpi/test_mpi_comm.c mpi/byol_mpi.c tests/mpi/mpi_check.h \
+                                      $(MPI_STAMP)
 	@mkdir -p $(dir $@)
 	$(MPI_CC) $(MPI_FLAGS) -DBYOL_MPI_CHUNK=1000 $(filter %.c,$^) -o $@ $(MPI_LIBS)
 
@@ -247,14 +251,13 @@ $(BUILD)/bench/peak: bench/peak.c
 # One compiler call for the few files of the tool; it links libbyol.a like the
 # benchmarks, so the installed command needs no libbyol.so.
 # With MPI (the libbyol-mpi section) it is compiled by MPI's compiler and
-# takes part in mpirun runs; the stamp relinks it when MPI=0/1 changes that.
+# takes part in mpirun runs.
 TOOL_SRCS := $(sort $(wildcard tools/byol/*.c))
-TOOL_STAMP := $(BUILD)/tools/mpi.stamp
-$(TOOL_STAMP): FORCE
+$(MPI_STAMP): FORCE
 	@mkdir -p $(dir $@)
-	@echo '$(TOOL_CC) $(TOOL_MPI)' > $@.tmp
+	@echo '$(MPI_CC) $(MPI_CFLAGS) $(MPI_LIBS)' > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
-$(BYOL_TOOL): $(TOOL_SRCS) tools/byol/cli.h $(LIB_A) $(TOOL_MPI_OBJ) $(TOOL_STAMP)
+$(BYOL_TOOL): $(TOOL_SRCS) tools/byol/cli.h $(LIB_A) $(TOOL_MPI_OBJ) $(MPI_STAMP)
 	@mkdir -p $(dir $@)
 	$(or $(TOOL_CC),$(CC)) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(TOOL_MPI) \
 	  $(CFLAGS) $(TOOL_SRCS) -o $@ $(TOOL_MPI_OBJ) $(LIB_A) $(MPI_LIBS) $(LIBS)
