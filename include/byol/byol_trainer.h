@@ -287,7 +287,10 @@ typedef struct byol_comm {
 /**
  * Makes t one rank of a data-parallel run, or (comm NULL or comm->size 1)
  * a trainer alone again. Call it on every rank after creating (or
- * loading) the trainer and before its first step.
+ * loading) the trainer and before its first step. The activations are
+ * re-planned for this rank's slice (train.batch_size / comm->size images),
+ * so a rank holds only its slice's; a plan made with byol_net_plan() on
+ * byol_trainer_encoder() is replaced.
  * @param t the trainer, borrowed for the call.
  * @param comm the communicator, copied (its user pointer is borrowed until
  *        the communicator is replaced or the trainer destroyed); NULL for
@@ -296,8 +299,9 @@ typedef struct byol_comm {
  *         comm->size, or with byol.sync_bn=0 each rank would hold fewer
  *         than 2 images: the message names the numbers); BYOL_E_ABI
  *         (comm->struct_size too small); BYOL_E_INVALID_ARG (t is NULL, a
- *         callback is NULL, size < 1 or rank outside [0, size)). On failure
- *         the trainer keeps its previous communicator.
+ *         callback is NULL, size < 1 or rank outside [0, size));
+ *         BYOL_E_NOMEM (the slice's activations). On failure the trainer
+ *         keeps its previous communicator and plan.
  * @since 1.3
  */
 BYOL_API int byol_trainer_set_comm(byol_trainer *t, const byol_comm *comm);

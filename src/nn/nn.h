@@ -70,11 +70,16 @@ void byol__nn_use_buffers(byol_net *net, float *params, float *grads);
 
 /* ---- planning ------------------------------------------------------------------ */
 
-/* Plans a net into an arena the caller owns and frees after the net:
- * byol__nn_arena_floats gives its size for max_batch. Nets whose passes
- * never overlap in time may share one arena. */
-int byol__nn_arena_floats(byol_net *net, int64_t max_batch, int64_t *floats);
-int byol__nn_plan_in(byol_net *net, int64_t max_batch, float *arena);
+/* Planning in two phases, so that a caller re-planning several nets can do
+ * it all or nothing: prepare lays a net out for max_batch (*floats: the
+ * arena it needs) and changes nothing; apply, which cannot fail, points the
+ * net into an arena of at least that size, owned by the net if `own`, else
+ * by the caller, who frees it after the net (nets whose passes never
+ * overlap in time may share one); discard drops an unapplied plan. */
+typedef struct byol__plan byol__plan;
+int byol__nn_plan_prepare(byol_net *net, int64_t max_batch, byol__plan **out, int64_t *floats);
+void byol__nn_plan_apply(byol_net *net, byol__plan *p, float *arena, int own);
+void byol__nn_plan_discard(byol__plan *p);
 /* The batch the net is planned for, 0 if it was never planned. */
 int64_t byol__nn_planned_batch(const byol_net *net);
 /* The arena's input buffer: planned-batch samples in nn's layout, which

@@ -216,51 +216,67 @@ static int check_batch(const byol_net *net, int64_t max_batch, const char *fn)
     return BYOL_OK;
 }
 
-/* Lays the net out for max_batch and points it into arena; with arena
- * NULL, into a new arena of its own if own, else only measures (*floats). */
-static int plan(byol_net *net, int64_t max_batch, float *arena, int own, int64_t *floats)
+struct byol__plan {
+    layout l;
+    int64_t max_batch;
+};
+
+int byol__nn_plan_prepare(byol_net *net, int64_t max_batch, byol__plan **out, int64_t *floats)
 {
     int rc = check_batch(net, max_batch, "byol_net_plan");
-    layout l;
+    byol__plan *p = rc == BYOL_OK ? byol__malloc(sizeof *p) : NULL;
+    if (rc == BYOL_OK && !p)
+        rc = byol__err(BYOL_E_NOMEM, "byol_net_plan: out of memory");
     if (rc == BYOL_OK)
-        rc = layout_alloc(&l, net->nnodes);
-    if (rc != BYOL_OK)
+        rc = layout_alloc(&p->l, net->nnodes);
+    if (rc != BYOL_OK) {
+        byol__free(p);
         return rc;
-    plan_regions(net, max_batch, &l);
-    plan_gradients(net, max_batch, &l);
-    *floats = l.total;
-    size_t bytes;
-    if (own && byol__mul_size((size_t)l.total, sizeof(float), &bytes) == 0)
-        arena = byol__malloc(bytes);
-    if (own && !arena)
-        rc = byol__err(BYOL_E_NOMEM, "byol_net_plan: cannot allocate %.1f MiB of activations "
-                       "for batch %lld", (double)l.total / 262144.0, (long long)max_batch);
-    if (arena) {
-        if (!net->arena_borrowed)
-            byol__free(net->arena);
-        net->arena = arena;
-        net->arena_borrowed = !own;
-        net->max_batch = max_batch;
-        net->fwd_batch = 0;
-        apply_layout(net, &l, arena);
     }
-    layout_free(&l);
-    return rc;
+    plan_regions(net, max_batch, &p->l);
+    plan_gradients(net, max_batch, &p->l);
+    p->max_batch = max_batch;
+    *floats = p->l.total;
+    *out = p;
+    return BYOL_OK;
+}
+
+void byol__nn_plan_apply(byol_net *net, byol__plan *p, float *arena, int own)
+{
+    if (!net->arena_borrowed)
+        byol__free(net->arena);
+    net->arena = arena;
+    net->arena_borrowed = !own;
+    net->max_batch = p->max_batch;
+    net->fwd_batch = 0;
+    apply_layout(net, &p->l, arena);
+    byol__nn_plan_discard(p);
+}
+
+void byol__nn_plan_discard(byol__plan *p)
+{
+    if (!p)
+        return;
+    layout_free(&p->l);
+    byol__free(p);
 }
 
 int byol_net_plan(byol_net *net, int64_t max_batch)
 {
+    byol__plan *p;
     int64_t floats;
-    return plan(net, max_batch, NULL, 1, &floats);
-}
-
-int byol__nn_arena_floats(byol_net *net, int64_t max_batch, int64_t *floats)
-{
-    return plan(net, max_batch, NULL, 0, floats);
-}
-
-int byol__nn_plan_in(byol_net *net, int64_t max_batch, float *arena)
-{
-    int64_t floats;
-    return plan(net, max_batch, arena, 0, &floats);
+    int rc = byol__nn_plan_prepare(net, max_batch, &p, &floats);
+    if (rc != BYOL_OK)
+        return rc;
+    size_t bytes;
+    float *arena = NULL;
+    if (byol__mul_size((size_t)floats, sizeof(float), &bytes) == 0)
+        arena = byol__malloc(bytes);
+    if (!arena) {
+        byol__nn_plan_discard(p);
+        return byol__err(BYOL_E_NOMEM, "byol_net_plan: cannot allocate %.1f MiB of activations "
+                         "for batch %lld", (double)floats / 262144.0, (long long)max_batch);
+    }
+    byol__nn_plan_apply(net, p, arena, 1);
+    return BYOL_OK;
 }

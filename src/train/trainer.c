@@ -74,32 +74,46 @@ static int gather(byol_net **nets, int n, float **params, float **grads, int64_t
     return BYOL_OK;
 }
 
-/* Activation arenas. A step runs the target's passes before the online
- * ones and nothing in an arena outlives its pass, so the target encoder
- * and projector share their online twins' arenas (owned by the trainer). */
-static int make_arenas(byol_trainer *t)
+/* Activation arenas for n images per step (the global batch, or a rank's
+ * slice: byol_trainer_set_comm). A step runs the target's passes before
+ * the online ones and nothing in an arena outlives its pass, so the target
+ * encoder and projector share their online twins' arenas (owned by the
+ * trainer); the predictor owns its own. All or nothing: every layout and
+ * arena is made before any net moves to them. */
+static int plan_arenas(byol_trainer *t, int64_t n)
 {
-    for (int k = 0; k < 2; k++) {
-        int64_t a, b;
-        int rc = byol__nn_arena_floats(t->online[k], t->batch, &a);
-        if (rc == BYOL_OK)
-            rc = byol__nn_arena_floats(t->target[k], t->batch, &b);
-        if (rc != BYOL_OK)
-            return rc;
+    byol_net *nets[5] = { t->online[0], t->target[0], t->online[1], t->target[1],
+                          t->online[BYOL__PRED] };
+    byol__plan *plans[5] = { 0 };
+    float *arenas[3] = { 0 };
+    int64_t floats[5];
+    int rc = BYOL_OK;
+    for (int k = 0; k < 5 && rc == BYOL_OK; k++)
+        rc = byol__nn_plan_prepare(nets[k], n, &plans[k], &floats[k]);
+    for (int a = 0; a < 3 && rc == BYOL_OK; a++) {
+        int64_t f = a == 2 ? floats[4] : floats[2 * a] > floats[2 * a + 1] ? floats[2 * a]
+                                                                          : floats[2 * a + 1];
         size_t bytes;
-        if (byol__mul_size((size_t)(a > b ? a : b), sizeof(float), &bytes) == 0)
-            t->arena[k] = byol__malloc(bytes);
-        if (!t->arena[k])
-            return byol__err(BYOL_E_NOMEM, "byol_trainer_create: cannot allocate %.1f MiB of "
-                             "activations for batch %lld", (double)(a > b ? a : b) / 262144.0,
-                             (long long)t->batch);
-        rc = byol__nn_plan_in(t->online[k], t->batch, t->arena[k]);
-        if (rc == BYOL_OK)
-            rc = byol__nn_plan_in(t->target[k], t->batch, t->arena[k]);
-        if (rc != BYOL_OK)
-            return rc;
+        if (byol__mul_size((size_t)f, sizeof(float), &bytes) == 0)
+            arenas[a] = byol__malloc(bytes);
+        if (!arenas[a])
+            rc = byol__err(BYOL_E_NOMEM, "cannot allocate %.1f MiB of activations for batch "
+                           "%lld", (double)f / 262144.0, (long long)n);
     }
-    return byol_net_plan(t->online[BYOL__PRED], t->batch);
+    if (rc != BYOL_OK) {
+        for (int k = 0; k < 5; k++)
+            byol__nn_plan_discard(plans[k]);
+        for (int a = 0; a < 3; a++)
+            byol__free(arenas[a]);
+        return rc;
+    }
+    for (int k = 0; k < 5; k++)
+        byol__nn_plan_apply(nets[k], plans[k], arenas[k / 2], k == 4);
+    for (int a = 0; a < 2; a++) {
+        byol__free(t->arena[a]);
+        t->arena[a] = arenas[a];
+    }
+    return BYOL_OK;
 }
 
 /* One span per online parameter tensor, offsets into the contiguous buffer. */
@@ -179,7 +193,7 @@ static int build(byol_trainer *t, const byol_config *cfg, const byol_net *encode
     if (rc == BYOL_OK)
         rc = make_heads(t, cfg);
     if (rc == BYOL_OK)
-        rc = make_arenas(t);
+        rc = plan_arenas(t, t->batch);
     if (rc == BYOL_OK)
         rc = gather(t->online, BYOL__PARTS, &t->params, &t->grads, &t->nparams);
     if (rc == BYOL_OK)
@@ -277,6 +291,11 @@ int byol_trainer_set_comm(byol_trainer *t, const byol_comm *comm)
         return byol__err(BYOL_E_SHAPE, "%s: with byol.sync_bn=0 each rank's BatchNorm needs 2 "
                          "images; train.batch_size %lld over %d ranks leaves %lld", fn,
                          (long long)t->batch, (int)c.size, (long long)local);
+    /* Activations for this rank's slice only: a rank of 64 holds 1/64 of
+     * the global batch's. */
+    rc = local == t->local ? BYOL_OK : plan_arenas(t, local);
+    if (rc != BYOL_OK)
+        return rc;
     t->comm = c;
     t->local = local;
     byol_net *nets[BYOL__NETS];

@@ -11,6 +11,8 @@
 
 #include "test_util.h"
 
+#include "nn/nn.h"
+
 enum { RANKS = 2, GLOBAL = 64, LOCAL = GLOBAL / RANKS, STEPS = 5 };
 
 #define LARS " optim.name=lars optim.lr=0.2 train.batch_size=64 train.total_steps=10 "     \
@@ -517,8 +519,12 @@ static void test_bad_comms_refused(void **state_)
     assert_byol_ok(byol_trainer_set_comm(u, &c));
     byol_trainer_destroy(u);
     byol_config_destroy(nosync);
-    /* 3 ranks of 2: a step takes 2 images, not the global 6 */
+    /* 3 ranks of 2: a step takes 2 images, not the global 6, and the
+     * activations are planned for those 2 (a rank of many holds its slice's) */
+    byol_net *enc = byol_trainer_encoder(t);
+    assert_int_equal(byol__nn_planned_batch(enc), 6);
     assert_byol_ok(byol_trainer_set_comm(t, &c));
+    assert_int_equal(byol__nn_planned_batch(enc), 2);
     float x[6 * 28 * 28] = { 0 };
     byol_tensor v = { sizeof v, 4, { 6, 1, 28, 28 }, x };
     assert_int_equal(byol_trainer_step(t, &v, &v, NULL), BYOL_E_SHAPE);
@@ -526,6 +532,7 @@ static void test_bad_comms_refused(void **state_)
     assert_int_equal(m.calls, 1); /* the verdict the other ranks wait for, nothing more */
     /* alone again: 6 images */
     assert_byol_ok(byol_trainer_set_comm(t, NULL));
+    assert_int_equal(byol__nn_planned_batch(enc), 6);
     tu_fill(x, 6 * 28 * 28, 3, 1.0f);
     assert_byol_ok(byol_trainer_step(t, &v, &v, NULL));
     assert_int_equal(m.calls, 1); /* alone, no collective */
