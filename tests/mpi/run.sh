@@ -28,6 +28,11 @@ if "$mpirun" --version 2>&1 | grep -q 'Open MPI'; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   args+=(--oversubscribe)
 fi
+# test_mpi_train leaves its one-process runs here for test_mpi_python.py
+# (the Python binding through mpi4py, given after it) to compare with.
+BYOL_MPI_REFERENCE=$(mktemp -d)
+export BYOL_MPI_REFERENCE
+trap 'rm -rf "$BYOL_MPI_REFERENCE"' EXIT
 # The sanitizers' leak check would report what MPI keeps until exit.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 

@@ -14,11 +14,12 @@ and the loss over the ranks through a communicator: any object with
 with mpi4py. docs/distributed.md states what the trainer does with it.
 
     from mpi4py import MPI
-    comm = byol.MPIComm(MPI.COMM_WORLD)
-    with byol.Trainer("cifar10", train__batch_size=256) as t:   # the GLOBAL batch
+    comm = byol.MPIComm(MPI.COMM_WORLD)                 # on every rank
+    with byol.Trainer(cfg) as t:                        # train.batch_size: the GLOBAL batch
         t.set_comm(comm)
-        n = t.batch_size // comm.size
-        t.step(v1[comm.rank * n:(comm.rank + 1) * n], v2[...])  # this rank's slice
+        loader.set_shard(comm.rank, comm.size)          # this rank's slice of each batch
+        for v1, v2, _ in loader:
+            t.step(v1, v2)
 """
 
 from __future__ import annotations

@@ -273,7 +273,9 @@ class Trainer(Handle):
         def callback(c_type, dtype):
             def call(data, count, _user) -> int:
                 try:
-                    allreduce(np.ctypeslib.as_array(data, shape=(count,)) if count
+                    # view(dtype): as_array's buffer format is "<f", which
+                    # mpi4py 3 does not know; the plain dtype's is "f"
+                    allreduce(np.ctypeslib.as_array(data, shape=(count,)).view(dtype) if count
                               else np.empty(0, dtype))
                     return 0
                 except BaseException as e:  # noqa: BLE001 - re-raised by step()

@@ -120,6 +120,23 @@ def test_a_comm_of_one_rank_is_a_trainer_alone():
         assert comm.calls == 0  # one rank: nothing to sum
 
 
+def test_allreduce_gets_plain_writable_arrays():
+    seen = []
+
+    class Recording(Counting):
+        def allreduce(self, array):
+            # "f"/"d", not "<f": mpi4py 3 refuses a buffer format with a byte order
+            seen.append((memoryview(array).format, array.ndim, array.flags.writeable,
+                         array.size))
+
+    with trainer() as t:
+        t.set_comm(Recording(0, 2))
+        t.step(*global_views(8, GLOBAL // 2))
+        floats = [s for s in seen if s[0] == "f"]
+        assert floats == [("f", 1, True, t.params.size)]  # the gradients, once
+        assert {s[:3] for s in seen} == {("f", 1, True), ("d", 1, True)}
+
+
 @pytest.mark.parametrize("at", [1, 2, 5])  # the agreement, a BatchNorm sum, later
 def test_a_raising_allreduce_fails_the_step_with_comm_error_and_changes_nothing(at):
     v1, v2 = global_views(2, GLOBAL // 2)
