@@ -55,6 +55,13 @@ def _int32(value, what: str) -> int:
     return number
 
 
+def _c_array(ptr, count: int, dtype) -> np.ndarray:
+    """A callback's C buffer as a writable 1-D array over it. view(dtype):
+    as_array's buffer format is "<f", which mpi4py 3 does not take (an
+    MPI all-reduce in a gradient hook or a comm); the plain dtype's is "f"."""
+    return np.ctypeslib.as_array(ptr, shape=(count,)).view(dtype) if count else np.empty(0, dtype)
+
+
 def _stats_dict(s: StepStats) -> dict[str, float]:
     return {f: getattr(s, f) for f in _STAT_FIELDS}
 
@@ -231,11 +238,7 @@ class Trainer(Handle):
 
         def call(grads, count, _user) -> int:
             try:
-                if count:
-                    array = np.ctypeslib.as_array(grads, shape=(count,))
-                else:
-                    array = np.empty(0, np.float32)
-                return 1 if hook(array) else 0
+                return 1 if hook(_c_array(grads, count, np.float32)) else 0
             except BaseException as e:  # noqa: BLE001 - re-raised by step()
                 box[0] = e
                 return 1
@@ -273,10 +276,7 @@ class Trainer(Handle):
         def callback(c_type, dtype):
             def call(data, count, _user) -> int:
                 try:
-                    # view(dtype): as_array's buffer format is "<f", which
-                    # mpi4py 3 does not know; the plain dtype's is "f"
-                    allreduce(np.ctypeslib.as_array(data, shape=(count,)).view(dtype) if count
-                              else np.empty(0, dtype))
+                    allreduce(_c_array(data, count, dtype))
                     return 0
                 except BaseException as e:  # noqa: BLE001 - re-raised by step()
                     box[0] = e
