@@ -28,6 +28,7 @@ ci=(libblas-dev libopenblas-dev abigail-tools g++ gfortran doxygen
 
 # libbyol-mpi, the MPI adapter, and mpirun for its tests (tests/mpi).
 mpi=(libopenmpi-dev openmpi-bin)
+mpi+=(python3-mpi4py) # tests/mpi/test_mpi_python.py: the Python binding under mpirun
 
 # doxygen: make docs (the API reference from include/byol/*.h, docs/Doxyfile).
 docs=(doxygen)

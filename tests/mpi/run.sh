@@ -22,6 +22,12 @@ how="install libopenmpi-dev and openmpi-bin (bash scripts/install-deps.sh as roo
 source "$(dirname "$0")/launcher.sh"
 command -v "$mpirun" > /dev/null || skip "no $mpirun on PATH; $how"
 
+# test_mpi_train leaves its one-process runs here for test_mpi_python.py
+# (the Python binding through mpi4py, given after it) to compare with.
+BYOL_MPI_REFERENCE=$(mktemp -d)
+export BYOL_MPI_REFERENCE
+trap 'rm -rf "$BYOL_MPI_REFERENCE"' EXIT
+
 fail=0
 for t in "$@"; do
   for np in 2 3; do

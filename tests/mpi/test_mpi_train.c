@@ -15,7 +15,14 @@
  * - the ranks' parameters and BatchNorm statistics after 5 steps identical
  *   bit for bit.
  * On cnn-small and on resnet18-cifar at width 0.125. With 3 ranks (run.sh
- * also runs 3) the 64 images do not split: the test says so and passes. */
+ * also runs 3) the 64 images do not split: the test says so and passes.
+ *
+ * With $BYOL_MPI_REFERENCE set to a directory (tests/mpi/run.sh sets it),
+ * rank 0 leaves its one-process runs there for tests/mpi/test_mpi_python.py,
+ * which trains the same through mpi4py: run k (0 cnn-small, 1
+ * resnet18-cifar) as refK.txt, its settings (lines 1 and 2) then its STEPS
+ * losses (%.17g, one a line), and refK.ckpt, its state after the first
+ * step. */
 #include <math.h>
 
 #include "byol/byol_mpi.h"
@@ -40,14 +47,20 @@ static float *make_views(int64_t per_image, int which)
     return v;
 }
 
+/* The settings every run adds to its own. */
+static void extra_settings(char *out, size_t n, int64_t batch)
+{
+    snprintf(out, n, " train.batch_size=%lld train.total_steps=%d threads=1", (long long)batch,
+             STEPS);
+}
+
 /* A trainer of `batch` images per step; NULL on failure. */
 static byol_trainer *trainer(const char *settings, int64_t batch)
 {
     byol_config *cfg = NULL;
     byol_trainer *t = NULL;
     char extra[128];
-    snprintf(extra, sizeof extra, " train.batch_size=%lld train.total_steps=%d threads=1",
-             (long long)batch, STEPS);
+    extra_settings(extra, sizeof extra, batch);
     if (byol_config_create(&cfg) || byol_config_parse(cfg, settings) ||
         byol_config_parse(cfg, extra) || byol_trainer_create(cfg, NULL, &t))
         printf("rank %d: %s: %s\n", rank, settings, byol_last_error());
@@ -131,8 +144,26 @@ static void compare_checkpoints(const char *a_path, const char *b_path, const ch
     byol_file_close(b);
 }
 
+/* refK.txt in dir (the header comment): 0 on success. */
+static int write_reference(const char *dir, int k, const char *settings,
+                           const double losses[STEPS])
+{
+    char path[512], extra[128];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/ref%d.txt", dir, k);
+    if (!(f = fopen(path, "w")))
+        return -1;
+    extra_settings(extra, sizeof extra, GLOBAL);
+    fprintf(f, "%s\n%s\n", settings, extra);
+    for (int s = 0; s < STEPS; s++)
+        fprintf(f, "%.17g\n", losses[s]);
+    return fclose(f);
+}
+
 static void equivalence(const char *settings, const byol_comm *comm, const char *dir)
 {
+    static int run; /* K of refK */
+    const char *ref_dir = getenv("BYOL_MPI_REFERENCE");
     int64_t local = GLOBAL / size, per_image, dims[3], n;
     double losses[STEPS] = { 0 }, mean[STEPS], ref[STEPS];
     byol_trainer *t = trainer(settings, GLOBAL);
@@ -147,7 +178,10 @@ static void equivalence(const char *settings, const byol_comm *comm, const char 
     v[0] = make_views(per_image, 0);
     v[1] = make_views(per_image, 1);
     snprintf(path[0], sizeof path[0], "%s/ranks.ckpt", dir);
-    snprintf(path[1], sizeof path[1], "%s/one.ckpt", dir);
+    if (ref_dir)
+        snprintf(path[1], sizeof path[1], "%s/ref%d.ckpt", ref_dir, run);
+    else
+        snprintf(path[1], sizeof path[1], "%s/one.ckpt", dir);
     CHECK(train(t, v, rank * local, local, per_image, losses, rank == 0 ? path[0] : NULL) ==
           BYOL_OK, "%s: training", settings);
     MPI_Allreduce(losses, mean, STEPS, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
@@ -165,10 +199,15 @@ static void equivalence(const char *settings, const byol_comm *comm, const char 
             CHECK(close_rel(mean[s] / size, ref[s]), "%s: step %d: loss %.9g on %d ranks, "
                   "%.9g on 1", settings, s, mean[s] / size, size, ref[s]);
         compare_checkpoints(path[0], path[1], settings);
+        if (ref_dir)
+            CHECK(write_reference(ref_dir, run, settings, ref) == 0, "%s: writing %s/ref%d.txt",
+                  settings, ref_dir, run);
+        else
+            remove(path[1]);
         byol_trainer_destroy(one);
         remove(path[0]);
-        remove(path[1]);
     }
+    run++;
     byol_trainer_destroy(t);
     free(v[0]);
     free(v[1]);

@@ -7,6 +7,7 @@ installed libbyol.so.1 (see byol._lib). Objects wrap the library's handles:
 - :class:`Config`: every setting by name, presets, key listing;
 - :class:`Net`, :class:`Builder`: networks, forward/backward, weight files;
 - :class:`Trainer`: the BYOL step, its parts, checkpoints;
+- :class:`Comm`, :class:`MPIComm`: data-parallel training over ranks (mpi4py);
 - :class:`Dataset`, :class:`Augmenter`, :class:`Loader`, :func:`preview`:
   the data pipeline;
 - :mod:`byol.eval`: k-NN and linear-probe accuracy of embeddings;
@@ -34,6 +35,7 @@ from typing import Callable
 
 from . import _lib, eval  # noqa: A004 - byol.eval is the evaluation module
 from ._lib import has as has_function
+from .comm import Comm, MPIComm
 from .config import Config, KeyInfo, key_info, keys, presets
 from .data import (
     Augmenter,
@@ -127,6 +129,7 @@ __all__ = [
     "ByolIOError",
     "ByolKeyError",
     "CancelledError",
+    "Comm",
     "Config",
     "Dataset",
     "DecodeError",
@@ -141,6 +144,7 @@ __all__ = [
     "LOG_INFO",
     "LOG_WARN",
     "Loader",
+    "MPIComm",
     "Net",
     "NonFiniteError",
     "OutOfMemoryError",

@@ -181,6 +181,27 @@ class FileTensor(_Sized):
     ]
 
 
+# Callback types (byol_common.h, byol_trainer.h).
+LOG_FN = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
+CANCEL_FN = CFUNCTYPE(c_int, c_void_p)
+GRAD_HOOK = CFUNCTYPE(c_int, POINTER(c_float), c_int64, c_void_p)
+ALLREDUCE_F32 = CFUNCTYPE(c_int, POINTER(c_float), c_int64, c_void_p)
+ALLREDUCE_F64 = CFUNCTYPE(c_int, POINTER(c_double), c_int64, c_void_p)
+
+
+class CommStruct(_Sized):
+    """byol_comm: a communicator's rank, size and sums over the ranks."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("rank", c_int32),
+        ("size", c_int32),
+        ("allreduce_f32", ALLREDUCE_F32),
+        ("allreduce_f64", ALLREDUCE_F64),
+        ("user", c_void_p),
+    ]
+
+
 STRUCTS = {
     "byol_tensor": Tensor,
     "byol_step_stats": StepStats,
@@ -189,12 +210,8 @@ STRUCTS = {
     "byol_key_info": KeyInfo,
     "byol_tensor_info": TensorInfo,
     "byol_file_tensor": FileTensor,
+    "byol_comm": CommStruct,
 }
-
-# Callback types (byol_common.h, byol_trainer.h).
-LOG_FN = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
-CANCEL_FN = CFUNCTYPE(c_int, c_void_p)
-GRAD_HOOK = CFUNCTYPE(c_int, POINTER(c_float), c_int64, c_void_p)
 
 # ---- the function table ------------------------------------------------------------
 
@@ -280,6 +297,7 @@ _FUNCTIONS = {
     "byol_trainer_apply_update": (_STATUS, [_P, POINTER(StepStats)]),
     "byol_trainer_update_target": (_STATUS, [_P, c_double]),
     "byol_trainer_set_grad_hook": (_STATUS, [_P, GRAD_HOOK, c_void_p]),
+    "byol_trainer_set_comm": (_STATUS, [_P, POINTER(CommStruct)]),
     "byol_trainer_buffer": (c_void_p, [_P, c_int32, _I64P]),
     "byol_trainer_encoder": (c_void_p, [_P]),
     "byol_schedule_lr": (c_double, [c_int64, c_int64, c_int64, c_double]),

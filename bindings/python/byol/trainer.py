@@ -9,6 +9,9 @@ predictor), the target network, the optimizer state and the schedules.
         t.save("run.ckpt")
         embeddings = t.encoder().embed(images)
 
+Data-parallel training: ``set_comm(byol.MPIComm())`` on every rank, then
+each rank steps on its slice of the global batch (byol.comm).
+
 ``encoder()`` returns a borrowed :class:`byol.Net` over the online encoder:
 Python never destroys it, and it keeps the C trainer alive until it is
 closed too, so the two may be closed in either order.
@@ -17,6 +20,7 @@ closed too, so the two may be closed in either order.
 from __future__ import annotations
 
 import ctypes
+import operator
 import os
 from typing import Any, Callable
 
@@ -24,13 +28,38 @@ import numpy as np
 
 from . import _arrays, errors
 from ._handle import Handle, array_over
-from ._lib import GRAD_HOOK, StepStats, fn, raise_last, text
+from ._lib import (
+    ALLREDUCE_F32,
+    ALLREDUCE_F64,
+    GRAD_HOOK,
+    CommStruct,
+    StepStats,
+    fn,
+    raise_last,
+    text,
+)
+from .comm import Comm
 from .config import ConfigLike, borrowed
 from .net import GRADS, PARAMS, Net
 
 __all__ = ["Trainer", "schedule_lr", "schedule_tau"]
 
 _STAT_FIELDS = ("step", "loss", "loss_12", "loss_21", "lr", "tau", "grad_norm", "collapse_std")
+
+
+def _int32(value, what: str) -> int:
+    """An integer for a C int32 field (ctypes would wrap a larger one)."""
+    number = operator.index(value)
+    if not -2**31 <= number < 2**31:
+        raise errors.InvalidArgumentError(f"comm.{what} {number} is not a 32-bit integer")
+    return number
+
+
+def _c_array(ptr, count: int, dtype) -> np.ndarray:
+    """A callback's C buffer as a writable 1-D array over it. view(dtype):
+    as_array's buffer format is "<f", which mpi4py 3 does not take (an
+    MPI all-reduce in a gradient hook or a comm); the plain dtype's is "f"."""
+    return np.ctypeslib.as_array(ptr, shape=(count,)).view(dtype) if count else np.empty(0, dtype)
 
 
 def _stats_dict(s: StepStats) -> dict[str, float]:
@@ -67,7 +96,13 @@ class Trainer(Handle):
         self._own(out.value, fn.byol_trainer_destroy)
         self.batch_size: int = batch
         self._encoder: Net | None = None
-        self._hook_error = [None]  # set by the gradient hook (no reference to self)
+        # the exception of a gradient hook or communicator callback that
+        # failed the call in progress (the callbacks hold no reference to self)
+        self._callback_error: list[BaseException | None] = [None]
+        self._ranks = 1  # the communicator's size (set_comm)
+        # what the C trainer's communicator calls: kept while it may call it
+        self._comm_refs: list = []
+        self._res.keep.append(self._comm_refs)
         with Net._view(self._encoder_ptr(), self._res) as enc:
             self.input_dims: tuple[int, int, int] = enc.input_dims
 
@@ -105,32 +140,54 @@ class Trainer(Handle):
             raise errors.ShapeError(
                 f"views of shape {v1.shape}: the encoder takes (N, {c}, {h}, {w})"
             )
-        n = v1.shape[0]
-        if (exact and n != self.batch_size) or not 1 <= n <= self.batch_size:
-            want = f"{self.batch_size}" if exact else f"1 to {self.batch_size}"
-            raise errors.ShapeError(
-                f"views of {n} samples: train.batch_size is {self.batch_size} (expected {want})"
-            )
+        n, local = v1.shape[0], self.batch_size // self._ranks
+        if (exact and n != local) or not 1 <= n <= self.batch_size:
+            want = f"{local}" if exact else f"1 to {self.batch_size}"
+            ranks = f" over {self._ranks} ranks" if self._ranks > 1 else ""
+            raise errors.ShapeError(f"views of {n} samples: train.batch_size is "
+                                    f"{self.batch_size}{ranks} (expected {want})")
         return v1, v2
 
+    def _checked_views(self, view1, view2, exact: bool) -> tuple[np.ndarray, np.ndarray]:
+        """_views; with other ranks, views refused here still take part in
+        the ranks' agreement on their input (the library's first collective
+        of a step), so that the others fail with CommError instead of
+        waiting for this rank."""
+        try:
+            return self._views(view1, view2, exact)
+        except Exception:
+            if self._ranks > 1:
+                try:  # no views: the library refuses them after the agreement
+                    fn.byol_trainer_accumulate(self._handle, None, None, None)
+                except errors.Error:
+                    pass
+            raise
+
     def _run(self, f, *args) -> None:
-        box = self._hook_error
+        box = self._callback_error
         box[0] = None
         try:
             f(*args)
-        except errors.CancelledError as e:
+        except (errors.CancelledError, errors.CommError) as e:
             pending, box[0] = box[0], None
-            if pending is not None:
-                raise pending from e
-            raise
+            if pending is None:
+                raise
+            if isinstance(e, errors.CommError) and isinstance(pending, Exception):
+                raise e from pending  # the library's message, caused by the comm's error
+            raise pending from e
 
     def step(self, view1, view2) -> dict[str, float]:
-        """One whole BYOL step on two views [train.batch_size, C, H, W].
+        """One whole BYOL step on two views [train.batch_size, C, H, W]
+        ([train.batch_size / size, C, H, W] with a communicator of `size`
+        ranks: this rank's slice of the global batch).
 
         Returns the step's figures: step (its index), loss, loss_12, loss_21,
-        lr, tau, grad_norm, collapse_std. A non-finite view, loss or gradient
-        raises NonFiniteError and changes nothing."""
-        v1, v2 = self._views(view1, view2, exact=True)
+        lr, tau, grad_norm, collapse_std (of the global batch with a
+        communicator). A non-finite view, loss or gradient raises
+        NonFiniteError and changes nothing; a failed communicator call raises
+        CommError (chained to the communicator's exception, if it raised
+        one) and changes nothing."""
+        v1, v2 = self._checked_views(view1, view2, exact=True)
         stats = StepStats()
         self._run(fn.byol_trainer_step, self._handle, ctypes.byref(_arrays.tensor(v1)),
                   ctypes.byref(_arrays.tensor(v2)), ctypes.byref(stats))
@@ -143,11 +200,13 @@ class Trainer(Handle):
     def accumulate(self, view1, view2) -> dict[str, float]:
         """Forward and backward of a micro-batch of n <= train.batch_size
         samples per view, adding its share of the batch gradient; returns its
-        loss figures."""
-        v1, v2 = self._views(view1, view2, exact=False)
+        loss figures. With a communicator it is collective (synchronized
+        BatchNorm, figures of all ranks), but the gradients stay this rank's
+        share: sum ``grads`` over the ranks before apply_update()."""
+        v1, v2 = self._checked_views(view1, view2, exact=False)
         stats = StepStats()
-        fn.byol_trainer_accumulate(self._handle, ctypes.byref(_arrays.tensor(v1)),
-                                   ctypes.byref(_arrays.tensor(v2)), ctypes.byref(stats))
+        self._run(fn.byol_trainer_accumulate, self._handle, ctypes.byref(_arrays.tensor(v1)),
+                  ctypes.byref(_arrays.tensor(v2)), ctypes.byref(stats))
         return _stats_dict(stats)
 
     @property
@@ -175,15 +234,11 @@ class Trainer(Handle):
         if hook is None:
             fn.byol_trainer_set_grad_hook(handle, GRAD_HOOK(), None)
             return
-        box = self._hook_error
+        box = self._callback_error
 
         def call(grads, count, _user) -> int:
             try:
-                if count:
-                    array = np.ctypeslib.as_array(grads, shape=(count,))
-                else:
-                    array = np.empty(0, np.float32)
-                return 1 if hook(array) else 0
+                return 1 if hook(_c_array(grads, count, np.float32)) else 0
             except BaseException as e:  # noqa: BLE001 - re-raised by step()
                 box[0] = e
                 return 1
@@ -191,6 +246,49 @@ class Trainer(Handle):
         c_hook = GRAD_HOOK(call)
         fn.byol_trainer_set_grad_hook(handle, c_hook, None)
         self._res.keep.append(c_hook)
+
+    def set_comm(self, comm: Comm | None) -> None:
+        """Makes this trainer one rank of a data-parallel run: `comm` has
+        ``rank``, ``size`` and ``allreduce(array)`` (:class:`byol.Comm`;
+        :class:`byol.MPIComm` over mpi4py). Call it on every rank after
+        creating or loading the trainer, before the first step; None (or a
+        comm of size 1) makes it a trainer alone again.
+
+        train.batch_size stays the global batch: step() then takes views of
+        train.batch_size / size samples, this rank's slice (a Loader's
+        set_shard makes it). BatchNorm is synchronized over the ranks
+        (byol.sync_bn), the gradients are summed, and every rank holds the
+        same weights as long as allreduce leaves the same bits everywhere.
+        step() and accumulate() call comm.allreduce on the calling thread;
+        an exception there fails the step with CommError, chained to it, and
+        changes nothing on this rank (docs/distributed.md: end the run).
+
+        Raises InvalidArgumentError (rank outside [0, size), size < 1) or
+        ShapeError (size does not divide train.batch_size); the trainer then
+        keeps its previous communicator."""
+        if comm is None:
+            fn.byol_trainer_set_comm(self._handle, None)
+            self._ranks, self._comm_refs[:] = 1, []
+            return
+        rank, size = _int32(comm.rank, "rank"), _int32(comm.size, "size")
+        box, allreduce = self._callback_error, comm.allreduce
+
+        def callback(c_type, dtype):
+            def call(data, count, _user) -> int:
+                try:
+                    allreduce(_c_array(data, count, dtype))
+                    return 0
+                except BaseException as e:  # noqa: BLE001 - re-raised by step()
+                    box[0] = e
+                    return 1
+
+            return c_type(call)
+
+        c_comm = CommStruct(rank=rank, size=size,
+                            allreduce_f32=callback(ALLREDUCE_F32, np.float32),
+                            allreduce_f64=callback(ALLREDUCE_F64, np.float64))
+        fn.byol_trainer_set_comm(self._handle, ctypes.byref(c_comm))
+        self._ranks, self._comm_refs[:] = size, [comm, c_comm]  # c_comm holds the callbacks
 
     # ---- buffers ----
 
