@@ -189,7 +189,8 @@ BYOL_API int byol_trainer_update_target(byol_trainer *t, double tau);
  * (grads, count floats; borrowed for the call, and the hook may change
  * them) and the user pointer; with a communicator (byol_trainer_set_comm())
  * it sees the gradients already summed over the ranks. A
- * non-zero return cancels the step (BYOL_E_CANCELLED, nothing changed).
+ * non-zero return cancels the step (BYOL_E_CANCELLED, nothing changed; with
+ * a communicator on every rank, the others failing with BYOL_E_COMM).
  * byol_trainer_accumulate() and byol_trainer_apply_update() do not call it:
  * in a loop of your own, work on byol_trainer_buffer() directly.
  */
@@ -263,9 +264,11 @@ BYOL_API byol_net *byol_trainer_encoder(byol_trainer *t);
  *   has the ranks agree on their input (one double all-reduced): when a
  *   rank refuses its views (a wrong shape, a non-finite value), every rank
  *   fails the step, the others with BYOL_E_COMM, and nothing changes. A
- *   failure later in the step on one rank only (a cancel callback between
- *   layers) can leave the other ranks waiting inside the communicator: end
- *   the whole run on such an error (MPI_Abort).
+ *   cancel callback of the trainer's nets is polled there (not between
+ *   layers), and the ranks agree again after the gradient hook, so a
+ *   cancel on one rank cancels the step on all. A callback that fails on
+ *   one rank only may leave the others waiting inside the communicator:
+ *   end the whole run when yours fails (MPI_Abort).
  * @{ */
 
 /** A communicator: the caller's collective operations over the ranks. */

@@ -106,6 +106,10 @@ struct byol_net {
     const byol_comm *comm, *sync;
     byol_cancel_fn cancel;
     void *cancel_user;
+    /* Set for a rank of a data-parallel trainer: the passes do not poll
+     * cancel (one rank leaving mid-pass would leave the others waiting in a
+     * collective); the trainer polls it at the ranks' agreement instead. */
+    int32_t cancel_held;
 };
 
 /* Where the counters start in the state block, in bytes. */

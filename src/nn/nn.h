@@ -114,6 +114,11 @@ int byol__nn_backward(byol_net *net, const float *dy, const float **dx);
  * A failed sum fails the pass with BYOL_E_COMM; the running statistics of
  * earlier layers have moved by then (the trainer restores them). */
 void byol__nn_set_comm(byol_net *net, const byol_comm *comm);
+/* hold: the passes stop polling the cancel callback (byol_net_set_cancel),
+ * which the caller polls with byol__nn_cancel_requested() where every rank
+ * can learn the outcome. */
+void byol__nn_hold_cancel(byol_net *net, int hold);
+int byol__nn_cancel_requested(const byol_net *net);
 
 /* ---- BatchNorm state: running statistics and counters --------------------------- */
 

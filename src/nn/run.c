@@ -8,8 +8,15 @@
 
 static int cancelled(const byol_net *net)
 {
+    return !net->cancel_held && byol__nn_cancel_requested(net);
+}
+
+int byol__nn_cancel_requested(const byol_net *net)
+{
     return net->cancel && net->cancel(net->cancel_user);
 }
+
+void byol__nn_hold_cancel(byol_net *net, int hold) { net->cancel_held = hold != 0; }
 
 byol__conv_geom byol__net_conv_geom(const byol_net *net, const byol__node *n, int64_t batch)
 {

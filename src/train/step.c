@@ -164,25 +164,44 @@ static int allreduce_f64(const byol_trainer *t, double *v, int64_t count, const 
                      fn, what, (long long)count, (int)t->comm.rank);
 }
 
-/* With other ranks: whether every rank's input passed its checks (rc is
- * this rank's verdict), before the first collective of the step. A rank
- * that refused its views would otherwise return while the others wait for
- * it in the first BatchNorm sum. One double per step. */
-static int agree(const byol_trainer *t, int rc, const char *fn)
+#define INPUT "their part of this step's input"
+
+/* A cancel callback on any of the trainer's nets, polled by a rank of a
+ * data-parallel trainer here (the passes hold it: byol__nn_hold_cancel). */
+static int cancel_requested(const byol_trainer *t, const char *fn)
 {
-    double refused = rc != BYOL_OK;
+    byol_net *nets[BYOL__NETS];
+    byol__trainer_nets(t, nets, NULL);
+    for (int k = 0; k < BYOL__NETS; k++)
+        if (byol__nn_cancel_requested(nets[k]))
+            return byol__err(BYOL_E_CANCELLED, "%s: cancelled (with a communicator the cancel "
+                             "callback is polled as the ranks agree to step)", fn);
+    return BYOL_OK;
+}
+
+/* With other ranks: whether every rank goes on (rc is this rank's verdict
+ * on `what`). Before the first collective of a step, a rank that refused
+ * its views or was cancelled would otherwise return while the others wait
+ * for it in the first BatchNorm sum; after the gradient hook, a rank whose
+ * hook cancelled would keep its weights while the others update theirs.
+ * One double each time. */
+static int agree(const byol_trainer *t, int rc, const char *what, const char *fn)
+{
     if (t->comm.size == 1)
         return rc;
+    if (rc == BYOL_OK && !strcmp(what, INPUT))
+        rc = cancel_requested(t, fn);
+    double refused = rc != BYOL_OK;
     char why[512];
     byol_last_error_copy(why, sizeof why);
-    int arc = allreduce_f64(t, &refused, 1, "the ranks' verdicts on their input", fn);
+    int arc = allreduce_f64(t, &refused, 1, "the ranks' verdicts", fn);
     if (arc != BYOL_OK)
         return arc;
     if (rc != BYOL_OK)
         return byol__err(rc, "%s", why);
     if (refused > 0)
-        return byol__err(BYOL_E_COMM, "%s: %.0f other rank(s) refused their part of this step's "
-                         "input, so no rank steps (nothing changed)", fn, refused);
+        return byol__err(BYOL_E_COMM, "%s: %.0f other rank(s) refused %s, so no rank steps "
+                         "(nothing changed)", fn, refused, what);
     return BYOL_OK;
 }
 
@@ -219,7 +238,7 @@ static int accumulate(byol_trainer *t, const byol_tensor *v1, const byol_tensor 
     float *tz1 = region(t, W_TZ1), *tz2 = region(t, W_TZ2);
     if (rc == BYOL_OK)
         rc = take_views(t, v1, v2, fn, &n);
-    if ((rc = agree(t, rc, fn)) != BYOL_OK)
+    if ((rc = agree(t, rc, INPUT, fn)) != BYOL_OK)
         return rc;
     snapshot(t, 0);
     rc = target_pass(t, view(t, 0), n, tz1);
@@ -405,9 +424,12 @@ int byol_trainer_step(byol_trainer *t, const byol_tensor *view1, const byol_tens
         snapshot(t, 1);
         return BYOL_E_COMM;
     }
-    if (t->hook && t->hook(t->grads, t->nparams, t->hook_user)) {
+    if (t->hook && t->hook(t->grads, t->nparams, t->hook_user))
+        rc = byol__err(BYOL_E_CANCELLED, "%s: the gradient hook cancelled the step", fn);
+    /* every rank agrees, hook or not: a hook may be installed on some ranks only */
+    if ((rc = agree(t, rc, "the update (a gradient hook cancelled it)", fn)) != BYOL_OK) {
         snapshot(t, 1);
-        return byol__err(BYOL_E_CANCELLED, "%s: the gradient hook cancelled the step", fn);
+        return rc;
     }
     int64_t k = t->step;
     rc = byol_trainer_apply_update(t, s);

@@ -300,8 +300,10 @@ int byol_trainer_set_comm(byol_trainer *t, const byol_comm *comm)
     t->local = local;
     byol_net *nets[BYOL__NETS];
     byol__trainer_nets(t, nets, NULL);
-    for (int k = 0; k < BYOL__NETS; k++)
+    for (int k = 0; k < BYOL__NETS; k++) {
         byol__nn_set_comm(nets[k], sync ? &t->comm : NULL);
+        byol__nn_hold_cancel(nets[k], c.size > 1);
+    }
     return BYOL_OK;
 }
 

@@ -124,9 +124,34 @@ typedef struct rank_run {
     const char *save;       /* where the trainer is saved after its steps */
     double loss[STEPS];
     int poison;             /* rank + 1 whose first view holds a NaN (0: none) */
+    int cancel;             /* rank + 1 whose encoder's cancel callback fires (0: none) */
+    int hook;               /* rank + 1 whose gradient hook cancels (0: none) */
+    uint64_t params;        /* a hash of the parameters at the end */
     int rc;                 /* the first failure */
     char msg[256];
 } rank_run;
+
+static int always(void *user)
+{
+    (void)user;
+    return 1;
+}
+
+static int refuse(float *grads, int64_t count, void *user)
+{
+    (void)grads, (void)count, (void)user;
+    return 1;
+}
+
+static uint64_t params_hash(byol_trainer *t)
+{
+    int64_t n = 0;
+    const unsigned char *p = t ? (const void *)byol_trainer_buffer(t, BYOL_BUFFER_PARAMS, &n) : NULL;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; p && i < (size_t)n * sizeof(float); i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
 
 static void *run_rank(void *arg)
 {
@@ -141,6 +166,10 @@ static void *run_rank(void *arg)
     byol_comm comm = { sizeof comm, r->ctx.rank, RANKS, hub_f32, hub_f64, &r->ctx };
     if (r->rc == BYOL_OK && r->ranks > 1)
         r->rc = byol_trainer_set_comm(t, &comm);
+    if (r->rc == BYOL_OK && r->cancel == r->ctx.rank + 1)
+        r->rc = byol_net_set_cancel(byol_trainer_encoder(t), always, NULL);
+    if (r->rc == BYOL_OK && r->hook == r->ctx.rank + 1)
+        r->rc = byol_trainer_set_grad_hook(t, refuse, NULL);
     const int64_t n = GLOBAL / r->ranks, first = r->ctx.rank * n;
     for (int k = r->first; r->rc == BYOL_OK && k < r->last; k++) {
         byol_tensor v1 = view_of(r->spec, k, 0, first, n), v2 = view_of(r->spec, k, 1, first, n);
@@ -161,6 +190,7 @@ static void *run_rank(void *arg)
         r->rc = byol_trainer_save(t, r->save);
     if (r->rc != BYOL_OK)
         snprintf(r->msg, sizeof r->msg, "%s", byol_last_error());
+    r->params = params_hash(t);
     byol_trainer_destroy(t);
     byol_config_destroy(cfg);
     return NULL;
@@ -487,6 +517,34 @@ static void test_a_refused_view_fails_every_rank(void **state_)
     free_images(&s);
 }
 
+/* One rank cancels (its encoder's cancel callback, or its gradient hook):
+ * every rank fails the step, the others with BYOL_E_COMM, and all keep the
+ * weights they started with. Before, a cancel between layers left the
+ * other ranks waiting in a BatchNorm sum (the alarm fails the test), and a
+ * hook's cancel left that rank behind the others. */
+static void test_a_cancel_on_one_rank_stops_every_rank(void **state_)
+{
+    (void)state_;
+    run_spec s;
+    make_images(&s, CNN, 1, 28);
+    rank_run proto = { .spec = &s, .first = 0, .last = 0 }, fresh, out[RANKS];
+    run_alone(&proto, &fresh, NULL);
+    proto.last = 1;
+    for (int which = 0; which < 2; which++) {
+        proto.cancel = which == 0 ? 2 : 0;
+        proto.hook = which == 1 ? 2 : 0;
+        alarm(60);
+        start_ranks(&proto, out, NULL);
+        alarm(0);
+        assert_int_equal(out[1].rc, BYOL_E_CANCELLED);
+        assert_int_equal(out[0].rc, BYOL_E_COMM);
+        assert_non_null(strstr(out[0].msg, "1 other rank(s) refused"));
+        for (int r = 0; r < RANKS; r++)
+            assert_true(out[r].params == fresh.params);
+    }
+    free_images(&s);
+}
+
 static void test_bad_comms_refused(void **state_)
 {
     (void)state_;
@@ -549,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_checkpoints_move_between_rank_counts),
         cmocka_unit_test(test_failed_allreduce_changes_nothing),
         cmocka_unit_test(test_a_refused_view_fails_every_rank),
+        cmocka_unit_test(test_a_cancel_on_one_rank_stops_every_rank),
         cmocka_unit_test(test_bad_comms_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
