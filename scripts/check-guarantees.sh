@@ -13,12 +13,14 @@ bad=0 n=0
 text=$(tr '\n' ' ' < "$doc" | sed 's/  */ /g')
 
 # Names in `code` spans: "test_x:" is a program (tests/unit/test_x.c),
-# "test_crash.sh" the script, any other test_x a cmocka test.
+# "test_crash.sh" a script of tests/cli or tests/mpi, any other test_x a
+# cmocka test.
 for t in $(grep -o '`[^`]*`' <<<"$text" | grep -o 'test_[a-z0-9_]*[:.]\?' | sort -u); do
   n=$((n + 1))
   case $t in
     *:) [ -f "$root/tests/unit/${t%:}.c" ] || { echo "check-guarantees: no tests/unit/${t%:}.c"; bad=1; } ;;
-    *.) [ -f "$root/tests/cli/${t}sh" ] || { echo "check-guarantees: no tests/cli/${t}sh"; bad=1; } ;;
+    *.) [ -f "$root/tests/cli/${t}sh" ] || [ -f "$root/tests/mpi/${t}sh" ] ||
+          { echo "check-guarantees: no tests/cli/${t}sh or tests/mpi/${t}sh"; bad=1; } ;;
     *) grep -q "^static void $t(" "$root"/tests/unit/*.c ||
          { echo "check-guarantees: no cmocka test $t"; bad=1; } ;;
   esac
