@@ -25,6 +25,11 @@
  *    what overlap can gain.
  *  - other_ms, other_max_ms: the same for allreduce_f64, which overlap
  *    cannot hide (each BatchNorm sum blocks its layer).
+ *  - grad_alone_ms, other_alone_ms: after the timed steps, the sums of one
+ *    step again, after a barrier, the least of 5 runs (the slowest rank's):
+ *    their cost without waiting for a slower rank. The time in the step
+ *    above it is the wait (the ranks' imbalance, or a rank descheduled on a
+ *    shared machine).
  *  - grad_calls, other_calls: calls per step; grad_mb: megabytes per
  *    gradient sum.
  * step_ms and img_s use the slowest rank's elapsed time.
@@ -34,6 +39,7 @@
  * so that every rank runs the same count (a rank deciding alone would leave
  * the others waiting in a sum). Any error ends the run (MPI_Abort). */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,12 +61,18 @@ static const mpi_case cases[] = {
     { "mpi_byol_step_resnet18_cifar_b64", "cifar10", "train.batch_size=64", 64 },
 };
 
-/* A communicator around another whose callbacks add up their time. */
+enum { MAX_RECORDED = 4096 };
+
+/* A communicator around another whose callbacks add up their time; the
+ * counts of the allreduce_f64 calls are recorded until `recorded` reaches
+ * MAX_RECORDED (one step's calls, when reset before a step). */
 typedef struct timed_comm {
     byol_comm inner;
     double f32_s, f64_s;
     long f32_calls, f64_calls;
     int64_t f32_count; /* floats in the last gradient sum */
+    int recorded;
+    int64_t f64_counts[MAX_RECORDED];
 } timed_comm;
 
 static int timed_f32(float *data, int64_t count, void *user)
@@ -81,6 +93,8 @@ static int timed_f64(double *data, int64_t count, void *user)
     int rc = c->inner.allreduce_f64(data, count, c->inner.user);
     c->f64_s += now() - t0;
     c->f64_calls++;
+    if (c->recorded < MAX_RECORDED)
+        c->f64_counts[c->recorded++] = count;
     return rc;
 }
 
@@ -153,32 +167,68 @@ static int timed_steps(byol_trainer *t, const byol_tensor v[2], double min_secon
     return iters < 3 ? 3 : iters;
 }
 
-/* The JSON line: per-step figures, min and max over the ranks where stated. */
-static void report(const mpi_case *c, int threads, int iters, const double mine[5],
-                   const double lo[5], const double hi[5], const timed_comm *tc,
-                   const byol_step_stats *st, const char *extra)
+/* What a rank measured, per step (seconds), in the order of the JSON line. */
+enum { ELAPSED, GRAD, OTHER, GRAD_ALONE, OTHER_ALONE, NFIG };
+
+/* One step's sums replayed after a barrier, the least of 5 runs: what they
+ * cost without waiting for a slower rank (fig[GRAD_ALONE], fig[OTHER_ALONE]).
+ * The data is zeros: the time of a sum does not depend on its values. */
+static void replay(const timed_comm *tc, int iters, double fig[NFIG])
 {
-    /* mine, lo, hi: elapsed s, f32 s, f64 s, f32 calls, f64 calls */
-    double ms = 1e3 / iters;
+    int calls = (int)(tc->f64_calls / iters);
+    calls = calls < tc->recorded ? calls : tc->recorded;
+    int64_t most = 1;
+    for (int i = 0; i < calls; i++)
+        most = tc->f64_counts[i] > most ? tc->f64_counts[i] : most;
+    double *d = calloc((size_t)most, sizeof *d);
+    float *g = calloc((size_t)(tc->f32_count > 0 ? tc->f32_count : 1), sizeof *g);
+    fig[GRAD_ALONE] = fig[OTHER_ALONE] = tc->f32_count > 0 || calls > 0 ? HUGE_VAL : 0;
+    int rc = d && g ? 0 : BYOL_E_NOMEM;
+    for (int r = 0; r < 5 && rc == 0 && fig[GRAD_ALONE] > 0; r++) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = now();
+        rc = tc->inner.allreduce_f32(g, tc->f32_count, tc->inner.user);
+        double t1 = now();
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t2 = now();
+        for (int i = 0; i < calls && rc == 0; i++)
+            rc = tc->inner.allreduce_f64(d, tc->f64_counts[i], tc->inner.user);
+        fig[GRAD_ALONE] = fmin(fig[GRAD_ALONE], t1 - t0);
+        fig[OTHER_ALONE] = fmin(fig[OTHER_ALONE], now() - t2);
+    }
+    free(d);
+    free(g);
+    if (rc != 0)
+        die("replaying the sums", rc);
+}
+
+/* The JSON line: lo and hi are the least and the most over the ranks. */
+static void report(const mpi_case *c, int threads, int iters, const double lo[NFIG],
+                   const double hi[NFIG], const timed_comm *tc, const byol_step_stats *st,
+                   const char *extra)
+{
     printf("{\"case\": \"%s\", \"img_s\": %.2f, \"ranks\": %d, \"threads\": %d, "
            "\"batch\": %lld, \"iters\": %d, \"seconds\": %.3f, \"step_ms\": %.2f, "
            "\"grad_ms\": %.3f, \"grad_max_ms\": %.3f, \"other_ms\": %.3f, "
-           "\"other_max_ms\": %.3f, \"grad_calls\": %.2f, \"other_calls\": %.2f, "
-           "\"grad_mb\": %.3f, \"last_loss\": %.6f, \"preset\": \"%s\", "
-           "\"case_settings\": \"%s\", \"settings\": \"%s\", \"libbyol\": \"%s\"}\n",
-           c->name, (double)c->batch * iters / hi[0], nranks, threads, (long long)c->batch,
-           iters, hi[0], hi[0] * ms, lo[1] * ms, hi[1] * ms, lo[2] * ms, hi[2] * ms,
-           mine[3] / iters, mine[4] / iters, 4e-6 * (double)tc->f32_count, st->loss, c->preset,
-           c->settings, extra, byol_version_string());
+           "\"other_max_ms\": %.3f, \"grad_alone_ms\": %.3f, \"other_alone_ms\": %.3f, "
+           "\"grad_calls\": %.2f, \"other_calls\": %.2f, \"grad_mb\": %.3f, "
+           "\"last_loss\": %.6f, \"preset\": \"%s\", \"case_settings\": \"%s\", "
+           "\"settings\": \"%s\", \"libbyol\": \"%s\"}\n",
+           c->name, (double)c->batch / hi[ELAPSED], nranks, threads, (long long)c->batch,
+           iters, hi[ELAPSED] * iters, 1e3 * hi[ELAPSED], 1e3 * lo[GRAD], 1e3 * hi[GRAD],
+           1e3 * lo[OTHER], 1e3 * hi[OTHER], 1e3 * hi[GRAD_ALONE], 1e3 * hi[OTHER_ALONE],
+           (double)tc->f32_calls / iters, (double)tc->f64_calls / iters,
+           4e-6 * (double)tc->f32_count, st->loss, c->preset, c->settings, extra,
+           byol_version_string());
 }
 
 static void run(const mpi_case *c, int threads, double min_seconds, const char *extra)
 {
     byol_trainer *t = open_trainer(c, threads, extra);
-    timed_comm tc = { 0 };
-    int rc = byol_mpi_comm(MPI_COMM_WORLD, &tc.inner);
+    timed_comm *tc = calloc(1, sizeof *tc);
+    int rc = tc ? byol_mpi_comm(MPI_COMM_WORLD, &tc->inner) : BYOL_E_NOMEM;
     byol_comm timed = { .struct_size = sizeof timed, .rank = rank, .size = nranks,
-                        .allreduce_f32 = timed_f32, .allreduce_f64 = timed_f64, .user = &tc };
+                        .allreduce_f32 = timed_f32, .allreduce_f64 = timed_f64, .user = tc };
     if (rc != 0 || (rc = byol_trainer_set_comm(t, &timed)) != BYOL_OK)
         die("the communicator", rc);
     int64_t in[3];
@@ -191,20 +241,23 @@ static void run(const mpi_case *c, int threads, double min_seconds, const char *
                               make_slice(c->batch, per_image, (uint64_t)k + 1) };
     byol_step_stats st = { 0 };
     int iters = timed_steps(t, v, min_seconds, &st);
-    tc = (timed_comm){ .inner = tc.inner };
+    *tc = (timed_comm){ .inner = tc->inner };
     MPI_Barrier(MPI_COMM_WORLD); /* every rank starts the clock together */
     double t0 = now();
     for (int i = 0; i < iters; i++)
         step(t, v, &st);
-    double mine[5] = { now() - t0, tc.f32_s, tc.f64_s, (double)tc.f32_calls,
-                       (double)tc.f64_calls };
-    double lo[5], hi[5];
-    MPI_Reduce(mine, lo, 5, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD);
-    MPI_Reduce(mine, hi, 5, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    double fig[NFIG] = { now() - t0, tc->f32_s, tc->f64_s };
+    replay(tc, iters, fig);
+    for (int i = ELAPSED; i <= OTHER; i++)
+        fig[i] /= iters;
+    double lo[NFIG], hi[NFIG];
+    MPI_Reduce(fig, lo, NFIG, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD);
+    MPI_Reduce(fig, hi, NFIG, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     if (rank == 0)
-        report(c, threads, iters, mine, lo, hi, &tc, &st, extra);
+        report(c, threads, iters, lo, hi, tc, &st, extra);
     byol_trainer_destroy(t);
-    byol_mpi_comm_free(&tc.inner);
+    byol_mpi_comm_free(&tc->inner);
+    free(tc);
     free(v[0].data);
     free(v[1].data);
 }

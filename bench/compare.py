@@ -76,12 +76,13 @@ global batch, each rank stepping on its slice. Ranks of 1 thread are bound to
 a core (Open MPI's and MPICH's --bind-to core), the 2-thread rank to none so
 that its threads spread over both cores. Printed as a few lines and
 
-  BENCH name=<case> libbyol=<img/s, 2 ranks x 1> ratio=<against 1 rank x 2 threads> ranks=2 threads=1 r1t1=<img/s> r1t1_ratio=<x> r1t2=<img/s> step_ms=<ms> grad_allreduce_ms=<ms> grad_allreduce_max_ms=<ms> other_allreduce_ms=<ms> other_allreduce_max_ms=<ms> grad_share=<x>
+  BENCH name=<case> libbyol=<img/s, 2 ranks x 1> ratio=<against 1 rank x 2 threads> ranks=2 threads=1 r1t1=<img/s> r1t1_ratio=<x> r1t2=<img/s> step_ms=<ms> grad_allreduce_ms=<ms> grad_allreduce_max_ms=<ms> other_allreduce_ms=<ms> other_allreduce_max_ms=<ms> grad_alone_ms=<ms> other_alone_ms=<ms> grad_share=<x>
 
 where grad_allreduce_ms is the gradient sum per step (one call), the least
 over the ranks (the rank that arrives last waits least: its time is the sum
 itself), _max the most (with the wait for the slower rank), other_* the
-other sums (synchronized BatchNorm, the input verdicts, the loss), and
+other sums (synchronized BatchNorm, the input verdicts, the loss), *_alone_ms
+the same sums replayed after a barrier (their cost without the wait), and
 grad_share grad_allreduce_ms / step_ms: the most that overlapping the
 gradient sum with the backward pass (as PyTorch's DDP does) could save.
 The 2 ranks share the 2 cores of the 1 rank x 2 threads run, so on one
@@ -528,11 +529,15 @@ def print_mpi(case, launcher, rounds, med):
     print(f"  1 rank  x 1 thread : {one['img_s']:8.1f} img/s  "
           f"{one['img_s'] / wide['img_s']:.2f}x of 1 rank x 2 threads")
     print(f"  2 ranks x 1 thread : {two['img_s']:8.1f} img/s  "
-          f"{two['img_s'] / wide['img_s']:.2f}x; step {two['step_ms']:.1f} ms: gradient sum "
-          f"{two['grad_ms']:.2f} ms ({100 * share:.1f} %; {two['grad_calls']:.0f} call of "
-          f"{two['grad_mb']:.1f} MB; {two['grad_max_ms']:.2f} ms on the rank that waits for "
-          f"the other), other sums {two['other_ms']:.2f}-{two['other_max_ms']:.2f} ms "
-          f"({two['other_calls']:.0f} calls: synchronized BatchNorm, input verdicts, loss)")
+          f"{two['img_s'] / wide['img_s']:.2f}x; step {two['step_ms']:.1f} ms, of which")
+    print(f"    gradient sum {two['grad_ms']:.2f} ms ({100 * share:.1f} %; "
+          f"{two['grad_calls']:.0f} call of {two['grad_mb']:.1f} MB; "
+          f"{two['grad_max_ms']:.2f} ms on the rank that waits for the other; "
+          f"{two['grad_alone_ms']:.2f} ms alone after a barrier)")
+    print(f"    other sums {two['other_ms']:.2f}-{two['other_max_ms']:.2f} ms over the ranks "
+          f"({two['other_calls']:.0f} calls: synchronized BatchNorm, input verdicts, loss; "
+          f"{two['other_alone_ms']:.2f} ms alone after a barrier: the rest is waiting for "
+          f"the slower rank)")
     print(f"  1 rank  x 2 threads: {wide['img_s']:8.1f} img/s  1.00x")
     print("note: on one machine this measures overhead, not speed-up: the 2 ranks share the "
           "2 cores of the 1 rank x 2 threads run, so the ratio is the cost of data "
@@ -545,7 +550,9 @@ def print_mpi(case, launcher, rounds, med):
           f"r1t2={wide['img_s']:.2f} step_ms={two['step_ms']:.2f} "
           f"grad_allreduce_ms={two['grad_ms']:.3f} grad_allreduce_max_ms={two['grad_max_ms']:.3f} "
           f"other_allreduce_ms={two['other_ms']:.3f} "
-          f"other_allreduce_max_ms={two['other_max_ms']:.3f} grad_share={share:.4f}")
+          f"other_allreduce_max_ms={two['other_max_ms']:.3f} "
+          f"grad_alone_ms={two['grad_alone_ms']:.3f} other_alone_ms={two['other_alone_ms']:.3f} "
+          f"grad_share={share:.4f}")
 
 
 if __name__ == "__main__":
