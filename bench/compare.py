@@ -212,9 +212,9 @@ def main():
     ap.add_argument("--mpirun", default="mpirun", help="the MPI launcher for --bench-mpi")
     args = ap.parse_args()
     cases = args.case or CASES + PIPELINE_CASES + MPI_CASES
-    net_cases = [c for c in cases if c in CASES + PIPELINE_CASES]
-    if net_cases and not args.bench_net:
-        ap.error(f"--bench-net is needed for {', '.join(net_cases)}")
+    need_net = [c for c in cases if c in CASES + PIPELINE_CASES]
+    if need_net and not args.bench_net:
+        ap.error(f"--bench-net is needed for {', '.join(need_net)}")
     print_machine(args)
     net_cases = [c for c in cases if c in CASES]
     peak = measure_peak(args) if args.peak else None
@@ -458,14 +458,14 @@ def bench_loaders(args, step_img_s):
             print(line)
 
 
-def mpi_launcher(args):
+def mpi_launcher(args, cases):
     """(mpirun's argument list up to -np, binding flags for 1-thread ranks,
     for the 2-thread rank, the launcher's name) or None after a note."""
     try:
         r = subprocess.run([args.mpirun, "--version"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     except OSError as e:
-        print(f"note: {', '.join(MPI_CASES)} skipped: {args.mpirun} cannot run ({e.strerror})")
+        print(f"note: {', '.join(cases)} skipped: {args.mpirun} cannot run ({e.strerror})")
         return None
     first = (r.stdout.strip().splitlines() or [args.mpirun])[0]
     if "Open MPI" in r.stdout:
@@ -481,16 +481,22 @@ def mpi_launcher(args):
 
 def mpi_run(args, launcher, case, ranks, threads):
     """bench_mpi's JSON result of one run, or None after a note."""
-    cmd, bind_core, bind_none, _ = launcher
-    cmd = cmd + (bind_core if threads == 1 else bind_none) + ["-np", str(ranks),
-                                                              args.bench_mpi, case,
-                                                              str(threads), str(args.min_seconds)]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    launch, bind_core, bind_none, _ = launcher
+    cmd = launch + (bind_core if threads == 1 else bind_none) + \
+        ["-np", str(ranks), args.bench_mpi, case, str(threads), str(args.min_seconds)]
+    what = f"note: {case} on {ranks} rank(s) x {threads} thread(s)"
+    try:   # a rank stuck in a sum would otherwise hang make bench
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=1800)
+    except subprocess.TimeoutExpired:
+        print(f"{what} did not end within 30 minutes")
+        return None
     out = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     if r.returncode != 0 or not out:
-        last = (r.stderr.strip().splitlines() or ["no message"])[-1]
-        print(f"note: {case} on {ranks} rank(s) x {threads} thread(s) failed "
-              f"(exit {r.returncode}: {last})")
+        # The program's own message, else mpirun's last line that is not a rule.
+        lines = [x for x in r.stderr.splitlines() if x.strip("- ")] or ["no message"]
+        last = next((x for x in lines if x.startswith("bench_mpi:")), lines[-1])
+        print(f"{what} failed (exit {r.returncode}: {last})")
         return None
     return out[0]
 
@@ -503,19 +509,28 @@ def bench_mpi(args, cases):
               f"or MPI=0); install libopenmpi-dev and openmpi-bin "
               f"(scripts/install-deps.sh as root)")
         return
-    launcher = mpi_launcher(args)
+    launcher = mpi_launcher(args, cases)
     if not launcher:
         return
     for case in cases:
-        runs = {rt: [] for rt in MPI_RUNS}
-        for _ in range(args.rounds):
-            for rt in MPI_RUNS:
-                runs[rt].append(mpi_run(args, launcher, case, *rt))
-        if any(None in rs for rs in runs.values()):
-            continue
-        med = {rt: {k: statistics.median(r[k] for r in rs) for k, v in rs[0].items()
-                    if isinstance(v, (int, float))} for rt, rs in runs.items()}
-        print_mpi(case, launcher, args.rounds, med)
+        runs = mpi_rounds(args, launcher, case)
+        if runs:
+            med = {rt: {k: statistics.median(r[k] for r in rs) for k, v in rs[0].items()
+                        if isinstance(v, (int, float))} for rt, rs in runs.items()}
+            print_mpi(case, launcher, args.rounds, med)
+
+
+def mpi_rounds(args, launcher, case):
+    """--rounds alternating runs of each of MPI_RUNS, {(ranks, threads):
+    [result, ...]}; None at the first failed run (its note says why)."""
+    runs = {rt: [] for rt in MPI_RUNS}
+    for _ in range(args.rounds):
+        for rt in MPI_RUNS:
+            r = mpi_run(args, launcher, case, *rt)
+            if r is None:
+                return None
+            runs[rt].append(r)
+    return runs
 
 
 def print_mpi(case, launcher, rounds, med):
