@@ -239,9 +239,19 @@ $(BUILD)/tests/net_tool: tests/ref/net_tool.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $< -o $@ $(LIB_A) $(LIBS)
 
-$(BUILD)/bench/bench_net: bench/bench_net.c $(LIB_A)
+$(BUILD)/bench/bench_net: bench/bench_net.c bench/bench_util.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(OPT) -Iinclude $< -o $@ $(LIB_A) $(LIBS)
+
+# The data-parallel step under mpirun (bench/bench_mpi.c), when libbyol-mpi is
+# built; linked like test_mpi_train. Without it, bench says why it is skipped.
+ifneq ($(MPI_CC),)
+BENCH_MPI := $(BUILD)/bench/bench_mpi
+$(BENCH_MPI): bench/bench_mpi.c bench/bench_util.h $(MPI_SO) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(MPI_CC) $(MPI_FLAGS) $< -o $@ $(LIB_A) -L$(LIB_DIR) -lbyol-mpi \
+	  -Wl,-rpath,$(abspath $(LIB_DIR)) $(MPI_LIBS) $(LIBS)
+endif
 
 $(BUILD)/bench/bench_loader: bench/bench_loader.c $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -294,7 +304,8 @@ demo: deps
 # Throughput against the PyTorch peer (when torch is installed), 2 threads:
 # forward+backward and BYOL step cases, then the whole pipeline (the loader,
 # 1 worker, feeding the step) on the CIFAR-10 JPEG folder, then the loader
-# alone on that folder (1 and 2 workers) and the photos.
+# alone on that folder (1 and 2 workers) and the photos, then (with
+# libbyol-mpi) the data-parallel step on 2 ranks against 2 threads.
 # BENCH_BASELINE=<git revision> also builds that revision's bench_net (from
 # git archive, in build/baseline/) and runs it alternately with this one,
 # so each line says how this tree compares with it in the same run.
@@ -302,11 +313,20 @@ BENCH_BASELINE ?=
 BASELINE_NET := $(if $(BENCH_BASELINE),build/baseline/$(BENCH_BASELINE)/$(BUILD)/bench/bench_net)
 
 bench: bench-deps $(BUILD)/bench/bench_net $(BUILD)/bench/bench_loader $(BUILD)/bench/peak \
-       $(BYOL_TOOL) data $(BASELINE_NET)
+       $(BYOL_TOOL) data $(BASELINE_NET) $(BENCH_MPI)
 	@python3 bench/compare.py --bench-net $(BUILD)/bench/bench_net --threads 2 \
 	  --peak $(BUILD)/bench/peak --byol $(BYOL_TOOL) --blas $(BLAS) \
 	  --bench-loader $(BUILD)/bench/bench_loader --cifar-dir $(CIFAR_JPG)/train \
-	  --photos-dir $(BYOL_DATA)/photos $(if $(BASELINE_NET),--baseline-bench-net $(BASELINE_NET))
+	  --photos-dir $(BYOL_DATA)/photos $(if $(BASELINE_NET),--baseline-bench-net $(BASELINE_NET)) \
+	  $(if $(BENCH_MPI),--bench-mpi $(BENCH_MPI))
+
+# The data-parallel cases of bench alone (1 and 2 ranks of 1 thread against 1
+# rank of 2 threads under mpirun; bench/compare.py's MPI_CASES), or the note
+# saying why they are skipped.
+.PHONY: bench-mpi
+bench-mpi: $(BENCH_MPI)
+	@python3 bench/compare.py --blas $(BLAS) $(if $(BENCH_MPI),--bench-mpi $(BENCH_MPI)) \
+	  --case mpi_byol_step_cnn_small_b256 --case mpi_byol_step_resnet18_cifar_b64
 
 # The PyTorch peers (Debian's python3-torch, python3-torchvision). Without
 # them (no root, no network) bench still runs and says why there is no peer.

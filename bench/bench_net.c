@@ -34,14 +34,14 @@
  * is created before the baseline too: pages its worker touches before the
  * baseline is read are in it, the rest count. */
 #define _POSIX_C_SOURCE 200809L
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <byol/byol.h>
+
+#include "bench_util.h"
 
 enum { KIND_FWDBWD, KIND_BYOL_STEP, KIND_PIPELINE };
 
@@ -77,13 +77,6 @@ static const bench_case cases[] = {
 /* KEY=VALUE arguments of the command line, applied after a case's settings. */
 static char extra_settings[1024];
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static long status_kib(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -105,28 +98,6 @@ static int reset_peak(void)
         return 0;
     int ok = fputs("5", f) >= 0;
     return fclose(f) == 0 && ok;
-}
-
-/* Fixed-seed standard normal numbers (splitmix64 + Box-Muller). */
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static void fill_normal(float *x, int64_t n, uint64_t seed)
-{
-    const double two_pi = 6.283185307179586;
-    for (int64_t i = 0; i < n; i += 2) {
-        double u1 = ((double)(splitmix64(&seed) >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
-        double u2 = (double)(splitmix64(&seed) >> 11) / 9007199254740992.0;        /* [0, 1) */
-        double r = sqrt(-2.0 * log(u1));
-        x[i] = (float)(r * cos(two_pi * u2));
-        if (i + 1 < n)
-            x[i + 1] = (float)(r * sin(two_pi * u2));
-    }
 }
 
 /* One timed workload: iter(ctx) is one training iteration. */

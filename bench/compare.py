@@ -66,7 +66,29 @@ With --baseline-bench-net (make bench BENCH_BASELINE=<git revision>) the
 bench_net of another revision runs too, alternating with this one
 (--rounds times each, medians reported), and each BENCH line gains
 before=<img/s> vs_before=<libbyol/before>: whether a change made the step
-faster or slower, measured in the same run. Standard library only.
+faster or slower, measured in the same run.
+
+With --bench-mpi (build/<blas>/bench/bench_mpi, built when libbyol-mpi is:
+make finds MPI) the data-parallel BYOL step runs under mpirun (--mpirun):
+MPI_CASES, each on 1 rank x 1 thread, 2 ranks x 1 thread and 1 rank x 2
+threads (--rounds alternating runs of each; medians), train.batch_size the
+global batch, each rank stepping on its slice. Ranks of 1 thread are bound to
+a core (Open MPI's and MPICH's --bind-to core), the 2-thread rank to none so
+that its threads spread over both cores. Printed as a few lines and
+
+  BENCH name=<case> libbyol=<img/s, 2 ranks x 1> ratio=<against 1 rank x 2 threads> ranks=2 threads=1 r1t1=<img/s> r1t1_ratio=<x> r1t2=<img/s> step_ms=<ms> grad_allreduce_ms=<ms> grad_allreduce_max_ms=<ms> other_allreduce_ms=<ms> other_allreduce_max_ms=<ms> grad_alone_ms=<ms> other_alone_ms=<ms> grad_share=<x>
+
+where grad_allreduce_ms is the gradient sum per step (one call), the least
+over the ranks (the rank that arrives last waits least: its time is the sum
+itself), _max the most (with the wait for the slower rank), other_* the
+other sums (synchronized BatchNorm, the input verdicts, the loss), *_alone_ms
+the same sums replayed after a barrier (their cost without the wait), and
+grad_share grad_allreduce_ms / step_ms: the most that overlapping the
+gradient sum with the backward pass (as PyTorch's DDP does) could save.
+The 2 ranks share the 2 cores of the 1 rank x 2 threads run, so on one
+machine this measures overhead, not speed-up; the output says so. Without
+--bench-mpi, or without mpirun, the MPI cases are skipped with a note.
+`make bench-mpi` runs them alone. Standard library only.
 """
 
 import argparse
@@ -98,6 +120,10 @@ BF16_CASES = ["fwdbwd_resnet18_cifar_b64", "byol_step_resnet18_cifar_b64",
 # pipeline_*: the loader (1 worker) feeding a byol_step case's step; img/s
 # as above, the time spent waiting for a batch included.
 PIPELINE_CASES = ["pipeline_cifar10_w025_b256"]
+# The data-parallel step over MPI (bench_mpi.c): the byol_step cases' recipes,
+# train.batch_size the global batch. Run as (ranks, threads per rank).
+MPI_CASES = ["mpi_byol_step_cnn_small_b256", "mpi_byol_step_resnet18_cifar_b64"]
+MPI_RUNS = [(1, 1), (2, 1), (1, 2)]
 # The peer's Python: Debian's, unless BYOL_BENCH_PYTHON names another (a venv
 # with pip's torch, say).
 TORCH_PY = os.environ.get("BYOL_BENCH_PYTHON", "/usr/bin/python3")
@@ -169,11 +195,11 @@ def print_machine(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bench-net", required=True, help="path of the bench_net program")
+    ap.add_argument("--bench-net", help="path of the bench_net program")
     ap.add_argument("--peak", help="path of the peak program (bench/peak.c)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--min-seconds", type=float, default=5.0)
-    ap.add_argument("--case", action="append", choices=CASES + PIPELINE_CASES)
+    ap.add_argument("--case", action="append", choices=CASES + PIPELINE_CASES + MPI_CASES)
     ap.add_argument("--bench-loader", help="path of the bench_loader program")
     ap.add_argument("--cifar-dir", help="CIFAR-10 JPEG training folder (class sub-folders)")
     ap.add_argument("--photos-dir", help="folder of photos for the imagenet preset")
@@ -182,9 +208,14 @@ def main():
                     help="alternating runs of each bench_net with --baseline-bench-net")
     ap.add_argument("--byol", help="the byol command, timed on the pipeline case")
     ap.add_argument("--blas", default="unknown", help="the CBLAS provider bench_net links")
+    ap.add_argument("--bench-mpi", help="path of the bench_mpi program (libbyol-mpi built)")
+    ap.add_argument("--mpirun", default="mpirun", help="the MPI launcher for --bench-mpi")
     args = ap.parse_args()
+    cases = args.case or CASES + PIPELINE_CASES + MPI_CASES
+    need_net = [c for c in cases if c in CASES + PIPELINE_CASES]
+    if need_net and not args.bench_net:
+        ap.error(f"--bench-net is needed for {', '.join(need_net)}")
     print_machine(args)
-    cases = args.case or CASES + PIPELINE_CASES
     net_cases = [c for c in cases if c in CASES]
     peak = measure_peak(args) if args.peak else None
     ours = bench_nets(args, net_cases, peak) if net_cases else {}
@@ -194,6 +225,9 @@ def main():
     if args.bench_loader:
         step = ours.get("byol_step_resnet18_cifar_b64")
         bench_loaders(args, step["img_s"] if step else None)
+    mpi_cases = [c for c in cases if c in MPI_CASES]
+    if mpi_cases:
+        bench_mpi(args, mpi_cases)
     return 0
 
 
@@ -422,6 +456,118 @@ def bench_loaders(args, step_img_s):
                   f"{r['batch']} from {r['images_in_dataset']} images "
                   f"({r['skipped']} bad files skipped)")
             print(line)
+
+
+def mpi_launcher(args, cases):
+    """(mpirun's argument list up to -np, binding flags for 1-thread ranks,
+    for the 2-thread rank, the launcher's name) or None after a note."""
+    try:
+        r = subprocess.run([args.mpirun, "--version"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    except OSError as e:
+        print(f"note: {', '.join(cases)} skipped: {args.mpirun} cannot run ({e.strerror})")
+        return None
+    first = (r.stdout.strip().splitlines() or [args.mpirun])[0]
+    if "Open MPI" in r.stdout:
+        # As root (CI) Open MPI wants these; --oversubscribe lets ranks share cores
+        # that other programs use (tests/mpi/run.sh does the same).
+        os.environ.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+        return [args.mpirun, "--oversubscribe"], ["--bind-to", "core"], \
+            ["--bind-to", "none"], first
+    if "HYDRA" in r.stdout:   # MPICH's launcher
+        return [args.mpirun], ["-bind-to", "core"], ["-bind-to", "none"], first
+    return [args.mpirun], [], [], first + " (its default binding)"
+
+
+def mpi_run(args, launcher, case, ranks, threads):
+    """bench_mpi's JSON result of one run, or None after a note."""
+    launch, bind_core, bind_none, _ = launcher
+    cmd = launch + (bind_core if threads == 1 else bind_none) + \
+        ["-np", str(ranks), args.bench_mpi, case, str(threads), str(args.min_seconds)]
+    what = f"note: {case} on {ranks} rank(s) x {threads} thread(s)"
+    try:   # a rank stuck in a sum would otherwise hang make bench
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=1800)
+    except subprocess.TimeoutExpired:
+        print(f"{what} did not end within 30 minutes")
+        return None
+    out = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    if r.returncode != 0 or not out:
+        # The program's own message, else mpirun's last line that is not a rule.
+        lines = [x for x in r.stderr.splitlines() if x.strip("- ")] or ["no message"]
+        last = next((x for x in lines if x.startswith("bench_mpi:")), lines[-1])
+        print(f"{what} failed (exit {r.returncode}: {last})")
+        return None
+    return out[0]
+
+
+def bench_mpi(args, cases):
+    """The data-parallel step over MPI: each case on MPI_RUNS, --rounds
+    alternating runs of each; medians of every figure."""
+    if not args.bench_mpi:
+        print(f"note: {', '.join(cases)} skipped: libbyol-mpi was not built (no MPI found, "
+              f"or MPI=0); install libopenmpi-dev and openmpi-bin "
+              f"(scripts/install-deps.sh as root)")
+        return
+    launcher = mpi_launcher(args, cases)
+    if not launcher:
+        return
+    for case in cases:
+        runs = mpi_rounds(args, launcher, case)
+        if runs:
+            med = {rt: {k: statistics.median(r[k] for r in rs) for k, v in rs[0].items()
+                        if isinstance(v, (int, float))} for rt, rs in runs.items()}
+            print_mpi(case, launcher, args.rounds, med)
+
+
+def mpi_rounds(args, launcher, case):
+    """--rounds alternating runs of each of MPI_RUNS, {(ranks, threads):
+    [result, ...]}; None at the first failed run (its note says why)."""
+    runs = {rt: [] for rt in MPI_RUNS}
+    for _ in range(args.rounds):
+        for rt in MPI_RUNS:
+            r = mpi_run(args, launcher, case, *rt)
+            if r is None:
+                return None
+            runs[rt].append(r)
+    return runs
+
+
+def print_mpi(case, launcher, rounds, med):
+    """What ran, a line per run, the note that this is overhead, the BENCH line."""
+    one, two, wide = med[(1, 1)], med[(2, 1)], med[(1, 2)]
+    share = two["grad_ms"] / two["step_ms"]
+    print(f"{case}: the BYOL step data-parallel over MPI, global batch {int(two['batch'])}, "
+          f"medians of {rounds} alternating runs ({launcher[3]}; 1-thread ranks "
+          f"{' '.join(launcher[1]) or 'unbound'}, the 2-thread rank "
+          f"{' '.join(launcher[2]) or 'unbound'})")
+    print(f"  1 rank  x 1 thread : {one['img_s']:8.1f} img/s  "
+          f"{one['img_s'] / wide['img_s']:.2f}x of 1 rank x 2 threads")
+    print(f"  2 ranks x 1 thread : {two['img_s']:8.1f} img/s  "
+          f"{two['img_s'] / wide['img_s']:.2f}x; step {two['step_ms']:.1f} ms, of which")
+    print(f"    gradient sum {two['grad_ms']:.2f} ms ({100 * share:.1f} %; "
+          f"{two['grad_calls']:.0f} call of {two['grad_mb']:.1f} MB; "
+          f"{two['grad_max_ms']:.2f} ms on the rank that waits for the other; "
+          f"{two['grad_alone_ms']:.2f} ms alone after a barrier)")
+    print(f"    other sums {two['other_ms']:.2f}-{two['other_max_ms']:.2f} ms over the ranks "
+          f"({two['other_calls']:.0f} calls: synchronized BatchNorm, input verdicts, loss; "
+          f"{two['other_alone_ms']:.2f} ms alone after a barrier: the rest is waiting for "
+          f"the slower rank)")
+    print(f"  1 rank  x 2 threads: {wide['img_s']:8.1f} img/s  1.00x")
+    print("note: on one machine this measures overhead, not speed-up: the 2 ranks share the "
+          "2 cores of the 1 rank x 2 threads run, so the ratio is the cost of data "
+          "parallelism (the sums, half the batch per rank), not what more machines gain. "
+          f"Overlapping the gradient sum with the backward pass could hide at most its "
+          f"{100 * share:.1f} % of the step (docs/cluster.md).")
+    print(f"BENCH name={case} libbyol={two['img_s']:.2f} "
+          f"ratio={two['img_s'] / wide['img_s']:.3f} ranks=2 threads=1 "
+          f"r1t1={one['img_s']:.2f} r1t1_ratio={one['img_s'] / wide['img_s']:.3f} "
+          f"r1t2={wide['img_s']:.2f} step_ms={two['step_ms']:.2f} "
+          f"grad_allreduce_ms={two['grad_ms']:.3f} grad_allreduce_max_ms={two['grad_max_ms']:.3f} "
+          f"other_allreduce_ms={two['other_ms']:.3f} "
+          f"other_allreduce_max_ms={two['other_max_ms']:.3f} "
+          f"grad_alone_ms={two['grad_alone_ms']:.3f} other_alone_ms={two['other_alone_ms']:.3f} "
+          f"grad_share={share:.4f}")
 
 
 if __name__ == "__main__":
