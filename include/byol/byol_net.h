@@ -228,10 +228,10 @@ BYOL_API int byol_net_counter(const byol_net *net, const char *name, int64_t *va
 
 /**
  * Installs a cancel callback polled between layers of forward and backward,
- * on the calling thread. On a net of a data-parallel trainer
- * (byol_trainer_set_comm() with more than one rank) it is polled once per
- * step instead, as the ranks agree to step, so that all ranks cancel
- * together.
+ * on the calling thread. On the nets of a data-parallel trainer
+ * (byol_trainer_set_comm() with more than one rank) no pass polls it, not
+ * even byol_net_embed(): the trainer polls it once per step, as the ranks
+ * agree to step, so that all ranks cancel together.
  * @param net the net, borrowed for the call.
  * @param fn the callback, or NULL to remove it; borrowed until replaced or
  *        the net is destroyed.

@@ -290,10 +290,11 @@ typedef struct byol_comm {
 /**
  * Makes t one rank of a data-parallel run, or (comm NULL or comm->size 1)
  * a trainer alone again. Call it on every rank after creating (or
- * loading) the trainer and before its first step. The activations are
- * re-planned for this rank's slice (train.batch_size / comm->size images),
- * so a rank holds only its slice's; a plan made with byol_net_plan() on
- * byol_trainer_encoder() is replaced.
+ * loading) the trainer and before its first step. When the images of a
+ * rank's step (train.batch_size / comm->size) change, the activations and
+ * scratch are re-planned for them, so a rank holds only its slice's (a
+ * plan made with byol_net_plan() on byol_trainer_encoder() is then
+ * replaced).
  * @param t the trainer, borrowed for the call.
  * @param comm the communicator, copied (its user pointer is borrowed until
  *        the communicator is replaced or the trainer destroyed); NULL for

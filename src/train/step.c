@@ -3,6 +3,7 @@
  * are constants, so the gradient is the sum of one forward+backward per view
  * and each net's arena only ever holds one view. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -10,10 +11,10 @@
 #include "train/loss.h"
 #include "train/trainer.h"
 
-/* work regions, each [batch, proj_out] */
+/* work regions, each [local, proj_out] (local: the images of this rank's step) */
 enum { W_TZ1, W_TZ2, W_DP };
 
-static float *region(const byol_trainer *t, int r) { return t->work + r * t->batch * t->proj_out; }
+static float *region(const byol_trainer *t, int r) { return t->work + r * t->local * t->proj_out; }
 
 /* ---- BatchNorm state snapshot (the guard) -------------------------------- */
 
@@ -49,12 +50,18 @@ static int check_view(const byol_trainer *t, const byol_tensor *v, int k, int64_
         return byol__err(BYOL_E_INVALID_ARG, "%s: view%d is NULL or has a bad struct_size", fn,
                          k + 1);
     const int64_t *s = v->shape;
-    if (v->ndim != 4 || s[0] < 1 || s[0] > t->batch || s[1] != dims[0] || s[2] != dims[1] ||
-        s[3] != dims[2] || s[0] != n)
+    if (v->ndim != 4 || s[0] < 1 || s[0] > t->local || s[1] != dims[0] || s[2] != dims[1] ||
+        s[3] != dims[2] || s[0] != n) {
+        char most[96];
+        if (t->comm.size == 1)
+            snprintf(most, sizeof most, "train.batch_size %lld", (long long)t->local);
+        else
+            snprintf(most, sizeof most, "%lld (train.batch_size over %d ranks)",
+                     (long long)t->local, (int)t->comm.size);
         return byol__err(BYOL_E_SHAPE, "%s: view%d must be [N,%lld,%lld,%lld] with the same N "
-                         "for both views and N <= train.batch_size %lld", fn, k + 1,
-                         (long long)dims[0], (long long)dims[1], (long long)dims[2],
-                         (long long)t->batch);
+                         "for both views and N <= %s", fn, k + 1, (long long)dims[0],
+                         (long long)dims[1], (long long)dims[2], most);
+    }
     int64_t len = s[0] * s[1] * s[2] * s[3];
     for (int64_t i = 0; i < len; i++)
         if (!isfinite(v->data[i]))

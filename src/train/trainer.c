@@ -74,45 +74,50 @@ static int gather(byol_net **nets, int n, float **params, float **grads, int64_t
     return BYOL_OK;
 }
 
-/* Activation arenas for n images per step (the global batch, or a rank's
- * slice: byol_trainer_set_comm). A step runs the target's passes before
- * the online ones and nothing in an arena outlives its pass, so the target
- * encoder and projector share their online twins' arenas (owned by the
- * trainer); the predictor owns its own. All or nothing: every layout and
- * arena is made before any net moves to them. */
-static int plan_arenas(byol_trainer *t, int64_t n)
+/* Everything sized by the images of a step, n (the global batch, or a
+ * rank's slice: byol_trainer_set_comm): the activation arenas, view 2 in
+ * nn's layout (view 1 goes to the encoder's input buffer), and the target
+ * projections and loss gradient (work). A step runs the target's passes
+ * before the online ones and nothing in an arena outlives its pass, so the
+ * target encoder and projector share their online twins' arenas (owned by
+ * the trainer); the predictor owns its own. All or nothing: every layout
+ * and buffer is made before any net or pointer moves to them. */
+static int plan_batch(byol_trainer *t, int64_t n, const char *fn)
 {
     byol_net *nets[5] = { t->online[0], t->target[0], t->online[1], t->target[1],
                           t->online[BYOL__PRED] };
     byol__plan *plans[5] = { 0 };
-    float *arenas[3] = { 0 };
+    float *bufs[5] = { 0 }; /* arenas 0-2, view2, work */
     int64_t floats[5];
     int rc = BYOL_OK;
     for (int k = 0; k < 5 && rc == BYOL_OK; k++)
         rc = byol__nn_plan_prepare(nets[k], n, &plans[k], &floats[k]);
-    for (int a = 0; a < 3 && rc == BYOL_OK; a++) {
-        int64_t f = a == 2 ? floats[4] : floats[2 * a] > floats[2 * a + 1] ? floats[2 * a]
-                                                                          : floats[2 * a + 1];
+    const int64_t f[5] = { floats[0] > floats[1] ? floats[0] : floats[1],
+                           floats[2] > floats[3] ? floats[2] : floats[3], floats[4],
+                           n * byol__nn_input_size(t->online[BYOL__ENC]), 3 * n * t->proj_out };
+    for (int a = 0; a < 5 && rc == BYOL_OK; a++) {
         size_t bytes;
-        if (byol__mul_size((size_t)f, sizeof(float), &bytes) == 0)
-            arenas[a] = byol__malloc(bytes);
-        if (!arenas[a])
-            rc = byol__err(BYOL_E_NOMEM, "cannot allocate %.1f MiB of activations for batch "
-                           "%lld", (double)f / 262144.0, (long long)n);
+        if (byol__mul_size((size_t)f[a], sizeof(float), &bytes) == 0)
+            bufs[a] = byol__calloc(bytes, 1);
+        if (!bufs[a])
+            rc = byol__err(BYOL_E_NOMEM, "%s: cannot allocate %.1f MiB for batch %lld", fn,
+                           (double)f[a] / 262144.0, (long long)n);
     }
     if (rc != BYOL_OK) {
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < 5; k++) {
             byol__nn_plan_discard(plans[k]);
-        for (int a = 0; a < 3; a++)
-            byol__free(arenas[a]);
+            byol__free(bufs[k]);
+        }
         return rc;
     }
     for (int k = 0; k < 5; k++)
-        byol__nn_plan_apply(nets[k], plans[k], arenas[k / 2], k == 4);
-    for (int a = 0; a < 2; a++) {
-        byol__free(t->arena[a]);
-        t->arena[a] = arenas[a];
+        byol__nn_plan_apply(nets[k], plans[k], bufs[k / 2], k == 4);
+    float **mine[4] = { &t->arena[0], &t->arena[1], &t->view2, &t->work };
+    for (int k = 0; k < 4; k++) {
+        byol__free(*mine[k]);
+        *mine[k] = bufs[k < 2 ? k : k + 1];
     }
+    t->local = n;
     return BYOL_OK;
 }
 
@@ -142,9 +147,8 @@ static int make_spans(byol_trainer *t)
     return BYOL_OK;
 }
 
-/* Scratch: view 2 in nn's layout (view 1 goes to the encoder's input
- * buffer), the target projections and the loss gradient, the monitor's
- * sums and the guard's snapshot of BN state. */
+/* Scratch of any batch: the monitor's sums and the guard's snapshot of BN
+ * state. */
 static int make_scratch(byol_trainer *t)
 {
     byol_net *nets[BYOL__NETS];
@@ -152,14 +156,10 @@ static int make_scratch(byol_trainer *t)
     byol__trainer_nets(t, nets, NULL);
     for (int k = 0; k < BYOL__NETS; k++)
         state += byol__nn_state_bytes(nets[k]);
-    t->view2 = byol__calloc((size_t)(t->batch * byol__nn_input_size(t->online[BYOL__ENC])),
-                            sizeof(float));
-    t->work = byol__calloc((size_t)(3 * t->batch * t->proj_out), sizeof(float));
     t->monitor = byol__calloc((size_t)(4 * t->proj_out + 3), sizeof(double));
     t->snapshot = byol__calloc(state, 1);
-    if (!t->view2 || !t->work || !t->monitor || !t->snapshot)
-        return byol__err(BYOL_E_NOMEM, "byol_trainer_create: out of memory for batch %lld",
-                         (long long)t->batch);
+    if (!t->monitor || !t->snapshot)
+        return byol__err(BYOL_E_NOMEM, "byol_trainer_create: out of memory");
     return BYOL_OK;
 }
 
@@ -188,12 +188,11 @@ static int build(byol_trainer *t, const byol_config *cfg, const byol_net *encode
     t->tau_base = byol__cfg_float(cfg, BYOL__K_EMA_TAU_BASE);
     t->simsiam = !strcmp(byol__cfg_str(cfg, BYOL__K_BYOL_MODE), "simsiam");
     t->comm = (byol_comm){ .struct_size = sizeof t->comm, .size = 1 };
-    t->local = t->batch;
     int rc = make_encoders(t, cfg, encoder);
     if (rc == BYOL_OK)
         rc = make_heads(t, cfg);
     if (rc == BYOL_OK)
-        rc = plan_arenas(t, t->batch);
+        rc = plan_batch(t, t->batch, "byol_trainer_create");
     if (rc == BYOL_OK)
         rc = gather(t->online, BYOL__PARTS, &t->params, &t->grads, &t->nparams);
     if (rc == BYOL_OK)
@@ -293,11 +292,10 @@ int byol_trainer_set_comm(byol_trainer *t, const byol_comm *comm)
                          (long long)t->batch, (int)c.size, (long long)local);
     /* Activations for this rank's slice only: a rank of 64 holds 1/64 of
      * the global batch's. */
-    rc = local == t->local ? BYOL_OK : plan_arenas(t, local);
+    rc = local == t->local ? BYOL_OK : plan_batch(t, local, fn);
     if (rc != BYOL_OK)
         return rc;
     t->comm = c;
-    t->local = local;
     byol_net *nets[BYOL__NETS];
     byol__trainer_nets(t, nets, NULL);
     for (int k = 0; k < BYOL__NETS; k++) {

@@ -11,7 +11,9 @@
 #   - a rank's error (a bad image in its slice) ends every rank with a
 #     non-zero status and prints the message once; so does a batch that
 #     does not split over the ranks;
-#   - SIGINT to mpirun stops every rank at the same step with a checkpoint;
+#   - SIGTERM to one rank stops every rank at the same step with a checkpoint;
+#   - a rank that cannot open its data leaves --force's old run untouched;
+#   - each rank's share of threads is not stored in config.txt;
 #   - the command built without MPI refuses to run as one of several ranks.
 # Every run is under a timeout, so a rank that hangs fails the test.
 #
@@ -25,6 +27,10 @@ BYOL=${BYOL:-$root/build/blis/tools/byol}
 NOMPI=${BYOL_NOMPI:-}
 # shellcheck source=tests/mpi/launcher.sh
 source "$root/tests/mpi/launcher.sh"
+if ! command -v "$mpirun" > /dev/null; then
+  [ "${BYOL_REQUIRE_MPI:-}" = 1 ] && { echo "tests/mpi/test_pretrain.sh: FAIL: no $mpirun"; exit 1; }
+  echo "SKIPPED: no $mpirun on PATH (install openmpi-bin)"; exit 0
+fi
 MPI=("$mpirun" "${mpirun_args[@]}")
 
 T=$(mktemp -d)
@@ -166,6 +172,30 @@ run split 60 "${MPI[@]}" -np 2 "$BYOL" pretrain "${EACH[@]}" "${CNN[@]}" --batch
 check "a batch of 33 over 2 ranks is refused on every rank (status $rc), once" \
   test $rc -ne 0 -a $rc -ne 124 -a "$(grep -c 'train.batch_size' "$T/split.log")" = 1
 [ "$(grep -c 'train.batch_size' "$T/split.log")" = 1 ] || show_log split
+
+# ---- nothing written before every rank opened its run --------------------------------
+# (MPMD: rank 1 is given data that does not exist)
+F=$T/forced
+cp -r "$T/CNN-2" "$F"
+rm -f "$F/byol.lock"
+rc=0
+run forced 60 "${MPI[@]}" -np 1 "$BYOL" pretrain "${EACH[@]}" "${CNN[@]}" --steps 2 --force \
+  --out "$F" : -np 1 "$BYOL" pretrain --data "$T/nowhere" "${EACH[@]:2}" "${CNN[@]}" --steps 2 \
+  --force --out "$F" || rc=$?
+check "a rank without its data: every rank fails (status $rc), naming it once" \
+  test $rc -ne 0 -a $rc -ne 124 -a "$(grep -c "$T/nowhere" "$T/forced.log")" = 1
+check "a rank without its data: --force left the old run as it was" \
+  cmp -s "$F/checkpoint.safetensors" "$T/CNN-2/checkpoint.safetensors"
+
+# ---- threads per rank ----------------------------------------------------------------------
+if run share 60 "${MPI[@]}" -np 2 "$BYOL" pretrain --data "$T/images-idx3-ubyte" \
+     --batch-size 64 --workers 1 "${CNN[@]}" --steps 1 --out "$T/share"; then
+  check "without --threads each rank takes its share, not stored in config.txt" \
+    test "$(grep -c 'on 2 ranks of [0-9]* thread' "$T/share.log")" = 1 \
+      -a "$(grep -c '^threads' "$T/share/config.txt")" = 0
+else
+  not_ok "threads per rank: the run failed"; show_log share
+fi
 
 # ---- a signal to one rank ---------------------------------------------------------------
 # As a scheduler's SIGTERM to one process, or Ctrl-C to a group: the ranks

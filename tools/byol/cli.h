@@ -302,9 +302,9 @@ int cli_dist_init(cli_dist *d);
  * rank, printed by rank 0 alone: see cli_mute). Ranks must call it the same
  * number of times; a plain run gets rc back. */
 int cli_dist_agree(cli_dist *d, int rc, int *go);
-/* Sets `threads` to the cores of this rank's share of its machine, unless
- * the user's recipe sets it (a plain run: nothing). */
-int cli_dist_threads(const cli_dist *d, byol_config *cfg, const cli_common *c);
+/* Sets `threads` to the cores of this rank's share of its machine (a plain
+ * run: nothing). */
+int cli_dist_threads(const cli_dist *d, byol_config *cfg);
 void cli_dist_end(cli_dist *d);
 /* Whether this build trains under mpirun, for --version. */
 const char *cli_dist_about(void);

@@ -135,8 +135,13 @@ void cli_dist_end(cli_dist *d)
 {
     if (d->size > 1)
         byol_mpi_comm_free(&d->comm);
-    if (d->mpi)
+    /* MPI_Finalize need not wait for the other ranks: rank 0 may still be
+     * printing the run's error when the others exit non-zero, and a
+     * launcher then kills it */
+    if (d->mpi) {
+        MPI_Barrier(MPI_COMM_WORLD);
         MPI_Finalize();
+    }
     d->mpi = 0;
 }
 
@@ -174,9 +179,9 @@ const char *cli_dist_about(void)
 #endif
 }
 
-int cli_dist_threads(const cli_dist *d, byol_config *cfg, const cli_common *c)
+int cli_dist_threads(const cli_dist *d, byol_config *cfg)
 {
-    if (d->size == 1 || c->threads || cli_recipe_sets(c, "threads"))
+    if (d->size == 1)
         return BYOL_OK;
     return cli_lib(byol_config_set_int(cfg, "threads", threads_per_rank(d->local_size)));
 }

@@ -82,6 +82,7 @@ typedef struct pretrain_opts {
     int64_t epochs, steps, stop_at, checkpoint_every, log_every, monitor_every, monitor_bank,
         monitor_queries;
     int quiet, force, json, new_optimizer;
+    int threads_given;             /* --threads, even 0 (all cores), or a threads setting */
 } pretrain_opts;
 
 /* Everything a run holds; released by run_close(). */
@@ -97,6 +98,7 @@ typedef struct run {
     char ckpt[4096], plot[4096];
     int lock;                      /* holds the lock of --out while open (rundir.c) */
     int quiet;                     /* --quiet, or a rank but 0 (which alone reports) */
+    int64_t threads;               /* the trainer's */
     int interrupted;               /* a signal, on any rank, ended the loop early */
     int64_t k0, k, total, end, bpe, epoch; /* end: where this process stops */
     double t0;                     /* start of training */
@@ -157,6 +159,8 @@ static int parse(int argc, char **argv, pretrain_opts *o)
     int rc = cli_parse(argc, argv, opts, NULL, 0, NULL);
     if (rc == BYOL_OK)
         rc = cli_require(opts, "data", "out");
+    if (rc == BYOL_OK)
+        o->threads_given = cli_seen(opts, "threads") || cli_recipe_sets(&o->c, "threads");
     if (rc != BYOL_OK)
         return rc;
     if (o->epochs && o->steps)
@@ -256,13 +260,18 @@ static int open_monitor(run *r)
 
 /* Trainer, resumed if asked; the loader then continues where the checkpoint
  * stopped. --new-optimizer's train.allow_optim_change=1 goes to the trainer
- * only: it permits this load only, not a setting of the run (config.txt). */
+ * only: it permits this load only, not a setting of the run (config.txt);
+ * so does a rank's share of threads, which the next run may not share. */
 static int open_trainer(run *r)
 {
     byol_config *cfg = NULL;
     int rc = cli_lib(byol_config_copy(r->cfg, &cfg));
     if (rc == BYOL_OK && r->o->new_optimizer)
         rc = cli_lib(byol_config_set_int(cfg, "train.allow_optim_change", 1));
+    if (rc == BYOL_OK && !r->o->threads_given)
+        rc = cli_dist_threads(&r->d, cfg);
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_config_get_int(cfg, "threads", &r->threads));
     if (rc == BYOL_OK)
         rc = cli_lib(byol_trainer_create(cfg, NULL, &r->t));
     byol_config_destroy(cfg);
@@ -284,8 +293,6 @@ static int open_run(run *r)
 {
     /* Settings: the checkpoint's (when resuming), then preset, --set, flags. */
     int rc = cli_setup(BYOL_OK, NULL, r->o->resume, &r->o->c, &r->cfg);
-    if (rc == BYOL_OK)
-        rc = cli_dist_threads(&r->d, r->cfg, &r->o->c);
     if (rc == BYOL_OK)
         rc = cli_out_path(r->ckpt, sizeof r->ckpt, r->o->out, "checkpoint.safetensors");
     if (rc == BYOL_OK)
@@ -525,11 +532,12 @@ static int finish(run *r)
 /* Where a data-parallel run says how it is spread, for the start line. */
 static void describe_ranks(const run *r, char *buf, size_t len)
 {
-    int64_t threads = 0;
     buf[0] = 0;
-    if (r->d.size > 1 && byol_config_get_int(r->cfg, "threads", &threads) == BYOL_OK)
-        snprintf(buf, len, ", on %d ranks of %lld thread%s", r->d.size, (long long)threads,
-                 threads == 1 ? "" : "s");
+    if (r->d.size > 1 && r->threads == 0)
+        snprintf(buf, len, ", on %d ranks, each on every core", r->d.size);
+    else if (r->d.size > 1)
+        snprintf(buf, len, ", on %d ranks of %lld thread%s", r->d.size, (long long)r->threads,
+                 r->threads == 1 ? "" : "s");
 }
 
 static int start(run *r)
@@ -573,9 +581,13 @@ int cmd_pretrain(int argc, char **argv)
     cli_progress_init(&r.p, r.quiet);
     if (rc == BYOL_OK)
         rc = open_run(&r);
-    if (rc == BYOL_OK && r.k0 < r.end && writer(&r))
-        rc = start(&r);
+    /* every rank opened its run before rank 0 touches DIR (--force clears it) */
     rc = cli_dist_agree(&r.d, rc, &go);
+    if (rc == BYOL_OK) { /* the same on every rank after an agreement */
+        if (r.k0 < r.end && writer(&r))
+            rc = start(&r);
+        rc = cli_dist_agree(&r.d, rc, &go);
+    }
     if (rc == BYOL_OK && r.k0 >= r.end) {
         if (!r.quiet)
             printf("%s is at step %lld: nothing to train up to step %lld\n", o.resume,
@@ -587,7 +599,11 @@ int cmd_pretrain(int argc, char **argv)
         if (rc == BYOL_OK)
             rc = finish(&r);
     }
+    /* the message before MPI_Finalize (run_close): once the ranks leave it,
+     * a launcher may end rank 0 before it prints */
+    cli_progress_end(&r.p);
+    int code = cli_exit(rc);
     run_close(&r);
     cli_list_free(&o.c.sets);
-    return cli_exit(rc);
+    return code;
 }

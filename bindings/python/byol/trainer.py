@@ -141,8 +141,8 @@ class Trainer(Handle):
                 f"views of shape {v1.shape}: the encoder takes (N, {c}, {h}, {w})"
             )
         n, local = v1.shape[0], self.batch_size // self._ranks
-        if (exact and n != local) or not 1 <= n <= self.batch_size:
-            want = f"{local}" if exact else f"1 to {self.batch_size}"
+        if (exact and n != local) or not 1 <= n <= local:
+            want = f"{local}" if exact else f"1 to {local}"
             ranks = f" over {self._ranks} ranks" if self._ranks > 1 else ""
             raise errors.ShapeError(f"views of {n} samples: train.batch_size is "
                                     f"{self.batch_size}{ranks} (expected {want})")
@@ -199,7 +199,7 @@ class Trainer(Handle):
 
     def accumulate(self, view1, view2) -> dict[str, float]:
         """Forward and backward of a micro-batch of n <= train.batch_size
-        samples per view, adding its share of the batch gradient; returns its
+        samples per view (train.batch_size / size with a communicator), adding its share of the batch gradient; returns its
         loss figures. With a communicator it is collective (synchronized
         BatchNorm, figures of all ranks), but the gradients stay this rank's
         share: sum ``grads`` over the ranks before apply_update()."""
