@@ -113,8 +113,6 @@ static int take_error(cli_dist *d, int low, int rc)
         return rc;
     }
     cli_mute = d->rank != 0;
-    if (e.code == CLI_INTERRUPTED || e.code == CLI_HELP)
-        return e.code;
     return cli_error(e.code, "rank %d of %d: %s", low, d->size, e.msg);
 }
 
