@@ -5,13 +5,16 @@ $BYOL_LIBRARY or the in-tree build).
 
 test_mpi_train (run before this by run.sh) leaves in $BYOL_MPI_REFERENCE its
 one-process runs of 64 images: the settings, the losses and the state after
-the first step (refK.txt, refK.ckpt). Here each rank trains its 32 of the
+the first step (refK.txt, refK.ckpt), and its ranks' state after the first
+step (refK-ranks.ckpt). Here each rank trains its 32 of the
 same 64 images (the same LCG as test_mpi_train.c's make_views, written
 again in Python) with byol.MPIComm, 3 LARS steps. Checked:
 - each step's loss within 1e-5 relative of the C run's, and the same bits
   on every rank;
 - every tensor of the checkpoint after the first step within 1e-5 of the C
-  checkpoint's largest value (the LARS momentum 1e-4), as test_mpi_train;
+  checkpoint's largest value (the LARS momentum 1e-4), as test_mpi_train,
+  and the whole checkpoint identical, byte for byte, to C's on the same
+  ranks (mpi4py sums as libbyol-mpi does);
 - the ranks' parameters and BatchNorm statistics after 3 steps identical
   bit for bit.
 With 3 ranks the 64 images do not split: it says so and passes. Without
@@ -128,6 +131,9 @@ def equivalence(ref_txt: Path, work: Path) -> None:
               f"{settings}: BatchNorm statistics differ between ranks")
         if rank == 0:
             compare_checkpoints(work / "python.ckpt", ref_txt.with_suffix(".ckpt"), settings)
+            ranks = ref_txt.with_name(ref_txt.stem + "-ranks.ckpt")
+            check(ranks.read_bytes() == (work / "python.ckpt").read_bytes(),
+                  f"{settings}: the state after step 1 is not C's on {size} ranks bit for bit")
 
 
 def main() -> int:
