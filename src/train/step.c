@@ -171,8 +171,6 @@ static int allreduce_f64(const byol_trainer *t, double *v, int64_t count, const 
                      fn, what, (long long)count, (int)t->comm.rank);
 }
 
-#define INPUT "their part of this step's input"
-
 /* A cancel callback on any of the trainer's nets, polled by a rank of a
  * data-parallel trainer here (the passes hold it: byol__nn_hold_cancel). */
 static int cancel_requested(const byol_trainer *t, const char *fn)
@@ -196,8 +194,6 @@ static int agree(const byol_trainer *t, int rc, const char *what, const char *fn
 {
     if (t->comm.size == 1)
         return rc;
-    if (rc == BYOL_OK && !strcmp(what, INPUT))
-        rc = cancel_requested(t, fn);
     double refused = rc != BYOL_OK;
     char why[512];
     byol_last_error_copy(why, sizeof why);
@@ -245,7 +241,9 @@ static int accumulate(byol_trainer *t, const byol_tensor *v1, const byol_tensor 
     float *tz1 = region(t, W_TZ1), *tz2 = region(t, W_TZ2);
     if (rc == BYOL_OK)
         rc = take_views(t, v1, v2, fn, &n);
-    if ((rc = agree(t, rc, INPUT, fn)) != BYOL_OK)
+    if (rc == BYOL_OK && t->comm.size > 1)
+        rc = cancel_requested(t, fn);
+    if ((rc = agree(t, rc, "their part of this step's input", fn)) != BYOL_OK)
         return rc;
     snapshot(t, 0);
     rc = target_pass(t, view(t, 0), n, tz1);

@@ -88,7 +88,7 @@ static int plan_batch(byol_trainer *t, int64_t n, const char *fn)
                           t->online[BYOL__PRED] };
     byol__plan *plans[5] = { 0 };
     float *bufs[5] = { 0 }; /* arenas 0-2, view2, work */
-    int64_t floats[5];
+    int64_t floats[5] = { 0 };
     int rc = BYOL_OK;
     for (int k = 0; k < 5 && rc == BYOL_OK; k++)
         rc = byol__nn_plan_prepare(nets[k], n, &plans[k], &floats[k]);
