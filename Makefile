@@ -167,7 +167,6 @@ MPI_TESTS := $(BUILD)/tests/test_mpi_comm $(BUILD)/tests/test_mpi_comm_chunked \
              $(if $(filter 1,$(SAN))$(filter-out blis,$(BLAS)),,tests/mpi/test_mpi_python.py)
 # The byol command joins an mpirun run (tools/byol/dist.c): the adapter's
 # object is linked in, as libbyol.a is, so the command needs no libbyol-mpi.so.
-TOOL_CC := $(MPI_CC)
 TOOL_MPI := -DBYOL_CLI_MPI -Impi/include $(MPI_CFLAGS)
 TOOL_MPI_OBJ := $(BUILD)/mpi/byol_mpi.o
 # tests/mpi/test_pretrain.sh runs it under mpirun, and the command built
@@ -275,7 +274,7 @@ $(MPI_STAMP): FORCE
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
 $(BYOL_TOOL): $(TOOL_SRCS) tools/byol/cli.h $(LIB_A) $(TOOL_MPI_OBJ) $(MPI_STAMP)
 	@mkdir -p $(dir $@)
-	$(or $(TOOL_CC),$(CC)) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(TOOL_MPI) \
+	$(or $(MPI_CC),$(CC)) $(WARN) $(OPT) -D_POSIX_C_SOURCE=200809L -Iinclude $(TOOL_MPI) \
 	  $(CFLAGS) $(TOOL_SRCS) -o $@ $(TOOL_MPI_OBJ) $(LIB_A) $(MPI_LIBS) $(LIBS)
 
 tools: $(BYOL_TOOL)

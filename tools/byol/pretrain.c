@@ -103,7 +103,6 @@ typedef struct run {
     int64_t k0, k, total, end, bpe, epoch; /* end: where this process stops */
     double t0;                     /* start of training */
     double train_s, win_s;         /* time in loader + step: in all, since the last record */
-    double fetch_s;                /* the loader's share of the current step */
     int64_t win_images, images;    /* of global batches */
 } run;
 
@@ -386,19 +385,10 @@ static void show(run *r, const byol_step_stats *s, int force)
     cli_progress_step(&r->p, &st, force);
 }
 
-/* The next batch: this rank's slice of the global batch. */
-static int fetch(run *r, byol_batch *b)
+/* One step on batch b (this rank's slice, fetched since `t`) through
+ * byol_trainer_step(), then its record. */
+static int step(run *r, const byol_batch *b, double t, byol_step_stats *s)
 {
-    double t = cli_now();
-    int rc = cli_lib(byol_loader_next(r->ld, b));
-    r->fetch_s = cli_now() - t;
-    return rc;
-}
-
-/* One step on batch b through byol_trainer_step(), then its record. */
-static int step(run *r, const byol_batch *b, byol_step_stats *s)
-{
-    double t = cli_now();
     int rc = cli_lib(byol_trainer_step(r->t, &b->view1, &b->view2, s));
     if (rc == BYOL_E_NONFINITE)
         return cli_error(rc, "step %lld: %s (the state is unchanged; %s holds the last "
@@ -406,7 +396,7 @@ static int step(run *r, const byol_batch *b, byol_step_stats *s)
                          byol_last_error(), r->ckpt);
     if (rc != BYOL_OK)
         return rc;
-    t = cli_now() - t + r->fetch_s;
+    t = cli_now() - t;
     r->k = s->step + 1;
     r->epoch = b->epoch;
     r->images += b->count * r->d.size;
@@ -447,13 +437,14 @@ static int train(run *r)
     int rc = BYOL_OK;
     for (;;) {
         byol_batch b = { .struct_size = sizeof b };
+        double t = cli_now();
         int go = r->k < r->end && !g_signal;
         if (go && rc == BYOL_OK)
-            rc = fetch(r, &b);
+            rc = cli_lib(byol_loader_next(r->ld, &b));
         rc = cli_dist_agree(&r->d, rc, &go);
         if (rc != BYOL_OK || !go)
             break;
-        rc = step(r, &b, &s);
+        rc = step(r, &b, t, &s);
         if (rc == BYOL_OK)
             rc = after(r, &s);
     }
