@@ -7,34 +7,43 @@
 #include "eval/eval.h"
 #include "nn/nn.h"
 
-static int check_shapes(byol_net *enc, const byol_config *cfg, int64_t *dim)
+/* *dim: floats per row, the output's, or with eval.grid = grid > 1 the grid's. */
+static int check_shapes(byol_net *enc, const byol_config *cfg, int32_t grid, int64_t *dim)
 {
     int64_t in[3], out[3];
     int32_t ndim = 0;
     byol_net_input_dims(enc, in);
     byol_net_output_dims(enc, &ndim, out);
-    if (ndim != 1)
+    if (grid > 1) {
+        int rc = byol__nn_grid_dim(enc, grid, dim);
+        if (rc != BYOL_OK)
+            return rc;
+    } else if (ndim != 1) {
         return byol__err(BYOL_E_SHAPE, "byol_embed_dataset: the encoder's output is a map; it "
                          "must end in a vector (a global average pool)");
+    } else {
+        *dim = out[0];
+    }
     int64_t size = byol__cfg_int(cfg, BYOL__K_AUGMENT_SIZE), ch = byol__cfg_int(cfg, BYOL__K_DATA_CHANNELS);
     if (in[0] != ch || in[1] != size || in[2] != size)
         return byol__err(BYOL_E_SHAPE, "byol_embed_dataset: the encoder takes [%lld,%lld,%lld] "
                          "but data.channels and augment.size give [%lld,%lld,%lld]",
                          (long long)in[0], (long long)in[1], (long long)in[2], (long long)ch,
                          (long long)size, (long long)size);
-    *dim = out[0];
     return BYOL_OK;
 }
 
 /* Every batch of the loader's one pass into emb [n, dim] and lab [n]. */
-static int run(byol_net *enc, byol_loader *ld, int64_t dim, float *emb, int32_t *lab)
+static int run(byol_net *enc, byol_loader *ld, int32_t grid, int64_t dim, float *emb,
+               int32_t *lab)
 {
     byol_batch b = { .struct_size = sizeof b };
     int64_t at = 0;
     int rc;
     while ((rc = byol_loader_next(ld, &b)) == BYOL_OK) {
         byol_tensor y = { sizeof y, 2, { b.count, dim, 0, 0 }, emb + at * dim };
-        rc = byol_net_embed(enc, &b.view1, &y);
+        rc = grid > 1 ? byol__nn_embed_grid(enc, b.view1.data, b.count, grid, y.data)
+                      : byol_net_embed(enc, &b.view1, &y);
         if (rc != BYOL_OK)
             return rc;
         if (lab)
@@ -53,7 +62,8 @@ int byol_embed_dataset(byol_net *encoder, const byol_config *cfg, const byol_dat
     if (labels)
         *labels = NULL;
     int64_t n = byol_dataset_size(ds), d = 0;
-    int rc = check_shapes(encoder, cfg, &d);
+    int32_t grid = (int32_t)byol__cfg_int(cfg, BYOL__K_EVAL_GRID);
+    int rc = check_shapes(encoder, cfg, grid, &d);
     if (rc == BYOL_OK && byol__nn_planned_batch(encoder) == 0) /* never planned: plan for the batches */
         rc = byol_net_plan(encoder, byol__cfg_int(cfg, BYOL__K_TRAIN_BATCH_SIZE));
     byol_loader *ld = NULL;
@@ -70,7 +80,7 @@ int byol_embed_dataset(byol_net *encoder, const byol_config *cfg, const byol_dat
                            "floats", (long long)n, (long long)d);
     }
     if (rc == BYOL_OK)
-        rc = run(encoder, ld, d, emb, lab);
+        rc = run(encoder, ld, grid, d, emb, lab);
     byol_loader_destroy(ld);
     if (rc != BYOL_OK) {
         byol__free(emb);

@@ -135,6 +135,15 @@ int byol__builder_finish(byol_builder *b, int32_t output, const int32_t *zero_ga
 int byol__preset_build(const byol_config *cfg, byol_builder *b, int32_t *output,
                        int32_t zero_gamma[BYOL__MAX_ZERO_GAMMA], int32_t *n_zero_gamma);
 
+/* The inference pass of byol_net_embed over batch samples of x (the
+ * public NCHW layout; finite values checked, errors named after fn), in
+ * chunks of the planned batch: after each chunk of nb samples, emit copies
+ * what it wants from the activations into y + at * d (d floats a sample).
+ * Errors: BYOL_E_BAD_STATE (never planned), BYOL_E_NONFINITE, BYOL_E_CANCELLED. */
+typedef void (*byol__net_emit)(const byol_net *net, int64_t nb, void *arg, float *y);
+int byol__net_embed_each(byol_net *net, const float *x, int64_t batch, int64_t d,
+                         byol__net_emit emit, void *arg, float *y, const char *fn);
+
 /* Floats per sample of a node's output. */
 static inline int64_t byol__node_size(const byol__node *n) { return n->c * n->h * n->w; }
 

@@ -120,6 +120,19 @@ void byol__nn_set_comm(byol_net *net, const byol_comm *comm);
 void byol__nn_hold_cancel(byol_net *net, int hold);
 int byol__nn_cancel_requested(const byol_net *net);
 
+/* ---- eval.grid: the map before the final global average pool -------------------- */
+
+/* Floats per sample of the grid embedding, C * grid * grid, when the net's
+ * output is a global average pool of a [C, H, W] map with H, W >= grid >= 1.
+ * Errors: BYOL_E_SHAPE naming eval.grid and the output or the map. */
+int byol__nn_grid_dim(const byol_net *net, int32_t grid, int64_t *dim);
+/* byol_net_embed's inference pass over batch samples of x (the public NCHW
+ * layout), keeping the map its final average pool reads, average-pooled on
+ * a grid x grid grid as torch's adaptive_avg_pool2d(map, grid).flatten(1)
+ * into y [batch, C * grid * grid]. Errors: those of byol__nn_grid_dim(),
+ * BYOL_E_BAD_STATE (never planned), BYOL_E_NONFINITE, BYOL_E_CANCELLED. */
+int byol__nn_embed_grid(byol_net *net, const float *x, int64_t batch, int32_t grid, float *y);
+
 /* ---- BatchNorm state: running statistics and counters --------------------------- */
 
 size_t byol__nn_state_bytes(const byol_net *net);

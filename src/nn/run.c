@@ -449,6 +449,28 @@ int byol__nn_backward(byol_net *net, const float *dy, const float **dx)
 
 /* ---- embed -------------------------------------------------------------------- */
 
+int byol__net_embed_each(byol_net *net, const float *x, int64_t batch, int64_t d,
+                         byol__net_emit emit, void *arg, float *y, const char *fn)
+{
+    if (net->max_batch == 0)
+        return check_planned(net, 1, fn);
+    int64_t in_size = byol__node_size(&net->nodes[0]);
+    int rc = check_finite(x, batch * in_size, fn);
+    for (int64_t at = 0; rc == BYOL_OK && at < batch; at += net->max_batch) {
+        int64_t nb = batch - at < net->max_batch ? batch - at : net->max_batch;
+        rc = run_from_caller(net, x + at * in_size, nb, 0);
+        if (rc == BYOL_OK)
+            emit(net, nb, arg, y + at * d);
+    }
+    return rc;
+}
+
+static void emit_output(const byol_net *net, int64_t nb, void *arg, float *y)
+{
+    (void)arg;
+    copy_output(net, nb, y);
+}
+
 int byol_net_embed(byol_net *net, const byol_tensor *x, byol_tensor *y)
 {
     static const char fn[] = "byol_net_embed";
@@ -464,15 +486,5 @@ int byol_net_embed(byol_net *net, const byol_tensor *x, byol_tensor *y)
         y->shape[1] != d)
         return byol__err(BYOL_E_SHAPE, "%s: output must be [%lld,%lld]", fn, (long long)batch,
                          (long long)d);
-    if (net->max_batch == 0)
-        return check_planned(net, 1, fn);
-    int64_t in_size = byol__node_size(&net->nodes[0]);
-    rc = check_finite(x->data, batch * in_size, fn);
-    for (int64_t at = 0; rc == BYOL_OK && at < batch; at += net->max_batch) {
-        int64_t nb = batch - at < net->max_batch ? batch - at : net->max_batch;
-        rc = run_from_caller(net, x->data + at * in_size, nb, 0);
-        if (rc == BYOL_OK)
-            copy_output(net, nb, y->data + at * d);
-    }
-    return rc;
+    return byol__net_embed_each(net, x->data, batch, d, emit_output, NULL, y->data, fn);
 }

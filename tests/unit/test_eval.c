@@ -1,7 +1,11 @@
 /* byol_eval_knn and byol_eval_linear_probe against hand computations, a
- * brute-force k-NN written here, separable data, and errors. */
+ * brute-force k-NN written here, separable data, and errors;
+ * byol_embed_dataset against byol_net_embed, and its eval.grid embedding
+ * against adaptive_avg_pool2d's formula. */
 #define _DEFAULT_SOURCE /* M_PI */
 #include "test_util.h"
+
+#include "nn/nn.h"
 
 /* By hand: bank on the unit circle at 0, 10, 70 degrees (class 0) and 90,
  * 105 degrees (class 1). A query at 72 degrees has cosines 0.9994 (70),
@@ -202,12 +206,210 @@ static void test_embed_dataset(void **state)
     }
     byol_free(emb);
     byol_free(got);
+    /* eval.grid=2: cnn-small's 32x7x7 map on a 2x2 grid */
+    assert_byol_ok(byol_config_parse(cfg, "eval.grid=2"));
+    assert_byol_ok(byol_embed_dataset(net, cfg, ds, &emb, NULL, &n, &dim));
+    assert_int_equal(dim, 32 * 4);
+    byol_free(emb);
     /* an encoder for other images is refused by shape */
     assert_byol_ok(byol_config_parse(cfg, "augment.size=32"));
     assert_int_equal(byol_embed_dataset(net, cfg, ds, &emb, NULL, &n, &dim), BYOL_E_SHAPE);
     assert_null(emb);
     assert_non_null(strstr(byol_last_error(), "augment.size"));
     byol_augmenter_destroy(aug);
+    byol_net_destroy(net);
+    byol_dataset_destroy(ds);
+    byol_config_destroy(cfg);
+}
+
+/* ---- eval.grid ---------------------------------------------------------------- */
+
+enum { GC_IN = 3, GC = 4 };
+
+/* Mixes the input's GC_IN channels into GC by a 1x1 convolution of known
+ * weights, then the global average pool: the map before it is known. */
+static const float grid_w[GC][GC_IN] = {
+    { 1, 0, 0 }, { 0, 2, 0 }, { 0.5f, -1, 0.25f }, { -0.5f, 0.75f, 1 }
+};
+
+static byol_net *grid_net(int64_t h, int64_t w, int head)
+{
+    byol_builder *b;
+    int32_t conv, pool, lin;
+    byol_net *net;
+    assert_byol_ok(byol_builder_create(NULL, GC_IN, h, w, &b));
+    assert_byol_ok(byol_builder_conv2d(b, "mix", 0, GC, 1, 1, 0, 0, &conv));
+    assert_byol_ok(byol_builder_avgpool(b, conv, &pool));
+    if (head)
+        assert_byol_ok(byol_builder_linear(b, "head", pool, 2, 1, &lin));
+    assert_byol_ok(byol_builder_finish(b, head ? lin : pool, &net));
+    byol_builder_destroy(b);
+    int64_t count;
+    float *wt = byol_net_buffer(net, BYOL_BUFFER_PARAMS, &count);
+    assert_true(count >= GC * GC_IN); /* "mix.weight" [GC, GC_IN, 1, 1] comes first */
+    memcpy(wt, grid_w, sizeof grid_w);
+    return net;
+}
+
+/* adaptive_avg_pool2d(mix(x), g).flatten(1) of one [GC_IN, h, w] sample, in
+ * doubles: window i covers [floor(i*h/g), ceil((i+1)*h/g)). */
+static void grid_expect(const float *x, int64_t h, int64_t w, int g, double *y)
+{
+    for (int c = 0; c < GC; c++)
+        for (int i = 0; i < g; i++)
+            for (int j = 0; j < g; j++) {
+                int64_t r0 = (int64_t)floor((double)i * h / g);
+                int64_t r1 = (int64_t)ceil((double)(i + 1) * h / g);
+                int64_t c0 = (int64_t)floor((double)j * w / g);
+                int64_t c1 = (int64_t)ceil((double)(j + 1) * w / g);
+                double sum = 0;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t q = c0; q < c1; q++)
+                        for (int k = 0; k < GC_IN; k++)
+                            sum += grid_w[c][k] * x[(k * h + r) * w + q];
+                y[(c * g + i) * g + j] = sum / (double)((r1 - r0) * (c1 - c0));
+            }
+}
+
+static void grid_assert(const float *got, const float *x, int64_t n, int64_t h, int64_t w, int g)
+{
+    double want[GC * 25];
+    for (int64_t s = 0; s < n; s++) {
+        grid_expect(x + s * GC_IN * h * w, h, w, g, want);
+        for (int k = 0; k < GC * g * g; k++)
+            if (fabs(got[s * GC * g * g + k] - want[k]) > 1e-5 * (1 + fabs(want[k])))
+                fail_msg("%lldx%lld grid %d: sample %lld element %d is %g, expected %g",
+                         (long long)h, (long long)w, g, (long long)s, k,
+                         (double)got[s * GC * g * g + k], want[k]);
+    }
+}
+
+/* byol_embed_dataset with eval.grid on square images (the evaluation
+ * transform makes them so); the expectation comes from the transformed
+ * images as byol_augmenter_eval gives them. */
+static void grid_dataset_case(int64_t s, int g)
+{
+    enum { N = 11 };
+    uint8_t px[N * 7 * 7 * GC_IN];
+    for (int i = 0; i < (int)sizeof px; i++)
+        px[i] = (uint8_t)((unsigned)(i + 7 * g) * 2654435761u >> 24);
+    char text[160];
+    snprintf(text, sizeof text, "data.channels=3 augment.size=%lld augment.eval_crop=1 "
+             "train.batch_size=4 eval.grid=%d", (long long)s, g);
+    byol_config *cfg = tu_config(text);
+    byol_dataset *ds;
+    byol_augmenter *aug;
+    byol_net *net = grid_net(s, s, 0);
+    assert_byol_ok(byol_dataset_from_memory(cfg, px, N, s, s, GC_IN, NULL, &ds));
+    assert_byol_ok(byol_augmenter_create(cfg, &aug));
+    float x[N * GC_IN * 7 * 7], *emb;
+    for (int i = 0; i < N; i++) {
+        byol_image img = { sizeof img, s, s, GC_IN, px + i * s * s * GC_IN };
+        assert_byol_ok(byol_augmenter_eval(aug, &img, x + i * GC_IN * s * s));
+    }
+    int64_t n, dim;
+    assert_byol_ok(byol_embed_dataset(net, cfg, ds, &emb, NULL, &n, &dim));
+    assert_int_equal(n, N);
+    assert_int_equal(dim, GC * g * g);
+    grid_assert(emb, x, N, s, s, g);
+    byol_free(emb);
+    byol_augmenter_destroy(aug);
+    byol_dataset_destroy(ds);
+    byol_net_destroy(net);
+    byol_config_destroy(cfg);
+}
+
+/* eval.grid G against the formula: odd and even sides through
+ * byol_embed_dataset, and a 6x5 map (which square images cannot give)
+ * through the internal pass it calls. */
+static void test_embed_grid(void **state)
+{
+    (void)state;
+    for (int g = 2; g <= 3; g++) {
+        grid_dataset_case(7, g);
+        grid_dataset_case(6, g);
+    }
+    enum { N = 5, H = 6, W = 5 };
+    float x[N * GC_IN * H * W], y[N * GC * 25];
+    tu_fill(x, sizeof x / sizeof *x, 3, 1.0f);
+    byol_net *net = grid_net(H, W, 0);
+    assert_byol_ok(byol_net_plan(net, 2)); /* chunks of 2, 2, 1 */
+    for (int g = 2; g <= 5; g++) {
+        assert_byol_ok(byol__nn_embed_grid(net, x, N, g, y));
+        grid_assert(y, x, N, H, W, g);
+    }
+    byol_net_destroy(net);
+}
+
+/* eval.grid=1 is the encoder's output, bit for bit. */
+static void test_embed_grid_one(void **state)
+{
+    (void)state;
+    enum { N = 9, S = 7 };
+    uint8_t px[N * S * S * GC_IN];
+    for (int i = 0; i < (int)sizeof px; i++)
+        px[i] = (uint8_t)((unsigned)i * 40503u >> 8);
+    byol_config *cfg = tu_config("data.channels=3 augment.size=7 train.batch_size=4 eval.grid=1");
+    byol_dataset *ds;
+    byol_augmenter *aug;
+    byol_net *net = grid_net(S, S, 0);
+    assert_byol_ok(byol_dataset_from_memory(cfg, px, N, S, S, GC_IN, NULL, &ds));
+    assert_byol_ok(byol_augmenter_create(cfg, &aug));
+    float x[N * GC_IN * S * S], y[N * GC], *emb;
+    for (int i = 0; i < N; i++) {
+        byol_image img = { sizeof img, S, S, GC_IN, px + i * S * S * GC_IN };
+        assert_byol_ok(byol_augmenter_eval(aug, &img, x + i * GC_IN * S * S));
+    }
+    int64_t n, dim;
+    assert_byol_ok(byol_embed_dataset(net, cfg, ds, &emb, NULL, &n, &dim));
+    assert_int_equal(dim, GC);
+    byol_tensor tx = { sizeof tx, 4, { N, GC_IN, S, S }, x }, ty = { sizeof ty, 2, { N, GC }, y };
+    assert_byol_ok(byol_net_embed(net, &tx, &ty));
+    assert_memory_equal(emb, y, sizeof y);
+    byol_free(emb);
+    byol_augmenter_destroy(aug);
+    byol_dataset_destroy(ds);
+    byol_net_destroy(net);
+    byol_config_destroy(cfg);
+}
+
+static void grid_refused(byol_net *net, byol_config *cfg, const byol_dataset *ds,
+                         const char *what)
+{
+    float *emb = (float *)1;
+    int64_t n = -1, dim = -1;
+    assert_int_equal(byol_embed_dataset(net, cfg, ds, &emb, NULL, &n, &dim), BYOL_E_SHAPE);
+    assert_null(emb);
+    assert_int_equal(dim, -1);
+    assert_non_null(strstr(byol_last_error(), "eval.grid"));
+    assert_non_null(strstr(byol_last_error(), what));
+}
+
+/* A grid needs a global average pool as the output and a map at least G
+ * on each side; out of 1..16 the key is refused; the net stays usable. */
+static void test_embed_grid_errors(void **state)
+{
+    (void)state;
+    enum { N = 3, S = 7 };
+    uint8_t px[N * S * S * GC_IN] = { 0 };
+    byol_config *cfg = tu_config("data.channels=3 augment.size=7 train.batch_size=2");
+    byol_dataset *ds;
+    assert_byol_ok(byol_dataset_from_memory(cfg, px, N, S, S, GC_IN, NULL, &ds));
+    byol_net *head = grid_net(S, S, 1), *net = grid_net(S, S, 0);
+    assert_byol_ok(byol_config_parse(cfg, "eval.grid=2"));
+    grid_refused(head, cfg, ds, "[2]");
+    assert_byol_ok(byol_config_parse(cfg, "eval.grid=8"));
+    grid_refused(net, cfg, ds, "[4,7,7]");
+    assert_int_equal(byol_config_parse(cfg, "eval.grid=0"), BYOL_E_RANGE);
+    assert_int_equal(byol_config_parse(cfg, "eval.grid=17"), BYOL_E_RANGE);
+    assert_non_null(strstr(byol_last_error(), "eval.grid"));
+    assert_byol_ok(byol_config_parse(cfg, "eval.grid=7"));
+    float *emb;
+    int64_t n, dim;
+    assert_byol_ok(byol_embed_dataset(net, cfg, ds, &emb, NULL, &n, &dim));
+    assert_int_equal(dim, GC * 49);
+    byol_free(emb);
+    byol_net_destroy(head);
     byol_net_destroy(net);
     byol_dataset_destroy(ds);
     byol_config_destroy(cfg);
@@ -221,6 +423,9 @@ int main(void)
         cmocka_unit_test(test_probe_learns_separable_data),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_embed_dataset),
+        cmocka_unit_test(test_embed_grid),
+        cmocka_unit_test(test_embed_grid_one),
+        cmocka_unit_test(test_embed_grid_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
