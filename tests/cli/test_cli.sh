@@ -411,6 +411,17 @@ run_err 2 "eval\.knn_k" "eval --set eval.knn_k=0 (bad value)" \
   "$BYOL" eval --checkpoint "$CKPT" "${EV[@]}" --set eval.knn_k=0
 run_err 1 "labels" "eval on unlabelled images" \
   "$BYOL" eval --checkpoint "$CKPT" --data "$T/unlabeled" --test-data "$T/test"
+# eval.grid=2: cnn-small's 16x7x7 map (net.width=0.125) on a 2x2 grid, 64 floats a row,
+# for the whole dataset and for an evenly spaced subset (--limit) alike.
+run 0 "eval --set eval.grid=2" "$BYOL" eval --checkpoint "$CKPT" "${EV[@]}" --set eval.grid=2 --json
+check "eval.grid=2 embeds 16*2*2 floats a row" grep -q '"n_train":24,"n_test":8,"dim":64,' "$T/out"
+run 0 "eval --set eval.grid=2 --limit 10" "$BYOL" eval --checkpoint "$CKPT" "${EV[@]}" \
+  --set eval.grid=2 --limit 10 --json
+check "... and on a subset too" grep -q '"n_train":10,"n_test":8,"dim":64,' "$T/out"
+run_err 2 "eval\.grid" "eval --set eval.grid=17 (bad value)" \
+  "$BYOL" eval --checkpoint "$CKPT" "${EV[@]}" --set eval.grid=17
+run_err 1 "eval\.grid=8.*\[16,7,7\]" "eval --set eval.grid=8 (larger than the 7x7 map)" \
+  "$BYOL" eval --checkpoint "$CKPT" "${EV[@]}" --set eval.grid=8
 
 # ---- embed -------------------------------------------------------------------------------
 run 0 "embed to .npy" "$BYOL" embed --checkpoint "$CKPT" --data "$T/train" --out "$T/emb.npy"
@@ -435,6 +446,17 @@ check "the safetensors file has its emb.sources.csv too" \
 check "the --limit 6 rows name their images (evenly spaced)" \
   test "$(tail -n +2 "$T/emb.sources.csv" | cut -d, -f1 | tr '\n' ' ')" = "0 4 8 12 16 20 "
 check "... and their files" test "$(sed -n 3p "$T/emb.sources.csv")" = "4,h/h2.pgm"
+# floats of a .npy past its 128-byte header: rows FIRST.. (every STEP-th) of DIM floats.
+npy_rows() { od -A n -t f4 -v -j 128 "$1" | tr -s ' ' '\n' | sed '/^$/d' |
+  awk -v d="$2" -v s="$3" 'int((NR - 1) / d) % s == 0'; }
+run 0 "embed --set eval.grid=2" "$BYOL" embed --checkpoint "$CKPT" --data "$T/train" \
+  --set eval.grid=2 --out "$T/grid.npy"
+check "the grid .npy is (24, 64)" grep -q "'shape': (24, 64)" <(npy_header "$T/grid.npy")
+run 0 "embed --set eval.grid=2 --limit 6" "$BYOL" embed --checkpoint "$CKPT" --data "$T/train" \
+  --set eval.grid=2 --limit 6 --out "$T/grid6.npy"
+check "the --limit 6 grid rows are rows 0, 4, .. 20 of the whole" \
+  awk 'NR == FNR { a[NR] = $1; next } { n++; d = $1 - a[FNR]; if (d * d > 1e-10 * (1 + $1 * $1)) bad = 1 }
+       END { exit bad || n != 6 * 64 }' <(npy_rows "$T/grid.npy" 64 4) <(npy_rows "$T/grid6.npy" 64 1)
 run 0 "embed IDX records" "$BYOL" embed --pixels --preset fashion-mnist --data "$T/idx" \
   --out "$T/idx_emb.npy"
 check "IDX rows: their record index, no file" \

@@ -256,10 +256,73 @@ int64_t cli_feature_index(int64_t k, int64_t n, int64_t size)
     return k * size / n;
 }
 
+/* Images idx[0..n-1] of ds, which must share one size, into *px (malloc'd)
+ * and a memory dataset *sub (labels kept unless one is -1). */
+static int copy_subset(const byol_config *cfg, const byol_dataset *ds, const int64_t *idx,
+                       int64_t n, uint8_t **px, byol_dataset **sub)
+{
+    int32_t *lab = malloc((size_t)n * sizeof *lab), labelled = 1;
+    byol_image first = { .struct_size = sizeof first };
+    size_t bytes = 0;
+    int rc = lab ? BYOL_OK : cli_error(BYOL_E_NOMEM, "out of memory for %lld labels", (long long)n);
+    for (int64_t k = 0; rc == BYOL_OK && k < n; k++) {
+        byol_image img = { .struct_size = sizeof img };
+        rc = cli_lib(byol_dataset_get(ds, idx[k], &img));
+        if (rc == BYOL_OK && k == 0) {
+            first = img;
+            bytes = (size_t)img.height * (size_t)img.width * (size_t)img.channels;
+            *px = malloc((size_t)n * bytes);
+            if (!*px)
+                rc = cli_error(BYOL_E_NOMEM, "out of memory for %lld images", (long long)n);
+        } else if (rc == BYOL_OK && (img.height != first.height || img.width != first.width)) {
+            rc = cli_error(BYOL_E_SHAPE, "eval.grid > 1 on a subset (--limit, the monitor) needs "
+                           "images of one size: %s is %dx%d, %s %dx%d",
+                           byol_dataset_source(ds, idx[0]), (int)first.width, (int)first.height,
+                           byol_dataset_source(ds, idx[k]), (int)img.width, (int)img.height);
+        }
+        if (rc == BYOL_OK) {
+            memcpy(*px + (size_t)k * bytes, img.data, bytes);
+            rc = cli_lib(byol_dataset_label(ds, idx[k], &lab[k]));
+            labelled = labelled && lab[k] >= 0;
+        }
+        if (k > 0)
+            byol_image_release(&img);
+    }
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_dataset_from_memory(cfg, *px, n, first.height, first.width,
+                                              first.channels, labelled ? lab : NULL, sub));
+    byol_image_release(&first);
+    free(lab);
+    return rc;
+}
+
+/* eval.grid > 1 is byol_embed_dataset's alone: the subset's images are
+ * copied into a dataset of their own for it. */
+static int embed_subset(byol_net *encoder, const byol_config *cfg, const byol_dataset *ds,
+                        int64_t n, cli_feats *f)
+{
+    int64_t *idx = malloc((size_t)n * sizeof *idx), size = byol_dataset_size(ds);
+    uint8_t *px = NULL;
+    byol_dataset *sub = NULL;
+    int rc = idx ? BYOL_OK : cli_error(BYOL_E_NOMEM, "out of memory for %lld indices",
+                                       (long long)n);
+    for (int64_t k = 0; rc == BYOL_OK && k < n; k++)
+        idx[k] = cli_feature_index(k, n, size);
+    if (rc == BYOL_OK)
+        rc = copy_subset(cfg, ds, idx, n, &px, &sub);
+    f->from_library = 1;
+    if (rc == BYOL_OK)
+        rc = cli_lib(byol_embed_dataset(encoder, cfg, sub, &f->x, &f->y, &f->n, &f->dim));
+    byol_dataset_destroy(sub);
+    free(px);
+    free(idx);
+    return rc;
+}
+
 int cli_features(byol_net *encoder, const byol_config *cfg, const byol_dataset *ds,
                  int64_t limit, cli_feats *f)
 {
-    int64_t size = byol_dataset_size(ds);
+    int64_t size = byol_dataset_size(ds), grid = 1;
     memset(f, 0, sizeof *f);
     if (encoder && (limit <= 0 || limit >= size)) {
         /* The whole dataset: the library's loader workers decode ahead. */
@@ -268,6 +331,9 @@ int cli_features(byol_net *encoder, const byol_config *cfg, const byol_dataset *
     }
     subset_job j = { .encoder = encoder, .ds = ds };
     j.n = limit > 0 && limit < size ? limit : size;
+    byol_config_get_int(cfg, "eval.grid", &grid);
+    if (encoder && grid > 1)
+        return embed_subset(encoder, cfg, ds, j.n, f);
     byol_augmenter *aug = NULL;
     int64_t in[3] = { 0, 0, 0 };
     int rc = plan_batch(cfg, &j.batch);
