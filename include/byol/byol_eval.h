@@ -15,7 +15,8 @@
  *
  * Settings (byol_config keys): eval.knn_k, eval.knn_temperature,
  * eval.probe_epochs, eval.probe_lr, eval.probe_batch,
- * eval.probe_weight_decay, seed, threads.
+ * eval.probe_weight_decay, seed, threads; eval.grid for
+ * byol_embed_dataset().
  */
 #ifndef BYOL_EVAL_H
 #define BYOL_EVAL_H
@@ -88,18 +89,31 @@ BYOL_API int byol_eval_linear_probe(const byol_config *cfg, const float *train,
  * of the augmenter built from cfg (centre crop, normalisation; no
  * randomness), batches of train.batch_size through byol_net_embed()
  * (inference mode), loader.workers threads decoding ahead.
+ *
+ * eval.grid chooses the row: 1 (the default) the encoder's output; G > 1
+ * the [C, H, W] map that the encoder's final global average pool reads,
+ * average-pooled on a G x G grid with the windows of PyTorch's
+ * adaptive_avg_pool2d (row window i = [floor(i*H/G), ceil((i+1)*H/G)),
+ * columns alike), C*G*G floats in the order of
+ * adaptive_avg_pool2d(map, G).flatten(1). A grid keeps where on the image
+ * a feature fired, which the global pool discards (cnn-small's 128x7x7 map
+ * on a 2x2 grid: 512 floats).
  * @param encoder borrowed for the call; its input must match augment.size
- *        and data.channels, its output must be a vector. Planned for
+ *        and data.channels, its output must be a vector (with eval.grid > 1,
+ *        a global average pool of a map at least G x G). Planned for
  *        train.batch_size if it never was; its mode and weights are kept.
- * @param cfg settings (data.*, augment.*, loader.*, train.batch_size),
- *        borrowed for the call (NULL: defaults).
+ * @param cfg settings (data.*, augment.*, loader.*, train.batch_size,
+ *        eval.grid), borrowed for the call (NULL: defaults).
  * @param ds the dataset, borrowed for the call.
  * @param embeddings receives [count, dim] floats, owned by the caller (byol_free()).
  * @param labels receives count labels (-1 when unlabeled), owned by the caller
  *        (byol_free()); may be NULL if not wanted.
  * @param count receives the number of rows (the dataset's size).
- * @param dim receives the number of floats per row.
- * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_SHAPE (encoder and images disagree),
+ * @param dim receives the number of floats per row: the output's size, or
+ *        C*G*G with eval.grid = G > 1.
+ * @return BYOL_OK, BYOL_E_INVALID_ARG, BYOL_E_SHAPE (encoder and images disagree;
+ *         eval.grid > 1 with an output that is not a global average pool, or
+ *         a map smaller than G x G: the message names eval.grid and the shape),
  *         errors of byol_loader_next() (a bad image), BYOL_E_NOMEM. On failure the
  *         outputs are NULL.
  */

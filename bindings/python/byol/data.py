@@ -404,7 +404,9 @@ def embed_dataset(
     encoder: Net, config: ConfigLike, dataset: Dataset
 ) -> tuple[np.ndarray, np.ndarray]:
     """Embeds every image of a dataset with `encoder` through the evaluation
-    transform: returns (embeddings float32 [N, D], labels int32 [N])."""
+    transform: returns (embeddings float32 [N, D], labels int32 [N]). D is
+    the encoder's output, or C*G*G with eval.grid = G > 1 (the map before
+    its final average pool, pooled on a G x G grid)."""
     emb = ctypes.POINTER(ctypes.c_float)()
     lab = ctypes.POINTER(ctypes.c_int32)()
     count, dim = ctypes.c_int64(), ctypes.c_int64()

@@ -115,7 +115,9 @@ impl Embeddings {
 
 /// Embeds every image of `ds` with `encoder` (evaluation transform of the
 /// augmenter built from `cfg`, inference mode, batches of
-/// train.batch_size). Takes `&mut` because the encoder's activation arena
+/// train.batch_size). Rows are the encoder's output, or with eval.grid =
+/// G > 1 the map before its final average pool on a G x G grid (C*G*G
+/// floats). Takes `&mut` because the encoder's activation arena
 /// is used; a trainer's encoder works too (`trainer.encoder_mut()`).
 pub fn embed_dataset(encoder: &mut NetRef, cfg: &Config, ds: &Dataset) -> Result<Embeddings> {
     let mut emb: *mut f32 = ptr::null_mut();
