@@ -457,6 +457,11 @@ run 0 "embed --set eval.grid=2 --limit 6" "$BYOL" embed --checkpoint "$CKPT" --d
 check "the --limit 6 grid rows are rows 0, 4, .. 20 of the whole" \
   awk 'NR == FNR { a[NR] = $1; next } { n++; d = $1 - a[FNR]; if (d * d > 1e-10 * (1 + $1 * $1)) bad = 1 }
        END { exit bad || n != 6 * 64 }' <(npy_rows "$T/grid.npy" 64 4) <(npy_rows "$T/grid6.npy" 64 1)
+mkdir -p "$T/mixed"
+cp "$T/train/v/v0.pgm" "$T/train/v/v1.pgm" "$T/mixed/"
+{ printf 'P5\n30 30\n255\n'; head -c 900 /dev/zero; } > "$T/mixed/a.pgm"
+run_err 1 "eval\.grid.*one size.*30x30" "embed --set eval.grid=2 --limit 2 over images of two sizes" \
+  "$BYOL" embed --checkpoint "$CKPT" --data "$T/mixed" --set eval.grid=2 --limit 2 --out "$T/m.npy"
 run 0 "embed IDX records" "$BYOL" embed --pixels --preset fashion-mnist --data "$T/idx" \
   --out "$T/idx_emb.npy"
 check "IDX rows: their record index, no file" \

@@ -256,37 +256,32 @@ int64_t cli_feature_index(int64_t k, int64_t n, int64_t size)
     return k * size / n;
 }
 
-/* Images idx[0..n-1] of ds, which must share one size, into *px (malloc'd)
- * and a memory dataset *sub (labels kept unless one is -1). */
+/* Images idx[0..n-1] of ds, which must share the first one's size, into
+ * *px (malloc'd) and a memory dataset *sub (labels kept unless one is -1). */
 static int copy_subset(const byol_config *cfg, const byol_dataset *ds, const int64_t *idx,
                        int64_t n, uint8_t **px, byol_dataset **sub)
 {
     int32_t *lab = malloc((size_t)n * sizeof *lab), labelled = 1;
     byol_image first = { .struct_size = sizeof first };
-    size_t bytes = 0;
-    int rc = lab ? BYOL_OK : cli_error(BYOL_E_NOMEM, "out of memory for %lld labels", (long long)n);
+    int rc = lab ? cli_lib(byol_dataset_get(ds, idx[0], &first))
+                 : cli_error(BYOL_E_NOMEM, "out of memory for %lld labels", (long long)n);
+    size_t bytes = (size_t)first.height * (size_t)first.width * (size_t)first.channels;
+    if (rc == BYOL_OK && !(*px = malloc((size_t)n * bytes)))
+        rc = cli_error(BYOL_E_NOMEM, "out of memory for %lld images", (long long)n);
     for (int64_t k = 0; rc == BYOL_OK && k < n; k++) {
         byol_image img = { .struct_size = sizeof img };
         rc = cli_lib(byol_dataset_get(ds, idx[k], &img));
-        if (rc == BYOL_OK && k == 0) {
-            first = img;
-            bytes = (size_t)img.height * (size_t)img.width * (size_t)img.channels;
-            *px = malloc((size_t)n * bytes);
-            if (!*px)
-                rc = cli_error(BYOL_E_NOMEM, "out of memory for %lld images", (long long)n);
-        } else if (rc == BYOL_OK && (img.height != first.height || img.width != first.width)) {
+        if (rc == BYOL_OK && (img.height != first.height || img.width != first.width))
             rc = cli_error(BYOL_E_SHAPE, "eval.grid > 1 on a subset (--limit, the monitor) needs "
                            "images of one size: %s is %dx%d, %s %dx%d",
                            byol_dataset_source(ds, idx[0]), (int)first.width, (int)first.height,
                            byol_dataset_source(ds, idx[k]), (int)img.width, (int)img.height);
-        }
         if (rc == BYOL_OK) {
             memcpy(*px + (size_t)k * bytes, img.data, bytes);
             rc = cli_lib(byol_dataset_label(ds, idx[k], &lab[k]));
             labelled = labelled && lab[k] >= 0;
         }
-        if (k > 0)
-            byol_image_release(&img);
+        byol_image_release(&img);
     }
     if (rc == BYOL_OK)
         rc = cli_lib(byol_dataset_from_memory(cfg, *px, n, first.height, first.width,
