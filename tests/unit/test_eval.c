@@ -284,13 +284,19 @@ static void grid_assert(const float *got, const float *x, int64_t n, int64_t h, 
     }
 }
 
-/* byol_embed_dataset with eval.grid on square images (the evaluation
- * transform makes them so); the expectation comes from the transformed
- * images as byol_augmenter_eval gives them. */
-static void grid_dataset_case(int64_t s, int g)
+/* GN square s x s images of GC_IN channels, their evaluation transform x
+ * (byol_augmenter_eval) and their byol_embed_dataset rows under eval.grid=g
+ * through grid_net. */
+enum { GN = 11 };
+typedef struct grid_case {
+    byol_net *net;
+    float x[GN * GC_IN * 7 * 7], *emb;
+    int64_t dim;
+} grid_case;
+
+static void grid_case_run(grid_case *t, int64_t s, int g)
 {
-    enum { N = 11 };
-    uint8_t px[N * 7 * 7 * GC_IN];
+    uint8_t px[GN * 7 * 7 * GC_IN];
     for (int i = 0; i < (int)sizeof px; i++)
         px[i] = (uint8_t)((unsigned)(i + 7 * g) * 2654435761u >> 24);
     char text[160];
@@ -299,24 +305,36 @@ static void grid_dataset_case(int64_t s, int g)
     byol_config *cfg = tu_config(text);
     byol_dataset *ds;
     byol_augmenter *aug;
-    byol_net *net = grid_net(s, s, 0);
-    assert_byol_ok(byol_dataset_from_memory(cfg, px, N, s, s, GC_IN, NULL, &ds));
+    t->net = grid_net(s, s, 0);
+    assert_byol_ok(byol_dataset_from_memory(cfg, px, GN, s, s, GC_IN, NULL, &ds));
     assert_byol_ok(byol_augmenter_create(cfg, &aug));
-    float x[N * GC_IN * 7 * 7], *emb;
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < GN; i++) {
         byol_image img = { sizeof img, s, s, GC_IN, px + i * s * s * GC_IN };
-        assert_byol_ok(byol_augmenter_eval(aug, &img, x + i * GC_IN * s * s));
+        assert_byol_ok(byol_augmenter_eval(aug, &img, t->x + i * GC_IN * s * s));
     }
-    int64_t n, dim;
-    assert_byol_ok(byol_embed_dataset(net, cfg, ds, &emb, NULL, &n, &dim));
-    assert_int_equal(n, N);
-    assert_int_equal(dim, GC * g * g);
-    grid_assert(emb, x, N, s, s, g);
-    byol_free(emb);
+    int64_t n;
+    assert_byol_ok(byol_embed_dataset(t->net, cfg, ds, &t->emb, NULL, &n, &t->dim));
+    assert_int_equal(n, GN);
     byol_augmenter_destroy(aug);
     byol_dataset_destroy(ds);
-    byol_net_destroy(net);
     byol_config_destroy(cfg);
+}
+
+static void grid_case_free(grid_case *t)
+{
+    byol_free(t->emb);
+    byol_net_destroy(t->net);
+}
+
+/* byol_embed_dataset with eval.grid on square images (the evaluation
+ * transform makes them so) against the formula on the transformed images. */
+static void grid_dataset_case(int64_t s, int g)
+{
+    grid_case t;
+    grid_case_run(&t, s, g);
+    assert_int_equal(t.dim, GC * g * g);
+    grid_assert(t.emb, t.x, GN, s, s, g);
+    grid_case_free(&t);
 }
 
 /* eval.grid G against the formula: odd and even sides through
@@ -341,36 +359,20 @@ static void test_embed_grid(void **state)
     byol_net_destroy(net);
 }
 
-/* eval.grid=1 is the encoder's output, bit for bit. */
+/* eval.grid=1 is the encoder's output, bit for bit (the loader's batches
+ * of 4 are byol_net_embed's chunks of the planned 4). */
 static void test_embed_grid_one(void **state)
 {
     (void)state;
-    enum { N = 9, S = 7 };
-    uint8_t px[N * S * S * GC_IN];
-    for (int i = 0; i < (int)sizeof px; i++)
-        px[i] = (uint8_t)((unsigned)i * 40503u >> 8);
-    byol_config *cfg = tu_config("data.channels=3 augment.size=7 train.batch_size=4 eval.grid=1");
-    byol_dataset *ds;
-    byol_augmenter *aug;
-    byol_net *net = grid_net(S, S, 0);
-    assert_byol_ok(byol_dataset_from_memory(cfg, px, N, S, S, GC_IN, NULL, &ds));
-    assert_byol_ok(byol_augmenter_create(cfg, &aug));
-    float x[N * GC_IN * S * S], y[N * GC], *emb;
-    for (int i = 0; i < N; i++) {
-        byol_image img = { sizeof img, S, S, GC_IN, px + i * S * S * GC_IN };
-        assert_byol_ok(byol_augmenter_eval(aug, &img, x + i * GC_IN * S * S));
-    }
-    int64_t n, dim;
-    assert_byol_ok(byol_embed_dataset(net, cfg, ds, &emb, NULL, &n, &dim));
-    assert_int_equal(dim, GC);
-    byol_tensor tx = { sizeof tx, 4, { N, GC_IN, S, S }, x }, ty = { sizeof ty, 2, { N, GC }, y };
-    assert_byol_ok(byol_net_embed(net, &tx, &ty));
-    assert_memory_equal(emb, y, sizeof y);
-    byol_free(emb);
-    byol_augmenter_destroy(aug);
-    byol_dataset_destroy(ds);
-    byol_net_destroy(net);
-    byol_config_destroy(cfg);
+    grid_case t;
+    grid_case_run(&t, 7, 1);
+    assert_int_equal(t.dim, GC);
+    float y[GN * GC];
+    byol_tensor tx = { sizeof tx, 4, { GN, GC_IN, 7, 7 }, t.x };
+    byol_tensor ty = { sizeof ty, 2, { GN, GC }, y };
+    assert_byol_ok(byol_net_embed(t.net, &tx, &ty));
+    assert_memory_equal(t.emb, y, sizeof y);
+    grid_case_free(&t);
 }
 
 static void grid_refused(byol_net *net, byol_config *cfg, const byol_dataset *ds,
