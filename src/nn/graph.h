@@ -138,7 +138,7 @@ int byol__preset_build(const byol_config *cfg, byol_builder *b, int32_t *output,
 /* The inference pass of byol_net_embed over batch samples of x (the
  * public NCHW layout; finite values checked, errors named after fn), in
  * chunks of the planned batch: after each chunk of nb samples, emit copies
- * what it wants from the activations into y + at * d (d floats a sample).
+ * what it wants from the activations into y, the chunk's rows of d floats.
  * Errors: BYOL_E_BAD_STATE (never planned), BYOL_E_NONFINITE, BYOL_E_CANCELLED. */
 typedef void (*byol__net_emit)(const byol_net *net, int64_t nb, void *arg, float *y);
 int byol__net_embed_each(byol_net *net, const float *x, int64_t batch, int64_t d,

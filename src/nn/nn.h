@@ -127,9 +127,8 @@ int byol__nn_cancel_requested(const byol_net *net);
  * Errors: BYOL_E_SHAPE naming eval.grid and the output or the map. */
 int byol__nn_grid_dim(const byol_net *net, int32_t grid, int64_t *dim);
 /* byol_net_embed's inference pass over batch samples of x (the public NCHW
- * layout), keeping the map its final average pool reads, average-pooled on
- * a grid x grid grid as torch's adaptive_avg_pool2d(map, grid).flatten(1)
- * into y [batch, C * grid * grid]. Errors: those of byol__nn_grid_dim(),
+ * layout); the map its final average pool reads is pooled as torch's
+ * adaptive_avg_pool2d(map, grid).flatten(1) into y [batch, C * grid * grid]. Errors: those of byol__nn_grid_dim(),
  * BYOL_E_BAD_STATE (never planned), BYOL_E_NONFINITE, BYOL_E_CANCELLED. */
 int byol__nn_embed_grid(byol_net *net, const float *x, int64_t batch, int32_t grid, float *y);
 

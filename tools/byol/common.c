@@ -256,17 +256,18 @@ int64_t cli_feature_index(int64_t k, int64_t n, int64_t size)
     return k * size / n;
 }
 
-/* Images idx[0..n-1] of ds, which must share the first one's size, into
- * *px (malloc'd) and a memory dataset *sub (labels kept unless one is -1). */
+/* Images idx[0..n-1] of ds, which must share the first one's size, as a
+ * memory dataset *sub (labels kept unless one is -1). */
 static int copy_subset(const byol_config *cfg, const byol_dataset *ds, const int64_t *idx,
-                       int64_t n, uint8_t **px, byol_dataset **sub)
+                       int64_t n, byol_dataset **sub)
 {
     int32_t *lab = malloc((size_t)n * sizeof *lab), labelled = 1;
+    uint8_t *px = NULL;
     byol_image first = { .struct_size = sizeof first };
     int rc = lab ? cli_lib(byol_dataset_get(ds, idx[0], &first))
                  : cli_error(BYOL_E_NOMEM, "out of memory for %lld labels", (long long)n);
     size_t bytes = (size_t)first.height * (size_t)first.width * (size_t)first.channels;
-    if (rc == BYOL_OK && !(*px = malloc((size_t)n * bytes)))
+    if (rc == BYOL_OK && !(px = malloc((size_t)n * bytes)))
         rc = cli_error(BYOL_E_NOMEM, "out of memory for %lld images", (long long)n);
     for (int64_t k = 0; rc == BYOL_OK && k < n; k++) {
         byol_image img = { .struct_size = sizeof img };
@@ -277,16 +278,17 @@ static int copy_subset(const byol_config *cfg, const byol_dataset *ds, const int
                            byol_dataset_source(ds, idx[0]), (int)first.width, (int)first.height,
                            byol_dataset_source(ds, idx[k]), (int)img.width, (int)img.height);
         if (rc == BYOL_OK) {
-            memcpy(*px + (size_t)k * bytes, img.data, bytes);
+            memcpy(px + (size_t)k * bytes, img.data, bytes);
             rc = cli_lib(byol_dataset_label(ds, idx[k], &lab[k]));
             labelled = labelled && lab[k] >= 0;
         }
         byol_image_release(&img);
     }
     if (rc == BYOL_OK)
-        rc = cli_lib(byol_dataset_from_memory(cfg, *px, n, first.height, first.width,
+        rc = cli_lib(byol_dataset_from_memory(cfg, px, n, first.height, first.width,
                                               first.channels, labelled ? lab : NULL, sub));
     byol_image_release(&first);
+    free(px);
     free(lab);
     return rc;
 }
@@ -297,19 +299,17 @@ static int embed_subset(byol_net *encoder, const byol_config *cfg, const byol_da
                         int64_t n, cli_feats *f)
 {
     int64_t *idx = malloc((size_t)n * sizeof *idx), size = byol_dataset_size(ds);
-    uint8_t *px = NULL;
     byol_dataset *sub = NULL;
     int rc = idx ? BYOL_OK : cli_error(BYOL_E_NOMEM, "out of memory for %lld indices",
                                        (long long)n);
     for (int64_t k = 0; rc == BYOL_OK && k < n; k++)
         idx[k] = cli_feature_index(k, n, size);
     if (rc == BYOL_OK)
-        rc = copy_subset(cfg, ds, idx, n, &px, &sub);
+        rc = copy_subset(cfg, ds, idx, n, &sub);
     f->from_library = 1;
     if (rc == BYOL_OK)
         rc = cli_lib(byol_embed_dataset(encoder, cfg, sub, &f->x, &f->y, &f->n, &f->dim));
     byol_dataset_destroy(sub);
-    free(px);
     free(idx);
     return rc;
 }
