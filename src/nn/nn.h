@@ -128,8 +128,9 @@ int byol__nn_cancel_requested(const byol_net *net);
 int byol__nn_grid_dim(const byol_net *net, int32_t grid, int64_t *dim);
 /* byol_net_embed's inference pass over batch samples of x (the public NCHW
  * layout); the map its final average pool reads is pooled as torch's
- * adaptive_avg_pool2d(map, grid).flatten(1) into y [batch, C * grid * grid]. Errors: those of byol__nn_grid_dim(),
- * BYOL_E_BAD_STATE (never planned), BYOL_E_NONFINITE, BYOL_E_CANCELLED. */
+ * adaptive_avg_pool2d(map, grid).flatten(1) into y [batch, C * grid * grid].
+ * Errors: those of byol__nn_grid_dim(), BYOL_E_BAD_STATE (never planned),
+ * BYOL_E_NONFINITE, BYOL_E_CANCELLED. */
 int byol__nn_embed_grid(byol_net *net, const float *x, int64_t batch, int32_t grid, float *y);
 
 /* ---- BatchNorm state: running statistics and counters --------------------------- */
