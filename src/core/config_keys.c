@@ -46,7 +46,13 @@ const byol__preset byol__presets[] = {
      * full-protocol k-NN from 0.753 (initialisation) to 0.791 and the
      * linear probe from 0.828 to 0.851 in 509 steps of a 1400-step run,
      * with biases and norms out of the weight decay (set since 1.3's
-     * optim.wd_exclude, whose auto now decays them for AdamW). */
+     * optim.wd_exclude, whose auto now decays them for AdamW).
+     * Crops of at least half the image and an evaluation on conv3's map
+     * pooled 2x2 (512-d) instead of its global average: on a validation
+     * split (50,000 / 10,000 of the training images, 10 epochs) k-NN went
+     * from 80.6 to 82.8 and the probe from 86.1 to 90.0, where the raw
+     * pixels give 81.5 and 84.7; the global average of a 7x7 map loses
+     * the layout that makes pixels strong on this data (docs/QUALITY.md). */
     { "fashion-mnist", "net.arch=cnn-small net.image_size=28 train.batch_size=256 "
                        "optim.name=adamw optim.lr=0.002 optim.weight_decay=1e-4 "
                        "optim.wd_exclude=bias_norm "
@@ -56,7 +62,7 @@ const byol__preset byol__presets[] = {
                        "augment.std=\"0.3530\" augment.view1.jitter_p=0.8 augment.view2.jitter_p=0.8 "
                        "augment.view1.gray_p=0 augment.view2.gray_p=0 augment.view1.blur_p=0 "
                        "augment.view2.blur_p=0 augment.view1.solarize_p=0 "
-                       "augment.view2.solarize_p=0.2 augment.view1.crop_area_min=0.2 "
-                       "augment.view2.crop_area_min=0.2" },
+                       "augment.view2.solarize_p=0.2 augment.view1.crop_area_min=0.5 "
+                       "augment.view2.crop_area_min=0.5 eval.grid=2" },
     { NULL, NULL },
 };
