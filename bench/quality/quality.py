@@ -241,7 +241,8 @@ def train_for_budget(args, side, budget):
 def describe_recipe(args):
     """The recipe as libbyol resolves it (torch_byol.py --describe, which
     also refuses settings the PyTorch side cannot reproduce)."""
-    cmd = [TORCH_PY, os.path.join(HERE, "torch_byol.py"), "--describe"] + recipe_args(args)
+    cmd = ([TORCH_PY, os.path.join(HERE, "torch_byol.py"), "--describe"] +
+           recipe_args(args, args.set))
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(out)
 
@@ -286,7 +287,7 @@ def run_budget(args):
                 r["img_s"] = round(r["steps"] * batch / r["train_s"], 1)
             f.write(json.dumps(dict(r, name=name, budget_s=budget, seed=args.seed,
                                     threads=args.threads, workers=args.workers,
-                                    recipe=recipe_args(args), date=date)) + "\n")
+                                    recipe=recipe_args(args, args.set), date=date)) + "\n")
     budget_report(name, rows)
     return 0
 

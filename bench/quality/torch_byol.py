@@ -90,7 +90,8 @@ def recipe_config(args):
 
 
 # What this script cannot reproduce: key -> the one value it trains with.
-FIXED = {"net.arch": "resnet18-cifar", "optim.nesterov": False,
+FIXED = {"net.arch": "resnet18-cifar", "net.init": "torchvision", "net.zero_init_residual": False,
+         "net.bn_eps": 1e-5, "net.bn_momentum": 0.1, "optim.nesterov": False,
          "byol.head_batchnorm": True, "byol.mode": "byol", "byol.target_init": "copy",
          "augment.jitter": "torchvision", "augment.view1.blur_p": 0.0,
          "augment.view2.blur_p": 0.0}
