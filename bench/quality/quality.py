@@ -90,6 +90,11 @@ def parse_args(argv):
     return ap.parse_args(argv)
 
 
+def note(text):
+    """Progress, on stderr (the table and the QUALITY line go to stdout)."""
+    print(f"quality: {text}", file=sys.stderr, flush=True)
+
+
 def settings_args(settings):
     return [a for s in settings for a in ("--set", s)]
 
@@ -221,6 +226,7 @@ def train_for_budget(args, side, budget):
     """Calibrates, plans the steps and trains one side; returns its row."""
     step_s = calibrate(args, side)
     planned = max(1, int(budget / step_s))
+    note(f"{side}: {step_s:.3f} s per step calibrated; training {planned} steps")
     make_cmd, clock, encoder = SIDES[side]
     out = os.path.join(args.out, "budget", side)
     shutil.rmtree(out, ignore_errors=True)
@@ -232,6 +238,7 @@ def train_for_budget(args, side, budget):
                        stdout=subprocess.DEVNULL)
     t = series(metrics, clock)
     steps = max(t)
+    note(f"{side}: {steps} of {planned} steps in {t[steps]:.1f} s; evaluating")
     row = {"row": side, "calibrated_step_s": round(step_s, 4), "planned_steps": planned,
            "steps": steps, "train_s": round(t[steps], 1)}
     row.update(evaluate(args, encoder(out)))
