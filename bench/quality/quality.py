@@ -12,8 +12,9 @@ images scored. Accuracies are printed in percent.
 
 Budget mode (`make quality`, --budget MINUTES): each side first runs
 --calibrate steps (not counted) to measure its own steady seconds per step
-(the first --calibrate-skip steps left out), plans budget / that many
-steps (the lr and tau schedules need the length up front), then trains
+(the first --calibrate-skip steps left out) and the time to the end of
+its first step (start-up included), plans the steps that fill the budget
+(the lr and tau schedules need the length up front), then trains
 with a deadline at the budget: no step starts after it (byol pretrain gets
 SIGINT, which ends the step in progress and saves a checkpoint;
 torch_byol.py has --max-seconds). The sides run one after the other, each
@@ -210,8 +211,9 @@ def run_with_deadline(cmd, metrics, clock, budget):
 
 
 def calibrate(args, side):
-    """Steady seconds per step of one side: --calibrate steps of a long
-    schedule, timed from the end of step --calibrate-skip to the last."""
+    """Steady seconds per step of one side (--calibrate steps of a long
+    schedule, timed from the end of step --calibrate-skip to the last) and
+    the seconds to the end of its first step (start-up included)."""
     make_cmd, clock, _ = SIDES[side]
     out = os.path.join(args.out, "budget", side + "-calibration")
     shutil.rmtree(out, ignore_errors=True)
@@ -219,13 +221,14 @@ def calibrate(args, side):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     t = series(os.path.join(out, "metrics.jsonl"), clock)
     last, skip = max(t), args.calibrate_skip
-    return (t[last] - t[skip]) / (last - skip)
+    return (t[last] - t[skip]) / (last - skip), t[1]
 
 
 def train_for_budget(args, side, budget):
     """Calibrates, plans the steps and trains one side; returns its row."""
-    step_s = calibrate(args, side)
-    planned = max(1, int(budget / step_s))
+    step_s, first_s = calibrate(args, side)
+    # the first step, with the loader's start-up, then steady steps
+    planned = 1 + max(0, int((budget - first_s) / step_s))
     note(f"{side}: {step_s:.3f} s per step calibrated; training {planned} steps")
     make_cmd, clock, encoder = SIDES[side]
     out = os.path.join(args.out, "budget", side)
@@ -239,7 +242,8 @@ def train_for_budget(args, side, budget):
     t = series(metrics, clock)
     steps = max(t)
     note(f"{side}: {steps} of {planned} steps in {t[steps]:.1f} s; evaluating")
-    row = {"row": side, "calibrated_step_s": round(step_s, 4), "planned_steps": planned,
+    row = {"row": side, "calibrated_step_s": round(step_s, 4),
+           "calibrated_first_s": round(first_s, 2), "planned_steps": planned,
            "steps": steps, "train_s": round(t[steps], 1)}
     row.update(evaluate(args, encoder(out)))
     return row
@@ -276,8 +280,8 @@ def budget_report(name, rows):
 
 
 def run_budget(args):
-    if not 0 <= args.calibrate_skip < args.calibrate:
-        sys.exit("quality: --calibrate-skip must be below --calibrate")
+    if not 1 <= args.calibrate_skip < args.calibrate:
+        sys.exit("quality: --calibrate-skip must be at least 1 and below --calibrate")
     check_inputs(args, torch_side=True)
     cfg = describe_recipe(args)
     budget = 60 * args.budget
