@@ -184,8 +184,7 @@ SIDES = {
 def run_with_deadline(cmd, metrics, clock, budget):
     """Runs byol pretrain and sends it SIGINT once its training clock (the
     metrics field `clock`, seconds since its loop began) reaches `budget`:
-    the step in progress ends and a checkpoint is saved. Returns whether the
-    deadline stopped it."""
+    the step in progress ends and a checkpoint is saved."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     start, pos, sent = None, 0, False
     while proc.poll() is None:
@@ -207,7 +206,6 @@ def run_with_deadline(cmd, metrics, clock, budget):
             sent = True
     if proc.returncode != 0 and not (sent and proc.returncode == 130):
         raise subprocess.CalledProcessError(proc.returncode, cmd)
-    return sent
 
 
 def calibrate(args, side):
