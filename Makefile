@@ -76,7 +76,7 @@ LIB_SO := $(LIB_DIR)/libbyol.so.$(VERSION)
 # The byol command (tools/byol): public API only, linked with the static library.
 BYOL_TOOL := $(BUILD)/tools/byol
 
-.PHONY: FORCE fuzz all check test data demo bench quality quality-modes install uninstall abi-check abi-baseline clean \
+.PHONY: FORCE fuzz all check test data demo bench quality quality-steps quality-modes install uninstall abi-check abi-baseline clean \
         deps bench-deps check-symbols check-headers tools rust-test examples docs
 
 all: $(LIB_A) $(LIB_SO) pkgconfig/libbyol.pc $(BYOL_TOOL)
@@ -335,15 +335,27 @@ bench-mpi: $(BENCH_MPI)
 bench-deps:
 	-@bash scripts/install-deps.sh --bench
 
-# Feature quality at equal steps on CIFAR-10 (docs/QUALITY.md): libbyol's
-# `byol pretrain` and the PyTorch reference of tests/ref/ train the same recipe
-# for STEPS steps, each scored by byol eval's k-NN; about an hour at 780
-# steps on 2 cores. Needs /usr/bin/python3 with torch and torchvision.
-STEPS ?= 780
+# Feature quality on CIFAR-10 (docs/QUALITY.md). `make quality`: libbyol's
+# `byol pretrain` and a PyTorch peer (bench/quality/torch_byol.py, the step of
+# tests/ref/) train the same recipe (RECIPE in bench/quality/quality.py) one
+# after the other, each for BUDGET minutes of wall clock (default 30; steps
+# planned from a short calibration run of each side) with 2 threads and 1
+# loader worker; byol eval scores both and the initialisation (k-NN and
+# linear probe); prints the table and a QUALITY line. Under 70 minutes at
+# BUDGET=30 on 2 cores. `make quality-steps STEPS=780` (or `make quality
+# STEPS=780`): the comparison at equal steps, about an hour at 780. Both need
+# the CIFAR-10 JPEG folders (`make data`) and /usr/bin/python3 with torch
+# and torchvision, and stop before training without them.
+BUDGET ?= 30
+QUALITY_PY = BYOL_LIBRARY=$(abspath $(LIB_DIR))/libbyol.so.$(MAJOR) python3 \
+  bench/quality/quality.py --byol $(BYOL_TOOL)
+QUALITY_STEPS = $(QUALITY_PY) --arm libbyol --steps $(1) && \
+  $(QUALITY_PY) --arm torch --steps $(1) && $(QUALITY_PY) --table
 quality: $(BYOL_TOOL) $(LIB_SO) data
-	@python3 bench/quality/quality.py --arm libbyol --steps $(STEPS) --byol $(BYOL_TOOL)
-	@python3 bench/quality/quality.py --arm torch --steps $(STEPS) --byol $(BYOL_TOOL)
-	@python3 bench/quality/quality.py --table
+	@$(if $(STEPS),$(call QUALITY_STEPS,$(STEPS)),$(QUALITY_PY) --budget $(BUDGET))
+
+quality-steps: $(BYOL_TOOL) $(LIB_SO) data
+	@$(call QUALITY_STEPS,$(or $(STEPS),780))
 
 # The numerics modes tested by training (docs/QUALITY.md): the same
 # Fashion-MNIST run under nn.conv_algo=im2col, winograd, winograd2 and

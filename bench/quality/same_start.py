@@ -29,7 +29,7 @@ def step0_checkpoint(path, settings):
     sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
     os.environ.setdefault("BYOL_LIBRARY", os.path.join(ROOT, "lib", "libbyol.so"))
     import byol
-    with byol.Config("cifar10") as cfg:
+    with byol.Config(quality.RECIPE["preset"]) as cfg:
         cfg.parse(" ".join(settings))
         with byol.Trainer(cfg) as t:
             t.save(path)
@@ -44,21 +44,21 @@ def main(argv=None):
     ap.add_argument("--data", default=os.path.join(ROOT, "build", "data", "cifar10-jpg", "train"))
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    settings = quality.RECIPE + ["seed=0", f"train.total_steps={args.steps}"]
+    settings = quality.RECIPE["set"] + ["seed=0", f"train.total_steps={args.steps}"]
+    recipe = ["--preset", quality.RECIPE["preset"]] + quality.settings_args(settings)
     ckpt = os.path.join(args.out, "step0.safetensors")
     step0_checkpoint(ckpt, settings)
     lib, ref = os.path.join(args.out, "libbyol"), os.path.join(args.out, "torch")
     subprocess.run([args.byol, "pretrain", "--data", args.data, "--out", lib, "--force",
-                    "--preset", "cifar10", "--steps", str(args.steps), "--stop-at",
-                    str(args.stop_at), "--threads", "2", "--workers", "1",
-                    "--checkpoint-every", "0"] + quality.settings_args(settings),
+                    "--steps", str(args.steps), "--stop-at", str(args.stop_at), "--threads",
+                    "2", "--workers", "1", "--checkpoint-every", "0"] + recipe,
                    check=True, stdout=subprocess.DEVNULL)
     subprocess.run([sys.executable, os.path.join(HERE, "torch_byol.py"), "--data", args.data,
                     "--out", ref, "--steps", str(args.steps), "--stop-at", str(args.stop_at),
-                    "--views", "libbyol", "--init-from", ckpt], check=True,
+                    "--views", "libbyol", "--init-from", ckpt] + recipe, check=True,
                    stdout=subprocess.DEVNULL)
-    a = quality.losses(os.path.join(lib, "metrics.jsonl"))
-    b = quality.losses(os.path.join(ref, "metrics.jsonl"))
+    a = quality.series(os.path.join(lib, "metrics.jsonl"))
+    b = quality.series(os.path.join(ref, "metrics.jsonl"))
     print("| step | libbyol loss | PyTorch loss |\n|---:|---:|---:|")
     for s in sorted(set(a) & set(b)):
         if s <= 5 or s % 10 == 0:

@@ -25,6 +25,8 @@ then `.to(dtype)` / `.double()` everything before constructing Byol).
     excluded, u *= eta*||p||/||u|| when both norms are > 0 (else ratio 1);
     mu = m*mu + u (mu starts at 0); p -= lr*mu. Excluded from BOTH weight
     decay and the trust ratio: every bias and every BatchNorm weight/bias.
+    Hyper.clip_lr (solo-learn, libbyol's optim.clip_lr) turns the ratio r
+    into min(r/lr, 1).
   * SGD (Hyper.optimizer="sgd", libbyol's optim.name=sgd): torch.optim.SGD's
     momentum; biases and norms get no weight decay (libbyol's
     optim.wd_exclude=bias_norm) unless decay_bias_norm (libbyol's none, and
@@ -73,6 +75,7 @@ class Hyper:
     warmup_steps: int = 10       # W = lr warmup steps
     tau_base: float = 0.99       # base_target_ema
     eta: float = 1e-3            # LARS trust coefficient
+    clip_lr: bool = False        # LARS: r becomes min(r/lr, 1) (solo-learn; off in DM)
     momentum: float = 0.9        # LARS momentum
     weight_decay: float = 1.5e-6  # coupled L2, added to the gradient
     optimizer: str = "lars"      # "lars" (DM) or "sgd" (torch.optim.SGD semantics)
@@ -161,7 +164,10 @@ class Lars:
                 pn = torch.linalg.vector_norm(p)
                 un = torch.linalg.vector_norm(u)
                 if pn.item() > 0.0 and un.item() > 0.0:
-                    u = (hp.eta * pn / un) * u
+                    r = hp.eta * pn / un
+                    if hp.clip_lr:
+                        r = r / lr if 0.0 < lr and r.item() < lr else 1.0
+                    u = r * u
             mu = self.mu[f"{part}.{name}"]
             mu.mul_(hp.momentum).add_(u)
             p.sub_(lr * mu)
