@@ -111,9 +111,26 @@ static void test_presets(void **state)
     assert_string_equal(s, "resnet18-cifar");
     assert_byol_ok(byol_config_get_string(cfg, "augment.jitter", &s));
     assert_string_equal(s, "torchvision"); /* docs/QUALITY.md */
+    /* cifar10-short is cifar10 (its views) with the short-budget network,
+     * optimizer and evaluation (docs/presets.md) */
+    byol_config *fresh = tu_config(NULL);
+    double width, lr;
+    int64_t grid;
+    assert_byol_ok(byol_config_apply_preset(fresh, "cifar10-short"));
+    assert_byol_ok(byol_config_get_string(fresh, "augment.jitter", &s));
+    assert_string_equal(s, "torchvision");
+    assert_byol_ok(byol_config_get_string(fresh, "optim.name", &s));
+    assert_string_equal(s, "sgd");
+    assert_byol_ok(byol_config_get_float(fresh, "net.width", &width));
+    assert_byol_ok(byol_config_get_float(fresh, "optim.lr", &lr));
+    assert_byol_ok(byol_config_get_int(fresh, "eval.grid", &grid));
+    assert_true(width == 0.25 && lr == 0.05 && grid == 2);
+    byol_config_destroy(fresh);
     assert_byol_ok(byol_config_apply_preset(cfg, "fashion-mnist"));
     assert_byol_ok(byol_config_get_string(cfg, "net.arch", &s));
     assert_string_equal(s, "cnn-small");
+    assert_byol_ok(byol_config_get_int(cfg, "eval.grid", &grid));
+    assert_int_equal(grid, 2); /* the demo's embedding: conv3's map pooled 2x2 */
     assert_int_equal(byol_config_apply_preset(cfg, "mnist-xl"), BYOL_E_KEY);
     assert_non_null(strstr(byol_last_error(), "mnist-xl"));
     assert_non_null(strstr(byol_last_error(), "fashion-mnist"));
