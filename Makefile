@@ -297,7 +297,7 @@ examples: $(EXAMPLES)
 
 # The main job: BYOL on Fashion-MNIST's 60,000 training images, then the
 # linear probe and k-NN of raw pixels, the random encoder and the BYOL one on
-# the 10,000 test images, as a table (scripts/demo.sh; about 4 minutes on
+# the 10,000 test images, as a table (scripts/demo.sh; about 8 minutes on
 # 2 cores). Everything lands in out/demo.
 demo: deps
 	@$(MAKE) --no-print-directory $(BYOL_TOOL)

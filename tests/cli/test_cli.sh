@@ -107,7 +107,9 @@ for i in 0 1 2 3; do pgm "$T/unlabeled/u$i.pgm" 0 "$i"; done
 head -c 1000 /dev/urandom > "$T/garbage.safetensors"
 
 # cnn-small (1x28x28 inputs) at 1/8 width with narrow heads: milliseconds a step.
-TINY=(--preset fashion-mnist --set net.width=0.125
+# eval.grid=1: the cases below count the encoder's 16 output floats, not the
+# preset's 2x2 grid of its last map (the eval.grid cases set it themselves).
+TINY=(--preset fashion-mnist --set net.width=0.125 --set eval.grid=1
       --set "byol.proj_hidden=32 byol.pred_hidden=32 byol.proj_out=16"
       --batch-size 8 --threads 2 --workers 1)
 RUN=$T/run
@@ -646,7 +648,7 @@ run 0 "pretrain an encoder with a classifier (net.num_classes=4)" "$BYOL" pretra
 run 0 "export it" "$BYOL" export --checkpoint "$T/clf/checkpoint.safetensors" \
   --out "$T/clf.safetensors" --quiet
 strip_metadata "$T/clf.safetensors" "$T/tv.safetensors"
-TVSET=(--preset fashion-mnist --set net.width=0.125)
+TVSET=(--preset fashion-mnist --set net.width=0.125 --set eval.grid=1)
 run_err 1 "fc\.weight.*--arch" "eval --weights of a classifier without --arch" "$BYOL" eval \
   --weights "$T/tv.safetensors" "${TVSET[@]}" "${EV[@]}" --knn-only
 run 0 "eval --weights of a classifier with --arch cnn-small" "$BYOL" eval \

@@ -82,7 +82,9 @@ try {
     }
 
     byol::Embeddings e = byol::embed_dataset(trainer.encoder(), cfg, ds);
-    expect(e.count == ds.size() && e.dim == trainer.encoder().output_size(), "one row per image");
+    // the preset's eval.grid=2: the encoder's last map pooled 2x2
+    expect(e.count == ds.size() && e.dim == 4 * trainer.encoder().output_size(),
+           "one row per image");
     double knn = byol::knn(cfg, e, e), probe = byol::linear_probe(cfg, e, e);
     std::printf("embedded %lld x %lld; k-NN %.2f, probe %.2f on the training images\n",
                 static_cast<long long>(e.count), static_cast<long long>(e.dim), knn, probe);

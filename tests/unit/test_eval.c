@@ -182,7 +182,9 @@ static void test_embed_dataset(void **state)
         lab[i] = i % 3;
     byol_config *cfg = tu_config(NULL);
     assert_byol_ok(byol_config_apply_preset(cfg, "fashion-mnist"));
-    assert_byol_ok(byol_config_parse(cfg, "net.width=0.25 train.batch_size=8 loader.workers=2"));
+    /* eval.grid=1 first: the encoder's own output, as byol_net_embed gives it */
+    assert_byol_ok(byol_config_parse(cfg, "net.width=0.25 train.batch_size=8 loader.workers=2 "
+                                          "eval.grid=1"));
     byol_dataset *ds;
     byol_net *net;
     byol_augmenter *aug;
@@ -206,8 +208,9 @@ static void test_embed_dataset(void **state)
     }
     byol_free(emb);
     byol_free(got);
-    /* eval.grid=2: cnn-small's 32x7x7 map on a 2x2 grid */
-    assert_byol_ok(byol_config_parse(cfg, "eval.grid=2"));
+    /* the preset's eval.grid=2: cnn-small's 32x7x7 map on a 2x2 grid */
+    assert_byol_ok(byol_config_apply_preset(cfg, "fashion-mnist"));
+    assert_byol_ok(byol_config_parse(cfg, "net.width=0.25 train.batch_size=8"));
     assert_byol_ok(byol_embed_dataset(net, cfg, ds, &emb, NULL, &n, &dim));
     assert_int_equal(dim, 32 * 4);
     byol_free(emb);

@@ -273,7 +273,8 @@ def test_embed_dataset(gray_cfg, images):
     with byol.Dataset.from_numpy(gray_cfg, images, np.arange(10) % 2) as ds, \
          byol.Net(gray_cfg) as net:
         emb, labels = byol.embed_dataset(net, gray_cfg, ds)
-        assert emb.shape == (10, 128) and emb.dtype == np.float32
+        # the preset's eval.grid=2: cnn-small's 128-channel map pooled 2x2
+        assert emb.shape == (10, 128 * 2 * 2) and emb.dtype == np.float32
         np.testing.assert_array_equal(labels, np.arange(10) % 2)
 
 

@@ -135,8 +135,9 @@ fn embed_dataset_with_a_net_and_a_trainer_encoder() {
     let mut net = Net::new(&cfg).unwrap();
     net.plan(8).unwrap();
     let e = eval::embed_dataset(&mut net, &cfg, &ds).unwrap();
-    assert_eq!((e.count(), e.dim), (12, 128));
-    assert_eq!(e.data.len(), 12 * 128);
+    // The preset's eval.grid=2: cnn-small's 128-channel map pooled 2x2.
+    assert_eq!((e.count(), e.dim), (12, 128 * 2 * 2));
+    assert_eq!(e.data.len(), 12 * 512);
     assert_eq!(e.labels, labels);
     assert!(e.data.iter().all(|v| v.is_finite()));
 
